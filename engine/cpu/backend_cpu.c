@@ -1,0 +1,67 @@
+/* engine/cpu/backend_cpu.c — the CPU reference backend: plain C11 + OpenMP, fp32 and fp64 tables
+ * built from one kernel source (kernels_impl.h), deterministic bit for bit. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ctx.h"
+
+const char *mb_dtype_name(mb_dtype t) { return t == MB_F64 ? "f64" : "f32"; }
+size_t mb_dtype_size(mb_dtype t) { return t == MB_F64 ? 8 : 4; }
+
+static mb_status cpu_alloc(mb_ctx *ctx, size_t bytes, void **out) {
+    /* 64-byte alignment: cache lines and any SIMD width; size rounded up as aligned_alloc needs. */
+    size_t rounded = (bytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, rounded);
+    if (!p) return mb_error(ctx, MB_ENOMEM, "host allocation of %zu bytes failed", bytes);
+    *out = p;
+    return MB_OK;
+}
+static void cpu_free(mb_ctx *ctx, void *p) {
+    (void)ctx;
+    free(p);
+}
+static mb_status cpu_copy(mb_ctx *ctx, void *dst, const void *src, size_t bytes) {
+    (void)ctx;
+    if (bytes) memcpy(dst, src, bytes);
+    return MB_OK;
+}
+static void cpu_zero(void *p, size_t bytes) {
+    if (bytes) memset(p, 0, bytes);
+}
+
+#define REAL float
+#define SFX(name) name##_f32
+#define sqrt_f32 sqrtf
+#define exp_f32 expf
+#define log_f32 logf
+#define tanh_f32 tanhf
+#include "kernels_impl.h"
+#undef REAL
+#undef SFX
+
+#define REAL double
+#define SFX(name) name##_f64
+#define sqrt_f64 sqrt
+#define exp_f64 exp
+#define log_f64 log
+#define tanh_f64 tanh
+#include "kernels_impl.h"
+#undef REAL
+#undef SFX
+
+#define MB_CPU_TABLE(sfx, dt)                                                                      \
+    {                                                                                              \
+        .name = "cpu-" #sfx, .dtype = dt, .init = NULL, .fini = NULL, .alloc = cpu_alloc,          \
+        .free = cpu_free, .to_device = cpu_copy, .to_host = cpu_copy, .zero = cpu_zero,            \
+        .from_f64 = from_f64_##sfx, .to_f64 = to_f64_##sfx, .encoder_fwd = encoder_fwd_##sfx,      \
+        .encoder_bwd = encoder_bwd_##sfx, .layernorm_fwd = layernorm_fwd_##sfx,                    \
+        .layernorm_bwd = layernorm_bwd_##sfx, .matmul_fwd = matmul_fwd_##sfx,                      \
+        .matmul_bwd = matmul_bwd_##sfx, .attention_fwd = attention_fwd_##sfx,                      \
+        .attention_bwd = attention_bwd_##sfx, .gelu_fwd = gelu_fwd_##sfx,                          \
+        .gelu_bwd = gelu_bwd_##sfx, .residual_fwd = residual_fwd_##sfx,                            \
+        .crossentropy_fwd = crossentropy_fwd_##sfx, .crossentropy_bwd = crossentropy_bwd_##sfx,   \
+    }
+
+const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32);
+const mb_backend mb_backend_cpu_f64 = MB_CPU_TABLE(f64, MB_F64);

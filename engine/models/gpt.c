@@ -1,0 +1,429 @@
+/* engine/models/gpt.c — GPT-2 descriptors, initialisation, forward and backward over a backend table. */
+#include "gpt.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../rng.h"
+
+const char *const mb_gpt_preset_names[] = {"gpt-nano", "gpt2-124m", "gpt2-350m", "gpt2-774m",
+                                           "gpt2-1.5b", NULL};
+static const mb_gpt_config presets[] = {
+    {2, 64, 4, 32, 256},        {12, 768, 12, 1024, 50257},  {24, 1024, 16, 1024, 50257},
+    {36, 1280, 20, 1024, 50257}, {48, 1600, 25, 1024, 50257},
+};
+
+mb_status mb_gpt_preset(mb_ctx *ctx, const char *name, mb_gpt_config *out) {
+    for (int i = 0; mb_gpt_preset_names[i]; i++) {
+        if (strcmp(name, mb_gpt_preset_names[i]) == 0) {
+            *out = presets[i];
+            return MB_OK;
+        }
+    }
+    return mb_error(ctx, MB_ENOTFOUND,
+                    "unknown GPT preset '%s' (known: gpt-nano, gpt2-124m, gpt2-350m, gpt2-774m, "
+                    "gpt2-1.5b)",
+                    name);
+}
+
+mb_status mb_gpt_config_check(mb_ctx *ctx, const mb_gpt_config *c) {
+    if (c->layers < 1 || c->d_model < 1 || c->heads < 1 || c->seq_len < 1 || c->vocab < 1)
+        return mb_error(ctx, MB_EINVAL,
+                        "GPT shape must be positive: layers %d, d_model %d, heads %d, seq_len %d, "
+                        "vocab %d",
+                        c->layers, c->d_model, c->heads, c->seq_len, c->vocab);
+    if (c->d_model % c->heads)
+        return mb_error(ctx, MB_EINVAL, "d_model %d is not divisible by heads %d", c->d_model,
+                        c->heads);
+    return MB_OK;
+}
+
+size_t mb_gpt_num_params(const mb_gpt_config *cfg) {
+    size_t C = cfg->d_model, L = cfg->layers;
+    return (size_t)cfg->vocab * C + (size_t)cfg->seq_len * C + L * (12 * C * C + 13 * C) + 2 * C;
+}
+
+static const char *const role_names[MB_ROLE_N] = {
+    "wte",   "wpe",   "ln1_w", "ln1_b",     "qkv_w",     "qkv_b", "attn_proj_w", "attn_proj_b",
+    "ln2_w", "ln2_b", "fc_w",  "fc_b",      "fc_proj_w", "fc_proj_b", "lnf_w", "lnf_b",
+};
+const char *mb_role_name(mb_role r) { return (unsigned)r < MB_ROLE_N ? role_names[r] : "?"; }
+
+/* Hugging Face suffix of each per-block role. */
+static const char *const hf_block_names[MB_GPT_PER_LAYER] = {
+    "ln_1.weight",        "ln_1.bias",        "attn.c_attn.weight", "attn.c_attn.bias",
+    "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight",        "ln_2.bias",
+    "mlp.c_fc.weight",    "mlp.c_fc.bias",    "mlp.c_proj.weight",  "mlp.c_proj.bias",
+};
+
+static void describe(mb_param *p, int id, int layer, mb_role role, size_t r, size_t c) {
+    memset(p, 0, sizeof *p);
+    p->id = id;
+    p->layer = layer;
+    p->role = role;
+    p->ndim = c ? 2 : 1;
+    p->shape[0] = r;
+    p->shape[1] = c;
+    p->numel = c ? r * c : r;
+}
+
+static void build_descriptors(const mb_gpt_config *cfg, mb_param *ps) {
+    size_t C = cfg->d_model;
+    int NH = cfg->heads, L = cfg->layers;
+    describe(&ps[0], 0, -1, MB_ROLE_WTE, cfg->vocab, C);
+    snprintf(ps[0].name, sizeof ps[0].name, "wte.weight");
+    ps[0].tied_with = "lm_head";
+    describe(&ps[1], 1, -1, MB_ROLE_WPE, cfg->seq_len, C);
+    snprintf(ps[1].name, sizeof ps[1].name, "wpe.weight");
+    static const size_t rows[MB_GPT_PER_LAYER] = {1, 1, 3, 3, 1, 1, 1, 1, 4, 4, 1, 1};
+    static const size_t cols[MB_GPT_PER_LAYER] = {0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 0};
+    for (int l = 0; l < L; l++) {
+        for (int k = 0; k < MB_GPT_PER_LAYER; k++) {
+            int id = 2 + l * MB_GPT_PER_LAYER + k;
+            mb_param *p = &ps[id];
+            describe(p, id, l, (mb_role)(MB_ROLE_LN1_W + k), rows[k] * C, cols[k] * C);
+            snprintf(p->name, sizeof p->name, "h.%d.%s", l, hf_block_names[k]);
+            p->is_linear = cols[k] != 0;
+            if (p->role == MB_ROLE_QKV_W || p->role == MB_ROLE_QKV_B) {
+                p->heads = NH;
+                p->nsplits = 3;
+                p->splits[0] = p->splits[1] = p->splits[2] = C;
+            }
+            if (p->role == MB_ROLE_ATTN_PROJ_W) p->heads = NH;
+        }
+    }
+    int f = 2 + L * MB_GPT_PER_LAYER;
+    describe(&ps[f], f, -1, MB_ROLE_LNF_W, C, 0);
+    snprintf(ps[f].name, sizeof ps[f].name, "ln_f.weight");
+    describe(&ps[f + 1], f + 1, -1, MB_ROLE_LNF_B, C, 0);
+    snprintf(ps[f + 1].name, sizeof ps[f + 1].name, "ln_f.bias");
+}
+
+void mb_gpt_free_grads(mb_ctx *ctx, mb_gpt *m) {
+    for (int i = 0; i < m->nparams; i++) mb_free(ctx, &m->params[i].g);
+    m->grads_allocated = 0;
+}
+
+void mb_gpt_destroy(mb_ctx *ctx, mb_gpt *m) {
+    mb_gpt_free_acts(ctx, m);
+    if (m->params) {
+        mb_gpt_free_grads(ctx, m);
+        for (int i = 0; i < m->nparams; i++) mb_free(ctx, &m->params[i].w);
+        free(m->params);
+    }
+    memset(m, 0, sizeof *m);
+}
+
+mb_status mb_gpt_create(mb_ctx *ctx, const mb_gpt_config *cfg, mb_gpt *m) {
+    memset(m, 0, sizeof *m);
+    MB_TRY(mb_gpt_config_check(ctx, cfg));
+    m->cfg = *cfg;
+    m->nparams = 4 + cfg->layers * MB_GPT_PER_LAYER;
+    m->params = calloc((size_t)m->nparams, sizeof *m->params);
+    if (!m->params) return mb_error(ctx, MB_ENOMEM, "host allocation of parameter descriptors");
+    build_descriptors(cfg, m->params);
+    size_t es = mb_dtype_size(ctx->be->dtype);
+    for (int i = 0; i < m->nparams; i++) {
+        mb_param *p = &m->params[i];
+        m->num_params += p->numel;
+        mb_status s = mb_alloc(ctx, &p->w, p->numel * es, MB_MEM_WEIGHTS, p->name);
+        if (s != MB_OK) {
+            mb_gpt_destroy(ctx, m);
+            return mb_error_prefix(ctx, s, "creating GPT model");
+        }
+    }
+    return MB_OK;
+}
+
+mb_status mb_gpt_param_get(mb_ctx *ctx, const mb_buf *b, size_t numel, double *out) {
+    size_t es = mb_dtype_size(ctx->be->dtype);
+    void *stage = malloc(numel ? numel * es : 1);
+    if (!stage) return mb_error(ctx, MB_ENOMEM, "host staging of %zu bytes", numel * es);
+    mb_status s = ctx->be->to_host(ctx, stage, b->ptr, numel * es);
+    if (s == MB_OK) ctx->be->to_f64(out, stage, numel);
+    free(stage);
+    return s;
+}
+
+mb_status mb_gpt_param_set(mb_ctx *ctx, mb_buf *b, size_t numel, const double *in) {
+    size_t es = mb_dtype_size(ctx->be->dtype);
+    void *stage = malloc(numel ? numel * es : 1);
+    if (!stage) return mb_error(ctx, MB_ENOMEM, "host staging of %zu bytes", numel * es);
+    ctx->be->from_f64(stage, in, numel);
+    mb_status s = ctx->be->to_device(ctx, b->ptr, stage, numel * es);
+    free(stage);
+    return s;
+}
+
+mb_status mb_gpt_grad_get(mb_ctx *ctx, const mb_gpt *m, int i, double *out) {
+    const mb_param *p = &m->params[i];
+    if (!p->g.ptr) return mb_error(ctx, MB_EINVAL, "parameter '%s' has no gradient buffer", p->name);
+    return mb_gpt_param_get(ctx, &p->g, p->numel, out);
+}
+
+mb_status mb_gpt_init_weights(mb_ctx *ctx, mb_gpt *m, uint64_t seed) {
+    size_t maxn = 0;
+    for (int i = 0; i < m->nparams; i++)
+        if (m->params[i].numel > maxn) maxn = m->params[i].numel;
+    double *h = malloc(maxn * sizeof *h);
+    if (!h) return mb_error(ctx, MB_ENOMEM, "host staging of %zu values", maxn);
+    double resid_std = 0.02 / sqrt(2.0 * m->cfg.layers);
+    mb_status s = MB_OK;
+    for (int i = 0; i < m->nparams && s == MB_OK; i++) {
+        mb_param *p = &m->params[i];
+        switch (p->role) {
+        case MB_ROLE_LN1_W:
+        case MB_ROLE_LN2_W:
+        case MB_ROLE_LNF_W:
+            for (size_t j = 0; j < p->numel; j++) h[j] = 1.0;
+            break;
+        case MB_ROLE_LN1_B:
+        case MB_ROLE_LN2_B:
+        case MB_ROLE_LNF_B:
+        case MB_ROLE_QKV_B:
+        case MB_ROLE_ATTN_PROJ_B:
+        case MB_ROLE_FC_B:
+        case MB_ROLE_FC_PROJ_B:
+            memset(h, 0, p->numel * sizeof *h);
+            break;
+        case MB_ROLE_ATTN_PROJ_W:
+        case MB_ROLE_FC_PROJ_W:
+            mb_rng_fill_normal(h, p->numel, seed, MB_RNG_STREAM_INIT + (uint32_t)i, 0, 0.0,
+                               resid_std);
+            break;
+        default:
+            mb_rng_fill_normal(h, p->numel, seed, MB_RNG_STREAM_INIT + (uint32_t)i, 0, 0.0, 0.02);
+            break;
+        }
+        s = mb_gpt_param_set(ctx, &p->w, p->numel, h);
+    }
+    free(h);
+    return s;
+}
+
+mb_status mb_gpt_alloc_grads(mb_ctx *ctx, mb_gpt *m) {
+    size_t es = mb_dtype_size(ctx->be->dtype);
+    for (int i = 0; i < m->nparams; i++) {
+        mb_param *p = &m->params[i];
+        if (p->g.ptr) continue;
+        mb_status s = mb_alloc(ctx, &p->g, p->numel * es, MB_MEM_GRADS, p->name);
+        if (s != MB_OK) {
+            mb_gpt_free_grads(ctx, m);
+            return s;
+        }
+        ctx->be->zero(p->g.ptr, p->g.bytes);
+    }
+    m->grads_allocated = 1;
+    return MB_OK;
+}
+
+void mb_gpt_zero_grads(mb_ctx *ctx, mb_gpt *m) {
+    for (int i = 0; i < m->nparams; i++)
+        if (m->params[i].g.ptr) ctx->be->zero(m->params[i].g.ptr, m->params[i].g.bytes);
+}
+
+size_t mb_gpt_act_elems(const mb_gpt_config *cfg, int B, int T) {
+    size_t BT = (size_t)B * T, C = cfg->d_model, NH = cfg->heads, V = cfg->vocab;
+    return BT * C + cfg->layers * (16 * BT * C + 4 * BT + NH * BT * T) + BT * C + 2 * BT +
+           BT * V + BT;
+}
+
+size_t mb_gpt_bwd_scratch_elems(const mb_gpt_config *cfg, int B, int T) {
+    size_t BT = (size_t)B * T;
+    return 9 * BT * cfg->d_model + (size_t)B * cfg->heads * T;
+}
+
+void mb_gpt_free_acts(mb_ctx *ctx, mb_gpt *m) {
+    mb_gpt_acts *a = &m->acts;
+    mb_free(ctx, &a->tokens);
+    mb_free(ctx, &a->targets);
+    mb_free(ctx, &a->encoded);
+    if (a->layer) {
+        for (int l = 0; l < m->cfg.layers; l++) {
+            mb_buf *bufs = (mb_buf *)&a->layer[l];
+            for (size_t k = 0; k < sizeof(mb_gpt_layer_acts) / sizeof(mb_buf); k++)
+                mb_free(ctx, &bufs[k]);
+        }
+        free(a->layer);
+    }
+    mb_free(ctx, &a->lnf);
+    mb_free(ctx, &a->lnf_mean);
+    mb_free(ctx, &a->lnf_rstd);
+    mb_free(ctx, &a->logits);
+    mb_free(ctx, &a->losses);
+    memset(a, 0, sizeof *a);
+    m->have_acts = 0;
+}
+
+/* Allocates the saved activations in the order the forward fills them. */
+static mb_status alloc_acts(mb_ctx *ctx, mb_gpt *m, int B, int T, int with_targets) {
+    mb_gpt_acts *a = &m->acts;
+    size_t es = mb_dtype_size(ctx->be->dtype);
+    size_t BT = (size_t)B * T, C = m->cfg.d_model, NH = m->cfg.heads, V = m->cfg.vocab;
+    a->B = B;
+    a->T = T;
+    a->has_targets = with_targets;
+    a->layer = calloc((size_t)m->cfg.layers, sizeof *a->layer);
+    if (!a->layer) return mb_error(ctx, MB_ENOMEM, "host allocation of activation table");
+    MB_TRY(mb_alloc(ctx, &a->tokens, BT * 4, MB_MEM_OTHER, "tokens"));
+    if (with_targets) MB_TRY(mb_alloc(ctx, &a->targets, BT * 4, MB_MEM_OTHER, "targets"));
+    MB_TRY(mb_alloc(ctx, &a->encoded, BT * C * es, MB_MEM_ACTIVATIONS, "encoded"));
+    const mb_mem_cat A = MB_MEM_ACTIVATIONS;
+    for (int l = 0; l < m->cfg.layers; l++) {
+        mb_gpt_layer_acts *la = &a->layer[l];
+        MB_TRY(mb_alloc(ctx, &la->ln1, BT * C * es, A, "ln1"));
+        MB_TRY(mb_alloc(ctx, &la->ln1_mean, BT * es, A, "ln1_mean"));
+        MB_TRY(mb_alloc(ctx, &la->ln1_rstd, BT * es, A, "ln1_rstd"));
+        MB_TRY(mb_alloc(ctx, &la->qkv, 3 * BT * C * es, A, "qkv"));
+        MB_TRY(mb_alloc(ctx, &la->att, NH * BT * T * es, A, "att"));
+        MB_TRY(mb_alloc(ctx, &la->atty, BT * C * es, A, "atty"));
+        MB_TRY(mb_alloc(ctx, &la->res2, BT * C * es, A, "res2"));
+        MB_TRY(mb_alloc(ctx, &la->ln2, BT * C * es, A, "ln2"));
+        MB_TRY(mb_alloc(ctx, &la->ln2_mean, BT * es, A, "ln2_mean"));
+        MB_TRY(mb_alloc(ctx, &la->ln2_rstd, BT * es, A, "ln2_rstd"));
+        MB_TRY(mb_alloc(ctx, &la->fch, 4 * BT * C * es, A, "fch"));
+        MB_TRY(mb_alloc(ctx, &la->fch_gelu, 4 * BT * C * es, A, "fch_gelu"));
+        MB_TRY(mb_alloc(ctx, &la->res3, BT * C * es, A, "res3"));
+    }
+    MB_TRY(mb_alloc(ctx, &a->lnf, BT * C * es, A, "lnf"));
+    MB_TRY(mb_alloc(ctx, &a->lnf_mean, BT * es, A, "lnf_mean"));
+    MB_TRY(mb_alloc(ctx, &a->lnf_rstd, BT * es, A, "lnf_rstd"));
+    MB_TRY(mb_alloc(ctx, &a->logits, BT * V * es, A, "logits"));
+    MB_TRY(mb_alloc(ctx, &a->losses, BT * es, A, "losses"));
+    return MB_OK;
+}
+
+static mb_status check_tokens(mb_ctx *ctx, const mb_gpt *m, const int32_t *tok, int B, int T,
+                              int allow_ignore, const char *what) {
+    for (int i = 0; i < B * T; i++) {
+        int v = tok[i];
+        if ((v < 0 && !(allow_ignore && v == -1)) || v >= m->cfg.vocab)
+            return mb_error(ctx, MB_EINVAL, "%s %d at (b=%d, t=%d) is outside the vocabulary [0, %d)",
+                            what, v, i / T, i % T, m->cfg.vocab);
+    }
+    return MB_OK;
+}
+
+#define W(id) (m->params[(id)].w.ptr)
+#define G(id) (m->params[(id)].g.ptr)
+
+static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
+                              const int32_t *targets, int B, int T, double *loss) {
+    const mb_backend *be = ctx->be;
+    mb_gpt_acts *a = &m->acts;
+    int C = m->cfg.d_model, NH = m->cfg.heads, V = m->cfg.vocab, L = m->cfg.layers, N = B * T;
+    MB_TRY(alloc_acts(ctx, m, B, T, targets != NULL));
+    m->have_acts = 1;
+    MB_TRY(be->to_device(ctx, a->tokens.ptr, tokens, (size_t)N * 4));
+    if (targets) MB_TRY(be->to_device(ctx, a->targets.ptr, targets, (size_t)N * 4));
+    be->encoder_fwd(a->encoded.ptr, a->tokens.ptr, W(0), W(1), B, T, C);
+    const void *res = a->encoded.ptr;
+    for (int l = 0; l < L; l++) {
+        mb_gpt_layer_acts *la = &a->layer[l];
+        int p = 2 + l * MB_GPT_PER_LAYER;
+        be->layernorm_fwd(la->ln1.ptr, la->ln1_mean.ptr, la->ln1_rstd.ptr, res, W(p), W(p + 1), N,
+                          C);
+        be->matmul_fwd(la->qkv.ptr, la->ln1.ptr, W(p + 2), W(p + 3), N, C, 3 * C);
+        be->attention_fwd(la->atty.ptr, la->att.ptr, la->qkv.ptr, B, T, C, NH);
+        be->matmul_fwd(la->res2.ptr, la->atty.ptr, W(p + 4), W(p + 5), N, C, C);
+        be->residual_fwd(la->res2.ptr, la->res2.ptr, res, (size_t)N * C);
+        be->layernorm_fwd(la->ln2.ptr, la->ln2_mean.ptr, la->ln2_rstd.ptr, la->res2.ptr, W(p + 6),
+                          W(p + 7), N, C);
+        be->matmul_fwd(la->fch.ptr, la->ln2.ptr, W(p + 8), W(p + 9), N, C, 4 * C);
+        be->gelu_fwd(la->fch_gelu.ptr, la->fch.ptr, (size_t)N * 4 * C);
+        be->matmul_fwd(la->res3.ptr, la->fch_gelu.ptr, W(p + 10), W(p + 11), N, 4 * C, C);
+        be->residual_fwd(la->res3.ptr, la->res3.ptr, la->res2.ptr, (size_t)N * C);
+        res = la->res3.ptr;
+    }
+    int f = 2 + L * MB_GPT_PER_LAYER;
+    be->layernorm_fwd(a->lnf.ptr, a->lnf_mean.ptr, a->lnf_rstd.ptr, res, W(f), W(f + 1), N, C);
+    be->matmul_fwd(a->logits.ptr, a->lnf.ptr, W(0), NULL, N, C, V);
+    if (!targets) return MB_OK;
+    be->crossentropy_fwd(a->losses.ptr, a->logits.ptr, a->targets.ptr, N, V);
+    double *h = malloc((size_t)N * sizeof *h);
+    if (!h) return mb_error(ctx, MB_ENOMEM, "host staging of losses");
+    mb_status s = mb_gpt_param_get(ctx, &a->losses, (size_t)N, h);
+    if (s == MB_OK) {
+        double sum = 0;
+        int counted = 0;
+        for (int i = 0; i < N; i++) {
+            if (targets[i] < 0) continue;
+            sum += h[i];
+            counted++;
+        }
+        a->counted = counted;
+        if (loss) *loss = counted ? sum / counted : 0.0;
+    }
+    free(h);
+    return s;
+}
+
+mb_status mb_gpt_forward(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens, const int32_t *targets,
+                         int B, int T, double *loss) {
+    if (B < 1 || T < 1 || T > m->cfg.seq_len)
+        return mb_error(ctx, MB_EINVAL, "batch %d x sequence %d: need batch >= 1 and 1 <= sequence <= %d",
+                        B, T, m->cfg.seq_len);
+    MB_TRY(check_tokens(ctx, m, tokens, B, T, 0, "token"));
+    if (targets) MB_TRY(check_tokens(ctx, m, targets, B, T, 1, "target"));
+    mb_gpt_free_acts(ctx, m);
+    mb_status s = forward_impl(ctx, m, tokens, targets, B, T, loss);
+    if (s != MB_OK) mb_gpt_free_acts(ctx, m);
+    return s;
+}
+
+/* The backward pass proper; scratch buffers are allocated by the caller. */
+static void backward_impl(mb_ctx *ctx, mb_gpt *m, void *dres, void *dtmp, void *dqkv, void *dfch,
+                          void *datt) {
+    const mb_backend *be = ctx->be;
+    mb_gpt_acts *a = &m->acts;
+    int B = a->B, T = a->T, N = B * T;
+    int C = m->cfg.d_model, NH = m->cfg.heads, V = m->cfg.vocab, L = m->cfg.layers;
+    size_t NC = (size_t)N * C;
+    int f = 2 + L * MB_GPT_PER_LAYER;
+    be->crossentropy_bwd(a->logits.ptr, a->targets.ptr, N, V, a->counted ? 1.0 / a->counted : 0.0);
+    be->matmul_bwd(dtmp, G(0), NULL, a->logits.ptr, a->lnf.ptr, W(0), N, C, V);
+    be->zero(dres, NC * mb_dtype_size(be->dtype));
+    be->layernorm_bwd(dres, G(f), G(f + 1), dtmp, a->layer[L - 1].res3.ptr, W(f),
+                      a->lnf_mean.ptr, a->lnf_rstd.ptr, N, C);
+    for (int l = L - 1; l >= 0; l--) {
+        mb_gpt_layer_acts *la = &a->layer[l];
+        int p = 2 + l * MB_GPT_PER_LAYER;
+        const void *res_in = l ? a->layer[l - 1].res3.ptr : a->encoded.ptr;
+        be->matmul_bwd(dfch, G(p + 10), G(p + 11), dres, la->fch_gelu.ptr, W(p + 10), N, 4 * C, C);
+        be->gelu_bwd(dfch, la->fch.ptr, dfch, 4 * NC);
+        be->matmul_bwd(dtmp, G(p + 8), G(p + 9), dfch, la->ln2.ptr, W(p + 8), N, C, 4 * C);
+        be->layernorm_bwd(dres, G(p + 6), G(p + 7), dtmp, la->res2.ptr, W(p + 6), la->ln2_mean.ptr,
+                          la->ln2_rstd.ptr, N, C);
+        be->matmul_bwd(dtmp, G(p + 4), G(p + 5), dres, la->atty.ptr, W(p + 4), N, C, C);
+        be->attention_bwd(dqkv, datt, dtmp, la->qkv.ptr, la->att.ptr, B, T, C, NH);
+        be->matmul_bwd(dtmp, G(p + 2), G(p + 3), dqkv, la->ln1.ptr, W(p + 2), N, C, 3 * C);
+        be->layernorm_bwd(dres, G(p), G(p + 1), dtmp, res_in, W(p), la->ln1_mean.ptr,
+                          la->ln1_rstd.ptr, N, C);
+    }
+    be->encoder_bwd(G(0), G(1), dres, a->tokens.ptr, B, T, C);
+}
+
+mb_status mb_gpt_backward(mb_ctx *ctx, mb_gpt *m) {
+    mb_gpt_acts *a = &m->acts;
+    if (!m->have_acts || !a->has_targets)
+        return mb_error(ctx, MB_EINVAL, "backward needs a forward with targets first");
+    if (!m->grads_allocated) return mb_error(ctx, MB_EINVAL, "backward needs gradient buffers");
+    size_t es = mb_dtype_size(ctx->be->dtype), NC = (size_t)a->B * a->T * m->cfg.d_model;
+    mb_buf dres = {0}, dtmp = {0}, dqkv = {0}, dfch = {0}, datt = {0};
+    const mb_mem_cat A = MB_MEM_ACTIVATIONS;
+    mb_status s = mb_alloc(ctx, &dres, NC * es, A, "d_residual");
+    if (s == MB_OK) s = mb_alloc(ctx, &dtmp, NC * es, A, "d_tmp");
+    if (s == MB_OK) s = mb_alloc(ctx, &dqkv, 3 * NC * es, A, "d_qkv");
+    if (s == MB_OK) s = mb_alloc(ctx, &dfch, 4 * NC * es, A, "d_fch");
+    if (s == MB_OK)
+        s = mb_alloc(ctx, &datt, (size_t)a->B * m->cfg.heads * a->T * es, A, "d_att_row");
+    if (s == MB_OK) backward_impl(ctx, m, dres.ptr, dtmp.ptr, dqkv.ptr, dfch.ptr, datt.ptr);
+    mb_free(ctx, &datt);
+    mb_free(ctx, &dfch);
+    mb_free(ctx, &dqkv);
+    mb_free(ctx, &dtmp);
+    mb_free(ctx, &dres);
+    mb_gpt_free_acts(ctx, m);
+    return s;
+}

@@ -1,0 +1,144 @@
+/* engine/models/gpt.h — the GPT-2 family: presets, parameter descriptors, forward and backward.
+ * Forward/backward are explicit (llm.c style) and run on any backend; fp64 on the CPU is the reference. */
+#ifndef MB_GPT_H
+#define MB_GPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../ctx.h"
+
+typedef struct mb_gpt_config {
+    int layers;  /* transformer blocks L */
+    int d_model; /* channels C */
+    int heads;   /* attention heads NH (C % NH == 0) */
+    int seq_len; /* block size: longest sequence, rows of the position embedding */
+    int vocab;   /* vocabulary V (rows of the tied token embedding / LM head) */
+} mb_gpt_config;
+
+/* Presets: gpt-nano (tests: L2 C64 NH4 T32 V256), gpt2-124m, gpt2-350m, gpt2-774m, gpt2-1.5b
+ * (T1024 V50257, the Hugging Face shapes). Unknown name: MB_ENOTFOUND naming the valid ones. */
+mb_status mb_gpt_preset(mb_ctx *ctx, const char *name, mb_gpt_config *out);
+/* The preset names in order, NULL-terminated. */
+extern const char *const mb_gpt_preset_names[];
+mb_status mb_gpt_config_check(mb_ctx *ctx, const mb_gpt_config *cfg);
+/* Parameters with the head tied to the token embedding:
+ * V*C + T*C + L*(12*C*C + 13*C) + 2*C   (124,439,808 for gpt2-124m). */
+size_t mb_gpt_num_params(const mb_gpt_config *cfg);
+
+typedef enum mb_role {
+    MB_ROLE_WTE,       /* token embedding [V, C], also the LM head */
+    MB_ROLE_WPE,       /* position embedding [T, C] */
+    MB_ROLE_LN1_W,     /* [C] */
+    MB_ROLE_LN1_B,     /* [C] */
+    MB_ROLE_QKV_W,     /* [3C, C]: rows q | k | v, each split into NH heads */
+    MB_ROLE_QKV_B,     /* [3C] */
+    MB_ROLE_ATTN_PROJ_W, /* [C, C], residual projection */
+    MB_ROLE_ATTN_PROJ_B, /* [C] */
+    MB_ROLE_LN2_W,
+    MB_ROLE_LN2_B,
+    MB_ROLE_FC_W,      /* [4C, C] MLP up */
+    MB_ROLE_FC_B,      /* [4C] */
+    MB_ROLE_FC_PROJ_W, /* [C, 4C] MLP down, residual projection */
+    MB_ROLE_FC_PROJ_B, /* [C] */
+    MB_ROLE_LNF_W,
+    MB_ROLE_LNF_B,
+    MB_ROLE_N
+} mb_role;
+
+const char *mb_role_name(mb_role r); /* "wte", "qkv_w", ... */
+
+#define MB_GPT_PER_LAYER 12 /* parameter tensors per block: roles LN1_W .. FC_PROJ_B */
+
+/* A parameter descriptor. Linear weights are [out, in] (y = x W^T + b), the PyTorch nn.Linear layout;
+ * the Hugging Face checkpoint stores them transposed (Conv1D), which load/save undo. */
+typedef struct mb_param {
+    int id;          /* index in mb_gpt.params */
+    int layer;       /* block index, -1 for embeddings and the final LayerNorm */
+    mb_role role;
+    char name[48];   /* Hugging Face name: "wte.weight", "h.3.attn.c_attn.weight" */
+    int ndim;        /* 1 or 2 */
+    size_t shape[2]; /* [rows, cols]; 1-D tensors use shape[0] */
+    size_t numel;
+    int is_linear;   /* a matrix used as a linear layer weight (qkv, attn proj, fc, fc proj) */
+    int heads;       /* heads its rows (qkv, qkv bias) or columns (attn proj) split into, else 0 */
+    int nsplits;     /* fused QKV: 3 row blocks of `splits[i]` rows (q, k, v); else 0 */
+    size_t splits[3];
+    const char *tied_with; /* "lm_head" for wte (the head reuses it), else NULL */
+    mb_buf w;        /* WEIGHTS */
+    mb_buf g;        /* GRADS; unallocated until mb_gpt_alloc_grads */
+} mb_param;
+
+typedef struct mb_gpt_layer_acts {
+    mb_buf ln1, ln1_mean, ln1_rstd, qkv, att, atty, res2, ln2, ln2_mean, ln2_rstd, fch, fch_gelu,
+        res3;
+} mb_gpt_layer_acts;
+
+/* Saved activations of one forward: kept until backward (or mb_gpt_free_acts). */
+typedef struct mb_gpt_acts {
+    int B, T, has_targets;
+    int counted; /* positions with a target: the loss is their mean */
+    mb_buf tokens, targets; /* int32 [B,T], category OTHER */
+    mb_buf encoded;         /* [B,T,C] */
+    mb_gpt_layer_acts *layer; /* host array of L */
+    mb_buf lnf, lnf_mean, lnf_rstd, logits, losses;
+} mb_gpt_acts;
+
+typedef struct mb_gpt {
+    mb_gpt_config cfg;
+    int nparams;
+    mb_param *params;  /* host array of descriptors */
+    size_t num_params; /* elements over all tensors */
+    int grads_allocated;
+    mb_gpt_acts acts;
+    int have_acts;
+} mb_gpt;
+
+/* Saved activation elements of a training forward (category ACTIVATIONS), element size E bytes:
+ *   encoded B*T*C
+ * + per block L * (16*B*T*C + 4*B*T + NH*B*T*T)
+ *     ln1 C, qkv 3C, atty C, res2 C, ln2 C, fch 4C, fch_gelu 4C, res3 C   -> 16 C per token
+ *     LayerNorm mean and rstd, two LayerNorms                             -> 4 per token
+ *     attention probabilities NH*T per token
+ * + lnf B*T*C + lnf mean/rstd 2*B*T + logits (softmax probabilities in place) B*T*V + losses B*T
+ * Bytes = E * elements. Tokens and targets are 2*B*T*4 bytes under OTHER. */
+size_t mb_gpt_act_elems(const mb_gpt_config *cfg, int B, int T);
+/* Scratch that backward allocates (ACTIVATIONS) on top of the saved activations and frees at its
+ * end: dres B*T*C, dtmp B*T*C, dqkv 3*B*T*C, dfch 4*B*T*C, attention row scratch B*NH*T
+ * = 9*B*T*C + B*NH*T elements. dlogits reuse the logits buffer. */
+size_t mb_gpt_bwd_scratch_elems(const mb_gpt_config *cfg, int B, int T);
+
+/* Builds descriptors and allocates the weights (category WEIGHTS), not initialised.
+ * On failure everything taken is freed and *m is zeroed. */
+mb_status mb_gpt_create(mb_ctx *ctx, const mb_gpt_config *cfg, mb_gpt *m);
+/* GPT-2 initialisation: weights N(0, 0.02), residual projections (attn c_proj, mlp c_proj)
+ * N(0, 0.02/sqrt(2L)), biases 0, LayerNorm weights 1. Tensor i draws from Philox stream
+ * MB_RNG_STREAM_INIT + i, so fp32 and fp64 models of one seed hold the same values up to rounding. */
+mb_status mb_gpt_init_weights(mb_ctx *ctx, mb_gpt *m, uint64_t seed);
+mb_status mb_gpt_alloc_grads(mb_ctx *ctx, mb_gpt *m); /* allocates and zeroes (GRADS) */
+void mb_gpt_zero_grads(mb_ctx *ctx, mb_gpt *m);
+void mb_gpt_free_grads(mb_ctx *ctx, mb_gpt *m);
+void mb_gpt_free_acts(mb_ctx *ctx, mb_gpt *m);
+void mb_gpt_destroy(mb_ctx *ctx, mb_gpt *m); /* safe on a zeroed or half-built model */
+
+/* Forward over tokens[B*T] (host int32). With targets (host, -1 = ignore) the mean loss over the
+ * counted positions goes to *loss and activations are kept for backward; without, logits are left
+ * in acts.logits. Replaces any activations of an earlier forward. */
+mb_status mb_gpt_forward(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens, const int32_t *targets,
+                         int B, int T, double *loss);
+/* Accumulates d(mean loss)/d(param) into every allocated gradient, then frees the activations. */
+mb_status mb_gpt_backward(mb_ctx *ctx, mb_gpt *m);
+
+/* Host fp64 views of a parameter or its gradient (tests, checkpoints, reference checks). */
+mb_status mb_gpt_param_get(mb_ctx *ctx, const mb_buf *b, size_t numel, double *out);
+mb_status mb_gpt_param_set(mb_ctx *ctx, mb_buf *b, size_t numel, const double *in);
+/* Parameter i's gradient as host fp64 (MB_EINVAL when it has no gradient buffer). */
+mb_status mb_gpt_grad_get(mb_ctx *ctx, const mb_gpt *m, int i, double *out);
+
+/* Safetensors with Hugging Face GPT-2 names (Conv1D weights stored [in, out]). Load accepts an
+ * optional "transformer." prefix, F32/F64/F16/BF16 data, and ignores the attention-mask buffers
+ * ("h.N.attn.bias", "h.N.attn.masked_bias") and a tied "lm_head.weight". */
+mb_status mb_gpt_save(mb_ctx *ctx, const mb_gpt *m, const char *path);
+mb_status mb_gpt_load(mb_ctx *ctx, mb_gpt *m, const char *path);
+
+#endif

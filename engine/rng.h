@@ -1,0 +1,36 @@
+/* engine/rng.h — Philox 4x32-10 counter-based generator keyed by (seed, stream, counter).
+ * Every value is addressable by its index, so a stream can be regenerated anywhere (init on any
+ * backend, data order, dropout, MeZO's perturbation regenerated four times a step). */
+#ifndef MB_RNG_H
+#define MB_RNG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Stream numbers in use; a tensor's initialisation uses MB_RNG_STREAM_INIT + its parameter id. */
+enum {
+    MB_RNG_STREAM_DATA = 1,
+    MB_RNG_STREAM_DROPOUT = 2,
+    MB_RNG_STREAM_ZO = 3,
+    MB_RNG_STREAM_INIT = 0x10000,
+};
+
+/* The raw bijection: 10 rounds over ctr[4] with key[2] (Random123's philox4x32_R(10, ...)). */
+void mb_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+
+/* Block `counter` of stream `stream` under `seed`: key = {seed lo, seed hi},
+ * ctr = {counter lo, counter hi, stream, 0}. */
+void mb_rng_block(uint64_t seed, uint32_t stream, uint64_t counter, uint32_t out[4]);
+
+/* Value `index` of a stream. u32: word index%4 of block index/4. uniform: [0,1) with 53 random bits
+ * from words (2*(index%2), +1) of block index/2. normal: Box-Muller on block index/2, cosine branch
+ * for even indices, sine branch for odd ones. */
+uint32_t mb_rng_u32(uint64_t seed, uint32_t stream, uint64_t index);
+double mb_rng_uniform(uint64_t seed, uint32_t stream, uint64_t index);
+double mb_rng_normal(uint64_t seed, uint32_t stream, uint64_t index);
+
+/* out[i] = mean + std * normal(first + i), two values per block. */
+void mb_rng_fill_normal(double *out, size_t n, uint64_t seed, uint32_t stream, uint64_t first,
+                        double mean, double std);
+
+#endif

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# scripts/install-deps.sh — installs the Debian packages membench needs that are missing (run as root
+# or with sudo available). Safe to re-run: it installs nothing when everything is present.
+set -euo pipefail
+pkgs=(cmake make gcc libyaml-dev libcsv-dev gnuplot-nox)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all of ${pkgs[*]} present" >&2
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,96 @@
+/* tests/test_gpt_memory.c — tracked bytes are exact: weights and grads 4 bytes per parameter (gpt-nano,
+ * gpt2-124m), activations equal the formula in gpt.h, per-phase peaks, and a cap below the model's
+ * size fails creation with MB_ENOMEM naming the category, freeing everything it had taken. */
+#include "check.h"
+#include "gpt_fixture.h"
+
+static int check_train_memory(const mb_backend *be, size_t es) {
+    mb_ctx ctx;
+    CHECK_OK(&ctx, mb_ctx_init(&ctx, be));
+    mb_gpt_config cfg;
+    CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt-nano", &cfg));
+    size_t P = mb_gpt_num_params(&cfg);
+    mb_gpt m;
+    mb_mem_set_phase(&ctx.mem, MB_PHASE_LOAD);
+    CHECK_OK(&ctx, mb_gpt_create(&ctx, &cfg, &m));
+    CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &m, 1));
+    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m));
+    CHECK_EQ_U(ctx.mem.cur[MB_MEM_WEIGHTS], es * P);
+    CHECK_EQ_U(ctx.mem.cur[MB_MEM_GRADS], es * P);
+    int B = 3, T = 20; /* T below the block size: formulas use the actual T */
+    int32_t x[60], y[60];
+    fixture_batch(x, y, B * T, cfg.vocab, 9);
+    double loss;
+    mb_mem_set_phase(&ctx.mem, MB_PHASE_FORWARD);
+    CHECK_OK(&ctx, mb_gpt_forward(&ctx, &m, x, y, B, T, &loss));
+    size_t act = es * mb_gpt_act_elems(&cfg, B, T);
+    size_t BT = (size_t)B * T, C = cfg.d_model, L = cfg.layers, NH = cfg.heads, V = cfg.vocab;
+    /* the formula written out once more, independently of mb_gpt_act_elems */
+    size_t by_hand = es * (BT * C + L * (16 * BT * C + 4 * BT + NH * BT * T) + BT * C + 2 * BT +
+                           BT * V + BT);
+    CHECK_EQ_U(act, by_hand);
+    CHECK_EQ_U(ctx.mem.cur[MB_MEM_ACTIVATIONS], act);
+    CHECK_EQ_U(ctx.mem.cur[MB_MEM_OTHER], 2 * BT * 4);
+    mb_mem_set_phase(&ctx.mem, MB_PHASE_BACKWARD);
+    CHECK_OK(&ctx, mb_gpt_backward(&ctx, &m));
+    size_t scratch = es * mb_gpt_bwd_scratch_elems(&cfg, B, T);
+    CHECK_EQ_U(scratch, es * (9 * BT * C + B * NH * T));
+    CHECK_EQ_U(ctx.mem.peak[MB_MEM_ACTIVATIONS], act + scratch);
+    CHECK_EQ_U(ctx.mem.cur[MB_MEM_ACTIVATIONS], 0);
+    CHECK_EQ_U(ctx.mem.cur[MB_MEM_OTHER], 0);
+    size_t model = 2 * es * P, in = 2 * BT * 4;
+    CHECK_EQ_U(ctx.mem.peak_total, model + act + scratch + in);
+    CHECK_EQ_U(ctx.mem.at_peak[MB_MEM_ACTIVATIONS], act + scratch);
+    CHECK_EQ_U(ctx.mem.phase_peak[MB_PHASE_LOAD], model);
+    CHECK_EQ_U(ctx.mem.phase_peak[MB_PHASE_FORWARD], model + act + in);
+    CHECK_EQ_U(ctx.mem.phase_peak[MB_PHASE_BACKWARD], model + act + scratch + in);
+    printf("%s gpt-nano B=%d T=%d: weights %zu, grads %zu, activations %zu + backward scratch %zu\n",
+           be->name, B, T, es * P, es * P, act, scratch);
+    mb_gpt_destroy(&ctx, &m);
+    CHECK_EQ_U(ctx.mem.cur_total, 0);
+    CHECK_EQ_U(ctx.mem.live, 0);
+    return 0;
+}
+
+int main(void) {
+    if (check_train_memory(&mb_backend_cpu_f32, 4)) return 1;
+    if (check_train_memory(&mb_backend_cpu_f64, 8)) return 1;
+
+    /* gpt2-124m: allocate weights and grads without training. */
+    mb_ctx ctx;
+    CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
+    mb_gpt_config cfg;
+    CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt2-124m", &cfg));
+    mb_gpt m;
+    CHECK_OK(&ctx, mb_gpt_create(&ctx, &cfg, &m));
+    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m));
+    CHECK_EQ_U(m.num_params, 124439808);
+    CHECK_EQ_U(ctx.mem.cur[MB_MEM_WEIGHTS], 4ull * 124439808);
+    CHECK_EQ_U(ctx.mem.cur[MB_MEM_GRADS], 4ull * 124439808);
+    CHECK_EQ_U(ctx.mem.live, 2 * m.nparams);
+    mb_gpt_destroy(&ctx, &m);
+    CHECK_EQ_U(ctx.mem.cur_total, 0);
+
+    /* A cap one byte below the weights: creation fails, names the category, holds nothing after. */
+    CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt-nano", &cfg));
+    size_t wbytes = 4 * mb_gpt_num_params(&cfg);
+    ctx.mem.cap = wbytes - 1;
+    ctx.mem.baseline = 0;
+    mb_status s = mb_gpt_create(&ctx, &cfg, &m);
+    CHECK(s == MB_ENOMEM, "status %s", mb_status_name(s));
+    printf("capped creation: %s\n", ctx.err);
+    CHECK(strncmp(ctx.err, "creating GPT model: out of memory: weights 'ln_f.bias' needs 256 bytes",
+                  70) == 0,
+          "message: %s", ctx.err);
+    CHECK_EQ_U(ctx.mem.cur_total, 0);
+    CHECK_EQ_U(ctx.mem.live, 0);
+    CHECK(m.params == NULL && m.nparams == 0, "the model is zeroed after a failed create");
+    /* With the exact size it fits; the runtime baseline counts against the cap too. */
+    ctx.mem.cap = wbytes;
+    CHECK_OK(&ctx, mb_gpt_create(&ctx, &cfg, &m));
+    mb_gpt_destroy(&ctx, &m);
+    ctx.mem.baseline = 1;
+    CHECK(mb_gpt_create(&ctx, &cfg, &m) == MB_ENOMEM, "baseline pushes it over");
+    CHECK_EQ_U(ctx.mem.live, 0);
+    CHECK_DONE();
+}
