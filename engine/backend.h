@@ -68,6 +68,17 @@ typedef struct mb_backend {
     void (*crossentropy_fwd)(void *losses, void *logits, const int32_t *targets, int N, int V);
     /* In place: probs[N,V] become dlogits = (probs - onehot(target)) * scale */
     void (*crossentropy_bwd)(void *probs, const int32_t *targets, int N, int V, double scale);
+
+    /* --- optimizer kernels (fp32 state on fp32 backends) --- */
+    /* AdamW as torch.optim.AdamW (foreach=False) computes it: p *= 1 - lr*wd; m = lerp(m, g, 1-b1);
+     * v = b2*v + (1-b2)*g*g; p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps), bc_i = 1 - b_i^t. */
+    void (*adamw)(void *p, const void *g, void *m, void *v, size_t n, double lr, double beta1,
+                  double beta2, double eps, double wd, double bc1, double bc2);
+    /* SGD as torch.optim.SGD: d = g + wd*p; with momentum, buf = d on the first step, else
+     * buf = momentum*buf + (1-dampening)*d; d = nesterov ? d + momentum*buf : buf; p -= lr*d.
+     * buf may be NULL when momentum == 0. */
+    void (*sgd)(void *p, const void *g, void *buf, size_t n, double lr, double momentum,
+                double dampening, double wd, int nesterov, int first);
 } mb_backend;
 
 extern const mb_backend mb_backend_cpu_f32;

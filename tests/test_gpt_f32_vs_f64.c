@@ -24,8 +24,8 @@ int main(void) {
     int32_t x[4 * 32], y[4 * 32];
     fixture_batch(x, y, B * T, cfg.vocab, 5);
     double l32, l64;
-    CHECK_OK(&c32, mb_gpt_alloc_grads(&c32, &m32));
-    CHECK_OK(&c64, mb_gpt_alloc_grads(&c64, &m64));
+    CHECK_OK(&c32, mb_gpt_alloc_grads(&c32, &m32, NULL));
+    CHECK_OK(&c64, mb_gpt_alloc_grads(&c64, &m64, NULL));
     CHECK_OK(&c32, mb_gpt_forward(&c32, &m32, x, y, B, T, &l32));
     CHECK_OK(&c64, mb_gpt_forward(&c64, &m64, x, y, B, T, &l64));
     CHECK_OK(&c32, mb_gpt_backward(&c32, &m32));

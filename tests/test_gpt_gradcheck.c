@@ -51,7 +51,7 @@ int main(void) {
         x[i] = (int32_t)(mb_rng_u32(3, 1, (uint64_t)i) % (uint32_t)cfg.vocab);
         y[i] = (int32_t)(mb_rng_u32(3, 2, (uint64_t)i) % (uint32_t)cfg.vocab);
     }
-    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m));
+    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m, NULL));
     double loss;
     CHECK_OK(&ctx, mb_gpt_forward(&ctx, &m, x, y, B, T, &loss));
     CHECK_OK(&ctx, mb_gpt_backward(&ctx, &m));

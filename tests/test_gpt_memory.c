@@ -14,7 +14,7 @@ static int check_train_memory(const mb_backend *be, size_t es) {
     mb_mem_set_phase(&ctx.mem, MB_PHASE_LOAD);
     CHECK_OK(&ctx, mb_gpt_create(&ctx, &cfg, &m));
     CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &m, 1));
-    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m));
+    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m, NULL));
     CHECK_EQ_U(ctx.mem.cur[MB_MEM_WEIGHTS], es * P);
     CHECK_EQ_U(ctx.mem.cur[MB_MEM_GRADS], es * P);
     int B = 3, T = 20; /* T below the block size: formulas use the actual T */
@@ -63,7 +63,7 @@ int main(void) {
     CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt2-124m", &cfg));
     mb_gpt m;
     CHECK_OK(&ctx, mb_gpt_create(&ctx, &cfg, &m));
-    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m));
+    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m, NULL));
     CHECK_EQ_U(m.num_params, 124439808);
     CHECK_EQ_U(ctx.mem.cur[MB_MEM_WEIGHTS], 4ull * 124439808);
     CHECK_EQ_U(ctx.mem.cur[MB_MEM_GRADS], 4ull * 124439808);

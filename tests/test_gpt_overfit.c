@@ -16,7 +16,7 @@ int main(void) {
     mb_gpt m;
     CHECK_OK(&ctx, mb_gpt_create(&ctx, &cfg, &m));
     CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &m, 3));
-    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m));
+    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m, NULL));
     int B = 4, T = cfg.seq_len;
     int32_t x[4 * 32], y[4 * 32];
     fixture_batch(x, y, B * T, cfg.vocab, 21);

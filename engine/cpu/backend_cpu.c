@@ -61,6 +61,7 @@ static void cpu_zero(void *p, size_t bytes) {
         .attention_bwd = attention_bwd_##sfx, .gelu_fwd = gelu_fwd_##sfx,                          \
         .gelu_bwd = gelu_bwd_##sfx, .residual_fwd = residual_fwd_##sfx,                            \
         .crossentropy_fwd = crossentropy_fwd_##sfx, .crossentropy_bwd = crossentropy_bwd_##sfx,   \
+        .adamw = adamw_##sfx, .sgd = sgd_##sfx,                                                    \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32);

@@ -305,6 +305,39 @@ static void SFX(crossentropy_bwd)(void *probs_, const int32_t *targets, int N, i
     }
 }
 
+static void SFX(adamw)(void *p_, const void *g_, void *m_, void *v_, size_t n, double lr,
+                       double beta1, double beta2, double eps, double wd, double bc1, double bc2) {
+    REAL *p = p_, *m = m_, *v = v_;
+    const REAL *g = g_;
+    REAL decay = (REAL)(1.0 - lr * wd), w1 = (REAL)(1.0 - beta1), b2 = (REAL)beta2,
+         w2 = (REAL)(1.0 - beta2), step = (REAL)(lr / bc1), bc2s = (REAL)sqrt(bc2), e = (REAL)eps;
+#pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
+    for (size_t i = 0; i < n; i++) {
+        p[i] *= decay;
+        m[i] += w1 * (g[i] - m[i]);
+        v[i] = v[i] * b2 + w2 * g[i] * g[i];
+        REAL denom = SFX(sqrt)(v[i]) / bc2s + e;
+        p[i] -= step * (m[i] / denom);
+    }
+}
+
+static void SFX(sgd)(void *p_, const void *g_, void *buf_, size_t n, double lr, double momentum,
+                     double dampening, double wd, int nesterov, int first) {
+    REAL *p = p_, *buf = buf_;
+    const REAL *g = g_;
+    REAL mu = (REAL)momentum, damp = (REAL)(1.0 - dampening), w = (REAL)wd, a = (REAL)lr;
+#pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
+    for (size_t i = 0; i < n; i++) {
+        REAL d = g[i];
+        if (w != 0) d += w * p[i];
+        if (buf) {
+            buf[i] = first ? d : mu * buf[i] + damp * d;
+            d = nesterov ? d + mu * buf[i] : buf[i];
+        }
+        p[i] -= a * d;
+    }
+}
+
 static void SFX(from_f64)(void *dst_, const double *src, size_t n) {
     REAL *dst = dst_;
     for (size_t i = 0; i < n; i++) dst[i] = (REAL)src[i];

@@ -202,10 +202,14 @@ mb_status mb_gpt_init_weights(mb_ctx *ctx, mb_gpt *m, uint64_t seed) {
     return s;
 }
 
-mb_status mb_gpt_alloc_grads(mb_ctx *ctx, mb_gpt *m) {
+mb_status mb_gpt_alloc_grads(mb_ctx *ctx, mb_gpt *m, const uint8_t *trainable) {
     size_t es = mb_dtype_size(ctx->be->dtype);
     for (int i = 0; i < m->nparams; i++) {
         mb_param *p = &m->params[i];
+        if (trainable && !trainable[i]) {
+            mb_free(ctx, &p->g);
+            continue;
+        }
         if (p->g.ptr) continue;
         mb_status s = mb_alloc(ctx, &p->g, p->numel * es, MB_MEM_GRADS, p->name);
         if (s != MB_OK) {
@@ -234,6 +238,12 @@ size_t mb_gpt_bwd_scratch_elems(const mb_gpt_config *cfg, int B, int T) {
     return 9 * BT * cfg->d_model + (size_t)B * cfg->heads * T;
 }
 
+static mb_buf *layer_bufs(mb_gpt_layer_acts *la) { return (mb_buf *)la; }
+
+static void free_block_inside(mb_ctx *ctx, mb_gpt_layer_acts *la) {
+    for (int k = 0; k < MB_GPT_BLOCK_INSIDE; k++) mb_free(ctx, &layer_bufs(la)[k]);
+}
+
 void mb_gpt_free_acts(mb_ctx *ctx, mb_gpt *m) {
     mb_gpt_acts *a = &m->acts;
     mb_free(ctx, &a->tokens);
@@ -241,9 +251,8 @@ void mb_gpt_free_acts(mb_ctx *ctx, mb_gpt *m) {
     mb_free(ctx, &a->encoded);
     if (a->layer) {
         for (int l = 0; l < m->cfg.layers; l++) {
-            mb_buf *bufs = (mb_buf *)&a->layer[l];
-            for (size_t k = 0; k < sizeof(mb_gpt_layer_acts) / sizeof(mb_buf); k++)
-                mb_free(ctx, &bufs[k]);
+            free_block_inside(ctx, &a->layer[l]);
+            mb_free(ctx, &a->layer[l].res3);
         }
         free(a->layer);
     }
@@ -256,41 +265,27 @@ void mb_gpt_free_acts(mb_ctx *ctx, mb_gpt *m) {
     m->have_acts = 0;
 }
 
-/* Allocates the saved activations in the order the forward fills them. */
-static mb_status alloc_acts(mb_ctx *ctx, mb_gpt *m, int B, int T, int with_targets) {
-    mb_gpt_acts *a = &m->acts;
+static int attention_replaced(const mb_gpt *m) { return m->hooks && m->hooks->attention; }
+static int loss_replaced(const mb_gpt *m) { return m->hooks && m->hooks->loss; }
+
+/* The block's inside activations, in the order its forward fills them. */
+static mb_status alloc_block_inside(mb_ctx *ctx, const mb_gpt *m, mb_gpt_layer_acts *la, int B,
+                                    int T) {
     size_t es = mb_dtype_size(ctx->be->dtype);
-    size_t BT = (size_t)B * T, C = m->cfg.d_model, NH = m->cfg.heads, V = m->cfg.vocab;
-    a->B = B;
-    a->T = T;
-    a->has_targets = with_targets;
-    a->layer = calloc((size_t)m->cfg.layers, sizeof *a->layer);
-    if (!a->layer) return mb_error(ctx, MB_ENOMEM, "host allocation of activation table");
-    MB_TRY(mb_alloc(ctx, &a->tokens, BT * 4, MB_MEM_OTHER, "tokens"));
-    if (with_targets) MB_TRY(mb_alloc(ctx, &a->targets, BT * 4, MB_MEM_OTHER, "targets"));
-    MB_TRY(mb_alloc(ctx, &a->encoded, BT * C * es, MB_MEM_ACTIVATIONS, "encoded"));
+    size_t BT = (size_t)B * T, C = m->cfg.d_model, NH = m->cfg.heads;
     const mb_mem_cat A = MB_MEM_ACTIVATIONS;
-    for (int l = 0; l < m->cfg.layers; l++) {
-        mb_gpt_layer_acts *la = &a->layer[l];
-        MB_TRY(mb_alloc(ctx, &la->ln1, BT * C * es, A, "ln1"));
-        MB_TRY(mb_alloc(ctx, &la->ln1_mean, BT * es, A, "ln1_mean"));
-        MB_TRY(mb_alloc(ctx, &la->ln1_rstd, BT * es, A, "ln1_rstd"));
-        MB_TRY(mb_alloc(ctx, &la->qkv, 3 * BT * C * es, A, "qkv"));
-        MB_TRY(mb_alloc(ctx, &la->att, NH * BT * T * es, A, "att"));
-        MB_TRY(mb_alloc(ctx, &la->atty, BT * C * es, A, "atty"));
-        MB_TRY(mb_alloc(ctx, &la->res2, BT * C * es, A, "res2"));
-        MB_TRY(mb_alloc(ctx, &la->ln2, BT * C * es, A, "ln2"));
-        MB_TRY(mb_alloc(ctx, &la->ln2_mean, BT * es, A, "ln2_mean"));
-        MB_TRY(mb_alloc(ctx, &la->ln2_rstd, BT * es, A, "ln2_rstd"));
-        MB_TRY(mb_alloc(ctx, &la->fch, 4 * BT * C * es, A, "fch"));
-        MB_TRY(mb_alloc(ctx, &la->fch_gelu, 4 * BT * C * es, A, "fch_gelu"));
-        MB_TRY(mb_alloc(ctx, &la->res3, BT * C * es, A, "res3"));
-    }
-    MB_TRY(mb_alloc(ctx, &a->lnf, BT * C * es, A, "lnf"));
-    MB_TRY(mb_alloc(ctx, &a->lnf_mean, BT * es, A, "lnf_mean"));
-    MB_TRY(mb_alloc(ctx, &a->lnf_rstd, BT * es, A, "lnf_rstd"));
-    MB_TRY(mb_alloc(ctx, &a->logits, BT * V * es, A, "logits"));
-    MB_TRY(mb_alloc(ctx, &a->losses, BT * es, A, "losses"));
+    MB_TRY(mb_alloc(ctx, &la->ln1, BT * C * es, A, "ln1"));
+    MB_TRY(mb_alloc(ctx, &la->ln1_mean, BT * es, A, "ln1_mean"));
+    MB_TRY(mb_alloc(ctx, &la->ln1_rstd, BT * es, A, "ln1_rstd"));
+    MB_TRY(mb_alloc(ctx, &la->qkv, 3 * BT * C * es, A, "qkv"));
+    if (!attention_replaced(m)) MB_TRY(mb_alloc(ctx, &la->att, NH * BT * T * es, A, "att"));
+    MB_TRY(mb_alloc(ctx, &la->atty, BT * C * es, A, "atty"));
+    MB_TRY(mb_alloc(ctx, &la->res2, BT * C * es, A, "res2"));
+    MB_TRY(mb_alloc(ctx, &la->ln2, BT * C * es, A, "ln2"));
+    MB_TRY(mb_alloc(ctx, &la->ln2_mean, BT * es, A, "ln2_mean"));
+    MB_TRY(mb_alloc(ctx, &la->ln2_rstd, BT * es, A, "ln2_rstd"));
+    MB_TRY(mb_alloc(ctx, &la->fch, 4 * BT * C * es, A, "fch"));
+    MB_TRY(mb_alloc(ctx, &la->fch_gelu, 4 * BT * C * es, A, "fch_gelu"));
     return MB_OK;
 }
 
@@ -308,51 +303,139 @@ static mb_status check_tokens(mb_ctx *ctx, const mb_gpt *m, const int32_t *tok, 
 #define W(id) (m->params[(id)].w.ptr)
 #define G(id) (m->params[(id)].g.ptr)
 
+mb_status mb_gpt_linear_default(mb_ctx *ctx, const mb_linear_call *c, int backward) {
+    const mb_backend *be = ctx->be;
+    if (!backward) {
+        be->matmul_fwd(c->out, c->inp, c->w->w.ptr, c->b ? c->b->w.ptr : NULL, c->N, c->C, c->OC);
+    } else {
+        be->matmul_bwd(c->dinp, c->w->g.ptr, c->b ? c->b->g.ptr : NULL, c->dout, c->inp,
+                       c->w->w.ptr, c->N, c->C, c->OC);
+    }
+    return MB_OK;
+}
+
+mb_status mb_gpt_attention_default(mb_ctx *ctx, const mb_attn_call *c, void *scratch) {
+    if (!c->backward) ctx->be->attention_fwd(c->out, c->att, c->qkv, c->B, c->T, c->C, c->NH);
+    else ctx->be->attention_bwd(c->dqkv, scratch, c->dout, c->qkv, c->att, c->B, c->T, c->C, c->NH);
+    return MB_OK;
+}
+
+mb_status mb_gpt_loss_default(mb_ctx *ctx, const mb_loss_call *c) {
+    const mb_backend *be = ctx->be;
+    if (!c->backward) {
+        be->matmul_fwd(c->logits, c->lnf, c->wte->w.ptr, NULL, c->N, c->C, c->V);
+        be->crossentropy_fwd(c->losses, c->logits, c->targets, c->N, c->V);
+    } else {
+        be->crossentropy_bwd(c->logits, c->targets, c->N, c->V, c->scale);
+        be->matmul_bwd(c->dlnf, c->wte->g.ptr, NULL, c->logits, c->lnf, c->wte->w.ptr, c->N, c->C,
+                       c->V);
+    }
+    return MB_OK;
+}
+
+static mb_status linear(mb_ctx *ctx, mb_gpt *m, int layer, int wid, int backward, void *out,
+                        const void *inp, void *dinp, const void *dout, int N, int C, int OC) {
+    mb_linear_call c = {layer, &m->params[wid], &m->params[wid + 1], out, inp, dinp, dout,
+                        N,     C,               OC};
+    const mb_gpt_hooks *h = m->hooks;
+    if (h && !backward && h->linear_forward) return h->linear_forward(h->user, &c);
+    if (h && backward && h->linear_backward) return h->linear_backward(h->user, &c);
+    return mb_gpt_linear_default(ctx, &c, backward);
+}
+
+static mb_status attention(mb_ctx *ctx, mb_gpt *m, mb_gpt_layer_acts *la, int layer, int backward,
+                           const void *dout, void *dqkv, void *scratch) {
+    const mb_gpt_acts *a = &m->acts;
+    mb_attn_call c = {backward, layer,      a->B,        a->T, m->cfg.d_model, m->cfg.heads,
+                      la->qkv.ptr, la->atty.ptr, dout, dqkv,           la->att.ptr};
+    if (attention_replaced(m)) return m->hooks->attention(m->hooks->user, &c);
+    return mb_gpt_attention_default(ctx, &c, scratch);
+}
+
+static mb_act_mode act_policy(const mb_gpt *m, int layer) {
+    return m->hooks && m->hooks->act_policy ? m->hooks->act_policy(m->hooks->user, layer)
+                                            : MB_ACT_KEEP;
+}
+
+/* One block's forward from res_in into la (inside buffers allocated here; res3 by the caller). */
+static mb_status block_forward(mb_ctx *ctx, mb_gpt *m, int l, const void *res_in) {
+    const mb_backend *be = ctx->be;
+    mb_gpt_acts *a = &m->acts;
+    mb_gpt_layer_acts *la = &a->layer[l];
+    int C = m->cfg.d_model, N = a->B * a->T, p = 2 + l * MB_GPT_PER_LAYER;
+    MB_TRY(alloc_block_inside(ctx, m, la, a->B, a->T));
+    be->layernorm_fwd(la->ln1.ptr, la->ln1_mean.ptr, la->ln1_rstd.ptr, res_in, W(p), W(p + 1), N, C);
+    MB_TRY(linear(ctx, m, l, p + 2, 0, la->qkv.ptr, la->ln1.ptr, NULL, NULL, N, C, 3 * C));
+    MB_TRY(attention(ctx, m, la, l, 0, NULL, NULL, NULL));
+    MB_TRY(linear(ctx, m, l, p + 4, 0, la->res2.ptr, la->atty.ptr, NULL, NULL, N, C, C));
+    be->residual_fwd(la->res2.ptr, la->res2.ptr, res_in, (size_t)N * C);
+    be->layernorm_fwd(la->ln2.ptr, la->ln2_mean.ptr, la->ln2_rstd.ptr, la->res2.ptr, W(p + 6),
+                      W(p + 7), N, C);
+    MB_TRY(linear(ctx, m, l, p + 8, 0, la->fch.ptr, la->ln2.ptr, NULL, NULL, N, C, 4 * C));
+    be->gelu_fwd(la->fch_gelu.ptr, la->fch.ptr, (size_t)N * 4 * C);
+    MB_TRY(linear(ctx, m, l, p + 10, 0, la->res3.ptr, la->fch_gelu.ptr, NULL, NULL, N, 4 * C, C));
+    be->residual_fwd(la->res3.ptr, la->res3.ptr, la->res2.ptr, (size_t)N * C);
+    return MB_OK;
+}
+
 static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
                               const int32_t *targets, int B, int T, double *loss) {
     const mb_backend *be = ctx->be;
     mb_gpt_acts *a = &m->acts;
-    int C = m->cfg.d_model, NH = m->cfg.heads, V = m->cfg.vocab, L = m->cfg.layers, N = B * T;
-    MB_TRY(alloc_acts(ctx, m, B, T, targets != NULL));
+    int C = m->cfg.d_model, V = m->cfg.vocab, L = m->cfg.layers, N = B * T;
+    size_t es = mb_dtype_size(be->dtype), BT = (size_t)N;
+    const mb_mem_cat A = MB_MEM_ACTIVATIONS;
+    a->B = B;
+    a->T = T;
+    a->has_targets = targets != NULL;
     m->have_acts = 1;
-    MB_TRY(be->to_device(ctx, a->tokens.ptr, tokens, (size_t)N * 4));
-    if (targets) MB_TRY(be->to_device(ctx, a->targets.ptr, targets, (size_t)N * 4));
+    a->layer = calloc((size_t)L, sizeof *a->layer);
+    if (!a->layer) return mb_error(ctx, MB_ENOMEM, "host allocation of activation table");
+    MB_TRY(mb_alloc(ctx, &a->tokens, BT * 4, MB_MEM_OTHER, "tokens"));
+    if (targets) MB_TRY(mb_alloc(ctx, &a->targets, BT * 4, MB_MEM_OTHER, "targets"));
+    MB_TRY(be->to_device(ctx, a->tokens.ptr, tokens, BT * 4));
+    if (targets) MB_TRY(be->to_device(ctx, a->targets.ptr, targets, BT * 4));
+    MB_TRY(mb_alloc(ctx, &a->encoded, BT * C * es, A, "encoded"));
     be->encoder_fwd(a->encoded.ptr, a->tokens.ptr, W(0), W(1), B, T, C);
     const void *res = a->encoded.ptr;
     for (int l = 0; l < L; l++) {
         mb_gpt_layer_acts *la = &a->layer[l];
-        int p = 2 + l * MB_GPT_PER_LAYER;
-        be->layernorm_fwd(la->ln1.ptr, la->ln1_mean.ptr, la->ln1_rstd.ptr, res, W(p), W(p + 1), N,
-                          C);
-        be->matmul_fwd(la->qkv.ptr, la->ln1.ptr, W(p + 2), W(p + 3), N, C, 3 * C);
-        be->attention_fwd(la->atty.ptr, la->att.ptr, la->qkv.ptr, B, T, C, NH);
-        be->matmul_fwd(la->res2.ptr, la->atty.ptr, W(p + 4), W(p + 5), N, C, C);
-        be->residual_fwd(la->res2.ptr, la->res2.ptr, res, (size_t)N * C);
-        be->layernorm_fwd(la->ln2.ptr, la->ln2_mean.ptr, la->ln2_rstd.ptr, la->res2.ptr, W(p + 6),
-                          W(p + 7), N, C);
-        be->matmul_fwd(la->fch.ptr, la->ln2.ptr, W(p + 8), W(p + 9), N, C, 4 * C);
-        be->gelu_fwd(la->fch_gelu.ptr, la->fch.ptr, (size_t)N * 4 * C);
-        be->matmul_fwd(la->res3.ptr, la->fch_gelu.ptr, W(p + 10), W(p + 11), N, 4 * C, C);
-        be->residual_fwd(la->res3.ptr, la->res3.ptr, la->res2.ptr, (size_t)N * C);
+        MB_TRY(mb_alloc(ctx, &la->res3, BT * C * es, A, "res3"));
+        MB_TRY(block_forward(ctx, m, l, res));
+        mb_act_mode mode = act_policy(m, l);
+        if (mode == MB_ACT_RECOMPUTE) free_block_inside(ctx, la);
+        else if (mode == MB_ACT_CUSTOM)
+            for (int k = 0; k < MB_GPT_BLOCK_INSIDE; k++)
+                if (layer_bufs(la)[k].ptr)
+                    MB_TRY(m->hooks->act_save(m->hooks->user, l, k, &layer_bufs(la)[k]));
         res = la->res3.ptr;
     }
     int f = 2 + L * MB_GPT_PER_LAYER;
+    MB_TRY(mb_alloc(ctx, &a->lnf, BT * C * es, A, "lnf"));
+    MB_TRY(mb_alloc(ctx, &a->lnf_mean, BT * es, A, "lnf_mean"));
+    MB_TRY(mb_alloc(ctx, &a->lnf_rstd, BT * es, A, "lnf_rstd"));
     be->layernorm_fwd(a->lnf.ptr, a->lnf_mean.ptr, a->lnf_rstd.ptr, res, W(f), W(f + 1), N, C);
-    be->matmul_fwd(a->logits.ptr, a->lnf.ptr, W(0), NULL, N, C, V);
-    if (!targets) return MB_OK;
-    be->crossentropy_fwd(a->losses.ptr, a->logits.ptr, a->targets.ptr, N, V);
-    double *h = malloc((size_t)N * sizeof *h);
+    if (!targets) {
+        /* inference: logits only */
+        MB_TRY(mb_alloc(ctx, &a->logits, BT * V * es, A, "logits"));
+        be->matmul_fwd(a->logits.ptr, a->lnf.ptr, W(0), NULL, N, C, V);
+        return MB_OK;
+    }
+    if (!loss_replaced(m)) MB_TRY(mb_alloc(ctx, &a->logits, BT * V * es, A, "logits"));
+    MB_TRY(mb_alloc(ctx, &a->losses, BT * es, A, "losses"));
+    int counted = 0;
+    for (int i = 0; i < N; i++) counted += targets[i] >= 0;
+    a->counted = counted;
+    mb_loss_call lc = {0, N, C, V, a->lnf.ptr, &m->params[0], a->targets.ptr, a->losses.ptr, NULL,
+                       a->logits.ptr, counted ? 1.0 / counted : 0.0};
+    MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc) : mb_gpt_loss_default(ctx, &lc));
+    double *h = malloc(BT * sizeof *h);
     if (!h) return mb_error(ctx, MB_ENOMEM, "host staging of losses");
-    mb_status s = mb_gpt_param_get(ctx, &a->losses, (size_t)N, h);
+    mb_status s = mb_gpt_param_get(ctx, &a->losses, BT, h);
     if (s == MB_OK) {
         double sum = 0;
-        int counted = 0;
-        for (int i = 0; i < N; i++) {
-            if (targets[i] < 0) continue;
-            sum += h[i];
-            counted++;
-        }
-        a->counted = counted;
+        for (int i = 0; i < N; i++)
+            if (targets[i] >= 0) sum += h[i];
         if (loss) *loss = counted ? sum / counted : 0.0;
     }
     free(h);
@@ -362,8 +445,9 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
 mb_status mb_gpt_forward(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens, const int32_t *targets,
                          int B, int T, double *loss) {
     if (B < 1 || T < 1 || T > m->cfg.seq_len)
-        return mb_error(ctx, MB_EINVAL, "batch %d x sequence %d: need batch >= 1 and 1 <= sequence <= %d",
-                        B, T, m->cfg.seq_len);
+        return mb_error(ctx, MB_EINVAL,
+                        "batch %d x sequence %d: need batch >= 1 and 1 <= sequence <= %d", B, T,
+                        m->cfg.seq_len);
     MB_TRY(check_tokens(ctx, m, tokens, B, T, 0, "token"));
     if (targets) MB_TRY(check_tokens(ctx, m, targets, B, T, 1, "target"));
     mb_gpt_free_acts(ctx, m);
@@ -372,36 +456,90 @@ mb_status mb_gpt_forward(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens, const in
     return s;
 }
 
-/* The backward pass proper; scratch buffers are allocated by the caller. */
-static void backward_impl(mb_ctx *ctx, mb_gpt *m, void *dres, void *dtmp, void *dqkv, void *dfch,
-                          void *datt) {
+static mb_status grad_ready(mb_gpt *m, int id) {
+    mb_param *p = &m->params[id];
+    if (!p->g.ptr || !m->hooks || !m->hooks->grad_ready) return MB_OK;
+    return m->hooks->grad_ready(m->hooks->user, p);
+}
+
+/* Scratch buffers of backward (see mb_gpt_bwd_scratch_elems). */
+typedef struct bwd_scratch {
+    void *dres, *dtmp, *dqkv, *dfch, *datt;
+} bwd_scratch;
+
+/* Makes block l's inside activations available again: recomputed or handed back by act_load. */
+static mb_status block_restore(mb_ctx *ctx, mb_gpt *m, int l) {
+    mb_gpt_layer_acts *la = &m->acts.layer[l];
+    mb_act_mode mode = act_policy(m, l);
+    if (mode == MB_ACT_RECOMPUTE) {
+        /* block_forward rewrites res3 with identical values (deterministic kernels) */
+        const void *res_in = l ? m->acts.layer[l - 1].res3.ptr : m->acts.encoded.ptr;
+        return block_forward(ctx, m, l, res_in);
+    }
+    if (mode == MB_ACT_CUSTOM)
+        for (int k = 0; k < MB_GPT_BLOCK_INSIDE; k++)
+            if (k != 4 || !attention_replaced(m))
+                MB_TRY(m->hooks->act_load(m->hooks->user, l, k, &layer_bufs(la)[k]));
+    return MB_OK;
+}
+
+static mb_status block_backward(mb_ctx *ctx, mb_gpt *m, int l, const bwd_scratch *s, int need_dinp) {
     const mb_backend *be = ctx->be;
     mb_gpt_acts *a = &m->acts;
-    int B = a->B, T = a->T, N = B * T;
-    int C = m->cfg.d_model, NH = m->cfg.heads, V = m->cfg.vocab, L = m->cfg.layers;
+    mb_gpt_layer_acts *la = &a->layer[l];
+    int C = m->cfg.d_model, N = a->B * a->T, p = 2 + l * MB_GPT_PER_LAYER;
     size_t NC = (size_t)N * C;
+    const void *res_in = l ? a->layer[l - 1].res3.ptr : a->encoded.ptr;
+    MB_TRY(block_restore(ctx, m, l));
+    MB_TRY(linear(ctx, m, l, p + 10, 1, NULL, la->fch_gelu.ptr, s->dfch, s->dres, N, 4 * C, C));
+    MB_TRY(grad_ready(m, p + 10));
+    MB_TRY(grad_ready(m, p + 11));
+    be->gelu_bwd(s->dfch, la->fch.ptr, s->dfch, 4 * NC);
+    MB_TRY(linear(ctx, m, l, p + 8, 1, NULL, la->ln2.ptr, s->dtmp, s->dfch, N, C, 4 * C));
+    MB_TRY(grad_ready(m, p + 8));
+    MB_TRY(grad_ready(m, p + 9));
+    be->layernorm_bwd(s->dres, G(p + 6), G(p + 7), s->dtmp, la->res2.ptr, W(p + 6),
+                      la->ln2_mean.ptr, la->ln2_rstd.ptr, N, C);
+    MB_TRY(grad_ready(m, p + 6));
+    MB_TRY(grad_ready(m, p + 7));
+    MB_TRY(linear(ctx, m, l, p + 4, 1, NULL, la->atty.ptr, s->dtmp, s->dres, N, C, C));
+    MB_TRY(grad_ready(m, p + 4));
+    MB_TRY(grad_ready(m, p + 5));
+    MB_TRY(attention(ctx, m, la, l, 1, s->dtmp, s->dqkv, s->datt));
+    MB_TRY(linear(ctx, m, l, p + 2, 1, NULL, la->ln1.ptr, s->dtmp, s->dqkv, N, C, 3 * C));
+    MB_TRY(grad_ready(m, p + 2));
+    MB_TRY(grad_ready(m, p + 3));
+    be->layernorm_bwd(need_dinp ? s->dres : NULL, G(p), G(p + 1), s->dtmp, res_in, W(p),
+                      la->ln1_mean.ptr, la->ln1_rstd.ptr, N, C);
+    MB_TRY(grad_ready(m, p));
+    MB_TRY(grad_ready(m, p + 1));
+    /* The block's inside is no longer needed: free it now so the peak is one block's worth. */
+    free_block_inside(ctx, la);
+    return MB_OK;
+}
+
+static mb_status backward_impl(mb_ctx *ctx, mb_gpt *m, const bwd_scratch *s) {
+    const mb_backend *be = ctx->be;
+    mb_gpt_acts *a = &m->acts;
+    int N = a->B * a->T, C = m->cfg.d_model, V = m->cfg.vocab, L = m->cfg.layers;
     int f = 2 + L * MB_GPT_PER_LAYER;
-    be->crossentropy_bwd(a->logits.ptr, a->targets.ptr, N, V, a->counted ? 1.0 / a->counted : 0.0);
-    be->matmul_bwd(dtmp, G(0), NULL, a->logits.ptr, a->lnf.ptr, W(0), N, C, V);
-    be->zero(dres, NC * mb_dtype_size(be->dtype));
-    be->layernorm_bwd(dres, G(f), G(f + 1), dtmp, a->layer[L - 1].res3.ptr, W(f),
+    int lowest = m->hooks ? m->hooks->lowest_layer : 0;
+    if (lowest < 0) lowest = 0;
+    mb_loss_call lc = {1,           N,           C,         V,      a->lnf.ptr,
+                       &m->params[0], a->targets.ptr, a->losses.ptr, s->dtmp, a->logits.ptr,
+                       a->counted ? 1.0 / a->counted : 0.0};
+    MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc) : mb_gpt_loss_default(ctx, &lc));
+    be->zero(s->dres, (size_t)N * C * mb_dtype_size(be->dtype));
+    be->layernorm_bwd(s->dres, G(f), G(f + 1), s->dtmp, a->layer[L - 1].res3.ptr, W(f),
                       a->lnf_mean.ptr, a->lnf_rstd.ptr, N, C);
-    for (int l = L - 1; l >= 0; l--) {
-        mb_gpt_layer_acts *la = &a->layer[l];
-        int p = 2 + l * MB_GPT_PER_LAYER;
-        const void *res_in = l ? a->layer[l - 1].res3.ptr : a->encoded.ptr;
-        be->matmul_bwd(dfch, G(p + 10), G(p + 11), dres, la->fch_gelu.ptr, W(p + 10), N, 4 * C, C);
-        be->gelu_bwd(dfch, la->fch.ptr, dfch, 4 * NC);
-        be->matmul_bwd(dtmp, G(p + 8), G(p + 9), dfch, la->ln2.ptr, W(p + 8), N, C, 4 * C);
-        be->layernorm_bwd(dres, G(p + 6), G(p + 7), dtmp, la->res2.ptr, W(p + 6), la->ln2_mean.ptr,
-                          la->ln2_rstd.ptr, N, C);
-        be->matmul_bwd(dtmp, G(p + 4), G(p + 5), dres, la->atty.ptr, W(p + 4), N, C, C);
-        be->attention_bwd(dqkv, datt, dtmp, la->qkv.ptr, la->att.ptr, B, T, C, NH);
-        be->matmul_bwd(dtmp, G(p + 2), G(p + 3), dqkv, la->ln1.ptr, W(p + 2), N, C, 3 * C);
-        be->layernorm_bwd(dres, G(p), G(p + 1), dtmp, res_in, W(p), la->ln1_mean.ptr,
-                          la->ln1_rstd.ptr, N, C);
-    }
-    be->encoder_bwd(G(0), G(1), dres, a->tokens.ptr, B, T, C);
+    MB_TRY(grad_ready(m, f));
+    MB_TRY(grad_ready(m, f + 1));
+    for (int l = L - 1; l >= lowest && l >= 0; l--)
+        MB_TRY(block_backward(ctx, m, l, s, l > 0 || lowest == 0));
+    if (lowest == 0) be->encoder_bwd(G(0), G(1), s->dres, a->tokens.ptr, a->B, a->T, C);
+    MB_TRY(grad_ready(m, 0));
+    if (lowest == 0) MB_TRY(grad_ready(m, 1));
+    return MB_OK;
 }
 
 mb_status mb_gpt_backward(mb_ctx *ctx, mb_gpt *m) {
@@ -416,9 +554,12 @@ mb_status mb_gpt_backward(mb_ctx *ctx, mb_gpt *m) {
     if (s == MB_OK) s = mb_alloc(ctx, &dtmp, NC * es, A, "d_tmp");
     if (s == MB_OK) s = mb_alloc(ctx, &dqkv, 3 * NC * es, A, "d_qkv");
     if (s == MB_OK) s = mb_alloc(ctx, &dfch, 4 * NC * es, A, "d_fch");
-    if (s == MB_OK)
+    if (s == MB_OK && !attention_replaced(m))
         s = mb_alloc(ctx, &datt, (size_t)a->B * m->cfg.heads * a->T * es, A, "d_att_row");
-    if (s == MB_OK) backward_impl(ctx, m, dres.ptr, dtmp.ptr, dqkv.ptr, dfch.ptr, datt.ptr);
+    if (s == MB_OK) {
+        bwd_scratch sc = {dres.ptr, dtmp.ptr, dqkv.ptr, dfch.ptr, datt.ptr};
+        s = backward_impl(ctx, m, &sc);
+    }
     mb_free(ctx, &datt);
     mb_free(ctx, &dfch);
     mb_free(ctx, &dqkv);

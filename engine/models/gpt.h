@@ -69,6 +69,73 @@ typedef struct mb_param {
     mb_buf g;        /* GRADS; unallocated until mb_gpt_alloc_grads */
 } mb_param;
 
+/* ---- extension points: what methods may replace (methods/method.h exposes them as slots) ---- */
+typedef enum mb_act_mode {
+    MB_ACT_KEEP,      /* keep the block's activations for backward (default) */
+    MB_ACT_RECOMPUTE, /* free them after forward, recompute the block in backward */
+    MB_ACT_CUSTOM,    /* hand each saved tensor to act_save after forward, act_load before backward */
+} mb_act_mode;
+
+/* One linear layer y[N,OC] = x[N,C] . W[OC,C]^T + b. Forward fills out; backward fills dinp
+ * (overwrite; NULL when not needed) and accumulates w->g and b->g when they are allocated. */
+typedef struct mb_linear_call {
+    int layer;
+    mb_param *w, *b;
+    void *out;
+    const void *inp;
+    void *dinp;
+    const void *dout;
+    int N, C, OC;
+} mb_linear_call;
+
+/* Causal self-attention of one block. Forward: out[B,T,C] from qkv[B,T,3C]; backward: dqkv from
+ * dout. `att` is the engine's [B,NH,T,T] probability buffer, NULL when a replacement owns attention
+ * (it keeps what it needs between the two calls itself, allocated through mb_alloc). */
+typedef struct mb_attn_call {
+    int backward, layer, B, T, C, NH;
+    const void *qkv;
+    void *out;
+    const void *dout;
+    void *dqkv;
+    void *att;
+} mb_attn_call;
+
+/* Head and loss: forward turns lnf[N,C] into per-position losses[N] (targets < 0 ignored); backward
+ * writes dlnf[N,C] and accumulates the head weight's gradient (wte->g). `logits` is the engine's
+ * [N,V] buffer, NULL when a replacement owns the loss. scale = 1/(positions counted). */
+typedef struct mb_loss_call {
+    int backward, N, C, V;
+    const void *lnf;
+    mb_param *wte;
+    const int32_t *targets; /* device */
+    void *losses;
+    void *dlnf;
+    void *logits;
+    double scale;
+} mb_loss_call;
+
+/* Hooks the training engine installs on a model; a NULL member means the default. */
+typedef struct mb_gpt_hooks {
+    void *user;
+    mb_status (*linear_forward)(void *user, const mb_linear_call *c);
+    mb_status (*linear_backward)(void *user, const mb_linear_call *c);
+    mb_act_mode (*act_policy)(void *user, int layer);
+    mb_status (*act_save)(void *user, int layer, int index, mb_buf *act);
+    mb_status (*act_load)(void *user, int layer, int index, mb_buf *act);
+    mb_status (*attention)(void *user, const mb_attn_call *c);
+    mb_status (*loss)(void *user, const mb_loss_call *c);
+    mb_status (*grad_ready)(void *user, mb_param *p);
+    int lowest_layer; /* backward stops below this block; 0 reaches the embeddings */
+} mb_gpt_hooks;
+
+/* The defaults, for methods that wrap them. */
+mb_status mb_gpt_linear_default(mb_ctx *ctx, const mb_linear_call *c, int backward);
+mb_status mb_gpt_attention_default(mb_ctx *ctx, const mb_attn_call *c, void *scratch);
+mb_status mb_gpt_loss_default(mb_ctx *ctx, const mb_loss_call *c);
+
+/* Saved tensors of one block, in this order; the first MB_GPT_BLOCK_INSIDE are "inside" the block
+ * (what recompute frees and act_save sees); res3, the block's output, is always kept. */
+#define MB_GPT_BLOCK_INSIDE 12
 typedef struct mb_gpt_layer_acts {
     mb_buf ln1, ln1_mean, ln1_rstd, qkv, att, atty, res2, ln2, ln2_mean, ln2_rstd, fch, fch_gelu,
         res3;
@@ -92,9 +159,11 @@ typedef struct mb_gpt {
     int grads_allocated;
     mb_gpt_acts acts;
     int have_acts;
+    const mb_gpt_hooks *hooks; /* NULL: plain forward/backward */
 } mb_gpt;
 
-/* Saved activation elements of a training forward (category ACTIVATIONS), element size E bytes:
+/* Saved activation elements of a training forward (category ACTIVATIONS) with default slots and every
+ * block kept, element size E bytes:
  *   encoded B*T*C
  * + per block L * (16*B*T*C + 4*B*T + NH*B*T*T)
  *     ln1 C, qkv 3C, atty C, res2 C, ln2 C, fch 4C, fch_gelu 4C, res3 C   -> 16 C per token
@@ -115,7 +184,9 @@ mb_status mb_gpt_create(mb_ctx *ctx, const mb_gpt_config *cfg, mb_gpt *m);
  * N(0, 0.02/sqrt(2L)), biases 0, LayerNorm weights 1. Tensor i draws from Philox stream
  * MB_RNG_STREAM_INIT + i, so fp32 and fp64 models of one seed hold the same values up to rounding. */
 mb_status mb_gpt_init_weights(mb_ctx *ctx, mb_gpt *m, uint64_t seed);
-mb_status mb_gpt_alloc_grads(mb_ctx *ctx, mb_gpt *m); /* allocates and zeroes (GRADS) */
+/* Allocates and zeroes gradients (GRADS) of the parameters with trainable[i] != 0 (all when NULL)
+ * and frees those of the others. */
+mb_status mb_gpt_alloc_grads(mb_ctx *ctx, mb_gpt *m, const uint8_t *trainable);
 void mb_gpt_zero_grads(mb_ctx *ctx, mb_gpt *m);
 void mb_gpt_free_grads(mb_ctx *ctx, mb_gpt *m);
 void mb_gpt_free_acts(mb_ctx *ctx, mb_gpt *m);

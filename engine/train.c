@@ -1,0 +1,208 @@
+/* engine/train.c — the training step: slots called at fixed points, defaults where a slot is empty. */
+#include "train.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    S_BEGIN_STEP,
+    S_LINEAR_FORWARD,
+    S_LINEAR_BACKWARD,
+    S_ACT_POLICY,
+    S_ACT_SAVE,
+    S_ACT_LOAD,
+    S_ATTENTION,
+    S_LOSS,
+    S_GRAD_READY,
+    S_OPTIMIZER_STEP,
+    S_TRAIN_STEP,
+};
+
+#define OWNER(tr, s) ((tr)->owner[s])
+#define CALL(tr, s, fn, ...)                                                                       \
+    ((tr)->calls[s]++,                                                                             \
+     (tr)->methods[OWNER(tr, s)]->fn((tr)->priv[OWNER(tr, s)], (tr), __VA_ARGS__))
+
+static mb_status h_linear_forward(void *u, const mb_linear_call *c) {
+    mb_train *tr = u;
+    return CALL(tr, S_LINEAR_FORWARD, linear_forward, c);
+}
+static mb_status h_linear_backward(void *u, const mb_linear_call *c) {
+    mb_train *tr = u;
+    return CALL(tr, S_LINEAR_BACKWARD, linear_backward, c);
+}
+static mb_act_mode h_act_policy(void *u, int layer) {
+    mb_train *tr = u;
+    return CALL(tr, S_ACT_POLICY, act_policy, layer);
+}
+static mb_status h_act_save(void *u, int layer, int index, mb_buf *act) {
+    mb_train *tr = u;
+    return CALL(tr, S_ACT_SAVE, act_save, layer, index, act);
+}
+static mb_status h_act_load(void *u, int layer, int index, mb_buf *act) {
+    mb_train *tr = u;
+    return CALL(tr, S_ACT_LOAD, act_load, layer, index, act);
+}
+static mb_status h_attention(void *u, const mb_attn_call *c) {
+    mb_train *tr = u;
+    return CALL(tr, S_ATTENTION, attention, c);
+}
+static mb_status h_loss(void *u, const mb_loss_call *c) {
+    mb_train *tr = u;
+    return CALL(tr, S_LOSS, loss, c);
+}
+static mb_status h_grad_ready(void *u, mb_param *p) {
+    mb_train *tr = u;
+    return CALL(tr, S_GRAD_READY, grad_ready, p);
+}
+
+void mb_train_fini(mb_train *tr) {
+    for (int i = tr->n - 1; i >= 0; i--) {
+        if (tr->inited[i] && tr->methods[i]->fini) tr->methods[i]->fini(tr->priv[i], tr);
+        free(tr->priv[i]);
+        tr->priv[i] = NULL;
+        tr->inited[i] = 0;
+    }
+    if (tr->model && tr->model->hooks == &tr->hooks) tr->model->hooks = NULL;
+    free(tr->plan.trainable);
+    free(tr->default_vals);
+    memset(tr, 0, sizeof *tr);
+}
+
+mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_method *const *methods,
+                        const mb_pvalue *const *vals, int n, const mb_method *default_opt,
+                        uint64_t seed) {
+    memset(tr, 0, sizeof *tr);
+    tr->ctx = ctx;
+    tr->model = model;
+    tr->seed = seed;
+    if (n < 0 || n > MB_MAX_STACK - 1)
+        return mb_error(ctx, MB_EINVAL, "a stack holds at most %d methods", MB_MAX_STACK - 1);
+    MB_TRY(mb_stack_check(ctx, methods, n));
+    for (int i = 0; i < n; i++) {
+        tr->methods[i] = methods[i];
+        tr->vals[i] = vals[i];
+    }
+    tr->n = n;
+    int has_opt = 0;
+    for (int i = 0; i < n; i++)
+        has_opt |= methods[i]->optimizer_step != NULL || methods[i]->train_step != NULL;
+    if (!has_opt && default_opt) {
+        tr->default_vals = calloc((size_t)default_opt->nparams + 1, sizeof *tr->default_vals);
+        if (!tr->default_vals) return mb_error(ctx, MB_ENOMEM, "host allocation");
+        mb_method_defaults(default_opt, tr->default_vals);
+        tr->methods[tr->n] = default_opt;
+        tr->vals[tr->n] = tr->default_vals;
+        tr->n++;
+    }
+    for (int s = 0; s < MB_NSLOTS; s++) {
+        tr->owner[s] = -1;
+        for (int i = 0; i < tr->n; i++)
+            if (mb_method_has_slot(tr->methods[i], s)) tr->owner[s] = i;
+    }
+    if (OWNER(tr, S_OPTIMIZER_STEP) < 0 && OWNER(tr, S_TRAIN_STEP) < 0) {
+        mb_train_fini(tr);
+        return mb_error(ctx, MB_EINVAL, "the stack has no optimizer (no method fills "
+                                        "optimizer_step or train_step)");
+    }
+    tr->plan.trainable = malloc((size_t)model->nparams);
+    if (!tr->plan.trainable) {
+        mb_train_fini(tr);
+        return mb_error(ctx, MB_ENOMEM, "host allocation");
+    }
+    memset(tr->plan.trainable, 1, (size_t)model->nparams);
+    mb_gpt_hooks *h = &tr->hooks;
+    h->user = tr;
+    if (OWNER(tr, S_LINEAR_FORWARD) >= 0) h->linear_forward = h_linear_forward;
+    if (OWNER(tr, S_LINEAR_BACKWARD) >= 0) h->linear_backward = h_linear_backward;
+    if (OWNER(tr, S_ACT_POLICY) >= 0) h->act_policy = h_act_policy;
+    if (OWNER(tr, S_ACT_SAVE) >= 0) h->act_save = h_act_save;
+    if (OWNER(tr, S_ACT_LOAD) >= 0) h->act_load = h_act_load;
+    if (OWNER(tr, S_ATTENTION) >= 0) h->attention = h_attention;
+    if (OWNER(tr, S_LOSS) >= 0) h->loss = h_loss;
+    if (OWNER(tr, S_GRAD_READY) >= 0) h->grad_ready = h_grad_ready;
+    for (int i = 0; i < tr->n; i++) {
+        const mb_method *m = tr->methods[i];
+        tr->priv[i] = calloc(1, m->priv_size ? m->priv_size : 1);
+        if (!tr->priv[i]) {
+            mb_train_fini(tr);
+            return mb_error(ctx, MB_ENOMEM, "host allocation of %s state", m->name);
+        }
+        tr->inited[i] = 1; /* fini runs even when init fails: it must cope with partial state */
+        if (m->init) {
+            mb_status s = m->init(tr->priv[i], tr, tr->vals[i]);
+            if (s != MB_OK) {
+                mb_error_prefix(ctx, s, "%s", m->name);
+                mb_train_fini(tr);
+                return s;
+            }
+        }
+    }
+    model->hooks = h;
+    return MB_OK;
+}
+
+mb_status mb_train_step(mb_train *tr, const int32_t *tokens, const int32_t *targets, int B, int T,
+                        double *loss) {
+    mb_ctx *ctx = tr->ctx;
+    mb_gpt *m = tr->model;
+    tr->tokens = tokens;
+    tr->targets = targets;
+    tr->B = B;
+    tr->T = T;
+    mb_status s;
+    if (OWNER(tr, S_TRAIN_STEP) >= 0) {
+        mb_mem_set_phase(&ctx->mem, MB_PHASE_FORWARD);
+        s = CALL(tr, S_TRAIN_STEP, train_step, loss);
+        tr->step++;
+        return s;
+    }
+    memset(tr->plan.trainable, 1, (size_t)m->nparams);
+    tr->plan.lowest_layer = 0;
+    if (OWNER(tr, S_BEGIN_STEP) >= 0) MB_TRY(CALL(tr, S_BEGIN_STEP, begin_step, &tr->plan));
+    tr->hooks.lowest_layer = tr->plan.lowest_layer;
+    mb_mem_set_phase(&ctx->mem, MB_PHASE_BACKWARD);
+    MB_TRY(mb_gpt_alloc_grads(ctx, m, tr->plan.trainable));
+    mb_gpt_zero_grads(ctx, m);
+    mb_mem_set_phase(&ctx->mem, MB_PHASE_FORWARD);
+    MB_TRY(mb_gpt_forward(ctx, m, tokens, targets, B, T, loss));
+    mb_mem_set_phase(&ctx->mem, MB_PHASE_BACKWARD);
+    MB_TRY(mb_gpt_backward(ctx, m));
+    mb_mem_set_phase(&ctx->mem, MB_PHASE_OPTIMIZER);
+    for (int i = 0; i < m->nparams; i++) {
+        mb_param *p = &m->params[i];
+        if (!tr->plan.trainable[i] || !p->g.ptr) continue;
+        MB_TRY(CALL(tr, S_OPTIMIZER_STEP, optimizer_step, p));
+    }
+    tr->step++;
+    return MB_OK;
+}
+
+mb_status mb_train_eval(mb_train *tr, const int32_t *tokens, const int32_t *targets, int B, int T,
+                        double *loss) {
+    mb_ctx *ctx = tr->ctx;
+    mb_phase prev = ctx->mem.phase;
+    mb_mem_set_phase(&ctx->mem, MB_PHASE_EVAL);
+    mb_status s = mb_gpt_forward(ctx, tr->model, tokens, targets, B, T, loss);
+    mb_gpt_free_acts(ctx, tr->model);
+    mb_mem_set_phase(&ctx->mem, prev);
+    return s;
+}
+
+void mb_train_predict(const mb_train *tr, int B, int T, mb_predict *out) {
+    const mb_gpt *m = tr->model;
+    size_t es = mb_dtype_size(tr->ctx->be->dtype);
+    memset(out, 0, sizeof *out);
+    out->model = m;
+    out->B = B;
+    out->T = T;
+    out->elem = es;
+    out->trainable_numel = m->num_params;
+    out->bytes[MB_MEM_WEIGHTS] = (int64_t)(es * m->num_params);
+    out->bytes[MB_MEM_GRADS] = (int64_t)(es * m->num_params);
+    out->bytes[MB_MEM_ACTIVATIONS] =
+        (int64_t)(es * (mb_gpt_act_elems(&m->cfg, B, T) + mb_gpt_bwd_scratch_elems(&m->cfg, B, T)));
+    out->bytes[MB_MEM_OTHER] = (int64_t)(2 * (size_t)B * T * 4);
+    for (int i = 0; i < tr->n; i++)
+        if (tr->methods[i]->predict_bytes) tr->methods[i]->predict_bytes(tr->vals[i], out);
+}

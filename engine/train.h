@@ -1,0 +1,57 @@
+/* engine/train.h — one training step over a method stack: the engine calls each method slot at its
+ * fixed point (methods/method.h) and uses its default where no method fills the slot. */
+#ifndef MB_TRAIN_H
+#define MB_TRAIN_H
+
+#include "../methods/registry.h"
+#include "models/gpt.h"
+
+#define MB_MAX_STACK 8
+
+typedef struct mb_train {
+    mb_ctx *ctx;
+    mb_gpt *model;
+    uint64_t seed;
+    int step; /* 0-based index of the step being run (optimizers count step + 1) */
+    /* the current batch (host) */
+    const int32_t *tokens, *targets;
+    int B, T;
+    /* the stack, in order, with each method's state and resolved parameters */
+    int n;
+    const mb_method *methods[MB_MAX_STACK];
+    void *priv[MB_MAX_STACK];
+    const mb_pvalue *vals[MB_MAX_STACK];
+    int inited[MB_MAX_STACK];
+    mb_pvalue *default_vals; /* the implicit optimizer's defaults */
+    int owner[MB_NSLOTS]; /* index into methods[] of each slot's owner, -1 = engine default */
+    mb_step_plan plan;    /* trainable[] lives here */
+    mb_gpt_hooks hooks;
+    /* per-step counts of slot calls, for tests and the run log */
+    uint64_t calls[MB_NSLOTS];
+} mb_train;
+
+/* Sets up a stack on a created model: checks one owner per slot, adds `adamw` (with its defaults)
+ * when no method fills optimizer_step or train_step, allocates each method's state and calls init.
+ * `default_opt` may be NULL to forbid the implicit optimizer (tests). On failure everything set up
+ * is released (fini is called for every method whose init ran). */
+mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_method *const *methods,
+                        const mb_pvalue *const *vals, int n, const mb_method *default_opt,
+                        uint64_t seed);
+void mb_train_fini(mb_train *tr);
+
+/* One step on batch (tokens, targets)[B*T]: begin_step, forward, backward (grad_ready as each
+ * gradient completes), optimizer_step per parameter still holding a gradient, or train_step alone.
+ * Sets the tracker's phase as it goes. *loss gets the training loss of the step. */
+mb_status mb_train_step(mb_train *tr, const int32_t *tokens, const int32_t *targets, int B, int T,
+                        double *loss);
+
+/* Mean loss of a forward without gradients (phase EVAL), activations freed after. */
+mb_status mb_train_eval(mb_train *tr, const int32_t *tokens, const int32_t *targets, int B, int T,
+                        double *loss);
+
+/* The analytic prediction for this stack at batch B x T: the engine's formulas for weights, grads
+ * of trainable parameters, activations (gpt.h), tokens; then each method's predict_bytes in order.
+ * Predicted peak = the sum over categories (every category peaks together in backward). */
+void mb_train_predict(const mb_train *tr, int B, int T, mb_predict *out);
+
+#endif

@@ -1,0 +1,40 @@
+/* methods/registry.h — the built-in methods (one const list) plus out-of-tree plugins loaded with
+ * --plugin, held in a registry value passed explicitly (no globals). */
+#ifndef MB_REGISTRY_H
+#define MB_REGISTRY_H
+
+#include "method.h"
+
+#define MB_MAX_PLUGINS 16
+
+typedef struct mb_registry {
+    const mb_method *plugin[MB_MAX_PLUGINS];
+    void *handle[MB_MAX_PLUGINS];
+    int nplugins;
+} mb_registry;
+
+void mb_registry_init(mb_registry *r);
+void mb_registry_fini(mb_registry *r); /* closes plugins */
+int mb_registry_count(const mb_registry *r);
+const mb_method *mb_registry_get(const mb_registry *r, int i); /* built-ins first, then plugins */
+const mb_method *mb_registry_find(const mb_registry *r, const char *name);
+/* dlopen()s a shared object exporting MB_PLUGIN_ENTRY; refuses an ABI mismatch or a name clash. */
+mb_status mb_registry_load_plugin(mb_ctx *ctx, mb_registry *r, const char *path);
+
+/* Index of a declared parameter by name, -1 if absent. */
+int mb_method_param_index(const mb_method *m, const char *name);
+/* Fills vals[] with the declared defaults. */
+void mb_method_defaults(const mb_method *m, mb_pvalue *vals);
+
+/* Slot names in declaration order, and whether method m fills slot i. */
+#define MB_NSLOTS 11
+extern const char *const mb_slot_names[MB_NSLOTS];
+int mb_method_has_slot(const mb_method *m, int slot);
+/* One owner per slot: on a clash, MB_EINVAL with "methods 'a' and 'b' both fill the X slot". */
+mb_status mb_stack_check(mb_ctx *ctx, const mb_method *const *ms, int n);
+
+/* The closest candidate to `name` by edit distance, or NULL when none is close
+ * (distance > max(2, strlen(name)/3)). For "did you mean" hints. */
+const char *mb_nearest(const char *name, const char *const *cands, int n);
+
+#endif

@@ -1,0 +1,78 @@
+/* methods/sgd.c — stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay,
+ * torch.optim.SGD's formulas; the momentum buffer exists only when momentum > 0. */
+#include "../engine/train.h"
+
+enum { P_LR, P_MOMENTUM, P_DAMPENING, P_WD, P_NESTEROV, P_N };
+
+static const mb_param_decl params[P_N] = {
+    {"lr", MB_PT_FLOAT, 1e-3, 0, 100, NULL, "learning rate (torch.optim.SGD default 1e-3)"},
+    {"momentum", MB_PT_FLOAT, 0.0, 0, 0.999999, NULL, "heavy-ball momentum; 0 keeps no buffer"},
+    {"dampening", MB_PT_FLOAT, 0.0, 0, 1, NULL, "scales the new gradient in the buffer by 1 - d"},
+    {"weight_decay", MB_PT_FLOAT, 0.0, 0, 10, NULL, "L2 penalty added to the gradient (coupled)"},
+    {"nesterov", MB_PT_BOOL, 0, 0, 1, NULL,
+     "Nesterov momentum in the Sutskever et al. form PyTorch uses (needs momentum > 0, "
+     "dampening 0)"},
+};
+
+typedef struct sgd_state {
+    double lr, momentum, dampening, wd;
+    int nesterov, n;
+    mb_buf *buf; /* per parameter id */
+} sgd_state;
+
+static mb_status sgd_init(void *priv, mb_train *tr, const mb_pvalue *v) {
+    sgd_state *s = priv;
+    s->lr = v[P_LR].num;
+    s->momentum = v[P_MOMENTUM].num;
+    s->dampening = v[P_DAMPENING].num;
+    s->wd = v[P_WD].num;
+    s->nesterov = v[P_NESTEROV].num != 0;
+    if (s->nesterov && (s->momentum <= 0 || s->dampening != 0))
+        return mb_error(tr->ctx, MB_EINVAL, "sgd: nesterov needs momentum > 0 and dampening 0");
+    s->n = tr->model->nparams;
+    s->buf = calloc((size_t)s->n, sizeof *s->buf);
+    if (!s->buf) return mb_error(tr->ctx, MB_ENOMEM, "sgd: host state");
+    return MB_OK;
+}
+
+static void sgd_fini(void *priv, mb_train *tr) {
+    sgd_state *s = priv;
+    for (int i = 0; s->buf && i < s->n; i++) mb_free(tr->ctx, &s->buf[i]);
+    free(s->buf);
+}
+
+static mb_status sgd_step(void *priv, mb_train *tr, mb_param *p) {
+    sgd_state *s = priv;
+    mb_buf *b = &s->buf[p->id];
+    int first = 0;
+    if (s->momentum > 0 && !b->ptr) {
+        MB_TRY(mb_alloc(tr->ctx, b, p->w.bytes, MB_MEM_OPTIMIZER, "sgd.momentum"));
+        first = 1;
+    }
+    tr->ctx->be->sgd(p->w.ptr, p->g.ptr, b->ptr, p->numel, s->lr, s->momentum, s->dampening, s->wd,
+                     s->nesterov, first);
+    return MB_OK;
+}
+
+static void sgd_predict(const mb_pvalue *v, mb_predict *pr) {
+    if (v[P_MOMENTUM].num > 0)
+        pr->bytes[MB_MEM_OPTIMIZER] += (int64_t)(pr->elem * pr->trainable_numel);
+}
+
+const mb_method mb_method_sgd = {
+    .abi_version = MB_METHOD_ABI_VERSION,
+    .name = "sgd",
+    .paper = "Herbert Robbins and Sutton Monro. A Stochastic Approximation Method. Annals of "
+             "Mathematical Statistics 22(3), 1951; momentum: Boris T. Polyak. Some methods of "
+             "speeding up the convergence of iteration methods. USSR Comput. Math. Math. Phys. "
+             "4(5), 1964; Nesterov form: Ilya Sutskever, James Martens, George Dahl and Geoffrey "
+             "Hinton. On the importance of initialization and momentum in deep learning. ICML 2013",
+    .summary = "SGD with optional heavy-ball or Nesterov momentum (torch.optim.SGD semantics)",
+    .params = params,
+    .nparams = P_N,
+    .priv_size = sizeof(sgd_state),
+    .init = sgd_init,
+    .fini = sgd_fini,
+    .optimizer_step = sgd_step,
+    .predict_bytes = sgd_predict,
+};
