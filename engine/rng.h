@@ -9,9 +9,10 @@
 
 /* Stream numbers in use; a tensor's initialisation uses MB_RNG_STREAM_INIT + its parameter id. */
 enum {
-    MB_RNG_STREAM_DATA = 1,
     MB_RNG_STREAM_DROPOUT = 2,
     MB_RNG_STREAM_ZO = 3,
+    MB_RNG_STREAM_DATA = 0x10, /* + split (train 0, validation 1): batch starts */
+    MB_RNG_STREAM_SYNTH = 0x100, /* synthetic data: 0x100 successor table, 0x101 the walk */
     MB_RNG_STREAM_INIT = 0x10000,
 };
 

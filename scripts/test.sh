@@ -3,7 +3,5 @@
 # run every ctest test (GPU-labelled tests report "skipped" on a machine without a GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-cmake --preset release >/dev/null
-cmake --build --preset release -j"$(nproc)"
+scripts/build.sh
 ctest --preset release

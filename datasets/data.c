@@ -1,0 +1,251 @@
+/* datasets/data.c — synthetic Markov text and byte files as int32 tokens on the host, the
+ * train/validation split, and Philox-addressed batches (see data.h for the contract). */
+#include "data.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/rng.h"
+
+/* Streams used only to build synthetic data (engine/rng.h reserves them), apart from batch order,
+ * dropout and initialisation so one seed for data and training never reuses words. */
+enum {
+    MB_DATA_STREAM_SUCC = MB_RNG_STREAM_SYNTH,     /* successor table: index t*branch + j */
+    MB_DATA_STREAM_WALK = MB_RNG_STREAM_SYNTH + 1, /* index 0: start token; i >= 1: choice at i */
+};
+
+/* High 64 bits of a 64x64-bit product, from 32-bit halves (no __int128 in C11). */
+static uint64_t mulhi64(uint64_t a, uint64_t b) {
+    uint64_t al = (uint32_t)a, ah = a >> 32, bl = (uint32_t)b, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl; /* < 3 * 2^32: no overflow */
+    return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+}
+
+/* Value `index` of a stream as an integer in [0, n), n >= 1. Index i takes the 64-bit word pair
+ * (2*(i%2), +1) of block i/2, the layout of mb_rng_uniform. floor(v * n / 2^64) has bias at most
+ * n / 2^64 per value, negligible for any n here, where u32 % n would be off by up to n / 2^32 and
+ * could never reach starts past 2^32 in a large file. */
+static uint64_t draw_below(uint64_t seed, uint32_t stream, uint64_t index, uint64_t n) {
+    uint32_t w[4];
+    mb_rng_block(seed, stream, index / 2, w);
+    int j = (int)(index % 2) * 2;
+    uint64_t v = ((uint64_t)w[j] << 32) | w[j + 1];
+    return mulhi64(v, n);
+}
+
+/* floor(n * f). The tiny relative nudge keeps a product that is an integer in decimal (100 * 0.29)
+ * from landing one below it through binary rounding (28.999999999999996). */
+static size_t val_count(size_t n, double f) {
+    double x = (double)n * f;
+    size_t k = (size_t)floor(x + x * 1e-12);
+    return k > n ? n : k;
+}
+
+static int fraction_ok(double f) {
+    return f >= 0.0 && f <= 0.5;
+} /* false for NaN too */
+
+/* Allocates both splits of `total` tokens, the last `nval` being validation. Split arrays are
+ * separate allocations so that mb_data_free needs no knowledge of how a dataset was built. */
+static mb_status alloc_splits(mb_ctx *ctx, mb_dataset *d, size_t total, size_t nval,
+                              const char *what) {
+    size_t ntrain = total - nval;
+    if (total > SIZE_MAX / sizeof(int32_t))
+        return mb_error(ctx, MB_ENOMEM, "%s: %zu tokens do not fit in memory", what, total);
+    d->tokens[MB_SPLIT_TRAIN] = malloc(ntrain * sizeof(int32_t));
+    d->tokens[MB_SPLIT_VAL] = nval ? malloc(nval * sizeof(int32_t)) : NULL;
+    if (!d->tokens[MB_SPLIT_TRAIN] || (nval && !d->tokens[MB_SPLIT_VAL])) {
+        mb_data_free(d);
+        return mb_error(ctx, MB_ENOMEM, "%s: cannot allocate %zu bytes for %zu tokens", what,
+                        total * sizeof(int32_t), total);
+    }
+    d->n[MB_SPLIT_TRAIN] = ntrain;
+    d->n[MB_SPLIT_VAL] = nval;
+    return MB_OK;
+}
+
+/* Fills succ[t*branch .. +branch) with `branch` distinct tokens for every t by Floyd's sampling:
+ * exactly `branch` draws per token whatever branch/vocab is (rejection sampling would need about
+ * vocab*ln(vocab) draws per token when branch == vocab). Distinct successors make every row of the
+ * transition matrix uniform over `branch` entries, so the entropy rate is exactly ln(branch).
+ * mark[v] == t + 1 records that v is already a successor of t, so the array is never cleared. */
+static void build_successors(int32_t *succ, int32_t *mark, int vocab, int branch, uint64_t seed) {
+    for (int t = 0; t < vocab; t++) {
+        int32_t *row = succ + (size_t)t * (size_t)branch;
+        for (int j = vocab - branch, k = 0; j < vocab; j++, k++) {
+            uint64_t idx = (uint64_t)t * (uint64_t)branch + (uint64_t)k;
+            int32_t r = (int32_t)draw_below(seed, MB_DATA_STREAM_SUCC, idx, (uint64_t)j + 1);
+            if (mark[r] == t + 1) r = j; /* j itself cannot be taken yet: only values < j were */
+            mark[r] = t + 1;
+            row[k] = r;
+        }
+    }
+}
+
+mb_status mb_data_synthetic(mb_ctx *ctx, mb_dataset *d, int vocab, int branch, size_t ntokens,
+                            uint64_t seed, double val_fraction) {
+    memset(d, 0, sizeof *d);
+    if (vocab < 2 || vocab > 65536)
+        return mb_error(ctx, MB_EINVAL, "synthetic data: vocab must be in [2, 65536], got %d",
+                        vocab);
+    if (branch < 1 || branch > vocab)
+        return mb_error(ctx, MB_EINVAL, "synthetic data: branch must be in [1, vocab = %d], got %d",
+                        vocab, branch);
+    if (ntokens < 2)
+        return mb_error(ctx, MB_EINVAL, "synthetic data: ntokens must be at least 2, got %zu",
+                        ntokens);
+    if (!fraction_ok(val_fraction))
+        return mb_error(ctx, MB_EINVAL, "synthetic data: val_fraction must be in [0, 0.5], got %g",
+                        val_fraction);
+
+    /* vocab * branch <= 2^32 entries: 16 GiB at the extreme, so a refusal is reported, not fatal.
+     */
+    size_t nsucc = (size_t)vocab * (size_t)branch;
+    if (nsucc > SIZE_MAX / sizeof(int32_t))
+        return mb_error(ctx, MB_ENOMEM,
+                        "synthetic data: a %d x %d successor table does not fit "
+                        "in memory",
+                        vocab, branch);
+    int32_t *succ = malloc(nsucc * sizeof *succ);
+    int32_t *mark = calloc((size_t)vocab, sizeof *mark);
+    if (!succ || !mark) {
+        free(succ);
+        free(mark);
+        return mb_error(ctx, MB_ENOMEM,
+                        "synthetic data: cannot allocate %zu bytes for the successor table",
+                        nsucc * sizeof *succ + (size_t)vocab * sizeof *mark);
+    }
+    build_successors(succ, mark, vocab, branch, seed);
+    free(mark);
+
+    size_t nval = val_count(ntokens, val_fraction);
+    mb_status s = alloc_splits(ctx, d, ntokens, nval, "synthetic data");
+    if (s != MB_OK) {
+        free(succ);
+        return s;
+    }
+    int32_t *train = d->tokens[MB_SPLIT_TRAIN], *val = d->tokens[MB_SPLIT_VAL];
+    size_t ntrain = d->n[MB_SPLIT_TRAIN];
+    /* One walk across both splits, so validation continues the chain where training stops. */
+    int32_t cur = (int32_t)draw_below(seed, MB_DATA_STREAM_WALK, 0, (uint64_t)vocab);
+    for (size_t i = 0; i < ntokens; i++) {
+        if (i > 0) {
+            uint64_t k = draw_below(seed, MB_DATA_STREAM_WALK, i, (uint64_t)branch);
+            cur = succ[(size_t)cur * (size_t)branch + k];
+        }
+        if (i < ntrain)
+            train[i] = cur;
+        else
+            val[i - ntrain] = cur;
+    }
+    free(succ);
+
+    d->vocab = vocab;
+    d->entropy = log((double)branch);
+    snprintf(d->desc, sizeof d->desc, "synthetic markov vocab=%d branch=%d tokens=%zu seed=%llu",
+             vocab, branch, ntokens, (unsigned long long)seed);
+    return MB_OK;
+}
+
+/* Reads all of `f` into a growing buffer; works on pipes and files whose size is unknown. */
+static mb_status read_all(mb_ctx *ctx, FILE *f, const char *path, unsigned char **out,
+                          size_t *len) {
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf) return mb_error(ctx, MB_ENOMEM, "reading %s: cannot allocate %zu bytes", path, cap);
+    for (;;) {
+        if (n == cap) {
+            size_t ncap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+            unsigned char *nb = ncap > cap ? realloc(buf, ncap) : NULL;
+            if (!nb) {
+                free(buf);
+                return mb_error(ctx, MB_ENOMEM, "reading %s: cannot allocate %zu bytes", path,
+                                ncap);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        int e = errno;
+        free(buf);
+        return mb_error(ctx, MB_EIO, "cannot read %s: %s", path, strerror(e));
+    }
+    *out = buf;
+    *len = n;
+    return MB_OK;
+}
+
+mb_status mb_data_text_file(mb_ctx *ctx, mb_dataset *d, const char *path, double val_fraction) {
+    memset(d, 0, sizeof *d);
+    if (!fraction_ok(val_fraction))
+        return mb_error(ctx, MB_EINVAL, "%s: val_fraction must be in [0, 0.5], got %g", path,
+                        val_fraction);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        return mb_error(ctx, MB_EIO, "cannot open %s: %s", path, strerror(e));
+    }
+    unsigned char *bytes = NULL;
+    size_t n = 0;
+    mb_status s = read_all(ctx, f, path, &bytes, &n);
+    fclose(f);
+    if (s != MB_OK) return s;
+    if (n == 0) {
+        free(bytes);
+        return mb_error(ctx, MB_EINVAL, "%s is empty", path);
+    }
+    s = alloc_splits(ctx, d, n, val_count(n, val_fraction), path);
+    if (s != MB_OK) {
+        free(bytes);
+        return s;
+    }
+    size_t ntrain = d->n[MB_SPLIT_TRAIN];
+    for (size_t i = 0; i < ntrain; i++) d->tokens[MB_SPLIT_TRAIN][i] = bytes[i];
+    for (size_t i = ntrain; i < n; i++) d->tokens[MB_SPLIT_VAL][i - ntrain] = bytes[i];
+    free(bytes);
+    d->vocab = 256;
+    d->entropy = NAN;
+    snprintf(d->desc, sizeof d->desc, "file %s (%zu bytes)", path, n);
+    return MB_OK;
+}
+
+mb_status mb_data_batch(mb_ctx *ctx, const mb_dataset *d, mb_split split, uint64_t seed,
+                        uint64_t index, int B, int T, int32_t *x, int32_t *y) {
+    if (split != MB_SPLIT_TRAIN && split != MB_SPLIT_VAL)
+        return mb_error(ctx, MB_EINVAL, "unknown data split %d", (int)split);
+    if (B < 1 || T < 1)
+        return mb_error(ctx, MB_EINVAL, "batch size and seq_len must be positive, got %d and %d", B,
+                        T);
+    const char *name = split == MB_SPLIT_TRAIN ? "training" : "validation";
+    size_t n = d->n[split];
+    if (n < (size_t)T + 1) /* int T < SIZE_MAX: T + 1 cannot wrap */
+        return mb_error(ctx, MB_EINVAL,
+                        "the %s split holds %zu tokens, fewer than seq_len + 1 = %lld", name, n,
+                        (long long)T + 1);
+    const int32_t *tok = d->tokens[split];
+    uint64_t starts = (uint64_t)(n - (size_t)T); /* s in [0, n - T): window [s, s + T] fits */
+    for (int b = 0; b < B; b++) {
+        uint64_t idx = index * (uint64_t)B + (uint64_t)b; /* wraps only past 2^64 draws */
+        size_t s =
+            (size_t)draw_below(seed, (uint32_t)MB_RNG_STREAM_DATA + (uint32_t)split, idx, starts);
+        const int32_t *w = tok + s;
+        int32_t *xr = x + (size_t)b * (size_t)T, *yr = y + (size_t)b * (size_t)T;
+        memcpy(xr, w, (size_t)T * sizeof *xr);
+        memcpy(yr, w + 1, (size_t)T * sizeof *yr);
+    }
+    return MB_OK;
+}
+
+void mb_data_free(mb_dataset *d) {
+    free(d->tokens[MB_SPLIT_TRAIN]);
+    free(d->tokens[MB_SPLIT_VAL]);
+    memset(d, 0, sizeof *d);
+}

@@ -1,0 +1,14 @@
+/* harness/cli.h — the subcommands of the membench CLI; each parses its own options, prints --help
+ * on stdout and returns the process exit code (DESIGN.md: 0 ok, 1 a cell failed or a regression,
+ * 2 bad usage or invalid input, 3 inconclusive). */
+#ifndef MB_CLI_H
+#define MB_CLI_H
+
+enum { MB_EXIT_OK = 0, MB_EXIT_FAIL = 1, MB_EXIT_USAGE = 2, MB_EXIT_INCONCLUSIVE = 3 };
+
+int mb_cmd_run(int argc, char **argv);
+int mb_cmd_methods(int argc, char **argv);
+int mb_cmd_models(int argc, char **argv);
+int mb_cmd_env(int argc, char **argv);
+
+#endif

@@ -1,0 +1,124 @@
+/* harness/cmd_methods.c — `membench methods [show NAME]`: the method table, or one method's paper,
+ * slots and declared parameters with defaults, ranges and help. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "../methods/registry.h"
+
+static void methods_usage(FILE *fp) {
+    fprintf(fp, "usage: membench methods [--plugin PATH]... [show NAME]\n\n"
+                "Without arguments: one line per method (name, slots it fills, summary).\n"
+                "show NAME: its paper, slots and every parameter with type, default, range, help.\n");
+}
+
+static void slots_of(const mb_method *m, char *buf, size_t n) {
+    buf[0] = 0;
+    size_t used = 0;
+    for (int s = 0; s < MB_NSLOTS; s++)
+        if (mb_method_has_slot(m, s))
+            used += (size_t)snprintf(buf + used, used < n ? n - used : 0, "%s%s", used ? "," : "",
+                                     mb_slot_names[s]);
+}
+
+static void fmt_value(const mb_param_decl *d, double v, char *buf, size_t n) {
+    if (d->type == MB_PT_BOOL) {
+        snprintf(buf, n, "%s", v != 0 ? "true" : "false");
+    } else if (d->type == MB_PT_ENUM) {
+        const char *c = d->choices;
+        for (int j = 0; j < (int)v && c; j++) {
+            c = strchr(c, '|');
+            if (c) c++;
+        }
+        snprintf(buf, n, "%.*s", c ? (int)strcspn(c, "|") : 0, c ? c : "");
+    } else {
+        snprintf(buf, n, "%g", v);
+    }
+}
+
+static const char *type_name(mb_ptype t) {
+    switch (t) {
+    case MB_PT_INT: return "int";
+    case MB_PT_FLOAT: return "float";
+    case MB_PT_BOOL: return "bool";
+    case MB_PT_ENUM: return "enum";
+    }
+    return "?";
+}
+
+static void show(const mb_method *m) {
+    char slots[256];
+    slots_of(m, slots, sizeof slots);
+    printf("%s — %s\n\npaper: %s\nslots: %s\n\nparameters:\n", m->name, m->summary, m->paper,
+           slots);
+    if (!m->nparams) printf("  (none)\n");
+    else printf("  %-14s %-6s %-10s %-22s %s\n", "name", "type", "default", "range", "help");
+    for (int i = 0; i < m->nparams; i++) {
+        const mb_param_decl *d = &m->params[i];
+        char def[64], range[64];
+        fmt_value(d, d->def, def, sizeof def);
+        if (d->type == MB_PT_INT || d->type == MB_PT_FLOAT)
+            snprintf(range, sizeof range, "[%g, %g]", d->min, d->max);
+        else if (d->type == MB_PT_ENUM)
+            snprintf(range, sizeof range, "%s", d->choices);
+        else
+            snprintf(range, sizeof range, "true|false");
+        printf("  %-14s %-6s %-10s %-22s %s\n", d->name, type_name(d->type), def, range, d->help);
+    }
+}
+
+int mb_cmd_methods(int argc, char **argv) {
+    static const struct option opts[] = {{"plugin", required_argument, NULL, 'p'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    mb_ctx ctx;
+    mb_ctx_init(&ctx, &mb_backend_cpu_f32);
+    mb_registry reg;
+    mb_registry_init(&reg);
+    int c, rc = MB_EXIT_OK;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+p:h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            methods_usage(stdout);
+            goto done;
+        }
+        if (c == 'p' && mb_registry_load_plugin(&ctx, &reg, optarg) == MB_OK) continue;
+        if (c == 'p') fprintf(stderr, "membench methods: %s\n", ctx.err);
+        else fprintf(stderr, "Try 'membench methods --help'.\n");
+        rc = MB_EXIT_USAGE;
+        goto done;
+    }
+    int n = mb_registry_count(&reg);
+    if (optind == argc) {
+        printf("%-12s %-28s %s\n", "method", "slots", "summary");
+        for (int i = 0; i < n; i++) {
+            const mb_method *m = mb_registry_get(&reg, i);
+            char slots[256];
+            slots_of(m, slots, sizeof slots);
+            printf("%-12s %-28s %s\n", m->name, slots, m->summary);
+        }
+        printf("\n'membench methods show NAME' gives the paper and parameters.\n");
+    } else if (!strcmp(argv[optind], "show") && optind + 2 == argc) {
+        const mb_method *m = mb_registry_find(&reg, argv[optind + 1]);
+        if (!m) {
+            const char *names[64];
+            for (int i = 0; i < n && i < 64; i++) names[i] = mb_registry_get(&reg, i)->name;
+            const char *near = mb_nearest(argv[optind + 1], names, n < 64 ? n : 64);
+            fprintf(stderr, "membench methods: unknown method '%s'", argv[optind + 1]);
+            if (near) fprintf(stderr, " (did you mean '%s'?)", near);
+            fprintf(stderr, "\n");
+            rc = MB_EXIT_USAGE;
+        } else {
+            show(m);
+        }
+    } else {
+        fprintf(stderr, "membench methods: expected nothing or 'show NAME'\n"
+                        "Try 'membench methods --help'.\n");
+        rc = MB_EXIT_USAGE;
+    }
+done:
+    mb_registry_fini(&reg);
+    mb_ctx_fini(&ctx);
+    return rc;
+}

@@ -1,0 +1,126 @@
+/* harness/cmd_run.c — `membench run SUITE.yaml`: load, plan, run every cell, print the summary. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "runner.h"
+
+static void run_usage(FILE *fp) {
+    fprintf(fp,
+            "usage: membench run [OPTIONS] SUITE.yaml\n\n"
+            "Runs every cell of the suite (target x model x method stack x matrix values x repeat)\n"
+            "and appends one row per cell to DIR/results.csv, one per step to DIR/steps.csv, and\n"
+            "writes DIR/run.json. Rows are flushed as each cell ends. A summary table goes to\n"
+            "stdout, progress to stderr.\n\n"
+            "options:\n"
+            "  -o, --out DIR       results folder (default: results/<suite name>)\n"
+            "  -f, --filter GLOB   run only cells whose label matches, e.g. '*/adamw/*'\n"
+            "                      (labels: target/model/stack/bs=B/seq=T/precision/rN)\n"
+            "  -n, --dry-run       print the planned cells and their config hashes, run nothing\n"
+            "  -p, --plugin PATH   load an out-of-tree method from a shared object (repeatable)\n"
+            "  -q, --quiet         no progress output\n"
+            "  -h, --help          this text\n\n"
+            "exit codes: 0 every cell ended ok, oom, invalid or skipped; 1 a cell ended with\n"
+            "status error; 2 bad usage or an invalid suite.\n");
+}
+
+int mb_cmd_run(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, 'o'},    {"filter", required_argument, NULL, 'f'},
+        {"dry-run", no_argument, NULL, 'n'},      {"plugin", required_argument, NULL, 'p'},
+        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *out = NULL, *filter = NULL, *plugins[MB_MAX_PLUGINS];
+    int dry = 0, quiet = 0, nplugins = 0, c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+o:f:np:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'f': filter = optarg; break;
+        case 'n': dry = 1; break;
+        case 'q': quiet = 1; break;
+        case 'p':
+            if (nplugins == MB_MAX_PLUGINS) {
+                fprintf(stderr, "membench run: at most %d plugins\n", MB_MAX_PLUGINS);
+                return MB_EXIT_USAGE;
+            }
+            plugins[nplugins++] = optarg;
+            break;
+        case 'h': run_usage(stdout); return MB_EXIT_OK;
+        default: fprintf(stderr, "Try 'membench run --help'.\n"); return MB_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "membench run: expected one suite file, got %d arguments\n"
+                        "Try 'membench run --help'.\n",
+                argc - optind);
+        return MB_EXIT_USAGE;
+    }
+    const char *path = argv[optind];
+    mb_ctx ctx;
+    mb_ctx_init(&ctx, &mb_backend_cpu_f32);
+    mb_registry reg;
+    mb_registry_init(&reg);
+    int rc = MB_EXIT_OK;
+    mb_suite suite;
+    mb_plan plan;
+    memset(&suite, 0, sizeof suite);
+    memset(&plan, 0, sizeof plan);
+    for (int i = 0; i < nplugins; i++) {
+        if (mb_registry_load_plugin(&ctx, &reg, plugins[i]) != MB_OK) {
+            fprintf(stderr, "membench run: %s\n", ctx.err);
+            rc = MB_EXIT_USAGE;
+            goto done;
+        }
+    }
+    if (mb_suite_load(&ctx, &reg, path, &suite) != MB_OK) {
+        fprintf(stderr, "%s\n", ctx.err);
+        rc = MB_EXIT_USAGE;
+        goto done;
+    }
+    if (mb_plan_build(&ctx, &suite, filter, &plan) != MB_OK) {
+        fprintf(stderr, "membench run: %s\n", ctx.err);
+        rc = MB_EXIT_FAIL;
+        goto done;
+    }
+    if (plan.n == 0) {
+        fprintf(stderr, "membench run: no cell of %s matches --filter '%s'\n", path,
+                filter ? filter : "");
+        rc = MB_EXIT_USAGE;
+        goto done;
+    }
+    if (dry) {
+        for (int i = 0; i < plan.n; i++) printf("%s  %s\n", plan.cells[i].hash, plan.cells[i].label);
+        goto done;
+    }
+    char dir[4096];
+    if (out) snprintf(dir, sizeof dir, "%s", out);
+    else snprintf(dir, sizeof dir, "results/%s", suite.name);
+    mb_runner r;
+    if (mb_runner_open(&ctx, &r, &suite, &plan, dir, quiet) != MB_OK) {
+        fprintf(stderr, "membench run: %s\n", ctx.err);
+        mb_runner_close(&r);
+        rc = MB_EXIT_USAGE;
+        goto done;
+    }
+    if (!quiet) fprintf(stderr, "membench: %d cells of suite %s -> %s\n", plan.n, suite.name, dir);
+    mb_status s = mb_runner_run(&ctx, &r);
+    if (s != MB_OK) {
+        fprintf(stderr, "membench run: %s\n", ctx.err);
+        rc = MB_EXIT_FAIL;
+    } else {
+        mb_runner_print_summary(&r, stdout);
+        if (!quiet)
+            fprintf(stderr, "results: %s/results.csv, %s/steps.csv, %s/run.json\n", dir, dir, dir);
+        if (r.nerror) rc = MB_EXIT_FAIL;
+    }
+    mb_runner_close(&r);
+done:
+    mb_plan_free(&plan);
+    mb_suite_free(&suite);
+    mb_registry_fini(&reg);
+    mb_ctx_fini(&ctx);
+    return rc;
+}

@@ -1,0 +1,49 @@
+/* harness/main.c — `membench`: dispatches to the subcommands in a const table (git style). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "mb_version.h"
+
+typedef struct mb_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} mb_command;
+
+static const mb_command commands[] = {
+    {"run", mb_cmd_run, "run a YAML suite and write results.csv, steps.csv and run.json"},
+    {"methods", mb_cmd_methods, "list the methods, or show one's paper and parameters"},
+    {"models", mb_cmd_models, "list the model presets with their shapes and sizes"},
+    {"env", mb_cmd_env, "print the build and host facts recorded with every result"},
+};
+#define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static void usage(FILE *fp) {
+    fprintf(fp, "usage: membench COMMAND [OPTIONS] [ARGS]\n\n"
+                "membench compares memory-efficient training methods on one engine, with exact\n"
+                "memory accounting and reproducible runs.\n\ncommands:\n");
+    for (int i = 0; i < NCOMMANDS; i++) fprintf(fp, "  %-9s %s\n", commands[i].name, commands[i].help);
+    fprintf(fp, "\n'membench COMMAND --help' describes a command.\n"
+                "exit codes: 0 success; 1 a cell failed with status error; 2 bad usage or invalid\n"
+                "input. OOM is a result (status=oom), not a failure.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return MB_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return MB_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("membench %s (git %s%s)\n", MB_VERSION, MB_GIT_SHA, MB_GIT_DIRTY == 1 ? ", dirty" : "");
+        return MB_EXIT_OK;
+    }
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "membench: unknown command '%s'\nTry 'membench --help'.\n", argv[1]);
+    return MB_EXIT_USAGE;
+}

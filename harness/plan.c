@@ -1,0 +1,194 @@
+/* harness/plan.c — cell expansion and canonical cell descriptions for config hashes. */
+#include "plan.h"
+
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "results.h"
+#include "sha256.h"
+
+void mb_plan_free(mb_plan *p) {
+    for (int i = 0; i < p->n; i++) {
+        free(p->cells[i].config);
+        free(p->cells[i].params);
+    }
+    free(p->cells);
+    memset(p, 0, sizeof *p);
+}
+
+/* A growing string; on allocation failure it stays NULL and the caller reports it. */
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+    if (!b->s && b->cap) return; /* an earlier failure */
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = (b->cap ? b->cap * 2 : 256) + (size_t)n;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            free(b->s);
+            b->s = NULL;
+            b->cap = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* One parameter value as YAML would write it: true/false, the enum's choice, or a number (exact: the
+ * shortest text that reads back to the same double, for the config hash; else %g for labels). */
+static size_t value_text(const mb_param_decl *d, double v, int exact, char *out, size_t n) {
+    if (d->type == MB_PT_BOOL) return (size_t)snprintf(out, n, "%s", v != 0 ? "true" : "false");
+    if (d->type == MB_PT_ENUM) {
+        const char *c = d->choices;
+        for (int j = 0; j < (int)v && c; j++) {
+            c = strchr(c, '|');
+            if (c) c++;
+        }
+        return (size_t)snprintf(out, n, "%.*s", c ? (int)strcspn(c, "|") : 0, c ? c : "");
+    }
+    if (!exact) return (size_t)snprintf(out, n, "%g", v);
+    mb_fmt_double(out, n, v);
+    return strlen(out);
+}
+
+/* Method parameters as "name.param=value;..." in stack and declaration order. */
+static char *params_text(const mb_stack_cfg *st) {
+    sbuf b = {0};
+    sb_printf(&b, "%s", "");
+    for (int i = 0; i < st->n; i++) {
+        const mb_method *m = st->items[i].method;
+        for (int k = 0; k < m->nparams; k++) {
+            const mb_param_decl *d = &m->params[k];
+            double v = st->items[i].vals[k].num;
+            sb_printf(&b, "%s%s.%s=", b.len ? ";" : "", m->name, d->name);
+            char val[64];
+            value_text(d, v, 1, val, sizeof val);
+            sb_printf(&b, "%s", val);
+        }
+    }
+    return b.s;
+}
+
+/* The stack as cells show it: method names, each with the parameters it sets away from their
+ * defaults, e.g. "adamw(lr=0.003,weight_decay=0.1)+sgd". */
+static void stack_label(const mb_stack_cfg *st, char *out, size_t n) {
+    size_t used = 0;
+    out[0] = 0;
+    for (int i = 0; i < st->n && used < n; i++) {
+        const mb_method *m = st->items[i].method;
+        used += (size_t)snprintf(out + used, n - used, "%s%s", i ? "+" : "", m->name);
+        int opened = 0;
+        for (int k = 0; k < m->nparams && used < n; k++) {
+            double v = st->items[i].vals[k].num;
+            if (v == m->params[k].def) continue;
+            const mb_param_decl *d = &m->params[k];
+            used += (size_t)snprintf(out + used, n - used, "%s%s=", opened ? "," : "(", d->name);
+            if (used < n) used += value_text(d, v, 0, out + used, n - used);
+            opened = 1;
+        }
+        if (opened && used < n) used += (size_t)snprintf(out + used, n - used, ")");
+    }
+}
+
+static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, const mb_target_cfg *tg,
+                          const mb_model_cfg *md, const mb_stack_cfg *st, int bs, int seq,
+                          mb_precision prec, int rep, const char *filter) {
+    mb_cell c;
+    memset(&c, 0, sizeof c);
+    c.target = tg;
+    c.model = md;
+    c.stack = st;
+    c.batch_size = bs;
+    c.seq_len = seq ? seq : md->shape.seq_len;
+    c.precision = prec;
+    c.repeat = rep;
+    c.seed = s->seed + (uint64_t)rep;
+    char sl[160];
+    stack_label(st, sl, sizeof sl);
+    snprintf(c.label, sizeof c.label, "%s/%s/%s/bs=%d/seq=%d/%s/r%d", tg->name, md->name, sl, bs,
+             c.seq_len, mb_precision_name(prec), rep);
+    if (filter && fnmatch(filter, c.label, 0) != 0) return MB_OK;
+    c.params = params_text(st);
+    sbuf b = {0};
+    const mb_gpt_config *g = &md->shape;
+    sb_printf(&b,
+              "membench-cell-v1\nsuite=%s\ntarget=%s backend=%s device=%d memory_cap=%zu\n"
+              "model=%s arch=gpt layers=%d d_model=%d heads=%d seq_len=%d vocab=%d\n"
+              "stack=%s\nparams=%s\ntask=train batch_size=%d seq_len=%d precision=%s\n"
+              "steps=%d warmup_steps=%d eval_every=%d eval_batches=%d\n",
+              s->name, tg->name, tg->backend == MB_TARGET_CUDA ? "cuda" : "cpu", tg->device,
+              tg->memory_cap, md->name, g->layers, g->d_model, g->heads, g->seq_len, g->vocab,
+              st->label, c.params ? c.params : "", bs, c.seq_len, mb_precision_name(prec),
+              s->steps, s->warmup_steps, s->eval_every, s->eval_batches);
+    if (s->data.kind == MB_DATA_FILE)
+        sb_printf(&b, "data=file path=%s val_fraction=%.17g\n", s->data.path, s->data.val_fraction);
+    else
+        sb_printf(&b, "data=synthetic vocab=%d val_fraction=%.17g\n", s->data.vocab,
+                  s->data.val_fraction);
+    sb_printf(&b, "seed=%llu repeat=%d\n", (unsigned long long)c.seed, rep);
+    c.config = b.s;
+    if (!c.config || !c.params) {
+        free(c.config);
+        free(c.params);
+        return mb_error(ctx, MB_ENOMEM, "host allocation while planning");
+    }
+    mb_sha256_hex(c.config, c.hash);
+    mb_cell *cells = realloc(p->cells, (size_t)(p->n + 1) * sizeof *cells);
+    if (!cells) {
+        free(c.config);
+        free(c.params);
+        return mb_error(ctx, MB_ENOMEM, "host allocation while planning");
+    }
+    p->cells = cells;
+    c.index = p->n;
+    p->cells[p->n++] = c;
+    return MB_OK;
+}
+
+static const mb_matrix_axis *axis(const mb_suite *s, const char *key) {
+    for (int i = 0; i < s->naxes; i++)
+        if (!strcmp(s->axes[i].key, key)) return &s->axes[i];
+    return NULL;
+}
+
+mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_plan *out) {
+    memset(out, 0, sizeof *out);
+    const mb_matrix_axis *ab = axis(s, "batch_size"), *as = axis(s, "seq_len"),
+                         *ap = axis(s, "precision");
+    int nb = ab ? ab->n : 1, ns = as ? as->n : 1, np = ap ? ap->n : 1;
+    for (int t = 0; t < s->ntargets; t++)
+        for (int mo = 0; mo < s->nmodels; mo++)
+            for (int st = 0; st < s->nstacks; st++)
+                for (int ib = 0; ib < nb; ib++)
+                    for (int is = 0; is < ns; is++)
+                        for (int ip = 0; ip < np; ip++)
+                            for (int r = 0; r < s->repeat; r++) {
+                                int bs = ab ? (int)ab->ints[ib] : s->batch_size;
+                                int seq = as ? (int)as->ints[is] : s->seq_len;
+                                mb_precision pr = ap ? ap->precs[ip] : s->precision;
+                                mb_status rc = add_cell(ctx, s, out, &s->targets[t],
+                                                        &s->models[mo], &s->stacks[st], bs, seq,
+                                                        pr, r, filter);
+                                if (rc != MB_OK) {
+                                    mb_plan_free(out);
+                                    return rc;
+                                }
+                            }
+    return MB_OK;
+}

@@ -1,0 +1,32 @@
+/* harness/plan.h — a suite expanded into cells: target x model x method stack x matrix values x
+ * repeat, each with a canonical description and its SHA-256 (the config hash). */
+#ifndef MB_PLAN_H
+#define MB_PLAN_H
+
+#include "suite.h"
+
+typedef struct mb_cell {
+    int index;
+    const mb_target_cfg *target;
+    const mb_model_cfg *model;
+    const mb_stack_cfg *stack;
+    int batch_size, seq_len; /* seq_len resolved: task.seq_len or the model's */
+    mb_precision precision;
+    int repeat;
+    uint64_t seed;       /* suite seed + repeat: repeats are independent runs */
+    char label[256];     /* target/model/stack/bs=B/seq=T/precision/rN, for --filter and logs */
+    char *config;        /* canonical resolved description (what the hash covers) */
+    char *params;        /* "adamw.lr=0.0003;adamw.beta1=0.9;..." */
+    char hash[65];
+} mb_cell;
+
+typedef struct mb_plan {
+    int n;
+    mb_cell *cells;
+} mb_plan;
+
+/* Expands the suite; `filter` (fnmatch pattern on the label, NULL = all) keeps a subset. */
+mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_plan *out);
+void mb_plan_free(mb_plan *p);
+
+#endif

@@ -1,0 +1,441 @@
+/* harness/results.c — results.csv and steps.csv: a fixed header checked on append, one flushed
+ * row per call (strings quoted by libcsv, numbers bare), and a libcsv reader that tracks lines. */
+#include "results.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The names are literals so the table is a constant; test_results checks them against
+ * mb_mem_cat_name/mb_phase_name. A new category or phase inserts columns mid-row, which breaks the
+ * append-only rule: it needs a new MB_RESULTS_SCHEMA as well as new names here. */
+_Static_assert(MB_MEM_NCAT == 8 && MB_PHASE_N == 7,
+               "mb_results_columns has 8 categories and 7 phases: update it and MB_RESULTS_SCHEMA");
+
+const char *const mb_results_columns[] = {
+    "schema_version", "suite", "target", "backend", "model", "method_stack", "method_params",
+    "task", "batch_size", "seq_len", "precision", "repeat", "seed", "status", "reason",
+    "tracked_peak_bytes", "reserved_peak_bytes", "device_peak_bytes", "runtime_baseline_bytes",
+    "memory_cap_bytes",
+    /* breakdown at the tracked peak, per mb_mem_cat */
+    "peak_weights_bytes", "peak_grads_bytes", "peak_optimizer_bytes", "peak_activations_bytes",
+    "peak_kv_cache_bytes", "peak_workspace_bytes", "peak_comm_bytes", "peak_other_bytes",
+    /* predict_bytes, per mb_mem_cat */
+    "pred_weights_bytes", "pred_grads_bytes", "pred_optimizer_bytes", "pred_activations_bytes",
+    "pred_kv_cache_bytes", "pred_workspace_bytes", "pred_comm_bytes", "pred_other_bytes",
+    "pred_total_bytes",
+    /* per mb_phase */
+    "phase_load_peak_bytes", "phase_forward_peak_bytes", "phase_backward_peak_bytes",
+    "phase_optimizer_peak_bytes", "phase_eval_peak_bytes", "phase_prefill_peak_bytes",
+    "phase_decode_peak_bytes",
+    "steps", "warmup_steps", "timed_steps", "step_ms_median", "step_ms_p10", "step_ms_p90",
+    "tokens_per_s", "mfu", "metric", "metric_value", "metric_stderr", "final_train_loss",
+    "git_sha", "git_dirty", "config_hash", "device_name", "device_uuid", "driver_version",
+    "cuda_runtime", "cublas_version", "host", "started_at", "wall_s",
+    NULL,
+};
+
+static const char *const mb_steps_columns[] = {
+    "config_hash", "repeat", "step", "phase", "loss",
+    "lr", "step_ms", "tracked_bytes", "peak_bytes", NULL,
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Reading */
+
+typedef struct scan {
+    mb_csv_row_fn fn;
+    void *user;
+    char **f;     /* the current record's fields, NUL-terminated copies */
+    size_t *cap;  /* allocated size of each f[i]; buffers are reused from record to record */
+    int n, nalloc;
+    int line;     /* 1-based line of the byte being fed */
+    int rec_line; /* line where the record in progress started */
+    int between;  /* no record in progress: the next non-blank byte starts one */
+    int stopped, stop_ret, stop_line, nomem;
+} scan;
+
+static void on_field(void *s, size_t len, void *data) {
+    scan *sc = data;
+    if (sc->stopped || sc->nomem) return;
+    if (sc->n == sc->nalloc) {
+        int na = sc->nalloc ? 2 * sc->nalloc : 16;
+        char **f = realloc(sc->f, (size_t)na * sizeof *f);
+        if (f) sc->f = f;
+        size_t *cap = f ? realloc(sc->cap, (size_t)na * sizeof *cap) : NULL;
+        if (!cap) {
+            sc->nomem = 1;
+            return;
+        }
+        sc->cap = cap;
+        for (int i = sc->nalloc; i < na; i++) {
+            sc->f[i] = NULL;
+            sc->cap[i] = 0;
+        }
+        sc->nalloc = na;
+    }
+    if (sc->cap[sc->n] < len + 1) {
+        char *b = realloc(sc->f[sc->n], len + 1);
+        if (!b) {
+            sc->nomem = 1;
+            return;
+        }
+        sc->f[sc->n] = b;
+        sc->cap[sc->n] = len + 1;
+    }
+    if (len) memcpy(sc->f[sc->n], s, len); /* libcsv's buffer is only valid during this call */
+    sc->f[sc->n][len] = 0;
+    sc->n++;
+}
+
+static void on_record(int c, void *data) {
+    (void)c;
+    scan *sc = data;
+    if (!sc->stopped && !sc->nomem) {
+        int r = sc->fn(sc->user, sc->rec_line, sc->n, sc->f);
+        if (r) {
+            sc->stopped = 1;
+            sc->stop_ret = r;
+            sc->stop_line = sc->rec_line;
+        }
+    }
+    sc->n = 0;
+    sc->between = 1;
+    sc->rec_line = sc->line; /* a record after a bare CR starts on this same line */
+}
+
+/* Where and why the row callback stopped the reading. */
+typedef struct scan_stop {
+    int stopped, ret, line;
+} scan_stop;
+
+/* Parses `fp` to the end, or until `fn` returns non-zero (then *stop says so and MB_OK returns). */
+static mb_status scan_file(mb_ctx *ctx, FILE *fp, const char *path, mb_csv_row_fn fn, void *user,
+                           scan_stop *stop) {
+    struct csv_parser p;
+    /* CSV_STRICT_FINI on top of CSV_STRICT: without it csv_fini accepts an unterminated quoted
+     * field at EOF (a truncated file) as if it were complete. */
+    if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
+        return mb_error(ctx, MB_ENOMEM, "%s: cannot set up the CSV parser", path);
+    scan sc = {.fn = fn, .user = user, .line = 1, .rec_line = 1, .between = 1};
+    enum { CHUNK = 1 << 16 };
+    char *buf = malloc(CHUNK);
+    mb_status st = MB_OK;
+    if (!buf) st = mb_error(ctx, MB_ENOMEM, "%s: no memory for the read buffer", path);
+    int eof = 0;
+    while (st == MB_OK && !eof && !sc.stopped && !sc.nomem) {
+        size_t got = fread(buf, 1, CHUNK, fp);
+        if (got < CHUNK) {
+            if (ferror(fp)) {
+                st = mb_error(ctx, MB_EIO, "%s: cannot read: %s", path, strerror(errno));
+                break;
+            }
+            eof = 1;
+        }
+        /* Fed line by line so the line count is exact at every record boundary; libcsv itself
+         * does not report positions. */
+        for (size_t off = 0; off < got && !sc.stopped && !sc.nomem;) {
+            const char *nl = memchr(buf + off, '\n', got - off);
+            size_t end = nl ? (size_t)(nl - buf) + 1 : got;
+            if (sc.between) {
+                for (size_t i = off; i < end; i++) {
+                    char ch = buf[i];
+                    if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n') {
+                        sc.between = 0; /* blank lines and leading blanks are skipped by libcsv */
+                        sc.rec_line = sc.line;
+                        break;
+                    }
+                }
+            }
+            if (csv_parse(&p, buf + off, end - off, on_field, on_record, &sc) != end - off) {
+                st = mb_error(ctx, MB_EFORMAT, "%s:%d: %s", path, sc.rec_line,
+                              csv_strerror(csv_error(&p)));
+                break;
+            }
+            if (nl) sc.line++;
+            off = end;
+        }
+    }
+    /* Always finish: it hands over a last record that has no newline after it. */
+    if (st == MB_OK && !sc.stopped && !sc.nomem &&
+        csv_fini(&p, on_field, on_record, &sc) != 0)
+        st = mb_error(ctx, MB_EFORMAT, "%s:%d: %s", path, sc.rec_line,
+                      csv_strerror(csv_error(&p)));
+    if (st == MB_OK && sc.nomem)
+        st = mb_error(ctx, MB_ENOMEM, "%s:%d: no memory for the record's fields", path,
+                      sc.rec_line);
+    *stop = (scan_stop){sc.stopped, sc.stop_ret, sc.stop_line};
+    csv_free(&p);
+    for (int i = 0; i < sc.nalloc; i++) free(sc.f[i]);
+    free(sc.f);
+    free(sc.cap);
+    free(buf);
+    return st;
+}
+
+mb_status mb_csv_read(mb_ctx *ctx, const char *path, mb_csv_row_fn row, void *user) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return mb_error(ctx, MB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    scan_stop stop;
+    mb_status st = scan_file(ctx, fp, path, row, user, &stop);
+    fclose(fp);
+    if (st == MB_OK && stop.stopped)
+        st = mb_error(ctx, MB_EINVAL, "%s:%d: reading stopped by the row callback (it returned %d)",
+                      path, stop.line, stop.ret);
+    return st;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Writing */
+
+/* Writes one row field by field; the first failure's errno is kept for the message. */
+typedef struct rowout {
+    FILE *fp;
+    int nfields;
+    int bad, err_no;
+} rowout;
+
+static void out_raw(rowout *o, const char *s) {
+    if (o->bad) return;
+    if ((o->nfields++ && fputc(',', o->fp) == EOF) || fputs(s, o->fp) == EOF) {
+        o->bad = 1;
+        o->err_no = errno;
+    }
+}
+
+/* Strings always go through libcsv's quoting so commas, quotes and newlines survive; NULL is "". */
+static void out_str(rowout *o, const char *s) {
+    if (o->bad) return;
+    if (!s) s = "";
+    if ((o->nfields++ && fputc(',', o->fp) == EOF) || csv_fwrite(o->fp, s, strlen(s)) != 0) {
+        o->bad = 1;
+        o->err_no = errno;
+    }
+}
+
+/* INT64_MIN marks a byte count that does not apply (the CPU has no pool to report as "reserved"):
+ * an empty field, like NaN for doubles. */
+static void out_i64(rowout *o, int64_t v) {
+    char b[32] = "";
+    if (v != INT64_MIN) snprintf(b, sizeof b, "%" PRId64, v);
+    out_raw(o, b);
+}
+
+static void out_u64(rowout *o, uint64_t v) {
+    char b[32];
+    snprintf(b, sizeof b, "%" PRIu64, v);
+    out_raw(o, b);
+}
+
+/* The shortest of %.15g, %.16g, %.17g that strtod reads back to the same double: exact (%.17g
+ * always round-trips) yet 0.1 stays "0.1" for people and plots. membench never calls setlocale, so
+ * printf uses the C locale; a ',' could only be a decimal comma, so map it back. */
+void mb_fmt_double(char *b, size_t n, double v) {
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(b, n, "%.*g", prec, v);
+        if (strtod(b, NULL) == v) break;
+    }
+    for (char *p = b; *p; p++)
+        if (*p == ',') *p = '.';
+}
+
+/* NaN is an empty field (does not apply); infinities are "inf"/"-inf", which strtod and pandas
+ * read back. */
+static void out_f64(rowout *o, double v) {
+    char b[40] = "";
+    if (!isnan(v)) mb_fmt_double(b, sizeof b, v);
+    out_raw(o, b);
+}
+
+static mb_status out_end(mb_ctx *ctx, rowout *o, const char *path) {
+    if (!o->bad && fputc('\n', o->fp) == EOF) {
+        o->bad = 1;
+        o->err_no = errno;
+    }
+    /* Flushed per row so a crash loses at most the row in flight (DESIGN.md, Results). */
+    if (!o->bad && fflush(o->fp) != 0) {
+        o->bad = 1;
+        o->err_no = errno;
+    }
+    if (o->bad) return mb_error(ctx, MB_EIO, "%s: cannot write: %s", path, strerror(o->err_no));
+    return MB_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Opening */
+
+typedef struct header_cmp {
+    const char *const *cols;
+    char what[600]; /* how the first differing column differs */
+    int col;        /* 1-based first differing column; 0 when the header matches */
+    int seen;
+} header_cmp;
+
+static int on_header(void *user, int line, int nf, char **f) {
+    (void)line;
+    header_cmp *h = user;
+    h->seen = 1;
+    int i = 0;
+    for (; h->cols[i] && i < nf; i++)
+        if (strcmp(f[i], h->cols[i]) != 0) break;
+    if (h->cols[i] || i < nf) {
+        h->col = i + 1;
+        if (i < nf && h->cols[i])
+            snprintf(h->what, sizeof h->what, "file has '%.250s', expected '%s'", f[i], h->cols[i]);
+        else if (i < nf) /* a newer build's file: more columns than we know */
+            snprintf(h->what, sizeof h->what, "file has '%.250s', expected the header to end",
+                     f[i]);
+        else /* an older build's file: columns were appended since */
+            snprintf(h->what, sizeof h->what, "file's header ends, expected '%s'", h->cols[i]);
+    }
+    return 1; /* only the first record matters */
+}
+
+static mb_status open_csv(mb_ctx *ctx, mb_results *r, const char *path, const char *const *cols) {
+    memset(r, 0, sizeof *r);
+    r->path = strdup(path);
+    if (!r->path) return mb_error(ctx, MB_ENOMEM, "%s: no memory for the path", path);
+    /* Append mode: every write lands at the end even if something else appended meanwhile; the
+     * '+' lets us read the existing header first. */
+    FILE *fp = fopen(path, "a+b");
+    mb_status st = MB_OK;
+    if (!fp) {
+        st = mb_error(ctx, MB_EIO, "%s: cannot open: %s", path, strerror(errno));
+        goto fail;
+    }
+    long size;
+    if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < 0) {
+        st = mb_error(ctx, MB_EIO, "%s: cannot read: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (size > 0) {
+        /* Appending after a torn last row would glue the next row onto it: refuse instead. */
+        if (fseek(fp, -1, SEEK_END) != 0 || fgetc(fp) != '\n') {
+            st = mb_error(ctx, MB_EFORMAT,
+                          "%s: the last row is incomplete (an interrupted write?): remove it, or "
+                          "use a new --out folder",
+                          path);
+            goto fail;
+        }
+        rewind(fp);
+        header_cmp h = {.cols = cols};
+        scan_stop stop;
+        st = scan_file(ctx, fp, path, on_header, &h, &stop);
+        if (st != MB_OK) goto fail;
+        if (!h.seen) { /* only blank lines */
+            h.col = 1;
+            snprintf(h.what, sizeof h.what, "file has no header, expected '%s'", cols[0]);
+        }
+        if (h.col) {
+            st = mb_error(ctx, MB_EFORMAT,
+                          "%s: header differs from this build's at column %d: %s (written by "
+                          "another schema version? use a new --out folder)",
+                          path, h.col, h.what);
+            goto fail;
+        }
+        if (fseek(fp, 0, SEEK_END) != 0) { /* C requires a seek between reading and writing */
+            st = mb_error(ctx, MB_EIO, "%s: cannot seek: %s", path, strerror(errno));
+            goto fail;
+        }
+    } else {
+        /* New or empty file: the header, written bare (the names need no quoting). */
+        rowout o = {.fp = fp};
+        for (int i = 0; cols[i]; i++) out_raw(&o, cols[i]);
+        st = out_end(ctx, &o, path);
+        if (st != MB_OK) goto fail;
+    }
+    r->fp = fp;
+    return MB_OK;
+fail:
+    if (fp) fclose(fp);
+    free(r->path);
+    r->path = NULL;
+    return st;
+}
+
+mb_status mb_results_open(mb_ctx *ctx, mb_results *r, const char *path) {
+    return open_csv(ctx, r, path, mb_results_columns);
+}
+
+mb_status mb_steps_open(mb_ctx *ctx, mb_results *r, const char *path) {
+    return open_csv(ctx, r, path, mb_steps_columns);
+}
+
+void mb_results_close(mb_results *r) {
+    if (r->fp) fclose(r->fp); /* every row was flushed and checked already */
+    free(r->path);
+    r->fp = NULL;
+    r->path = NULL;
+}
+
+/* The order below must follow mb_results_columns; test_results reads a row back by column name. */
+mb_status mb_results_write(mb_ctx *ctx, mb_results *r, const mb_row *row) {
+    if (!r->fp) return mb_error(ctx, MB_EINVAL, "results file is not open");
+    rowout o = {.fp = r->fp};
+    out_i64(&o, MB_RESULTS_SCHEMA);
+    out_str(&o, row->suite);
+    out_str(&o, row->target);
+    out_str(&o, row->backend);
+    out_str(&o, row->model);
+    out_str(&o, row->method_stack);
+    out_str(&o, row->method_params);
+    out_str(&o, row->task);
+    out_i64(&o, row->batch_size);
+    out_i64(&o, row->seq_len);
+    out_str(&o, row->precision);
+    out_i64(&o, row->repeat);
+    out_u64(&o, row->seed);
+    out_str(&o, row->status);
+    out_str(&o, row->reason);
+    out_i64(&o, row->tracked_peak);
+    out_i64(&o, row->reserved_peak);
+    out_i64(&o, row->device_peak);
+    out_i64(&o, row->runtime_baseline);
+    out_i64(&o, row->memory_cap);
+    for (int c = 0; c < MB_MEM_NCAT; c++) out_i64(&o, row->peak_by_cat[c]);
+    for (int c = 0; c < MB_MEM_NCAT; c++) out_i64(&o, row->pred_by_cat[c]);
+    out_i64(&o, row->pred_total);
+    for (int p = 0; p < MB_PHASE_N; p++) out_i64(&o, row->phase_peak[p]);
+    out_i64(&o, row->steps);
+    out_i64(&o, row->warmup_steps);
+    out_i64(&o, row->timed_steps);
+    out_f64(&o, row->step_ms_median);
+    out_f64(&o, row->step_ms_p10);
+    out_f64(&o, row->step_ms_p90);
+    out_f64(&o, row->tokens_per_s);
+    out_f64(&o, row->mfu);
+    out_str(&o, row->metric);
+    out_f64(&o, row->metric_value);
+    out_f64(&o, row->metric_stderr);
+    out_f64(&o, row->final_train_loss);
+    out_str(&o, row->git_sha);
+    out_i64(&o, row->git_dirty);
+    out_str(&o, row->config_hash);
+    out_str(&o, row->device_name);
+    out_str(&o, row->device_uuid);
+    out_str(&o, row->driver_version);
+    out_str(&o, row->cuda_runtime);
+    out_str(&o, row->cublas_version);
+    out_str(&o, row->host);
+    out_str(&o, row->started_at);
+    out_f64(&o, row->wall_s);
+    return out_end(ctx, &o, r->path);
+}
+
+mb_status mb_steps_write(mb_ctx *ctx, mb_results *r, const mb_step_row *row) {
+    if (!r->fp) return mb_error(ctx, MB_EINVAL, "steps file is not open");
+    rowout o = {.fp = r->fp};
+    out_str(&o, row->config_hash);
+    out_i64(&o, row->repeat);
+    out_i64(&o, row->step);
+    out_str(&o, row->phase);
+    out_f64(&o, row->loss);
+    out_f64(&o, row->lr);
+    out_f64(&o, row->step_ms);
+    out_i64(&o, row->tracked_bytes);
+    out_i64(&o, row->peak_bytes);
+    return out_end(ctx, &o, r->path);
+}

@@ -1,0 +1,81 @@
+/* harness/results.h — results.csv (one row per cell), steps.csv (one row per step) and run.json.
+ * Fixed header with schema_version; columns are only ever appended. Rows are flushed as written. */
+#ifndef MB_RESULTS_H
+#define MB_RESULTS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../engine/ctx.h"
+
+#define MB_RESULTS_SCHEMA 1
+
+/* One results.csv row. Strings may be NULL (written empty); doubles that are NaN and integers that
+ * are INT64_MIN are written empty (a measurement that does not apply, e.g. MFU or the allocator's
+ * reserved bytes on the CPU). */
+typedef struct mb_row {
+    /* identity */
+    const char *suite, *target, *backend, *model, *method_stack, *method_params, *task;
+    int64_t batch_size, seq_len;
+    const char *precision;
+    int64_t repeat; /* 0-based repeat index */
+    uint64_t seed;
+    /* outcome */
+    const char *status; /* ok | oom | error | timeout | invalid | skipped */
+    const char *reason; /* empty when ok */
+    /* memory, bytes */
+    int64_t tracked_peak, reserved_peak, device_peak, runtime_baseline, memory_cap;
+    int64_t peak_by_cat[MB_MEM_NCAT];  /* breakdown at the moment of the tracked peak */
+    int64_t pred_by_cat[MB_MEM_NCAT];  /* predict_bytes, per category */
+    int64_t pred_total;
+    int64_t phase_peak[MB_PHASE_N];
+    /* time */
+    int64_t steps, warmup_steps, timed_steps;
+    double step_ms_median, step_ms_p10, step_ms_p90, tokens_per_s, mfu;
+    /* quality */
+    const char *metric; /* "val_loss" */
+    double metric_value, metric_stderr, final_train_loss;
+    /* provenance */
+    const char *git_sha;
+    int git_dirty;
+    const char *config_hash; /* SHA-256 hex of the resolved cell */
+    const char *device_name, *device_uuid, *driver_version, *cuda_runtime, *cublas_version, *host;
+    const char *started_at; /* UTC, ISO 8601 */
+    double wall_s;
+} mb_row;
+
+/* Appends rows to `path`, writing the header first when the file is new or empty; an existing
+ * file's header must match this build's exactly (else MB_EFORMAT naming the first difference). */
+typedef struct mb_results {
+    FILE *fp;
+    char *path;
+} mb_results;
+mb_status mb_results_open(mb_ctx *ctx, mb_results *r, const char *path);
+mb_status mb_results_write(mb_ctx *ctx, mb_results *r, const mb_row *row); /* writes + fflush */
+void mb_results_close(mb_results *r);
+
+/* A double in the fewest digits (15 to 17) that read back exactly: "0.1", not "0.10000000000000001". */
+void mb_fmt_double(char *buf, size_t n, double v);
+
+/* The header line's column names, in order, NULL-terminated. */
+extern const char *const mb_results_columns[];
+
+/* steps.csv: config_hash, repeat, step, phase (train|eval), loss, lr, step_ms, tracked_bytes,
+ * peak_bytes. Same open/append/flush rules. */
+typedef struct mb_step_row {
+    const char *config_hash, *phase;
+    int64_t repeat, step;
+    double loss, lr, step_ms;
+    int64_t tracked_bytes, peak_bytes;
+} mb_step_row;
+mb_status mb_steps_open(mb_ctx *ctx, mb_results *r, const char *path);
+mb_status mb_steps_write(mb_ctx *ctx, mb_results *r, const mb_step_row *row);
+
+/* A generic RFC 4180 reader (libcsv): calls `row` once per record with its fields (NUL-terminated
+ * copies, valid during the call) and the 1-based line where the record starts. A non-zero return
+ * from `row` stops reading and is returned as MB_EINVAL. Malformed input: MB_EFORMAT, "FILE:LINE:
+ * <libcsv's message>". */
+typedef int (*mb_csv_row_fn)(void *user, int line, int nfields, char **fields);
+mb_status mb_csv_read(mb_ctx *ctx, const char *path, mb_csv_row_fn row, void *user);
+
+#endif

@@ -1,0 +1,1164 @@
+/* harness/suite.c — a YAML suite read with libyaml's document API, validated against the schema
+ * and the methods' declared parameters, and resolved into mb_suite. Errors name FILE:LINE:COL. */
+#include "suite.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+/* Aliases make the node graph a DAG (or even a cycle); no real suite nests anywhere near this. */
+#define MAX_DEPTH 64
+/* A suite is a page of text; a bigger file is a wrong path, not a suite. */
+#define MAX_BYTES ((size_t)16 << 20)
+/* Room for a user's value echoed in a message ('...' and escapes included). */
+#define QCAP 80
+
+static const char *const prec_names[] = {"fp32", "fp64", "tf32", "bf16"}; /* mb_precision order */
+
+const char *mb_precision_name(mb_precision p) {
+    if ((unsigned)p < sizeof prec_names / sizeof prec_names[0]) return prec_names[p];
+    return "unknown";
+}
+
+/* The loader's state: where messages point and what is being filled. */
+typedef struct ld {
+    mb_ctx *ctx;
+    const mb_registry *reg;
+    const char *file; /* for messages, as given */
+    size_t dirlen;    /* data paths resolve against file[0..dirlen) (0: as written, cwd) */
+    yaml_document_t *doc;
+    mb_suite *s;
+} ld;
+
+/* ---- messages ---- */
+
+__attribute__((format(printf, 4, 5))) static mb_status
+fail_st(ld *L, mb_status st, const yaml_node_t *n, const char *fmt, ...) {
+    char msg[MB_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!n) return mb_error(L->ctx, st, "%s: error: %s", L->file, msg);
+    return mb_error(L->ctx, st, "%s:%zu:%zu: error: %s", L->file, n->start_mark.line + 1,
+                    n->start_mark.column + 1, msg);
+}
+#define fail(L, n, ...) fail_st((L), MB_EINVAL, (n), __VA_ARGS__)
+
+static mb_status oom(ld *L) {
+    return mb_error(L->ctx, MB_ENOMEM, "%s: error: out of memory while loading the suite", L->file);
+}
+
+/* 'text' for a message: control characters escaped and long values cut, so an error stays one
+ * line whatever the user wrote. */
+static const char *quote(const char *s, char *buf, size_t cap) {
+    size_t o = 0;
+    buf[o++] = '\'';
+    for (size_t i = 0; s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        /* cut only at a character start, keeping room for escapes, "...'" and the NUL */
+        if ((c & 0xC0) != 0x80 && o + 8 >= cap) {
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (c == '\n')
+            o += (size_t)snprintf(buf + o, cap - o, "\\n");
+        else if (c == '\t')
+            o += (size_t)snprintf(buf + o, cap - o, "\\t");
+        else if (c < 0x20 || c == 0x7f)
+            o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
+        else
+            buf[o++] = (char)c;
+    }
+    buf[o++] = '\'';
+    buf[o] = 0;
+    return buf;
+}
+
+static void join(const char *const *v, int n, const char *sep, char *buf, size_t cap) {
+    size_t o = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n && o < cap; i++) {
+        int w = snprintf(buf + o, cap - o, "%s%s", i ? sep : "", v[i]);
+        if (w < 0) break;
+        o += (size_t)w;
+    }
+}
+
+/* ---- nodes ---- */
+
+static yaml_node_t *nd(const ld *L, int id) {
+    return yaml_document_get_node(L->doc, id);
+}
+static const char *sv(const yaml_node_t *n) {
+    return (const char *)n->data.scalar.value;
+}
+static int map_len(const yaml_node_t *m) {
+    return (int)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+}
+static yaml_node_t *map_key(const ld *L, const yaml_node_t *m, int i) {
+    return nd(L, m->data.mapping.pairs.start[i].key);
+}
+static yaml_node_t *map_val(const ld *L, const yaml_node_t *m, int i) {
+    return nd(L, m->data.mapping.pairs.start[i].value);
+}
+static int seq_len(const yaml_node_t *q) {
+    return (int)(q->data.sequence.items.top - q->data.sequence.items.start);
+}
+static yaml_node_t *seq_at(const ld *L, const yaml_node_t *q, int i) {
+    return nd(L, q->data.sequence.items.start[i]);
+}
+
+/* The value under `key` (keys are known to be scalars and unique once check_keys passed). */
+static yaml_node_t *map_get(const ld *L, const yaml_node_t *m, const char *key) {
+    for (int i = 0; i < map_len(m); i++) {
+        const yaml_node_t *k = map_key(L, m, i);
+        if (k->type == YAML_SCALAR_NODE && !strcmp(sv(k), key)) return map_val(L, m, i);
+    }
+    return NULL;
+}
+
+/* YAML's null: an empty plain value, ~ or null. */
+static int is_null(const yaml_node_t *n) {
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
+    const char *v = sv(n);
+    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
+}
+
+/* What a node is, for "got ..." */
+static const char *got(const yaml_node_t *n, char *buf, size_t cap) {
+    if (n->type == YAML_MAPPING_NODE) return "a mapping";
+    if (n->type == YAML_SEQUENCE_NODE) return "a list";
+    if (is_null(n)) return "an empty value";
+    return quote(sv(n), buf, cap);
+}
+
+static char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+/* ---- keys ---- */
+
+/* "line L" of an earlier node, with its column when both sit on one line (flow style). */
+static const char *first_at(const yaml_node_t *first, const yaml_node_t *now, char *buf,
+                            size_t cap) {
+    if (first->start_mark.line == now->start_mark.line)
+        snprintf(buf, cap, "line %zu, column %zu", first->start_mark.line + 1,
+                 first->start_mark.column + 1);
+    else
+        snprintf(buf, cap, "line %zu", first->start_mark.line + 1);
+    return buf;
+}
+
+static mb_status unknown(ld *L, const yaml_node_t *k, const char *noun, const char *where,
+                         const char *const *valid, int nvalid) {
+    char q[QCAP], list[512];
+    quote(sv(k), q, sizeof q);
+    const char *near = mb_nearest(sv(k), valid, nvalid);
+    if (near) return fail(L, k, "unknown %s %s%s (did you mean '%s'?)", noun, q, where, near);
+    if (!nvalid) return fail(L, k, "unknown %s %s%s (it has none)", noun, q, where);
+    join(valid, nvalid, ", ", list, sizeof list);
+    return fail(L, k, "unknown %s %s%s (valid: %s)", noun, q, where, list);
+}
+
+/* Keys must be scalars and unique (libyaml does not check). With nvalid >= 0 each key must also be
+ * `allow` or one of valid[]; an unknown one names the nearest valid key, or lists them all. */
+static mb_status check_keys(ld *L, const yaml_node_t *map, const char *allow,
+                            const char *const *valid, int nvalid, const char *noun,
+                            const char *where) {
+    char b[QCAP];
+    for (int i = 0; i < map_len(map); i++) {
+        const yaml_node_t *k = map_key(L, map, i);
+        if (k->type != YAML_SCALAR_NODE)
+            return fail(L, k, "a key must be a name, got %s", got(k, b, sizeof b));
+        for (int j = 0; j < i; j++) {
+            const yaml_node_t *kj = map_key(L, map, j);
+            char at[64];
+            if (kj->type != YAML_SCALAR_NODE || strcmp(sv(kj), sv(k))) continue;
+            return fail(L, k, "duplicate key %s (first at %s)", quote(sv(k), b, sizeof b),
+                        first_at(kj, k, at, sizeof at));
+        }
+        if (nvalid < 0 || (allow && !strcmp(sv(k), allow))) continue;
+        int found = 0;
+        for (int v = 0; v < nvalid && !found; v++) found = !strcmp(sv(k), valid[v]);
+        if (!found) return unknown(L, k, noun, where, valid, nvalid);
+    }
+    return MB_OK;
+}
+
+#define NKEYS(a) ((int)(sizeof(a) / sizeof(a)[0]))
+
+/* ---- scalars ---- */
+
+static mb_status get_string(ld *L, const yaml_node_t *n, const char *what, char **out) {
+    char b[QCAP];
+    if (n->type != YAML_SCALAR_NODE)
+        return fail(L, n, "%s must be a string, got %s", what, got(n, b, sizeof b));
+    if (is_null(n) || !*sv(n)) return fail(L, n, "%s must not be empty", what);
+    if (!(*out = xstrdup(sv(n)))) return oom(L);
+    return MB_OK;
+}
+
+/* Suite, target and model names end up in folder names and in the '/'-separated cell labels. */
+static mb_status get_name(ld *L, const yaml_node_t *n, const char *what, char **out) {
+    MB_TRY(get_string(L, n, what, out));
+    const char *s = *out;
+    int ok = s[0] != '.' && s[0] != '-';
+    for (size_t i = 0; ok && s[i]; i++) {
+        char c = s[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '.' || c == '_' || c == '-';
+    }
+    char b[QCAP];
+    if (!ok)
+        return fail(L, n,
+                    "%s must be a name of letters, digits, '.', '_' and '-' (not starting with "
+                    "'.' or '-'), got %s",
+                    what, quote(s, b, sizeof b));
+    return MB_OK;
+}
+
+/* Numbers and booleans must be plain scalars: "12" in quotes is a string in YAML. */
+static mb_status not_quoted(ld *L, const yaml_node_t *n, const char *what, const char *kind) {
+    char b[QCAP];
+    if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) return MB_OK;
+    return fail(L, n, "%s must be %s, got the quoted string %s (remove the quotes)", what, kind,
+                quote(sv(n), b, sizeof b));
+}
+
+static mb_status parse_int(ld *L, const yaml_node_t *n, const char *what, int64_t *out) {
+    char b[QCAP];
+    if (n->type != YAML_SCALAR_NODE || is_null(n))
+        return fail(L, n, "%s must be an integer, got %s", what, got(n, b, sizeof b));
+    MB_TRY(not_quoted(L, n, what, "an integer"));
+    const char *s = sv(n);
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || s[0] == ' ')
+        return fail(L, n, "%s must be an integer, got %s", what, quote(s, b, sizeof b));
+    if (errno == ERANGE)
+        return fail(L, n, "%s is out of range, got %s", what, quote(s, b, sizeof b));
+    *out = v;
+    return MB_OK;
+}
+
+/* hi == INT_MAX or INT64_MAX stands for "no upper bound" in the message. */
+static mb_status range_int(ld *L, const yaml_node_t *n, const char *what, int64_t v, int64_t lo,
+                           int64_t hi) {
+    if (v >= lo && v <= hi) return MB_OK;
+    if (hi == INT_MAX || hi == INT64_MAX) {
+        if (v < lo)
+            return fail(L, n, "%s must be >= %lld, got %lld", what, (long long)lo, (long long)v);
+        return fail(L, n, "%s must be <= %lld, got %lld", what, (long long)hi, (long long)v);
+    }
+    return fail(L, n, "%s must be in [%lld, %lld], got %lld", what, (long long)lo, (long long)hi,
+                (long long)v);
+}
+
+static mb_status get_int(ld *L, const yaml_node_t *n, const char *what, int lo, int hi, int *out) {
+    int64_t v = 0;
+    MB_TRY(parse_int(L, n, what, &v));
+    MB_TRY(range_int(L, n, what, v, lo, hi));
+    *out = (int)v;
+    return MB_OK;
+}
+
+static mb_status parse_num(ld *L, const yaml_node_t *n, const char *what, double *out) {
+    char b[QCAP];
+    if (n->type != YAML_SCALAR_NODE || is_null(n))
+        return fail(L, n, "%s must be a number, got %s", what, got(n, b, sizeof b));
+    MB_TRY(not_quoted(L, n, what, "a number"));
+    const char *s = sv(n);
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || s[0] == ' ')
+        return fail(L, n, "%s must be a number, got %s", what, quote(s, b, sizeof b));
+    if (!isfinite(v))
+        return fail(L, n, "%s must be a finite number, got %s", what, quote(s, b, sizeof b));
+    *out = v;
+    return MB_OK;
+}
+
+static mb_status get_num(ld *L, const yaml_node_t *n, const char *what, double lo, double hi,
+                         double *out) {
+    double v = 0;
+    MB_TRY(parse_num(L, n, what, &v));
+    if (v < lo || v > hi) return fail(L, n, "%s must be in [%g, %g], got %g", what, lo, hi, v);
+    *out = v;
+    return MB_OK;
+}
+
+static mb_status get_bool(ld *L, const yaml_node_t *n, const char *what, int *out) {
+    char b[QCAP];
+    if (n->type == YAML_SCALAR_NODE && !is_null(n)) {
+        MB_TRY(not_quoted(L, n, what, "true or false"));
+        if (!strcmp(sv(n), "true") || !strcmp(sv(n), "false")) {
+            *out = !strcmp(sv(n), "true");
+            return MB_OK;
+        }
+    }
+    return fail(L, n, "%s must be true or false, got %s", what, got(n, b, sizeof b));
+}
+
+static mb_status get_enum(ld *L, const yaml_node_t *n, const char *what, const char *const *ch,
+                          int nch, int *out) {
+    char b[QCAP], list[512];
+    if (n->type == YAML_SCALAR_NODE)
+        for (int i = 0; i < nch; i++)
+            if (!strcmp(sv(n), ch[i])) {
+                *out = i;
+                return MB_OK;
+            }
+    join(ch, nch, ", ", list, sizeof list);
+    return fail(L, n, "%s must be one of %s, got %s", what, list, got(n, b, sizeof b));
+}
+
+/* Bytes: a plain integer, or a number and a unit (binary KiB..TiB, decimal KB..TB), an optional
+ * space between. */
+static mb_status get_size(ld *L, const yaml_node_t *n, const char *what, size_t *out) {
+    static const struct {
+        const char *unit;
+        double mult;
+    } units[] = {{"B", 1.0},  {"KiB", 0x1p10}, {"MiB", 0x1p20}, {"GiB", 0x1p30}, {"TiB", 0x1p40},
+                 {"KB", 1e3}, {"MB", 1e6},     {"GB", 1e9},     {"TB", 1e12}};
+    char b[QCAP], num[64];
+    if (n->type != YAML_SCALAR_NODE || is_null(n)) goto bad;
+    const char *s = sv(n);
+    size_t k = strspn(s, "0123456789.");
+    const char *dot = memchr(s, '.', k);
+    if (!k || k >= sizeof num || s[0] == '.' ||
+        (dot && memchr(dot + 1, '.', k - (size_t)(dot - s) - 1)))
+        goto bad;
+    memcpy(num, s, k);
+    num[k] = 0;
+    const char *unit = s + k;
+    if (*unit == ' ') unit++;
+    if (!*unit) {
+        if (dot || unit != s + k) goto bad; /* bare bytes are a whole number */
+        errno = 0;
+        unsigned long long v = strtoull(num, NULL, 10);
+        if (errno == ERANGE || v > (unsigned long long)INT64_MAX)
+            return fail(L, n, "%s is too large, got %s", what, quote(s, b, sizeof b));
+        *out = (size_t)v;
+        return MB_OK;
+    }
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        if (strcmp(unit, units[u].unit)) continue;
+        double v = strtod(num, NULL) * units[u].mult;
+        if (!(v < 0x1p63))
+            return fail(L, n, "%s is too large, got %s", what, quote(s, b, sizeof b));
+        *out = (size_t)(v + 0.5);
+        return MB_OK;
+    }
+bad:
+    return fail(L, n, "%s must be a size like 24GiB or 512MiB, got %s", what, got(n, b, sizeof b));
+}
+
+static mb_status want_map(ld *L, const yaml_node_t *n, const char *what) {
+    char b[QCAP];
+    if (n->type == YAML_MAPPING_NODE) return MB_OK;
+    return fail(L, n, "%s must be a mapping, got %s", what, got(n, b, sizeof b));
+}
+
+/* A list of at least one item; `items` says what, for the empty case. */
+static mb_status want_list(ld *L, const yaml_node_t *n, const char *what, const char *items) {
+    char b[QCAP];
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(L, n, "%s must be a list, got %s", what, got(n, b, sizeof b));
+    if (!seq_len(n)) return fail(L, n, "%s must list at least one %s", what, items);
+    return MB_OK;
+}
+
+/* ---- sections ---- */
+
+static mb_status load_defaults(ld *L, const yaml_node_t *m) {
+    static const char *const keys[] = {"steps", "warmup_steps", "precision", "eval"};
+    static const char *const eval_keys[] = {"every", "batches"};
+    mb_suite *s = L->s;
+    const yaml_node_t *v;
+    MB_TRY(want_map(L, m, "defaults"));
+    MB_TRY(check_keys(L, m, NULL, keys, NKEYS(keys), "key", " in defaults"));
+    if ((v = map_get(L, m, "steps")))
+        MB_TRY(get_int(L, v, "defaults.steps", 1, INT_MAX, &s->steps));
+    const yaml_node_t *w = map_get(L, m, "warmup_steps");
+    if (w) {
+        MB_TRY(get_int(L, w, "defaults.warmup_steps", 0, INT_MAX, &s->warmup_steps));
+        if (s->warmup_steps >= s->steps)
+            return fail(L, w, "defaults.warmup_steps must be less than defaults.steps (%d), got %d",
+                        s->steps, s->warmup_steps);
+    } else if (s->warmup_steps >= s->steps) {
+        /* the default warm-up shrinks for a very short run rather than failing on a key not written
+         */
+        s->warmup_steps = s->steps - 1;
+    }
+    if ((v = map_get(L, m, "precision"))) {
+        int p = 0;
+        MB_TRY(get_enum(L, v, "defaults.precision", prec_names, NKEYS(prec_names), &p));
+        s->precision = (mb_precision)p;
+    }
+    if ((v = map_get(L, m, "eval"))) {
+        const yaml_node_t *e;
+        MB_TRY(want_map(L, v, "defaults.eval"));
+        MB_TRY(check_keys(L, v, NULL, eval_keys, NKEYS(eval_keys), "key", " in defaults.eval"));
+        if ((e = map_get(L, v, "every")))
+            MB_TRY(get_int(L, e, "defaults.eval.every", 0, INT_MAX, &s->eval_every));
+        if ((e = map_get(L, v, "batches")))
+            MB_TRY(get_int(L, e, "defaults.eval.batches", 1, INT_MAX, &s->eval_batches));
+    }
+    return MB_OK;
+}
+
+/* A later list entry repeating an earlier entry's name. */
+static mb_status unique_name(ld *L, const yaml_node_t *list, int i, const char *kind) {
+    const yaml_node_t *n = map_get(L, seq_at(L, list, i), "name");
+    char b[QCAP], at[64];
+    for (int j = 0; j < i; j++) {
+        const yaml_node_t *p = map_get(L, seq_at(L, list, j), "name");
+        if (!strcmp(sv(p), sv(n)))
+            return fail(L, n, "duplicate %s name %s (first at %s)", kind, quote(sv(n), b, sizeof b),
+                        first_at(p, n, at, sizeof at));
+    }
+    return MB_OK;
+}
+
+static mb_status load_targets(ld *L, const yaml_node_t *list) {
+    static const char *const keys[] = {"name", "backend", "device", "memory_cap"};
+    static const char *const backends[] = {"cpu", "cuda"};
+    mb_suite *s = L->s;
+    MB_TRY(want_list(L, list, "targets", "target"));
+    int n = seq_len(list);
+    if (!(s->targets = calloc((size_t)n, sizeof *s->targets))) return oom(L);
+    s->ntargets = n;
+    for (int i = 0; i < n; i++) {
+        const yaml_node_t *e = seq_at(L, list, i), *v;
+        mb_target_cfg *t = &s->targets[i];
+        char what[64], where[80], field[96];
+        snprintf(what, sizeof what, "targets[%d]", i);
+        snprintf(where, sizeof where, " in %s", what);
+        MB_TRY(want_map(L, e, what));
+        MB_TRY(check_keys(L, e, NULL, keys, NKEYS(keys), "key", where));
+        if (!(v = map_get(L, e, "name"))) return fail(L, e, "missing required key 'name'%s", where);
+        snprintf(field, sizeof field, "%s.name", what);
+        MB_TRY(get_name(L, v, field, &t->name));
+        MB_TRY(unique_name(L, list, i, "target"));
+        if ((v = map_get(L, e, "backend"))) {
+            int b = 0;
+            snprintf(field, sizeof field, "%s.backend", what);
+            MB_TRY(get_enum(L, v, field, backends, NKEYS(backends), &b));
+            t->backend = b ? MB_TARGET_CUDA : MB_TARGET_CPU;
+        }
+        if ((v = map_get(L, e, "device"))) {
+            snprintf(field, sizeof field, "%s.device", what);
+            MB_TRY(get_int(L, v, field, 0, INT_MAX, &t->device));
+        }
+        if ((v = map_get(L, e, "memory_cap"))) {
+            snprintf(field, sizeof field, "%s.memory_cap", what);
+            MB_TRY(get_size(L, v, field, &t->memory_cap));
+        }
+    }
+    return MB_OK;
+}
+
+static mb_status load_models(ld *L, const yaml_node_t *list) {
+    static const char *const keys[] = {"name",    "preset", "arch",    "layers",
+                                       "d_model", "heads",  "seq_len", "vocab"};
+    static const char *const archs[] = {"gpt"};
+    /* Upper bounds keep the engine's size arithmetic far from overflow; they are well above
+     * today's largest models (Llama 3 405B: 126 layers, d_model 16384, 128 heads). */
+    static const struct {
+        const char *key;
+        int hi;
+    } dims[5] = {{"layers", 1024},
+                 {"d_model", 65536},
+                 {"heads", 1024},
+                 {"seq_len", 1 << 20},
+                 {"vocab", 1 << 24}};
+    mb_suite *s = L->s;
+    int npresets = 0;
+    while (mb_gpt_preset_names[npresets]) npresets++;
+    MB_TRY(want_list(L, list, "models", "model"));
+    int n = seq_len(list);
+    if (!(s->models = calloc((size_t)n, sizeof *s->models))) return oom(L);
+    s->nmodels = n;
+    for (int i = 0; i < n; i++) {
+        const yaml_node_t *e = seq_at(L, list, i), *v, *pre, *arch;
+        mb_model_cfg *md = &s->models[i];
+        char what[64], where[80], field[96], b[QCAP], list_s[256];
+        snprintf(what, sizeof what, "models[%d]", i);
+        snprintf(where, sizeof where, " in %s", what);
+        MB_TRY(want_map(L, e, what));
+        MB_TRY(check_keys(L, e, NULL, keys, NKEYS(keys), "key", where));
+        if (!(v = map_get(L, e, "name"))) return fail(L, e, "missing required key 'name'%s", where);
+        snprintf(field, sizeof field, "%s.name", what);
+        MB_TRY(get_name(L, v, field, &md->name));
+        MB_TRY(unique_name(L, list, i, "model"));
+        if ((arch = map_get(L, e, "arch"))) {
+            int a = 0;
+            snprintf(field, sizeof field, "%s.arch", what);
+            MB_TRY(get_enum(L, arch, field, archs, NKEYS(archs), &a));
+        }
+        if ((pre = map_get(L, e, "preset"))) {
+            snprintf(field, sizeof field, "%s.preset", what);
+            MB_TRY(get_string(L, pre, field, &md->preset));
+            if (mb_gpt_preset(L->ctx, md->preset, &md->shape) != MB_OK) {
+                const char *near = mb_nearest(md->preset, mb_gpt_preset_names, npresets);
+                quote(md->preset, b, sizeof b);
+                if (near) return fail(L, pre, "unknown preset %s (did you mean '%s'?)", b, near);
+                join(mb_gpt_preset_names, npresets, ", ", list_s, sizeof list_s);
+                return fail(L, pre, "unknown preset %s (valid: %s)", b, list_s);
+            }
+        } else if (!arch) {
+            return fail(L, e,
+                        "%s needs a preset, or arch: gpt with layers, d_model, heads, seq_len and "
+                        "vocab",
+                        what);
+        }
+        int *slot[5] = {&md->shape.layers, &md->shape.d_model, &md->shape.heads, &md->shape.seq_len,
+                        &md->shape.vocab};
+        const yaml_node_t *given[5];
+        for (int d = 0; d < 5; d++) {
+            given[d] = map_get(L, e, dims[d].key);
+            if (!given[d]) {
+                if (!pre)
+                    return fail(L, e,
+                                "missing required key '%s'%s (a model without a preset gives "
+                                "layers, d_model, heads, seq_len and vocab)",
+                                dims[d].key, where);
+                continue;
+            }
+            snprintf(field, sizeof field, "%s.%s", what, dims[d].key);
+            MB_TRY(get_int(L, given[d], field, 1, dims[d].hi, slot[d]));
+        }
+        if (md->shape.d_model % md->shape.heads) {
+            const yaml_node_t *at = given[2] ? given[2] : given[1] ? given[1] : e;
+            return fail(L, at, "%s: d_model %d is not divisible by heads %d", what,
+                        md->shape.d_model, md->shape.heads);
+        }
+        /* the engine's own check stays the last word on a shape */
+        mb_status st = mb_gpt_config_check(L->ctx, &md->shape);
+        if (st != MB_OK)
+            return mb_error_prefix(L->ctx, st, "%s:%zu:%zu: error: %s", L->file,
+                                   e->start_mark.line + 1, e->start_mark.column + 1, what);
+    }
+    return MB_OK;
+}
+
+static mb_status load_data(ld *L, const yaml_node_t *m) {
+    static const char *const keys[] = {"name", "path", "vocab", "val_fraction"};
+    static const char *const kinds[] = {"synthetic", "file"};
+    mb_data_cfg *d = &L->s->data;
+    const yaml_node_t *v;
+    MB_TRY(want_map(L, m, "data"));
+    MB_TRY(check_keys(L, m, NULL, keys, NKEYS(keys), "key", " in data"));
+    if ((v = map_get(L, m, "name"))) {
+        int k = 0;
+        MB_TRY(get_enum(L, v, "data.name", kinds, NKEYS(kinds), &k));
+        d->kind = k ? MB_DATA_FILE : MB_DATA_SYNTHETIC;
+    }
+    const yaml_node_t *path = map_get(L, m, "path"), *vocab = map_get(L, m, "vocab");
+    if (d->kind == MB_DATA_FILE) {
+        if (!path) return fail(L, m, "missing required key 'path' in data (data.name is file)");
+        if (vocab)
+            return fail(L, vocab,
+                        "data.vocab applies only to synthetic data (file data is bytes: vocab "
+                        "256)");
+        char *raw;
+        MB_TRY(get_string(L, path, "data.path", &raw));
+        if (raw[0] == '/' || !L->dirlen) {
+            d->path = raw;
+        } else {
+            /* relative to the suite file's folder, so a suite runs from any working directory */
+            size_t n = strlen(raw);
+            d->path = malloc(L->dirlen + n + 1);
+            if (d->path) {
+                memcpy(d->path, L->file, L->dirlen);
+                memcpy(d->path + L->dirlen, raw, n + 1);
+            }
+            free(raw);
+            if (!d->path) return oom(L);
+        }
+        d->vocab = 256;
+    } else {
+        if (path) return fail(L, path, "data.path applies only to data.name: file");
+        if (vocab) MB_TRY(get_int(L, vocab, "data.vocab", 2, 1 << 24, &d->vocab));
+    }
+    if ((v = map_get(L, m, "val_fraction")))
+        MB_TRY(get_num(L, v, "data.val_fraction", 0, 0.5, &d->val_fraction));
+    return MB_OK;
+}
+
+static mb_status load_task(ld *L, const yaml_node_t *m) {
+    static const char *const keys[] = {"kind", "batch_size", "seq_len"};
+    static const char *const kinds[] = {"train"};
+    const yaml_node_t *v;
+    MB_TRY(want_map(L, m, "task"));
+    MB_TRY(check_keys(L, m, NULL, keys, NKEYS(keys), "key", " in task"));
+    if ((v = map_get(L, m, "kind"))) {
+        int k = 0;
+        MB_TRY(get_enum(L, v, "task.kind", kinds, NKEYS(kinds), &k));
+    }
+    if ((v = map_get(L, m, "batch_size")))
+        MB_TRY(get_int(L, v, "task.batch_size", 1, INT_MAX, &L->s->batch_size));
+    if ((v = map_get(L, m, "seq_len")))
+        MB_TRY(get_int(L, v, "task.seq_len", 1, INT_MAX, &L->s->seq_len));
+    return MB_OK;
+}
+
+/* ---- methods ---- */
+
+static mb_status find_method(ld *L, const yaml_node_t *n, const char *what, const mb_method **out) {
+    char b[QCAP], list[512];
+    if (n->type != YAML_SCALAR_NODE || is_null(n))
+        return fail(L, n, "%s must be a method name, got %s", what, got(n, b, sizeof b));
+    if ((*out = mb_registry_find(L->reg, sv(n)))) return MB_OK;
+    int cnt = mb_registry_count(L->reg);
+    const char **names = malloc((size_t)cnt * sizeof *names + 1);
+    if (!names) return oom(L);
+    for (int i = 0; i < cnt; i++) names[i] = mb_registry_get(L->reg, i)->name;
+    const char *near = mb_nearest(sv(n), names, cnt);
+    quote(sv(n), b, sizeof b);
+    mb_status st;
+    if (near) {
+        st = fail(L, n, "unknown method %s (did you mean '%s'?)", b, near);
+    } else {
+        join(names, cnt, ", ", list, sizeof list);
+        st = fail(L, n, "unknown method %s (valid: %s)", b, list);
+    }
+    free(names);
+    return st;
+}
+
+static mb_status inst_init(ld *L, mb_method_inst *mi, const mb_method *m) {
+    mi->method = m;
+    if (!(mi->vals = calloc(m->nparams ? (size_t)m->nparams : 1, sizeof *mi->vals))) return oom(L);
+    mb_method_defaults(m, mi->vals);
+    return MB_OK;
+}
+
+static mb_status get_param(ld *L, const yaml_node_t *v, const mb_method *m, int idx,
+                           mb_pvalue *out) {
+    const mb_param_decl *d = &m->params[idx];
+    char what[160];
+    snprintf(what, sizeof what, "%s.%s", m->name, d->name);
+    switch (d->type) {
+    case MB_PT_INT: {
+        int64_t x = 0;
+        MB_TRY(parse_int(L, v, what, &x));
+        if ((double)x < d->min || (double)x > d->max)
+            return fail(L, v, "%s must be in [%g, %g], got %lld", what, d->min, d->max,
+                        (long long)x);
+        out->num = (double)x;
+        return MB_OK;
+    }
+    case MB_PT_FLOAT:
+        return get_num(L, v, what, d->min, d->max, &out->num);
+    case MB_PT_BOOL: {
+        int x = 0;
+        MB_TRY(get_bool(L, v, what, &x));
+        out->num = x;
+        return MB_OK;
+    }
+    case MB_PT_ENUM: {
+        /* choices "a|b|c" split in a copy, so the declaration stays const */
+        const char *ch[32];
+        int nch = 0, k = 0;
+        char *copy = xstrdup(d->choices ? d->choices : "");
+        if (!copy) return oom(L);
+        for (char *p = copy; nch < 32;) {
+            ch[nch++] = p;
+            char *bar = strchr(p, '|');
+            if (!bar) break;
+            *bar = 0;
+            p = bar + 1;
+        }
+        mb_status st = get_enum(L, v, what, ch, nch, &k);
+        free(copy);
+        out->num = k;
+        return st;
+    }
+    }
+    return fail(L, v, "%s has a parameter type this membench does not know", what);
+}
+
+/* The parameters of one method from a mapping; `allow` is the one key that is not a parameter. */
+static mb_status load_params(ld *L, const yaml_node_t *map, const char *allow, mb_method_inst *mi) {
+    const mb_method *m = mi->method;
+    char where[96];
+    snprintf(where, sizeof where, " for method %s", m->name);
+    const char **names = malloc((size_t)m->nparams * sizeof *names + 1);
+    if (!names) return oom(L);
+    for (int i = 0; i < m->nparams; i++) names[i] = m->params[i].name;
+    mb_status st = check_keys(L, map, allow, names, m->nparams, "parameter", where);
+    free(names);
+    MB_TRY(st);
+    for (int i = 0; i < map_len(map); i++) {
+        const char *k = sv(map_key(L, map, i));
+        if (allow && !strcmp(k, allow)) continue;
+        int idx = mb_method_param_index(m, k);
+        MB_TRY(get_param(L, map_val(L, map, i), m, idx, &mi->vals[idx]));
+    }
+    return MB_OK;
+}
+
+/* One owner per slot (mb_stack_check), then the label: the names joined by '+'. */
+static mb_status finish_stack(ld *L, mb_stack_cfg *sc, const yaml_node_t *at) {
+    const mb_method **ms = malloc((size_t)sc->n * sizeof *ms);
+    if (!ms) return oom(L);
+    size_t len = 1;
+    for (int i = 0; i < sc->n; i++) {
+        ms[i] = sc->items[i].method;
+        len += strlen(ms[i]->name) + 1;
+    }
+    mb_status st = mb_stack_check(L->ctx, ms, sc->n);
+    free(ms);
+    if (st != MB_OK)
+        return mb_error_prefix(L->ctx, st, "%s:%zu:%zu: error", L->file, at->start_mark.line + 1,
+                               at->start_mark.column + 1);
+    if (!(sc->label = malloc(len))) return oom(L);
+    sc->label[0] = 0;
+    for (int i = 0; i < sc->n; i++) {
+        if (i) strcat(sc->label, "+");
+        strcat(sc->label, sc->items[i].method->name);
+    }
+    return MB_OK;
+}
+
+static mb_status alloc_items(ld *L, mb_stack_cfg *sc, int n) {
+    if (!(sc->items = calloc((size_t)n, sizeof *sc->items))) return oom(L);
+    sc->n = n;
+    return MB_OK;
+}
+
+/* `{stack: [a, b], a: {param: v}}`: every key beside `stack` sets a method of the stack. */
+static mb_status load_stack(ld *L, const yaml_node_t *e, const yaml_node_t *stk, const char *what,
+                            mb_stack_cfg *sc) {
+    char field[96], b[QCAP];
+    snprintf(field, sizeof field, "%s.stack", what);
+    MB_TRY(want_list(L, stk, field, "method"));
+    int n = seq_len(stk);
+    MB_TRY(alloc_items(L, sc, n));
+    for (int j = 0; j < n; j++) {
+        const yaml_node_t *it = seq_at(L, stk, j);
+        const mb_method *m;
+        snprintf(field, sizeof field, "%s.stack[%d]", what, j);
+        MB_TRY(find_method(L, it, field, &m));
+        for (int k = 0; k < j; k++)
+            if (sc->items[k].method == m)
+                return fail(L, it, "method '%s' appears twice in this stack", m->name);
+        MB_TRY(inst_init(L, &sc->items[j], m));
+    }
+    for (int i = 0; i < map_len(e); i++) {
+        const yaml_node_t *k = map_key(L, e, i), *v = map_val(L, e, i);
+        if (!strcmp(sv(k), "stack")) continue;
+        int j = 0;
+        while (j < n && strcmp(sc->items[j].method->name, sv(k))) j++;
+        if (j == n) {
+            if (mb_registry_find(L->reg, sv(k)))
+                return fail(L, k,
+                            "method %s is not in this stack; list it under stack: to set its "
+                            "parameters",
+                            quote(sv(k), b, sizeof b));
+            const char **names = malloc((size_t)(n + 1) * sizeof *names);
+            if (!names) return oom(L);
+            names[0] = "stack";
+            for (int q = 0; q < n; q++) names[q + 1] = sc->items[q].method->name;
+            char where[96];
+            snprintf(where, sizeof where, " in %s", what);
+            mb_status st = unknown(L, k, "key", where, names, n + 1);
+            free(names);
+            return st;
+        }
+        if (v->type != YAML_MAPPING_NODE)
+            return fail(L, v, "%s.%s must be a mapping of %s's parameters, got %s", what, sv(k),
+                        sv(k), got(v, b, sizeof b));
+        MB_TRY(load_params(L, v, NULL, &sc->items[j]));
+    }
+    return finish_stack(L, sc, stk);
+}
+
+static mb_status load_methods(ld *L, const yaml_node_t *list) {
+    mb_suite *s = L->s;
+    char b[QCAP];
+    MB_TRY(want_list(L, list, "methods", "method"));
+    int n = seq_len(list);
+    if (!(s->stacks = calloc((size_t)n, sizeof *s->stacks))) return oom(L);
+    s->nstacks = n;
+    for (int i = 0; i < n; i++) {
+        const yaml_node_t *e = seq_at(L, list, i);
+        mb_stack_cfg *sc = &s->stacks[i];
+        const mb_method *m;
+        char what[64], field[96];
+        snprintf(what, sizeof what, "methods[%d]", i);
+        if (e->type == YAML_SCALAR_NODE) {
+            MB_TRY(find_method(L, e, what, &m));
+            MB_TRY(alloc_items(L, sc, 1));
+            MB_TRY(inst_init(L, &sc->items[0], m));
+            MB_TRY(finish_stack(L, sc, e));
+            continue;
+        }
+        if (e->type != YAML_MAPPING_NODE)
+            return fail(L, e, "%s must be a method name or a mapping, got %s", what,
+                        got(e, b, sizeof b));
+        MB_TRY(check_keys(L, e, NULL, NULL, -1, NULL, NULL));
+        const yaml_node_t *name = map_get(L, e, "name"), *stk = map_get(L, e, "stack");
+        if (name && stk)
+            return fail(L, e,
+                        "%s has both name and stack; give one method by name, or a stack with "
+                        "its methods' parameters under their names",
+                        what);
+        if (!name && !stk)
+            return fail(L, e, "%s needs a name (one method) or a stack (a list of methods)", what);
+        if (stk) {
+            MB_TRY(load_stack(L, e, stk, what, sc));
+            continue;
+        }
+        snprintf(field, sizeof field, "%s.name", what);
+        MB_TRY(find_method(L, name, field, &m));
+        MB_TRY(alloc_items(L, sc, 1));
+        MB_TRY(inst_init(L, &sc->items[0], m));
+        MB_TRY(load_params(L, e, "name", &sc->items[0]));
+        MB_TRY(finish_stack(L, sc, e));
+    }
+    return MB_OK;
+}
+
+/* ---- matrix ---- */
+
+static mb_status load_matrix(ld *L, const yaml_node_t *m) {
+    static const char *const keys[] = {"batch_size", "seq_len", "precision"};
+    mb_suite *s = L->s;
+    MB_TRY(want_map(L, m, "matrix"));
+    MB_TRY(check_keys(L, m, NULL, keys, NKEYS(keys), "key", " in matrix"));
+    int n = map_len(m);
+    if (!n) return MB_OK;
+    if (!(s->axes = calloc((size_t)n, sizeof *s->axes))) return oom(L);
+    s->naxes = n;
+    for (int a = 0; a < n; a++) {
+        mb_matrix_axis *ax = &s->axes[a];
+        const yaml_node_t *list = map_val(L, m, a);
+        char what[64], field[96];
+        snprintf(what, sizeof what, "matrix.%s", sv(map_key(L, m, a)));
+        if (!(ax->key = xstrdup(sv(map_key(L, m, a))))) return oom(L);
+        MB_TRY(want_list(L, list, what, "value"));
+        int k = seq_len(list), is_prec = !strcmp(ax->key, "precision");
+        if (is_prec ? !(ax->precs = calloc((size_t)k, sizeof *ax->precs))
+                    : !(ax->ints = calloc((size_t)k, sizeof *ax->ints)))
+            return oom(L);
+        ax->n = k;
+        for (int i = 0; i < k; i++) {
+            const yaml_node_t *v = seq_at(L, list, i);
+            snprintf(field, sizeof field, "%s[%d]", what, i);
+            int x = 0, j = 0;
+            if (is_prec) {
+                MB_TRY(get_enum(L, v, field, prec_names, NKEYS(prec_names), &x));
+                ax->precs[i] = (mb_precision)x;
+                while (ax->precs[j] != ax->precs[i]) j++;
+            } else {
+                /* the same ranges as task.batch_size and task.seq_len, which these override */
+                MB_TRY(get_int(L, v, field, 1, INT_MAX, &x));
+                ax->ints[i] = x;
+                while (ax->ints[j] != ax->ints[i]) j++;
+            }
+            char at[64];
+            if (j < i)
+                return fail(L, v, "%s lists %s twice (first at %s)", what, sv(v),
+                            first_at(seq_at(L, list, j), v, at, sizeof at));
+        }
+    }
+    return MB_OK;
+}
+
+/* ---- the document ---- */
+
+static mb_status load_root(ld *L, const yaml_node_t *root) {
+    static const char *const keys[] = {"suite",  "seed", "repeat", "defaults", "targets",
+                                       "models", "data", "task",   "methods",  "matrix"};
+    static const char *const required[] = {"suite", "models", "methods"};
+    mb_suite *s = L->s;
+    char b[QCAP];
+    if (root->type != YAML_MAPPING_NODE)
+        return fail(L, root, "the suite must be a mapping of keys, found %s",
+                    got(root, b, sizeof b));
+    MB_TRY(check_keys(L, root, NULL, keys, NKEYS(keys), "top-level key", ""));
+    for (int r = 0; r < NKEYS(required); r++)
+        if (!map_get(L, root, required[r]))
+            return fail(L, root, "missing required key '%s'", required[r]);
+
+    s->repeat = 1;
+    s->steps = 20;
+    s->warmup_steps = 2;
+    s->precision = MB_PREC_FP32;
+    s->eval_batches = 4;
+    s->batch_size = 4;
+    s->data.kind = MB_DATA_SYNTHETIC;
+    s->data.vocab = 256;
+    s->data.val_fraction = 0.1;
+
+    /* in document order, so the first error reported is the first one in the file */
+    for (int i = 0; i < map_len(root); i++) {
+        const char *k = sv(map_key(L, root, i));
+        const yaml_node_t *v = map_val(L, root, i);
+        if (!strcmp(k, "suite")) {
+            MB_TRY(get_name(L, v, "suite", &s->name));
+        } else if (!strcmp(k, "seed")) {
+            int64_t x = 0;
+            MB_TRY(parse_int(L, v, "seed", &x));
+            MB_TRY(range_int(L, v, "seed", x, 0, INT64_MAX));
+            s->seed = (uint64_t)x;
+        } else if (!strcmp(k, "repeat")) {
+            MB_TRY(get_int(L, v, "repeat", 1, 1000, &s->repeat));
+        } else if (!strcmp(k, "defaults")) {
+            MB_TRY(load_defaults(L, v));
+        } else if (!strcmp(k, "targets")) {
+            MB_TRY(load_targets(L, v));
+        } else if (!strcmp(k, "models")) {
+            MB_TRY(load_models(L, v));
+        } else if (!strcmp(k, "data")) {
+            MB_TRY(load_data(L, v));
+        } else if (!strcmp(k, "task")) {
+            MB_TRY(load_task(L, v));
+        } else if (!strcmp(k, "methods")) {
+            MB_TRY(load_methods(L, v));
+        } else if (!strcmp(k, "matrix")) {
+            MB_TRY(load_matrix(L, v));
+        }
+    }
+    if (!s->targets) {
+        if (!(s->targets = calloc(1, sizeof *s->targets))) return oom(L);
+        s->ntargets = 1;
+        if (!(s->targets[0].name = xstrdup("cpu"))) return oom(L);
+        s->targets[0].backend = MB_TARGET_CPU;
+    }
+    return MB_OK;
+}
+
+/* Longest path below each node, memoised (height[id-1]; -1 while on the current path), so a DAG of
+ * aliases costs one visit per node and a cycle or a deep nest is an error, not a stack overflow. */
+static mb_status check_depth(ld *L, int id, int depth, int *height) {
+    const yaml_node_t *n = nd(L, id);
+    int *h = &height[id - 1];
+    if (*h == -1)
+        return fail(L, n,
+                    "an alias refers to a node that contains it; a suite cannot be recursive");
+    if (*h > 0 ? depth + *h - 1 > MAX_DEPTH : depth > MAX_DEPTH)
+        return fail(L, n, "the suite nests more than %d levels deep", MAX_DEPTH);
+    if (*h > 0) return MB_OK;
+    *h = -1;
+    int best = 0;
+    if (n->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+             it++) {
+            MB_TRY(check_depth(L, *it, depth + 1, height));
+            if (height[*it - 1] > best) best = height[*it - 1];
+        }
+    } else if (n->type == YAML_MAPPING_NODE) {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+             p++) {
+            MB_TRY(check_depth(L, p->key, depth + 1, height));
+            MB_TRY(check_depth(L, p->value, depth + 1, height));
+            if (height[p->key - 1] > best) best = height[p->key - 1];
+            if (height[p->value - 1] > best) best = height[p->value - 1];
+        }
+    }
+    *h = best + 1;
+    return MB_OK;
+}
+
+/* Byte offset of a zero-based (line, column) mark; libyaml counts columns in characters. */
+static size_t offset_of(const char *t, size_t len, size_t line, size_t col) {
+    size_t i = len >= 3 && !memcmp(t, "\xEF\xBB\xBF", 3) ? 3 : 0;
+    for (size_t l = 0; l < line && i < len; i++) {
+        if (t[i] == '\r' && i + 1 < len && t[i + 1] == '\n') i++;
+        if (t[i] == '\n' || t[i] == '\r') l++;
+    }
+    for (size_t c = 0; c < col && i < len; c++) do
+            i++;
+        while (i < len && ((unsigned char)t[i] & 0xC0) == 0x80);
+    return i;
+}
+
+/* Zero-based (line, column) of a byte offset (reader errors give offsets, not marks). */
+static void mark_of(const char *t, size_t len, size_t off, size_t *line, size_t *col) {
+    size_t l = 0, c = 0;
+    for (size_t i = len >= 3 && !memcmp(t, "\xEF\xBB\xBF", 3) ? 3 : 0; i < off && i < len; i++) {
+        if (t[i] == '\r' && i + 1 < len && t[i + 1] == '\n') continue;
+        if (t[i] == '\n' || t[i] == '\r') {
+            l++;
+            c = 0;
+        } else if (((unsigned char)t[i] & 0xC0) != 0x80) {
+            c++;
+        }
+    }
+    *line = l;
+    *col = c;
+}
+
+static mb_status syntax_error(ld *L, const yaml_parser_t *p, const char *text, size_t len) {
+    const char *problem = p->problem ? p->problem : "unknown error";
+    if (p->error == YAML_MEMORY_ERROR) return oom(L);
+    if (p->error == YAML_READER_ERROR) {
+        size_t line, col;
+        char extra[64] = "";
+        mark_of(text, len, p->problem_offset, &line, &col);
+        if (p->problem_value != -1)
+            snprintf(extra, sizeof extra, strstr(problem, "octet") ? " (byte 0x%02X)" : " (U+%04X)",
+                     (unsigned)p->problem_value);
+        return mb_error(L->ctx, MB_EFORMAT, "%s:%zu:%zu: error: invalid YAML: %s%s%s", L->file,
+                        line + 1, col + 1, problem, extra,
+                        strstr(problem, "UTF") ? "; a suite must be UTF-8 text" : "");
+    }
+    size_t line = p->problem_mark.line, col = p->problem_mark.column;
+    size_t off = offset_of(text, len, line, col);
+    if (off < len && text[off] == '\t') {
+        /* libyaml says "found character that cannot start any token"; the real problem is a tab */
+        size_t s = off;
+        while (s > 0 && text[s - 1] != '\n' && text[s - 1] != '\r') s--;
+        int indent = 1;
+        for (size_t i = s; i < off; i++) indent &= text[i] == ' ' || text[i] == '\t';
+        if (indent)
+            return mb_error(L->ctx, MB_EFORMAT,
+                            "%s:%zu:%zu: error: a tab indents this line; YAML cannot be indented "
+                            "with tabs, use spaces",
+                            L->file, line + 1, col + 1);
+        return mb_error(L->ctx, MB_EFORMAT,
+                        "%s:%zu:%zu: error: a tab is not allowed here in YAML; use spaces", L->file,
+                        line + 1, col + 1);
+    }
+    if (p->context && (p->context_mark.line != line || p->context_mark.column != col))
+        return mb_error(
+            L->ctx, MB_EFORMAT,
+            "%s:%zu:%zu: error: invalid YAML: %s %s that started at line %zu, column %zu", L->file,
+            line + 1, col + 1, problem, p->context, p->context_mark.line + 1,
+            p->context_mark.column + 1);
+    return mb_error(L->ctx, MB_EFORMAT, "%s:%zu:%zu: error: invalid YAML: %s", L->file, line + 1,
+                    col + 1, problem);
+}
+
+/* Parses one document, refuses a second, then validates and resolves. */
+static mb_status load_doc(ld *L, const char *text, size_t len) {
+    yaml_parser_t p;
+    yaml_document_t doc, doc2;
+    mb_status st = MB_OK;
+    if (!yaml_parser_initialize(&p)) return oom(L);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&p, &doc)) { /* the loader has already freed the document */
+        st = syntax_error(L, &p, text, len);
+        yaml_parser_delete(&p);
+        return st;
+    }
+    L->doc = &doc;
+    const yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root || is_null(root)) {
+        st = fail(L, NULL, "the suite is empty: expected a mapping with suite, models and methods");
+    } else if (!yaml_parser_load(&p, &doc2)) {
+        st = syntax_error(L, &p, text, len);
+    } else {
+        const yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
+        if (r2 && !is_null(r2)) /* a stray trailing "---" is harmless */
+            st = fail(L, r2, "found a second YAML document; a suite file holds one");
+        yaml_document_delete(&doc2);
+    }
+    if (st == MB_OK) {
+        int nnodes = (int)(doc.nodes.top - doc.nodes.start);
+        int *height = calloc((size_t)nnodes, sizeof *height);
+        if (!height)
+            st = oom(L);
+        else
+            st = check_depth(L, 1, 1, height);
+        free(height);
+    }
+    if (st == MB_OK) st = load_root(L, root);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&p);
+    L->doc = NULL;
+    return st;
+}
+
+static mb_status load_text(mb_ctx *ctx, const mb_registry *reg, const char *file, size_t dirlen,
+                           const char *text, size_t len, mb_suite *out) {
+    ld L = {ctx, reg, file, dirlen, NULL, out};
+    memset(out, 0, sizeof *out);
+    mb_status st = (out->path = xstrdup(file)) ? load_doc(&L, text, len) : oom(&L);
+    if (st != MB_OK) mb_suite_free(out);
+    return st;
+}
+
+mb_status mb_suite_load_string(mb_ctx *ctx, const mb_registry *reg, const char *name,
+                               const char *text, mb_suite *out) {
+    return load_text(ctx, reg, name, 0, text, strlen(text), out);
+}
+
+mb_status mb_suite_load(mb_ctx *ctx, const mb_registry *reg, const char *path, mb_suite *out) {
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return mb_error(ctx, MB_EIO, "%s: error: cannot open: %s", path, strerror(errno));
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    mb_status st = MB_OK;
+    while (buf) {
+        len += fread(buf + len, 1, cap - len, f);
+        if (len < cap) break;
+        if (cap >= MAX_BYTES) {
+            st = mb_error(ctx, MB_EINVAL, "%s: error: larger than %zu MiB; not a suite", path,
+                          MAX_BYTES >> 20);
+            break;
+        }
+        char *nb = realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    if (!buf)
+        st = mb_error(ctx, MB_ENOMEM, "%s: error: out of memory reading the suite", path);
+    else if (st == MB_OK && ferror(f))
+        st = mb_error(ctx, MB_EIO, "%s: error: cannot read: %s", path, strerror(errno));
+    fclose(f);
+    if (st == MB_OK) {
+        const char *slash = strrchr(path, '/');
+        st = load_text(ctx, reg, path, slash ? (size_t)(slash - path) + 1 : 0, buf, len, out);
+    }
+    free(buf);
+    return st;
+}
+
+void mb_suite_free(mb_suite *s) {
+    if (!s) return;
+    free(s->path);
+    free(s->name);
+    free(s->data.path);
+    for (int i = 0; s->targets && i < s->ntargets; i++) free(s->targets[i].name);
+    free(s->targets);
+    for (int i = 0; s->models && i < s->nmodels; i++) {
+        free(s->models[i].name);
+        free(s->models[i].preset);
+    }
+    free(s->models);
+    for (int i = 0; s->stacks && i < s->nstacks; i++) {
+        free(s->stacks[i].label);
+        for (int j = 0; s->stacks[i].items && j < s->stacks[i].n; j++)
+            free(s->stacks[i].items[j].vals);
+        free(s->stacks[i].items);
+    }
+    free(s->stacks);
+    for (int i = 0; s->axes && i < s->naxes; i++) {
+        free(s->axes[i].key);
+        free(s->axes[i].ints);
+        free(s->axes[i].precs);
+    }
+    free(s->axes);
+    memset(s, 0, sizeof *s);
+}

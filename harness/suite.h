@@ -1,0 +1,88 @@
+/* harness/suite.h — a YAML suite resolved into plain structs, validated with file:line:col errors.
+ * Unknown keys, wrong types and out-of-range values are errors that name the nearest valid key. */
+#ifndef MB_SUITE_H
+#define MB_SUITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../engine/models/gpt.h"
+#include "../methods/registry.h"
+
+typedef enum mb_backend_kind { MB_TARGET_CPU, MB_TARGET_CUDA } mb_backend_kind;
+typedef enum mb_precision { MB_PREC_FP32, MB_PREC_FP64, MB_PREC_TF32, MB_PREC_BF16 } mb_precision;
+const char *mb_precision_name(mb_precision p); /* "fp32" ... */
+
+typedef struct mb_target_cfg {
+    char *name;
+    mb_backend_kind backend; /* "cpu" (default) | "cuda" */
+    int device;              /* default 0 */
+    size_t memory_cap;       /* bytes; 0 = none. YAML: integer bytes or "24GiB", "512MiB", "8GB" */
+} mb_target_cfg;
+
+typedef struct mb_model_cfg {
+    char *name;
+    char *preset;        /* NULL when the shape is given key by key */
+    mb_gpt_config shape; /* resolved: the preset's, with any keys given overriding it */
+} mb_model_cfg;
+
+typedef enum mb_data_kind { MB_DATA_SYNTHETIC, MB_DATA_FILE } mb_data_kind;
+typedef struct mb_data_cfg {
+    mb_data_kind kind;   /* name: synthetic (default) | file */
+    char *path;          /* file: resolved relative to the suite file's folder */
+    int vocab;           /* synthetic: default 256; file: always 256 (bytes) */
+    double val_fraction; /* default 0.1, in [0, 0.5] */
+} mb_data_cfg;
+
+typedef struct mb_method_inst {
+    const mb_method *method;
+    mb_pvalue *vals; /* [method->nparams], defaults overridden by YAML */
+} mb_method_inst;
+
+typedef struct mb_stack_cfg {
+    char *label; /* "adamw", "lora+adamw"; the methods joined by '+' in stack order */
+    int n;
+    mb_method_inst *items;
+} mb_stack_cfg;
+
+typedef struct mb_matrix_axis {
+    char *key;     /* batch_size | seq_len | precision */
+    int n;
+    int64_t *ints; /* batch_size, seq_len values */
+    mb_precision *precs;
+} mb_matrix_axis;
+
+typedef struct mb_suite {
+    char *path;         /* as given */
+    char *name;         /* `suite:` (required), names the results folder */
+    uint64_t seed;      /* default 0 */
+    int repeat;         /* default 1, in [1, 1000] */
+    /* defaults: */
+    int steps;          /* default 20, >= 1 */
+    int warmup_steps;   /* default 2, >= 0, < steps */
+    mb_precision precision; /* default fp32 */
+    int eval_every;     /* defaults.eval.every: 0 = only at the end; default 0 */
+    int eval_batches;   /* defaults.eval.batches: default 4, >= 1 */
+    /* task: */
+    int batch_size;     /* task.batch_size, default 4, >= 1 */
+    int seq_len;        /* task.seq_len, 0 = the model's seq_len */
+    mb_data_cfg data;
+    int ntargets;
+    mb_target_cfg *targets; /* default: one target {name: cpu, backend: cpu} */
+    int nmodels;
+    mb_model_cfg *models;   /* required, >= 1 */
+    int nstacks;
+    mb_stack_cfg *stacks;   /* `methods:` required, >= 1 */
+    int naxes;
+    mb_matrix_axis *axes;
+} mb_suite;
+
+/* Loads and validates `path`. On failure the context's error is "FILE:LINE:COL: error: ..." (or
+ * "FILE: error: ..." when no position applies) and *out is zeroed. */
+mb_status mb_suite_load(mb_ctx *ctx, const mb_registry *reg, const char *path, mb_suite *out);
+/* Same, from a string (tests); `name` stands for the file name in messages. */
+mb_status mb_suite_load_string(mb_ctx *ctx, const mb_registry *reg, const char *name,
+                               const char *text, mb_suite *out);
+void mb_suite_free(mb_suite *s);
+
+#endif

@@ -1,0 +1,438 @@
+/* tests/test_suite.c — the suite loader: every resolved field of a full suite, the defaults, and
+ * the exact FILE:LINE:COL message of each kind of mistake. argv[1]: the folder of tests/suites. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../harness/suite.h"
+#include "check.h"
+
+/* A method with an INT, an ENUM and a linear slot, handed to the registry as a plugin would be, so
+ * the loader's other parameter types and a two-method stack can be tested with the built-ins. */
+static mb_status probe_linear(void *priv, struct mb_train *tr, const mb_linear_call *c) {
+    (void)priv;
+    (void)tr;
+    (void)c;
+    return MB_OK;
+}
+static const mb_param_decl probe_params[] = {
+    {"rank", MB_PT_INT, 8, 1, 4096, NULL, "adapter rank"},
+    {"mode", MB_PT_ENUM, 0, 0, 0, "fast|exact|lazy", "how to compute"},
+};
+static const mb_method probe = {
+    .abi_version = MB_METHOD_ABI_VERSION,
+    .name = "probe",
+    .paper = "none",
+    .summary = "test method",
+    .params = probe_params,
+    .nparams = 2,
+    .linear_forward = probe_linear,
+};
+
+static int is_zero(const mb_suite *s) {
+    mb_suite z;
+    memset(&z, 0, sizeof z);
+    return !memcmp(s, &z, sizeof z);
+}
+
+/* Loads `text` as t.yaml and expects status `want`, exactly `msg`, and a zeroed suite. */
+static void expect(mb_ctx *ctx, const mb_registry *reg, const char *text, mb_status want,
+                   const char *msg, int line) {
+    mb_suite s;
+    memset(&s, 0xA5, sizeof s); /* the loader must zero it, not rely on the caller */
+    mb_status st = mb_suite_load_string(ctx, reg, "t.yaml", text, &s);
+    CHECK(st == want, "case at line %d: status %s, expected %s (%s)", line, mb_status_name(st),
+          mb_status_name(want), ctx->err);
+    CHECK_STR(ctx->err, msg);
+    CHECK(is_zero(&s), "case at line %d: the suite is not zeroed after a failure", line);
+    if (st == MB_OK) mb_suite_free(&s);
+}
+#define EXPECT(text, want, msg) expect(&ctx, &reg, (text), (want), (msg), __LINE__)
+#define BAD(text, msg) EXPECT((text), MB_EINVAL, (msg))
+
+/* The three required keys; the case's own lines start at line 4. */
+#define HEAD "suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n"
+
+static int test_valid_file(mb_ctx *ctx, const mb_registry *reg, const char *dir) {
+    char path[1024], want[1100];
+    snprintf(path, sizeof path, "%s/valid.yaml", dir);
+    mb_suite s;
+    CHECK_OK(ctx, mb_suite_load(ctx, reg, path, &s));
+    CHECK_STR(s.path, path);
+    CHECK_STR(s.name, "optimizers-gpt");
+    CHECK_EQ_U(s.seed, 1234);
+    CHECK(s.repeat == 3, "repeat %d", s.repeat);
+    CHECK(s.steps == 200 && s.warmup_steps == 10, "steps %d warmup %d", s.steps, s.warmup_steps);
+    CHECK(s.precision == MB_PREC_BF16, "precision %s", mb_precision_name(s.precision));
+    CHECK(s.eval_every == 50 && s.eval_batches == 20, "eval %d %d", s.eval_every, s.eval_batches);
+    CHECK(s.batch_size == 8 && s.seq_len == 128, "task %d %d", s.batch_size, s.seq_len);
+
+    CHECK(s.ntargets == 3, "%d targets", s.ntargets);
+    CHECK_STR(s.targets[0].name, "cpu");
+    CHECK(s.targets[0].backend == MB_TARGET_CPU && s.targets[0].device == 0, "cpu target");
+    CHECK_EQ_U(s.targets[0].memory_cap, 0);
+    CHECK_STR(s.targets[1].name, "h100");
+    CHECK(s.targets[1].backend == MB_TARGET_CUDA && s.targets[1].device == 1, "h100 target");
+    CHECK_STR(s.targets[2].name, "24gb-card");
+    CHECK_EQ_U(s.targets[2].memory_cap, 25769803776ull); /* 24 GiB */
+
+    CHECK(s.nmodels == 3, "%d models", s.nmodels);
+    CHECK_STR(s.models[0].name, "gpt2-124m");
+    CHECK_STR(s.models[0].preset, "gpt2-124m");
+    mb_gpt_config g = s.models[0].shape;
+    CHECK(g.layers == 12 && g.d_model == 768 && g.heads == 12 && g.seq_len == 1024 &&
+              g.vocab == 50257,
+          "gpt2-124m shape");
+    CHECK_STR(s.models[1].preset, "gpt-nano");
+    g = s.models[1].shape; /* gpt-nano with seq_len overridden */
+    CHECK(g.layers == 2 && g.d_model == 64 && g.heads == 4 && g.seq_len == 64 && g.vocab == 256,
+          "nano-long shape %d %d %d %d %d", g.layers, g.d_model, g.heads, g.seq_len, g.vocab);
+    CHECK(s.models[2].preset == NULL, "tiny has no preset");
+    g = s.models[2].shape;
+    CHECK(g.layers == 4 && g.d_model == 256 && g.heads == 4 && g.seq_len == 256 && g.vocab == 256,
+          "tiny shape");
+
+    CHECK(s.data.kind == MB_DATA_FILE && s.data.vocab == 256, "data kind");
+    snprintf(want, sizeof want, "%s/../../README.md", dir); /* relative to the suite's folder */
+    CHECK_STR(s.data.path, want);
+    CHECK(s.data.val_fraction == 0.05, "val_fraction %g", s.data.val_fraction);
+
+    CHECK(s.nstacks == 4, "%d stacks", s.nstacks);
+    const mb_stack_cfg *st = s.stacks;
+    CHECK_STR(st[0].label, "adamw");
+    CHECK(st[0].n == 1 && !strcmp(st[0].items[0].method->name, "adamw"), "stack 0");
+    CHECK(st[0].items[0].vals[0].num == 3e-4 && st[0].items[0].vals[4].num == 0, "adamw defaults");
+    CHECK_STR(st[1].label, "adamw");
+    const mb_pvalue *v = st[1].items[0].vals; /* lr beta1 beta2 eps weight_decay */
+    CHECK(v[0].num == 0.001 && v[1].num == 0.9 && v[2].num == 0.999 && v[3].num == 1e-8 &&
+              v[4].num == 0.1,
+          "adamw params");
+    CHECK_STR(st[2].label, "sgd");
+    v = st[2].items[0].vals; /* lr momentum dampening weight_decay nesterov */
+    CHECK(v[0].num == 0.05 && v[1].num == 0.9 && v[2].num == 0 && v[3].num == 0 && v[4].num == 1,
+          "sgd params");
+    CHECK_STR(st[3].label, "sgd");
+    v = st[3].items[0].vals; /* the stack form; lr through a YAML alias */
+    CHECK(v[0].num == 0.05 && v[1].num == 0 && v[2].num == 0.5 && v[4].num == 0, "stack params");
+
+    CHECK(s.naxes == 2, "%d axes", s.naxes);
+    CHECK_STR(s.axes[0].key, "batch_size");
+    CHECK(s.axes[0].n == 3 && s.axes[0].ints[0] == 4 && s.axes[0].ints[1] == 8 &&
+              s.axes[0].ints[2] == 16 && !s.axes[0].precs,
+          "batch_size axis");
+    CHECK_STR(s.axes[1].key, "precision");
+    CHECK(s.axes[1].n == 2 && s.axes[1].precs[0] == MB_PREC_FP32 &&
+              s.axes[1].precs[1] == MB_PREC_BF16 && !s.axes[1].ints,
+          "precision axis");
+
+    mb_suite_free(&s);
+    CHECK(is_zero(&s), "mb_suite_free leaves a zeroed suite");
+    mb_suite_free(&s); /* and a second free is harmless */
+    return 0;
+}
+
+static int test_defaults(mb_ctx *ctx, const mb_registry *reg) {
+    mb_suite s;
+    CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "min.yaml", HEAD, &s));
+    CHECK_STR(s.path, "min.yaml");
+    CHECK_STR(s.name, "x");
+    CHECK(s.seed == 0 && s.repeat == 1, "seed %llu repeat %d", (unsigned long long)s.seed,
+          s.repeat);
+    CHECK(s.steps == 20 && s.warmup_steps == 2 && s.precision == MB_PREC_FP32, "defaults");
+    CHECK(s.eval_every == 0 && s.eval_batches == 4, "eval defaults");
+    CHECK(s.batch_size == 4 && s.seq_len == 0, "task defaults");
+    CHECK(s.data.kind == MB_DATA_SYNTHETIC && s.data.path == NULL && s.data.vocab == 256 &&
+              s.data.val_fraction == 0.1,
+          "data defaults");
+    CHECK(s.ntargets == 1 && !strcmp(s.targets[0].name, "cpu") &&
+              s.targets[0].backend == MB_TARGET_CPU && s.targets[0].device == 0 &&
+              s.targets[0].memory_cap == 0,
+          "the default target");
+    CHECK(s.nmodels == 1 && s.nstacks == 1 && s.naxes == 0, "counts");
+    mb_suite_free(&s);
+
+    /* a one-step run: the default warm-up shrinks instead of failing on a key not written */
+    CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "t.yaml", HEAD "defaults: {steps: 1}\n", &s));
+    CHECK(s.steps == 1 && s.warmup_steps == 0, "warmup %d", s.warmup_steps);
+    mb_suite_free(&s);
+
+    /* memory sizes */
+    static const struct {
+        const char *text;
+        unsigned long long bytes;
+    } sizes[] = {{"65536", 65536},          {"512B", 512},
+                 {"64KiB", 65536},          {"512MiB", 536870912},
+                 {"24GiB", 25769803776ull}, {"1TiB", 1099511627776ull},
+                 {"8GB", 8000000000ull},    {"1.5 GiB", 1610612736},
+                 {"100 KB", 100000},        {"'24GiB'", 25769803776ull}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, HEAD "targets: [{name: t, memory_cap: %s}]\n", sizes[i].text);
+        CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "t.yaml", text, &s));
+        CHECK(s.targets[0].memory_cap == sizes[i].bytes, "%s: %zu", sizes[i].text,
+              s.targets[0].memory_cap);
+        mb_suite_free(&s);
+    }
+
+    /* data paths of a suite given as a string stay as written (relative to the working directory)
+     */
+    CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "suites/t.yaml",
+                                       HEAD "data: {name: file, path: corpus/a.txt}\n", &s));
+    CHECK_STR(s.data.path, "corpus/a.txt");
+    mb_suite_free(&s);
+    return 0;
+}
+
+/* A two-method stack, with the INT and ENUM parameter types, through a stand-in plugin. */
+static int test_stack(mb_ctx *ctx, mb_registry *reg) {
+    reg->plugin[0] = &probe;
+    reg->nplugins = 1;
+    mb_suite s;
+    CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "t.yaml",
+                                       "suite: x\nmodels: [{name: m, preset: gpt-nano}]\n"
+                                       "methods:\n"
+                                       "  - {stack: [probe, adamw], probe: {rank: 16, mode: lazy}, "
+                                       "adamw: {lr: 0.01}}\n"
+                                       "  - {name: probe}\n",
+                                       &s));
+    CHECK(s.nstacks == 2, "%d stacks", s.nstacks);
+    CHECK_STR(s.stacks[0].label, "probe+adamw");
+    CHECK(s.stacks[0].n == 2 && s.stacks[0].items[0].method == &probe, "stack order");
+    CHECK(s.stacks[0].items[0].vals[0].num == 16 && s.stacks[0].items[0].vals[1].num == 2,
+          "probe params");
+    CHECK(s.stacks[0].items[1].vals[0].num == 0.01, "adamw lr in a stack");
+    CHECK(s.stacks[1].items[0].vals[0].num == 8 && s.stacks[1].items[0].vals[1].num == 0,
+          "probe defaults");
+    mb_suite_free(&s);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : "tests/suites";
+    mb_ctx ctx;
+    CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
+    mb_registry reg;
+    mb_registry_init(&reg);
+
+    if (test_valid_file(&ctx, &reg, dir)) return 1;
+    if (test_defaults(&ctx, &reg)) return 1;
+
+    /* files: missing, and indented with a tab */
+    char path[1024], want[1200];
+    mb_suite s;
+    snprintf(path, sizeof path, "%s/no-such-suite.yaml", dir);
+    CHECK(mb_suite_load(&ctx, &reg, path, &s) == MB_EIO, "a missing file is MB_EIO");
+    snprintf(want, sizeof want, "%s: error: cannot open: No such file or directory", path);
+    CHECK_STR(ctx.err, want);
+    CHECK(is_zero(&s), "zeroed after a missing file");
+    snprintf(path, sizeof path, "%s/tab_indent.yaml", dir);
+    CHECK(mb_suite_load(&ctx, &reg, path, &s) == MB_EFORMAT, "a tab is a syntax error");
+    snprintf(want, sizeof want,
+             "%s:4:1: error: a tab indents this line; YAML cannot be indented with tabs, use "
+             "spaces",
+             path);
+    CHECK_STR(ctx.err, want);
+    CHECK(is_zero(&s), "zeroed after a syntax error");
+
+    /* YAML syntax */
+    EXPECT("suite: x\nmodels: [1, 2\nseed: 3\n", MB_EFORMAT,
+           "t.yaml:3:5: error: invalid YAML: did not find expected ',' or ']' while parsing a "
+           "flow sequence that started at line 2, column 9");
+    EXPECT("suite: \"x\n", MB_EFORMAT,
+           "t.yaml:2:1: error: invalid YAML: found unexpected end of stream while scanning a "
+           "quoted scalar that started at line 1, column 8");
+    EXPECT("suite: x\n  seed: 1\n", MB_EFORMAT,
+           "t.yaml:2:7: error: invalid YAML: mapping values are not allowed in this context");
+    EXPECT("suite: x\nmodels: *m\n", MB_EFORMAT,
+           "t.yaml:2:9: error: invalid YAML: found undefined alias");
+    EXPECT("suite: x\n\tseed: 1\n", MB_EFORMAT,
+           "t.yaml:2:1: error: a tab indents this line; YAML cannot be indented with tabs, use "
+           "spaces");
+    EXPECT("suite: x\nseed: \x01\n", MB_EFORMAT,
+           "t.yaml:2:7: error: invalid YAML: control characters are not allowed (U+0001)");
+    EXPECT("suite: \xff\n", MB_EFORMAT,
+           "t.yaml:1:8: error: invalid YAML: invalid leading UTF-8 octet (byte 0xFF); a suite "
+           "must be UTF-8 text");
+
+    /* the document's shape */
+    const char *empty_msg =
+        "t.yaml: error: the suite is empty: expected a mapping with suite, models and methods";
+    BAD("", empty_msg);
+    BAD("# only a comment\n\n", empty_msg);
+    BAD("---\n...\n", empty_msg);
+    BAD("~\n", empty_msg);
+    BAD("- suite: x\n", "t.yaml:1:1: error: the suite must be a mapping of keys, found a list");
+    BAD("just words\n",
+        "t.yaml:1:1: error: the suite must be a mapping of keys, found 'just words'");
+    BAD(HEAD "---\nsuite: y\n",
+        "t.yaml:5:1: error: found a second YAML document; a suite file holds one");
+    BAD("suite: x\nmethods: [adamw]\n", "t.yaml:1:1: error: missing required key 'models'");
+    BAD("seed: 1\nmodels: []\n", "t.yaml:1:1: error: missing required key 'suite'");
+    BAD("suite: x\nseed: 1\nseed: 2\n",
+        "t.yaml:3:1: error: duplicate key 'seed' (first at line 2)");
+    BAD(HEAD "defaults: {steps: 5, steps: 6}\n",
+        "t.yaml:4:22: error: duplicate key 'steps' (first at line 4, column 12)");
+    BAD(HEAD "? [a, b]\n: 1\n", "t.yaml:4:3: error: a key must be a name, got a list");
+    BAD(HEAD "x: &a [1, *a]\n",
+        "t.yaml:4:4: error: an alias refers to a node that contains it; a suite cannot be "
+        "recursive");
+    {
+        char deep[512] = HEAD "defaults: ";
+        for (int i = 0; i < 70; i++) strcat(deep, "[");
+        for (int i = 0; i < 70; i++) strcat(deep, "]");
+        BAD(deep, "t.yaml:4:74: error: the suite nests more than 64 levels deep");
+    }
+
+    /* unknown names, with the nearest valid one or the list */
+    BAD(HEAD "sede: 1\n", "t.yaml:4:1: error: unknown top-level key 'sede' (did you mean 'seed'?)");
+    BAD(HEAD "defaults: {setps: 10}\n",
+        "t.yaml:4:12: error: unknown key 'setps' in defaults (did you mean 'steps'?)");
+    BAD(HEAD "defaults: {foo: 1}\n",
+        "t.yaml:4:12: error: unknown key 'foo' in defaults (valid: steps, warmup_steps, "
+        "precision, eval)");
+    BAD(HEAD "defaults: {eval: {evry: 5}}\n",
+        "t.yaml:4:19: error: unknown key 'evry' in defaults.eval (did you mean 'every'?)");
+    BAD(HEAD "targets: [{name: g, bakend: cuda}]\n",
+        "t.yaml:4:21: error: unknown key 'bakend' in targets[0] (did you mean 'backend'?)");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamww]\n",
+        "t.yaml:3:11: error: unknown method 'adamww' (did you mean 'adamw'?)");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [lion]\n",
+        "t.yaml:3:11: error: unknown method 'lion' (valid: adamw, sgd)");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: adamw, betas: 1}]\n",
+        "t.yaml:3:25: error: unknown parameter 'betas' for method adamw (did you mean 'beta1'?)");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: sgd, zzz: 1}]\n",
+        "t.yaml:3:23: error: unknown parameter 'zzz' for method sgd (valid: lr, momentum, "
+        "dampening, weight_decay, nesterov)");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt2-125m}]\nmethods: [adamw]\n",
+        "t.yaml:2:28: error: unknown preset 'gpt2-125m' (did you mean 'gpt2-124m'?)");
+    BAD("suite: x\nmodels: [{name: m, preset: llama}]\nmethods: [adamw]\n",
+        "t.yaml:2:28: error: unknown preset 'llama' (valid: gpt-nano, gpt2-124m, gpt2-350m, "
+        "gpt2-774m, gpt2-1.5b)");
+
+    /* wrong types */
+    BAD(HEAD "seed: abc\n", "t.yaml:4:7: error: seed must be an integer, got 'abc'");
+    BAD(HEAD "seed: 1.5\n", "t.yaml:4:7: error: seed must be an integer, got '1.5'");
+    BAD(HEAD "seed: \"12\"\n",
+        "t.yaml:4:7: error: seed must be an integer, got the quoted string '12' (remove the "
+        "quotes)");
+    BAD(HEAD "seed:\n", "t.yaml:4:6: error: seed must be an integer, got an empty value");
+    BAD(HEAD "seed: 99999999999999999999\n",
+        "t.yaml:4:7: error: seed is out of range, got '99999999999999999999'");
+    BAD(HEAD "defaults: 50\n", "t.yaml:4:11: error: defaults must be a mapping, got '50'");
+    BAD(HEAD "defaults: [1]\n", "t.yaml:4:11: error: defaults must be a mapping, got a list");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: adamw\n",
+        "t.yaml:3:10: error: methods must be a list, got 'adamw'");
+    BAD("suite: [x]\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n",
+        "t.yaml:1:8: error: suite must be a string, got a list");
+    BAD("suite: results/x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n",
+        "t.yaml:1:8: error: suite must be a name of letters, digits, '.', '_' and '-' (not "
+        "starting with '.' or '-'), got 'results/x'");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: adamw, lr: fast}]\n",
+        "t.yaml:3:29: error: adamw.lr must be a number, got 'fast'");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: sgd, nesterov: yes}]\n",
+        "t.yaml:3:33: error: sgd.nesterov must be true or false, got 'yes'");
+    BAD(HEAD "defaults: {precision: fp16}\n",
+        "t.yaml:4:23: error: defaults.precision must be one of fp32, fp64, tf32, bf16, got 'fp16'");
+    BAD(HEAD "targets: [{name: g, backend: rocm}]\n",
+        "t.yaml:4:30: error: targets[0].backend must be one of cpu, cuda, got 'rocm'");
+    BAD(HEAD "targets: [{name: g, memory_cap: 24 gigs}]\n",
+        "t.yaml:4:33: error: targets[0].memory_cap must be a size like 24GiB or 512MiB, got '24 "
+        "gigs'");
+    BAD(HEAD "targets: [{name: g, memory_cap: -1GiB}]\n",
+        "t.yaml:4:33: error: targets[0].memory_cap must be a size like 24GiB or 512MiB, got "
+        "'-1GiB'");
+    BAD(HEAD "targets: [cpu]\n", "t.yaml:4:11: error: targets[0] must be a mapping, got 'cpu'");
+    BAD(HEAD "task: {kind: infer}\n",
+        "t.yaml:4:14: error: task.kind must be one of train, got 'infer'");
+
+    /* ranges */
+    BAD(HEAD "task: {batch_size: 0}\n", "t.yaml:4:20: error: task.batch_size must be >= 1, got 0");
+    BAD(HEAD "matrix: {batch_size: [4, 0]}\n",
+        "t.yaml:4:26: error: matrix.batch_size[1] must be >= 1, got 0");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: adamw, lr: 20}]\n",
+        "t.yaml:3:29: error: adamw.lr must be in [0, 10], got 20");
+    BAD(HEAD "repeat: 0\n", "t.yaml:4:9: error: repeat must be in [1, 1000], got 0");
+    BAD(HEAD "seed: -1\n", "t.yaml:4:7: error: seed must be >= 0, got -1");
+    BAD(HEAD "defaults: {steps: 10, warmup_steps: 10}\n",
+        "t.yaml:4:37: error: defaults.warmup_steps must be less than defaults.steps (10), got 10");
+    BAD(HEAD "data: {val_fraction: 0.6}\n",
+        "t.yaml:4:22: error: data.val_fraction must be in [0, 0.5], got 0.6");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano, layers: 0}]\nmethods: [adamw]\n",
+        "t.yaml:2:46: error: models[0].layers must be in [1, 1024], got 0");
+
+    /* the rest of the schema */
+    BAD("suite: x\nmodels: [{name: m, arch: gpt, layers: 2}]\nmethods: [adamw]\n",
+        "t.yaml:2:10: error: missing required key 'd_model' in models[0] (a model without a "
+        "preset gives layers, d_model, heads, seq_len and vocab)");
+    BAD("suite: x\nmodels: [{name: m, layers: 2}]\nmethods: [adamw]\n",
+        "t.yaml:2:10: error: models[0] needs a preset, or arch: gpt with layers, d_model, heads, "
+        "seq_len and vocab");
+    BAD("suite: x\nmodels: [{preset: gpt-nano}]\nmethods: [adamw]\n",
+        "t.yaml:2:10: error: missing required key 'name' in models[0]");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano, heads: 3}]\nmethods: [adamw]\n",
+        "t.yaml:2:45: error: models[0]: d_model 64 is not divisible by heads 3");
+    BAD("suite: x\nmodels:\n  - {name: m, preset: gpt-nano}\n  - {name: m, preset: gpt2-124m}\n"
+        "methods: [adamw]\n",
+        "t.yaml:4:12: error: duplicate model name 'm' (first at line 3)");
+    BAD("suite: x\nmodels: []\nmethods: [adamw]\n",
+        "t.yaml:2:9: error: models must list at least one model");
+    BAD(HEAD "data: {name: file}\n",
+        "t.yaml:4:7: error: missing required key 'path' in data (data.name is file)");
+    BAD(HEAD "data: {path: a.txt}\n",
+        "t.yaml:4:14: error: data.path applies only to data.name: file");
+    BAD(HEAD "data: {name: file, path: a.txt, vocab: 50257}\n",
+        "t.yaml:4:40: error: data.vocab applies only to synthetic data (file data is bytes: vocab "
+        "256)");
+    BAD(HEAD "matrix: {batch_size: []}\n",
+        "t.yaml:4:22: error: matrix.batch_size must list at least one value");
+    BAD(HEAD "matrix: {batch_size: [4, 8, 4]}\n",
+        "t.yaml:4:29: error: matrix.batch_size lists 4 twice (first at line 4, column 23)");
+    BAD(HEAD "matrix: {precision: [fp32, fp8]}\n",
+        "t.yaml:4:28: error: matrix.precision[1] must be one of fp32, fp64, tf32, bf16, got 'fp8'");
+
+    /* method entries and stacks */
+    const char *mh = "suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods:\n";
+    char text[512];
+#define METHOD(entry, msg)                                                                         \
+    do {                                                                                           \
+        snprintf(text, sizeof text, "%s  - %s\n", mh, entry);                                      \
+        BAD(text, msg);                                                                            \
+    } while (0)
+    METHOD("{stack: [adamw, sgd]}",
+           "t.yaml:4:13: error: methods 'adamw' and 'sgd' both fill the optimizer_step slot; a "
+           "stack has one owner per slot");
+    METHOD("{stack: [adamw, adamw]}",
+           "t.yaml:4:21: error: method 'adamw' appears twice in this stack");
+    METHOD("{stack: []}", "t.yaml:4:13: error: methods[0].stack must list at least one method");
+    METHOD("{stack: [adamw], sgd: {lr: 1}}",
+           "t.yaml:4:22: error: method 'sgd' is not in this stack; list it under stack: to set "
+           "its parameters");
+    METHOD("{stack: [adamw], adam: {lr: 1}}",
+           "t.yaml:4:22: error: unknown key 'adam' in methods[0] (did you mean 'adamw'?)");
+    METHOD("{stack: [adamw], adamw: 3}",
+           "t.yaml:4:29: error: methods[0].adamw must be a mapping of adamw's parameters, got '3'");
+    METHOD("{stack: [adamw], adamw: {lr: -1}}",
+           "t.yaml:4:34: error: adamw.lr must be in [0, 10], got -1");
+    METHOD("{name: adamw, stack: [sgd]}",
+           "t.yaml:4:5: error: methods[0] has both name and stack; give one method by name, or a "
+           "stack with its methods' parameters under their names");
+    METHOD("{lr: 1}",
+           "t.yaml:4:5: error: methods[0] needs a name (one method) or a stack (a list of "
+           "methods)");
+    METHOD("[adamw]",
+           "t.yaml:4:5: error: methods[0] must be a method name or a mapping, got a list");
+    METHOD("", "t.yaml:4:4: error: methods[0] must be a method name, got an empty value");
+
+    /* plugin-style parameters: INT and ENUM, and a two-method stack */
+    if (test_stack(&ctx, &reg)) return 1;
+    METHOD("{name: probe, rank: 0}", "t.yaml:4:25: error: probe.rank must be in [1, 4096], got 0");
+    METHOD("{name: probe, rank: 2.5}",
+           "t.yaml:4:25: error: probe.rank must be an integer, got '2.5'");
+    METHOD("{name: probe, mode: slow}",
+           "t.yaml:4:25: error: probe.mode must be one of fast, exact, lazy, got 'slow'");
+    METHOD("{stack: [probe, adamw], probe: {rnak: 4}}",
+           "t.yaml:4:37: error: unknown parameter 'rnak' for method probe (did you mean 'rank'?)");
+    mb_registry_init(&reg); /* forget the stand-in before the context goes */
+
+    mb_ctx_fini(&ctx);
+    CHECK_DONE();
+}
