@@ -5,6 +5,7 @@
 #include "../engine/models/gpt.h"
 #include "../engine/rng.h"
 #include "check.h"
+#include "gpt_fixture.h"
 
 /* Fourth-order central difference: (-f(x+2h) + 8f(x+h) - 8f(x-h) + f(x-2h)) / 12h. Its truncation
  * error is O(h^4), so h = 1e-3 keeps both truncation (~1e-13) and fp64 rounding (~1e-12 absolute)
@@ -29,12 +30,9 @@ static double loss_at(mb_ctx *ctx, mb_gpt *m, const int32_t *x, const int32_t *y
 
 int main(void) {
     mb_ctx ctx;
-    CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f64));
     mb_gpt_config cfg;
-    CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt-nano", &cfg));
     mb_gpt m;
-    CHECK_OK(&ctx, mb_gpt_create(&ctx, &cfg, &m));
-    CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &m, 7));
+    CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f64, 7, &cfg, &m));
     /* Push every tensor away from initialisation (LayerNorms off 1 and 0, attention away from uniform)
      * so gradients are generic: at init many query/key gradients are ~1e-8, below what fp64
      * finite differences resolve to 1e-6 relative. */

@@ -10,12 +10,9 @@
 
 int main(void) {
     mb_ctx ctx;
-    CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
     mb_gpt_config cfg;
-    CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt-nano", &cfg));
     mb_gpt m;
-    CHECK_OK(&ctx, mb_gpt_create(&ctx, &cfg, &m));
-    CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &m, 3));
+    CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 3, &cfg, &m));
     CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m, NULL));
     int B = 4, T = cfg.seq_len;
     int32_t x[4 * 32], y[4 * 32];

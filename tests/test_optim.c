@@ -47,12 +47,9 @@ typedef struct opt_case {
 
 static int run_case(const opt_case *oc) {
     mb_ctx ctx;
-    CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
     mb_gpt_config cfg;
-    CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt-nano", &cfg));
     mb_gpt m;
-    CHECK_OK(&ctx, mb_gpt_create(&ctx, &cfg, &m));
-    CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &m, 4));
+    CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 4, &cfg, &m));
     CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m, NULL));
     mb_pvalue vals[5];
     for (int i = 0; i < oc->method->nparams; i++) vals[i].num = oc->v[i];

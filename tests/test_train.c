@@ -116,12 +116,9 @@ static const mb_method probe_method = {
 static int run(const mb_method *extra, int frozen, double loss[3], double **w, uint64_t calls[],
                size_t *act_peak) {
     mb_ctx ctx;
-    CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
     mb_gpt_config cfg;
-    CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt-nano", &cfg));
     mb_gpt m;
-    CHECK_OK(&ctx, mb_gpt_create(&ctx, &cfg, &m));
-    CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &m, 11));
+    CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 11, &cfg, &m));
     mb_pvalue sgdv[5], pv[1] = {{frozen}};
     mb_method_defaults(&mb_method_sgd, sgdv);
     sgdv[0].num = 0.1;
