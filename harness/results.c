@@ -34,7 +34,7 @@ const char *const mb_results_columns[] = {
     "steps", "warmup_steps", "timed_steps", "step_ms_median", "step_ms_p10", "step_ms_p90",
     "tokens_per_s", "mfu", "metric", "metric_value", "metric_stderr", "final_train_loss",
     "git_sha", "git_dirty", "config_hash", "device_name", "device_uuid", "driver_version",
-    "cuda_runtime", "cublas_version", "host", "started_at", "wall_s",
+    "cuda_runtime", "cublas_version", "host", "started_at", "wall_s", "search",
     NULL,
 };
 
@@ -422,6 +422,7 @@ mb_status mb_results_write(mb_ctx *ctx, mb_results *r, const mb_row *row) {
     out_str(&o, row->host);
     out_str(&o, row->started_at);
     out_f64(&o, row->wall_s);
+    out_str(&o, row->search);
     return out_end(ctx, &o, r->path);
 }
 

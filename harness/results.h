@@ -42,6 +42,9 @@ typedef struct mb_row {
     const char *device_name, *device_uuid, *driver_version, *cuda_runtime, *cublas_version, *host;
     const char *started_at; /* UTC, ISO 8601 */
     double wall_s;
+    /* empty for a plain cell; "trial" for a trial of a search; "max_batch_size" or "max_seq_len"
+     * for the row that reports a search's result (its batch_size or seq_len is the answer) */
+    const char *search;
 } mb_row;
 
 /* Appends rows to `path`, writing the header first when the file is new or empty; an existing
