@@ -16,6 +16,7 @@ static const mb_command commands[] = {
     {"methods", mb_cmd_methods, "list the methods, or show one's paper and parameters"},
     {"models", mb_cmd_models, "list the model presets with their shapes and sizes"},
     {"env", mb_cmd_env, "print the build and host facts recorded with every result"},
+    {"report", mb_cmd_report, "draw results.csv files: figures (gnuplot), report.md, index.html"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

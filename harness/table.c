@@ -12,6 +12,7 @@ typedef struct loader {
     mb_ctx *ctx;
     int cap;
     mb_status err;
+    char msg[MB_ERRMSG_MAX]; /* our own message, which mb_csv_read would overwrite */
 } loader;
 
 static char *dup_or_null(const char *s) { return strdup(s ? s : ""); }
@@ -28,8 +29,9 @@ static int on_row(void *u, int line, int nf, char **f) {
     }
     if (nf == 1 && !f[0][0]) return 0; /* a blank line */
     if (nf > t->ncols) {
-        L->err = mb_error(L->ctx, MB_EFORMAT, "%s:%d: %d fields, but the header has %d", t->path,
-                          line, nf, t->ncols);
+        L->err = MB_EFORMAT;
+        snprintf(L->msg, sizeof L->msg, "%s:%d: %d fields, but the header has %d", t->path, line,
+                 nf, t->ncols);
         return 1;
     }
     if (t->nrows == L->cap) {
@@ -53,10 +55,10 @@ static int on_row(void *u, int line, int nf, char **f) {
 mb_status mb_table_load(mb_ctx *ctx, const char *path, mb_table *t) {
     memset(t, 0, sizeof *t);
     if (!(t->path = strdup(path))) return mb_error(ctx, MB_ENOMEM, "host allocation");
-    loader L = {t, ctx, 0, MB_OK};
+    loader L = {t, ctx, 0, MB_OK, ""};
     mb_status s = mb_csv_read(ctx, path, on_row, &L);
     if (L.err == MB_ENOMEM) s = mb_error(ctx, MB_ENOMEM, "%s: out of memory", path);
-    else if (L.err != MB_OK) s = L.err;
+    else if (L.err != MB_OK) s = mb_error(ctx, L.err, "%s", L.msg);
     if (s == MB_OK && !t->cols) s = mb_error(ctx, MB_EFORMAT, "%s:1: the file is empty", path);
     if (s != MB_OK) mb_table_free(t);
     return s;

@@ -1,0 +1,330 @@
+/* tests/test_report.c — `membench report` on tests/fixtures/report: every figure rendered, names
+ * literal in the SVGs, failed rows listed but never plotted, index.html linking only to its own
+ * files, exact errors. argv: membench binary, source dir; 77 when gnuplot is not on PATH. */
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static const char *bin, *src;
+static char tmp[64];
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = 0;
+    fclose(f);
+    return s;
+}
+
+static char *slurp_in(const char *dir, const char *name) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return slurp(p);
+}
+
+static long file_size(const char *dir, const char *name) {
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode) ? (long)st.st_size : -1;
+}
+
+/* Runs a shell command line (printf-style) with stdout and stderr captured in tmp/so, tmp/se. */
+typedef struct out {
+    int rc;
+    char *so, *se;
+} out;
+
+static out sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static out sh(const char *fmt, ...) {
+    char cmd[4096], line[4400], p[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(line, sizeof line, "%s >%s/so 2>%s/se", cmd, tmp, tmp);
+    int st = system(line);
+    out o = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, NULL, NULL};
+    snprintf(p, sizeof p, "%s/so", tmp);
+    o.so = slurp(p);
+    snprintf(p, sizeof p, "%s/se", tmp);
+    o.se = slurp(p);
+    if (!o.so) o.so = strdup("");
+    if (!o.se) o.se = strdup("");
+    return o;
+}
+
+static void drop(out *o) {
+    free(o->so);
+    free(o->se);
+}
+
+/* Whether one line of `text` holds all of the given words. */
+static int some_line_has(const char *text, const char *a, const char *b, const char *c) {
+    for (const char *p = text; p && *p;) {
+        const char *end = strchr(p, '\n');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char *line = strndup(p, n);
+        int yes = strstr(line, a) && strstr(line, b) && strstr(line, c);
+        free(line);
+        if (yes) return 1;
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+/* How gnuplot's svg terminal writes text: '&' and '<' escaped, the rest as is ('>' is also
+ * accepted escaped, which XML allows). */
+static int svg_has_name(const char *svg, const char *name) {
+    char esc[256], esc_gt[256];
+    size_t n = 0, m = 0;
+    for (const char *p = name; *p && n < 200 && m < 200; p++) {
+        const char *e = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : NULL;
+        const char *g = *p == '>' ? "&gt;" : e;
+        n += (size_t)snprintf(esc + n, sizeof esc - n, "%s", e ? e : (char[]){*p, 0});
+        m += (size_t)snprintf(esc_gt + m, sizeof esc_gt - m, "%s", g ? g : (char[]){*p, 0});
+    }
+    return strstr(svg, esc) || strstr(svg, esc_gt);
+}
+
+static int on_path(const char *prog) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", prog);
+    return system(cmd) == 0;
+}
+
+/* The methods of the fixture's ok rows (plain cells), as they are written in results.csv. */
+static const char *const ok_methods[] = {"adam_w^2", "sgd{m}&n<x>", "lion_8bit+ckpt~2",
+                                         "galore'q\"\\%d"};
+#define N_OK_METHODS 4
+/* ... and of its two max_batch_size rows. */
+static const char *const search_methods[] = {"adam_w^2", "sgd{m}&n<x>"};
+/* The oom and error rows' names and numbers, found nowhere else in the fixture (bytes, the same
+ * in MiB as report writes them, step times, tokens/s, val loss, and the error cell's steps). */
+static const char *const failed[] = {
+    "zz_oom_method", "987654321", "941.907", "4242.42", "4141.41", "4343.43", "31337",
+    "9.87654",       "zz_error_method", "876543219", "835.936", "5353.53", "5252.52", "5454.54",
+    "27182.8",       "8.76543", "77.7777",
+};
+#define N_FAILED ((int)(sizeof failed / sizeof failed[0]))
+
+static const char *const figures[] = {"memory", "time", "pareto", "loss", "quality", "maxbatch"};
+
+static void check_figures(const char *dir) {
+    for (int i = 0; i < 6; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.png", figures[i]);
+        CHECK(file_size(dir, name) > 0, "%s/%s missing or empty", dir, name);
+        snprintf(name, sizeof name, "%s.gp", figures[i]);
+        CHECK(file_size(dir, name) > 0, "%s/%s missing or empty", dir, name);
+        snprintf(name, sizeof name, "%s.dat", figures[i]);
+        CHECK(file_size(dir, name) > 0, "%s/%s missing or empty", dir, name);
+        snprintf(name, sizeof name, "%s.svg", figures[i]);
+        char *svg = slurp_in(dir, name);
+        CHECK(svg && *svg, "%s/%s missing or empty", dir, name);
+        if (!svg) continue;
+        int search = !strcmp(figures[i], "maxbatch");
+        for (int k = 0; k < (search ? 2 : N_OK_METHODS); k++) {
+            const char *m = search ? search_methods[k] : ok_methods[k];
+            CHECK(svg_has_name(svg, m), "%s does not show method %s literally", name, m);
+        }
+        CHECK(!strstr(svg, "zz_oom_method") && !strstr(svg, "zz_error_method"),
+              "%s draws a row whose status is not ok", name);
+        free(svg);
+    }
+    /* Two settings of one stack read apart: the parameter that differs is in the label. */
+    char *svg = slurp_in(dir, "memory.svg");
+    CHECK(svg && strstr(svg, "adam_w^2(weight_decay=0.1)") &&
+              strstr(svg, "adam_w^2(weight_decay=0)"),
+          "memory.svg does not tell the two adam_w^2 settings apart");
+    free(svg);
+}
+
+/* No data file that report wrote holds a value or a name of the oom and error rows. */
+static void check_data_files(const char *dir) {
+    DIR *d = opendir(dir);
+    CHECK(d != NULL, "cannot list %s", dir);
+    if (!d) return;
+    int ndata = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || (strcmp(e->d_name + n - 4, ".dat") && strcmp(e->d_name + n - 4, ".csv")))
+            continue;
+        ndata++;
+        char *text = slurp_in(dir, e->d_name);
+        CHECK(text != NULL, "cannot read %s", e->d_name);
+        for (int k = 0; text && k < N_FAILED; k++)
+            CHECK(!strstr(text, failed[k]), "%s holds '%s' from a row whose status is not ok",
+                  e->d_name, failed[k]);
+        free(text);
+    }
+    closedir(d);
+    CHECK(ndata >= 7, "%d data files, expected the 6 figures' and pareto_frontier.dat", ndata);
+}
+
+/* Every src= and href= of index.html names a file in DIR; nothing points outside it. */
+static void check_html(const char *dir) {
+    char *html = slurp_in(dir, "index.html");
+    CHECK(html != NULL, "no index.html");
+    if (!html) return;
+    CHECK(!strstr(html, "://"), "index.html holds an absolute URL");
+    int nsrc = 0, nlinks = 0;
+    for (const char *p = html; (p = strpbrk(p, "sh"));) {
+        int is_src = !strncmp(p, "src=\"", 5), is_href = !strncmp(p, "href=\"", 6);
+        if (!is_src && !is_href) {
+            p++;
+            continue;
+        }
+        /* only attributes: the character before is a space */
+        if (p == html || p[-1] != ' ') {
+            p++;
+            continue;
+        }
+        const char *v = p + (is_src ? 5 : 6), *end = strchr(v, '"');
+        if (!end) break;
+        char val[256];
+        snprintf(val, sizeof val, "%.*s", (int)(end - v), v);
+        nsrc += is_src;
+        nlinks++;
+        CHECK(val[0] && val[0] != '/' && !strchr(val, ':') && !strstr(val, ".."),
+              "index.html links outside its folder: %s", val);
+        CHECK(file_size(dir, val) > 0, "index.html links to %s, which is not in %s", val, dir);
+        p = end;
+    }
+    CHECK(nsrc >= 6, "index.html shows %d images, expected the 6 figures", nsrc);
+    CHECK(nlinks >= 6 * 5, "index.html has %d links", nlinks);
+    CHECK(strstr(html, "sgd{m}&amp;n&lt;x&gt;") != NULL,
+          "index.html does not escape a method name");
+    CHECK(!strstr(html, "n<x>"), "index.html holds an unescaped '<' from a method name");
+    CHECK(strstr(html, "zz_oom_method") && strstr(html, "zz_error_method"),
+          "index.html does not list the rows that are not ok");
+    free(html);
+}
+
+static void check_markdown(const char *dir) {
+    char *md = slurp_in(dir, "report.md");
+    CHECK(md != NULL, "no report.md");
+    if (!md) return;
+    CHECK(some_line_has(md, "zz_oom_method", "| oom |", "needs 987654321 bytes; the cap is 65536"),
+          "report.md does not list the oom row with its reason:\n%s", md);
+    CHECK(some_line_has(md, "zz_error_method", "| error |",
+                        "training diverged: the loss is nan at step 7"),
+          "report.md does not list the error row with its reason:\n%s", md);
+    for (int i = 0; i < 6; i++) {
+        char link[64];
+        snprintf(link, sizeof link, "![%s](%s.png)", figures[i], figures[i]);
+        CHECK(strstr(md, link) != NULL, "report.md lacks %s", link);
+    }
+    /* The repeated cell is one line with both runs; its median is the median of the medians. */
+    CHECK(some_line_has(md, "`cpu/gpt-micro/sgd{m}&n<x>/bs=2/seq=32/fp32`", "| ok | 2 |", "0.650"),
+          "report.md does not aggregate the two repeats");
+    free(md);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: test_report MEMBENCH SOURCE_DIR\n");
+        return 2;
+    }
+    bin = argv[1];
+    src = argv[2];
+    if (!on_path("gnuplot")) {
+        printf("skipped: gnuplot is not on PATH\n");
+        return 77;
+    }
+    snprintf(tmp, sizeof tmp, "/tmp/mbreport.XXXXXX");
+    if (!mkdtemp(tmp)) return 1;
+    char dir[256], fx[512];
+    snprintf(dir, sizeof dir, "%s/out/rep", tmp); /* parents created too */
+    snprintf(fx, sizeof fx, "%s/tests/fixtures/report", src);
+
+    out o = sh("%s report %s/results.csv --out %s", bin, fx, dir);
+    CHECK(o.rc == 0, "membench report exited with %d:\n%s", o.rc, o.se);
+    CHECK(strstr(o.so, "index.html") != NULL, "stdout does not name the files:\n%s", o.so);
+    drop(&o);
+    check_figures(dir);
+    check_data_files(dir);
+    check_html(dir);
+    check_markdown(dir);
+
+    /* The kept scripts re-run on their own, where they are. */
+    o = sh("cd %s && rm -f memory.png && gnuplot memory.gp", dir);
+    CHECK(o.rc == 0 && file_size(dir, "memory.png") > 0, "gnuplot memory.gp again: %d\n%s", o.rc,
+          o.se);
+    drop(&o);
+
+    /* steps.csv comes from beside results.csv; elsewhere there is no loss figure, unless --steps
+     * names one. Options may come after the file names. */
+    o = sh("mkdir -p %s/alone && cp %s/results.csv %s/alone/ && %s report %s/alone/results.csv "
+           "--out %s/r2",
+           tmp, fx, tmp, bin, tmp, tmp);
+    char r2[256];
+    snprintf(r2, sizeof r2, "%s/r2", tmp);
+    CHECK(o.rc == 0, "report without steps.csv exited with %d:\n%s", o.rc, o.se);
+    CHECK(file_size(r2, "loss.svg") < 0, "a loss figure without steps.csv");
+    CHECK(file_size(r2, "memory.svg") > 0, "no memory figure without steps.csv");
+    CHECK(strstr(o.se, "steps.csv") != NULL, "no note about the missing steps.csv:\n%s", o.se);
+    drop(&o);
+    o = sh("%s report --steps %s/steps.csv -o %s/r3 %s/alone/results.csv", bin, fx, tmp, tmp);
+    char r3[256];
+    snprintf(r3, sizeof r3, "%s/r3", tmp);
+    CHECK(o.rc == 0 && file_size(r3, "loss.svg") > 0, "--steps: rc %d, no loss.svg\n%s", o.rc,
+          o.se);
+    drop(&o);
+
+    /* Usage and input errors: exit 2 with the message. */
+    o = sh("%s report --help", bin);
+    CHECK(o.rc == 0 && strstr(o.so, "usage: membench report"), "--help: %d\n%s", o.rc, o.so);
+    drop(&o);
+    o = sh("%s report %s/results.csv", bin, fx);
+    CHECK(o.rc == 2 && strstr(o.se, "membench report: --out DIR is required"), "no --out: %d\n%s",
+          o.rc, o.se);
+    drop(&o);
+    o = sh("%s report --out %s/x", bin, tmp);
+    CHECK(o.rc == 2 && strstr(o.se, "membench report: expected at least one results.csv"),
+          "no file: %d\n%s", o.rc, o.se);
+    drop(&o);
+    o = sh("%s report %s/nonexistent.csv --out %s/x", bin, tmp, tmp);
+    CHECK(o.rc == 2 && strstr(o.se, "nonexistent.csv"), "missing file: %d\n%s", o.rc, o.se);
+    drop(&o);
+    o = sh("printf 'suite,target\\n\"s\",\"t\"\\n' >%s/cols.csv && "
+           "%s report %s/cols.csv --out %s/x",
+           tmp, bin, tmp, tmp);
+    char want[512];
+    snprintf(want, sizeof want, "%s/cols.csv: missing column 'model'", tmp);
+    CHECK(o.rc == 2 && strstr(o.se, want), "missing column: %d\n%s", o.rc, o.se);
+    drop(&o);
+    o = sh("(echo 'a,b'; echo '1,2,3') >%s/long.csv && %s report %s/long.csv --out %s/x", tmp, bin,
+           tmp, tmp);
+    snprintf(want, sizeof want, "%s/long.csv:2:", tmp);
+    CHECK(o.rc == 2 && strstr(o.se, want), "malformed CSV: %d\n%s", o.rc, o.se);
+    drop(&o);
+    o = sh("env PATH=%s/nowhere %s report %s/results.csv --out %s/x", tmp, bin, fx, tmp);
+    CHECK(o.rc == 2 && strstr(o.se, "gnuplot is not on PATH; install it (Debian/Ubuntu: apt-get "
+                                    "install gnuplot-nox)"),
+          "no gnuplot: %d\n%s", o.rc, o.se);
+    char x[256];
+    snprintf(x, sizeof x, "%s/x", tmp);
+    CHECK(file_size(x, "report.md") < 0, "report.md written although gnuplot is missing");
+    drop(&o);
+
+    if (!mb_check_failures) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
+    } else {
+        fprintf(stderr, "output kept in %s\n", tmp);
+    }
+    CHECK_DONE();
+}
