@@ -17,6 +17,7 @@ static const mb_command commands[] = {
     {"models", mb_cmd_models, "list the model presets with their shapes and sizes"},
     {"env", mb_cmd_env, "print the build and host facts recorded with every result"},
     {"report", mb_cmd_report, "draw results.csv files: figures (gnuplot), report.md, index.html"},
+    {"compare", mb_cmd_compare, "gate NEW.csv against BASE.csv: memory, time, quality, status"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
@@ -26,8 +27,9 @@ static void usage(FILE *fp) {
                 "memory accounting and reproducible runs.\n\ncommands:\n");
     for (int i = 0; i < NCOMMANDS; i++) fprintf(fp, "  %-9s %s\n", commands[i].name, commands[i].help);
     fprintf(fp, "\n'membench COMMAND --help' describes a command.\n"
-                "exit codes: 0 success; 1 a cell failed with status error; 2 bad usage or invalid\n"
-                "input. OOM is a result (status=oom), not a failure.\n");
+                "exit codes: 0 success; 1 a cell failed with status error, or compare found a\n"
+                "regression; 2 bad usage or invalid input; 3 compare was inconclusive (rerun with\n"
+                "more repeats). OOM is a result (status=oom), not a failure.\n");
 }
 
 int main(int argc, char **argv) {
