@@ -9,27 +9,10 @@
 
 #include "../harness/results.h"
 #include "check.h"
+#include "proc.h"
 
 static const char *bin, *src, *build;
 static char tmp[64];
-
-typedef struct out {
-    int rc;
-    char *so, *se; /* stdout, stderr */
-} out;
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    return s;
-}
 
 /* Runs `membench ARGS` (ARGS is shell text) with stdout and stderr captured. */
 static out mb(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -39,15 +22,8 @@ static out mb(const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s >%s/so 2>%s/se", src, bin, args, tmp, tmp);
-    int st = system(cmd);
-    out o = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, NULL, NULL};
-    char p[128];
-    snprintf(p, sizeof p, "%s/so", tmp);
-    o.so = slurp(p);
-    snprintf(p, sizeof p, "%s/se", tmp);
-    o.se = slurp(p);
-    return o;
+    snprintf(cmd, sizeof cmd, "%s %s", bin, args);
+    return run_capture(src, tmp, cmd);
 }
 
 /* Whether the line of `text` that starts with `label` also holds the word `word`. */
@@ -59,11 +35,6 @@ static int line_has(const char *text, const char *label, const char *word) {
     char line[1024];
     snprintf(line, sizeof line, "%.*s", (int)n, p);
     return strstr(line + strlen(label), word) != NULL;
-}
-
-static void drop(out *o) {
-    free(o->so);
-    free(o->se);
 }
 
 static void write_file(const char *name, const char *text) {

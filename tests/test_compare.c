@@ -10,27 +10,10 @@
 #include "../harness/results.h"
 #include "../harness/table.h"
 #include "check.h"
+#include "proc.h"
 
 static const char *bin;
 static char tmp[64];
-
-typedef struct out {
-    int rc;
-    char *so, *se; /* stdout, stderr */
-} out;
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    return s;
-}
 
 /* Runs `membench compare ARGS` (shell text, run in the temp folder) capturing stdout and stderr. */
 static out cmp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -40,20 +23,8 @@ static out cmp(const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd %s && %s compare %s >so 2>se", tmp, bin, args);
-    int st = system(cmd);
-    out o = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, NULL, NULL};
-    char p[128];
-    snprintf(p, sizeof p, "%s/so", tmp);
-    o.so = slurp(p);
-    snprintf(p, sizeof p, "%s/se", tmp);
-    o.se = slurp(p);
-    return o;
-}
-
-static void drop(out *o) {
-    free(o->so);
-    free(o->se);
+    snprintf(cmd, sizeof cmd, "%s compare %s", bin, args);
+    return run_capture(tmp, tmp, cmd);
 }
 
 #define HAS(text, needle)                                                                          \

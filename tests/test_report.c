@@ -9,22 +9,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "proc.h"
 
 static const char *bin, *src;
 static char tmp[64];
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = 0;
-    fclose(f);
-    return s;
-}
 
 static char *slurp_in(const char *dir, const char *name) {
     char p[512];
@@ -40,33 +28,14 @@ static long file_size(const char *dir, const char *name) {
 }
 
 /* Runs a shell command line (printf-style) with stdout and stderr captured in tmp/so, tmp/se. */
-typedef struct out {
-    int rc;
-    char *so, *se;
-} out;
-
 static out sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static out sh(const char *fmt, ...) {
-    char cmd[4096], line[4400], p[128];
+    char cmd[4096];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
-    snprintf(line, sizeof line, "%s >%s/so 2>%s/se", cmd, tmp, tmp);
-    int st = system(line);
-    out o = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, NULL, NULL};
-    snprintf(p, sizeof p, "%s/so", tmp);
-    o.so = slurp(p);
-    snprintf(p, sizeof p, "%s/se", tmp);
-    o.se = slurp(p);
-    if (!o.so) o.so = strdup("");
-    if (!o.se) o.se = strdup("");
-    return o;
-}
-
-static void drop(out *o) {
-    free(o->so);
-    free(o->se);
+    return run_capture(".", tmp, cmd);
 }
 
 /* Whether one line of `text` holds all of the given words. */
@@ -95,12 +64,6 @@ static int svg_has_name(const char *svg, const char *name) {
         m += (size_t)snprintf(esc_gt + m, sizeof esc_gt - m, "%s", g ? g : (char[]){*p, 0});
     }
     return strstr(svg, esc) || strstr(svg, esc_gt);
-}
-
-static int on_path(const char *prog) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", prog);
-    return system(cmd) == 0;
 }
 
 /* The methods of the fixture's ok rows (plain cells), as they are written in results.csv. */
@@ -239,7 +202,7 @@ int main(int argc, char **argv) {
     }
     bin = argv[1];
     src = argv[2];
-    if (!on_path("gnuplot")) {
+    if (!have("gnuplot")) {
         printf("skipped: gnuplot is not on PATH\n");
         return 77;
     }

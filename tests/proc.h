@@ -1,0 +1,54 @@
+/* tests/proc.h — helpers for tests that run programs: read a whole file, look a program up on PATH,
+ * run a shell command capturing its exit code, stdout and stderr. */
+#ifndef MB_TEST_PROC_H
+#define MB_TEST_PROC_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+/* The whole file as a NUL-terminated string; NULL when it cannot be read. */
+static inline char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)(n > 0 ? n : 0) + 1);
+    size_t got = s ? fread(s, 1, (size_t)(n > 0 ? n : 0), f) : 0;
+    if (s) s[got] = 0;
+    fclose(f);
+    return s;
+}
+
+static inline int have(const char *prog) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", prog);
+    return system(cmd) == 0;
+}
+
+typedef struct out {
+    int rc;        /* exit code; 128 when killed */
+    char *so, *se; /* stdout, stderr; never NULL */
+} out;
+
+/* Runs `cmd` (shell text) in folder `cwd`; its stdout and stderr go through dir/so and dir/se. */
+static inline out run_capture(const char *cwd, const char *dir, const char *cmd) {
+    char full[8192], p[512];
+    snprintf(full, sizeof full, "cd %s && %s >%s/so 2>%s/se", cwd, cmd, dir, dir);
+    int st = system(full);
+    out o = {WIFEXITED(st) ? WEXITSTATUS(st) : 128, NULL, NULL};
+    snprintf(p, sizeof p, "%s/so", dir);
+    if (!(o.so = slurp(p))) o.so = strdup("");
+    snprintf(p, sizeof p, "%s/se", dir);
+    if (!(o.se = slurp(p))) o.se = strdup("");
+    return o;
+}
+
+static inline void drop(out *o) {
+    free(o->so);
+    free(o->se);
+}
+
+#endif
