@@ -2,7 +2,7 @@
 # scripts/install-deps.sh — installs the Debian packages membench needs that are missing (run as root
 # or with sudo available). Safe to re-run: it installs nothing when everything is present.
 set -euo pipefail
-pkgs=(cmake make gcc git libyaml-dev libcsv-dev gnuplot-nox chromium)
+pkgs=(cmake make gcc git libyaml-dev libcsv-dev gnuplot-nox chromium clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
