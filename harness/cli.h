@@ -4,7 +4,13 @@
 #ifndef MB_CLI_H
 #define MB_CLI_H
 
-enum { MB_EXIT_OK = 0, MB_EXIT_FAIL = 1, MB_EXIT_USAGE = 2, MB_EXIT_INCONCLUSIVE = 3 };
+enum {
+    MB_EXIT_OK = 0,
+    MB_EXIT_FAIL = 1,
+    MB_EXIT_USAGE = 2,
+    MB_EXIT_INCONCLUSIVE = 3,
+    MB_EXIT_INTERRUPTED = 130 /* 128 + SIGINT, the shell's convention for a Ctrl-C'd program */
+};
 
 int mb_cmd_run(int argc, char **argv);
 int mb_cmd_methods(int argc, char **argv);

@@ -1,10 +1,20 @@
 /* harness/cmd_run.c — `membench run SUITE.yaml`: load, plan, run every cell, print the summary. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "runner.h"
+
+/* The one mutable global outside main's objects: a signal handler takes no argument, so it reaches
+ * the runner's stop flag through this pointer. Only on_stop_signal reads it; mb_cmd_run sets it
+ * before installing the handler and clears it after restoring the old one. */
+static volatile sig_atomic_t *stop_flag;
+
+static void on_stop_signal(int sig) {
+    if (stop_flag) *stop_flag = sig;
+}
 
 static void run_usage(FILE *fp) {
     fprintf(fp,
@@ -18,29 +28,35 @@ static void run_usage(FILE *fp) {
             "  -f, --filter GLOB   run only cells whose label matches, e.g. '*/adamw/*'\n"
             "                      (labels: target/model/stack/bs=B/seq=T/precision/rN)\n"
             "  -n, --dry-run       print the planned cells and their config hashes, run nothing\n"
+            "  -r, --resume        skip cells already in DIR/results.csv (by config hash); drop a\n"
+            "                      truncated last row and the steps of cells without a row\n"
             "  -p, --plugin PATH   load an out-of-tree method from a shared object (repeatable)\n"
             "  -q, --quiet         no progress output\n"
             "  -h, --help          this text\n\n"
             "exit codes: 0 every cell ended ok, oom, invalid or skipped; 1 a cell ended with\n"
-            "status error; 2 bad usage or an invalid suite.\n");
+            "status error; 2 bad usage or an invalid suite; 130 interrupted (SIGINT or\n"
+            "SIGTERM): the cell in flight is dropped, run.json says complete false, and\n"
+            "--resume finishes the run. A second Ctrl-C stops at once.\n");
 }
 
 int mb_cmd_run(int argc, char **argv) {
     static const struct option opts[] = {
         {"out", required_argument, NULL, 'o'},    {"filter", required_argument, NULL, 'f'},
         {"dry-run", no_argument, NULL, 'n'},      {"plugin", required_argument, NULL, 'p'},
+        {"resume", no_argument, NULL, 'r'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *out = NULL, *filter = NULL, *plugins[MB_MAX_PLUGINS];
-    int dry = 0, quiet = 0, nplugins = 0, c;
+    int dry = 0, quiet = 0, resume = 0, nplugins = 0, c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+o:f:np:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+o:f:np:qrh", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'f': filter = optarg; break;
         case 'n': dry = 1; break;
         case 'q': quiet = 1; break;
+        case 'r': resume = 1; break;
         case 'p':
             if (nplugins == MB_MAX_PLUGINS) {
                 fprintf(stderr, "membench run: at most %d plugins\n", MB_MAX_PLUGINS);
@@ -99,15 +115,52 @@ int mb_cmd_run(int argc, char **argv) {
     if (out) snprintf(dir, sizeof dir, "%s", out);
     else snprintf(dir, sizeof dir, "results/%s", suite.name);
     mb_runner r;
-    if (mb_runner_open(&ctx, &r, &suite, &plan, dir, quiet) != MB_OK) {
+    if (mb_runner_open(&ctx, &r, &suite, &plan, dir, quiet, resume) != MB_OK) {
         fprintf(stderr, "membench run: %s\n", ctx.err);
         mb_runner_close(&r);
         rc = MB_EXIT_USAGE;
         goto done;
     }
+    if (resume) {
+        /* Said even with --quiet: rows were removed from the user's files. */
+        if (r.dropped_results)
+            fprintf(stderr, "membench: --resume: dropped a truncated last row (%zu bytes) from "
+                            "%s/results.csv\n",
+                    r.dropped_results, dir);
+        if (r.dropped_steps)
+            fprintf(stderr, "membench: --resume: dropped a truncated last row (%zu bytes) from "
+                            "%s/steps.csv\n",
+                    r.dropped_steps, dir);
+        if (r.dropped_step_rows)
+            fprintf(stderr, "membench: --resume: dropped %ld steps.csv rows of cells with no "
+                            "results.csv row\n",
+                    r.dropped_step_rows);
+        fprintf(stderr, "membench: --resume: skipping %d of %d cells already in %s/results.csv\n",
+                r.nskipped, plan.n, dir);
+    }
     if (!quiet) fprintf(stderr, "membench: %d cells of suite %s -> %s\n", plan.n, suite.name, dir);
+    /* SA_RESETHAND: a second Ctrl-C gets the default action and ends the process at once. */
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    stop_flag = &r.stop;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     mb_status s = mb_runner_run(&ctx, &r);
-    if (s != MB_OK) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    stop_flag = NULL;
+    if (s == MB_OK && r.interrupted) {
+        int written = 0;
+        for (int i = 0; i < plan.n; i++) written += r.summary[i].status[0] != 0;
+        fprintf(stderr,
+                "membench run: interrupted by %s: %d of %d cells are in %s/results.csv; run.json "
+                "says complete false; rerun with --resume to finish\n",
+                r.interrupted == SIGTERM ? "SIGTERM" : "SIGINT", written, plan.n, dir);
+        rc = MB_EXIT_INTERRUPTED;
+    } else if (s != MB_OK) {
         fprintf(stderr, "membench run: %s\n", ctx.err);
         rc = MB_EXIT_FAIL;
     } else {

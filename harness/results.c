@@ -8,6 +8,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 /* The names are literals so the table is a constant; test_results checks them against
  * mb_mem_cat_name/mb_phase_name. A new category or phase inserts columns mid-row, which breaks the
@@ -315,8 +317,8 @@ static mb_status open_csv(mb_ctx *ctx, mb_results *r, const char *path, const ch
         /* Appending after a torn last row would glue the next row onto it: refuse instead. */
         if (fseek(fp, -1, SEEK_END) != 0 || fgetc(fp) != '\n') {
             st = mb_error(ctx, MB_EFORMAT,
-                          "%s: the last row is incomplete (an interrupted write?): remove it, or "
-                          "use a new --out folder",
+                          "%s: the last row is incomplete (an interrupted write?): rerun with "
+                          "--resume to drop it, or use a new --out folder",
                           path);
             goto fail;
         }
@@ -354,6 +356,48 @@ fail:
     free(r->path);
     r->path = NULL;
     return st;
+}
+
+mb_status mb_results_drop_partial(mb_ctx *ctx, const char *path, size_t *dropped) {
+    *dropped = 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        if (errno == ENOENT) return MB_OK; /* nothing written yet */
+        return mb_error(ctx, MB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    /* Scan backwards in chunks for the last '\n'; a torn row is at most a few KiB. */
+    char buf[4096];
+    long size = 0, keep = 0;
+    mb_status st = MB_OK;
+    if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < 0) {
+        size = 0;
+        st = mb_error(ctx, MB_EIO, "%s: cannot read: %s", path, strerror(errno));
+        goto done;
+    }
+    keep = size;
+    if (size == 0) goto done;
+    for (long end = size; end > 0;) {
+        long start = end > (long)sizeof buf ? end - (long)sizeof buf : 0;
+        size_t n = (size_t)(end - start);
+        if (fseek(fp, start, SEEK_SET) != 0 || fread(buf, 1, n, fp) != n) {
+            st = mb_error(ctx, MB_EIO, "%s: cannot read: %s", path, strerror(errno));
+            goto done;
+        }
+        size_t i = n;
+        while (i > 0 && buf[i - 1] != '\n') i--;
+        if (i > 0 || start == 0) {
+            keep = start + (long)i; /* just after the last '\n'; 0 when there is none */
+            break;
+        }
+        end = start;
+    }
+done:
+    fclose(fp);
+    if (st != MB_OK || keep == size) return st;
+    if (truncate(path, (off_t)keep) != 0)
+        return mb_error(ctx, MB_EIO, "%s: cannot truncate: %s", path, strerror(errno));
+    *dropped = (size_t)(size - keep);
+    return MB_OK;
 }
 
 mb_status mb_results_open(mb_ctx *ctx, mb_results *r, const char *path) {

@@ -55,6 +55,10 @@ typedef struct mb_results {
 } mb_results;
 mb_status mb_results_open(mb_ctx *ctx, mb_results *r, const char *path);
 mb_status mb_results_write(mb_ctx *ctx, mb_results *r, const mb_row *row); /* writes + fflush */
+/* For --resume: when `path` does not end in '\n' (a row torn by a crash or a kill mid-write), cuts
+ * it back to the end of its last complete line, so mb_results_open/mb_steps_open accept it again.
+ * *dropped: the bytes removed (0 when the file was whole or does not exist). */
+mb_status mb_results_drop_partial(mb_ctx *ctx, const char *path, size_t *dropped);
 void mb_results_close(mb_results *r);
 
 /* A double in the fewest digits (15 to 17) that read back exactly: "0.1", not "0.10000000000000001". */

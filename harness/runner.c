@@ -2,6 +2,7 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "../engine/train.h"
 #include "json.h"
+#include "table.h"
 
 #define UNSET INT64_MIN /* a measurement that does not apply: written as an empty field */
 
@@ -66,6 +68,12 @@ static mb_status write_run_json(mb_ctx *ctx, const mb_runner *r, int complete) {
     utc_now(now, sizeof now);
     mb_json_str(&j, complete ? "finished_at" : "written_at", now);
     mb_json_bool(&j, "complete", complete);
+    mb_json_bool(&j, "interrupted", r->interrupted != 0);
+    if (r->interrupted)
+        mb_json_str(&j, "signal", r->interrupted == SIGTERM ? "SIGTERM"
+                                  : r->interrupted == SIGINT ? "SIGINT"
+                                                             : "signal");
+    mb_json_int(&j, "resumed_cells", r->nskipped);
     mb_json_key_obj(&j, "suite");
     mb_json_str(&j, "name", s->name);
     mb_json_str(&j, "path", s->path);
@@ -97,7 +105,7 @@ static mb_status write_run_json(mb_ctx *ctx, const mb_runner *r, int complete) {
         mb_json_str(&j, "label", c->label);
         mb_json_str(&j, "config_hash", c->hash);
         mb_json_str(&j, "config", c->config);
-        if (complete && r->summary) mb_json_str(&j, "status", r->summary[i].status);
+        if (r->summary && r->summary[i].status[0]) mb_json_str(&j, "status", r->summary[i].status);
         mb_json_close(&j);
     }
     mb_json_close(&j);
@@ -112,15 +120,106 @@ static mb_status write_run_json(mb_ctx *ctx, const mb_runner *r, int complete) {
     return MB_OK;
 }
 
+/* The summary line of a cell from its results.csv row (a resumed run prints every cell). */
+static void summary_from_row(mb_cell_summary *sm, const mb_table *t, int row) {
+    snprintf(sm->status, sizeof sm->status, "%s", mb_table_get(t, row, mb_table_col(t, "status")));
+    sm->peak_bytes = mb_table_num(t, row, mb_table_col(t, "tracked_peak_bytes"));
+    sm->step_ms = mb_table_num(t, row, mb_table_col(t, "step_ms_median"));
+    sm->p10 = mb_table_num(t, row, mb_table_col(t, "step_ms_p10"));
+    sm->p90 = mb_table_num(t, row, mb_table_col(t, "step_ms_p90"));
+    sm->tokens_per_s = mb_table_num(t, row, mb_table_col(t, "tokens_per_s"));
+    sm->val_loss = mb_table_num(t, row, mb_table_col(t, "metric_value"));
+    if (isnan(sm->peak_bytes)) sm->peak_bytes = 0;
+}
+
+static int has_hash(const mb_table *t, int col, const char *hash, size_t n) {
+    for (int i = 0; i < t->nrows; i++) {
+        const char *h = mb_table_get(t, i, col);
+        if (strlen(h) == n && !memcmp(h, hash, n)) return 1;
+    }
+    return 0;
+}
+
+/* Keeps steps.csv's header and the rows whose config hash has a results.csv row; rewritten
+ * through a temporary file and rename so a crash here leaves the old file. Steps rows are one line
+ * each (the hash is hex, the phase a word, the rest numbers), so they are filtered line by line. */
+static mb_status keep_steps_of(mb_ctx *ctx, mb_runner *r, const char *path, const mb_table *t,
+                               int col) {
+    FILE *in = fopen(path, "rb");
+    if (!in) return MB_OK; /* none yet */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *out = fopen(tmp, "wb");
+    if (!out) {
+        fclose(in);
+        return mb_error(ctx, MB_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0;
+    int bad = 0;
+    while ((n = getline(&line, &cap, in)) > 0) {
+        int keep = lineno++ == 0; /* the header */
+        if (!keep) {
+            const char *h = line + (line[0] == '"');
+            size_t len = strcspn(h, "\",\r\n");
+            keep = has_hash(t, col, h, len);
+        }
+        if (keep) bad |= fwrite(line, 1, (size_t)n, out) != (size_t)n;
+        else r->dropped_step_rows++;
+    }
+    bad |= ferror(in);
+    free(line);
+    fclose(in);
+    if (fclose(out) != 0 || bad) {
+        remove(tmp);
+        return mb_error(ctx, MB_EIO, "cannot rewrite %s", path);
+    }
+    if (rename(tmp, path) != 0)
+        return mb_error(ctx, MB_EIO, "cannot rename %s: %s", tmp, strerror(errno));
+    return MB_OK;
+}
+
+static mb_status prepare_resume(mb_ctx *ctx, mb_runner *r) {
+    char res[4096], steps[4096];
+    snprintf(res, sizeof res, "%s/results.csv", r->out_dir);
+    snprintf(steps, sizeof steps, "%s/steps.csv", r->out_dir);
+    MB_TRY(mb_results_drop_partial(ctx, res, &r->dropped_results));
+    MB_TRY(mb_results_drop_partial(ctx, steps, &r->dropped_steps));
+    struct stat sb;
+    if (stat(res, &sb) != 0 || sb.st_size == 0) return MB_OK; /* nothing to resume from */
+    mb_table t;
+    MB_TRY(mb_table_load(ctx, res, &t));
+    int col = mb_table_col(&t, "config_hash");
+    mb_status st = MB_OK;
+    if (col < 0) st = mb_error(ctx, MB_EFORMAT, "%s: no config_hash column to resume from", res);
+    for (int i = 0; st == MB_OK && i < r->plan->n; i++) {
+        const char *h = r->plan->cells[i].hash;
+        for (int k = 0; k < t.nrows && !r->done[i]; k++) {
+            if (strcmp(mb_table_get(&t, k, col), h)) continue;
+            r->done[i] = 1;
+            r->nskipped++;
+            summary_from_row(&r->summary[i], &t, k);
+            if (!strcmp(r->summary[i].status, "error")) r->nerror++;
+        }
+    }
+    if (st == MB_OK) st = keep_steps_of(ctx, r, steps, &t, col);
+    mb_table_free(&t);
+    return st;
+}
+
 mb_status mb_runner_open(mb_ctx *ctx, mb_runner *r, const mb_suite *s, const mb_plan *p,
-                         const char *out_dir, int quiet) {
+                         const char *out_dir, int quiet, int resume) {
     memset(r, 0, sizeof *r);
     r->suite = s;
     r->plan = p;
     mb_env_read(&r->env);
     r->out_dir = strdup(out_dir);
     r->summary = calloc((size_t)(p->n ? p->n : 1), sizeof *r->summary);
-    if (!r->out_dir || !r->summary) return mb_error(ctx, MB_ENOMEM, "host allocation");
+    r->done = calloc((size_t)(p->n ? p->n : 1), 1);
+    if (!r->out_dir || !r->summary || !r->done)
+        return mb_error(ctx, MB_ENOMEM, "host allocation");
     /* The data set is shared by every cell: a suite whose data cannot load is invalid input. */
     mb_status ds;
     if (s->data.kind == MB_DATA_FILE)
@@ -131,13 +230,14 @@ mb_status mb_runner_open(mb_ctx *ctx, mb_runner *r, const mb_suite *s, const mb_
     if (ds != MB_OK) return mb_error_prefix(ctx, ds, "%s: data", s->path);
     r->data_ok = 1;
     MB_TRY(mkdirs(ctx, out_dir));
+    if (resume) MB_TRY(prepare_resume(ctx, r));
     char path[4096];
     snprintf(path, sizeof path, "%s/results.csv", out_dir);
     MB_TRY(mb_results_open(ctx, &r->results, path));
     snprintf(path, sizeof path, "%s/steps.csv", out_dir);
     MB_TRY(mb_steps_open(ctx, &r->steps, path));
     MB_TRY(write_run_json(ctx, r, 0));
-    mb_progress_init(&r->progress, p->n, quiet);
+    mb_progress_init(&r->progress, p->n - r->nskipped, quiet);
     return MB_OK;
 }
 
@@ -146,6 +246,7 @@ void mb_runner_close(mb_runner *r) {
     mb_results_close(&r->steps);
     mb_data_free(&r->data);
     free(r->summary);
+    free(r->done);
     free(r->out_dir);
     memset(r, 0, sizeof *r);
 }
@@ -223,6 +324,10 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
     }
     double lr = st == MB_OK ? stack_lr(&tr) : NAN;
     for (int step = 0; step < s->steps && st == MB_OK; step++) {
+        if (r->stop) { /* checked per step so a long cell stops promptly */
+            st = mb_error(ctx, MB_EINTERRUPTED, "interrupted at step %d", step);
+            break;
+        }
         mb_progress_step(&r->progress, c->label, step, s->steps);
         st = mb_data_batch(ctx, &r->data, MB_SPLIT_TRAIN, c->seed, (uint64_t)step, B, T, x, y);
         if (st != MB_OK) break;
@@ -305,8 +410,9 @@ static void fill_identity(const mb_runner *r, const mb_cell *c, mb_row *row, cha
     row->pred_total = UNSET;
 }
 
-static void run_one(mb_runner *r, const mb_cell *c, cell_run *cr, char *reason,
-                    size_t nreason) {
+/* Returns MB_EINTERRUPTED when `stop` cut the cell short (no row is written then). */
+static mb_status run_one(mb_runner *r, const mb_cell *c, cell_run *cr, char *reason,
+                         size_t nreason) {
     mb_row *row = &cr->row;
     char why[512] = "";
     const mb_backend *be = cell_backend(c, why, sizeof why);
@@ -314,24 +420,24 @@ static void run_one(mb_runner *r, const mb_cell *c, cell_run *cr, char *reason,
     if (!be) {
         row->status = c->target->backend == MB_TARGET_CUDA ? "skipped" : "invalid";
         snprintf(reason, nreason, "%s", why);
-        return;
+        return MB_OK;
     }
     if (c->seq_len > g->seq_len) {
         row->status = "invalid";
         snprintf(reason, nreason, "seq_len %d is longer than model %s's block of %d", c->seq_len,
                  c->model->name, g->seq_len);
-        return;
+        return MB_OK;
     }
     if (!r->data_ok) {
         row->status = "error";
         snprintf(reason, nreason, "data: %s", r->data_err);
-        return;
+        return MB_OK;
     }
     if (r->data.vocab > g->vocab) {
         row->status = "invalid";
         snprintf(reason, nreason, "the data's vocabulary (%d) is larger than model %s's (%d)",
                  r->data.vocab, c->model->name, g->vocab);
-        return;
+        return MB_OK;
     }
     mb_ctx cctx;
     mb_status st = mb_ctx_init(&cctx, be);
@@ -369,18 +475,28 @@ static void run_one(mb_runner *r, const mb_cell *c, cell_run *cr, char *reason,
         row->metric_stderr = cr->val_se;
         row->final_train_loss = cr->final_loss;
     }
+    return st == MB_EINTERRUPTED ? st : MB_OK;
 }
 
 mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
     for (int i = 0; i < r->plan->n; i++) {
         const mb_cell *c = &r->plan->cells[i];
+        if (r->done[i]) continue;
+        if (r->stop) {
+            r->interrupted = r->stop;
+            break;
+        }
         cell_run cr;
         memset(&cr, 0, sizeof cr);
         char started[32], reason[MB_ERRMSG_MAX + 64] = "";
         utc_now(started, sizeof started);
         double t0 = mb_now();
         fill_identity(r, c, &cr.row, started);
-        run_one(r, c, &cr, reason, sizeof reason);
+        if (run_one(r, c, &cr, reason, sizeof reason) == MB_EINTERRUPTED) {
+            free(cr.ms);
+            r->interrupted = r->stop;
+            break;
+        }
         cr.row.reason = reason;
         cr.row.wall_s = mb_now() - t0;
         mb_status ws = mb_results_write(ctx, &r->results, &cr.row);
@@ -404,7 +520,7 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
         if (ws != MB_OK) return ws;
     }
     mb_progress_end(&r->progress);
-    return write_run_json(ctx, r, 1);
+    return write_run_json(ctx, r, !r->interrupted);
 }
 
 void mb_runner_print_summary(const mb_runner *r, FILE *fp) {

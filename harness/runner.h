@@ -3,6 +3,8 @@
 #ifndef MB_RUNNER_H
 #define MB_RUNNER_H
 
+#include <signal.h>
+
 #include "../datasets/data.h"
 #include "env.h"
 #include "plan.h"
@@ -26,14 +28,26 @@ typedef struct mb_runner {
     mb_progress progress;
     mb_cell_summary *summary; /* [plan->n] */
     int nerror;               /* cells that ended with status error */
+    /* Set to a signal number (SIGINT, SIGTERM) by the caller's signal handler: the run stops
+     * before the next cell or step. A cell stopped mid-way writes no row (--resume reruns it). */
+    volatile sig_atomic_t stop;
+    int interrupted;          /* the signal that stopped the run before its last cell; 0 if none */
+    /* --resume */
+    unsigned char *done;      /* [plan->n]: the cell's row was already in results.csv */
+    int nskipped;             /* cells skipped because of that */
+    size_t dropped_results, dropped_steps; /* bytes of torn last rows cut from the two files */
+    long dropped_step_rows;   /* steps.csv rows of cells that had no results.csv row */
 } mb_runner;
 
 /* Creates out_dir (and parents), opens results.csv and steps.csv for appending, writes run.json,
- * loads the data set. */
+ * loads the data set. With `resume`, first cuts a torn last row from both files, marks the cells
+ * whose config hash already has a results.csv row as done, and drops the steps.csv rows of cells
+ * with no results.csv row (a cell interrupted mid-way), so each cell's steps appear once. */
 mb_status mb_runner_open(mb_ctx *ctx, mb_runner *r, const mb_suite *s, const mb_plan *p,
-                         const char *out_dir, int quiet);
-/* Runs every cell; each ends as a row whatever happens inside it. Fails only when a row cannot be
- * written. */
+                         const char *out_dir, int quiet, int resume);
+/* Runs every cell not done; each ends as a row whatever happens inside it, except one stopped by
+ * `stop` (then r->interrupted is set, run.json says complete false, and MB_OK returns). Fails only
+ * when a row cannot be written. */
 mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r);
 /* The summary table on `fp`. */
 void mb_runner_print_summary(const mb_runner *r, FILE *fp);

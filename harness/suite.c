@@ -431,9 +431,46 @@ static mb_status unique_name(ld *L, const yaml_node_t *list, int i, const char *
     return MB_OK;
 }
 
+/* A target's name is its `name`, else its `preset`: a later one repeating an earlier one's. */
+static const yaml_node_t *target_name_node(ld *L, const yaml_node_t *e) {
+    const yaml_node_t *n = map_get(L, e, "name");
+    return n ? n : map_get(L, e, "preset");
+}
+static mb_status unique_target(ld *L, const yaml_node_t *list, int i) {
+    const yaml_node_t *n = target_name_node(L, seq_at(L, list, i));
+    char b[QCAP], at[64];
+    for (int j = 0; j < i; j++) {
+        const yaml_node_t *p = target_name_node(L, seq_at(L, list, j));
+        if (p && !strcmp(sv(p), sv(n)))
+            return fail(L, n, "duplicate target name %s (first at %s)", quote(sv(n), b, sizeof b),
+                        first_at(p, n, at, sizeof at));
+    }
+    return MB_OK;
+}
+
+/* Target presets: a device's backend and its memory in GiB (binary: 80 GiB = 85899345920 bytes),
+ * as vendors' "80 GB" means the card's 80 GiB of HBM/GDDR. The cap holds tracked peak + runtime
+ * baseline (DESIGN.md), so a preset cap is the whole card, not what a framework leaves free. */
+#define GIB ((size_t)1 << 30)
+static const struct {
+    const char *name;
+    mb_backend_kind backend;
+    size_t cap; /* 0: none */
+} target_presets[] = {
+    {"h100-80g", MB_TARGET_CUDA, 80 * GIB},      {"a100-40g", MB_TARGET_CUDA, 40 * GIB},
+    {"rtx4090-24g", MB_TARGET_CUDA, 24 * GIB},   {"l4-24g", MB_TARGET_CUDA, 24 * GIB},
+    {"jetson-orin-8g", MB_TARGET_CUDA, 8 * GIB}, {"cpu", MB_TARGET_CPU, 0},
+};
+static const char *const target_preset_names[] = {"h100-80g", "a100-40g", "rtx4090-24g",
+                                                  "l4-24g",   "jetson-orin-8g", "cpu"};
+_Static_assert(sizeof target_presets / sizeof target_presets[0] ==
+                   sizeof target_preset_names / sizeof target_preset_names[0],
+               "one name per target preset");
+
 static mb_status load_targets(ld *L, const yaml_node_t *list) {
-    static const char *const keys[] = {"name", "backend", "device", "memory_cap"};
+    static const char *const keys[] = {"name", "preset", "backend", "device", "memory_cap"};
     static const char *const backends[] = {"cpu", "cuda"};
+    const int npresets = NKEYS(target_preset_names);
     mb_suite *s = L->s;
     MB_TRY(want_list(L, list, "targets", "target"));
     int n = seq_len(list);
@@ -447,10 +484,38 @@ static mb_status load_targets(ld *L, const yaml_node_t *list) {
         snprintf(where, sizeof where, " in %s", what);
         MB_TRY(want_map(L, e, what));
         MB_TRY(check_keys(L, e, NULL, keys, NKEYS(keys), "key", where));
-        if (!(v = map_get(L, e, "name"))) return fail(L, e, "missing required key 'name'%s", where);
-        snprintf(field, sizeof field, "%s.name", what);
-        MB_TRY(get_name(L, v, field, &t->name));
-        MB_TRY(unique_name(L, list, i, "target"));
+        const yaml_node_t *pre = map_get(L, e, "preset");
+        if (pre) {
+            /* The preset fills backend and memory_cap; keys given beside it override them. */
+            char *pname = NULL, b[QCAP], list_s[256];
+            snprintf(field, sizeof field, "%s.preset", what);
+            MB_TRY(get_string(L, pre, field, &pname));
+            int k = 0;
+            while (k < npresets && strcmp(target_preset_names[k], pname)) k++;
+            if (k == npresets) {
+                const char *near = mb_nearest(pname, target_preset_names, npresets);
+                quote(pname, b, sizeof b);
+                free(pname);
+                if (near) return fail(L, pre, "unknown preset %s (did you mean '%s'?)", b, near);
+                join(target_preset_names, npresets, ", ", list_s, sizeof list_s);
+                return fail(L, pre, "unknown preset %s (valid: %s)", b, list_s);
+            }
+            free(pname);
+            t->backend = target_presets[k].backend;
+            t->memory_cap = target_presets[k].cap;
+        }
+        if ((v = map_get(L, e, "name"))) {
+            snprintf(field, sizeof field, "%s.name", what);
+            MB_TRY(get_name(L, v, field, &t->name));
+            MB_TRY(unique_target(L, list, i));
+        } else if (pre) {
+            /* Named after its preset; two such targets would share one name. */
+            snprintf(field, sizeof field, "%s.preset", what);
+            MB_TRY(get_name(L, pre, field, &t->name));
+            MB_TRY(unique_target(L, list, i));
+        } else {
+            return fail(L, e, "missing required key 'name'%s (or a preset)", where);
+        }
         if ((v = map_get(L, e, "backend"))) {
             int b = 0;
             snprintf(field, sizeof field, "%s.backend", what);

@@ -324,10 +324,31 @@ static int check_refusals(mb_ctx *ctx, const char *dir) {
     strcat(text, "1,\"smoke\",\"cp");
     write_text(path, text);
     snprintf(msg, sizeof msg,
-             "%s: the last row is incomplete (an interrupted write?): remove it, or use a new "
-             "--out folder",
+             "%s: the last row is incomplete (an interrupted write?): rerun with --resume to "
+             "drop it, or use a new --out folder",
              path);
     expect_err(ctx, mb_results_open(ctx, &r, path), MB_EFORMAT, msg, __LINE__);
+
+    /* --resume's repair: the torn row goes, the header and the complete rows stay, and the file
+     * then opens; a whole file and a missing one are left as they are. */
+    size_t dropped = 99, whole = strlen(text) - strlen("1,\"smoke\",\"cp");
+    CHECK_OK(ctx, mb_results_drop_partial(ctx, path, &dropped));
+    CHECK_EQ_U(dropped, strlen("1,\"smoke\",\"cp"));
+    const char *back = read_text(path); /* a static buffer */
+    CHECK(back && strlen(back) == whole && !strncmp(back, text, whole), "torn row dropped");
+    CHECK_OK(ctx, mb_results_drop_partial(ctx, path, &dropped));
+    CHECK_EQ_U(dropped, 0);
+    CHECK_OK(ctx, mb_results_open(ctx, &r, path));
+    mb_results_close(&r);
+    snprintf(path, sizeof path, "%s/torn2.csv", dir);
+    write_text(path, "no newline at all"); /* a header torn before its end: nothing is kept */
+    CHECK_OK(ctx, mb_results_drop_partial(ctx, path, &dropped));
+    CHECK_EQ_U(dropped, 17);
+    back = read_text(path);
+    CHECK(back && !*back, "torn header dropped");
+    snprintf(path, sizeof path, "%s/absent.csv", dir);
+    CHECK_OK(ctx, mb_results_drop_partial(ctx, path, &dropped));
+    CHECK_EQ_U(dropped, 0);
 
     snprintf(path, sizeof path, "%s/missing_dir/results.csv", dir);
     snprintf(msg, sizeof msg, "%s: cannot open: No such file or directory", path);
@@ -504,7 +525,7 @@ int main(void) {
         mb_check_failures++;
     static const char *const files[] = {"results.csv", "empty.csv", "other.csv",
                                         "older.csv",   "newer.csv", "steps_other.csv",
-                                        "torn.csv",    "m1.csv",    "m2.csv",
+                                        "torn.csv",    "torn2.csv",   "m1.csv",    "m2.csv",
                                         "m3.csv",      "crlf.csv",  "steps.csv"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char p[512];

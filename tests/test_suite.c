@@ -206,6 +206,52 @@ static int test_stack(mb_ctx *ctx, mb_registry *reg) {
     return 0;
 }
 
+/* Target presets: backend and cap in GiB (binary), named after the preset unless a name is given,
+ * and any key beside the preset overriding it. */
+static int test_target_presets(mb_ctx *ctx, mb_registry *reg) {
+    static const struct {
+        const char *preset;
+        mb_backend_kind backend;
+        uint64_t cap;
+    } want[] = {{"h100-80g", MB_TARGET_CUDA, 85899345920ull},
+                {"a100-40g", MB_TARGET_CUDA, 42949672960ull},
+                {"rtx4090-24g", MB_TARGET_CUDA, 25769803776ull},
+                {"l4-24g", MB_TARGET_CUDA, 25769803776ull},
+                {"jetson-orin-8g", MB_TARGET_CUDA, 8589934592ull},
+                {"cpu", MB_TARGET_CPU, 0}};
+    char text[512];
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        mb_suite s;
+        snprintf(text, sizeof text, HEAD "targets: [{preset: %s}]\n", want[i].preset);
+        CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "t.yaml", text, &s));
+        CHECK(s.ntargets == 1, "%s: %d targets", want[i].preset, s.ntargets);
+        CHECK_STR(s.targets[0].name, want[i].preset);
+        CHECK(s.targets[0].backend == want[i].backend, "%s: backend", want[i].preset);
+        CHECK(s.targets[0].device == 0, "%s: device", want[i].preset);
+        CHECK_EQ_U(s.targets[0].memory_cap, want[i].cap);
+        mb_suite_free(&s);
+    }
+    mb_suite s;
+    CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "t.yaml",
+                                       HEAD "targets:\n"
+                                            "  - {name: small-4090, preset: rtx4090-24g, "
+                                            "memory_cap: 1GiB, device: 2}\n"
+                                            "  - {preset: h100-80g, backend: cpu}\n"
+                                            "  - {name: plain, backend: cpu}\n",
+                                       &s));
+    CHECK(s.ntargets == 3, "%d targets", s.ntargets);
+    CHECK_STR(s.targets[0].name, "small-4090");
+    CHECK(s.targets[0].backend == MB_TARGET_CUDA && s.targets[0].device == 2, "override device");
+    CHECK_EQ_U(s.targets[0].memory_cap, 1073741824ull);
+    CHECK_STR(s.targets[1].name, "h100-80g");
+    CHECK(s.targets[1].backend == MB_TARGET_CPU, "override backend");
+    CHECK_EQ_U(s.targets[1].memory_cap, 85899345920ull);
+    CHECK_STR(s.targets[2].name, "plain");
+    CHECK_EQ_U(s.targets[2].memory_cap, 0);
+    mb_suite_free(&s);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/suites";
     mb_ctx ctx;
@@ -307,6 +353,26 @@ int main(int argc, char **argv) {
     BAD("suite: x\nmodels: [{name: m, preset: llama}]\nmethods: [adamw]\n",
         "t.yaml:2:28: error: unknown preset 'llama' (valid: gpt-nano, gpt2-124m, gpt2-350m, "
         "gpt2-774m, gpt2-1.5b)");
+
+    BAD(HEAD "targets: [{preset: rtx4090-24gb}]\n",
+        "t.yaml:4:20: error: unknown preset 'rtx4090-24gb' (did you mean 'rtx4090-24g'?)");
+    BAD(HEAD "targets: [{preset: h100-80gb}]\n",
+        "t.yaml:4:20: error: unknown preset 'h100-80gb' (did you mean 'h100-80g'?)");
+    BAD(HEAD "targets: [{preset: tpu}]\n",
+        "t.yaml:4:20: error: unknown preset 'tpu' (did you mean 'cpu'?)");
+    BAD(HEAD "targets: [{preset: v100}]\n",
+        "t.yaml:4:20: error: unknown preset 'v100' (valid: h100-80g, a100-40g, rtx4090-24g, "
+        "l4-24g, jetson-orin-8g, cpu)");
+    BAD(HEAD "targets: [{prest: cpu}]\n",
+        "t.yaml:4:12: error: unknown key 'prest' in targets[0] (did you mean 'preset'?)");
+    BAD(HEAD "targets: [{backend: cpu}]\n",
+        "t.yaml:4:11: error: missing required key 'name' in targets[0] (or a preset)");
+    BAD(HEAD "targets: [{preset: cpu}, {name: cpu}]\n",
+        "t.yaml:4:33: error: duplicate target name 'cpu' (first at line 4, column 20)");
+    BAD(HEAD "targets: [{preset: l4-24g}, {preset: l4-24g}]\n",
+        "t.yaml:4:38: error: duplicate target name 'l4-24g' (first at line 4, column 20)");
+    BAD(HEAD "targets: [{preset: [cpu]}]\n",
+        "t.yaml:4:20: error: targets[0].preset must be a string, got a list");
 
     /* wrong types */
     BAD(HEAD "seed: abc\n", "t.yaml:4:7: error: seed must be an integer, got 'abc'");
@@ -424,6 +490,7 @@ int main(int argc, char **argv) {
 
     /* plugin-style parameters: INT and ENUM, and a two-method stack */
     if (test_stack(&ctx, &reg)) return 1;
+    if (test_target_presets(&ctx, &reg)) return 1;
     METHOD("{name: probe, rank: 0}", "t.yaml:4:25: error: probe.rank must be in [1, 4096], got 0");
     METHOD("{name: probe, rank: 2.5}",
            "t.yaml:4:25: error: probe.rank must be an integer, got '2.5'");
