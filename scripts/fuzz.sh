@@ -14,7 +14,7 @@ declare -A seeds=(
 for t in suite csv; do
   corpus=build-fuzz/corpus_$t
   mkdir -p "$corpus"
-  for d in ${seeds[$t]}; do find "$d" -maxdepth 1 -type f ! -name README.md -exec cp {} "$corpus/" \;; done
+  for d in ${seeds[$t]}; do [ -d "$d" ] || continue; find "$d" -maxdepth 1 -type f ! -name README.md -exec cp {} "$corpus/" \;; done
   echo "fuzzing $t for ${secs}s" >&2
   (cd build-fuzz && ASAN_OPTIONS=detect_leaks=1 ./fuzz_$t -max_total_time="$secs" -timeout=10 \
      -rss_limit_mb=2048 -print_final_stats=1 "corpus_$t" 2>fuzz_$t.log) || {
