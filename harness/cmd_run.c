@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -31,10 +32,16 @@ static void run_usage(FILE *fp) {
             "  -r, --resume        skip cells already in DIR/results.csv (by config hash); drop a\n"
             "                      truncated last row and the steps of cells without a row\n"
             "  -p, --plugin PATH   load an out-of-tree method from a shared object (repeatable)\n"
+            "      --isolate       run each cell in a child process: a cell that crashes (segfault,\n"
+            "                      abort, ...) gets a row with status error naming the signal, and\n"
+            "                      the suite goes on\n"
+            "      --cell-timeout SECONDS\n"
+            "                      kill a cell that runs longer (SIGKILL) and give it a row with\n"
+            "                      status timeout; implies --isolate\n"
             "  -q, --quiet         no progress output\n"
             "  -h, --help          this text\n\n"
             "exit codes: 0 every cell ended ok, oom, invalid or skipped; 1 a cell ended with\n"
-            "status error; 2 bad usage or an invalid suite; 130 interrupted (SIGINT or\n"
+            "status error or timeout; 2 bad usage or an invalid suite; 130 interrupted (SIGINT or\n"
             "SIGTERM): the cell in flight is dropped, run.json says complete false, and\n"
             "--resume finishes the run. A second Ctrl-C stops at once.\n");
 }
@@ -43,12 +50,15 @@ int mb_cmd_run(int argc, char **argv) {
     static const struct option opts[] = {
         {"out", required_argument, NULL, 'o'},    {"filter", required_argument, NULL, 'f'},
         {"dry-run", no_argument, NULL, 'n'},      {"plugin", required_argument, NULL, 'p'},
-        {"resume", no_argument, NULL, 'r'},
+        {"resume", no_argument, NULL, 'r'},       {"isolate", no_argument, NULL, 'I'},
+        {"cell-timeout", required_argument, NULL, 'T'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *out = NULL, *filter = NULL, *plugins[MB_MAX_PLUGINS];
-    int dry = 0, quiet = 0, resume = 0, nplugins = 0, c;
+    int dry = 0, quiet = 0, resume = 0, isolate = 0, nplugins = 0, c;
+    double cell_timeout = 0;
+    char *end;
     optind = 0;
     while ((c = getopt_long(argc, argv, "+o:f:np:qrh", opts, NULL)) != -1) {
         switch (c) {
@@ -57,6 +67,17 @@ int mb_cmd_run(int argc, char **argv) {
         case 'n': dry = 1; break;
         case 'q': quiet = 1; break;
         case 'r': resume = 1; break;
+        case 'I': isolate = 1; break;
+        case 'T':
+            cell_timeout = strtod(optarg, &end);
+            if (end == optarg || *end || !(cell_timeout > 0 && cell_timeout < 1e9)) {
+                fprintf(stderr, "membench run: --cell-timeout takes a number of seconds > 0, "
+                                "got '%s'\n",
+                        optarg);
+                return MB_EXIT_USAGE;
+            }
+            isolate = 1;
+            break;
         case 'p':
             if (nplugins == MB_MAX_PLUGINS) {
                 fprintf(stderr, "membench run: at most %d plugins\n", MB_MAX_PLUGINS);
@@ -138,6 +159,8 @@ int mb_cmd_run(int argc, char **argv) {
         fprintf(stderr, "membench: --resume: skipping %d of %d cells already in %s/results.csv\n",
                 r.nskipped, plan.n, dir);
     }
+    r.isolate = isolate;
+    r.cell_timeout = cell_timeout;
     if (!quiet) fprintf(stderr, "membench: %d cells of suite %s -> %s\n", plan.n, suite.name, dir);
     /* SA_RESETHAND: a second Ctrl-C gets the default action and ends the process at once. */
     struct sigaction sa, old_int, old_term;

@@ -4,10 +4,13 @@
 #include <errno.h>
 #include <signal.h>
 #include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../engine/train.h"
 #include "json.h"
@@ -201,7 +204,8 @@ static mb_status prepare_resume(mb_ctx *ctx, mb_runner *r) {
             r->done[i] = 1;
             r->nskipped++;
             summary_from_row(&r->summary[i], &t, k);
-            if (!strcmp(r->summary[i].status, "error")) r->nerror++;
+            if (!strcmp(r->summary[i].status, "error") || !strcmp(r->summary[i].status, "timeout"))
+                r->nerror++;
         }
     }
     if (st == MB_OK) st = keep_steps_of(ctx, r, steps, &t, col);
@@ -478,7 +482,206 @@ static mb_status run_one(mb_runner *r, const mb_cell *c, cell_run *cr, char *rea
     return st == MB_EINTERRUPTED ? st : MB_OK;
 }
 
+/* What the suite loop needs of a finished cell: its summary line and reason, and whether its row
+ * was written. Under --isolate a child sends it to the parent through a pipe in one write, so it
+ * must fit in PIPE_BUF (atomic, and never blocks the child on a full pipe). */
+typedef struct cell_outcome {
+    mb_cell_summary sm;
+    char reason[MB_ERRMSG_MAX + 64];
+    mb_status ws;            /* writing the row */
+    char err[MB_ERRMSG_MAX]; /* ws's message */
+} cell_outcome;
+_Static_assert(sizeof(cell_outcome) <= 4096, "cell_outcome must fit in PIPE_BUF");
+
+static void summary_from(mb_cell_summary *sm, const mb_row *row) {
+    snprintf(sm->status, sizeof sm->status, "%s", row->status);
+    sm->peak_bytes = (double)row->tracked_peak;
+    sm->step_ms = row->step_ms_median;
+    sm->p10 = row->step_ms_p10;
+    sm->p90 = row->step_ms_p90;
+    sm->tokens_per_s = row->tokens_per_s;
+    sm->val_loss = row->metric_value;
+}
+
+/* Runs cell `c` in this process and writes its row. MB_EINTERRUPTED when `stop` cut it short (no
+ * row then); otherwise MB_OK with o->ws saying whether the row was written. */
+static mb_status run_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_outcome *o) {
+    cell_run cr;
+    memset(&cr, 0, sizeof cr);
+    memset(o, 0, sizeof *o);
+    char started[32];
+    utc_now(started, sizeof started);
+    double t0 = mb_now();
+    fill_identity(r, c, &cr.row, started);
+    if (run_one(r, c, &cr, o->reason, sizeof o->reason) == MB_EINTERRUPTED) {
+        free(cr.ms);
+        return MB_EINTERRUPTED;
+    }
+    cr.row.reason = o->reason;
+    cr.row.wall_s = mb_now() - t0;
+    o->ws = mb_results_write(ctx, &r->results, &cr.row);
+    if (o->ws != MB_OK) snprintf(o->err, sizeof o->err, "%s", ctx->err);
+    summary_from(&o->sm, &cr.row);
+    free(cr.ms);
+    return MB_OK;
+}
+
+static const char *signal_abbrev(int sig) {
+    /* strsignal gives prose ("Segmentation fault"); users search for the macro name. */
+    static const struct { int sig; const char *name; } tab[] = {
+        {SIGSEGV, "SIGSEGV"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},
+        {SIGILL, "SIGILL"},   {SIGKILL, "SIGKILL"}, {SIGTERM, "SIGTERM"}, {SIGINT, "SIGINT"},
+        {SIGTRAP, "SIGTRAP"}, {SIGSYS, "SIGSYS"},   {SIGPIPE, "SIGPIPE"}, {SIGHUP, "SIGHUP"},
+        {SIGQUIT, "SIGQUIT"}, {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"}, {SIGALRM, "SIGALRM"},
+        {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"},
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
+        if (tab[i].sig == sig) return tab[i].name;
+    return NULL;
+}
+
+/* A child that ends because `stop` interrupted it exits with 128 + the signal, as a shell would. */
+enum { CHILD_STOPPED = 128 };
+
+/* --isolate: runs cell `c` in a forked child that takes run_cell's path unchanged (it writes its
+ * own rows; the files are opened for appending and flushed per row, so parent and child share
+ * them). The parent waits, kills the child past --cell-timeout, and writes the row itself when the
+ * child died or exited without writing one. Same returns as run_cell. */
+static mb_status run_cell_isolated(mb_ctx *ctx, mb_runner *r, const mb_cell *c,
+                                   cell_outcome *o) {
+    memset(o, 0, sizeof *o);
+    int fd[2];
+    if (pipe(fd) != 0) {
+        o->ws = mb_error(ctx, MB_EIO, "--isolate: pipe: %s", strerror(errno));
+        snprintf(o->err, sizeof o->err, "%s", ctx->err);
+        return MB_OK;
+    }
+    char started[32];
+    utc_now(started, sizeof started);
+    double t0 = mb_now();
+    /* results.csv's size before the child runs: a longer file afterwards holds the child's row. */
+    char before_path[4200];
+    struct stat before;
+    snprintf(before_path, sizeof before_path, "%s/results.csv", r->out_dir);
+    off_t size_before = stat(before_path, &before) == 0 ? before.st_size : 0;
+    /* Whatever sits in a stdio buffer now would be written by both processes. */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        o->ws = mb_error(ctx, MB_EIO, "--isolate: fork: %s", strerror(errno));
+        snprintf(o->err, sizeof o->err, "%s", ctx->err);
+        return MB_OK;
+    }
+    if (pid == 0) {
+        /* The parent never trains under --isolate, so no OpenMP pool exists here to be broken by
+         * the fork. _exit, not exit: the parent's copies of stdio buffers and atexit handlers
+         * are not the child's to run. */
+        close(fd[0]);
+        if (run_cell(ctx, r, c, o) == MB_EINTERRUPTED) _exit(CHILD_STOPPED + (int)r->stop);
+        ssize_t n = write(fd[1], o, sizeof *o);
+        _exit(n == (ssize_t)sizeof *o ? 0 : 1);
+    }
+    close(fd[1]);
+    int forwarded = 0, timed_out = 0;
+    size_t got = 0;
+    for (;;) {
+        /* A signal sent to the parent alone (kill PID) reaches the cell too, so it stops. */
+        if (r->stop && !forwarded) {
+            kill(pid, (int)r->stop);
+            forwarded = 1;
+        }
+        int wait_ms = 100;
+        if (r->cell_timeout > 0) {
+            double left = r->cell_timeout - (mb_now() - t0);
+            if (left <= 0) {
+                kill(pid, SIGKILL);
+                timed_out = 1;
+                break;
+            }
+            if (left * 1e3 < wait_ms) wait_ms = (int)(left * 1e3) + 1;
+        }
+        struct pollfd pfd = {fd[0], POLLIN, 0};
+        if (poll(&pfd, 1, wait_ms) <= 0) continue; /* timeout, or EINTR from a stop signal */
+        ssize_t n = read(fd[0], (char *)o + got, sizeof *o - got);
+        if (n > 0) got += (size_t)n;
+        if (n == 0 || (n < 0 && errno != EINTR) || got == sizeof *o) break;
+    }
+    int wst = 0;
+    while (waitpid(pid, &wst, 0) < 0 && errno == EINTR) {
+    }
+    /* The child is gone, so this cannot block: it picks up a row written just before a kill. */
+    while (got < sizeof *o) {
+        ssize_t n = read(fd[0], (char *)o + got, sizeof *o - got);
+        if (n > 0) got += (size_t)n;
+        else if (n == 0 || errno != EINTR) break;
+    }
+    close(fd[0]);
+    if (got == sizeof *o) return MB_OK; /* the child wrote its row */
+    memset(o, 0, sizeof *o);
+    int sig = WIFSIGNALED(wst) ? WTERMSIG(wst) : 0;
+    int code = WIFEXITED(wst) ? WEXITSTATUS(wst) : -1;
+    if (!timed_out && r->stop && (sig || code > CHILD_STOPPED)) return MB_EINTERRUPTED;
+    if (!timed_out && code > CHILD_STOPPED) { /* a stop signal sent to the child alone */
+        r->stop = code - CHILD_STOPPED;
+        return MB_EINTERRUPTED;
+    }
+    /* A child killed mid-write leaves a torn last line; cut it so the next rows stay whole. */
+    char path[4200];
+    size_t dropped = 0;
+    snprintf(path, sizeof path, "%s/results.csv", r->out_dir);
+    mb_status ds = mb_results_drop_partial(ctx, path, &dropped);
+    snprintf(path, sizeof path, "%s/steps.csv", r->out_dir);
+    if (ds == MB_OK) ds = mb_results_drop_partial(ctx, path, &dropped);
+    if (ds != MB_OK) {
+        o->ws = ds;
+        snprintf(o->err, sizeof o->err, "%s", ctx->err);
+        return MB_OK;
+    }
+    /* A child killed between writing its row and reporting it: keep that row, write no second. */
+    snprintf(path, sizeof path, "%s/results.csv", r->out_dir);
+    struct stat after;
+    mb_table t;
+    if (stat(path, &after) == 0 && after.st_size > size_before &&
+        mb_table_load(ctx, path, &t) == MB_OK) {
+        int col = mb_table_col(&t, "config_hash"), found = -1;
+        for (int i = 0; i < t.nrows && col >= 0; i++)
+            if (!strcmp(mb_table_get(&t, i, col), c->hash)) found = i;
+        if (found >= 0) summary_from_row(&o->sm, &t, found);
+        mb_table_free(&t);
+        if (found >= 0) return MB_OK;
+    }
+    cell_run cr;
+    memset(&cr, 0, sizeof cr);
+    fill_identity(r, c, &cr.row, started);
+    if (timed_out) {
+        cr.row.status = "timeout";
+        snprintf(o->reason, sizeof o->reason, "the cell ran past --cell-timeout %g s and was killed",
+                 r->cell_timeout);
+    } else {
+        cr.row.status = "error";
+        const char *name = sig ? signal_abbrev(sig) : NULL;
+        if (sig && name)
+            snprintf(o->reason, sizeof o->reason,
+                     "the cell's process was killed by signal %d (%s)", sig, name);
+        else if (sig)
+            snprintf(o->reason, sizeof o->reason, "the cell's process was killed by signal %d",
+                     sig);
+        else
+            snprintf(o->reason, sizeof o->reason,
+                     "the cell's process exited with code %d without writing its row", code);
+    }
+    cr.row.reason = o->reason;
+    cr.row.wall_s = mb_now() - t0;
+    o->ws = mb_results_write(ctx, &r->results, &cr.row);
+    if (o->ws != MB_OK) snprintf(o->err, sizeof o->err, "%s", ctx->err);
+    summary_from(&o->sm, &cr.row);
+    return MB_OK;
+}
+
 mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
+    int isolate = r->isolate || r->cell_timeout > 0;
     for (int i = 0; i < r->plan->n; i++) {
         const mb_cell *c = &r->plan->cells[i];
         if (r->done[i]) continue;
@@ -486,38 +689,23 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
             r->interrupted = r->stop;
             break;
         }
-        cell_run cr;
-        memset(&cr, 0, sizeof cr);
-        char started[32], reason[MB_ERRMSG_MAX + 64] = "";
-        utc_now(started, sizeof started);
-        double t0 = mb_now();
-        fill_identity(r, c, &cr.row, started);
-        if (run_one(r, c, &cr, reason, sizeof reason) == MB_EINTERRUPTED) {
-            free(cr.ms);
+        cell_outcome o;
+        mb_status st = isolate ? run_cell_isolated(ctx, r, c, &o) : run_cell(ctx, r, c, &o);
+        if (st == MB_EINTERRUPTED) {
             r->interrupted = r->stop;
             break;
         }
-        cr.row.reason = reason;
-        cr.row.wall_s = mb_now() - t0;
-        mb_status ws = mb_results_write(ctx, &r->results, &cr.row);
         mb_cell_summary *sm = &r->summary[i];
-        snprintf(sm->status, sizeof sm->status, "%s", cr.row.status);
-        sm->peak_bytes = (double)cr.row.tracked_peak;
-        sm->step_ms = cr.row.step_ms_median;
-        sm->p10 = cr.row.step_ms_p10;
-        sm->p90 = cr.row.step_ms_p90;
-        sm->tokens_per_s = cr.row.tokens_per_s;
-        sm->val_loss = cr.row.metric_value;
-        free(cr.ms);
-        if (!strcmp(cr.row.status, "error")) r->nerror++;
+        *sm = o.sm;
+        if (!strcmp(sm->status, "error") || !strcmp(sm->status, "timeout")) r->nerror++;
         char what[MB_ERRMSG_MAX + 128];
-        if (!strcmp(cr.row.status, "ok"))
+        if (!strcmp(sm->status, "ok"))
             snprintf(what, sizeof what, "ok, %.2f ms/step, peak %.2f MiB, val loss %.4f",
                      sm->step_ms, sm->peak_bytes / 1048576.0, sm->val_loss);
         else
-            snprintf(what, sizeof what, "%s: %s", cr.row.status, reason);
+            snprintf(what, sizeof what, "%s: %s", sm->status, o.reason);
         mb_progress_cell(&r->progress, c->label, what);
-        if (ws != MB_OK) return ws;
+        if (o.ws != MB_OK) return mb_error(ctx, o.ws, "%s", o.err);
     }
     mb_progress_end(&r->progress);
     return write_run_json(ctx, r, !r->interrupted);

@@ -27,7 +27,12 @@ typedef struct mb_runner {
     char data_err[MB_ERRMSG_MAX];
     mb_progress progress;
     mb_cell_summary *summary; /* [plan->n] */
-    int nerror;               /* cells that ended with status error */
+    int nerror;               /* cells that ended with status error or timeout */
+    /* --isolate: each cell runs in a forked child, so a crash or a hang in a method costs one
+     * cell's row, not the suite. cell_timeout > 0 (seconds; implies isolate) kills a cell that runs
+     * longer. Set by the caller after mb_runner_open. */
+    int isolate;
+    double cell_timeout;
     /* Set to a signal number (SIGINT, SIGTERM) by the caller's signal handler: the run stops
      * before the next cell or step. A cell stopped mid-way writes no row (--resume reruns it). */
     volatile sig_atomic_t stop;
