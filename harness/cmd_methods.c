@@ -22,21 +22,6 @@ static void slots_of(const mb_method *m, char *buf, size_t n) {
                                      mb_slot_names[s]);
 }
 
-static void fmt_value(const mb_param_decl *d, double v, char *buf, size_t n) {
-    if (d->type == MB_PT_BOOL) {
-        snprintf(buf, n, "%s", v != 0 ? "true" : "false");
-    } else if (d->type == MB_PT_ENUM) {
-        const char *c = d->choices;
-        for (int j = 0; j < (int)v && c; j++) {
-            c = strchr(c, '|');
-            if (c) c++;
-        }
-        snprintf(buf, n, "%.*s", c ? (int)strcspn(c, "|") : 0, c ? c : "");
-    } else {
-        snprintf(buf, n, "%g", v);
-    }
-}
-
 static const char *type_name(mb_ptype t) {
     switch (t) {
     case MB_PT_INT: return "int";
@@ -57,7 +42,7 @@ static void show(const mb_method *m) {
     for (int i = 0; i < m->nparams; i++) {
         const mb_param_decl *d = &m->params[i];
         char def[64], range[64];
-        fmt_value(d, d->def, def, sizeof def);
+        mb_param_format(d, d->def, 0, def, sizeof def);
         if (d->type == MB_PT_INT || d->type == MB_PT_FLOAT)
             snprintf(range, sizeof range, "[%g, %g]", d->min, d->max);
         else if (d->type == MB_PT_ENUM)

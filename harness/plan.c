@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "results.h"
 #include "sha256.h"
 
 void mb_plan_free(mb_plan *p) {
@@ -50,23 +49,6 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-/* One parameter value as YAML would write it: true/false, the enum's choice, or a number (exact: the
- * shortest text that reads back to the same double, for the config hash; else %g for labels). */
-static size_t value_text(const mb_param_decl *d, double v, int exact, char *out, size_t n) {
-    if (d->type == MB_PT_BOOL) return (size_t)snprintf(out, n, "%s", v != 0 ? "true" : "false");
-    if (d->type == MB_PT_ENUM) {
-        const char *c = d->choices;
-        for (int j = 0; j < (int)v && c; j++) {
-            c = strchr(c, '|');
-            if (c) c++;
-        }
-        return (size_t)snprintf(out, n, "%.*s", c ? (int)strcspn(c, "|") : 0, c ? c : "");
-    }
-    if (!exact) return (size_t)snprintf(out, n, "%g", v);
-    mb_fmt_double(out, n, v);
-    return strlen(out);
-}
-
 /* Method parameters as "name.param=value;..." in stack and declaration order. */
 static char *params_text(const mb_stack_cfg *st) {
     sbuf b = {0};
@@ -78,7 +60,7 @@ static char *params_text(const mb_stack_cfg *st) {
             double v = st->items[i].vals[k].num;
             sb_printf(&b, "%s%s.%s=", b.len ? ";" : "", m->name, d->name);
             char val[64];
-            value_text(d, v, 1, val, sizeof val);
+            mb_param_format(d, v, 1, val, sizeof val);
             sb_printf(&b, "%s", val);
         }
     }
@@ -99,7 +81,7 @@ static void stack_label(const mb_stack_cfg *st, char *out, size_t n) {
             if (v == m->params[k].def) continue;
             const mb_param_decl *d = &m->params[k];
             used += (size_t)snprintf(out + used, n - used, "%s%s=", opened ? "," : "(", d->name);
-            if (used < n) used += value_text(d, v, 0, out + used, n - used);
+            if (used < n) used += mb_param_format(d, v, 0, out + used, n - used);
             opened = 1;
         }
         if (opened && used < n) used += (size_t)snprintf(out + used, n - used, ")");

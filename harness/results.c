@@ -2,6 +2,8 @@
  * row per call (strings quoted by libcsv, numbers bare), and a libcsv reader that tracks lines. */
 #include "results.h"
 
+#include "../engine/fmt.h"
+
 #include <csv.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -230,18 +232,6 @@ static void out_u64(rowout *o, uint64_t v) {
     char b[32];
     snprintf(b, sizeof b, "%" PRIu64, v);
     out_raw(o, b);
-}
-
-/* The shortest of %.15g, %.16g, %.17g that strtod reads back to the same double: exact (%.17g
- * always round-trips) yet 0.1 stays "0.1" for people and plots. membench never calls setlocale, so
- * printf uses the C locale; a ',' could only be a decimal comma, so map it back. */
-void mb_fmt_double(char *b, size_t n, double v) {
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(b, n, "%.*g", prec, v);
-        if (strtod(b, NULL) == v) break;
-    }
-    for (char *p = b; *p; p++)
-        if (*p == ',') *p = '.';
 }
 
 /* NaN is an empty field (does not apply); infinities are "inf"/"-inf", which strtod and pandas

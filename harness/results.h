@@ -61,9 +61,6 @@ mb_status mb_results_write(mb_ctx *ctx, mb_results *r, const mb_row *row); /* wr
 mb_status mb_results_drop_partial(mb_ctx *ctx, const char *path, size_t *dropped);
 void mb_results_close(mb_results *r);
 
-/* A double in the fewest digits (15 to 17) that read back exactly: "0.1", not "0.10000000000000001". */
-void mb_fmt_double(char *buf, size_t n, double v);
-
 /* The header line's column names, in order, NULL-terminated. */
 extern const char *const mb_results_columns[];
 

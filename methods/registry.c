@@ -1,7 +1,10 @@
 /* methods/registry.c — the one const list of built-in methods, plugin loading, slot ownership. */
 #include "registry.h"
 
+#include "../engine/fmt.h"
+
 #include <dlfcn.h>
+#include <stdio.h>
 #include <string.h>
 
 extern const mb_method mb_method_adamw;
@@ -126,6 +129,21 @@ int mb_method_param_index(const mb_method *m, const char *name) {
     for (int i = 0; i < m->nparams; i++)
         if (!strcmp(m->params[i].name, name)) return i;
     return -1;
+}
+
+size_t mb_param_format(const mb_param_decl *d, double v, int exact, char *out, size_t n) {
+    if (d->type == MB_PT_BOOL) return (size_t)snprintf(out, n, "%s", v != 0 ? "true" : "false");
+    if (d->type == MB_PT_ENUM) {
+        const char *c = d->choices;
+        for (int j = 0; j < (int)v && c; j++) {
+            c = strchr(c, '|');
+            if (c) c++;
+        }
+        return (size_t)snprintf(out, n, "%.*s", c ? (int)strcspn(c, "|") : 0, c ? c : "");
+    }
+    if (!exact) return (size_t)snprintf(out, n, "%g", v);
+    mb_fmt_double(out, n, v);
+    return strlen(out);
 }
 
 void mb_method_defaults(const mb_method *m, mb_pvalue *vals) {

@@ -23,6 +23,10 @@ mb_status mb_registry_load_plugin(mb_ctx *ctx, mb_registry *r, const char *path)
 
 /* Index of a declared parameter by name, -1 if absent. */
 int mb_method_param_index(const mb_method *m, const char *name);
+/* A parameter value as a suite would write it: true/false, the enum's choice, or the number
+ * (exact: the fewest digits that read back to the same double; else %g). Returns strlen(out). */
+size_t mb_param_format(const mb_param_decl *d, double v, int exact, char *out, size_t n);
+
 /* Fills vals[] with the declared defaults. */
 void mb_method_defaults(const mb_method *m, mb_pvalue *vals);
 
