@@ -1,5 +1,5 @@
 /* tests/proc.h — helpers for tests that run programs: read a whole file, look a program up on PATH,
- * run a shell command capturing its exit code, stdout and stderr. */
+ * run a shell command capturing its exit code, stdout and stderr, load the results.csv it wrote. */
 #ifndef MB_TEST_PROC_H
 #define MB_TEST_PROC_H
 
@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+
+#include "../harness/table.h"
 
 /* The whole file as a NUL-terminated string; NULL when it cannot be read. */
 static inline char *slurp(const char *path) {
@@ -49,6 +51,18 @@ static inline out run_capture(const char *cwd, const char *dir, const char *cmd)
 static inline void drop(out *o) {
     free(o->so);
     free(o->se);
+}
+
+/* Loads DIR/results.csv; on failure prints why and returns nonzero (the test then stops). */
+static inline int load_results(const char *dir, mb_table *t) {
+    mb_ctx ctx;
+    char p[512];
+    snprintf(p, sizeof p, "%s/results.csv", dir);
+    mb_ctx_init(&ctx, &mb_backend_cpu_f32);
+    mb_status s = mb_table_load(&ctx, p, t);
+    if (s != MB_OK) fprintf(stderr, "loading %s: %s\n", p, ctx.err);
+    mb_ctx_fini(&ctx);
+    return s != MB_OK;
 }
 
 #endif

@@ -24,16 +24,6 @@ static int write_suite(const char *path, const char *name, const char *methods) 
     return 0;
 }
 
-static int load(const char *dir, mb_table *t) {
-    mb_ctx ctx;
-    char p[512];
-    snprintf(p, sizeof p, "%s/results.csv", dir);
-    CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
-    CHECK_OK(&ctx, mb_table_load(&ctx, p, t));
-    mb_ctx_fini(&ctx);
-    return 0;
-}
-
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: test_isolate MEMBENCH SOURCE_DIR BUILD_DIR\n");
@@ -65,7 +55,7 @@ int main(int argc, char **argv) {
           "the summary is missing or printed twice: %s", o.so);
     drop(&o);
     mb_table t;
-    if (load(dir, &t)) return 1;
+    if (load_results(dir, &t)) return 1;
     int cs = mb_table_col(&t, "status"), cr = mb_table_col(&t, "reason"),
         cm = mb_table_col(&t, "method_stack"), cp = mb_table_col(&t, "method_params");
     CHECK(t.nrows == 3, "segv run: %d rows, expected 3", t.nrows);
@@ -104,7 +94,7 @@ int main(int argc, char **argv) {
     CHECK(o.rc == 1, "hang run: exit %d, expected 1: %s", o.rc, o.se);
     CHECK(secs >= 2 && secs < 15, "hang run took %.1f s", secs);
     drop(&o);
-    if (load(dir, &t)) return 1;
+    if (load_results(dir, &t)) return 1;
     CHECK(t.nrows == 1, "hang run: %d rows, expected 1", t.nrows);
     if (t.nrows == 1) {
         CHECK_STR(mb_table_get(&t, 0, mb_table_col(&t, "status")), "timeout");

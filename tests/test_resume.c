@@ -121,16 +121,6 @@ static int same_steps(const char *a, const char *b) {
     return 0;
 }
 
-static int load(const char *dir, mb_table *t) {
-    mb_ctx ctx;
-    char p[256];
-    snprintf(p, sizeof p, "%s/results.csv", dir);
-    CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
-    CHECK_OK(&ctx, mb_table_load(&ctx, p, t));
-    mb_ctx_fini(&ctx);
-    return 0;
-}
-
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_resume MEMBENCH SOURCE_DIR\n");
@@ -154,7 +144,7 @@ int main(int argc, char **argv) {
     CHECK(o.rc == 0, "uninterrupted run: exit %d: %s", o.rc, o.se);
     drop(&o);
     mb_table ta, tb;
-    if (load(a, &ta)) return 1;
+    if (load_results(a, &ta)) return 1;
     CHECK(ta.nrows == NCELLS, "uninterrupted run: %d rows", ta.nrows);
 
     /* B: SIGKILL after the first row, a torn row appended, then --resume. */
@@ -182,7 +172,7 @@ int main(int argc, char **argv) {
              NCELLS, b);
     CHECK(strstr(o.se, p), "resumed run's stderr lacks '%s': %s", p, o.se);
     drop(&o);
-    if (load(b, &tb)) return 1;
+    if (load_results(b, &tb)) return 1;
     CHECK(tb.nrows == NCELLS, "resumed run: %d rows, expected one per cell", tb.nrows);
     if (same_rows(&ta, &tb, "resumed run")) return 1;
     char sa[512], sb[512];
@@ -220,7 +210,7 @@ int main(int argc, char **argv) {
     CHECK(rc && rc[0] && rc[strlen(rc) - 1] == '\n', "interrupted results.csv ends mid-row");
     free(rc);
     mb_table tc;
-    if (load(c, &tc)) return 1;
+    if (load_results(c, &tc)) return 1;
     CHECK(tc.nrows >= 1 && tc.nrows < NCELLS, "interrupted run: %d rows", tc.nrows);
     if (same_rows(&ta, &tc, "interrupted run")) return 1;
     mb_table_free(&tc);
