@@ -1,5 +1,6 @@
 /* engine/backend.h — a backend is a const table: raw allocation, copies, and the GPT kernels.
- * Buffers are untyped; each table computes in one element type (cpu-f32, cpu-f64, ...). */
+ * Buffers are untyped; a table names the element type of weights, activations and gradients (dtype)
+ * and of statistics and optimizer state (sdtype): fp32/fp32, fp64/fp64, or bf16/fp32 (mixed). */
 #ifndef MB_BACKEND_H
 #define MB_BACKEND_H
 
@@ -10,14 +11,28 @@
 
 struct mb_ctx;
 
-typedef enum mb_dtype { MB_F32, MB_F64 } mb_dtype;
+typedef enum mb_dtype { MB_F32, MB_F64, MB_BF16 } mb_dtype;
 
-const char *mb_dtype_name(mb_dtype t);
+const char *mb_dtype_name(mb_dtype t); /* "f32", "f64", "bf16" */
 size_t mb_dtype_size(mb_dtype t);
+/* Host conversions between doubles and elements of type t (bf16: round to nearest even). */
+void mb_dtype_from_f64(mb_dtype t, void *dst, const double *src, size_t n);
+void mb_dtype_to_f64(mb_dtype t, double *dst, const void *src, size_t n);
 
+/* Device memory as the runtime sees it (the CUDA backend; NULL on the CPU). */
+typedef struct mb_dev_mem {
+    size_t reserved_peak; /* the stream-ordered pool's reserved high watermark */
+    size_t device_used;   /* bytes in use on the device now (NVML per process, else cudaMemGetInfo) */
+} mb_dev_mem;
+
+/* Every kernel takes the context first (CUDA: its stream, handles and workspace) and is
+ * asynchronous on a GPU: errors are kept in the context and come back from the next call that
+ * returns a status (sync, to_host). Shapes: N = B*T rows; C channels; OC output channels; V vocab.
+ * "+=" marks outputs that accumulate; everything else is overwritten. */
 typedef struct mb_backend {
-    const char *name; /* "cpu-f32" */
-    mb_dtype dtype;   /* element type of every float buffer the kernels see */
+    const char *name; /* "cpu-f32", "cuda-bf16" */
+    mb_dtype dtype;   /* weights, activations, gradients */
+    mb_dtype sdtype;  /* LayerNorm mean/rstd, per-position losses, optimizer state, master weights */
 
     mb_status (*init)(struct mb_ctx *ctx); /* may be NULL */
     void (*fini)(struct mb_ctx *ctx);      /* may be NULL */
@@ -25,63 +40,79 @@ typedef struct mb_backend {
     void (*free)(struct mb_ctx *ctx, void *p);
     mb_status (*to_device)(struct mb_ctx *ctx, void *dst, const void *src, size_t bytes);
     mb_status (*to_host)(struct mb_ctx *ctx, void *dst, const void *src, size_t bytes);
-    void (*zero)(void *p, size_t bytes);
+    void (*zero)(struct mb_ctx *ctx, void *p, size_t bytes);
+    /* Waits for queued work; returns the first error a kernel hit since the last call. NULL: no-op. */
+    mb_status (*sync)(struct mb_ctx *ctx);
+    /* Step timing on the device (CUDA events). stop=0 records the start, stop=1 records the end,
+     * waits for it and writes the milliseconds between. NULL: the host clock is used. */
+    mb_status (*timer)(struct mb_ctx *ctx, int stop, double *ms);
+    /* NULL on the CPU. */
+    mb_status (*mem_info)(struct mb_ctx *ctx, mb_dev_mem *out);
 
-    /* Element-wise transfers between host doubles and device elements (init, load, save, tests). */
-    void (*from_f64)(void *dst, const double *src, size_t n);
-    void (*to_f64)(double *dst, const void *src, size_t n);
-
-    /* --- GPT kernels. Shapes: N = B*T rows; C channels; OC output channels; V vocabulary.
-     * "+=" marks outputs that accumulate; everything else is overwritten. --- */
     /* out[b,t,:] = wte[tok[b,t],:] + wpe[t,:] */
-    void (*encoder_fwd)(void *out, const int32_t *tok, const void *wte, const void *wpe, int B,
-                        int T, int C);
-    /* dwte[tok] += dout; dwpe[t] += dout */
-    void (*encoder_bwd)(void *dwte, void *dwpe, const void *dout, const int32_t *tok, int B, int T,
-                        int C);
-    /* out = (inp - mean) * rstd * w + b, eps 1e-5; saves mean and rstd per row */
-    void (*layernorm_fwd)(void *out, void *mean, void *rstd, const void *inp, const void *w,
-                          const void *b, int N, int C);
-    /* dinp +=, dw +=, db += */
-    void (*layernorm_bwd)(void *dinp, void *dw, void *db, const void *dout, const void *inp,
-                          const void *w, const void *mean, const void *rstd, int N, int C);
+    void (*encoder_fwd)(struct mb_ctx *ctx, void *out, const int32_t *tok, const void *wte,
+                        const void *wpe, int B, int T, int C);
+    /* dwte[tok] += dout; dwpe[t] += dout (either may be NULL) */
+    void (*encoder_bwd)(struct mb_ctx *ctx, void *dwte, void *dwpe, const void *dout,
+                        const int32_t *tok, int B, int T, int C);
+    /* out = (inp - mean) * rstd * w + b, eps 1e-5; saves mean and rstd (sdtype) per row */
+    void (*layernorm_fwd)(struct mb_ctx *ctx, void *out, void *mean, void *rstd, const void *inp,
+                          const void *w, const void *b, int N, int C);
+    /* dinp += (skipped when NULL), dw +=, db += */
+    void (*layernorm_bwd)(struct mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
+                          const void *inp, const void *w, const void *mean, const void *rstd, int N,
+                          int C);
     /* out[N,OC] = inp[N,C] . w[OC,C]^T + b[OC] (b may be NULL) */
-    void (*matmul_fwd)(void *out, const void *inp, const void *w, const void *b, int N, int C,
-                       int OC);
+    void (*matmul_fwd)(struct mb_ctx *ctx, void *out, const void *inp, const void *w, const void *b,
+                       int N, int C, int OC);
     /* dinp = dout . w (overwritten; skipped when NULL), dw += dout^T . inp (skipped when NULL),
      * db += column sums of dout (skipped when NULL) */
-    void (*matmul_bwd)(void *dinp, void *dw, void *db, const void *dout, const void *inp,
-                       const void *w, int N, int C, int OC);
+    void (*matmul_bwd)(struct mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
+                       const void *inp, const void *w, int N, int C, int OC);
     /* causal multi-head attention over qkv[B,T,3C] (q|k|v, head h at columns h*C/NH);
      * out[B,T,C]; att[B,NH,T,T] keeps the softmax probabilities (zeros above the diagonal) */
-    void (*attention_fwd)(void *out, void *att, const void *qkv, int B, int T, int C, int NH);
-    /* dqkv overwritten; scratch holds B*NH*T elements */
-    void (*attention_bwd)(void *dqkv, void *scratch, const void *dout, const void *qkv,
-                          const void *att, int B, int T, int C, int NH);
+    void (*attention_fwd)(struct mb_ctx *ctx, void *out, void *att, const void *qkv, int B, int T,
+                          int C, int NH);
+    /* dqkv overwritten; scratch holds B*NH*T elements; att may be overwritten (it is freed or
+     * recomputed after backward) */
+    void (*attention_bwd)(struct mb_ctx *ctx, void *dqkv, void *scratch, const void *dout,
+                          const void *qkv, void *att, int B, int T, int C, int NH);
     /* GELU, tanh form. bwd: dinp = dout * gelu'(inp); dinp may alias dout */
-    void (*gelu_fwd)(void *out, const void *inp, size_t n);
-    void (*gelu_bwd)(void *dinp, const void *inp, const void *dout, size_t n);
+    void (*gelu_fwd)(struct mb_ctx *ctx, void *out, const void *inp, size_t n);
+    void (*gelu_bwd)(struct mb_ctx *ctx, void *dinp, const void *inp, const void *dout, size_t n);
     /* out = a + b; out may alias a or b */
-    void (*residual_fwd)(void *out, const void *a, const void *b, size_t n);
-    /* Fused softmax cross-entropy. logits[N,V] are replaced by probabilities; losses[N] per row.
-     * targets < 0 are ignored (loss 0, no gradient). */
-    void (*crossentropy_fwd)(void *losses, void *logits, const int32_t *targets, int N, int V);
+    void (*residual_fwd)(struct mb_ctx *ctx, void *out, const void *a, const void *b, size_t n);
+    /* Fused softmax cross-entropy. logits[N,V] are replaced by probabilities; losses[N] (sdtype)
+     * per row. targets < 0 are ignored (loss 0, no gradient). */
+    void (*crossentropy_fwd)(struct mb_ctx *ctx, void *losses, void *logits,
+                             const int32_t *targets, int N, int V);
     /* In place: probs[N,V] become dlogits = (probs - onehot(target)) * scale */
-    void (*crossentropy_bwd)(void *probs, const int32_t *targets, int N, int V, double scale);
+    void (*crossentropy_bwd)(struct mb_ctx *ctx, void *probs, const int32_t *targets, int N, int V,
+                             double scale);
 
-    /* --- optimizer kernels (fp32 state on fp32 backends) --- */
+    /* --- optimizer kernels: p and g in dtype; m, v, buf and master in sdtype. master is NULL
+     * unless dtype != sdtype; then the update runs on master and p gets master rounded. --- */
+    /* Copies n elements of src (dtype) into dst (sdtype): master weights from the weights. */
+    void (*widen)(struct mb_ctx *ctx, void *dst, const void *src, size_t n);
     /* AdamW as torch.optim.AdamW (foreach=False) computes it: p *= 1 - lr*wd; m = lerp(m, g, 1-b1);
      * v = b2*v + (1-b2)*g*g; p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps), bc_i = 1 - b_i^t. */
-    void (*adamw)(void *p, const void *g, void *m, void *v, size_t n, double lr, double beta1,
-                  double beta2, double eps, double wd, double bc1, double bc2);
+    void (*adamw)(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v, void *master,
+                  size_t n, double lr, double beta1, double beta2, double eps, double wd,
+                  double bc1, double bc2);
     /* SGD as torch.optim.SGD: d = g + wd*p; with momentum, buf = d on the first step, else
      * buf = momentum*buf + (1-dampening)*d; d = nesterov ? d + momentum*buf : buf; p -= lr*d.
      * buf may be NULL when momentum == 0. */
-    void (*sgd)(void *p, const void *g, void *buf, size_t n, double lr, double momentum,
-                double dampening, double wd, int nesterov, int first);
+    void (*sgd)(struct mb_ctx *ctx, void *p, const void *g, void *buf, void *master, size_t n,
+                double lr, double momentum, double dampening, double wd, int nesterov, int first);
 } mb_backend;
 
 extern const mb_backend mb_backend_cpu_f32;
 extern const mb_backend mb_backend_cpu_f64;
+#ifdef MB_HAVE_CUDA
+/* engine/cuda: fp32 GEMMs, TF32 GEMMs (fp32 storage), and bf16 mixed precision. */
+extern const mb_backend mb_backend_cuda_f32;
+extern const mb_backend mb_backend_cuda_tf32;
+extern const mb_backend mb_backend_cuda_bf16;
+#endif
 
 #endif

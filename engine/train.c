@@ -56,7 +56,29 @@ static mb_status h_grad_ready(void *u, mb_param *p) {
     return CALL(tr, S_GRAD_READY, grad_ready, p);
 }
 
+mb_status mb_train_master(mb_train *tr, mb_param *p, mb_buf **out) {
+    mb_ctx *ctx = tr->ctx;
+    *out = NULL;
+    if (ctx->be->dtype == ctx->be->sdtype) return MB_OK;
+    if (!tr->master) {
+        tr->master = calloc((size_t)tr->model->nparams, sizeof *tr->master);
+        if (!tr->master) return mb_error(ctx, MB_ENOMEM, "host allocation of master-weight table");
+    }
+    mb_buf *b = &tr->master[p->id];
+    if (!b->ptr) {
+        MB_TRY(mb_alloc(ctx, b, p->numel * mb_dtype_size(ctx->be->sdtype), MB_MEM_WEIGHTS,
+                        "master"));
+        ctx->be->widen(ctx, b->ptr, p->w.ptr, p->numel);
+    }
+    *out = b;
+    return MB_OK;
+}
+
 void mb_train_fini(mb_train *tr) {
+    if (tr->master) {
+        for (int i = 0; i < tr->model->nparams; i++) mb_free(tr->ctx, &tr->master[i]);
+        free(tr->master);
+    }
     for (int i = tr->n - 1; i >= 0; i--) {
         if (tr->inited[i] && tr->methods[i]->fini) tr->methods[i]->fini(tr->priv[i], tr);
         free(tr->priv[i]);
@@ -155,6 +177,7 @@ mb_status mb_train_step(mb_train *tr, const int32_t *tokens, const int32_t *targ
         mb_mem_set_phase(&ctx->mem, MB_PHASE_FORWARD);
         s = CALL(tr, S_TRAIN_STEP, train_step, loss);
         tr->step++;
+        if (s == MB_OK && ctx->be->sync) s = ctx->be->sync(ctx);
         return s;
     }
     memset(tr->plan.trainable, 1, (size_t)m->nparams);
@@ -175,7 +198,7 @@ mb_status mb_train_step(mb_train *tr, const int32_t *tokens, const int32_t *targ
         MB_TRY(CALL(tr, S_OPTIMIZER_STEP, optimizer_step, p));
     }
     tr->step++;
-    return MB_OK;
+    return ctx->be->sync ? ctx->be->sync(ctx) : MB_OK;
 }
 
 mb_status mb_train_eval(mb_train *tr, const int32_t *tokens, const int32_t *targets, int B, int T,
@@ -191,18 +214,21 @@ mb_status mb_train_eval(mb_train *tr, const int32_t *tokens, const int32_t *targ
 
 void mb_train_predict(const mb_train *tr, int B, int T, mb_predict *out) {
     const mb_gpt *m = tr->model;
-    size_t es = mb_dtype_size(tr->ctx->be->dtype);
+    size_t es = mb_dtype_size(tr->ctx->be->dtype), ss = mb_dtype_size(tr->ctx->be->sdtype);
     memset(out, 0, sizeof *out);
     out->model = m;
     out->B = B;
     out->T = T;
     out->elem = es;
+    out->state_elem = ss;
     out->trainable_numel = m->num_params;
     out->bytes[MB_MEM_WEIGHTS] = (int64_t)(es * m->num_params);
     out->bytes[MB_MEM_GRADS] = (int64_t)(es * m->num_params);
-    out->bytes[MB_MEM_ACTIVATIONS] =
-        (int64_t)(es * (mb_gpt_act_elems(&m->cfg, B, T) + mb_gpt_bwd_scratch_elems(&m->cfg, B, T)));
+    out->bytes[MB_MEM_ACTIVATIONS] = (int64_t)(mb_gpt_act_bytes(&m->cfg, B, T, es, ss) +
+                                               es * mb_gpt_bwd_scratch_elems(&m->cfg, B, T));
     out->bytes[MB_MEM_OTHER] = (int64_t)(2 * (size_t)B * T * 4);
     for (int i = 0; i < tr->n; i++)
         if (tr->methods[i]->predict_bytes) tr->methods[i]->predict_bytes(tr->vals[i], out);
+    /* mixed precision: an sdtype master copy of every trainable parameter (mb_train_master) */
+    if (es != ss) out->bytes[MB_MEM_WEIGHTS] += (int64_t)(ss * out->trainable_numel);
 }

@@ -26,6 +26,7 @@ typedef struct mb_train {
     int owner[MB_NSLOTS]; /* index into methods[] of each slot's owner, -1 = engine default */
     mb_step_plan plan;    /* trainable[] lives here */
     mb_gpt_hooks hooks;
+    mb_buf *master; /* mixed precision: sdtype master weights per parameter id (mb_train_master) */
     /* per-step counts of slot calls, for tests and the run log */
     uint64_t calls[MB_NSLOTS];
 } mb_train;
@@ -38,6 +39,11 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_metho
                         const mb_pvalue *const *vals, int n, const mb_method *default_opt,
                         uint64_t seed);
 void mb_train_fini(mb_train *tr);
+
+/* Mixed precision (backend dtype != sdtype): parameter p's master copy in sdtype, category WEIGHTS,
+ * tag "master", made from the weights on first use and kept until fini; optimizers update it and
+ * write the rounded result into p->w. *out is NULL when the backend is not mixed. */
+mb_status mb_train_master(mb_train *tr, mb_param *p, mb_buf **out);
 
 /* One step on batch (tokens, targets)[B*T]: begin_step, forward, backward (grad_ready as each
  * gradient completes), optimizer_step per parameter still holding a gradient, or train_step alone.

@@ -1,5 +1,6 @@
 /* methods/adamw.c — AdamW with decoupled weight decay and bias correction, torch.optim.AdamW's
- * formulas (foreach=False); state m and v in the backend's element type, allocated at first update. */
+ * formulas (foreach=False); state m and v in the backend's state type (fp32 under bf16 mixed
+ * precision, which also updates an fp32 master copy), allocated at first update. */
 #include <math.h>
 
 #include "../engine/train.h"
@@ -52,23 +53,26 @@ static mb_status adamw_step(void *priv, mb_train *tr, mb_param *p) {
     adamw_state *s = priv;
     mb_ctx *ctx = tr->ctx;
     int i = p->id;
+    size_t bytes = p->numel * mb_dtype_size(ctx->be->sdtype);
     if (!s->m[i].ptr) {
-        MB_TRY(mb_alloc(ctx, &s->m[i], p->w.bytes, MB_MEM_OPTIMIZER, "adamw.m"));
-        MB_TRY(mb_alloc(ctx, &s->v[i], p->w.bytes, MB_MEM_OPTIMIZER, "adamw.v"));
-        ctx->be->zero(s->m[i].ptr, p->w.bytes);
-        ctx->be->zero(s->v[i].ptr, p->w.bytes);
+        MB_TRY(mb_alloc(ctx, &s->m[i], bytes, MB_MEM_OPTIMIZER, "adamw.m"));
+        MB_TRY(mb_alloc(ctx, &s->v[i], bytes, MB_MEM_OPTIMIZER, "adamw.v"));
+        ctx->be->zero(ctx, s->m[i].ptr, bytes);
+        ctx->be->zero(ctx, s->v[i].ptr, bytes);
     }
+    mb_buf *master;
+    MB_TRY(mb_train_master(tr, p, &master));
     int t = ++s->t[i];
     double bc1 = 1.0 - pow(s->beta1, t), bc2 = 1.0 - pow(s->beta2, t);
-    ctx->be->adamw(p->w.ptr, p->g.ptr, s->m[i].ptr, s->v[i].ptr, p->numel, s->lr, s->beta1,
-                   s->beta2, s->eps, s->wd, bc1, bc2);
+    ctx->be->adamw(ctx, p->w.ptr, p->g.ptr, s->m[i].ptr, s->v[i].ptr, master ? master->ptr : NULL,
+                   p->numel, s->lr, s->beta1, s->beta2, s->eps, s->wd, bc1, bc2);
     return MB_OK;
 }
 
-/* m and v: two elements per trainable parameter. */
+/* m and v: two state elements per trainable parameter. */
 static void adamw_predict(const mb_pvalue *v, mb_predict *pr) {
     (void)v;
-    pr->bytes[MB_MEM_OPTIMIZER] += (int64_t)(2 * pr->elem * pr->trainable_numel);
+    pr->bytes[MB_MEM_OPTIMIZER] += (int64_t)(2 * pr->state_elem * pr->trainable_numel);
 }
 
 const mb_method mb_method_adamw = {

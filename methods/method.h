@@ -10,7 +10,7 @@
 #include "../engine/ctx.h"
 #include "../engine/models/gpt.h"
 
-#define MB_METHOD_ABI_VERSION 1u
+#define MB_METHOD_ABI_VERSION 2u
 
 /* ---- declared hyperparameters ---- */
 typedef enum mb_ptype { MB_PT_INT, MB_PT_FLOAT, MB_PT_BOOL, MB_PT_ENUM } mb_ptype;
@@ -48,7 +48,8 @@ typedef struct mb_step_plan {
 typedef struct mb_predict {
     const mb_gpt *model; /* descriptors (shapes) */
     int B, T;
-    size_t elem;            /* bytes per element of the backend */
+    size_t elem;            /* bytes per element of the backend (weights, grads, activations) */
+    size_t state_elem;      /* bytes per element of optimizer state (the backend's sdtype) */
     size_t trainable_numel; /* parameters that get gradients; later methods read it */
     int64_t bytes[MB_MEM_NCAT]; /* peak bytes per category */
 } mb_predict;

@@ -44,19 +44,23 @@ static void sgd_fini(void *priv, mb_train *tr) {
 static mb_status sgd_step(void *priv, mb_train *tr, mb_param *p) {
     sgd_state *s = priv;
     mb_buf *b = &s->buf[p->id];
+    mb_ctx *ctx = tr->ctx;
     int first = 0;
     if (s->momentum > 0 && !b->ptr) {
-        MB_TRY(mb_alloc(tr->ctx, b, p->w.bytes, MB_MEM_OPTIMIZER, "sgd.momentum"));
+        MB_TRY(mb_alloc(ctx, b, p->numel * mb_dtype_size(ctx->be->sdtype), MB_MEM_OPTIMIZER,
+                        "sgd.momentum"));
         first = 1;
     }
-    tr->ctx->be->sgd(p->w.ptr, p->g.ptr, b->ptr, p->numel, s->lr, s->momentum, s->dampening, s->wd,
-                     s->nesterov, first);
+    mb_buf *master;
+    MB_TRY(mb_train_master(tr, p, &master));
+    ctx->be->sgd(ctx, p->w.ptr, p->g.ptr, b->ptr, master ? master->ptr : NULL, p->numel, s->lr,
+                 s->momentum, s->dampening, s->wd, s->nesterov, first);
     return MB_OK;
 }
 
 static void sgd_predict(const mb_pvalue *v, mb_predict *pr) {
     if (v[P_MOMENTUM].num > 0)
-        pr->bytes[MB_MEM_OPTIMIZER] += (int64_t)(pr->elem * pr->trainable_numel);
+        pr->bytes[MB_MEM_OPTIMIZER] += (int64_t)(pr->state_elem * pr->trainable_numel);
 }
 
 const mb_method mb_method_sgd = {

@@ -6,8 +6,7 @@
 
 #include "../ctx.h"
 
-const char *mb_dtype_name(mb_dtype t) { return t == MB_F64 ? "f64" : "f32"; }
-size_t mb_dtype_size(mb_dtype t) { return t == MB_F64 ? 8 : 4; }
+#define MB_UNUSED __attribute__((unused))
 
 static mb_status cpu_alloc(mb_ctx *ctx, size_t bytes, void **out) {
     /* 64-byte alignment: cache lines and any SIMD width; size rounded up as aligned_alloc needs. */
@@ -26,7 +25,8 @@ static mb_status cpu_copy(mb_ctx *ctx, void *dst, const void *src, size_t bytes)
     if (bytes) memcpy(dst, src, bytes);
     return MB_OK;
 }
-static void cpu_zero(void *p, size_t bytes) {
+static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
+    (void)ctx;
     if (bytes) memset(p, 0, bytes);
 }
 
@@ -52,16 +52,16 @@ static void cpu_zero(void *p, size_t bytes) {
 
 #define MB_CPU_TABLE(sfx, dt)                                                                      \
     {                                                                                              \
-        .name = "cpu-" #sfx, .dtype = dt, .init = NULL, .fini = NULL, .alloc = cpu_alloc,          \
+        .name = "cpu-" #sfx, .dtype = dt, .sdtype = dt, .init = NULL, .fini = NULL, .alloc = cpu_alloc,          \
         .free = cpu_free, .to_device = cpu_copy, .to_host = cpu_copy, .zero = cpu_zero,            \
-        .from_f64 = from_f64_##sfx, .to_f64 = to_f64_##sfx, .encoder_fwd = encoder_fwd_##sfx,      \
+        .sync = NULL, .timer = NULL, .mem_info = NULL, .encoder_fwd = encoder_fwd_##sfx,           \
         .encoder_bwd = encoder_bwd_##sfx, .layernorm_fwd = layernorm_fwd_##sfx,                    \
         .layernorm_bwd = layernorm_bwd_##sfx, .matmul_fwd = matmul_fwd_##sfx,                      \
         .matmul_bwd = matmul_bwd_##sfx, .attention_fwd = attention_fwd_##sfx,                      \
         .attention_bwd = attention_bwd_##sfx, .gelu_fwd = gelu_fwd_##sfx,                          \
         .gelu_bwd = gelu_bwd_##sfx, .residual_fwd = residual_fwd_##sfx,                            \
         .crossentropy_fwd = crossentropy_fwd_##sfx, .crossentropy_bwd = crossentropy_bwd_##sfx,   \
-        .adamw = adamw_##sfx, .sgd = sgd_##sfx,                                                    \
+        .widen = widen_##sfx, .adamw = adamw_##sfx, .sgd = sgd_##sfx,                                                    \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32);

@@ -19,7 +19,7 @@ static REAL SFX(dot)(const REAL *a, const REAL *b, int n) {
     return r;
 }
 
-static void SFX(encoder_fwd)(void *out_, const int32_t *tok, const void *wte_, const void *wpe_,
+static void SFX(encoder_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const int32_t *tok, const void *wte_, const void *wpe_,
                              int B, int T, int C) {
     REAL *out = out_;
     const REAL *wte = wte_, *wpe = wpe_;
@@ -32,7 +32,7 @@ static void SFX(encoder_fwd)(void *out_, const int32_t *tok, const void *wte_, c
     }
 }
 
-static void SFX(encoder_bwd)(void *dwte_, void *dwpe_, const void *dout_, const int32_t *tok,
+static void SFX(encoder_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dwte_, void *dwpe_, const void *dout_, const int32_t *tok,
                              int B, int T, int C) {
     REAL *dwte = dwte_, *dwpe = dwpe_;
     const REAL *dout = dout_;
@@ -47,7 +47,7 @@ static void SFX(encoder_bwd)(void *dwte_, void *dwpe_, const void *dout_, const 
     }
 }
 
-static void SFX(layernorm_fwd)(void *out_, void *mean_, void *rstd_, const void *inp_,
+static void SFX(layernorm_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *mean_, void *rstd_, const void *inp_,
                                const void *w_, const void *b_, int N, int C) {
     REAL *out = out_, *mean = mean_, *rstd = rstd_;
     const REAL *inp = inp_, *w = w_, *b = b_;
@@ -68,7 +68,7 @@ static void SFX(layernorm_fwd)(void *out_, void *mean_, void *rstd_, const void 
     }
 }
 
-static void SFX(layernorm_bwd)(void *dinp_, void *dw_, void *db_, const void *dout_,
+static void SFX(layernorm_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_, void *db_, const void *dout_,
                                const void *inp_, const void *w_, const void *mean_,
                                const void *rstd_, int N, int C) {
     REAL *dinp = dinp_, *dw = dw_, *db = db_;
@@ -108,7 +108,7 @@ static void SFX(layernorm_bwd)(void *dinp_, void *dw_, void *db_, const void *do
     }
 }
 
-static void SFX(matmul_fwd)(void *out_, const void *inp_, const void *w_, const void *b_, int N,
+static void SFX(matmul_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void *inp_, const void *w_, const void *b_, int N,
                             int C, int OC) {
     REAL *out = out_;
     const REAL *inp = inp_, *w = w_, *b = b_;
@@ -121,7 +121,7 @@ static void SFX(matmul_fwd)(void *out_, const void *inp_, const void *w_, const 
     }
 }
 
-static void SFX(matmul_bwd)(void *dinp_, void *dw_, void *db_, const void *dout_, const void *inp_,
+static void SFX(matmul_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_, void *db_, const void *dout_, const void *inp_,
                             const void *w_, int N, int C, int OC) {
     REAL *dinp = dinp_, *dw = dw_, *db = db_;
     const REAL *dout = dout_, *inp = inp_, *w = w_;
@@ -155,7 +155,7 @@ static void SFX(matmul_bwd)(void *dinp_, void *dw_, void *db_, const void *dout_
     }
 }
 
-static void SFX(attention_fwd)(void *out_, void *att_, const void *qkv_, int B, int T, int C,
+static void SFX(attention_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *att_, const void *qkv_, int B, int T, int C,
                                int NH) {
     REAL *out = out_, *att = att_;
     const REAL *qkv = qkv_;
@@ -192,8 +192,8 @@ static void SFX(attention_fwd)(void *out_, void *att_, const void *qkv_, int B, 
     }
 }
 
-static void SFX(attention_bwd)(void *dqkv_, void *scratch_, const void *dout_, const void *qkv_,
-                               const void *att_, int B, int T, int C, int NH) {
+static void SFX(attention_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dqkv_, void *scratch_, const void *dout_, const void *qkv_,
+                               void *att_, int B, int T, int C, int NH) {
     REAL *dqkv = dqkv_, *scratch = scratch_;
     const REAL *dout = dout_, *qkv = qkv_, *att = att_;
     int hs = C / NH, C3 = 3 * C;
@@ -239,7 +239,7 @@ static void SFX(attention_bwd)(void *dqkv_, void *scratch_, const void *dout_, c
 
 #define SFX_GELU_K ((REAL)0.7978845608028654) /* sqrt(2/pi) */
 
-static void SFX(gelu_fwd)(void *out_, const void *inp_, size_t n) {
+static void SFX(gelu_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void *inp_, size_t n) {
     REAL *out = out_;
     const REAL *x = inp_;
 #pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
@@ -249,7 +249,7 @@ static void SFX(gelu_fwd)(void *out_, const void *inp_, size_t n) {
     }
 }
 
-static void SFX(gelu_bwd)(void *dinp_, const void *inp_, const void *dout_, size_t n) {
+static void SFX(gelu_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, const void *inp_, const void *dout_, size_t n) {
     REAL *dinp = dinp_;
     const REAL *x = inp_, *dout = dout_;
 #pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
@@ -264,14 +264,14 @@ static void SFX(gelu_bwd)(void *dinp_, const void *inp_, const void *dout_, size
 }
 #undef SFX_GELU_K
 
-static void SFX(residual_fwd)(void *out_, const void *a_, const void *b_, size_t n) {
+static void SFX(residual_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void *a_, const void *b_, size_t n) {
     REAL *out = out_;
     const REAL *a = a_, *b = b_;
 #pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-static void SFX(crossentropy_fwd)(void *losses_, void *logits_, const int32_t *targets, int N,
+static void SFX(crossentropy_fwd)(struct mb_ctx *ctx MB_UNUSED, void *losses_, void *logits_, const int32_t *targets, int N,
                                   int V) {
     REAL *losses = losses_, *logits = logits_;
 #pragma omp parallel for if ((size_t)N * V >= MB_PAR_MIN_WORK)
@@ -289,7 +289,7 @@ static void SFX(crossentropy_fwd)(void *losses_, void *logits_, const int32_t *t
     }
 }
 
-static void SFX(crossentropy_bwd)(void *probs_, const int32_t *targets, int N, int V,
+static void SFX(crossentropy_bwd)(struct mb_ctx *ctx MB_UNUSED, void *probs_, const int32_t *targets, int N, int V,
                                   double scale) {
     REAL *probs = probs_;
     REAL s = (REAL)scale;
@@ -305,7 +305,8 @@ static void SFX(crossentropy_bwd)(void *probs_, const int32_t *targets, int N, i
     }
 }
 
-static void SFX(adamw)(void *p_, const void *g_, void *m_, void *v_, size_t n, double lr,
+static void SFX(adamw)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *m_, void *v_, void *master MB_UNUSED,
+                       size_t n, double lr,
                        double beta1, double beta2, double eps, double wd, double bc1, double bc2) {
     REAL *p = p_, *m = m_, *v = v_;
     const REAL *g = g_;
@@ -321,7 +322,8 @@ static void SFX(adamw)(void *p_, const void *g_, void *m_, void *v_, size_t n, d
     }
 }
 
-static void SFX(sgd)(void *p_, const void *g_, void *buf_, size_t n, double lr, double momentum,
+static void SFX(sgd)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *buf_, void *master MB_UNUSED,
+                     size_t n, double lr, double momentum,
                      double dampening, double wd, int nesterov, int first) {
     REAL *p = p_, *buf = buf_;
     const REAL *g = g_;
@@ -338,12 +340,7 @@ static void SFX(sgd)(void *p_, const void *g_, void *buf_, size_t n, double lr, 
     }
 }
 
-static void SFX(from_f64)(void *dst_, const double *src, size_t n) {
-    REAL *dst = dst_;
-    for (size_t i = 0; i < n; i++) dst[i] = (REAL)src[i];
-}
-
-static void SFX(to_f64)(double *dst, const void *src_, size_t n) {
-    const REAL *src = src_;
-    for (size_t i = 0; i < n; i++) dst[i] = (double)src[i];
+/* Mixed precision is a GPU mode: on the CPU dtype == sdtype, so widening is a copy. */
+static void SFX(widen)(struct mb_ctx *ctx MB_UNUSED, void *dst, const void *src, size_t n) {
+    if (n) memcpy(dst, src, n * sizeof(REAL));
 }

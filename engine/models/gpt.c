@@ -136,21 +136,30 @@ mb_status mb_gpt_create(mb_ctx *ctx, const mb_gpt_config *cfg, mb_gpt *m) {
     return MB_OK;
 }
 
-mb_status mb_gpt_param_get(mb_ctx *ctx, const mb_buf *b, size_t numel, double *out) {
-    size_t es = mb_dtype_size(ctx->be->dtype);
+/* Host fp64 view of n elements of type t on the device. */
+static mb_status read_as_f64(mb_ctx *ctx, mb_dtype t, const mb_buf *b, size_t numel, double *out) {
+    size_t es = mb_dtype_size(t);
     void *stage = malloc(numel ? numel * es : 1);
     if (!stage) return mb_error(ctx, MB_ENOMEM, "host staging of %zu bytes", numel * es);
     mb_status s = ctx->be->to_host(ctx, stage, b->ptr, numel * es);
-    if (s == MB_OK) ctx->be->to_f64(out, stage, numel);
+    if (s == MB_OK) mb_dtype_to_f64(t, out, stage, numel);
     free(stage);
     return s;
+}
+
+mb_status mb_gpt_param_get(mb_ctx *ctx, const mb_buf *b, size_t numel, double *out) {
+    return read_as_f64(ctx, ctx->be->dtype, b, numel, out);
+}
+
+mb_status mb_gpt_state_get(mb_ctx *ctx, const mb_buf *b, size_t numel, double *out) {
+    return read_as_f64(ctx, ctx->be->sdtype, b, numel, out);
 }
 
 mb_status mb_gpt_param_set(mb_ctx *ctx, mb_buf *b, size_t numel, const double *in) {
     size_t es = mb_dtype_size(ctx->be->dtype);
     void *stage = malloc(numel ? numel * es : 1);
     if (!stage) return mb_error(ctx, MB_ENOMEM, "host staging of %zu bytes", numel * es);
-    ctx->be->from_f64(stage, in, numel);
+    mb_dtype_from_f64(ctx->be->dtype, stage, in, numel);
     mb_status s = ctx->be->to_device(ctx, b->ptr, stage, numel * es);
     free(stage);
     return s;
@@ -216,7 +225,7 @@ mb_status mb_gpt_alloc_grads(mb_ctx *ctx, mb_gpt *m, const uint8_t *trainable) {
             mb_gpt_free_grads(ctx, m);
             return s;
         }
-        ctx->be->zero(p->g.ptr, p->g.bytes);
+        ctx->be->zero(ctx, p->g.ptr, p->g.bytes);
     }
     m->grads_allocated = 1;
     return MB_OK;
@@ -224,13 +233,13 @@ mb_status mb_gpt_alloc_grads(mb_ctx *ctx, mb_gpt *m, const uint8_t *trainable) {
 
 void mb_gpt_zero_grads(mb_ctx *ctx, mb_gpt *m) {
     for (int i = 0; i < m->nparams; i++)
-        if (m->params[i].g.ptr) ctx->be->zero(m->params[i].g.ptr, m->params[i].g.bytes);
+        if (m->params[i].g.ptr) ctx->be->zero(ctx, m->params[i].g.ptr, m->params[i].g.bytes);
 }
 
-size_t mb_gpt_act_elems(const mb_gpt_config *cfg, int B, int T) {
-    size_t BT = (size_t)B * T, C = cfg->d_model, NH = cfg->heads, V = cfg->vocab;
-    return BT * C + cfg->layers * (16 * BT * C + 4 * BT + NH * BT * T) + BT * C + 2 * BT +
-           BT * V + BT;
+size_t mb_gpt_act_bytes(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss) {
+    size_t BT = (size_t)B * T, C = cfg->d_model, NH = cfg->heads, V = cfg->vocab, L = cfg->layers;
+    return es * (BT * C + L * (16 * BT * C + NH * BT * T) + BT * C + BT * V) +
+           ss * (L * 4 * BT + 2 * BT + BT);
 }
 
 size_t mb_gpt_bwd_scratch_elems(const mb_gpt_config *cfg, int B, int T) {
@@ -271,19 +280,19 @@ static int loss_replaced(const mb_gpt *m) { return m->hooks && m->hooks->loss; }
 /* The block's inside activations, in the order its forward fills them. */
 static mb_status alloc_block_inside(mb_ctx *ctx, const mb_gpt *m, mb_gpt_layer_acts *la, int B,
                                     int T) {
-    size_t es = mb_dtype_size(ctx->be->dtype);
+    size_t es = mb_dtype_size(ctx->be->dtype), ss = mb_dtype_size(ctx->be->sdtype);
     size_t BT = (size_t)B * T, C = m->cfg.d_model, NH = m->cfg.heads;
     const mb_mem_cat A = MB_MEM_ACTIVATIONS;
     MB_TRY(mb_alloc(ctx, &la->ln1, BT * C * es, A, "ln1"));
-    MB_TRY(mb_alloc(ctx, &la->ln1_mean, BT * es, A, "ln1_mean"));
-    MB_TRY(mb_alloc(ctx, &la->ln1_rstd, BT * es, A, "ln1_rstd"));
+    MB_TRY(mb_alloc(ctx, &la->ln1_mean, BT * ss, A, "ln1_mean"));
+    MB_TRY(mb_alloc(ctx, &la->ln1_rstd, BT * ss, A, "ln1_rstd"));
     MB_TRY(mb_alloc(ctx, &la->qkv, 3 * BT * C * es, A, "qkv"));
     if (!attention_replaced(m)) MB_TRY(mb_alloc(ctx, &la->att, NH * BT * T * es, A, "att"));
     MB_TRY(mb_alloc(ctx, &la->atty, BT * C * es, A, "atty"));
     MB_TRY(mb_alloc(ctx, &la->res2, BT * C * es, A, "res2"));
     MB_TRY(mb_alloc(ctx, &la->ln2, BT * C * es, A, "ln2"));
-    MB_TRY(mb_alloc(ctx, &la->ln2_mean, BT * es, A, "ln2_mean"));
-    MB_TRY(mb_alloc(ctx, &la->ln2_rstd, BT * es, A, "ln2_rstd"));
+    MB_TRY(mb_alloc(ctx, &la->ln2_mean, BT * ss, A, "ln2_mean"));
+    MB_TRY(mb_alloc(ctx, &la->ln2_rstd, BT * ss, A, "ln2_rstd"));
     MB_TRY(mb_alloc(ctx, &la->fch, 4 * BT * C * es, A, "fch"));
     MB_TRY(mb_alloc(ctx, &la->fch_gelu, 4 * BT * C * es, A, "fch_gelu"));
     return MB_OK;
@@ -306,28 +315,28 @@ static mb_status check_tokens(mb_ctx *ctx, const mb_gpt *m, const int32_t *tok, 
 mb_status mb_gpt_linear_default(mb_ctx *ctx, const mb_linear_call *c, int backward) {
     const mb_backend *be = ctx->be;
     if (!backward) {
-        be->matmul_fwd(c->out, c->inp, c->w->w.ptr, c->b ? c->b->w.ptr : NULL, c->N, c->C, c->OC);
+        be->matmul_fwd(ctx, c->out, c->inp, c->w->w.ptr, c->b ? c->b->w.ptr : NULL, c->N, c->C, c->OC);
     } else {
-        be->matmul_bwd(c->dinp, c->w->g.ptr, c->b ? c->b->g.ptr : NULL, c->dout, c->inp,
+        be->matmul_bwd(ctx, c->dinp, c->w->g.ptr, c->b ? c->b->g.ptr : NULL, c->dout, c->inp,
                        c->w->w.ptr, c->N, c->C, c->OC);
     }
     return MB_OK;
 }
 
 mb_status mb_gpt_attention_default(mb_ctx *ctx, const mb_attn_call *c, void *scratch) {
-    if (!c->backward) ctx->be->attention_fwd(c->out, c->att, c->qkv, c->B, c->T, c->C, c->NH);
-    else ctx->be->attention_bwd(c->dqkv, scratch, c->dout, c->qkv, c->att, c->B, c->T, c->C, c->NH);
+    if (!c->backward) ctx->be->attention_fwd(ctx, c->out, c->att, c->qkv, c->B, c->T, c->C, c->NH);
+    else ctx->be->attention_bwd(ctx, c->dqkv, scratch, c->dout, c->qkv, c->att, c->B, c->T, c->C, c->NH);
     return MB_OK;
 }
 
 mb_status mb_gpt_loss_default(mb_ctx *ctx, const mb_loss_call *c) {
     const mb_backend *be = ctx->be;
     if (!c->backward) {
-        be->matmul_fwd(c->logits, c->lnf, c->wte->w.ptr, NULL, c->N, c->C, c->V);
-        be->crossentropy_fwd(c->losses, c->logits, c->targets, c->N, c->V);
+        be->matmul_fwd(ctx, c->logits, c->lnf, c->wte->w.ptr, NULL, c->N, c->C, c->V);
+        be->crossentropy_fwd(ctx, c->losses, c->logits, c->targets, c->N, c->V);
     } else {
-        be->crossentropy_bwd(c->logits, c->targets, c->N, c->V, c->scale);
-        be->matmul_bwd(c->dlnf, c->wte->g.ptr, NULL, c->logits, c->lnf, c->wte->w.ptr, c->N, c->C,
+        be->crossentropy_bwd(ctx, c->logits, c->targets, c->N, c->V, c->scale);
+        be->matmul_bwd(ctx, c->dlnf, c->wte->g.ptr, NULL, c->logits, c->lnf, c->wte->w.ptr, c->N, c->C,
                        c->V);
     }
     return MB_OK;
@@ -364,17 +373,17 @@ static mb_status block_forward(mb_ctx *ctx, mb_gpt *m, int l, const void *res_in
     mb_gpt_layer_acts *la = &a->layer[l];
     int C = m->cfg.d_model, N = a->B * a->T, p = 2 + l * MB_GPT_PER_LAYER;
     MB_TRY(alloc_block_inside(ctx, m, la, a->B, a->T));
-    be->layernorm_fwd(la->ln1.ptr, la->ln1_mean.ptr, la->ln1_rstd.ptr, res_in, W(p), W(p + 1), N, C);
+    be->layernorm_fwd(ctx, la->ln1.ptr, la->ln1_mean.ptr, la->ln1_rstd.ptr, res_in, W(p), W(p + 1), N, C);
     MB_TRY(linear(ctx, m, l, p + 2, 0, la->qkv.ptr, la->ln1.ptr, NULL, NULL, N, C, 3 * C));
     MB_TRY(attention(ctx, m, la, l, 0, NULL, NULL, NULL));
     MB_TRY(linear(ctx, m, l, p + 4, 0, la->res2.ptr, la->atty.ptr, NULL, NULL, N, C, C));
-    be->residual_fwd(la->res2.ptr, la->res2.ptr, res_in, (size_t)N * C);
-    be->layernorm_fwd(la->ln2.ptr, la->ln2_mean.ptr, la->ln2_rstd.ptr, la->res2.ptr, W(p + 6),
+    be->residual_fwd(ctx, la->res2.ptr, la->res2.ptr, res_in, (size_t)N * C);
+    be->layernorm_fwd(ctx, la->ln2.ptr, la->ln2_mean.ptr, la->ln2_rstd.ptr, la->res2.ptr, W(p + 6),
                       W(p + 7), N, C);
     MB_TRY(linear(ctx, m, l, p + 8, 0, la->fch.ptr, la->ln2.ptr, NULL, NULL, N, C, 4 * C));
-    be->gelu_fwd(la->fch_gelu.ptr, la->fch.ptr, (size_t)N * 4 * C);
+    be->gelu_fwd(ctx, la->fch_gelu.ptr, la->fch.ptr, (size_t)N * 4 * C);
     MB_TRY(linear(ctx, m, l, p + 10, 0, la->res3.ptr, la->fch_gelu.ptr, NULL, NULL, N, 4 * C, C));
-    be->residual_fwd(la->res3.ptr, la->res3.ptr, la->res2.ptr, (size_t)N * C);
+    be->residual_fwd(ctx, la->res3.ptr, la->res3.ptr, la->res2.ptr, (size_t)N * C);
     return MB_OK;
 }
 
@@ -383,7 +392,7 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
     const mb_backend *be = ctx->be;
     mb_gpt_acts *a = &m->acts;
     int C = m->cfg.d_model, V = m->cfg.vocab, L = m->cfg.layers, N = B * T;
-    size_t es = mb_dtype_size(be->dtype), BT = (size_t)N;
+    size_t es = mb_dtype_size(be->dtype), ss = mb_dtype_size(be->sdtype), BT = (size_t)N;
     const mb_mem_cat A = MB_MEM_ACTIVATIONS;
     a->B = B;
     a->T = T;
@@ -396,7 +405,7 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
     MB_TRY(be->to_device(ctx, a->tokens.ptr, tokens, BT * 4));
     if (targets) MB_TRY(be->to_device(ctx, a->targets.ptr, targets, BT * 4));
     MB_TRY(mb_alloc(ctx, &a->encoded, BT * C * es, A, "encoded"));
-    be->encoder_fwd(a->encoded.ptr, a->tokens.ptr, W(0), W(1), B, T, C);
+    be->encoder_fwd(ctx, a->encoded.ptr, a->tokens.ptr, W(0), W(1), B, T, C);
     const void *res = a->encoded.ptr;
     for (int l = 0; l < L; l++) {
         mb_gpt_layer_acts *la = &a->layer[l];
@@ -412,17 +421,17 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
     }
     int f = 2 + L * MB_GPT_PER_LAYER;
     MB_TRY(mb_alloc(ctx, &a->lnf, BT * C * es, A, "lnf"));
-    MB_TRY(mb_alloc(ctx, &a->lnf_mean, BT * es, A, "lnf_mean"));
-    MB_TRY(mb_alloc(ctx, &a->lnf_rstd, BT * es, A, "lnf_rstd"));
-    be->layernorm_fwd(a->lnf.ptr, a->lnf_mean.ptr, a->lnf_rstd.ptr, res, W(f), W(f + 1), N, C);
+    MB_TRY(mb_alloc(ctx, &a->lnf_mean, BT * ss, A, "lnf_mean"));
+    MB_TRY(mb_alloc(ctx, &a->lnf_rstd, BT * ss, A, "lnf_rstd"));
+    be->layernorm_fwd(ctx, a->lnf.ptr, a->lnf_mean.ptr, a->lnf_rstd.ptr, res, W(f), W(f + 1), N, C);
     if (!targets) {
         /* inference: logits only */
         MB_TRY(mb_alloc(ctx, &a->logits, BT * V * es, A, "logits"));
-        be->matmul_fwd(a->logits.ptr, a->lnf.ptr, W(0), NULL, N, C, V);
+        be->matmul_fwd(ctx, a->logits.ptr, a->lnf.ptr, W(0), NULL, N, C, V);
         return MB_OK;
     }
     if (!loss_replaced(m)) MB_TRY(mb_alloc(ctx, &a->logits, BT * V * es, A, "logits"));
-    MB_TRY(mb_alloc(ctx, &a->losses, BT * es, A, "losses"));
+    MB_TRY(mb_alloc(ctx, &a->losses, BT * ss, A, "losses"));
     int counted = 0;
     for (int i = 0; i < N; i++) counted += targets[i] >= 0;
     a->counted = counted;
@@ -431,7 +440,7 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
     MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc) : mb_gpt_loss_default(ctx, &lc));
     double *h = malloc(BT * sizeof *h);
     if (!h) return mb_error(ctx, MB_ENOMEM, "host staging of losses");
-    mb_status s = mb_gpt_param_get(ctx, &a->losses, BT, h);
+    mb_status s = mb_gpt_state_get(ctx, &a->losses, BT, h);
     if (s == MB_OK) {
         double sum = 0;
         for (int i = 0; i < N; i++)
@@ -494,11 +503,11 @@ static mb_status block_backward(mb_ctx *ctx, mb_gpt *m, int l, const bwd_scratch
     MB_TRY(linear(ctx, m, l, p + 10, 1, NULL, la->fch_gelu.ptr, s->dfch, s->dres, N, 4 * C, C));
     MB_TRY(grad_ready(m, p + 10));
     MB_TRY(grad_ready(m, p + 11));
-    be->gelu_bwd(s->dfch, la->fch.ptr, s->dfch, 4 * NC);
+    be->gelu_bwd(ctx, s->dfch, la->fch.ptr, s->dfch, 4 * NC);
     MB_TRY(linear(ctx, m, l, p + 8, 1, NULL, la->ln2.ptr, s->dtmp, s->dfch, N, C, 4 * C));
     MB_TRY(grad_ready(m, p + 8));
     MB_TRY(grad_ready(m, p + 9));
-    be->layernorm_bwd(s->dres, G(p + 6), G(p + 7), s->dtmp, la->res2.ptr, W(p + 6),
+    be->layernorm_bwd(ctx, s->dres, G(p + 6), G(p + 7), s->dtmp, la->res2.ptr, W(p + 6),
                       la->ln2_mean.ptr, la->ln2_rstd.ptr, N, C);
     MB_TRY(grad_ready(m, p + 6));
     MB_TRY(grad_ready(m, p + 7));
@@ -509,7 +518,7 @@ static mb_status block_backward(mb_ctx *ctx, mb_gpt *m, int l, const bwd_scratch
     MB_TRY(linear(ctx, m, l, p + 2, 1, NULL, la->ln1.ptr, s->dtmp, s->dqkv, N, C, 3 * C));
     MB_TRY(grad_ready(m, p + 2));
     MB_TRY(grad_ready(m, p + 3));
-    be->layernorm_bwd(need_dinp ? s->dres : NULL, G(p), G(p + 1), s->dtmp, res_in, W(p),
+    be->layernorm_bwd(ctx, need_dinp ? s->dres : NULL, G(p), G(p + 1), s->dtmp, res_in, W(p),
                       la->ln1_mean.ptr, la->ln1_rstd.ptr, N, C);
     MB_TRY(grad_ready(m, p));
     MB_TRY(grad_ready(m, p + 1));
@@ -529,14 +538,14 @@ static mb_status backward_impl(mb_ctx *ctx, mb_gpt *m, const bwd_scratch *s) {
                        &m->params[0], a->targets.ptr, a->losses.ptr, s->dtmp, a->logits.ptr,
                        a->counted ? 1.0 / a->counted : 0.0};
     MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc) : mb_gpt_loss_default(ctx, &lc));
-    be->zero(s->dres, (size_t)N * C * mb_dtype_size(be->dtype));
-    be->layernorm_bwd(s->dres, G(f), G(f + 1), s->dtmp, a->layer[L - 1].res3.ptr, W(f),
+    be->zero(ctx, s->dres, (size_t)N * C * mb_dtype_size(be->dtype));
+    be->layernorm_bwd(ctx, s->dres, G(f), G(f + 1), s->dtmp, a->layer[L - 1].res3.ptr, W(f),
                       a->lnf_mean.ptr, a->lnf_rstd.ptr, N, C);
     MB_TRY(grad_ready(m, f));
     MB_TRY(grad_ready(m, f + 1));
     for (int l = L - 1; l >= lowest && l >= 0; l--)
         MB_TRY(block_backward(ctx, m, l, s, l > 0 || lowest == 0));
-    if (lowest == 0) be->encoder_bwd(G(0), G(1), s->dres, a->tokens.ptr, a->B, a->T, C);
+    if (lowest == 0) be->encoder_bwd(ctx, G(0), G(1), s->dres, a->tokens.ptr, a->B, a->T, C);
     MB_TRY(grad_ready(m, 0));
     if (lowest == 0) MB_TRY(grad_ready(m, 1));
     return MB_OK;

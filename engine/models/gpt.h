@@ -162,16 +162,16 @@ typedef struct mb_gpt {
     const mb_gpt_hooks *hooks; /* NULL: plain forward/backward */
 } mb_gpt;
 
-/* Saved activation elements of a training forward (category ACTIVATIONS) with default slots and every
- * block kept, element size E bytes:
- *   encoded B*T*C
- * + per block L * (16*B*T*C + 4*B*T + NH*B*T*T)
- *     ln1 C, qkv 3C, atty C, res2 C, ln2 C, fch 4C, fch_gelu 4C, res3 C   -> 16 C per token
- *     LayerNorm mean and rstd, two LayerNorms                             -> 4 per token
- *     attention probabilities NH*T per token
- * + lnf B*T*C + lnf mean/rstd 2*B*T + logits (softmax probabilities in place) B*T*V + losses B*T
- * Bytes = E * elements. Tokens and targets are 2*B*T*4 bytes under OTHER. */
-size_t mb_gpt_act_elems(const mb_gpt_config *cfg, int B, int T);
+/* Saved activation bytes of a training forward (category ACTIVATIONS) with default slots and every
+ * block kept; elements of E = es bytes (the backend's dtype) and statistics of S = ss bytes (sdtype):
+ *   E * [ encoded B*T*C
+ *       + L * (16*B*T*C + NH*B*T*T)
+ *           ln1 C, qkv 3C, atty C, res2 C, ln2 C, fch 4C, fch_gelu 4C, res3 C   -> 16 C per token
+ *           attention probabilities NH*T per token
+ *       + lnf B*T*C + logits (softmax probabilities in place) B*T*V ]
+ * + S * [ L * 4*B*T (mean and rstd of two LayerNorms) + 2*B*T (final LayerNorm) + B*T (losses) ]
+ * Tokens and targets are 2*B*T*4 bytes under OTHER. */
+size_t mb_gpt_act_bytes(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss);
 /* Scratch that backward allocates (ACTIVATIONS) on top of the saved activations and frees at its
  * end: dres B*T*C, dtmp B*T*C, dqkv 3*B*T*C, dfch 4*B*T*C, attention row scratch B*NH*T
  * = 9*B*T*C + B*NH*T elements. dlogits reuse the logits buffer. */
@@ -202,6 +202,8 @@ mb_status mb_gpt_backward(mb_ctx *ctx, mb_gpt *m);
 
 /* Host fp64 views of a parameter or its gradient (tests, checkpoints, reference checks). */
 mb_status mb_gpt_param_get(mb_ctx *ctx, const mb_buf *b, size_t numel, double *out);
+/* The same for a buffer of the backend's statistics/state type (sdtype): losses, optimizer state. */
+mb_status mb_gpt_state_get(mb_ctx *ctx, const mb_buf *b, size_t numel, double *out);
 mb_status mb_gpt_param_set(mb_ctx *ctx, mb_buf *b, size_t numel, const double *in);
 /* Parameter i's gradient as host fp64 (MB_EINVAL when it has no gradient buffer). */
 mb_status mb_gpt_grad_get(mb_ctx *ctx, const mb_gpt *m, int i, double *out);
