@@ -161,7 +161,9 @@ mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_p
                     for (int is = 0; is < ns; is++)
                         for (int ip = 0; ip < np; ip++)
                             for (int r = 0; r < s->repeat; r++) {
-                                int bs = ab ? (int)ab->ints[ib] : s->batch_size;
+                                int bs = ab                           ? (int)ab->ints[ib]
+                                         : s->models[mo].batch_size ? s->models[mo].batch_size
+                                                                    : s->batch_size;
                                 int seq = as ? (int)as->ints[is] : s->seq_len;
                                 mb_precision pr = ap ? ap->precs[ip] : s->precision;
                                 mb_status rc = add_cell(ctx, s, out, &s->targets[t],

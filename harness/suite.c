@@ -535,8 +535,8 @@ static mb_status load_targets(ld *L, const yaml_node_t *list) {
 }
 
 static mb_status load_models(ld *L, const yaml_node_t *list) {
-    static const char *const keys[] = {"name",    "preset", "arch",    "layers",
-                                       "d_model", "heads",  "seq_len", "vocab"};
+    static const char *const keys[] = {"name",  "preset", "arch",  "layers",    "d_model",
+                                       "heads", "seq_len", "vocab", "batch_size"};
     static const char *const archs[] = {"gpt"};
     /* Upper bounds keep the engine's size arithmetic far from overflow; they are well above
      * today's largest models (Llama 3 405B: 126 layers, d_model 16384, 128 heads). */
@@ -608,6 +608,10 @@ static mb_status load_models(ld *L, const yaml_node_t *list) {
             const yaml_node_t *at = given[2] ? given[2] : given[1] ? given[1] : e;
             return fail(L, at, "%s: d_model %d is not divisible by heads %d", what,
                         md->shape.d_model, md->shape.heads);
+        }
+        if ((v = map_get(L, e, "batch_size"))) {
+            snprintf(field, sizeof field, "%s.batch_size", what);
+            MB_TRY(get_int(L, v, field, 1, 1 << 20, &md->batch_size));
         }
         /* the engine's own check stays the last word on a shape */
         mb_status st = mb_gpt_config_check(L->ctx, &md->shape);

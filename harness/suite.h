@@ -24,6 +24,7 @@ typedef struct mb_model_cfg {
     char *name;
     char *preset;        /* NULL when the shape is given key by key */
     mb_gpt_config shape; /* resolved: the preset's, with any keys given overriding it */
+    int batch_size;      /* 0: task.batch_size; else this model's (a matrix axis still wins) */
 } mb_model_cfg;
 
 typedef enum mb_data_kind { MB_DATA_SYNTHETIC, MB_DATA_FILE } mb_data_kind;

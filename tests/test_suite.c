@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../harness/plan.h"
 #include "../harness/suite.h"
 #include "check.h"
 
@@ -252,6 +253,37 @@ static int test_target_presets(mb_ctx *ctx, mb_registry *reg) {
     return 0;
 }
 
+/* A model's batch_size overrides the task's for its cells; a matrix batch_size axis overrides both. */
+static int test_model_batch(mb_ctx *ctx, mb_registry *reg) {
+    mb_suite s;
+    mb_plan p;
+    CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "t.yaml",
+                                       "suite: x\nmethods: [adamw]\ntask: {batch_size: 8}\n"
+                                       "models: [{name: a, preset: gpt-nano},\n"
+                                       "         {name: b, preset: gpt-nano, batch_size: 4}]\n",
+                                       &s));
+    CHECK(s.models[0].batch_size == 0 && s.models[1].batch_size == 4, "model batch sizes %d %d",
+          s.models[0].batch_size, s.models[1].batch_size);
+    CHECK_OK(ctx, mb_plan_build(ctx, &s, NULL, &p));
+    CHECK(p.n == 2 && p.cells[0].batch_size == 8 && p.cells[1].batch_size == 4,
+          "cells: %d, batch %d and %d", p.n, p.cells[0].batch_size, p.cells[1].batch_size);
+    mb_plan_free(&p);
+    mb_suite_free(&s);
+    CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "t.yaml",
+                                       "suite: x\nmethods: [adamw]\nmatrix: {batch_size: [2]}\n"
+                                       "models: [{name: b, preset: gpt-nano, batch_size: 4}]\n",
+                                       &s));
+    CHECK_OK(ctx, mb_plan_build(ctx, &s, NULL, &p));
+    CHECK(p.n == 1 && p.cells[0].batch_size == 2, "matrix wins: batch %d", p.cells[0].batch_size);
+    mb_plan_free(&p);
+    mb_suite_free(&s);
+    expect(ctx, reg, "suite: x\nmethods: [adamw]\nmodels: [{name: b, preset: gpt-nano, "
+                     "batch_size: 0}]\n",
+           MB_EINVAL, "t.yaml:3:50: error: models[0].batch_size must be in [1, 1048576], got 0",
+           __LINE__);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/suites";
     mb_ctx ctx;
@@ -491,6 +523,7 @@ int main(int argc, char **argv) {
     /* plugin-style parameters: INT and ENUM, and a two-method stack */
     if (test_stack(&ctx, &reg)) return 1;
     if (test_target_presets(&ctx, &reg)) return 1;
+    if (test_model_batch(&ctx, &reg)) return 1;
     METHOD("{name: probe, rank: 0}", "t.yaml:4:25: error: probe.rank must be in [1, 4096], got 0");
     METHOD("{name: probe, rank: 2.5}",
            "t.yaml:4:25: error: probe.rank must be an integer, got '2.5'");
