@@ -25,6 +25,11 @@ typedef struct mb_dev_mem {
     size_t device_used;   /* bytes in use on the device now (NVML per process, else cudaMemGetInfo) */
 } mb_dev_mem;
 
+/* What the device is, for provenance columns (the CUDA backend; NULL on the CPU). */
+typedef struct mb_dev_info {
+    char name[128], uuid[64], driver[32], runtime[32], blas[32];
+} mb_dev_info;
+
 /* Every kernel takes the context first (CUDA: its stream, handles and workspace) and is
  * asynchronous on a GPU: errors are kept in the context and come back from the next call that
  * returns a status (sync, to_host). Shapes: N = B*T rows; C channels; OC output channels; V vocab.
@@ -48,6 +53,7 @@ typedef struct mb_backend {
     mb_status (*timer)(struct mb_ctx *ctx, int stop, double *ms);
     /* NULL on the CPU. */
     mb_status (*mem_info)(struct mb_ctx *ctx, mb_dev_mem *out);
+    void (*describe)(struct mb_ctx *ctx, mb_dev_info *out);
 
     /* out[b,t,:] = wte[tok[b,t],:] + wpe[t,:] */
     void (*encoder_fwd)(struct mb_ctx *ctx, void *out, const int32_t *tok, const void *wte,

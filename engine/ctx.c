@@ -4,9 +4,12 @@
 #include <stdarg.h>
 #include <string.h>
 
-mb_status mb_ctx_init(mb_ctx *ctx, const mb_backend *be) {
+mb_status mb_ctx_init(mb_ctx *ctx, const mb_backend *be) { return mb_ctx_init_on(ctx, be, 0); }
+
+mb_status mb_ctx_init_on(mb_ctx *ctx, const mb_backend *be, int device) {
     memset(ctx, 0, sizeof *ctx);
     ctx->be = be;
+    ctx->device = device;
     mb_mem_init(&ctx->mem);
     if (be->init) return be->init(ctx);
     return MB_OK;

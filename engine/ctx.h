@@ -12,12 +12,15 @@
 typedef struct mb_ctx {
     const mb_backend *be; /* kernels and raw allocation of the device this context runs on */
     void *dev;            /* backend state (streams, handles); NULL on the CPU */
+    int device;           /* device index the backend opens (CUDA), 0 by default */
     mb_mem mem;           /* every byte the run holds on its device is counted here */
     char err[MB_ERRMSG_MAX];
 } mb_ctx;
 
 /* Sets up a context on backend `be` (no allocation on the CPU backend). */
 mb_status mb_ctx_init(mb_ctx *ctx, const mb_backend *be);
+/* The same on device `device` of the backend (CUDA device index). */
+mb_status mb_ctx_init_on(mb_ctx *ctx, const mb_backend *be, int device);
 void mb_ctx_fini(mb_ctx *ctx);
 
 /* Records a formatted message as the context's last error and returns `s` (for `return mb_error(...)`). */

@@ -293,7 +293,18 @@ typedef struct cell_run {
     double *ms;
     int nms;
     double final_loss, val, val_se;
+    size_t device_peak; /* highest device-used reading (GPU backends), sampled after each step */
+    mb_dev_info info;   /* the device, for the provenance columns */
 } cell_run;
+
+/* Reads the device's memory after a step (outside the timed region) and keeps the highest. */
+static mb_status sample_device(mb_ctx *ctx, cell_run *cr) {
+    if (!ctx->be->mem_info) return MB_OK;
+    mb_dev_mem dm;
+    MB_TRY(ctx->be->mem_info(ctx, &dm));
+    if (dm.device_used > cr->device_peak) cr->device_peak = dm.device_used;
+    return MB_OK;
+}
 
 /* Trains and measures one cell in `ctx`; the row's status is decided by the caller. */
 static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_run *cr) {
@@ -335,9 +346,13 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
         mb_progress_step(&r->progress, c->label, step, s->steps);
         st = mb_data_batch(ctx, &r->data, MB_SPLIT_TRAIN, c->seed, (uint64_t)step, B, T, x, y);
         if (st != MB_OK) break;
-        double t0 = mb_now(), loss = 0;
-        st = mb_train_step(&tr, x, y, B, T, &loss);
-        double dt = (mb_now() - t0) * 1e3;
+        /* GPU: CUDA events on the work's stream around the step, which ends synchronized */
+        double t0 = mb_now(), loss = 0, dt = 0;
+        if (ctx->be->timer) st = ctx->be->timer(ctx, 0, NULL);
+        if (st == MB_OK) st = mb_train_step(&tr, x, y, B, T, &loss);
+        if (st == MB_OK && ctx->be->timer) st = ctx->be->timer(ctx, 1, &dt);
+        else dt = (mb_now() - t0) * 1e3;
+        if (st == MB_OK) st = sample_device(ctx, cr);
         if (st != MB_OK) break;
         if (!isfinite(loss)) {
             st = mb_error(ctx, MB_EINVAL, "training diverged: the loss is %g at step %d", loss,
@@ -372,8 +387,16 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
 
 static const mb_backend *cell_backend(const mb_cell *c, char *why, size_t n) {
     if (c->target->backend == MB_TARGET_CUDA) {
+#ifdef MB_HAVE_CUDA
+        if (c->precision == MB_PREC_FP32) return &mb_backend_cuda_f32;
+        if (c->precision == MB_PREC_TF32) return &mb_backend_cuda_tf32;
+        if (c->precision == MB_PREC_BF16) return &mb_backend_cuda_bf16;
+        snprintf(why, n, "precision %s runs on the cpu backend; the cuda backend runs fp32, tf32 "
+                 "and bf16", mb_precision_name(c->precision));
+#else
         snprintf(why, n, "target %s asks for the cuda backend, which this build does not have",
                  c->target->name);
+#endif
         return NULL;
     }
     if (c->precision == MB_PREC_FP32) return &mb_backend_cpu_f32;
@@ -422,7 +445,11 @@ static mb_status run_one(mb_runner *r, const mb_cell *c, cell_run *cr, char *rea
     const mb_backend *be = cell_backend(c, why, sizeof why);
     const mb_gpt_config *g = &c->model->shape;
     if (!be) {
+#ifdef MB_HAVE_CUDA
+        row->status = "invalid";
+#else
         row->status = c->target->backend == MB_TARGET_CUDA ? "skipped" : "invalid";
+#endif
         snprintf(reason, nreason, "%s", why);
         return MB_OK;
     }
@@ -444,22 +471,44 @@ static mb_status run_one(mb_runner *r, const mb_cell *c, cell_run *cr, char *rea
         return MB_OK;
     }
     mb_ctx cctx;
-    mb_status st = mb_ctx_init(&cctx, be);
+    mb_status st = mb_ctx_init_on(&cctx, be, c->target->device);
+    if (st == MB_EUNSUPPORTED) { /* a CUDA build on a machine with no GPU */
+        row->status = "skipped";
+        snprintf(reason, nreason, "%s", cctx.err);
+        return MB_OK;
+    }
     if (st == MB_OK) {
         cctx.mem.cap = c->target->memory_cap;
+        if (be->describe) {
+            be->describe(&cctx, &cr->info);
+            row->device_name = cr->info.name;
+            row->device_uuid = cr->info.uuid;
+            row->driver_version = cr->info.driver;
+            row->cuda_runtime = cr->info.runtime;
+            row->cublas_version = cr->info.blas;
+        }
         st = train_cell(&cctx, r, c, cr);
+    }
+    if (st == MB_OK && be->mem_info) {
+        mb_dev_mem dm;
+        st = be->mem_info(&cctx, &dm);
+        if (st == MB_OK) {
+            row->reserved_peak = (int64_t)dm.reserved_peak;
+            if (dm.device_used > cr->device_peak) cr->device_peak = dm.device_used;
+            row->device_peak = (int64_t)cr->device_peak;
+        }
     }
     mb_mem *m = &cctx.mem;
     row->tracked_peak = (int64_t)m->peak_total;
     row->runtime_baseline = (int64_t)m->baseline;
     for (int k = 0; k < MB_MEM_NCAT; k++) row->peak_by_cat[k] = (int64_t)m->at_peak[k];
     for (int k = 0; k < MB_PHASE_N; k++) row->phase_peak[k] = (int64_t)m->phase_peak[k];
+    mb_ctx_fini(&cctx); /* frees the backend's own buffers (cuBLAS workspace, scratch) */
     if (st == MB_OK && m->live != 0) {
         st = MB_EINVAL;
         snprintf(cctx.err, sizeof cctx.err, "internal: %zu buffers still held after the cell",
                  m->live);
     }
-    mb_ctx_fini(&cctx);
     if (st == MB_OK) {
         row->status = "ok";
         reason[0] = 0;

@@ -1,0 +1,61 @@
+/* engine/cuda/kernels.h — the CUDA kernels behind the backend tables, one instantiation per storage
+ * type (f32: float, bf16: __nv_bfloat16 with fp32 statistics and state). Semantics: engine/backend.h. */
+#ifndef MB_CUDA_KERNELS_H
+#define MB_CUDA_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mb_ctx;
+
+#define MB_CUDA_KERNEL_DECLS(sfx)                                                                  \
+    void mb_cuda_encoder_fwd_##sfx(struct mb_ctx *ctx, void *out, const int32_t *tok,              \
+                                   const void *wte, const void *wpe, int B, int T, int C);         \
+    void mb_cuda_encoder_bwd_##sfx(struct mb_ctx *ctx, void *dwte, void *dwpe, const void *dout,   \
+                                   const int32_t *tok, int B, int T, int C);                       \
+    void mb_cuda_layernorm_fwd_##sfx(struct mb_ctx *ctx, void *out, void *mean, void *rstd,        \
+                                     const void *inp, const void *w, const void *b, int N, int C); \
+    void mb_cuda_layernorm_bwd_##sfx(struct mb_ctx *ctx, void *dinp, void *dw, void *db,           \
+                                     const void *dout, const void *inp, const void *w,             \
+                                     const void *mean, const void *rstd, int N, int C);            \
+    void mb_cuda_matmul_fwd_##sfx(struct mb_ctx *ctx, void *out, const void *inp, const void *w,   \
+                                  const void *b, int N, int C, int OC);                            \
+    void mb_cuda_matmul_bwd_##sfx(struct mb_ctx *ctx, void *dinp, void *dw, void *db,              \
+                                  const void *dout, const void *inp, const void *w, int N, int C,  \
+                                  int OC);                                                         \
+    void mb_cuda_attention_fwd_##sfx(struct mb_ctx *ctx, void *out, void *att, const void *qkv,    \
+                                     int B, int T, int C, int NH);                                 \
+    void mb_cuda_attention_bwd_##sfx(struct mb_ctx *ctx, void *dqkv, void *scratch,                \
+                                     const void *dout, const void *qkv, void *att, int B, int T,   \
+                                     int C, int NH);                                               \
+    void mb_cuda_gelu_fwd_##sfx(struct mb_ctx *ctx, void *out, const void *inp, size_t n);         \
+    void mb_cuda_gelu_bwd_##sfx(struct mb_ctx *ctx, void *dinp, const void *inp, const void *dout, \
+                                size_t n);                                                         \
+    void mb_cuda_residual_fwd_##sfx(struct mb_ctx *ctx, void *out, const void *a, const void *b,   \
+                                    size_t n);                                                     \
+    void mb_cuda_crossentropy_fwd_##sfx(struct mb_ctx *ctx, void *losses, void *logits,            \
+                                        const int32_t *targets, int N, int V);                     \
+    void mb_cuda_crossentropy_bwd_##sfx(struct mb_ctx *ctx, void *probs, const int32_t *targets,   \
+                                        int N, int V, double scale);                               \
+    void mb_cuda_widen_##sfx(struct mb_ctx *ctx, void *dst, const void *src, size_t n);            \
+    void mb_cuda_adamw_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v,         \
+                             void *master, size_t n, double lr, double beta1, double beta2,        \
+                             double eps, double wd, double bc1, double bc2);                       \
+    void mb_cuda_sgd_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *buf, void *master,    \
+                           size_t n, double lr, double momentum, double dampening, double wd,      \
+                           int nesterov, int first);                                               \
+    /* db[OC] += column sums of dout[N,OC] (deterministic two-stage reduction) */                  \
+    void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, int OC);
+
+MB_CUDA_KERNEL_DECLS(f32)
+MB_CUDA_KERNEL_DECLS(bf16)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

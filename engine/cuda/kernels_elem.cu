@@ -1,0 +1,803 @@
+/* engine/cuda/kernels_elem.cu — the CUDA GPT kernels other than GEMMs and attention: encoder,
+ * LayerNorm, GELU, residual, cross-entropy, optimizers and bias gradients, templated over the
+ * storage type (float, bf16) with float math. Every reduction runs in a fixed order: no atomics. */
+#include <math.h>
+
+#include "cuda_common.h"
+#include "kernels.h"
+
+/* ---------------------------------------------------------------------------------------------- */
+/* helpers */
+
+/* A 16-byte (or one-element) pack for vectorised loads and stores. */
+template <typename T, int V> struct alignas(sizeof(T) * V) mb_pk {
+    T v[V];
+};
+
+static inline int mb_al16(const void *p) { return ((uintptr_t)p & 15) == 0; }
+
+__device__ __forceinline__ float mb_warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* Grid-stride loop over [0, n). */
+#define MB_GRID_LOOP(i, n)                                                                         \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                       \
+         i += (size_t)gridDim.x * blockDim.x)
+
+#define MB_THREADS 256
+
+/* Rows per partial sum in the two-stage column reductions: depends on N alone, so the summation
+ * order (and the result) is the same on every run; at most 1024 partial rows. */
+static inline int mb_colsum_rows_per(int N) {
+    int r = (N + 1023) / 1024;
+    return r < 32 ? 32 : r;
+}
+
+/* Stage 2 of a column reduction: dst[c] += sum over r in [0, R) of part[r*C + c], in a fixed
+ * order (each of 16 slices sums every 16th partial row in order, then the slices in order). */
+#define MB_CS_Y 16
+template <typename T>
+__global__ void mb_colsum_final_k(T *dst, const float *part, int R, int C) {
+    __shared__ float sh[MB_CS_Y][33];
+    int c = blockIdx.x * 32 + threadIdx.x;
+    float s = 0.0f;
+    if (c < C)
+        for (int r = threadIdx.y; r < R; r += MB_CS_Y) s += part[(size_t)r * C + c];
+    sh[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < C) {
+        float t = 0.0f;
+        for (int y = 0; y < MB_CS_Y; y++) t += sh[y][threadIdx.x];
+        mb_st(dst + c, mb_ld(dst + c) + t);
+    }
+}
+
+template <typename T>
+static int mb_colsum_final(mb_ctx *ctx, T *dst, const float *part, int R, int C) {
+    dim3 blk(32, MB_CS_Y), grd((unsigned)((C + 31) / 32));
+    mb_colsum_final_k<T><<<grd, blk, 0, mb_cuda_stream(ctx)>>>(dst, part, R, C);
+    return MB_CUDA_LAUNCHED(ctx);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* encoder */
+
+template <typename T, int V>
+__global__ void mb_encoder_fwd_k(T *out, const int32_t *tok, const T *wte, const T *wpe, int Tn,
+                                 int C, size_t nvec) {
+    MB_GRID_LOOP(i, nvec) {
+        size_t e = i * V, bt = e / (size_t)C;
+        int c = (int)(e - bt * (size_t)C), t = (int)(bt % (size_t)Tn);
+        mb_pk<T, V> a = *(const mb_pk<T, V> *)(wte + (size_t)tok[bt] * C + c);
+        mb_pk<T, V> p = *(const mb_pk<T, V> *)(wpe + (size_t)t * C + c), o;
+#pragma unroll
+        for (int k = 0; k < V; k++) mb_st(&o.v[k], mb_ld(&a.v[k]) + mb_ld(&p.v[k]));
+        *(mb_pk<T, V> *)(out + e) = o;
+    }
+}
+
+template <typename T>
+static void mb_encoder_fwd(mb_ctx *ctx, void *out, const int32_t *tok, const void *wte,
+                           const void *wpe, int B, int Tn, int C) {
+    if (mb_cuda_failed(ctx)) return;
+    size_t n = (size_t)B * Tn * C;
+    if (!n) return;
+    constexpr int V = 16 / sizeof(T);
+    cudaStream_t st = mb_cuda_stream(ctx);
+    if (C % V == 0 && mb_al16(out) && mb_al16(wte) && mb_al16(wpe))
+        mb_encoder_fwd_k<T, V><<<mb_cuda_blocks(n / V, MB_THREADS), MB_THREADS, 0, st>>>(
+            (T *)out, tok, (const T *)wte, (const T *)wpe, Tn, C, n / V);
+    else
+        mb_encoder_fwd_k<T, 1><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, st>>>(
+            (T *)out, tok, (const T *)wte, (const T *)wpe, Tn, C, n);
+    MB_CUDA_LAUNCHED(ctx);
+}
+
+/* dwte: one block per position i (blockIdx.x) and channel chunk (blockIdx.y). The block leaves
+ * unless i is the first occurrence of its token; then it walks every position j >= i in ascending
+ * order and adds the matching dout rows, starting from the old dwte value (the CPU's order). */
+#define MB_ENC_THREADS 256
+#define MB_ENC_PER 4 /* channels per thread */
+#define MB_ENC_BATCH 8 /* rows loaded before they are added */
+template <typename T>
+__global__ void __launch_bounds__(MB_ENC_THREADS)
+    mb_encoder_bwd_wte_k(T *dwte, const T *dout, const int32_t *tok, int BT, int C) {
+    __shared__ int list[MB_ENC_THREADS];
+    __shared__ unsigned masks[MB_ENC_THREADS / 32];
+    const int i = blockIdx.x, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int token = tok[i];
+    if (token < 0) return;
+    for (int j0 = 0; j0 < i; j0 += MB_ENC_THREADS) {
+        int j = j0 + tid;
+        if (__syncthreads_or(j < i && tok[j] == token)) return; /* uniform over the block */
+    }
+    const int c0 = blockIdx.y * (MB_ENC_THREADS * MB_ENC_PER) + tid;
+    T *dst = dwte + (size_t)token * C;
+    float acc[MB_ENC_PER];
+#pragma unroll
+    for (int k = 0; k < MB_ENC_PER; k++) {
+        int c = c0 + k * MB_ENC_THREADS;
+        acc[k] = c < C ? mb_ld(dst + c) : 0.0f;
+    }
+    for (int j0 = i; j0 < BT; j0 += MB_ENC_THREADS) {
+        int j = j0 + tid;
+        int hit = j < BT && tok[j] == token;
+        unsigned m = __ballot_sync(0xffffffffu, hit);
+        if (lane == 0) masks[warp] = m;
+        __syncthreads();
+        int before = 0, total = 0;
+        for (int w = 0; w < MB_ENC_THREADS / 32; w++) {
+            int p = __popc(masks[w]);
+            before += w < warp ? p : 0;
+            total += p;
+        }
+        if (hit) list[before + __popc(m & ((1u << lane) - 1u))] = j; /* ascending j */
+        __syncthreads();
+        /* MB_ENC_BATCH rows' loads in flight, then added in ascending j */
+        for (int q = 0; q < total; q += MB_ENC_BATCH) {
+            float vals[MB_ENC_BATCH][MB_ENC_PER];
+#pragma unroll
+            for (int u = 0; u < MB_ENC_BATCH; u++) {
+                /* unconditional loads from valid addresses; the extra ones are not added */
+                const T *row = dout + (size_t)(q + u < total ? list[q + u] : i) * C;
+#pragma unroll
+                for (int k = 0; k < MB_ENC_PER; k++) {
+                    int c = c0 + k * MB_ENC_THREADS;
+                    vals[u][k] = mb_ld(row + (c < C ? c : C - 1));
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < MB_ENC_BATCH; u++)
+                if (q + u < total)
+#pragma unroll
+                    for (int k = 0; k < MB_ENC_PER; k++) acc[k] += vals[u][k];
+        }
+        __syncthreads(); /* list and masks are rewritten next round */
+    }
+#pragma unroll
+    for (int k = 0; k < MB_ENC_PER; k++) {
+        int c = c0 + k * MB_ENC_THREADS;
+        if (c < C) mb_st(dst + c, acc[k]);
+    }
+}
+
+/* dwpe[t, c] += dout[b, t, c] for b = 0, 1, ... in order. */
+template <typename T>
+__global__ void mb_encoder_bwd_wpe_k(T *dwpe, const T *dout, int B, int Tn, int C) {
+    size_t TC = (size_t)Tn * C;
+    MB_GRID_LOOP(i, TC) {
+        float acc = mb_ld(dwpe + i);
+        for (int b = 0; b < B; b++) acc += mb_ld(dout + (size_t)b * TC + i);
+        mb_st(dwpe + i, acc);
+    }
+}
+
+template <typename T>
+static void mb_encoder_bwd(mb_ctx *ctx, void *dwte, void *dwpe, const void *dout,
+                           const int32_t *tok, int B, int Tn, int C) {
+    if (mb_cuda_failed(ctx)) return;
+    if (B <= 0 || Tn <= 0 || C <= 0) return;
+    cudaStream_t st = mb_cuda_stream(ctx);
+    if (dwte) {
+        int chunk = MB_ENC_THREADS * MB_ENC_PER;
+        dim3 grd((unsigned)(B * Tn), (unsigned)((C + chunk - 1) / chunk));
+        mb_encoder_bwd_wte_k<T><<<grd, MB_ENC_THREADS, 0, st>>>((T *)dwte, (const T *)dout, tok,
+                                                                 B * Tn, C);
+        if (MB_CUDA_LAUNCHED(ctx)) return;
+    }
+    if (dwpe) {
+        size_t TC = (size_t)Tn * C;
+        mb_encoder_bwd_wpe_k<T><<<mb_cuda_blocks(TC, MB_THREADS), MB_THREADS, 0, st>>>(
+            (T *)dwpe, (const T *)dout, B, Tn, C);
+        MB_CUDA_LAUNCHED(ctx);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* LayerNorm */
+
+/* One warp per row, in packs of V elements (C % V == 0). */
+template <typename T, int V>
+__global__ void mb_layernorm_fwd_k(T *__restrict__ out, float *__restrict__ mean,
+                                   float *__restrict__ rstd, const T *__restrict__ inp,
+                                   const T *__restrict__ w, const T *__restrict__ b, int N, int C) {
+    typedef mb_pk<T, V> P;
+    int row = (int)(((size_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
+    if (row >= N) return;
+    const int np = C / V;
+    const P *x = (const P *)(inp + (size_t)row * C), *wp = (const P *)w, *bp = (const P *)b;
+    P *o = (P *)(out + (size_t)row * C);
+    float s = 0.0f;
+    for (int p = lane; p < np; p += 32) {
+        P xp = x[p];
+#pragma unroll
+        for (int k = 0; k < V; k++) s += mb_ld(&xp.v[k]);
+    }
+    const float m = mb_warp_sum(s) / (float)C;
+    float v = 0.0f;
+    for (int p = lane; p < np; p += 32) {
+        P xp = x[p];
+#pragma unroll
+        for (int k = 0; k < V; k++) {
+            float d = mb_ld(&xp.v[k]) - m;
+            v += d * d;
+        }
+    }
+    v = mb_warp_sum(v) / (float)C;
+    const float r = 1.0f / sqrtf(v + 1e-5f);
+    for (int p = lane; p < np; p += 32) {
+        P xp = x[p], ww = wp[p], bb = bp[p], op;
+#pragma unroll
+        for (int k = 0; k < V; k++)
+            mb_st(&op.v[k], (mb_ld(&xp.v[k]) - m) * r * mb_ld(&ww.v[k]) + mb_ld(&bb.v[k]));
+        o[p] = op;
+    }
+    if (lane == 0) {
+        mean[row] = m;
+        rstd[row] = r;
+    }
+}
+
+static inline int mb_ln_vec_ok(int C, int V, const void *a, const void *b, const void *c,
+                               const void *d) {
+    return C % V == 0 && mb_al16(a) && mb_al16(b) && mb_al16(c) && mb_al16(d);
+}
+
+template <typename T>
+static void mb_layernorm_fwd(mb_ctx *ctx, void *out, void *mean, void *rstd, const void *inp,
+                             const void *w, const void *b, int N, int C) {
+    if (mb_cuda_failed(ctx)) return;
+    if (N <= 0 || C <= 0) return;
+    constexpr int V = 16 / sizeof(T);
+    const int rows_per_block = MB_THREADS / 32, blocks = (N + rows_per_block - 1) / rows_per_block;
+    cudaStream_t st = mb_cuda_stream(ctx);
+    if (mb_ln_vec_ok(C, V, out, inp, w, b))
+        mb_layernorm_fwd_k<T, V><<<blocks, MB_THREADS, 0, st>>>(
+            (T *)out, (float *)mean, (float *)rstd, (const T *)inp, (const T *)w, (const T *)b, N,
+            C);
+    else
+        mb_layernorm_fwd_k<T, 1><<<blocks, MB_THREADS, 0, st>>>(
+            (T *)out, (float *)mean, (float *)rstd, (const T *)inp, (const T *)w, (const T *)b, N,
+            C);
+    MB_CUDA_LAUNCHED(ctx);
+}
+
+/* dinp += ..., one warp per row, packs of V elements. */
+template <typename T, int V>
+__global__ void mb_layernorm_bwd_dinp_k(T *__restrict__ dinp, const T *__restrict__ dout,
+                                        const T *__restrict__ inp, const T *__restrict__ w,
+                                        const float *__restrict__ mean,
+                                        const float *__restrict__ rstd, int N, int C) {
+    typedef mb_pk<T, V> P;
+    int row = (int)(((size_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5), lane = threadIdx.x & 31;
+    if (row >= N) return;
+    const int np = C / V;
+    const P *x = (const P *)(inp + (size_t)row * C), *d = (const P *)(dout + (size_t)row * C);
+    const P *wp = (const P *)w;
+    P *di = (P *)(dinp + (size_t)row * C);
+    const float m = mean[row], s = rstd[row];
+    float dm = 0.0f, dnm = 0.0f;
+    for (int p = lane; p < np; p += 32) {
+        P xp = x[p], dp = d[p], ww = wp[p];
+#pragma unroll
+        for (int k = 0; k < V; k++) {
+            float dn = mb_ld(&ww.v[k]) * mb_ld(&dp.v[k]);
+            dm += dn;
+            dnm += dn * (mb_ld(&xp.v[k]) - m) * s;
+        }
+    }
+    dm = mb_warp_sum(dm) / (float)C;
+    dnm = mb_warp_sum(dnm) / (float)C;
+    for (int p = lane; p < np; p += 32) {
+        P xp = x[p], dp = d[p], ww = wp[p], ip = di[p];
+#pragma unroll
+        for (int k = 0; k < V; k++) {
+            float norm = (mb_ld(&xp.v[k]) - m) * s;
+            mb_st(&ip.v[k], mb_ld(&ip.v[k]) +
+                                (mb_ld(&ww.v[k]) * mb_ld(&dp.v[k]) - dm - norm * dnm) * s);
+        }
+        di[p] = ip;
+    }
+}
+
+/* Stage 1 of dw/db: partial sums over rows [r*rows_per, (r+1)*rows_per) for r = blockIdx.y, one
+ * column per thread, into pw[r*C + c] and pb[r*C + c]. */
+template <typename T>
+__global__ void mb_layernorm_bwd_part_k(float *pw, float *pb, const T *dout, const T *inp,
+                                        const float *mean, const float *rstd, int N, int C,
+                                        int rows_per) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x, r = blockIdx.y;
+    if (c >= C) return;
+    int n0 = r * rows_per, n1 = n0 + rows_per < N ? n0 + rows_per : N;
+    float gw = 0.0f, gb = 0.0f;
+    for (int n = n0; n < n1; n++) {
+        size_t i = (size_t)n * C + c;
+        float d = mb_ld(dout + i);
+        gw += (mb_ld(inp + i) - mean[n]) * rstd[n] * d;
+        gb += d;
+    }
+    pw[(size_t)r * C + c] = gw;
+    pb[(size_t)r * C + c] = gb;
+}
+
+template <typename T>
+static void mb_layernorm_bwd(mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
+                             const void *inp, const void *w, const void *mean, const void *rstd,
+                             int N, int C) {
+    if (mb_cuda_failed(ctx)) return;
+    if (N <= 0 || C <= 0) return;
+    cudaStream_t st = mb_cuda_stream(ctx);
+    if (dinp) {
+        constexpr int V = 16 / sizeof(T);
+        const int rows_per_block = MB_THREADS / 32;
+        const int blocks = (N + rows_per_block - 1) / rows_per_block;
+        if (mb_ln_vec_ok(C, V, dinp, dout, inp, w))
+            mb_layernorm_bwd_dinp_k<T, V><<<blocks, MB_THREADS, 0, st>>>(
+                (T *)dinp, (const T *)dout, (const T *)inp, (const T *)w, (const float *)mean,
+                (const float *)rstd, N, C);
+        else
+            mb_layernorm_bwd_dinp_k<T, 1><<<blocks, MB_THREADS, 0, st>>>(
+                (T *)dinp, (const T *)dout, (const T *)inp, (const T *)w, (const float *)mean,
+                (const float *)rstd, N, C);
+        if (MB_CUDA_LAUNCHED(ctx)) return;
+    }
+    if (!dw && !db) return;
+    int rows_per = mb_colsum_rows_per(N), R = (N + rows_per - 1) / rows_per;
+    float *part = (float *)mb_cuda_scratch(ctx, (size_t)2 * R * C * sizeof(float));
+    if (!part) return;
+    float *pw = part, *pb = part + (size_t)R * C;
+    dim3 grd((unsigned)((C + MB_THREADS - 1) / MB_THREADS), (unsigned)R);
+    mb_layernorm_bwd_part_k<T><<<grd, MB_THREADS, 0, st>>>(pw, pb, (const T *)dout,
+                                                           (const T *)inp, (const float *)mean,
+                                                           (const float *)rstd, N, C, rows_per);
+    if (MB_CUDA_LAUNCHED(ctx)) return;
+    if (dw && mb_colsum_final<T>(ctx, (T *)dw, pw, R, C)) return;
+    if (db) mb_colsum_final<T>(ctx, (T *)db, pb, R, C);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* bias gradient: db[oc] += sum_n dout[n, oc] */
+
+template <typename T>
+__global__ void mb_bias_grad_part_k(float *part, const T *dout, int N, int OC, int rows_per) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x, r = blockIdx.y;
+    if (c >= OC) return;
+    int n0 = r * rows_per, n1 = n0 + rows_per < N ? n0 + rows_per : N;
+    float s = 0.0f;
+    for (int n = n0; n < n1; n++) s += mb_ld(dout + (size_t)n * OC + c);
+    part[(size_t)r * OC + c] = s;
+}
+
+template <typename T>
+static void mb_bias_grad(mb_ctx *ctx, void *db, const void *dout, int N, int OC) {
+    if (mb_cuda_failed(ctx)) return;
+    if (!db || N <= 0 || OC <= 0) return;
+    int rows_per = mb_colsum_rows_per(N), R = (N + rows_per - 1) / rows_per;
+    float *part = (float *)mb_cuda_scratch(ctx, (size_t)R * OC * sizeof(float));
+    if (!part) return;
+    dim3 grd((unsigned)((OC + MB_THREADS - 1) / MB_THREADS), (unsigned)R);
+    mb_bias_grad_part_k<T><<<grd, MB_THREADS, 0, mb_cuda_stream(ctx)>>>(part, (const T *)dout, N,
+                                                                        OC, rows_per);
+    if (MB_CUDA_LAUNCHED(ctx)) return;
+    mb_colsum_final<T>(ctx, (T *)db, part, R, OC);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* GELU (tanh form) and residual */
+
+#define MB_GELU_K 0.7978845608028654f /* sqrt(2/pi) */
+
+__device__ __forceinline__ float mb_gelu_f(float x) {
+    float u = MB_GELU_K * (x + 0.044715f * x * x * x);
+    return 0.5f * x * (1.0f + tanhf(u));
+}
+
+__device__ __forceinline__ float mb_gelu_grad_f(float x) {
+    float u = MB_GELU_K * (x + 0.044715f * x * x * x);
+    float th = tanhf(u);
+    float sech2 = 1.0f - th * th;
+    float du = MB_GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+    return 0.5f * (1.0f + th) + 0.5f * x * sech2 * du;
+}
+
+template <typename T, int V>
+__global__ void mb_gelu_fwd_k(T *out, const T *inp, size_t n) {
+    size_t nv = n / V;
+    MB_GRID_LOOP(i, nv) {
+        mb_pk<T, V> x = *(const mb_pk<T, V> *)(inp + i * V), o;
+#pragma unroll
+        for (int k = 0; k < V; k++) mb_st(&o.v[k], mb_gelu_f(mb_ld(&x.v[k])));
+        *(mb_pk<T, V> *)(out + i * V) = o;
+    }
+    MB_GRID_LOOP(j, n - nv * V) {
+        size_t i = nv * V + j;
+        mb_st(out + i, mb_gelu_f(mb_ld(inp + i)));
+    }
+}
+
+/* dinp may alias dout: each element is read, then written, by one thread. */
+template <typename T, int V>
+__global__ void mb_gelu_bwd_k(T *dinp, const T *inp, const T *dout, size_t n) {
+    size_t nv = n / V;
+    MB_GRID_LOOP(i, nv) {
+        mb_pk<T, V> x = *(const mb_pk<T, V> *)(inp + i * V);
+        mb_pk<T, V> d = *(const mb_pk<T, V> *)(dout + i * V), o;
+#pragma unroll
+        for (int k = 0; k < V; k++)
+            mb_st(&o.v[k], mb_gelu_grad_f(mb_ld(&x.v[k])) * mb_ld(&d.v[k]));
+        *(mb_pk<T, V> *)(dinp + i * V) = o;
+    }
+    MB_GRID_LOOP(j, n - nv * V) {
+        size_t i = nv * V + j;
+        mb_st(dinp + i, mb_gelu_grad_f(mb_ld(inp + i)) * mb_ld(dout + i));
+    }
+}
+
+template <typename T, int V>
+__global__ void mb_residual_k(T *out, const T *a, const T *b, size_t n) {
+    size_t nv = n / V;
+    MB_GRID_LOOP(i, nv) {
+        mb_pk<T, V> x = *(const mb_pk<T, V> *)(a + i * V);
+        mb_pk<T, V> y = *(const mb_pk<T, V> *)(b + i * V), o;
+#pragma unroll
+        for (int k = 0; k < V; k++) mb_st(&o.v[k], mb_ld(&x.v[k]) + mb_ld(&y.v[k]));
+        *(mb_pk<T, V> *)(out + i * V) = o;
+    }
+    MB_GRID_LOOP(j, n - nv * V) {
+        size_t i = nv * V + j;
+        mb_st(out + i, mb_ld(a + i) + mb_ld(b + i));
+    }
+}
+
+template <typename T>
+static void mb_gelu_fwd(mb_ctx *ctx, void *out, const void *inp, size_t n) {
+    if (mb_cuda_failed(ctx)) return;
+    if (!n) return;
+    constexpr int V = 16 / sizeof(T);
+    cudaStream_t st = mb_cuda_stream(ctx);
+    if (mb_al16(out) && mb_al16(inp))
+        mb_gelu_fwd_k<T, V><<<mb_cuda_blocks((n + V - 1) / V, MB_THREADS), MB_THREADS, 0, st>>>(
+            (T *)out, (const T *)inp, n);
+    else
+        mb_gelu_fwd_k<T, 1><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, st>>>(
+            (T *)out, (const T *)inp, n);
+    MB_CUDA_LAUNCHED(ctx);
+}
+
+template <typename T>
+static void mb_gelu_bwd(mb_ctx *ctx, void *dinp, const void *inp, const void *dout, size_t n) {
+    if (mb_cuda_failed(ctx)) return;
+    if (!n) return;
+    constexpr int V = 16 / sizeof(T);
+    cudaStream_t st = mb_cuda_stream(ctx);
+    if (mb_al16(dinp) && mb_al16(inp) && mb_al16(dout))
+        mb_gelu_bwd_k<T, V><<<mb_cuda_blocks((n + V - 1) / V, MB_THREADS), MB_THREADS, 0, st>>>(
+            (T *)dinp, (const T *)inp, (const T *)dout, n);
+    else
+        mb_gelu_bwd_k<T, 1><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, st>>>(
+            (T *)dinp, (const T *)inp, (const T *)dout, n);
+    MB_CUDA_LAUNCHED(ctx);
+}
+
+template <typename T>
+static void mb_residual_fwd(mb_ctx *ctx, void *out, const void *a, const void *b, size_t n) {
+    if (mb_cuda_failed(ctx)) return;
+    if (!n) return;
+    constexpr int V = 16 / sizeof(T);
+    cudaStream_t st = mb_cuda_stream(ctx);
+    if (mb_al16(out) && mb_al16(a) && mb_al16(b))
+        mb_residual_k<T, V><<<mb_cuda_blocks((n + V - 1) / V, MB_THREADS), MB_THREADS, 0, st>>>(
+            (T *)out, (const T *)a, (const T *)b, n);
+    else
+        mb_residual_k<T, 1><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, st>>>(
+            (T *)out, (const T *)a, (const T *)b, n);
+    MB_CUDA_LAUNCHED(ctx);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* cross-entropy */
+
+/* Merges a running (max, sum of exp(x - max)) pair with another. */
+__device__ __forceinline__ void mb_lse_merge(float &m, float &s, float m2, float s2) {
+    if (m2 > m) {
+        s = s * expf(m - m2) + s2;
+        m = m2;
+    } else if (m2 != -INFINITY) {
+        s += s2 * expf(m2 - m);
+    }
+}
+
+/* A row of n elements at x splits into a scalar head (up to the first 16-byte boundary), 16-byte
+ * packs of VEC elements, and a scalar tail. */
+typedef struct mb_row_split {
+    int head, nvec, tail0;
+} mb_row_split;
+template <typename T, int VEC>
+__device__ __forceinline__ mb_row_split mb_split(const T *x, int n) {
+    mb_row_split r;
+    r.head = (int)(((16 - ((uintptr_t)x & 15)) & 15) / sizeof(T));
+    if (r.head > n) r.head = n;
+    r.nvec = (n - r.head) / VEC;
+    r.tail0 = r.head + r.nvec * VEC;
+    return r;
+}
+
+#define MB_CE_THREADS 1024
+/* One block per row: an online max / sum of exponentials in one pass over the row (16-byte loads),
+ * a fixed-order block merge, the loss from the float logit, then the probabilities written over
+ * the logits in reverse order (the row's end is then still in L2). */
+template <typename T>
+__global__ void __launch_bounds__(MB_CE_THREADS)
+    mb_crossentropy_fwd_k(float *losses, T *logits, const int32_t *targets, int V) {
+    constexpr int VEC = 16 / sizeof(T);
+    __shared__ float shm[MB_CE_THREADS / 32], shs[MB_CE_THREADS / 32];
+    __shared__ float lse_sh;
+    const int n = blockIdx.x, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    T *x = logits + (size_t)n * V;
+    const mb_row_split sp = mb_split<T, VEC>(x, V);
+    float m = -INFINITY, s = 0.0f;
+    /* two packs in flight per thread; each thread still takes its packs in ascending order */
+    for (int i = tid; i < sp.nvec; i += 2 * MB_CE_THREADS) {
+        const int i2 = i + MB_CE_THREADS, two = i2 < sp.nvec;
+        mb_pk<T, VEC> pk[2];
+        pk[0] = *(const mb_pk<T, VEC> *)(x + sp.head + (size_t)i * VEC);
+        if (two) pk[1] = *(const mb_pk<T, VEC> *)(x + sp.head + (size_t)i2 * VEC);
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            if (h == 1 && !two) break;
+            float f[VEC], pm = -INFINITY;
+#pragma unroll
+            for (int k = 0; k < VEC; k++) {
+                f[k] = mb_ld(&pk[h].v[k]);
+                pm = fmaxf(pm, f[k]);
+            }
+            if (pm > m) {
+                s *= expf(m - pm);
+                m = pm;
+            }
+#pragma unroll
+            for (int k = 0; k < VEC; k++) s += expf(f[k] - m);
+        }
+    }
+    /* head and tail: fewer than VEC elements each */
+    int e = tid < sp.head ? tid : (tid < 2 * VEC && sp.tail0 + tid - VEC < V && tid >= VEC
+                                       ? sp.tail0 + tid - VEC
+                                       : -1);
+    if (e >= 0) mb_lse_merge(m, s, mb_ld(x + e), 1.0f);
+    for (int o = 16; o > 0; o >>= 1) {
+        float m2 = __shfl_down_sync(0xffffffffu, m, o), s2 = __shfl_down_sync(0xffffffffu, s, o);
+        mb_lse_merge(m, s, m2, s2);
+    }
+    if (lane == 0) {
+        shm[warp] = m;
+        shs[warp] = s;
+    }
+    __syncthreads();
+    if (tid == 0) {
+        float bm = shm[0], bs = shs[0];
+        for (int w = 1; w < MB_CE_THREADS / 32; w++) mb_lse_merge(bm, bs, shm[w], shs[w]);
+        float lse = bm + logf(bs);
+        int tg = targets ? targets[n] : -1;
+        losses[n] = tg >= 0 ? lse - mb_ld(x + tg) : 0.0f; /* read before the row is overwritten */
+        lse_sh = lse;
+    }
+    __syncthreads();
+    const float lse = lse_sh;
+    for (int i = sp.nvec - 1 - tid; i >= 0; i -= MB_CE_THREADS) {
+        mb_pk<T, VEC> *pp = (mb_pk<T, VEC> *)(x + sp.head + (size_t)i * VEC);
+        mb_pk<T, VEC> pk = *pp;
+#pragma unroll
+        for (int k = 0; k < VEC; k++) mb_st(&pk.v[k], expf(mb_ld(&pk.v[k]) - lse));
+        *pp = pk;
+    }
+    if (e >= 0) mb_st(x + e, expf(mb_ld(x + e) - lse));
+}
+
+template <typename T>
+static void mb_crossentropy_fwd(mb_ctx *ctx, void *losses, void *logits, const int32_t *targets,
+                                int N, int V) {
+    if (mb_cuda_failed(ctx)) return;
+    if (N <= 0 || V <= 0) return;
+    mb_crossentropy_fwd_k<T><<<N, MB_CE_THREADS, 0, mb_cuda_stream(ctx)>>>(
+        (float *)losses, (T *)logits, targets, V);
+    MB_CUDA_LAUNCHED(ctx);
+}
+
+/* One block per row, in place: (p - onehot) * scale; rows with target < 0 become 0. */
+__device__ __forceinline__ float mb_ce_grad(float p, int v, int tg, float scale) {
+    return tg < 0 ? 0.0f : (p - (v == tg ? 1.0f : 0.0f)) * scale;
+}
+
+#define MB_CEB_THREADS 512
+template <typename T>
+__global__ void __launch_bounds__(MB_CEB_THREADS)
+    mb_crossentropy_bwd_k(T *probs, const int32_t *targets, int V, float scale) {
+    constexpr int VEC = 16 / sizeof(T);
+    const int n = blockIdx.x, tid = threadIdx.x;
+    const int tg = targets[n];
+    T *x = probs + (size_t)n * V;
+    const mb_row_split sp = mb_split<T, VEC>(x, V);
+    for (int i = tid; i < sp.nvec; i += 2 * MB_CEB_THREADS) { /* two packs in flight */
+        const int i2 = i + MB_CEB_THREADS, two = i2 < sp.nvec;
+        mb_pk<T, VEC> *pp = (mb_pk<T, VEC> *)(x + sp.head) + i;
+        mb_pk<T, VEC> pk[2];
+        pk[0] = pp[0];
+        if (two) pk[1] = pp[MB_CEB_THREADS];
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int v0 = sp.head + (h ? i2 : i) * VEC;
+#pragma unroll
+            for (int k = 0; k < VEC; k++)
+                mb_st(&pk[h].v[k], mb_ce_grad(mb_ld(&pk[h].v[k]), v0 + k, tg, scale));
+        }
+        pp[0] = pk[0];
+        if (two) pp[MB_CEB_THREADS] = pk[1];
+    }
+    int e = tid < sp.head ? tid : (tid < 2 * VEC && sp.tail0 + tid - VEC < V && tid >= VEC
+                                       ? sp.tail0 + tid - VEC
+                                       : -1);
+    if (e >= 0) mb_st(x + e, mb_ce_grad(mb_ld(x + e), e, tg, scale));
+}
+
+template <typename T>
+static void mb_crossentropy_bwd(mb_ctx *ctx, void *probs, const int32_t *targets, int N, int V,
+                                double scale) {
+    if (mb_cuda_failed(ctx)) return;
+    if (N <= 0 || V <= 0) return;
+    mb_crossentropy_bwd_k<T><<<N, MB_CEB_THREADS, 0, mb_cuda_stream(ctx)>>>((T *)probs, targets, V,
+                                                                           (float)scale);
+    MB_CUDA_LAUNCHED(ctx);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* optimizer kernels. Explicitly rounded operations (no FMA contraction) evaluate the CPU fp32
+ * expressions in the same order. */
+
+template <typename T> __global__ void mb_widen_k(float *dst, const T *src, size_t n) {
+    MB_GRID_LOOP(i, n) dst[i] = mb_ld(src + i);
+}
+
+template <typename T>
+static void mb_widen(mb_ctx *ctx, void *dst, const void *src, size_t n) {
+    if (mb_cuda_failed(ctx)) return;
+    if (!n) return;
+    mb_widen_k<T><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, mb_cuda_stream(ctx)>>>(
+        (float *)dst, (const T *)src, n);
+    MB_CUDA_LAUNCHED(ctx);
+}
+
+template <typename T>
+__global__ void mb_adamw_k(T *p, const T *g, float *m, float *v, float *master, size_t n,
+                           float decay, float w1, float b2, float w2, float step, float bc2s,
+                           float e) {
+    MB_GRID_LOOP(i, n) {
+        float pi = master ? master[i] : mb_ld(p + i);
+        float gi = mb_ld(g + i);
+        pi = __fmul_rn(pi, decay);
+        float mi = m[i];
+        mi = __fadd_rn(mi, __fmul_rn(w1, __fsub_rn(gi, mi)));
+        float vi = __fadd_rn(__fmul_rn(v[i], b2), __fmul_rn(__fmul_rn(w2, gi), gi));
+        float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), bc2s), e);
+        pi = __fsub_rn(pi, __fmul_rn(step, __fdiv_rn(mi, denom)));
+        m[i] = mi;
+        v[i] = vi;
+        if (master) master[i] = pi;
+        mb_st(p + i, pi);
+    }
+}
+
+template <typename T>
+static void mb_adamw(mb_ctx *ctx, void *p, const void *g, void *m, void *v, void *master, size_t n,
+                     double lr, double beta1, double beta2, double eps, double wd, double bc1,
+                     double bc2) {
+    if (mb_cuda_failed(ctx)) return;
+    if (!n) return;
+    float decay = (float)(1.0 - lr * wd), w1 = (float)(1.0 - beta1), b2 = (float)beta2,
+          w2 = (float)(1.0 - beta2), step = (float)(lr / bc1), bc2s = (float)sqrt(bc2),
+          e = (float)eps;
+    mb_adamw_k<T><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, mb_cuda_stream(ctx)>>>(
+        (T *)p, (const T *)g, (float *)m, (float *)v, (float *)master, n, decay, w1, b2, w2, step,
+        bc2s, e);
+    MB_CUDA_LAUNCHED(ctx);
+}
+
+template <typename T>
+__global__ void mb_sgd_k(T *p, const T *g, float *buf, float *master, size_t n, float lr, float mu,
+                         float damp, float wd, int nesterov, int first) {
+    MB_GRID_LOOP(i, n) {
+        float pi = master ? master[i] : mb_ld(p + i);
+        float d = mb_ld(g + i);
+        if (wd != 0.0f) d = __fadd_rn(d, __fmul_rn(wd, pi));
+        if (buf) {
+            float b = first ? d : __fadd_rn(__fmul_rn(mu, buf[i]), __fmul_rn(damp, d));
+            buf[i] = b;
+            d = nesterov ? __fadd_rn(d, __fmul_rn(mu, b)) : b;
+        }
+        pi = __fsub_rn(pi, __fmul_rn(lr, d));
+        if (master) master[i] = pi;
+        mb_st(p + i, pi);
+    }
+}
+
+template <typename T>
+static void mb_sgd(mb_ctx *ctx, void *p, const void *g, void *buf, void *master, size_t n,
+                   double lr, double momentum, double dampening, double wd, int nesterov,
+                   int first) {
+    if (mb_cuda_failed(ctx)) return;
+    if (!n) return;
+    float mu = (float)momentum, damp = (float)(1.0 - dampening), w = (float)wd, a = (float)lr;
+    mb_sgd_k<T><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, mb_cuda_stream(ctx)>>>(
+        (T *)p, (const T *)g, (float *)buf, (float *)master, n, a, mu, damp, w, nesterov, first);
+    MB_CUDA_LAUNCHED(ctx);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* extern "C" entry points */
+
+#define MB_ELEM_WRAPPERS(sfx, T)                                                                   \
+    extern "C" void mb_cuda_encoder_fwd_##sfx(struct mb_ctx *ctx, void *out, const int32_t *tok,   \
+                                              const void *wte, const void *wpe, int B, int Tn,     \
+                                              int C) {                                             \
+        mb_encoder_fwd<T>(ctx, out, tok, wte, wpe, B, Tn, C);                                      \
+    }                                                                                              \
+    extern "C" void mb_cuda_encoder_bwd_##sfx(struct mb_ctx *ctx, void *dwte, void *dwpe,          \
+                                              const void *dout, const int32_t *tok, int B, int Tn, \
+                                              int C) {                                             \
+        mb_encoder_bwd<T>(ctx, dwte, dwpe, dout, tok, B, Tn, C);                                   \
+    }                                                                                              \
+    extern "C" void mb_cuda_layernorm_fwd_##sfx(struct mb_ctx *ctx, void *out, void *mean,         \
+                                                void *rstd, const void *inp, const void *w,        \
+                                                const void *b, int N, int C) {                     \
+        mb_layernorm_fwd<T>(ctx, out, mean, rstd, inp, w, b, N, C);                                \
+    }                                                                                              \
+    extern "C" void mb_cuda_layernorm_bwd_##sfx(struct mb_ctx *ctx, void *dinp, void *dw,          \
+                                                void *db, const void *dout, const void *inp,       \
+                                                const void *w, const void *mean, const void *rstd, \
+                                                int N, int C) {                                    \
+        mb_layernorm_bwd<T>(ctx, dinp, dw, db, dout, inp, w, mean, rstd, N, C);                    \
+    }                                                                                              \
+    extern "C" void mb_cuda_gelu_fwd_##sfx(struct mb_ctx *ctx, void *out, const void *inp,         \
+                                           size_t n) {                                             \
+        mb_gelu_fwd<T>(ctx, out, inp, n);                                                          \
+    }                                                                                              \
+    extern "C" void mb_cuda_gelu_bwd_##sfx(struct mb_ctx *ctx, void *dinp, const void *inp,        \
+                                           const void *dout, size_t n) {                           \
+        mb_gelu_bwd<T>(ctx, dinp, inp, dout, n);                                                   \
+    }                                                                                              \
+    extern "C" void mb_cuda_residual_fwd_##sfx(struct mb_ctx *ctx, void *out, const void *a,       \
+                                               const void *b, size_t n) {                          \
+        mb_residual_fwd<T>(ctx, out, a, b, n);                                                     \
+    }                                                                                              \
+    extern "C" void mb_cuda_crossentropy_fwd_##sfx(struct mb_ctx *ctx, void *losses, void *logits, \
+                                                   const int32_t *targets, int N, int V) {         \
+        mb_crossentropy_fwd<T>(ctx, losses, logits, targets, N, V);                                \
+    }                                                                                              \
+    extern "C" void mb_cuda_crossentropy_bwd_##sfx(struct mb_ctx *ctx, void *probs,                \
+                                                   const int32_t *targets, int N, int V,           \
+                                                   double scale) {                                 \
+        mb_crossentropy_bwd<T>(ctx, probs, targets, N, V, scale);                                  \
+    }                                                                                              \
+    extern "C" void mb_cuda_widen_##sfx(struct mb_ctx *ctx, void *dst, const void *src,            \
+                                        size_t n) {                                                \
+        mb_widen<T>(ctx, dst, src, n);                                                             \
+    }                                                                                              \
+    extern "C" void mb_cuda_adamw_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *m,       \
+                                        void *v, void *master, size_t n, double lr, double beta1,  \
+                                        double beta2, double eps, double wd, double bc1,           \
+                                        double bc2) {                                              \
+        mb_adamw<T>(ctx, p, g, m, v, master, n, lr, beta1, beta2, eps, wd, bc1, bc2);              \
+    }                                                                                              \
+    extern "C" void mb_cuda_sgd_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *buf,       \
+                                      void *master, size_t n, double lr, double momentum,          \
+                                      double dampening, double wd, int nesterov, int first) {      \
+        mb_sgd<T>(ctx, p, g, buf, master, n, lr, momentum, dampening, wd, nesterov, first);        \
+    }                                                                                              \
+    extern "C" void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, \
+                                            int OC) {                                              \
+        mb_bias_grad<T>(ctx, db, dout, N, OC);                                                     \
+    }
+
+MB_ELEM_WRAPPERS(f32, float)
+MB_ELEM_WRAPPERS(bf16, __nv_bfloat16)

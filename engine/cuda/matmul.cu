@@ -1,0 +1,121 @@
+/* engine/cuda/matmul.cu — linear layers through cuBLASLt: forward with the bias fused as an epilogue,
+ * backward as two GEMMs (dinp, dW accumulated with beta = 1) and a deterministic bias reduction.
+ * Row-major [rows, cols] buffers are read by cuBLAS (column-major) as their transposes. */
+#include "cuda_common.h"
+#include "kernels.h"
+
+namespace {
+
+template <typename T> constexpr cudaDataType_t data_type();
+template <> constexpr cudaDataType_t data_type<float>() { return CUDA_R_32F; }
+template <> constexpr cudaDataType_t data_type<__nv_bfloat16>() { return CUDA_R_16BF; }
+
+/* D[m,n] (column-major, ld ldd) = alpha * op(A) op(B) + beta * D, optional bias[m] added per row of
+ * the column-major result. A is m x k after op, B is k x n after op. */
+template <typename T>
+void lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int lda, const T *B,
+             int ldb, T *D, int ldd, float beta, const T *bias) {
+    mb_cuda *d = mb_cuda_of(ctx);
+    if (d->err != MB_OK) return;
+    cublasComputeType_t ct = (d->tf32 && data_type<T>() == CUDA_R_32F) ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                                       : CUBLAS_COMPUTE_32F;
+    cudaDataType_t dt = data_type<T>();
+    cublasLtMatmulDesc_t op = NULL;
+    cublasLtMatrixLayout_t la = NULL, lb = NULL, ld = NULL;
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    float alpha = 1.0f;
+    size_t ws = d->workspace.bytes;
+    cublasLtEpilogue_t epi = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    cublasLtMatmulHeuristicResult_t h;
+    int found = 0;
+    if (MB_CUBLAS_OK(ctx, cublasLtMatmulDescCreate(&op, ct, CUDA_R_32F))) goto out;
+    if (MB_CUBLAS_OK(ctx, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opa,
+                                                         sizeof opa)))
+        goto out;
+    if (MB_CUBLAS_OK(ctx, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opb,
+                                                         sizeof opb)))
+        goto out;
+    if (MB_CUBLAS_OK(ctx, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi,
+                                                         sizeof epi)))
+        goto out;
+    if (bias) {
+        cudaDataType_t bt = dt;
+        if (MB_CUBLAS_OK(ctx, cublasLtMatmulDescSetAttribute(
+                                  op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt)) ||
+            MB_CUBLAS_OK(ctx, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                             &bias, sizeof bias)))
+            goto out;
+    }
+    if (MB_CUBLAS_OK(ctx, cublasLtMatrixLayoutCreate(&la, dt, ta ? k : m, ta ? m : k, lda)) ||
+        MB_CUBLAS_OK(ctx, cublasLtMatrixLayoutCreate(&lb, dt, tb ? n : k, tb ? k : n, ldb)) ||
+        MB_CUBLAS_OK(ctx, cublasLtMatrixLayoutCreate(&ld, dt, m, n, ldd)))
+        goto out;
+    if (MB_CUBLAS_OK(ctx, cublasLtMatmulPreferenceCreate(&pref)) ||
+        MB_CUBLAS_OK(ctx, cublasLtMatmulPreferenceSetAttribute(
+                              pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws)))
+        goto out;
+    if (MB_CUBLAS_OK(ctx, cublasLtMatmulAlgoGetHeuristic(d->lt, op, la, lb, ld, ld, pref, 1, &h,
+                                                         &found)))
+        goto out;
+    if (!found) {
+        mb_cuda_fail(ctx, MB_EDEVICE, __FILE__, __LINE__,
+                     "cuBLASLt has no algorithm for a %dx%dx%d %s GEMM", m, n, k,
+                     dt == CUDA_R_16BF ? "bf16" : "fp32");
+        goto out;
+    }
+    MB_CUBLAS_OK(ctx, cublasLtMatmul(d->lt, op, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &h.algo,
+                                     d->workspace.ptr, ws, d->stream));
+out:
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    if (ld) cublasLtMatrixLayoutDestroy(ld);
+    if (lb) cublasLtMatrixLayoutDestroy(lb);
+    if (la) cublasLtMatrixLayoutDestroy(la);
+    if (op) cublasLtMatmulDescDestroy(op);
+}
+
+/* out[N,OC] = inp[N,C] W[OC,C]^T + b. Column-major, out is OC x N = op_T(W, stored C x OC) times
+ * inp (stored C x N); the bias runs along the OC rows. */
+template <typename T>
+void matmul_fwd(mb_ctx *ctx, void *out, const void *inp, const void *w, const void *b, int N, int C,
+                int OC) {
+    lt_gemm<T>(ctx, true, false, OC, N, C, (const T *)w, C, (const T *)inp, C, (T *)out, OC, 0.0f,
+               (const T *)b);
+}
+
+template <typename T>
+void matmul_bwd(mb_ctx *ctx, void *dinp, void *dw, const void *dout, const void *inp, const void *w,
+                int N, int C, int OC) {
+    /* dinp[N,C] = dout[N,OC] W[OC,C]: column-major dinp^T (C x N) = W (C x OC) dout^T (OC x N) */
+    if (dinp)
+        lt_gemm<T>(ctx, false, false, C, N, OC, (const T *)w, C, (const T *)dout, OC, (T *)dinp, C,
+                   0.0f, (const T *)NULL);
+    /* dW[OC,C] += dout^T inp: column-major dW is C x OC = inp (C x N) times op_T(dout, stored
+     * OC x N) */
+    if (dw)
+        lt_gemm<T>(ctx, false, true, C, OC, N, (const T *)inp, C, (const T *)dout, OC, (T *)dw, C,
+                   1.0f, (const T *)NULL);
+}
+
+} // namespace
+
+extern "C" {
+void mb_cuda_matmul_fwd_f32(mb_ctx *ctx, void *out, const void *inp, const void *w, const void *b,
+                            int N, int C, int OC) {
+    matmul_fwd<float>(ctx, out, inp, w, b, N, C, OC);
+}
+void mb_cuda_matmul_fwd_bf16(mb_ctx *ctx, void *out, const void *inp, const void *w, const void *b,
+                             int N, int C, int OC) {
+    matmul_fwd<__nv_bfloat16>(ctx, out, inp, w, b, N, C, OC);
+}
+void mb_cuda_matmul_bwd_f32(mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
+                            const void *inp, const void *w, int N, int C, int OC) {
+    matmul_bwd<float>(ctx, dinp, dw, dout, inp, w, N, C, OC);
+    if (db) mb_cuda_bias_grad_f32(ctx, db, dout, N, OC);
+}
+void mb_cuda_matmul_bwd_bf16(mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
+                             const void *inp, const void *w, int N, int C, int OC) {
+    matmul_bwd<__nv_bfloat16>(ctx, dinp, dw, dout, inp, w, N, C, OC);
+    if (db) mb_cuda_bias_grad_bf16(ctx, db, dout, N, OC);
+}
+}

@@ -1,0 +1,790 @@
+/* tests/test_cuda_kernels.c — every kernel of the three CUDA tables (f32, tf32, bf16) against the CPU
+ * fp64 reference on identical inputs: normwise relative error within a declared tolerance, NaN-poisoned
+ * outputs, bitwise determinism of the backward reductions. Exit 77 (skipped) without a usable GPU. */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "../engine/ctx.h"
+#include "../engine/rng.h"
+#include "check.h"
+
+#define SEED 0x5EEDC0DAull
+#define STREAM_VALUES 0x7E57u
+#define STREAM_IDS 0x7E58u
+#define MAX_HELD 16
+
+/* Allocation and upload failures end the test: nothing after them would mean anything. */
+#define MUST(ctx, expr)                                                                            \
+    do {                                                                                           \
+        mb_status must_s_ = (expr);                                                                \
+        if (must_s_ != MB_OK) {                                                                    \
+            fprintf(stderr, "%s:%d: %s returned %s: %s\n", __FILE__, __LINE__, #expr,              \
+                    mb_status_name(must_s_), (ctx)->err);                                          \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* ---------------------------------------------------------------------------------------------
+ * Helper layer: a pair is one tensor held twice, on the GPU (in the CUDA table's element type) and
+ * on the CPU reference (fp64), both set from the same host values rounded through the GPU type. */
+
+enum { DT, ST, I32 }; /* element kind: the table's dtype, its sdtype, or int32 ids */
+
+typedef struct pair {
+    mb_buf g;  /* GPU copy */
+    mb_buf c;  /* CPU fp64 reference copy */
+    size_t n;
+    int kind;
+    double *h; /* the values last set (after rounding): re-uploading them repeats a run exactly */
+} pair;
+
+typedef struct tcase {
+    mb_ctx *gc, *cc;               /* GPU context; CPU fp64 reference context */
+    const mb_backend *gb, *cb;
+    uint64_t next;                 /* next random index: every tensor gets fresh values */
+    char label[96];                /* the case being run, e.g. "matmul_bwd N=10 C=24 OC=40" */
+    pair *held[MAX_HELD];          /* pairs of the running case, freed by pairs_free */
+    int nheld;
+} tcase;
+
+#define G(p) ((p).g.ptr) /* the GPU buffer of a pair */
+#define R(p) ((p).c.ptr) /* the reference buffer of a pair */
+
+/* Tolerance classes. bf16: 1e-2 against fp64 on bf16-rounded inputs, but fp32 optimizer state
+ * (master, m, v, momentum) at 1e-5. tf32: 2e-3 for the GEMM-based kernels (inputs rounded to a
+ * 10-bit mantissa inside the GEMM), 1e-5 for the rest. f32: 1e-5 everywhere. Exact: pure copies. */
+typedef enum { TOL_ELEM, TOL_GEMM, TOL_STATE, TOL_EXACT } tol_kind;
+
+static double tol(const tcase *tc, tol_kind k) {
+    if (k == TOL_EXACT) return 0.0;
+    if (tc->gb->dtype == MB_BF16) return k == TOL_STATE ? 1e-5 : 1e-2;
+    if (tc->gb == &mb_backend_cuda_tf32 && k == TOL_GEMM) return 2e-3;
+    return 1e-5;
+}
+
+static void set_label(tcase *tc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_label(tcase *tc, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tc->label, sizeof tc->label, fmt, ap);
+    va_end(ap);
+}
+
+static mb_dtype gpu_type(const tcase *tc, int kind) {
+    return kind == ST ? tc->gb->sdtype : tc->gb->dtype;
+}
+static mb_dtype ref_type(const tcase *tc, int kind) {
+    return kind == ST ? tc->cb->sdtype : tc->cb->dtype;
+}
+static size_t bytes_of(mb_dtype t, int kind, size_t n) {
+    return n * (kind == I32 ? sizeof(int32_t) : mb_dtype_size(t));
+}
+
+static void pair_new(tcase *tc, pair *p, size_t n, int kind, const char *tag) {
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    p->kind = kind;
+    p->h = calloc(n, sizeof *p->h);
+    MB_ASSERT(p->h && tc->nheld < MAX_HELD);
+    MUST(tc->gc, mb_alloc(tc->gc, &p->g, bytes_of(gpu_type(tc, kind), kind, n), MB_MEM_OTHER, tag));
+    MUST(tc->cc, mb_alloc(tc->cc, &p->c, bytes_of(ref_type(tc, kind), kind, n), MB_MEM_OTHER, tag));
+    tc->held[tc->nheld++] = p;
+}
+
+static void pairs_free(tcase *tc) {
+    for (int i = 0; i < tc->nheld; i++) {
+        pair *p = tc->held[i];
+        mb_free(tc->gc, &p->g);
+        mb_free(tc->cc, &p->c);
+        free(p->h);
+        p->h = NULL;
+    }
+    tc->nheld = 0;
+}
+
+/* Copies n host values into a device buffer as elements of type t (int32 for ids). */
+static void upload(mb_ctx *ctx, const mb_buf *b, mb_dtype t, int kind, const double *v, size_t n) {
+    size_t bytes = bytes_of(t, kind, n);
+    void *tmp = malloc(bytes);
+    MB_ASSERT(tmp);
+    if (kind == I32)
+        for (size_t i = 0; i < n; i++) ((int32_t *)tmp)[i] = (int32_t)v[i];
+    else
+        mb_dtype_from_f64(t, tmp, v, n);
+    MUST(ctx, ctx->be->to_device(ctx, b->ptr, tmp, bytes));
+    free(tmp);
+}
+
+/* Both sides get v rounded through the GPU type, so the reference sees exactly the GPU's inputs. */
+static void pair_set(tcase *tc, pair *p, const double *v) {
+    if (v != p->h) memcpy(p->h, v, p->n * sizeof *p->h);
+    if (p->kind != I32) {
+        mb_dtype t = gpu_type(tc, p->kind);
+        void *tmp = malloc(bytes_of(t, p->kind, p->n));
+        MB_ASSERT(tmp);
+        mb_dtype_from_f64(t, tmp, p->h, p->n);
+        mb_dtype_to_f64(t, p->h, tmp, p->n);
+        free(tmp);
+    }
+    upload(tc->gc, &p->g, gpu_type(tc, p->kind), p->kind, p->h, p->n);
+    upload(tc->cc, &p->c, ref_type(tc, p->kind), p->kind, p->h, p->n);
+}
+
+/* Puts the values last set back on both sides (accumulators before a rerun). */
+static void pair_reset(tcase *tc, pair *p) { pair_set(tc, p, p->h); }
+
+/* Overwrites only the reference side (its expected starting point differs from the GPU's). */
+static void ref_put(tcase *tc, pair *p, const double *v) {
+    upload(tc->cc, &p->c, ref_type(tc, p->kind), p->kind, v, p->n);
+}
+
+static double *fill_normal(tcase *tc, size_t n, double mean, double std) {
+    double *v = malloc(n * sizeof *v);
+    MB_ASSERT(v);
+    mb_rng_fill_normal(v, n, SEED, STREAM_VALUES, tc->next, mean, std);
+    tc->next += n;
+    return v;
+}
+
+static void pair_rand(tcase *tc, pair *p, double mean, double std) {
+    double *v = fill_normal(tc, p->n, mean, std);
+    pair_set(tc, p, v);
+    free(v);
+}
+
+/* Ids in [0, V): every even position draws from the first 4 ids only, so ids repeat; position 1 is
+ * V-1 (the last row). With ignore, positions 2, 7, 12, ... are -1 (targets to skip). */
+static void pair_ids(tcase *tc, pair *p, int V, int ignore) {
+    uint32_t few = V < 4 ? (uint32_t)V : 4;
+    for (size_t i = 0; i < p->n; i++) {
+        uint32_t u = mb_rng_u32(SEED, STREAM_IDS, tc->next++);
+        p->h[i] = (double)(i % 2 ? u % (uint32_t)V : u % few);
+        if (i == 1) p->h[i] = V - 1;
+        if (ignore && i % 5 == 2) p->h[i] = -1;
+    }
+    pair_set(tc, p, p->h);
+}
+
+/* 0xFF bytes are NaN in f32, bf16 and f64: an element the kernel never writes fails the comparison. */
+static void poison_buf(mb_ctx *ctx, const mb_buf *b) {
+    void *tmp = malloc(b->bytes);
+    MB_ASSERT(tmp);
+    memset(tmp, 0xFF, b->bytes);
+    MUST(ctx, ctx->be->to_device(ctx, b->ptr, tmp, b->bytes));
+    free(tmp);
+}
+static void pair_poison(tcase *tc, pair *p) {
+    poison_buf(tc->gc, &p->g);
+    poison_buf(tc->cc, &p->c);
+}
+
+/* Waits for queued work and copies a buffer's bytes back. 0 (a failed check) when the device reported
+ * an error: kernels are asynchronous, so their errors surface here. */
+static int fetch_raw(tcase *tc, mb_ctx *ctx, const mb_buf *b, void *dst, const char *what) {
+    mb_status s = ctx->be->sync ? ctx->be->sync(ctx) : MB_OK;
+    if (s == MB_OK) s = ctx->be->to_host(ctx, dst, b->ptr, b->bytes);
+    CHECK(s == MB_OK, "%s %s on %s: %s: %s", tc->label, what, ctx->be->name, mb_status_name(s),
+          ctx->err);
+    return s == MB_OK;
+}
+
+static int fetch(tcase *tc, mb_ctx *ctx, const mb_buf *b, mb_dtype t, size_t n, double *out,
+                 const char *what) {
+    void *tmp = malloc(b->bytes);
+    MB_ASSERT(tmp);
+    int ok = fetch_raw(tc, ctx, b, tmp, what);
+    if (ok) mb_dtype_to_f64(t, out, tmp, n);
+    free(tmp);
+    return ok;
+}
+
+/* Replaces both sides with the reference side's current values, rounded through the GPU type (saved
+ * forward results such as mean/rstd or att become the backward pass's inputs). */
+static void pair_from_ref(tcase *tc, pair *p) {
+    double *v = malloc(p->n * sizeof *v);
+    MB_ASSERT(v);
+    if (fetch(tc, tc->cc, &p->c, ref_type(tc, p->kind), p->n, v, "reference")) pair_set(tc, p, v);
+    free(v);
+}
+
+/* The GPU side of g against the reference side of r: err = max|g - r| / max|r|, and every value
+ * must be finite. Prints one line: case, output, table, err, tolerance, verdict. */
+static void expect_close2(tcase *tc, const char *what, const pair *g, const pair *r, double tl) {
+    MB_ASSERT(g->n == r->n);
+    size_t n = g->n;
+    double *gv = malloc(n * sizeof *gv), *rv = malloc(n * sizeof *rv);
+    MB_ASSERT(gv && rv);
+    char name[160];
+    snprintf(name, sizeof name, "%s %s", tc->label, what);
+    if (fetch(tc, tc->gc, &g->g, gpu_type(tc, g->kind), n, gv, what) &&
+        fetch(tc, tc->cc, &r->c, ref_type(tc, r->kind), n, rv, what)) {
+        double dmax = 0, rmax = 0;
+        size_t bad = 0, first_bad = 0, worst = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!isfinite(gv[i]) || !isfinite(rv[i])) {
+                if (!bad++) first_bad = i;
+                continue;
+            }
+            double d = fabs(gv[i] - rv[i]);
+            if (d > dmax) dmax = d, worst = i;
+            rmax = fmax(rmax, fabs(rv[i]));
+        }
+        double err = bad ? INFINITY : dmax / fmax(rmax, 1e-30);
+        int pass = err <= tl;
+        printf("%-56s %-10s err %.3e  tol %.0e  %s\n", name, tc->gb->name, err, tl,
+               pass ? "ok" : "FAIL");
+        if (bad)
+            CHECK(0, "%s on %s: %zu non-finite value(s), first at %zu: gpu %g ref %g", name,
+                  tc->gb->name, bad, first_bad, gv[first_bad], rv[first_bad]);
+        else
+            CHECK(pass, "%s on %s: err %.3e > %.0e; worst at %zu: gpu %.9g ref %.9g (max|ref| %.3g)",
+                  name, tc->gb->name, err, tl, worst, gv[worst], rv[worst], rmax);
+    } else {
+        printf("%-56s %-10s err -          tol %.0e  FAIL\n", name, tc->gb->name, tl);
+    }
+    free(gv);
+    free(rv);
+}
+
+static void expect_close(tcase *tc, const char *what, const pair *p, double tl) {
+    expect_close2(tc, what, p, p, tl);
+}
+
+/* The GPU side's raw bytes (NULL after a failed check). */
+static void *gpu_bytes(tcase *tc, const pair *p, const char *what) {
+    void *b = malloc(p->g.bytes);
+    MB_ASSERT(b);
+    if (fetch_raw(tc, tc->gc, &p->g, b, what)) return b;
+    free(b);
+    return NULL;
+}
+
+/* The GPU side now holds exactly the bytes `first` did (a rerun on identical inputs). */
+static void expect_same(tcase *tc, const char *what, const pair *p, const void *first) {
+    void *again = gpu_bytes(tc, p, what);
+    int same = first && again && memcmp(first, again, p->g.bytes) == 0;
+    char name[160];
+    snprintf(name, sizeof name, "%s %s", tc->label, what);
+    printf("%-56s %-10s rerun bitwise identical  %s\n", name, tc->gb->name, same ? "ok" : "FAIL");
+    CHECK(same, "%s on %s: a second run on identical inputs gave different bytes", name,
+          tc->gb->name);
+    free(again);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * One function per kernel. Outputs that are overwritten are poisoned first; "+=" outputs start from
+ * random finite values (the same on both sides). */
+
+typedef struct shape {
+    int B, T, C, NH, OC, V;
+} shape;
+
+static const shape SHAPES[] = {
+    {2, 5, 24, 3, 40, 67},      /* small and odd: no size a multiple of a warp or a tile */
+    {4, 64, 128, 4, 384, 1000}, /* GPT-like */
+    {8, 128, 64, 2, 96, 129},   /* N = 1024 rows: multi-block column reductions */
+    {3, 1, 24, 3, 40, 67},      /* T = 1: attention over a single position */
+    {2, 33, 128, 2, 200, 50},   /* T = 33 (one past a warp), head size 64 */
+    {1, 7, 15, 3, 33, 31},      /* every size odd: C = 15, head size 5 */
+};
+
+static void t_encoder_fwd(tcase *tc, const shape *s) {
+    int B = s->B, T = s->T, C = s->C, V = s->V;
+    size_t N = (size_t)B * T;
+    pair tok, wte, wpe, out;
+    pair_new(tc, &tok, N, I32, "tok");
+    pair_ids(tc, &tok, V, 0);
+    pair_new(tc, &wte, (size_t)V * C, DT, "wte");
+    pair_rand(tc, &wte, 0, 1);
+    pair_new(tc, &wpe, (size_t)T * C, DT, "wpe");
+    pair_rand(tc, &wpe, 0, 1);
+    pair_new(tc, &out, N * C, DT, "out");
+    pair_poison(tc, &out);
+    set_label(tc, "encoder_fwd B=%d T=%d C=%d V=%d", B, T, C, V);
+    tc->gb->encoder_fwd(tc->gc, G(out), G(tok), G(wte), G(wpe), B, T, C);
+    tc->cb->encoder_fwd(tc->cc, R(out), R(tok), R(wte), R(wpe), B, T, C);
+    expect_close(tc, "out", &out, tol(tc, TOL_ELEM));
+    pairs_free(tc);
+}
+
+static void t_encoder_bwd(tcase *tc, const shape *s) {
+    int B = s->B, T = s->T, C = s->C, V = s->V;
+    size_t N = (size_t)B * T;
+    pair tok, dout, dwte, dwpe;
+    pair_new(tc, &tok, N, I32, "tok");
+    pair_ids(tc, &tok, V, 0); /* repeated ids: several rows of dout land on one row of dwte */
+    pair_new(tc, &dout, N * C, DT, "dout");
+    pair_rand(tc, &dout, 0, 1);
+    pair_new(tc, &dwte, (size_t)V * C, DT, "dwte");
+    pair_rand(tc, &dwte, 0, 1);
+    pair_new(tc, &dwpe, (size_t)T * C, DT, "dwpe");
+    pair_rand(tc, &dwpe, 0, 1);
+    set_label(tc, "encoder_bwd B=%d T=%d C=%d V=%d", B, T, C, V);
+    tc->gb->encoder_bwd(tc->gc, G(dwte), G(dwpe), G(dout), G(tok), B, T, C);
+    tc->cb->encoder_bwd(tc->cc, R(dwte), R(dwpe), R(dout), R(tok), B, T, C);
+    expect_close(tc, "dwte", &dwte, tol(tc, TOL_ELEM));
+    expect_close(tc, "dwpe", &dwpe, tol(tc, TOL_ELEM));
+
+    void *first_wte = gpu_bytes(tc, &dwte, "dwte"), *first_wpe = gpu_bytes(tc, &dwpe, "dwpe");
+    pair_reset(tc, &dwte);
+    pair_reset(tc, &dwpe);
+    tc->gb->encoder_bwd(tc->gc, G(dwte), G(dwpe), G(dout), G(tok), B, T, C);
+    expect_same(tc, "dwte", &dwte, first_wte);
+    expect_same(tc, "dwpe", &dwpe, first_wpe);
+    free(first_wte);
+    free(first_wpe);
+
+    pair_reset(tc, &dwte);
+    set_label(tc, "encoder_bwd B=%d T=%d C=%d dwpe=NULL", B, T, C);
+    tc->gb->encoder_bwd(tc->gc, G(dwte), NULL, G(dout), G(tok), B, T, C);
+    tc->cb->encoder_bwd(tc->cc, R(dwte), NULL, R(dout), R(tok), B, T, C);
+    expect_close(tc, "dwte", &dwte, tol(tc, TOL_ELEM));
+
+    pair_reset(tc, &dwpe);
+    set_label(tc, "encoder_bwd B=%d T=%d C=%d dwte=NULL", B, T, C);
+    tc->gb->encoder_bwd(tc->gc, NULL, G(dwpe), G(dout), G(tok), B, T, C);
+    tc->cb->encoder_bwd(tc->cc, NULL, R(dwpe), R(dout), R(tok), B, T, C);
+    expect_close(tc, "dwpe", &dwpe, tol(tc, TOL_ELEM));
+    pairs_free(tc);
+}
+
+static void t_layernorm_fwd(tcase *tc, const shape *s) {
+    int N = s->B * s->T, C = s->C;
+    pair inp, w, b, out, mean, rstd;
+    pair_new(tc, &inp, (size_t)N * C, DT, "inp");
+    pair_rand(tc, &inp, 0.5, 2); /* rows with a nonzero mean */
+    pair_new(tc, &w, (size_t)C, DT, "w");
+    pair_rand(tc, &w, 1, 0.3);
+    pair_new(tc, &b, (size_t)C, DT, "b");
+    pair_rand(tc, &b, 0, 0.5);
+    pair_new(tc, &out, (size_t)N * C, DT, "out");
+    pair_poison(tc, &out);
+    pair_new(tc, &mean, (size_t)N, ST, "mean");
+    pair_poison(tc, &mean);
+    pair_new(tc, &rstd, (size_t)N, ST, "rstd");
+    pair_poison(tc, &rstd);
+    set_label(tc, "layernorm_fwd N=%d C=%d", N, C);
+    tc->gb->layernorm_fwd(tc->gc, G(out), G(mean), G(rstd), G(inp), G(w), G(b), N, C);
+    tc->cb->layernorm_fwd(tc->cc, R(out), R(mean), R(rstd), R(inp), R(w), R(b), N, C);
+    expect_close(tc, "out", &out, tol(tc, TOL_ELEM));
+    expect_close(tc, "mean", &mean, tol(tc, TOL_ELEM));
+    expect_close(tc, "rstd", &rstd, tol(tc, TOL_ELEM));
+    pairs_free(tc);
+}
+
+static void t_layernorm_bwd(tcase *tc, const shape *s) {
+    int N = s->B * s->T, C = s->C;
+    pair inp, w, b, out, mean, rstd, dout, dinp, dw, db;
+    pair_new(tc, &inp, (size_t)N * C, DT, "inp");
+    pair_rand(tc, &inp, 0.5, 2);
+    pair_new(tc, &w, (size_t)C, DT, "w");
+    pair_rand(tc, &w, 1, 0.3);
+    pair_new(tc, &b, (size_t)C, DT, "b");
+    pair_rand(tc, &b, 0, 0.5);
+    pair_new(tc, &out, (size_t)N * C, DT, "out");
+    pair_new(tc, &mean, (size_t)N, ST, "mean");
+    pair_new(tc, &rstd, (size_t)N, ST, "rstd");
+    /* The saved statistics: the reference forward's, rounded to sdtype, on both sides. */
+    tc->cb->layernorm_fwd(tc->cc, R(out), R(mean), R(rstd), R(inp), R(w), R(b), N, C);
+    pair_from_ref(tc, &mean);
+    pair_from_ref(tc, &rstd);
+    pair_new(tc, &dout, (size_t)N * C, DT, "dout");
+    pair_rand(tc, &dout, 0, 1);
+    pair_new(tc, &dinp, (size_t)N * C, DT, "dinp");
+    pair_rand(tc, &dinp, 0, 1);
+    pair_new(tc, &dw, (size_t)C, DT, "dw");
+    pair_rand(tc, &dw, 0, 1);
+    pair_new(tc, &db, (size_t)C, DT, "db");
+    pair_rand(tc, &db, 0, 1);
+    set_label(tc, "layernorm_bwd N=%d C=%d", N, C);
+    tc->gb->layernorm_bwd(tc->gc, G(dinp), G(dw), G(db), G(dout), G(inp), G(w), G(mean), G(rstd),
+                          N, C);
+    tc->cb->layernorm_bwd(tc->cc, R(dinp), R(dw), R(db), R(dout), R(inp), R(w), R(mean), R(rstd),
+                          N, C);
+    expect_close(tc, "dinp", &dinp, tol(tc, TOL_ELEM));
+    expect_close(tc, "dw", &dw, tol(tc, TOL_ELEM));
+    expect_close(tc, "db", &db, tol(tc, TOL_ELEM));
+
+    void *f_dinp = gpu_bytes(tc, &dinp, "dinp"), *f_dw = gpu_bytes(tc, &dw, "dw"),
+         *f_db = gpu_bytes(tc, &db, "db");
+    pair_reset(tc, &dinp);
+    pair_reset(tc, &dw);
+    pair_reset(tc, &db);
+    tc->gb->layernorm_bwd(tc->gc, G(dinp), G(dw), G(db), G(dout), G(inp), G(w), G(mean), G(rstd),
+                          N, C);
+    expect_same(tc, "dinp", &dinp, f_dinp);
+    expect_same(tc, "dw", &dw, f_dw);
+    expect_same(tc, "db", &db, f_db);
+    free(f_dinp);
+    free(f_dw);
+    free(f_db);
+
+    pair_reset(tc, &dw);
+    pair_reset(tc, &db);
+    set_label(tc, "layernorm_bwd N=%d C=%d dinp=NULL", N, C);
+    tc->gb->layernorm_bwd(tc->gc, NULL, G(dw), G(db), G(dout), G(inp), G(w), G(mean), G(rstd), N,
+                          C);
+    tc->cb->layernorm_bwd(tc->cc, NULL, R(dw), R(db), R(dout), R(inp), R(w), R(mean), R(rstd), N,
+                          C);
+    expect_close(tc, "dw", &dw, tol(tc, TOL_ELEM));
+    expect_close(tc, "db", &db, tol(tc, TOL_ELEM));
+    pairs_free(tc);
+}
+
+static void t_matmul_fwd(tcase *tc, const shape *s) {
+    int N = s->B * s->T, C = s->C, OC = s->OC;
+    pair inp, w, b, out;
+    pair_new(tc, &inp, (size_t)N * C, DT, "inp");
+    pair_rand(tc, &inp, 0, 1);
+    pair_new(tc, &w, (size_t)OC * C, DT, "w");
+    pair_rand(tc, &w, 0, 1);
+    pair_new(tc, &b, (size_t)OC, DT, "b");
+    pair_rand(tc, &b, 0, 1);
+    pair_new(tc, &out, (size_t)N * OC, DT, "out");
+    pair_poison(tc, &out);
+    set_label(tc, "matmul_fwd N=%d C=%d OC=%d", N, C, OC);
+    tc->gb->matmul_fwd(tc->gc, G(out), G(inp), G(w), G(b), N, C, OC);
+    tc->cb->matmul_fwd(tc->cc, R(out), R(inp), R(w), R(b), N, C, OC);
+    expect_close(tc, "out", &out, tol(tc, TOL_GEMM));
+
+    pair_poison(tc, &out);
+    set_label(tc, "matmul_fwd N=%d C=%d OC=%d b=NULL", N, C, OC);
+    tc->gb->matmul_fwd(tc->gc, G(out), G(inp), G(w), NULL, N, C, OC);
+    tc->cb->matmul_fwd(tc->cc, R(out), R(inp), R(w), NULL, N, C, OC);
+    expect_close(tc, "out", &out, tol(tc, TOL_GEMM));
+    pairs_free(tc);
+}
+
+static void t_matmul_bwd(tcase *tc, const shape *s) {
+    int N = s->B * s->T, C = s->C, OC = s->OC;
+    pair dout, inp, w, dinp, dw, db;
+    pair_new(tc, &dout, (size_t)N * OC, DT, "dout");
+    pair_rand(tc, &dout, 0, 1);
+    pair_new(tc, &inp, (size_t)N * C, DT, "inp");
+    pair_rand(tc, &inp, 0, 1);
+    pair_new(tc, &w, (size_t)OC * C, DT, "w");
+    pair_rand(tc, &w, 0, 1);
+    pair_new(tc, &dinp, (size_t)N * C, DT, "dinp"); /* overwritten */
+    pair_new(tc, &dw, (size_t)OC * C, DT, "dw");     /* += */
+    pair_new(tc, &db, (size_t)OC, DT, "db");         /* += */
+    pair_rand(tc, &dw, 0, 1);
+    pair_rand(tc, &db, 0, 1);
+    /* Every output present, then each one left out in turn. */
+    for (int skip = -1; skip < 3; skip++) {
+        static const char *const names[] = {"dinp", "dw", "db"};
+        pair_poison(tc, &dinp);
+        pair_reset(tc, &dw);
+        pair_reset(tc, &db);
+        void *gd = skip == 0 ? NULL : G(dinp), *gw = skip == 1 ? NULL : G(dw),
+             *gbias = skip == 2 ? NULL : G(db);
+        void *rd = skip == 0 ? NULL : R(dinp), *rw = skip == 1 ? NULL : R(dw),
+             *rb = skip == 2 ? NULL : R(db);
+        if (skip < 0)
+            set_label(tc, "matmul_bwd N=%d C=%d OC=%d", N, C, OC);
+        else
+            set_label(tc, "matmul_bwd N=%d C=%d OC=%d %s=NULL", N, C, OC, names[skip]);
+        tc->gb->matmul_bwd(tc->gc, gd, gw, gbias, G(dout), G(inp), G(w), N, C, OC);
+        tc->cb->matmul_bwd(tc->cc, rd, rw, rb, R(dout), R(inp), R(w), N, C, OC);
+        if (gd) expect_close(tc, "dinp", &dinp, tol(tc, TOL_GEMM));
+        if (gw) expect_close(tc, "dw", &dw, tol(tc, TOL_GEMM));
+        if (gbias) expect_close(tc, "db", &db, tol(tc, TOL_ELEM)); /* column sums, not a GEMM */
+        if (skip >= 0) continue;
+
+        void *f_dinp = gpu_bytes(tc, &dinp, "dinp"), *f_dw = gpu_bytes(tc, &dw, "dw"),
+             *f_db = gpu_bytes(tc, &db, "db");
+        pair_poison(tc, &dinp);
+        pair_reset(tc, &dw);
+        pair_reset(tc, &db);
+        tc->gb->matmul_bwd(tc->gc, G(dinp), G(dw), G(db), G(dout), G(inp), G(w), N, C, OC);
+        expect_same(tc, "dinp", &dinp, f_dinp);
+        expect_same(tc, "dw", &dw, f_dw);
+        expect_same(tc, "db", &db, f_db);
+        free(f_dinp);
+        free(f_dw);
+        free(f_db);
+    }
+    pairs_free(tc);
+}
+
+static void t_attention_fwd(tcase *tc, const shape *s) {
+    int B = s->B, T = s->T, C = s->C, NH = s->NH;
+    pair qkv, out, att;
+    pair_new(tc, &qkv, (size_t)B * T * 3 * C, DT, "qkv");
+    pair_rand(tc, &qkv, 0, 1);
+    pair_new(tc, &out, (size_t)B * T * C, DT, "out");
+    pair_poison(tc, &out);
+    pair_new(tc, &att, (size_t)B * NH * T * T, DT, "att");
+    pair_poison(tc, &att); /* the zeros above the diagonal must be written too */
+    set_label(tc, "attention_fwd B=%d T=%d C=%d NH=%d", B, T, C, NH);
+    tc->gb->attention_fwd(tc->gc, G(out), G(att), G(qkv), B, T, C, NH);
+    tc->cb->attention_fwd(tc->cc, R(out), R(att), R(qkv), B, T, C, NH);
+    expect_close(tc, "out", &out, tol(tc, TOL_GEMM));
+    expect_close(tc, "att", &att, tol(tc, TOL_GEMM));
+    pairs_free(tc);
+}
+
+static void t_attention_bwd(tcase *tc, const shape *s) {
+    int B = s->B, T = s->T, C = s->C, NH = s->NH;
+    pair qkv, out, att, dout, dqkv, scratch;
+    pair_new(tc, &qkv, (size_t)B * T * 3 * C, DT, "qkv");
+    pair_rand(tc, &qkv, 0, 1);
+    pair_new(tc, &out, (size_t)B * T * C, DT, "out");
+    pair_new(tc, &att, (size_t)B * NH * T * T, DT, "att");
+    /* The saved probabilities: the reference forward's, rounded to dtype, on both sides. */
+    tc->cb->attention_fwd(tc->cc, R(out), R(att), R(qkv), B, T, C, NH);
+    pair_from_ref(tc, &att);
+    pair_new(tc, &dout, (size_t)B * T * C, DT, "dout");
+    pair_rand(tc, &dout, 0, 1);
+    pair_new(tc, &dqkv, (size_t)B * T * 3 * C, DT, "dqkv");
+    pair_poison(tc, &dqkv);
+    pair_new(tc, &scratch, (size_t)B * NH * T, DT, "scratch");
+    pair_poison(tc, &scratch);
+    set_label(tc, "attention_bwd B=%d T=%d C=%d NH=%d", B, T, C, NH);
+    tc->gb->attention_bwd(tc->gc, G(dqkv), G(scratch), G(dout), G(qkv), G(att), B, T, C, NH);
+    tc->cb->attention_bwd(tc->cc, R(dqkv), R(scratch), R(dout), R(qkv), R(att), B, T, C, NH);
+    expect_close(tc, "dqkv", &dqkv, tol(tc, TOL_GEMM));
+    pairs_free(tc);
+}
+
+static void t_gelu_fwd(tcase *tc, const shape *s) {
+    size_t n = (size_t)s->B * s->T * 4 * s->C; /* the MLP's width */
+    pair inp, out;
+    pair_new(tc, &inp, n, DT, "inp");
+    pair_rand(tc, &inp, 0, 2); /* reaches both tails */
+    pair_new(tc, &out, n, DT, "out");
+    pair_poison(tc, &out);
+    set_label(tc, "gelu_fwd n=%zu", n);
+    tc->gb->gelu_fwd(tc->gc, G(out), G(inp), n);
+    tc->cb->gelu_fwd(tc->cc, R(out), R(inp), n);
+    expect_close(tc, "out", &out, tol(tc, TOL_ELEM));
+    pairs_free(tc);
+}
+
+static void t_gelu_bwd(tcase *tc, const shape *s) {
+    size_t n = (size_t)s->B * s->T * 4 * s->C;
+    pair inp, dout, dinp;
+    pair_new(tc, &inp, n, DT, "inp");
+    pair_rand(tc, &inp, 0, 2);
+    pair_new(tc, &dout, n, DT, "dout");
+    pair_rand(tc, &dout, 0, 1);
+    pair_new(tc, &dinp, n, DT, "dinp");
+    pair_poison(tc, &dinp);
+    set_label(tc, "gelu_bwd n=%zu", n);
+    tc->gb->gelu_bwd(tc->gc, G(dinp), G(inp), G(dout), n);
+    tc->cb->gelu_bwd(tc->cc, R(dinp), R(inp), R(dout), n);
+    expect_close(tc, "dinp", &dinp, tol(tc, TOL_ELEM));
+
+    pair_set(tc, &dinp, dout.h); /* in place: dinp aliases dout */
+    set_label(tc, "gelu_bwd n=%zu dinp=dout", n);
+    tc->gb->gelu_bwd(tc->gc, G(dinp), G(inp), G(dinp), n);
+    tc->cb->gelu_bwd(tc->cc, R(dinp), R(inp), R(dout), n);
+    expect_close(tc, "dinp", &dinp, tol(tc, TOL_ELEM));
+    pairs_free(tc);
+}
+
+static void t_residual_fwd(tcase *tc, const shape *s) {
+    size_t n = (size_t)s->B * s->T * s->C;
+    pair a, b, out;
+    pair_new(tc, &a, n, DT, "a");
+    pair_rand(tc, &a, 0, 1);
+    pair_new(tc, &b, n, DT, "b");
+    pair_rand(tc, &b, 0, 1);
+    pair_new(tc, &out, n, DT, "out");
+    pair_poison(tc, &out);
+    set_label(tc, "residual_fwd n=%zu", n);
+    tc->gb->residual_fwd(tc->gc, G(out), G(a), G(b), n);
+    tc->cb->residual_fwd(tc->cc, R(out), R(a), R(b), n);
+    expect_close(tc, "out", &out, tol(tc, TOL_ELEM));
+
+    pair_set(tc, &out, a.h);
+    set_label(tc, "residual_fwd n=%zu out=a", n);
+    tc->gb->residual_fwd(tc->gc, G(out), G(out), G(b), n);
+    tc->cb->residual_fwd(tc->cc, R(out), R(a), R(b), n);
+    expect_close(tc, "out", &out, tol(tc, TOL_ELEM));
+
+    pair_set(tc, &out, b.h);
+    set_label(tc, "residual_fwd n=%zu out=b", n);
+    tc->gb->residual_fwd(tc->gc, G(out), G(a), G(out), n);
+    tc->cb->residual_fwd(tc->cc, R(out), R(a), R(b), n);
+    expect_close(tc, "out", &out, tol(tc, TOL_ELEM));
+    pairs_free(tc);
+}
+
+static void t_crossentropy_fwd(tcase *tc, const shape *s) {
+    int N = s->B * s->T, V = s->V;
+    pair logits, targets, losses;
+    pair_new(tc, &logits, (size_t)N * V, DT, "logits");
+    pair_rand(tc, &logits, 0, 2);
+    pair_new(tc, &targets, (size_t)N, I32, "targets");
+    pair_ids(tc, &targets, V, 1); /* some targets -1: loss 0 */
+    pair_new(tc, &losses, (size_t)N, ST, "losses");
+    pair_poison(tc, &losses);
+    set_label(tc, "crossentropy_fwd N=%d V=%d", N, V);
+    tc->gb->crossentropy_fwd(tc->gc, G(losses), G(logits), G(targets), N, V);
+    tc->cb->crossentropy_fwd(tc->cc, R(losses), R(logits), R(targets), N, V);
+    expect_close(tc, "probs", &logits, tol(tc, TOL_ELEM));
+    expect_close(tc, "losses", &losses, tol(tc, TOL_ELEM));
+    pairs_free(tc);
+}
+
+static void t_crossentropy_bwd(tcase *tc, const shape *s) {
+    int N = s->B * s->T, V = s->V;
+    pair probs, targets, losses;
+    pair_new(tc, &probs, (size_t)N * V, DT, "probs");
+    pair_rand(tc, &probs, 0, 2);
+    pair_new(tc, &targets, (size_t)N, I32, "targets");
+    pair_ids(tc, &targets, V, 1); /* rows with target -1 must become zeros */
+    pair_new(tc, &losses, (size_t)N, ST, "losses");
+    /* Real probabilities: the reference softmax of random logits, rounded to dtype. */
+    tc->cb->crossentropy_fwd(tc->cc, R(losses), R(probs), R(targets), N, V);
+    pair_from_ref(tc, &probs);
+    int valid = 0;
+    for (int i = 0; i < N; i++) valid += targets.h[i] >= 0;
+    double scale = 1.0 / (valid ? valid : 1);
+    set_label(tc, "crossentropy_bwd N=%d V=%d", N, V);
+    tc->gb->crossentropy_bwd(tc->gc, G(probs), G(targets), N, V, scale);
+    tc->cb->crossentropy_bwd(tc->cc, R(probs), R(targets), N, V, scale);
+    expect_close(tc, "dlogits", &probs, tol(tc, TOL_ELEM));
+    pairs_free(tc);
+}
+
+static void t_widen(tcase *tc, size_t n) {
+    pair src, dst;
+    pair_new(tc, &src, n, DT, "src");
+    pair_rand(tc, &src, 0, 1);
+    pair_new(tc, &dst, n, ST, "dst");
+    pair_poison(tc, &dst);
+    ref_put(tc, &dst, src.h); /* expected: the dtype values themselves */
+    set_label(tc, "widen n=%zu", n);
+    tc->gb->widen(tc->gc, G(dst), G(src), n);
+    expect_close(tc, "dst", &dst, tol(tc, TOL_EXACT)); /* dtype -> sdtype is exact */
+    pairs_free(tc);
+}
+
+/* p, and master when the table is mixed: p is master rounded to dtype, and the reference updates
+ * the master values (the GPU runs the update on master and rounds it into p). Returns the master's
+ * GPU pointer (NULL when the table has none). */
+static void *weights_new(tcase *tc, pair *p, pair *master, size_t n) {
+    pair_new(tc, p, n, DT, "p");
+    if (tc->gb->dtype == tc->gb->sdtype) {
+        pair_rand(tc, p, 0, 1);
+        return NULL;
+    }
+    pair_new(tc, master, n, ST, "master");
+    pair_rand(tc, master, 0, 1);
+    pair_set(tc, p, master->h);
+    ref_put(tc, p, master->h);
+    return G(*master);
+}
+
+static void t_adamw(tcase *tc, size_t n) {
+    pair p, master, g, m, v;
+    void *gmaster = weights_new(tc, &p, &master, n);
+    pair_new(tc, &g, n, DT, "g");
+    pair_rand(tc, &g, 0, 1);
+    pair_new(tc, &m, n, ST, "m");
+    pair_rand(tc, &m, 0, 0.1);
+    pair_new(tc, &v, n, ST, "v");
+    double *vv = fill_normal(tc, n, 0, 1);
+    for (size_t i = 0; i < n; i++) vv[i] = 0.01 * vv[i] * vv[i];
+    pair_set(tc, &v, vv);
+    free(vv);
+    /* Step 5 with a large lr and wd, so the update is far above the rounding of p. */
+    double lr = 0.05, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
+    double bc1 = 1 - pow(b1, 5), bc2 = 1 - pow(b2, 5);
+    set_label(tc, "adamw n=%zu%s", n, gmaster ? " +master" : "");
+    tc->gb->adamw(tc->gc, G(p), G(g), G(m), G(v), gmaster, n, lr, b1, b2, eps, wd, bc1, bc2);
+    tc->cb->adamw(tc->cc, R(p), R(g), R(m), R(v), NULL, n, lr, b1, b2, eps, wd, bc1, bc2);
+    expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
+    expect_close(tc, "m", &m, tol(tc, TOL_STATE));
+    expect_close(tc, "v", &v, tol(tc, TOL_STATE));
+    if (gmaster) expect_close2(tc, "master", &master, &p, tol(tc, TOL_STATE));
+    pairs_free(tc);
+}
+
+static void t_sgd(tcase *tc, size_t n) {
+    static const struct {
+        double momentum, dampening;
+        int nesterov, first;
+        const char *name;
+    } cases[] = {
+        {0.0, 0.0, 0, 1, "momentum=0 buf=NULL"},
+        {0.9, 0.1, 0, 1, "momentum=0.9 first"},
+        {0.9, 0.1, 0, 0, "momentum=0.9"},
+        {0.9, 0.0, 1, 1, "nesterov first"},
+        {0.9, 0.0, 1, 0, "nesterov"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        double mu = cases[k].momentum, lr = 0.05, wd = 0.01;
+        pair p, master, g, buf;
+        void *gmaster = weights_new(tc, &p, &master, n);
+        pair_new(tc, &g, n, DT, "g");
+        pair_rand(tc, &g, 0, 1);
+        pair_new(tc, &buf, n, ST, "buf");
+        if (cases[k].first)
+            pair_poison(tc, &buf); /* the first step overwrites buf */
+        else
+            pair_rand(tc, &buf, 0, 0.5);
+        void *gbuf = mu != 0 ? G(buf) : NULL, *rbuf = mu != 0 ? R(buf) : NULL;
+        set_label(tc, "sgd n=%zu %s%s", n, cases[k].name, gmaster ? " +master" : "");
+        tc->gb->sgd(tc->gc, G(p), G(g), gbuf, gmaster, n, lr, mu, cases[k].dampening, wd,
+                    cases[k].nesterov, cases[k].first);
+        tc->cb->sgd(tc->cc, R(p), R(g), rbuf, NULL, n, lr, mu, cases[k].dampening, wd,
+                    cases[k].nesterov, cases[k].first);
+        expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
+        if (gbuf) expect_close(tc, "buf", &buf, tol(tc, TOL_STATE));
+        if (gmaster) expect_close2(tc, "master", &master, &p, tol(tc, TOL_STATE));
+        pairs_free(tc);
+    }
+}
+
+static int run_table(const mb_backend *be) {
+    mb_ctx gc, cc;
+    CHECK_OK(&gc, mb_ctx_init(&gc, be));
+    CHECK_OK(&cc, mb_ctx_init(&cc, &mb_backend_cpu_f64));
+    CHECK(cc.be->dtype == MB_F64 && cc.be->sdtype == MB_F64, "the reference is fp64 throughout");
+    CHECK(be->sdtype == MB_F32, "%s: statistics and optimizer state in %s, expected f32", be->name,
+          mb_dtype_name(be->sdtype));
+    tcase tc = {.gc = &gc, .cc = &cc, .gb = be, .cb = cc.be};
+    for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++) {
+        const shape *s = &SHAPES[i];
+        t_encoder_fwd(&tc, s);
+        t_encoder_bwd(&tc, s);
+        t_layernorm_fwd(&tc, s);
+        t_layernorm_bwd(&tc, s);
+        t_matmul_fwd(&tc, s);
+        t_matmul_bwd(&tc, s);
+        t_attention_fwd(&tc, s);
+        t_attention_bwd(&tc, s);
+        t_gelu_fwd(&tc, s);
+        t_gelu_bwd(&tc, s);
+        t_residual_fwd(&tc, s);
+        t_crossentropy_fwd(&tc, s);
+        t_crossentropy_bwd(&tc, s);
+        size_t n = (size_t)s->B * s->T * s->C;
+        t_widen(&tc, n);
+        t_adamw(&tc, n);
+        t_sgd(&tc, n);
+    }
+    mb_ctx_fini(&gc);
+    mb_ctx_fini(&cc);
+    CHECK(gc.mem.live == 0, "%s: %zu device buffers never freed", be->name, gc.mem.live);
+    CHECK(cc.mem.live == 0, "cpu-f64: %zu buffers never freed", cc.mem.live);
+    return 0;
+}
+
+int main(void) {
+    mb_ctx probe;
+    if (mb_ctx_init(&probe, &mb_backend_cuda_f32) != MB_OK) {
+        printf("skipped: no usable CUDA device: %s\n", probe.err);
+        return 77;
+    }
+    mb_ctx_fini(&probe);
+    CHECK_EQ_U(probe.mem.live, 0);
+    const mb_backend *tables[] = {&mb_backend_cuda_f32, &mb_backend_cuda_tf32,
+                                  &mb_backend_cuda_bf16};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
+        if (run_table(tables[i]) != 0) return 1;
+    CHECK_DONE();
+}
