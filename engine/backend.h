@@ -38,6 +38,8 @@ typedef struct mb_backend {
     const char *name; /* "cpu-f32", "cuda-bf16" */
     mb_dtype dtype;   /* weights, activations, gradients */
     mb_dtype sdtype;  /* LayerNorm mean/rstd, per-position losses, optimizer state, master weights */
+    int logits_align; /* rows of the [N, V] logits are V rounded up to this many elements apart
+                       * (tensor-core GEMMs need 16-byte-aligned leading dimensions) */
 
     mb_status (*init)(struct mb_ctx *ctx); /* may be NULL */
     void (*fini)(struct mb_ctx *ctx);      /* may be NULL */
@@ -68,13 +70,14 @@ typedef struct mb_backend {
     void (*layernorm_bwd)(struct mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
                           const void *inp, const void *w, const void *mean, const void *rstd, int N,
                           int C);
-    /* out[N,OC] = inp[N,C] . w[OC,C]^T + b[OC] (b may be NULL) */
+    /* out[N,OC] = inp[N,C] . w[OC,C]^T + b[OC] (b may be NULL); rows of out are ldo >= OC elements
+     * apart (columns OC..ldo-1 are left alone) */
     void (*matmul_fwd)(struct mb_ctx *ctx, void *out, const void *inp, const void *w, const void *b,
-                       int N, int C, int OC);
+                       int N, int C, int OC, int ldo);
     /* dinp = dout . w (overwritten; skipped when NULL), dw += dout^T . inp (skipped when NULL),
-     * db += column sums of dout (skipped when NULL) */
+     * db += column sums of dout (skipped when NULL); rows of dout are ldo elements apart */
     void (*matmul_bwd)(struct mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
-                       const void *inp, const void *w, int N, int C, int OC);
+                       const void *inp, const void *w, int N, int C, int OC, int ldo);
     /* causal multi-head attention over qkv[B,T,3C] (q|k|v, head h at columns h*C/NH);
      * out[B,T,C]; att[B,NH,T,T] keeps the softmax probabilities (zeros above the diagonal) */
     void (*attention_fwd)(struct mb_ctx *ctx, void *out, void *att, const void *qkv, int B, int T,
@@ -88,13 +91,17 @@ typedef struct mb_backend {
     void (*gelu_bwd)(struct mb_ctx *ctx, void *dinp, const void *inp, const void *dout, size_t n);
     /* out = a + b; out may alias a or b */
     void (*residual_fwd)(struct mb_ctx *ctx, void *out, const void *a, const void *b, size_t n);
-    /* Fused softmax cross-entropy. logits[N,V] are replaced by probabilities; losses[N] (sdtype)
-     * per row. targets < 0 are ignored (loss 0, no gradient). */
+    /* Fused softmax cross-entropy. logits[N,V] (rows ld >= V elements apart) are replaced by
+     * probabilities; losses[N] (sdtype) per row. targets < 0 are ignored (loss 0, no gradient). */
     void (*crossentropy_fwd)(struct mb_ctx *ctx, void *losses, void *logits,
-                             const int32_t *targets, int N, int V);
+                             const int32_t *targets, int N, int V, int ld);
     /* In place: probs[N,V] become dlogits = (probs - onehot(target)) * scale */
     void (*crossentropy_bwd)(struct mb_ctx *ctx, void *probs, const int32_t *targets, int N, int V,
-                             double scale);
+                             int ld, double scale);
+    /* Both in one pass over the logits: losses as crossentropy_fwd, and the logits replaced by
+     * dlogits = (probs - onehot(target)) * scale directly (the training forward's loss) */
+    void (*crossentropy_fused)(struct mb_ctx *ctx, void *losses, void *logits,
+                               const int32_t *targets, int N, int V, int ld, double scale);
 
     /* --- optimizer kernels: p and g in dtype; m, v, buf and master in sdtype. master is NULL
      * unless dtype != sdtype; then the update runs on master and p gets master rounded. --- */

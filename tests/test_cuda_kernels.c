@@ -444,14 +444,14 @@ static void t_matmul_fwd(tcase *tc, const shape *s) {
     pair_new(tc, &out, (size_t)N * OC, DT, "out");
     pair_poison(tc, &out);
     set_label(tc, "matmul_fwd N=%d C=%d OC=%d", N, C, OC);
-    tc->gb->matmul_fwd(tc->gc, G(out), G(inp), G(w), G(b), N, C, OC);
-    tc->cb->matmul_fwd(tc->cc, R(out), R(inp), R(w), R(b), N, C, OC);
+    tc->gb->matmul_fwd(tc->gc, G(out), G(inp), G(w), G(b), N, C, OC, OC);
+    tc->cb->matmul_fwd(tc->cc, R(out), R(inp), R(w), R(b), N, C, OC, OC);
     expect_close(tc, "out", &out, tol(tc, TOL_GEMM));
 
     pair_poison(tc, &out);
     set_label(tc, "matmul_fwd N=%d C=%d OC=%d b=NULL", N, C, OC);
-    tc->gb->matmul_fwd(tc->gc, G(out), G(inp), G(w), NULL, N, C, OC);
-    tc->cb->matmul_fwd(tc->cc, R(out), R(inp), R(w), NULL, N, C, OC);
+    tc->gb->matmul_fwd(tc->gc, G(out), G(inp), G(w), NULL, N, C, OC, OC);
+    tc->cb->matmul_fwd(tc->cc, R(out), R(inp), R(w), NULL, N, C, OC, OC);
     expect_close(tc, "out", &out, tol(tc, TOL_GEMM));
     pairs_free(tc);
 }
@@ -484,8 +484,8 @@ static void t_matmul_bwd(tcase *tc, const shape *s) {
             set_label(tc, "matmul_bwd N=%d C=%d OC=%d", N, C, OC);
         else
             set_label(tc, "matmul_bwd N=%d C=%d OC=%d %s=NULL", N, C, OC, names[skip]);
-        tc->gb->matmul_bwd(tc->gc, gd, gw, gbias, G(dout), G(inp), G(w), N, C, OC);
-        tc->cb->matmul_bwd(tc->cc, rd, rw, rb, R(dout), R(inp), R(w), N, C, OC);
+        tc->gb->matmul_bwd(tc->gc, gd, gw, gbias, G(dout), G(inp), G(w), N, C, OC, OC);
+        tc->cb->matmul_bwd(tc->cc, rd, rw, rb, R(dout), R(inp), R(w), N, C, OC, OC);
         if (gd) expect_close(tc, "dinp", &dinp, tol(tc, TOL_GEMM));
         if (gw) expect_close(tc, "dw", &dw, tol(tc, TOL_GEMM));
         if (gbias) expect_close(tc, "db", &db, tol(tc, TOL_ELEM)); /* column sums, not a GEMM */
@@ -496,7 +496,7 @@ static void t_matmul_bwd(tcase *tc, const shape *s) {
         pair_poison(tc, &dinp);
         pair_reset(tc, &dw);
         pair_reset(tc, &db);
-        tc->gb->matmul_bwd(tc->gc, G(dinp), G(dw), G(db), G(dout), G(inp), G(w), N, C, OC);
+        tc->gb->matmul_bwd(tc->gc, G(dinp), G(dw), G(db), G(dout), G(inp), G(w), N, C, OC, OC);
         expect_same(tc, "dinp", &dinp, f_dinp);
         expect_same(tc, "dw", &dw, f_dw);
         expect_same(tc, "db", &db, f_db);
@@ -621,8 +621,8 @@ static void t_crossentropy_fwd(tcase *tc, const shape *s) {
     pair_new(tc, &losses, (size_t)N, ST, "losses");
     pair_poison(tc, &losses);
     set_label(tc, "crossentropy_fwd N=%d V=%d", N, V);
-    tc->gb->crossentropy_fwd(tc->gc, G(losses), G(logits), G(targets), N, V);
-    tc->cb->crossentropy_fwd(tc->cc, R(losses), R(logits), R(targets), N, V);
+    tc->gb->crossentropy_fwd(tc->gc, G(losses), G(logits), G(targets), N, V, V);
+    tc->cb->crossentropy_fwd(tc->cc, R(losses), R(logits), R(targets), N, V, V);
     expect_close(tc, "probs", &logits, tol(tc, TOL_ELEM));
     expect_close(tc, "losses", &losses, tol(tc, TOL_ELEM));
     pairs_free(tc);
@@ -637,15 +637,36 @@ static void t_crossentropy_bwd(tcase *tc, const shape *s) {
     pair_ids(tc, &targets, V, 1); /* rows with target -1 must become zeros */
     pair_new(tc, &losses, (size_t)N, ST, "losses");
     /* Real probabilities: the reference softmax of random logits, rounded to dtype. */
-    tc->cb->crossentropy_fwd(tc->cc, R(losses), R(probs), R(targets), N, V);
+    tc->cb->crossentropy_fwd(tc->cc, R(losses), R(probs), R(targets), N, V, V);
     pair_from_ref(tc, &probs);
     int valid = 0;
     for (int i = 0; i < N; i++) valid += targets.h[i] >= 0;
     double scale = 1.0 / (valid ? valid : 1);
     set_label(tc, "crossentropy_bwd N=%d V=%d", N, V);
-    tc->gb->crossentropy_bwd(tc->gc, G(probs), G(targets), N, V, scale);
-    tc->cb->crossentropy_bwd(tc->cc, R(probs), R(targets), N, V, scale);
+    tc->gb->crossentropy_bwd(tc->gc, G(probs), G(targets), N, V, V, scale);
+    tc->cb->crossentropy_bwd(tc->cc, R(probs), R(targets), N, V, V, scale);
     expect_close(tc, "dlogits", &probs, tol(tc, TOL_ELEM));
+    pairs_free(tc);
+}
+
+/* Losses and dlogits in one pass, on rows padded to ld > V (the padding must stay as it was). */
+static void t_crossentropy_fused(tcase *tc, const shape *s) {
+    int N = s->B * s->T, V = s->V, ld = (V + 7) / 8 * 8 + 8;
+    pair logits, targets, losses;
+    pair_new(tc, &logits, (size_t)N * ld, DT, "logits");
+    pair_rand(tc, &logits, 0, 2);
+    pair_new(tc, &targets, (size_t)N, I32, "targets");
+    pair_ids(tc, &targets, V, 1);
+    pair_new(tc, &losses, (size_t)N, ST, "losses");
+    pair_poison(tc, &losses);
+    int valid = 0;
+    for (int i = 0; i < N; i++) valid += targets.h[i] >= 0;
+    double scale = 1.0 / (valid ? valid : 1);
+    set_label(tc, "crossentropy_fused N=%d V=%d ld=%d", N, V, ld);
+    tc->gb->crossentropy_fused(tc->gc, G(losses), G(logits), G(targets), N, V, ld, scale);
+    tc->cb->crossentropy_fused(tc->cc, R(losses), R(logits), R(targets), N, V, ld, scale);
+    expect_close(tc, "dlogits", &logits, tol(tc, TOL_ELEM));
+    expect_close(tc, "losses", &losses, tol(tc, TOL_ELEM));
     pairs_free(tc);
 }
 
@@ -762,6 +783,7 @@ static int run_table(const mb_backend *be) {
         t_residual_fwd(&tc, s);
         t_crossentropy_fwd(&tc, s);
         t_crossentropy_bwd(&tc, s);
+        t_crossentropy_fused(&tc, s);
         size_t n = (size_t)s->B * s->T * s->C;
         t_widen(&tc, n);
         t_adamw(&tc, n);

@@ -23,7 +23,7 @@ static int check_train_memory(const mb_backend *be, size_t es) {
     double loss;
     mb_mem_set_phase(&ctx.mem, MB_PHASE_FORWARD);
     CHECK_OK(&ctx, mb_gpt_forward(&ctx, &m, x, y, B, T, &loss));
-    size_t act = mb_gpt_act_bytes(&cfg, B, T, es, es);
+    size_t act = mb_gpt_act_bytes(&cfg, B, T, es, es, cfg.vocab);
     size_t BT = (size_t)B * T, C = cfg.d_model, L = cfg.layers, NH = cfg.heads, V = cfg.vocab;
     /* the formula written out once more, independently of mb_gpt_act_bytes (sdtype == dtype on
      * the CPU) */

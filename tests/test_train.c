@@ -75,7 +75,7 @@ static mb_status p_loss(void *pv, mb_train *tr, const mb_loss_call *c) {
     mb_loss_call d = *c;
     if (!c->backward)
         MB_TRY(mb_alloc(tr->ctx, &p->logits,
-                        (size_t)c->N * c->V * mb_dtype_size(tr->ctx->be->dtype),
+                        (size_t)c->N * c->ld * mb_dtype_size(tr->ctx->be->dtype),
                         MB_MEM_ACTIVATIONS, "probe.logits"));
     d.logits = p->logits.ptr;
     mb_status s = mb_gpt_loss_default(tr->ctx, &d);

@@ -52,7 +52,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 
 #define MB_CPU_TABLE(sfx, dt)                                                                      \
     {                                                                                              \
-        .name = "cpu-" #sfx, .dtype = dt, .sdtype = dt, .init = NULL, .fini = NULL, .alloc = cpu_alloc,          \
+        .name = "cpu-" #sfx, .dtype = dt, .sdtype = dt, .logits_align = 1, .init = NULL, .fini = NULL, .alloc = cpu_alloc,          \
         .free = cpu_free, .to_device = cpu_copy, .to_host = cpu_copy, .zero = cpu_zero,            \
         .sync = NULL, .timer = NULL, .mem_info = NULL, .encoder_fwd = encoder_fwd_##sfx,           \
         .encoder_bwd = encoder_bwd_##sfx, .layernorm_fwd = layernorm_fwd_##sfx,                    \
@@ -61,6 +61,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .attention_bwd = attention_bwd_##sfx, .gelu_fwd = gelu_fwd_##sfx,                          \
         .gelu_bwd = gelu_bwd_##sfx, .residual_fwd = residual_fwd_##sfx,                            \
         .crossentropy_fwd = crossentropy_fwd_##sfx, .crossentropy_bwd = crossentropy_bwd_##sfx,   \
+        .crossentropy_fused = crossentropy_fused_##sfx,                                            \
         .widen = widen_##sfx, .adamw = adamw_##sfx, .sgd = sgd_##sfx,                                                    \
     }
 

@@ -109,20 +109,20 @@ static void SFX(layernorm_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *
 }
 
 static void SFX(matmul_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void *inp_, const void *w_, const void *b_, int N,
-                            int C, int OC) {
+                            int C, int OC, int ldo) {
     REAL *out = out_;
     const REAL *inp = inp_, *w = w_, *b = b_;
 #pragma omp parallel for collapse(2) if ((size_t)N * C * OC >= MB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
         for (int o = 0; o < OC; o++) {
             REAL r = SFX(dot)(inp + (size_t)n * C, w + (size_t)o * C, C);
-            out[(size_t)n * OC + o] = b ? r + b[o] : r;
+            out[(size_t)n * ldo + o] = b ? r + b[o] : r;
         }
     }
 }
 
 static void SFX(matmul_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_, void *db_, const void *dout_, const void *inp_,
-                            const void *w_, int N, int C, int OC) {
+                            const void *w_, int N, int C, int OC, int ldo) {
     REAL *dinp = dinp_, *dw = dw_, *db = db_;
     const REAL *dout = dout_, *inp = inp_, *w = w_;
     if (dinp) {
@@ -131,7 +131,7 @@ static void SFX(matmul_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_
             REAL *di = dinp + (size_t)n * C;
             for (int c = 0; c < C; c++) di[c] = 0;
             for (int o = 0; o < OC; o++) {
-                REAL d = dout[(size_t)n * OC + o];
+                REAL d = dout[(size_t)n * ldo + o];
                 const REAL *wr = w + (size_t)o * C;
                 for (int c = 0; c < C; c++) di[c] += d * wr[c];
             }
@@ -143,7 +143,7 @@ static void SFX(matmul_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_
             REAL gb = 0;
             REAL *dwr = dw ? dw + (size_t)o * C : NULL;
             for (int n = 0; n < N; n++) {
-                REAL d = dout[(size_t)n * OC + o];
+                REAL d = dout[(size_t)n * ldo + o];
                 gb += d;
                 if (dwr) {
                     const REAL *x = inp + (size_t)n * C;
@@ -272,11 +272,11 @@ static void SFX(residual_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const vo
 }
 
 static void SFX(crossentropy_fwd)(struct mb_ctx *ctx MB_UNUSED, void *losses_, void *logits_, const int32_t *targets, int N,
-                                  int V) {
+                                  int V, int ld) {
     REAL *losses = losses_, *logits = logits_;
 #pragma omp parallel for if ((size_t)N * V >= MB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
-        REAL *l = logits + (size_t)n * V;
+        REAL *l = logits + (size_t)n * ld;
         REAL mx = -INFINITY;
         for (int v = 0; v < V; v++)
             if (l[v] > mx) mx = l[v];
@@ -290,12 +290,12 @@ static void SFX(crossentropy_fwd)(struct mb_ctx *ctx MB_UNUSED, void *losses_, v
 }
 
 static void SFX(crossentropy_bwd)(struct mb_ctx *ctx MB_UNUSED, void *probs_, const int32_t *targets, int N, int V,
-                                  double scale) {
+                                  int ld, double scale) {
     REAL *probs = probs_;
     REAL s = (REAL)scale;
 #pragma omp parallel for if ((size_t)N * V >= MB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
-        REAL *p = probs + (size_t)n * V;
+        REAL *p = probs + (size_t)n * ld;
         int tg = targets[n];
         if (tg < 0) {
             for (int v = 0; v < V; v++) p[v] = 0;
@@ -303,6 +303,13 @@ static void SFX(crossentropy_bwd)(struct mb_ctx *ctx MB_UNUSED, void *probs_, co
         }
         for (int v = 0; v < V; v++) p[v] = (p[v] - (v == tg ? (REAL)1 : (REAL)0)) * s;
     }
+}
+
+/* The CPU reference of the fused loss is the two passes in turn. */
+static void SFX(crossentropy_fused)(struct mb_ctx *ctx, void *losses, void *logits,
+                                    const int32_t *targets, int N, int V, int ld, double scale) {
+    SFX(crossentropy_fwd)(ctx, losses, logits, targets, N, V, ld);
+    SFX(crossentropy_bwd)(ctx, logits, targets, N, V, ld, scale);
 }
 
 static void SFX(adamw)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *m_, void *v_, void *master MB_UNUSED,

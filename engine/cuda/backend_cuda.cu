@@ -248,14 +248,14 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
 
 #define MB_CUDA_TABLE(nm, sfx, dt)                                                                 \
     {                                                                                              \
-        nm, dt, MB_F32, cuda_init, cuda_fini, cuda_alloc, cuda_free, cuda_to_device, cuda_to_host, \
+        nm, dt, MB_F32, 64, cuda_init, cuda_fini, cuda_alloc, cuda_free, cuda_to_device, cuda_to_host, \
             cuda_zero, cuda_sync, cuda_timer, cuda_mem_info, cuda_describe,                        \
             mb_cuda_encoder_fwd_##sfx, mb_cuda_encoder_bwd_##sfx, mb_cuda_layernorm_fwd_##sfx,     \
             mb_cuda_layernorm_bwd_##sfx, mb_cuda_matmul_fwd_##sfx, mb_cuda_matmul_bwd_##sfx,       \
             mb_cuda_attention_fwd_##sfx, mb_cuda_attention_bwd_##sfx, mb_cuda_gelu_fwd_##sfx,      \
             mb_cuda_gelu_bwd_##sfx, mb_cuda_residual_fwd_##sfx, mb_cuda_crossentropy_fwd_##sfx,    \
-            mb_cuda_crossentropy_bwd_##sfx, mb_cuda_widen_##sfx, mb_cuda_adamw_##sfx,              \
-            mb_cuda_sgd_##sfx,                                                                     \
+            mb_cuda_crossentropy_bwd_##sfx, mb_cuda_crossentropy_fused_##sfx,                      \
+            mb_cuda_widen_##sfx, mb_cuda_adamw_##sfx, mb_cuda_sgd_##sfx,                           \
     }
 
 extern "C" {

@@ -13,6 +13,15 @@ extern "C" {
 #include "../ctx.h"
 }
 
+/* A cuBLASLt algorithm chosen once per GEMM shape (the heuristic query costs more host time than a
+ * small GEMM takes on the device). */
+typedef struct mb_lt_algo {
+    int used;
+    int ta, tb, m, n, k, lda, ldb, ldd, bias, accumulate, dtype;
+    cublasLtMatmulAlgo_t algo;
+} mb_lt_algo;
+#define MB_LT_CACHE 64
+
 /* Device state of one context. */
 typedef struct mb_cuda {
     int device;
@@ -27,6 +36,7 @@ typedef struct mb_cuda {
     mb_status err;        /* first error since the last sync (message in ctx->err) */
     int sms;              /* multiprocessors */
     void *nvml;           /* engine/cuda/nvml.c state, NULL when NVML is absent */
+    mb_lt_algo lt_cache[MB_LT_CACHE];
 } mb_cuda;
 
 static inline mb_cuda *mb_cuda_of(mb_ctx *ctx) { return (mb_cuda *)ctx->dev; }

@@ -23,10 +23,10 @@ struct mb_ctx;
                                      const void *dout, const void *inp, const void *w,             \
                                      const void *mean, const void *rstd, int N, int C);            \
     void mb_cuda_matmul_fwd_##sfx(struct mb_ctx *ctx, void *out, const void *inp, const void *w,   \
-                                  const void *b, int N, int C, int OC);                            \
+                                  const void *b, int N, int C, int OC, int ldo);                   \
     void mb_cuda_matmul_bwd_##sfx(struct mb_ctx *ctx, void *dinp, void *dw, void *db,              \
                                   const void *dout, const void *inp, const void *w, int N, int C,  \
-                                  int OC);                                                         \
+                                  int OC, int ldo);                                                \
     void mb_cuda_attention_fwd_##sfx(struct mb_ctx *ctx, void *out, void *att, const void *qkv,    \
                                      int B, int T, int C, int NH);                                 \
     void mb_cuda_attention_bwd_##sfx(struct mb_ctx *ctx, void *dqkv, void *scratch,                \
@@ -38,9 +38,12 @@ struct mb_ctx;
     void mb_cuda_residual_fwd_##sfx(struct mb_ctx *ctx, void *out, const void *a, const void *b,   \
                                     size_t n);                                                     \
     void mb_cuda_crossentropy_fwd_##sfx(struct mb_ctx *ctx, void *losses, void *logits,            \
-                                        const int32_t *targets, int N, int V);                     \
+                                        const int32_t *targets, int N, int V, int ld);             \
+    void mb_cuda_crossentropy_fused_##sfx(struct mb_ctx *ctx, void *losses, void *logits,          \
+                                          const int32_t *targets, int N, int V, int ld,            \
+                                          double scale);                                           \
     void mb_cuda_crossentropy_bwd_##sfx(struct mb_ctx *ctx, void *probs, const int32_t *targets,   \
-                                        int N, int V, double scale);                               \
+                                        int N, int V, int ld, double scale);                       \
     void mb_cuda_widen_##sfx(struct mb_ctx *ctx, void *dst, const void *src, size_t n);            \
     void mb_cuda_adamw_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v,         \
                              void *master, size_t n, double lr, double beta1, double beta2,        \
@@ -48,8 +51,9 @@ struct mb_ctx;
     void mb_cuda_sgd_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *buf, void *master,    \
                            size_t n, double lr, double momentum, double dampening, double wd,      \
                            int nesterov, int first);                                               \
-    /* db[OC] += column sums of dout[N,OC] (deterministic two-stage reduction) */                  \
-    void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, int OC);
+    /* db[OC] += column sums of dout[N,OC], rows ld apart (deterministic two-stage reduction) */    \
+    void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, int OC,    \
+                                 int ld);
 
 MB_CUDA_KERNEL_DECLS(f32)
 MB_CUDA_KERNEL_DECLS(bf16)

@@ -361,17 +361,18 @@ static void mb_layernorm_bwd(mb_ctx *ctx, void *dinp, void *dw, void *db, const 
 /* bias gradient: db[oc] += sum_n dout[n, oc] */
 
 template <typename T>
-__global__ void mb_bias_grad_part_k(float *part, const T *dout, int N, int OC, int rows_per) {
+__global__ void mb_bias_grad_part_k(float *part, const T *dout, int N, int OC, int ld,
+                                    int rows_per) {
     int c = blockIdx.x * blockDim.x + threadIdx.x, r = blockIdx.y;
     if (c >= OC) return;
     int n0 = r * rows_per, n1 = n0 + rows_per < N ? n0 + rows_per : N;
     float s = 0.0f;
-    for (int n = n0; n < n1; n++) s += mb_ld(dout + (size_t)n * OC + c);
+    for (int n = n0; n < n1; n++) s += mb_ld(dout + (size_t)n * ld + c);
     part[(size_t)r * OC + c] = s;
 }
 
 template <typename T>
-static void mb_bias_grad(mb_ctx *ctx, void *db, const void *dout, int N, int OC) {
+static void mb_bias_grad(mb_ctx *ctx, void *db, const void *dout, int N, int OC, int ld) {
     if (mb_cuda_failed(ctx)) return;
     if (!db || N <= 0 || OC <= 0) return;
     int rows_per = mb_colsum_rows_per(N), R = (N + rows_per - 1) / rows_per;
@@ -379,7 +380,7 @@ static void mb_bias_grad(mb_ctx *ctx, void *db, const void *dout, int N, int OC)
     if (!part) return;
     dim3 grd((unsigned)((OC + MB_THREADS - 1) / MB_THREADS), (unsigned)R);
     mb_bias_grad_part_k<T><<<grd, MB_THREADS, 0, mb_cuda_stream(ctx)>>>(part, (const T *)dout, N,
-                                                                        OC, rows_per);
+                                                                        OC, ld, rows_per);
     if (MB_CUDA_LAUNCHED(ctx)) return;
     mb_colsum_final<T>(ctx, (T *)db, part, R, OC);
 }
@@ -524,18 +525,24 @@ __device__ __forceinline__ mb_row_split mb_split(const T *x, int n) {
     return r;
 }
 
+/* One block per row, in place: (p - onehot) * scale; rows with target < 0 become 0. */
+__device__ __forceinline__ float mb_ce_grad(float p, int v, int tg, float scale) {
+    return tg < 0 ? 0.0f : (p - (v == tg ? 1.0f : 0.0f)) * scale;
+}
+
 #define MB_CE_THREADS 1024
 /* One block per row: an online max / sum of exponentials in one pass over the row (16-byte loads),
  * a fixed-order block merge, the loss from the float logit, then the probabilities written over
  * the logits in reverse order (the row's end is then still in L2). */
 template <typename T>
 __global__ void __launch_bounds__(MB_CE_THREADS)
-    mb_crossentropy_fwd_k(float *losses, T *logits, const int32_t *targets, int V) {
+    mb_crossentropy_fwd_k(float *losses, T *logits, const int32_t *targets, int V, int ld,
+                          int fused, float scale) {
     constexpr int VEC = 16 / sizeof(T);
     __shared__ float shm[MB_CE_THREADS / 32], shs[MB_CE_THREADS / 32];
     __shared__ float lse_sh;
     const int n = blockIdx.x, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    T *x = logits + (size_t)n * V;
+    T *x = logits + (size_t)n * ld;
     const mb_row_split sp = mb_split<T, VEC>(x, V);
     float m = -INFINITY, s = 0.0f;
     /* two packs in flight per thread; each thread still takes its packs in ascending order */
@@ -585,39 +592,43 @@ __global__ void __launch_bounds__(MB_CE_THREADS)
     }
     __syncthreads();
     const float lse = lse_sh;
+    const int tg = targets ? targets[n] : -1;
     for (int i = sp.nvec - 1 - tid; i >= 0; i -= MB_CE_THREADS) {
         mb_pk<T, VEC> *pp = (mb_pk<T, VEC> *)(x + sp.head + (size_t)i * VEC);
         mb_pk<T, VEC> pk = *pp;
+        const int v0 = sp.head + i * VEC;
 #pragma unroll
-        for (int k = 0; k < VEC; k++) mb_st(&pk.v[k], expf(mb_ld(&pk.v[k]) - lse));
+        for (int k = 0; k < VEC; k++) {
+            float p = expf(mb_ld(&pk.v[k]) - lse);
+            mb_st(&pk.v[k], fused ? mb_ce_grad(p, v0 + k, tg, scale) : p);
+        }
         *pp = pk;
     }
-    if (e >= 0) mb_st(x + e, expf(mb_ld(x + e) - lse));
+    if (e >= 0) {
+        float p = expf(mb_ld(x + e) - lse);
+        mb_st(x + e, fused ? mb_ce_grad(p, e, tg, scale) : p);
+    }
 }
 
 template <typename T>
 static void mb_crossentropy_fwd(mb_ctx *ctx, void *losses, void *logits, const int32_t *targets,
-                                int N, int V) {
+                                int N, int V, int ld, int fused, double scale) {
     if (mb_cuda_failed(ctx)) return;
     if (N <= 0 || V <= 0) return;
     mb_crossentropy_fwd_k<T><<<N, MB_CE_THREADS, 0, mb_cuda_stream(ctx)>>>(
-        (float *)losses, (T *)logits, targets, V);
+        (float *)losses, (T *)logits, targets, V, ld, fused, (float)scale);
     MB_CUDA_LAUNCHED(ctx);
 }
 
-/* One block per row, in place: (p - onehot) * scale; rows with target < 0 become 0. */
-__device__ __forceinline__ float mb_ce_grad(float p, int v, int tg, float scale) {
-    return tg < 0 ? 0.0f : (p - (v == tg ? 1.0f : 0.0f)) * scale;
-}
 
 #define MB_CEB_THREADS 512
 template <typename T>
 __global__ void __launch_bounds__(MB_CEB_THREADS)
-    mb_crossentropy_bwd_k(T *probs, const int32_t *targets, int V, float scale) {
+    mb_crossentropy_bwd_k(T *probs, const int32_t *targets, int V, int ld, float scale) {
     constexpr int VEC = 16 / sizeof(T);
     const int n = blockIdx.x, tid = threadIdx.x;
     const int tg = targets[n];
-    T *x = probs + (size_t)n * V;
+    T *x = probs + (size_t)n * ld;
     const mb_row_split sp = mb_split<T, VEC>(x, V);
     for (int i = tid; i < sp.nvec; i += 2 * MB_CEB_THREADS) { /* two packs in flight */
         const int i2 = i + MB_CEB_THREADS, two = i2 < sp.nvec;
@@ -643,11 +654,11 @@ __global__ void __launch_bounds__(MB_CEB_THREADS)
 
 template <typename T>
 static void mb_crossentropy_bwd(mb_ctx *ctx, void *probs, const int32_t *targets, int N, int V,
-                                double scale) {
+                                int ld, double scale) {
     if (mb_cuda_failed(ctx)) return;
     if (N <= 0 || V <= 0) return;
     mb_crossentropy_bwd_k<T><<<N, MB_CEB_THREADS, 0, mb_cuda_stream(ctx)>>>((T *)probs, targets, V,
-                                                                           (float)scale);
+                                                                           ld, (float)scale);
     MB_CUDA_LAUNCHED(ctx);
 }
 
@@ -771,13 +782,18 @@ static void mb_sgd(mb_ctx *ctx, void *p, const void *g, void *buf, void *master,
         mb_residual_fwd<T>(ctx, out, a, b, n);                                                     \
     }                                                                                              \
     extern "C" void mb_cuda_crossentropy_fwd_##sfx(struct mb_ctx *ctx, void *losses, void *logits, \
-                                                   const int32_t *targets, int N, int V) {         \
-        mb_crossentropy_fwd<T>(ctx, losses, logits, targets, N, V);                                \
+                                                   const int32_t *targets, int N, int V, int ld) { \
+        mb_crossentropy_fwd<T>(ctx, losses, logits, targets, N, V, ld, 0, 0.0);                    \
+    }                                                                                              \
+    extern "C" void mb_cuda_crossentropy_fused_##sfx(struct mb_ctx *ctx, void *losses,             \
+                                                     void *logits, const int32_t *targets, int N,  \
+                                                     int V, int ld, double scale) {                \
+        mb_crossentropy_fwd<T>(ctx, losses, logits, targets, N, V, ld, 1, scale);                  \
     }                                                                                              \
     extern "C" void mb_cuda_crossentropy_bwd_##sfx(struct mb_ctx *ctx, void *probs,                \
-                                                   const int32_t *targets, int N, int V,           \
+                                                   const int32_t *targets, int N, int V, int ld,   \
                                                    double scale) {                                 \
-        mb_crossentropy_bwd<T>(ctx, probs, targets, N, V, scale);                                  \
+        mb_crossentropy_bwd<T>(ctx, probs, targets, N, V, ld, scale);                              \
     }                                                                                              \
     extern "C" void mb_cuda_widen_##sfx(struct mb_ctx *ctx, void *dst, const void *src,            \
                                         size_t n) {                                                \
@@ -795,8 +811,8 @@ static void mb_sgd(mb_ctx *ctx, void *p, const void *g, void *buf, void *master,
         mb_sgd<T>(ctx, p, g, buf, master, n, lr, momentum, dampening, wd, nesterov, first);        \
     }                                                                                              \
     extern "C" void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, \
-                                            int OC) {                                              \
-        mb_bias_grad<T>(ctx, db, dout, N, OC);                                                     \
+                                            int OC, int ld) {                                      \
+        mb_bias_grad<T>(ctx, db, dout, N, OC, ld);                                                 \
     }
 
 MB_ELEM_WRAPPERS(f32, float)

@@ -236,8 +236,13 @@ void mb_gpt_zero_grads(mb_ctx *ctx, mb_gpt *m) {
         if (m->params[i].g.ptr) ctx->be->zero(ctx, m->params[i].g.ptr, m->params[i].g.bytes);
 }
 
-size_t mb_gpt_act_bytes(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss) {
-    size_t BT = (size_t)B * T, C = cfg->d_model, NH = cfg->heads, V = cfg->vocab, L = cfg->layers;
+int mb_gpt_logits_ld(const mb_backend *be, int V) {
+    int a = be->logits_align > 1 ? be->logits_align : 1;
+    return (V + a - 1) / a * a;
+}
+
+size_t mb_gpt_act_bytes(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld) {
+    size_t BT = (size_t)B * T, C = cfg->d_model, NH = cfg->heads, V = (size_t)ld, L = cfg->layers;
     return es * (BT * C + L * (16 * BT * C + NH * BT * T) + BT * C + BT * V) +
            ss * (L * 4 * BT + 2 * BT + BT);
 }
@@ -315,10 +320,11 @@ static mb_status check_tokens(mb_ctx *ctx, const mb_gpt *m, const int32_t *tok, 
 mb_status mb_gpt_linear_default(mb_ctx *ctx, const mb_linear_call *c, int backward) {
     const mb_backend *be = ctx->be;
     if (!backward) {
-        be->matmul_fwd(ctx, c->out, c->inp, c->w->w.ptr, c->b ? c->b->w.ptr : NULL, c->N, c->C, c->OC);
+        be->matmul_fwd(ctx, c->out, c->inp, c->w->w.ptr, c->b ? c->b->w.ptr : NULL, c->N, c->C, c->OC,
+                       c->OC);
     } else {
         be->matmul_bwd(ctx, c->dinp, c->w->g.ptr, c->b ? c->b->g.ptr : NULL, c->dout, c->inp,
-                       c->w->w.ptr, c->N, c->C, c->OC);
+                       c->w->w.ptr, c->N, c->C, c->OC, c->OC);
     }
     return MB_OK;
 }
@@ -332,12 +338,12 @@ mb_status mb_gpt_attention_default(mb_ctx *ctx, const mb_attn_call *c, void *scr
 mb_status mb_gpt_loss_default(mb_ctx *ctx, const mb_loss_call *c) {
     const mb_backend *be = ctx->be;
     if (!c->backward) {
-        be->matmul_fwd(ctx, c->logits, c->lnf, c->wte->w.ptr, NULL, c->N, c->C, c->V);
-        be->crossentropy_fwd(ctx, c->losses, c->logits, c->targets, c->N, c->V);
+        be->matmul_fwd(ctx, c->logits, c->lnf, c->wte->w.ptr, NULL, c->N, c->C, c->V, c->ld);
+        /* losses, and dlogits in place of the logits at once: one pass over B*T*V, not three */
+        be->crossentropy_fused(ctx, c->losses, c->logits, c->targets, c->N, c->V, c->ld, c->scale);
     } else {
-        be->crossentropy_bwd(ctx, c->logits, c->targets, c->N, c->V, c->scale);
         be->matmul_bwd(ctx, c->dlnf, c->wte->g.ptr, NULL, c->logits, c->lnf, c->wte->w.ptr, c->N, c->C,
-                       c->V);
+                       c->V, c->ld);
     }
     return MB_OK;
 }
@@ -392,6 +398,7 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
     const mb_backend *be = ctx->be;
     mb_gpt_acts *a = &m->acts;
     int C = m->cfg.d_model, V = m->cfg.vocab, L = m->cfg.layers, N = B * T;
+    const int LD = mb_gpt_logits_ld(be, V); /* logits row stride */
     size_t es = mb_dtype_size(be->dtype), ss = mb_dtype_size(be->sdtype), BT = (size_t)N;
     const mb_mem_cat A = MB_MEM_ACTIVATIONS;
     a->B = B;
@@ -426,16 +433,16 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
     be->layernorm_fwd(ctx, a->lnf.ptr, a->lnf_mean.ptr, a->lnf_rstd.ptr, res, W(f), W(f + 1), N, C);
     if (!targets) {
         /* inference: logits only */
-        MB_TRY(mb_alloc(ctx, &a->logits, BT * V * es, A, "logits"));
-        be->matmul_fwd(ctx, a->logits.ptr, a->lnf.ptr, W(0), NULL, N, C, V);
+        MB_TRY(mb_alloc(ctx, &a->logits, BT * LD * es, A, "logits"));
+        be->matmul_fwd(ctx, a->logits.ptr, a->lnf.ptr, W(0), NULL, N, C, V, LD);
         return MB_OK;
     }
-    if (!loss_replaced(m)) MB_TRY(mb_alloc(ctx, &a->logits, BT * V * es, A, "logits"));
+    if (!loss_replaced(m)) MB_TRY(mb_alloc(ctx, &a->logits, BT * LD * es, A, "logits"));
     MB_TRY(mb_alloc(ctx, &a->losses, BT * ss, A, "losses"));
     int counted = 0;
     for (int i = 0; i < N; i++) counted += targets[i] >= 0;
     a->counted = counted;
-    mb_loss_call lc = {0, N, C, V, a->lnf.ptr, &m->params[0], a->targets.ptr, a->losses.ptr, NULL,
+    mb_loss_call lc = {0, N, C, V, LD, a->lnf.ptr, &m->params[0], a->targets.ptr, a->losses.ptr, NULL,
                        a->logits.ptr, counted ? 1.0 / counted : 0.0};
     MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc) : mb_gpt_loss_default(ctx, &lc));
     double *h = malloc(BT * sizeof *h);
@@ -534,7 +541,7 @@ static mb_status backward_impl(mb_ctx *ctx, mb_gpt *m, const bwd_scratch *s) {
     int f = 2 + L * MB_GPT_PER_LAYER;
     int lowest = m->hooks ? m->hooks->lowest_layer : 0;
     if (lowest < 0) lowest = 0;
-    mb_loss_call lc = {1,           N,           C,         V,      a->lnf.ptr,
+    mb_loss_call lc = {1,           N,           C,         V,      mb_gpt_logits_ld(be, V), a->lnf.ptr,
                        &m->params[0], a->targets.ptr, a->losses.ptr, s->dtmp, a->logits.ptr,
                        a->counted ? 1.0 / a->counted : 0.0};
     MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc) : mb_gpt_loss_default(ctx, &lc));

@@ -102,9 +102,11 @@ typedef struct mb_attn_call {
 
 /* Head and loss: forward turns lnf[N,C] into per-position losses[N] (targets < 0 ignored); backward
  * writes dlnf[N,C] and accumulates the head weight's gradient (wte->g). `logits` is the engine's
- * [N,V] buffer, NULL when a replacement owns the loss. scale = 1/(positions counted). */
+ * [N,ld] buffer, NULL when a replacement owns the loss. scale = 1/(positions counted). The default
+ * forward leaves dlogits (not probabilities) in `logits`, which its backward expects. */
 typedef struct mb_loss_call {
     int backward, N, C, V;
+    int ld; /* row stride of logits (mb_gpt_logits_ld: V rounded up to the backend's alignment) */
     const void *lnf;
     mb_param *wte;
     const int32_t *targets; /* device */
@@ -163,15 +165,19 @@ typedef struct mb_gpt {
 } mb_gpt;
 
 /* Saved activation bytes of a training forward (category ACTIVATIONS) with default slots and every
- * block kept; elements of E = es bytes (the backend's dtype) and statistics of S = ss bytes (sdtype):
+ * block kept; elements of E = es bytes (the backend's dtype) and statistics of S = ss bytes (sdtype),
+ * logits rows ld elements apart (mb_gpt_logits_ld):
  *   E * [ encoded B*T*C
  *       + L * (16*B*T*C + NH*B*T*T)
  *           ln1 C, qkv 3C, atty C, res2 C, ln2 C, fch 4C, fch_gelu 4C, res3 C   -> 16 C per token
  *           attention probabilities NH*T per token
- *       + lnf B*T*C + logits (softmax probabilities in place) B*T*V ]
+ *       + lnf B*T*C + logits (dlogits in place after the loss) B*T*ld ]
  * + S * [ L * 4*B*T (mean and rstd of two LayerNorms) + 2*B*T (final LayerNorm) + B*T (losses) ]
  * Tokens and targets are 2*B*T*4 bytes under OTHER. */
-size_t mb_gpt_act_bytes(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss);
+size_t mb_gpt_act_bytes(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld);
+/* Row stride of the logits on backend `be`: V rounded up to be->logits_align (64 on CUDA, where
+ * tensor cores need 16-byte-aligned rows: 50257 -> 50304; V itself on the CPU). */
+int mb_gpt_logits_ld(const mb_backend *be, int V);
 /* Scratch that backward allocates (ACTIVATIONS) on top of the saved activations and frees at its
  * end: dres B*T*C, dtmp B*T*C, dqkv 3*B*T*C, dfch 4*B*T*C, attention row scratch B*NH*T
  * = 9*B*T*C + B*NH*T elements. dlogits reuse the logits buffer. */
