@@ -183,6 +183,25 @@ static mb_status read_all(mb_ctx *ctx, FILE *f, const char *path, unsigned char 
     return MB_OK;
 }
 
+mb_status mb_read_file(mb_ctx *ctx, const char *path, char **out, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return mb_error(ctx, MB_EIO, "cannot open %s: %s", path, strerror(errno));
+    unsigned char *b = NULL;
+    size_t n = 0;
+    mb_status s = read_all(ctx, f, path, &b, &n);
+    fclose(f);
+    if (s != MB_OK) return s;
+    char *z = realloc(b, n + 1);
+    if (!z) {
+        free(b);
+        return mb_error(ctx, MB_ENOMEM, "reading %s: out of host memory", path);
+    }
+    z[n] = 0;
+    *out = z;
+    *len = n;
+    return MB_OK;
+}
+
 mb_status mb_data_text_file(mb_ctx *ctx, mb_dataset *d, const char *path, double val_fraction) {
     memset(d, 0, sizeof *d);
     if (!fraction_ok(val_fraction))
@@ -214,6 +233,40 @@ mb_status mb_data_text_file(mb_ctx *ctx, mb_dataset *d, const char *path, double
     d->vocab = 256;
     d->entropy = NAN;
     snprintf(d->desc, sizeof d->desc, "file %s (%zu bytes)", path, n);
+    return MB_OK;
+}
+
+mb_status mb_data_from_tokens(mb_ctx *ctx, mb_dataset *d, const int32_t *tok, size_t n, int vocab,
+                              double val_fraction, size_t block, const char *desc) {
+    memset(d, 0, sizeof *d);
+    if (!fraction_ok(val_fraction))
+        return mb_error(ctx, MB_EINVAL, "%s: val_fraction must be in [0, 0.5], got %g", desc,
+                        val_fraction);
+    if (n == 0) return mb_error(ctx, MB_EINVAL, "%s holds no tokens", desc);
+    if (block == 0) { /* the tail */
+        MB_TRY(alloc_splits(ctx, d, n, val_count(n, val_fraction), desc));
+        size_t ntrain = d->n[MB_SPLIT_TRAIN];
+        memcpy(d->tokens[MB_SPLIT_TRAIN], tok, ntrain * sizeof *tok);
+        if (n > ntrain) memcpy(d->tokens[MB_SPLIT_VAL], tok + ntrain, (n - ntrain) * sizeof *tok);
+    } else {
+        /* block k goes to validation when floor((k+1) f) > floor(k f): the val_fraction of blocks
+         * spread evenly through the text, so both splits see every part of the corpus */
+        size_t nblocks = (n + block - 1) / block, nval = 0;
+        for (size_t k = 0; k < nblocks; k++)
+            if (floor((double)(k + 1) * val_fraction) > floor((double)k * val_fraction))
+                nval += (k + 1 == nblocks) ? n - k * block : block;
+        MB_TRY(alloc_splits(ctx, d, n, nval, desc));
+        size_t at[2] = {0, 0};
+        for (size_t k = 0; k < nblocks; k++) {
+            size_t len = (k + 1 == nblocks) ? n - k * block : block;
+            int v = floor((double)(k + 1) * val_fraction) > floor((double)k * val_fraction);
+            memcpy(d->tokens[v] + at[v], tok + k * block, len * sizeof *tok);
+            at[v] += len;
+        }
+    }
+    d->vocab = vocab;
+    d->entropy = NAN;
+    snprintf(d->desc, sizeof d->desc, "%s", desc);
     return MB_OK;
 }
 

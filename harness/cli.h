@@ -18,5 +18,6 @@ int mb_cmd_models(int argc, char **argv);
 int mb_cmd_env(int argc, char **argv);
 int mb_cmd_report(int argc, char **argv);
 int mb_cmd_compare(int argc, char **argv);
+int mb_cmd_data(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const mb_command commands[] = {
     {"env", mb_cmd_env, "print the build and host facts recorded with every result"},
     {"report", mb_cmd_report, "draw results.csv files: figures (gnuplot), report.md, index.html"},
     {"compare", mb_cmd_compare, "gate NEW.csv against BASE.csv: memory, time, quality, status"},
+    {"data", mb_cmd_data, "list, fetch and verify the data sets (corpora, spam, GPT-2 BPE, Fashion-MNIST)"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 

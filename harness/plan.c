@@ -120,6 +120,10 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, const mb_t
               s->steps, s->warmup_steps, s->eval_every, s->eval_batches);
     if (s->data.kind == MB_DATA_FILE)
         sb_printf(&b, "data=file path=%s val_fraction=%.17g\n", s->data.path, s->data.val_fraction);
+    else if (s->data.kind == MB_DATA_SOTU || s->data.kind == MB_DATA_MOBY_DICK)
+        sb_printf(&b, "data=%s tokenizer=%s val_fraction=%.17g\n",
+                  s->data.kind == MB_DATA_SOTU ? "sotu" : "moby-dick",
+                  s->data.tokenizer ? "bytes" : "gpt2", s->data.val_fraction);
     else
         sb_printf(&b, "data=synthetic vocab=%d val_fraction=%.17g\n", s->data.vocab,
                   s->data.val_fraction);

@@ -1,6 +1,8 @@
 /* harness/runner.c — the cell loop: set up a context on the target, train, evaluate, measure, write. */
 #include "runner.h"
 
+#include "../datasets/corpus.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <math.h>
@@ -228,6 +230,9 @@ mb_status mb_runner_open(mb_ctx *ctx, mb_runner *r, const mb_suite *s, const mb_
     mb_status ds;
     if (s->data.kind == MB_DATA_FILE)
         ds = mb_data_text_file(ctx, &r->data, s->data.path, s->data.val_fraction);
+    else if (s->data.kind == MB_DATA_SOTU || s->data.kind == MB_DATA_MOBY_DICK)
+        ds = mb_data_corpus(ctx, &r->data, s->data.kind == MB_DATA_SOTU ? "sotu" : "moby-dick",
+                            (mb_tokenizer)s->data.tokenizer, s->data.val_fraction);
     else
         ds = mb_data_synthetic(ctx, &r->data, s->data.vocab, 4, (size_t)1 << 18, s->seed,
                                s->data.val_fraction);

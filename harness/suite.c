@@ -623,16 +623,49 @@ static mb_status load_models(ld *L, const yaml_node_t *list) {
 }
 
 static mb_status load_data(ld *L, const yaml_node_t *m) {
-    static const char *const keys[] = {"name", "path", "vocab", "val_fraction"};
-    static const char *const kinds[] = {"synthetic", "file"};
+    static const char *const keys[] = {"name", "path", "vocab", "val_fraction", "tokenizer"};
+    /* mb_data_kind order; sotu and moby-dick come from `membench data fetch` */
+    static const char *const kinds[] = {"synthetic", "file", "sotu", "moby-dick"};
+    static const char *const tokenizers[] = {"gpt2", "bytes"}; /* mb_tokenizer order */
     mb_data_cfg *d = &L->s->data;
     const yaml_node_t *v;
     MB_TRY(want_map(L, m, "data"));
     MB_TRY(check_keys(L, m, NULL, keys, NKEYS(keys), "key", " in data"));
     if ((v = map_get(L, m, "name"))) {
-        int k = 0;
-        MB_TRY(get_enum(L, v, "data.name", kinds, NKEYS(kinds), &k));
-        d->kind = k ? MB_DATA_FILE : MB_DATA_SYNTHETIC;
+        int k = -1;
+        for (int i = 0; v->type == YAML_SCALAR_NODE && i < (int)NKEYS(kinds); i++)
+            if (!strcmp(sv(v), kinds[i])) k = i;
+        if (k < 0) {
+            char b[QCAP], list[256];
+            const char *near =
+                v->type == YAML_SCALAR_NODE ? mb_nearest(sv(v), kinds, NKEYS(kinds)) : NULL;
+            join(kinds, NKEYS(kinds), ", ", list, sizeof list);
+            if (near)
+                return fail(L, v, "unknown data set %s (did you mean '%s'?); available: %s "
+                                  "(fetch corpora with `membench data fetch NAME`)",
+                            got(v, b, sizeof b), near, list);
+            return fail(L, v, "unknown data set %s; available: %s (fetch corpora with "
+                              "`membench data fetch NAME`)",
+                        got(v, b, sizeof b), list);
+        }
+        d->kind = (mb_data_kind)k;
+    }
+    if ((v = map_get(L, m, "tokenizer"))) {
+        if (d->kind != MB_DATA_SOTU && d->kind != MB_DATA_MOBY_DICK)
+            return fail(L, v, "data.tokenizer applies only to the corpora (sotu, moby-dick)");
+        int t = 0;
+        MB_TRY(get_enum(L, v, "data.tokenizer", tokenizers, NKEYS(tokenizers), &t));
+        d->tokenizer = t;
+    }
+    if (d->kind == MB_DATA_SOTU || d->kind == MB_DATA_MOBY_DICK) {
+        if ((v = map_get(L, m, "path")) || (v = map_get(L, m, "vocab")))
+            return fail(L, v, "data.%s does not apply to the %s corpus (its vocabulary is the "
+                              "tokenizer's)",
+                        map_get(L, m, "path") ? "path" : "vocab", kinds[d->kind]);
+        d->vocab = d->tokenizer == 0 ? 50257 : 256;
+        if ((v = map_get(L, m, "val_fraction")))
+            MB_TRY(get_num(L, v, "data.val_fraction", 0, 0.5, &d->val_fraction));
+        return MB_OK;
     }
     const yaml_node_t *path = map_get(L, m, "path"), *vocab = map_get(L, m, "vocab");
     if (d->kind == MB_DATA_FILE) {

@@ -27,11 +27,18 @@ typedef struct mb_model_cfg {
     int batch_size;      /* 0: task.batch_size; else this model's (a matrix axis still wins) */
 } mb_model_cfg;
 
-typedef enum mb_data_kind { MB_DATA_SYNTHETIC, MB_DATA_FILE } mb_data_kind;
+typedef enum mb_data_kind {
+    MB_DATA_SYNTHETIC,
+    MB_DATA_FILE,
+    MB_DATA_SOTU,     /* State of the Union corpus, fetched */
+    MB_DATA_MOBY_DICK /* fetched */
+} mb_data_kind;
 typedef struct mb_data_cfg {
-    mb_data_kind kind;   /* name: synthetic (default) | file */
+    mb_data_kind kind;   /* name: synthetic (default) | file | sotu | moby-dick */
+    int tokenizer;       /* corpora: mb_tokenizer (0 gpt2, default; 1 bytes) */
     char *path;          /* file: resolved relative to the suite file's folder */
-    int vocab;           /* synthetic: default 256; file: always 256 (bytes) */
+    int vocab;           /* synthetic: default 256; file: always 256 (bytes); corpora: 50257 (gpt2)
+                          * or 256 (bytes) */
     double val_fraction; /* default 0.1, in [0, 0.5] */
 } mb_data_cfg;
 

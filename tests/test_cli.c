@@ -100,6 +100,9 @@ int main(int argc, char **argv) {
     build = argv[3];
     snprintf(tmp, sizeof tmp, "/tmp/mbcli.XXXXXX");
     if (!mkdtemp(tmp)) return 1;
+    char cache[128];
+    snprintf(cache, sizeof cache, "%s/empty-cache", tmp); /* no data set is fetched here */
+    setenv("MEMBENCH_DATA", cache, 1);
     mb_ctx ctx;
     mb_ctx_init(&ctx, &mb_backend_cpu_f32);
 
@@ -227,6 +230,18 @@ int main(int argc, char **argv) {
              "membench run: plugin %s/libmb_bad_abi.so was built for method ABI version 3, this "
              "membench has version 2: rebuild it against this methods/method.h\n",
              build);
+    CHECK_STR(o.se, exp);
+    drop(&o);
+
+    /* a suite naming a corpus that is not fetched: exit 2 and the exact command that fetches it */
+    write_file("sotu.yaml", "suite: s\nmodels: [{name: m, preset: gpt-nano, vocab: 50257}]\n"
+                            "methods: [adamw]\ndata: {name: sotu, tokenizer: gpt2}\n");
+    o = mb("run -q -o %s/sotu-out %s/sotu.yaml", tmp, tmp);
+    CHECK(o.rc == 2, "unfetched data rc %d", o.rc);
+    snprintf(exp, sizeof exp,
+             "membench run: %s/sotu.yaml: data: data set sotu needs sotu gpt2-bpe, which is not "
+             "fetched: run `membench data fetch sotu gpt2-bpe`\n",
+             tmp);
     CHECK_STR(o.se, exp);
     drop(&o);
 

@@ -284,6 +284,24 @@ static int test_model_batch(mb_ctx *ctx, mb_registry *reg) {
     return 0;
 }
 
+/* The corpora: GPT-2 tokens by default (vocabulary 50257), bytes on request (256). */
+static int test_data_corpus(mb_ctx *ctx, mb_registry *reg) {
+    mb_suite s;
+    CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "t.yaml",
+                                       HEAD "data: {name: sotu, val_fraction: 0.05}\n", &s));
+    CHECK(s.data.kind == MB_DATA_SOTU && s.data.tokenizer == 0 && s.data.vocab == 50257,
+          "sotu: kind %d tokenizer %d vocab %d", s.data.kind, s.data.tokenizer, s.data.vocab);
+    CHECK(s.data.val_fraction == 0.05, "val_fraction %g", s.data.val_fraction);
+    mb_suite_free(&s);
+    CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "t.yaml",
+                                       HEAD "data: {name: moby-dick, tokenizer: bytes}\n", &s));
+    CHECK(s.data.kind == MB_DATA_MOBY_DICK && s.data.tokenizer == 1 && s.data.vocab == 256,
+          "moby-dick bytes: kind %d tokenizer %d vocab %d", s.data.kind, s.data.tokenizer,
+          s.data.vocab);
+    mb_suite_free(&s);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/suites";
     mb_ctx ctx;
@@ -480,6 +498,19 @@ int main(int argc, char **argv) {
     BAD(HEAD "data: {name: file, path: a.txt, vocab: 50257}\n",
         "t.yaml:4:40: error: data.vocab applies only to synthetic data (file data is bytes: vocab "
         "256)");
+    BAD(HEAD "data: {name: stou}\n",
+        "t.yaml:4:14: error: unknown data set 'stou' (did you mean 'sotu'?); available: "
+        "synthetic, file, sotu, moby-dick (fetch corpora with `membench data fetch NAME`)");
+    BAD(HEAD "data: {name: imagenet}\n",
+        "t.yaml:4:14: error: unknown data set 'imagenet'; available: synthetic, file, sotu, "
+        "moby-dick (fetch corpora with `membench data fetch NAME`)");
+    BAD(HEAD "data: {name: synthetic, tokenizer: gpt2}\n",
+        "t.yaml:4:36: error: data.tokenizer applies only to the corpora (sotu, moby-dick)");
+    BAD(HEAD "data: {name: sotu, tokenizer: bpe}\n",
+        "t.yaml:4:31: error: data.tokenizer must be one of gpt2, bytes, got 'bpe'");
+    BAD(HEAD "data: {name: moby-dick, vocab: 100}\n",
+        "t.yaml:4:32: error: data.vocab does not apply to the moby-dick corpus (its vocabulary is "
+        "the tokenizer's)");
     BAD(HEAD "matrix: {batch_size: []}\n",
         "t.yaml:4:22: error: matrix.batch_size must list at least one value");
     BAD(HEAD "matrix: {batch_size: [4, 8, 4]}\n",
@@ -524,6 +555,7 @@ int main(int argc, char **argv) {
     if (test_stack(&ctx, &reg)) return 1;
     if (test_target_presets(&ctx, &reg)) return 1;
     if (test_model_batch(&ctx, &reg)) return 1;
+    if (test_data_corpus(&ctx, &reg)) return 1;
     METHOD("{name: probe, rank: 0}", "t.yaml:4:25: error: probe.rank must be in [1, 4096], got 0");
     METHOD("{name: probe, rank: 2.5}",
            "t.yaml:4:25: error: probe.rank must be an integer, got '2.5'");
