@@ -6,6 +6,7 @@
 #include "bpe.h"
 
 #include "data.h"
+#include "jsonstr.h"
 
 #include <errno.h>
 #include <pcre2.h>
@@ -87,38 +88,6 @@ static void mb_bpe_alphabet(int16_t cp_byte[MB_BPE_NCHARS]) {
     }
 }
 
-/* Decodes the UTF-8 character at s[*i] (n bytes in all) into *cp and steps past it; 0 when the
- * bytes there are not well-formed UTF-8 (overlong forms, surrogates and > U+10FFFF included). */
-static int mb_bpe_utf8(const unsigned char *s, size_t n, size_t *i, uint32_t *cp) {
-    unsigned c = s[*i];
-    size_t k;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        (*i)++;
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf)
-        k = 1, v = c & 0x1f, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        k = 2, v = c & 0x0f, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        k = 3, v = c & 0x07, min = 0x10000;
-    else
-        return 0;
-    if (n - *i <= k) return 0;
-    for (size_t j = 1; j <= k; j++) {
-        unsigned d = s[*i + j];
-        if ((d & 0xc0) != 0x80) return 0;
-        v = v << 6 | (d & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
-    *cp = v;
-    *i += k + 1;
-    return 1;
-}
-
-
 /* ---- the vocabulary: token bytes -> id, used while loading ---- */
 
 typedef struct mb_bpe_index {
@@ -164,29 +133,7 @@ static mb_status mb_bpe_json_fail(mb_bpe_json *j, const char *what) {
     return mb_error(j->ctx, MB_EFORMAT, "%s: at byte %zu: %s", j->path, j->i, what);
 }
 
-static void mb_bpe_json_ws(mb_bpe_json *j) {
-    while (j->i < j->n &&
-           (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' || j->s[j->i] == '\r'))
-        j->i++;
-}
-
-static int mb_bpe_hex4(const unsigned char *s, size_t avail, uint32_t *v) {
-    if (avail < 4) return 0;
-    *v = 0;
-    for (int k = 0; k < 4; k++) {
-        unsigned c = s[k], d;
-        if (c >= '0' && c <= '9')
-            d = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            d = c - 'A' + 10;
-        else
-            return 0;
-        *v = *v << 4 | d;
-    }
-    return 1;
-}
+static void mb_bpe_json_ws(mb_bpe_json *j) { mb_json_ws(j->s, j->n, &j->i); }
 
 /* Reads the JSON string at j->i (its opening quote) as GPT-2 byte characters and appends the
  * bytes they stand for to (*out, *len, *cap). \uXXXX escapes may be surrogate pairs. */
@@ -194,67 +141,12 @@ static mb_status mb_bpe_json_token(mb_bpe_json *j, char **out, size_t *len, size
     if (j->i >= j->n || j->s[j->i] != '"') return mb_bpe_json_fail(j, "expected a string");
     j->i++;
     for (;;) {
-        if (j->i >= j->n) return mb_bpe_json_fail(j, "unterminated string");
         size_t at = j->i;
-        unsigned c = j->s[j->i];
         uint32_t cp;
-        if (c == '"') {
-            j->i++;
-            return MB_OK;
-        } else if (c < 0x20) {
-            return mb_bpe_json_fail(j, "control character inside a string");
-        } else if (c == '\\') {
-            if (j->i + 1 >= j->n) return mb_bpe_json_fail(j, "unterminated escape");
-            unsigned e = j->s[j->i + 1];
-            j->i += 2;
-            switch (e) {
-            case '"':
-                cp = '"';
-                break;
-            case '\\':
-                cp = '\\';
-                break;
-            case '/':
-                cp = '/';
-                break;
-            case 'b':
-                cp = '\b';
-                break;
-            case 'f':
-                cp = '\f';
-                break;
-            case 'n':
-                cp = '\n';
-                break;
-            case 'r':
-                cp = '\r';
-                break;
-            case 't':
-                cp = '\t';
-                break;
-            case 'u':
-                if (!mb_bpe_hex4(j->s + j->i, j->n - j->i, &cp))
-                    return mb_bpe_json_fail(j, "\\u needs four hex digits");
-                j->i += 4;
-                if (cp >= 0xdc00 && cp <= 0xdfff)
-                    return mb_bpe_json_fail(j, "low surrogate without a high one");
-                if (cp >= 0xd800 && cp <= 0xdbff) {
-                    uint32_t lo;
-                    if (j->n - j->i < 2 || j->s[j->i] != '\\' || j->s[j->i + 1] != 'u' ||
-                        !mb_bpe_hex4(j->s + j->i + 2, j->n - j->i - 2, &lo) || lo < 0xdc00 ||
-                        lo > 0xdfff)
-                        return mb_bpe_json_fail(j, "high surrogate without a low one");
-                    j->i += 6;
-                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                }
-                break;
-            default:
-                j->i = at;
-                return mb_bpe_json_fail(j, "unknown escape");
-            }
-        } else if (!mb_bpe_utf8(j->s, j->n, &j->i, &cp)) {
-            return mb_bpe_json_fail(j, "invalid UTF-8");
-        }
+        const char *why;
+        int r = mb_json_str_next(j->s, j->n, &j->i, &cp, &why);
+        if (r == 0) return MB_OK;
+        if (r < 0) return mb_bpe_json_fail(j, why);
         if (cp >= MB_BPE_NCHARS || j->cp_byte[cp] < 0) {
             char what[96];
             snprintf(what, sizeof what, "U+%04X is not one of GPT-2's 256 byte characters",
@@ -401,7 +293,7 @@ static int mb_bpe_field(const unsigned char *p, size_t n, const int16_t *cp_byte
     *len = 0;
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        if (!mb_bpe_utf8(p, n, &i, &cp) || cp >= MB_BPE_NCHARS || cp_byte[cp] < 0) return 0;
+        if (!mb_utf8_next(p, n, &i, &cp) || cp >= MB_BPE_NCHARS || cp_byte[cp] < 0) return 0;
         out[(*len)++] = (char)cp_byte[cp];
     }
     return 1;
@@ -816,7 +708,7 @@ mb_status mb_bpe_encode(mb_ctx *ctx, const mb_bpe *b, const char *text, size_t l
         for (uint32_t cp; run < len;)
             if ((unsigned char)text[run] < 0x80)
                 run++;
-            else if (!mb_bpe_utf8((const unsigned char *)text, len, &run, &cp))
+            else if (!mb_utf8_next((const unsigned char *)text, len, &run, &cp))
                 break;
         if (run == at) {
             if (!mb_bpe_emit(&e, &b->byte_id[(unsigned char)text[at]], 1))

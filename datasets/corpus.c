@@ -94,16 +94,8 @@ static mb_status write_tokens(mb_ctx *ctx, const char *path, const unsigned char
 mb_status mb_data_corpus(mb_ctx *ctx, mb_dataset *d, const char *name, mb_tokenizer tok,
                          double val_fraction) {
     memset(d, 0, sizeof *d);
-    int have_text = mb_fetch_present(ctx, name);
-    int have_bpe = tok != MB_TOK_GPT2 || mb_fetch_present(ctx, "gpt2-bpe");
-    if (!have_text || !have_bpe) {
-        char missing[128];
-        snprintf(missing, sizeof missing, "%s%s%s", have_text ? "" : name,
-                 !have_text && !have_bpe ? " " : "", have_bpe ? "" : "gpt2-bpe");
-        return mb_error(ctx, MB_ENOTFOUND,
-                        "data set %s needs %s, which is not fetched: run `membench data fetch %s`",
-                        name, missing, missing);
-    }
+    const char *need[] = {name, tok == MB_TOK_GPT2 ? "gpt2-bpe" : NULL, NULL};
+    MB_TRY(mb_fetch_need(ctx, name, need));
     char text_path[4096], tok_path[4096], enc[4096], merges[4096], file[64];
     snprintf(file, sizeof file, "%s.txt", name);
     MB_TRY(mb_fetch_path(ctx, name, file, text_path, sizeof text_path));

@@ -17,26 +17,6 @@ enum {
     MB_DATA_STREAM_WALK = MB_RNG_STREAM_SYNTH + 1, /* index 0: start token; i >= 1: choice at i */
 };
 
-/* High 64 bits of a 64x64-bit product, from 32-bit halves (no __int128 in C11). */
-static uint64_t mulhi64(uint64_t a, uint64_t b) {
-    uint64_t al = (uint32_t)a, ah = a >> 32, bl = (uint32_t)b, bh = b >> 32;
-    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
-    uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl; /* < 3 * 2^32: no overflow */
-    return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
-}
-
-/* Value `index` of a stream as an integer in [0, n), n >= 1. Index i takes the 64-bit word pair
- * (2*(i%2), +1) of block i/2, the layout of mb_rng_uniform. floor(v * n / 2^64) has bias at most
- * n / 2^64 per value, negligible for any n here, where u32 % n would be off by up to n / 2^32 and
- * could never reach starts past 2^32 in a large file. */
-static uint64_t draw_below(uint64_t seed, uint32_t stream, uint64_t index, uint64_t n) {
-    uint32_t w[4];
-    mb_rng_block(seed, stream, index / 2, w);
-    int j = (int)(index % 2) * 2;
-    uint64_t v = ((uint64_t)w[j] << 32) | w[j + 1];
-    return mulhi64(v, n);
-}
-
 /* floor(n * f). The tiny relative nudge keeps a product that is an integer in decimal (100 * 0.29)
  * from landing one below it through binary rounding (28.999999999999996). */
 static size_t val_count(size_t n, double f) {
@@ -78,7 +58,7 @@ static void build_successors(int32_t *succ, int32_t *mark, int vocab, int branch
         int32_t *row = succ + (size_t)t * (size_t)branch;
         for (int j = vocab - branch, k = 0; j < vocab; j++, k++) {
             uint64_t idx = (uint64_t)t * (uint64_t)branch + (uint64_t)k;
-            int32_t r = (int32_t)draw_below(seed, MB_DATA_STREAM_SUCC, idx, (uint64_t)j + 1);
+            int32_t r = (int32_t)mb_rng_below(seed, MB_DATA_STREAM_SUCC, idx, (uint64_t)j + 1);
             if (mark[r] == t + 1) r = j; /* j itself cannot be taken yet: only values < j were */
             mark[r] = t + 1;
             row[k] = r;
@@ -131,10 +111,10 @@ mb_status mb_data_synthetic(mb_ctx *ctx, mb_dataset *d, int vocab, int branch, s
     int32_t *train = d->tokens[MB_SPLIT_TRAIN], *val = d->tokens[MB_SPLIT_VAL];
     size_t ntrain = d->n[MB_SPLIT_TRAIN];
     /* One walk across both splits, so validation continues the chain where training stops. */
-    int32_t cur = (int32_t)draw_below(seed, MB_DATA_STREAM_WALK, 0, (uint64_t)vocab);
+    int32_t cur = (int32_t)mb_rng_below(seed, MB_DATA_STREAM_WALK, 0, (uint64_t)vocab);
     for (size_t i = 0; i < ntokens; i++) {
         if (i > 0) {
-            uint64_t k = draw_below(seed, MB_DATA_STREAM_WALK, i, (uint64_t)branch);
+            uint64_t k = mb_rng_below(seed, MB_DATA_STREAM_WALK, i, (uint64_t)branch);
             cur = succ[(size_t)cur * (size_t)branch + k];
         }
         if (i < ntrain)
@@ -277,6 +257,7 @@ mb_status mb_data_batch(mb_ctx *ctx, const mb_dataset *d, mb_split split, uint64
     if (B < 1 || T < 1)
         return mb_error(ctx, MB_EINVAL, "batch size and seq_len must be positive, got %d and %d", B,
                         T);
+    if (d->classes > 0) return mb_data_labeled_batch(ctx, d, split, seed, index, B, T, x, y);
     const char *name = split == MB_SPLIT_TRAIN ? "training" : "validation";
     size_t n = d->n[split];
     if (n < (size_t)T + 1) /* int T < SIZE_MAX: T + 1 cannot wrap */
@@ -288,7 +269,7 @@ mb_status mb_data_batch(mb_ctx *ctx, const mb_dataset *d, mb_split split, uint64
     for (int b = 0; b < B; b++) {
         uint64_t idx = index * (uint64_t)B + (uint64_t)b; /* wraps only past 2^64 draws */
         size_t s =
-            (size_t)draw_below(seed, (uint32_t)MB_RNG_STREAM_DATA + (uint32_t)split, idx, starts);
+            (size_t)mb_rng_below(seed, (uint32_t)MB_RNG_STREAM_DATA + (uint32_t)split, idx, starts);
         const int32_t *w = tok + s;
         int32_t *xr = x + (size_t)b * (size_t)T, *yr = y + (size_t)b * (size_t)T;
         memcpy(xr, w, (size_t)T * sizeof *xr);
@@ -298,7 +279,10 @@ mb_status mb_data_batch(mb_ctx *ctx, const mb_dataset *d, mb_split split, uint64
 }
 
 void mb_data_free(mb_dataset *d) {
-    free(d->tokens[MB_SPLIT_TRAIN]);
-    free(d->tokens[MB_SPLIT_VAL]);
+    for (int v = 0; v < 2; v++) {
+        free(d->tokens[v]);
+        free(d->off[v]);
+        free(d->labels[v]);
+    }
     memset(d, 0, sizeof *d);
 }

@@ -791,6 +791,51 @@ int mb_fetch_present(mb_ctx *ctx, const char *name) {
     return ok;
 }
 
+mb_status mb_fetch_need(mb_ctx *ctx, const char *what, const char *const *names) {
+    char missing[256] = "";
+    size_t at = 0;
+    for (int i = 0; names[i]; i++)
+        if (!mb_fetch_present(ctx, names[i]) && at < sizeof missing)
+            at += (size_t)snprintf(missing + at, sizeof missing - at, "%s%s", at ? " " : "",
+                                   names[i]);
+    if (!at) return MB_OK;
+    return mb_error(ctx, MB_ENOTFOUND,
+                    "data set %s needs %s, which is not fetched: run `membench data fetch %s`",
+                    what, missing, missing);
+}
+
+mb_status mb_fetch_list(mb_ctx *ctx, const char *name, const char *prefix, char ***out,
+                        size_t *n) {
+    *out = NULL;
+    *n = 0;
+    mb_manifest m;
+    MB_TRY(manifest_load(ctx, &m));
+    size_t first, count, nl = strlen(name), pl = strlen(prefix);
+    manifest_range(&m, name, &first, &count);
+    char **v = calloc(count ? count : 1, sizeof *v);
+    mb_status s = v ? MB_OK : mb_error(ctx, MB_ENOMEM, "out of host memory");
+    size_t k = 0;
+    for (size_t i = first; i < first + count && s == MB_OK; i++) {
+        const char *rel = m.line[i].path + nl + 1;
+        if (strncmp(rel, prefix, pl)) continue;
+        if (!(v[k] = strdup(rel))) s = mb_error(ctx, MB_ENOMEM, "out of host memory");
+        else k++;
+    }
+    manifest_free(&m);
+    if (s != MB_OK) {
+        mb_fetch_list_free(v, k);
+        return s;
+    }
+    *out = v;
+    *n = k;
+    return MB_OK;
+}
+
+void mb_fetch_list_free(char **v, size_t n) {
+    for (size_t i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
 static mb_status make_dirs(mb_ctx *ctx, const char *dir) {
     char p[MB_FETCH_PATH];
     if (snprintf(p, sizeof p, "%s/", dir) >= (int)sizeof p)

@@ -18,6 +18,13 @@ mb_status mb_fetch_root(mb_ctx *ctx, char *buf, size_t n);
 mb_status mb_fetch_path(mb_ctx *ctx, const char *name, const char *file, char *buf, size_t n);
 /* 1 when every manifest file of `name` is present (sizes not checked; verify does that). */
 int mb_fetch_present(mb_ctx *ctx, const char *name);
+/* MB_OK when every set in `names` (NULL-terminated) is fetched; else MB_ENOTFOUND whose message
+ * is "data set WHAT needs A B, which is not fetched: run `membench data fetch A B`". */
+mb_status mb_fetch_need(mb_ctx *ctx, const char *what, const char *const *names);
+/* The manifest's files of set `name` whose path inside the set starts with `prefix` ("" for all),
+ * in manifest order (sorted), as paths relative to the set's folder; free with mb_fetch_list_free. */
+mb_status mb_fetch_list(mb_ctx *ctx, const char *name, const char *prefix, char ***out, size_t *n);
+void mb_fetch_list_free(char **v, size_t n);
 /* Downloads (npm pack / apt-get download), extracts what the manifest lists, checks every
  * file's SHA-256 against the committed manifest and writes the files into the cache. Progress
  * lines go to `log` (may be NULL). A missing tool is MB_EUNSUPPORTED saying what to install; a

@@ -83,3 +83,19 @@ void mb_rng_fill_normal(double *out, size_t n, uint64_t seed, uint32_t stream, u
         for (int j = (int)(idx % 2); j < 2 && i < n; j++, i++) out[i] = mean + std * z[j];
     }
 }
+
+/* High 64 bits of a 64x64-bit product, from 32-bit halves (no __int128 in C11). */
+static uint64_t mulhi64(uint64_t a, uint64_t b) {
+    uint64_t al = (uint32_t)a, ah = a >> 32, bl = (uint32_t)b, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (uint32_t)lh + (uint32_t)hl; /* < 3 * 2^32: no overflow */
+    return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+}
+
+uint64_t mb_rng_below(uint64_t seed, uint32_t stream, uint64_t index, uint64_t n) {
+    uint32_t w[4];
+    mb_rng_block(seed, stream, index / 2, w);
+    int j = (int)(index % 2) * 2;
+    uint64_t v = ((uint64_t)w[j] << 32) | w[j + 1];
+    return mulhi64(v, n);
+}

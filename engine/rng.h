@@ -30,6 +30,12 @@ uint32_t mb_rng_u32(uint64_t seed, uint32_t stream, uint64_t index);
 double mb_rng_uniform(uint64_t seed, uint32_t stream, uint64_t index);
 double mb_rng_normal(uint64_t seed, uint32_t stream, uint64_t index);
 
+/* Value `index` of a stream as an integer in [0, n), n >= 1: floor(v * n / 2^64) of the 64-bit word
+ * pair (2*(index%2), +1) of block index/2, the layout of mb_rng_uniform. The bias is at most
+ * n / 2^64 per value, where u32 % n would be off by up to n / 2^32 and could never reach past 2^32
+ * (batch starts in a large file). */
+uint64_t mb_rng_below(uint64_t seed, uint32_t stream, uint64_t index, uint64_t n);
+
 /* out[i] = mean + std * normal(first + i), two values per block. */
 void mb_rng_fill_normal(double *out, size_t n, uint64_t seed, uint32_t stream, uint64_t first,
                         double mean, double std);

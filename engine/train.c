@@ -212,6 +212,18 @@ mb_status mb_train_eval(mb_train *tr, const int32_t *tokens, const int32_t *targ
     return s;
 }
 
+mb_status mb_train_eval_labels(mb_train *tr, const int32_t *tokens, const int32_t *labels, int B,
+                               int T, double *nll, long *correct, long *counted) {
+    mb_ctx *ctx = tr->ctx;
+    mb_phase prev = ctx->mem.phase;
+    mb_mem_set_phase(&ctx->mem, MB_PHASE_EVAL);
+    mb_status s = mb_gpt_forward(ctx, tr->model, tokens, NULL, B, T, NULL);
+    if (s == MB_OK) s = mb_gpt_score_labels(ctx, tr->model, labels, nll, correct, counted);
+    mb_gpt_free_acts(ctx, tr->model);
+    mb_mem_set_phase(&ctx->mem, prev);
+    return s;
+}
+
 void mb_train_predict(const mb_train *tr, int B, int T, mb_predict *out) {
     const mb_gpt *m = tr->model;
     size_t es = mb_dtype_size(tr->ctx->be->dtype), ss = mb_dtype_size(tr->ctx->be->sdtype);
@@ -225,7 +237,7 @@ void mb_train_predict(const mb_train *tr, int B, int T, mb_predict *out) {
     out->bytes[MB_MEM_WEIGHTS] = (int64_t)(es * m->num_params);
     out->bytes[MB_MEM_GRADS] = (int64_t)(es * m->num_params);
     out->bytes[MB_MEM_ACTIVATIONS] = (int64_t)(mb_gpt_act_bytes(&m->cfg, B, T, es, ss,
-                                                                mb_gpt_logits_ld(tr->ctx->be, m->cfg.vocab)) +
+                                                                mb_gpt_logits_ld(tr->ctx->be, mb_gpt_head_rows(&m->cfg))) +
                                                es * mb_gpt_bwd_scratch_elems(&m->cfg, B, T));
     out->bytes[MB_MEM_OTHER] = (int64_t)(2 * (size_t)B * T * 4);
     for (int i = 0; i < tr->n; i++)

@@ -58,6 +58,10 @@ mb_status mb_train_eval(mb_train *tr, const int32_t *tokens, const int32_t *targ
 /* The analytic prediction for this stack at batch B x T: the engine's formulas for weights, grads
  * of trainable parameters, activations (gpt.h), tokens; then each method's predict_bytes in order.
  * Predicted peak = the sum over categories (every category peaks together in backward). */
+/* A classifier's evaluation: a forward without targets (phase EVAL), then mb_gpt_score_labels
+ * (cross-entropy summed into *nll, *correct and *counted incremented), activations freed after. */
+mb_status mb_train_eval_labels(mb_train *tr, const int32_t *tokens, const int32_t *labels, int B,
+                               int T, double *nll, long *correct, long *counted);
 void mb_train_predict(const mb_train *tr, int B, int T, mb_predict *out);
 
 #endif

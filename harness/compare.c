@@ -393,8 +393,7 @@ static mb_status make_labels(mb_ctx *ctx, mb_compare *C) {
 /* ---------------------------------------------------------------------------------------------
  * The gates */
 
-/* "lower" or "higher" is better, NULL when membench does not know the metric. */
-static const char *metric_direction(const char *m) {
+const char *mb_metric_direction(const char *m) {
     if (strstr(m, "loss") || strstr(m, "perplexity") || strstr(m, "ppl")) return "lower";
     if (strstr(m, "accuracy") || strstr(m, "acc")) return "higher";
     return NULL;
@@ -594,7 +593,7 @@ static mb_status gate_quality(mb_ctx *ctx, mb_compare *C, int c) {
     cl->metric = metric[0];
     cl->q[0] = med[0];
     cl->q[1] = med[1];
-    const char *dir = metric_direction(metric[0]);
+    const char *dir = mb_metric_direction(metric[0]);
     if (!dir)
         return add_finding(ctx, C, c, F_NOTE, "quality",
                            "metric '%s' not gated (known: loss, perplexity: lower is "

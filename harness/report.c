@@ -2,6 +2,7 @@
  * gnuplot script per figure (kept, so a user can edit and re-run them), gnuplot run on each, then
  * report.md and index.html. Rows whose status is not ok are listed, never plotted. */
 #include "report.h"
+#include "compare.h"
 
 #include <errno.h>
 #include <math.h>
@@ -1230,7 +1231,7 @@ static mb_status fig_quality(mb_ctx *ctx, mb_report *R, const char *dir) {
                            "out\n");
         return MB_OK;
     }
-    /* The y axis says which metric: val_loss today; the name comes from the rows. */
+    /* The y axis says which metric (val_loss, accuracy): the name comes from the rows. */
     const char *metric = R->rows[R->cells[p[0].cell].rows[0]].s[C_METRIC_NAME];
     for (int i = 1; i < n; i++)
         if (strcmp(R->rows[R->cells[p[i].cell].rows[0]].s[C_METRIC_NAME], metric)) metric = "";
@@ -1246,12 +1247,15 @@ static mb_status fig_quality(mb_ctx *ctx, mb_report *R, const char *dir) {
     int w = 1200, h = 800;
     gp_begin(&g, R, "quality", "validation metric against peak memory", w, h);
     rp_buf t = {0};
-    buf_add(&t, "%s against peak memory (lower and to the left is better)", metric);
+    const char *better = mb_metric_direction(metric);
+    int higher = better && !strcmp(better, "higher");
+    buf_add(&t, "%s against peak memory (%s and to the left is better)", metric,
+            higher ? "higher" : "lower");
     buf_add(&g, "set title ");
     gp_quote(&g, buf_str(&t), 0);
     buf_add(&g, " noenhanced\nset ylabel ");
     buf_free(&t);
-    buf_add(&t, "%s (lower is better)", metric);
+    buf_add(&t, "%s (%s is better)", metric, higher ? "higher" : "lower");
     gp_quote(&g, buf_str(&t), 0);
     buf_free(&t);
     buf_add(&g, " noenhanced\n"
@@ -1266,7 +1270,8 @@ static mb_status fig_quality(mb_ctx *ctx, mb_report *R, const char *dir) {
     if (s == MB_OK) s = write_file(ctx, dir, "quality.gp", &g);
     if (s == MB_OK) s = run_gnuplot(ctx, dir, "quality");
     if (s == MB_OK)
-        add_fig(R, "quality", 0, "%s (lower is better) against tracked peak memory.", metric);
+        add_fig(R, "quality", 0, "%s (%s is better) against tracked peak memory.", metric,
+                higher ? "higher" : "lower");
     buf_free(&d);
     buf_free(&g);
     free(p);

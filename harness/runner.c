@@ -2,6 +2,8 @@
 #include "runner.h"
 
 #include "../datasets/corpus.h"
+#include "../datasets/fashion.h"
+#include "../datasets/spam.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -133,7 +135,7 @@ static void summary_from_row(mb_cell_summary *sm, const mb_table *t, int row) {
     sm->p10 = mb_table_num(t, row, mb_table_col(t, "step_ms_p10"));
     sm->p90 = mb_table_num(t, row, mb_table_col(t, "step_ms_p90"));
     sm->tokens_per_s = mb_table_num(t, row, mb_table_col(t, "tokens_per_s"));
-    sm->val_loss = mb_table_num(t, row, mb_table_col(t, "metric_value"));
+    sm->metric = mb_table_num(t, row, mb_table_col(t, "metric_value"));
     if (isnan(sm->peak_bytes)) sm->peak_bytes = 0;
 }
 
@@ -233,6 +235,10 @@ mb_status mb_runner_open(mb_ctx *ctx, mb_runner *r, const mb_suite *s, const mb_
     else if (s->data.kind == MB_DATA_SOTU || s->data.kind == MB_DATA_MOBY_DICK)
         ds = mb_data_corpus(ctx, &r->data, s->data.kind == MB_DATA_SOTU ? "sotu" : "moby-dick",
                             (mb_tokenizer)s->data.tokenizer, s->data.val_fraction);
+    else if (s->data.kind == MB_DATA_SPAM)
+        ds = mb_data_spam(ctx, &r->data, (mb_tokenizer)s->data.tokenizer, s->data.val_fraction);
+    else if (s->data.kind == MB_DATA_FASHION_MNIST)
+        ds = mb_data_fashion_mnist(ctx, &r->data);
     else
         ds = mb_data_synthetic(ctx, &r->data, s->data.vocab, 4, (size_t)1 << 18, s->seed,
                                s->data.val_fraction);
@@ -270,26 +276,44 @@ static double stack_lr(const mb_train *tr) {
     return NAN;
 }
 
-/* Mean validation loss over the suite's eval batches (fixed batch indices, so evals compare). */
+/* Mean validation loss over the suite's eval batches (fixed batch indices, so evals compare). A
+ * classifier is scored on its whole validation split instead: *mean is the accuracy, *stderr_out
+ * its binomial standard error sqrt(p (1 - p) / n), and *loss the mean cross-entropy. */
 static mb_status evaluate(mb_train *tr, const mb_runner *r, const mb_cell *c, double *mean,
-                          double *stderr_out) {
+                          double *stderr_out, double *loss) {
     int B = c->batch_size, T = c->seq_len, n = r->suite->eval_batches;
+    int classify = r->suite->classify;
+    uint64_t nb = classify ? mb_data_pass_batches(&r->data, MB_SPLIT_VAL, B) : (uint64_t)n;
     int32_t *x = malloc((size_t)B * T * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
-    double sum = 0, sq = 0;
+    double sum = 0, sq = 0, nll = 0;
+    long correct = 0, counted = 0;
     mb_status s = (x && y) ? MB_OK : mb_error(tr->ctx, MB_ENOMEM, "host batch");
-    for (int k = 0; k < n && s == MB_OK; k++) {
+    for (uint64_t k = 0; k < nb && s == MB_OK; k++) {
         double l = 0;
-        s = mb_data_batch(tr->ctx, &r->data, MB_SPLIT_VAL, c->seed, (uint64_t)k, B, T, x, y);
-        if (s == MB_OK) s = mb_train_eval(tr, x, y, B, T, &l);
+        s = mb_data_batch(tr->ctx, &r->data, MB_SPLIT_VAL, c->seed, k, B, T, x, y);
+        if (s != MB_OK) break;
+        if (classify) {
+            s = mb_train_eval_labels(tr, x, y, B, T, &nll, &correct, &counted);
+            continue;
+        }
+        s = mb_train_eval(tr, x, y, B, T, &l);
         sum += l;
         sq += l * l;
     }
     free(x);
     free(y);
     if (s != MB_OK) return s;
+    if (classify) {
+        double p = counted ? (double)correct / (double)counted : NAN;
+        *mean = p;
+        *stderr_out = counted ? sqrt(p * (1 - p) / (double)counted) : NAN;
+        *loss = counted ? nll / (double)counted : NAN;
+        return MB_OK;
+    }
     *mean = sum / n;
     double var = n > 1 ? (sq - sum * sum / n) / (n - 1) : 0;
     *stderr_out = n > 1 ? sqrt(var > 0 ? var : 0) / sqrt((double)n) : NAN;
+    *loss = *mean;
     return MB_OK;
 }
 
@@ -323,7 +347,9 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
     cr->ms = calloc((size_t)s->steps, sizeof *cr->ms);
     mb_status st = (x && y && cr->ms) ? MB_OK : mb_error(ctx, MB_ENOMEM, "host batch");
     mb_mem_set_phase(&ctx->mem, MB_PHASE_LOAD);
-    if (st == MB_OK) st = mb_gpt_create(ctx, &c->model->shape, &model);
+    mb_gpt_config shape = c->model->shape;
+    if (s->classify) shape.classes = r->data.classes; /* the class head replaces the LM head */
+    if (st == MB_OK) st = mb_gpt_create(ctx, &shape, &model);
     if (st == MB_OK) st = mb_gpt_init_weights(ctx, &model, c->seed);
     const mb_method *ms[MB_MAX_STACK];
     const mb_pvalue *vs[MB_MAX_STACK];
@@ -375,9 +401,11 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
         }
         int last = step + 1 == s->steps;
         if (last || (s->eval_every > 0 && (step + 1) % s->eval_every == 0)) {
-            st = evaluate(&tr, r, c, &cr->val, &cr->val_se);
+            double vloss = NAN;
+            st = evaluate(&tr, r, c, &cr->val, &cr->val_se, &vloss);
             if (st != MB_OK) break;
-            mb_step_row er = {c->hash, "eval", c->repeat, step, cr->val, lr, NAN,
+            /* steps.csv's eval rows hold the validation loss (a classifier's too) */
+            mb_step_row er = {c->hash, "eval", c->repeat, step, vloss, lr, NAN,
                               (int64_t)ctx->mem.cur_total, (int64_t)ctx->mem.peak_total};
             st = mb_steps_write(ctx, &r->steps, &er);
         }
@@ -418,7 +446,7 @@ static void fill_identity(const mb_runner *r, const mb_cell *c, mb_row *row, cha
     row->model = c->model->name;
     row->method_stack = c->stack->label;
     row->method_params = c->params;
-    row->task = "train";
+    row->task = r->suite->classify ? "classify" : "train";
     row->batch_size = c->batch_size;
     row->seq_len = c->seq_len;
     row->precision = mb_precision_name(c->precision);
@@ -436,7 +464,7 @@ static void fill_identity(const mb_runner *r, const mb_cell *c, mb_row *row, cha
     row->reserved_peak = row->device_peak = UNSET;
     row->tracked_peak = row->runtime_baseline = 0;
     row->step_ms_median = row->step_ms_p10 = row->step_ms_p90 = row->tokens_per_s = row->mfu = NAN;
-    row->metric = "val_loss";
+    row->metric = r->suite->classify ? "accuracy" : "val_loss";
     row->metric_value = row->metric_stderr = row->final_train_loss = NAN;
     for (int k = 0; k < MB_MEM_NCAT; k++) row->pred_by_cat[k] = UNSET;
     row->pred_total = UNSET;
@@ -554,7 +582,7 @@ static void summary_from(mb_cell_summary *sm, const mb_row *row) {
     sm->p10 = row->step_ms_p10;
     sm->p90 = row->step_ms_p90;
     sm->tokens_per_s = row->tokens_per_s;
-    sm->val_loss = row->metric_value;
+    sm->metric = row->metric_value;
 }
 
 /* Runs cell `c` in this process and writes its row. MB_EINTERRUPTED when `stop` cut it short (no
@@ -754,8 +782,9 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
         if (!strcmp(sm->status, "error") || !strcmp(sm->status, "timeout")) r->nerror++;
         char what[MB_ERRMSG_MAX + 128];
         if (!strcmp(sm->status, "ok"))
-            snprintf(what, sizeof what, "ok, %.2f ms/step, peak %.2f MiB, val loss %.4f",
-                     sm->step_ms, sm->peak_bytes / 1048576.0, sm->val_loss);
+            snprintf(what, sizeof what, "ok, %.2f ms/step, peak %.2f MiB, %s %.4f", sm->step_ms,
+                     sm->peak_bytes / 1048576.0, r->suite->classify ? "accuracy" : "val loss",
+                     sm->metric);
         else
             snprintf(what, sizeof what, "%s: %s", sm->status, o.reason);
         mb_progress_cell(&r->progress, c->label, what);
@@ -772,7 +801,7 @@ void mb_runner_print_summary(const mb_runner *r, FILE *fp) {
         if (n > w) w = n;
     }
     fprintf(fp, "%-*s  %-8s %10s %10s %17s %12s %9s\n", w, "cell", "status", "peak MiB",
-            "step ms", "p10-p90 ms", "tokens/s", "val loss");
+            "step ms", "p10-p90 ms", "tokens/s", r->suite->classify ? "accuracy" : "val loss");
     for (int i = 0; i < r->plan->n; i++) {
         const mb_cell_summary *s = &r->summary[i];
         char range[40] = "", ms[24] = "", tps[24] = "", vl[24] = "";
@@ -781,7 +810,7 @@ void mb_runner_print_summary(const mb_runner *r, FILE *fp) {
             snprintf(range, sizeof range, "%.3f-%.3f", s->p10, s->p90);
             snprintf(tps, sizeof tps, "%.0f", s->tokens_per_s);
         }
-        if (!isnan(s->val_loss)) snprintf(vl, sizeof vl, "%.4f", s->val_loss);
+        if (!isnan(s->metric)) snprintf(vl, sizeof vl, "%.4f", s->metric);
         fprintf(fp, "%-*s  %-8s %10.3f %10s %17s %12s %9s\n", w, r->plan->cells[i].label,
                 s->status, s->peak_bytes / 1048576.0, ms, range, tps, vl);
     }

@@ -13,7 +13,7 @@
 
 typedef struct mb_cell_summary {
     char status[16];
-    double peak_bytes, step_ms, p10, p90, tokens_per_s, val_loss;
+    double peak_bytes, step_ms, p10, p90, tokens_per_s, metric; /* val loss or accuracy */
 } mb_cell_summary;
 
 typedef struct mb_runner {

@@ -320,6 +320,12 @@ static mb_status get_enum(ld *L, const yaml_node_t *n, const char *what, const c
                 return MB_OK;
             }
     join(ch, nch, ", ", list, sizeof list);
+    /* one edit per four letters: "classfy" -> classify, but "fp16" is not offered "fp32" */
+    const char *near =
+        n->type == YAML_SCALAR_NODE ? mb_nearest_within(sv(n), ch, nch, strlen(sv(n)) / 4) : NULL;
+    if (near)
+        return fail(L, n, "%s must be one of %s, got %s (did you mean '%s'?)", what, list,
+                    got(n, b, sizeof b), near);
     return fail(L, n, "%s must be one of %s, got %s", what, list, got(n, b, sizeof b));
 }
 
@@ -624,8 +630,9 @@ static mb_status load_models(ld *L, const yaml_node_t *list) {
 
 static mb_status load_data(ld *L, const yaml_node_t *m) {
     static const char *const keys[] = {"name", "path", "vocab", "val_fraction", "tokenizer"};
-    /* mb_data_kind order; sotu and moby-dick come from `membench data fetch` */
-    static const char *const kinds[] = {"synthetic", "file", "sotu", "moby-dick"};
+    /* mb_data_kind order; all but the first two come from `membench data fetch` */
+    static const char *const kinds[] = {"synthetic", "file",          "sotu",
+                                        "moby-dick", "spam-assassin", "fashion-mnist"};
     static const char *const tokenizers[] = {"gpt2", "bytes"}; /* mb_tokenizer order */
     mb_data_cfg *d = &L->s->data;
     const yaml_node_t *v;
@@ -651,20 +658,36 @@ static mb_status load_data(ld *L, const yaml_node_t *m) {
         d->kind = (mb_data_kind)k;
     }
     if ((v = map_get(L, m, "tokenizer"))) {
-        if (d->kind != MB_DATA_SOTU && d->kind != MB_DATA_MOBY_DICK)
-            return fail(L, v, "data.tokenizer applies only to the corpora (sotu, moby-dick)");
+        if (d->kind != MB_DATA_SOTU && d->kind != MB_DATA_MOBY_DICK && d->kind != MB_DATA_SPAM)
+            return fail(L, v, "data.tokenizer applies only to the text sets (sotu, moby-dick, "
+                              "spam-assassin)");
         int t = 0;
         MB_TRY(get_enum(L, v, "data.tokenizer", tokenizers, NKEYS(tokenizers), &t));
         d->tokenizer = t;
     }
-    if (d->kind == MB_DATA_SOTU || d->kind == MB_DATA_MOBY_DICK) {
+    if (d->kind == MB_DATA_FASHION_MNIST) {
+        if ((v = map_get(L, m, "path")) || (v = map_get(L, m, "vocab")) ||
+            (v = map_get(L, m, "val_fraction")))
+            return fail(L, v, "data.%s does not apply to fashion-mnist (16 gray levels as tokens; "
+                              "its own 10,000 test images are the validation split)",
+                        map_get(L, m, "path")    ? "path"
+                        : map_get(L, m, "vocab") ? "vocab"
+                                                 : "val_fraction");
+        d->vocab = 16;
+        return MB_OK;
+    }
+    if (d->kind == MB_DATA_SOTU || d->kind == MB_DATA_MOBY_DICK || d->kind == MB_DATA_SPAM) {
         if ((v = map_get(L, m, "path")) || (v = map_get(L, m, "vocab")))
-            return fail(L, v, "data.%s does not apply to the %s corpus (its vocabulary is the "
+            return fail(L, v, "data.%s does not apply to the %s data (its vocabulary is the "
                               "tokenizer's)",
                         map_get(L, m, "path") ? "path" : "vocab", kinds[d->kind]);
         d->vocab = d->tokenizer == 0 ? 50257 : 256;
-        if ((v = map_get(L, m, "val_fraction")))
+        if ((v = map_get(L, m, "val_fraction"))) {
             MB_TRY(get_num(L, v, "data.val_fraction", 0, 0.5, &d->val_fraction));
+            if (d->kind == MB_DATA_SPAM && d->val_fraction == 0)
+                return fail(L, v, "data.val_fraction must be above 0 for spam-assassin: the "
+                                  "classifier is scored on the validation split");
+        }
         return MB_OK;
     }
     const yaml_node_t *path = map_get(L, m, "path"), *vocab = map_get(L, m, "vocab");
@@ -701,13 +724,14 @@ static mb_status load_data(ld *L, const yaml_node_t *m) {
 
 static mb_status load_task(ld *L, const yaml_node_t *m) {
     static const char *const keys[] = {"kind", "batch_size", "seq_len"};
-    static const char *const kinds[] = {"train"};
+    static const char *const kinds[] = {"train", "classify"};
     const yaml_node_t *v;
     MB_TRY(want_map(L, m, "task"));
     MB_TRY(check_keys(L, m, NULL, keys, NKEYS(keys), "key", " in task"));
     if ((v = map_get(L, m, "kind"))) {
         int k = 0;
         MB_TRY(get_enum(L, v, "task.kind", kinds, NKEYS(kinds), &k));
+        L->s->classify = k == 1;
     }
     if ((v = map_get(L, m, "batch_size")))
         MB_TRY(get_int(L, v, "task.batch_size", 1, INT_MAX, &L->s->batch_size));
@@ -1034,6 +1058,20 @@ static mb_status load_root(ld *L, const yaml_node_t *root) {
         } else if (!strcmp(k, "matrix")) {
             MB_TRY(load_matrix(L, v));
         }
+    }
+    /* the task and the data must agree: labelled data is classified, text is modelled */
+    int labelled = s->data.kind == MB_DATA_SPAM || s->data.kind == MB_DATA_FASHION_MNIST;
+    if (s->classify && !labelled) {
+        const yaml_node_t *t = map_get(L, root, "task");
+        return fail(L, map_get(L, t, "kind"),
+                    "task kind classify needs labelled data (data.name spam-assassin or "
+                    "fashion-mnist)");
+    }
+    if (!s->classify && labelled) {
+        const yaml_node_t *d = map_get(L, root, "data");
+        return fail(L, map_get(L, d, "name"),
+                    "data set %s is labelled: it needs `task: {kind: classify}`",
+                    s->data.kind == MB_DATA_SPAM ? "spam-assassin" : "fashion-mnist");
     }
     if (!s->targets) {
         if (!(s->targets = calloc(1, sizeof *s->targets))) return oom(L);

@@ -31,15 +31,19 @@ typedef enum mb_data_kind {
     MB_DATA_SYNTHETIC,
     MB_DATA_FILE,
     MB_DATA_SOTU,     /* State of the Union corpus, fetched */
-    MB_DATA_MOBY_DICK /* fetched */
+    MB_DATA_MOBY_DICK, /* fetched */
+    MB_DATA_SPAM,      /* SpamAssassin ham/spam, fetched: labelled (task kind classify) */
+    MB_DATA_FASHION_MNIST /* fetched: labelled images as pixel tokens (task kind classify) */
 } mb_data_kind;
 typedef struct mb_data_cfg {
-    mb_data_kind kind;   /* name: synthetic (default) | file | sotu | moby-dick */
-    int tokenizer;       /* corpora: mb_tokenizer (0 gpt2, default; 1 bytes) */
+    mb_data_kind kind;   /* name: synthetic (default) | file | sotu | moby-dick | spam-assassin |
+                          * fashion-mnist */
+    int tokenizer;       /* corpora and spam-assassin: mb_tokenizer (0 gpt2, default; 1 bytes) */
     char *path;          /* file: resolved relative to the suite file's folder */
-    int vocab;           /* synthetic: default 256; file: always 256 (bytes); corpora: 50257 (gpt2)
-                          * or 256 (bytes) */
-    double val_fraction; /* default 0.1, in [0, 0.5] */
+    int vocab;           /* synthetic: default 256; file: always 256 (bytes); corpora and
+                          * spam-assassin: 50257 (gpt2) or 256 (bytes); fashion-mnist: 16 */
+    double val_fraction; /* default 0.1, in [0, 0.5] ((0, 0.5] for spam-assassin; fashion-mnist
+                          * has its own 10,000 test images) */
 } mb_data_cfg;
 
 typedef struct mb_method_inst {
@@ -72,6 +76,9 @@ typedef struct mb_suite {
     int eval_every;     /* defaults.eval.every: 0 = only at the end; default 0 */
     int eval_batches;   /* defaults.eval.batches: default 4, >= 1 */
     /* task: */
+    int classify;       /* task.kind: train (0, default: next-token language modelling) or
+                         * classify (1: labelled data; the model gets a class head; the metric is
+                         * accuracy over the whole validation split) */
     int batch_size;     /* task.batch_size, default 4, >= 1 */
     int seq_len;        /* task.seq_len, 0 = the model's seq_len */
     mb_data_cfg data;

@@ -171,7 +171,10 @@ static size_t edit_distance(const char *a, const char *b) {
 }
 
 const char *mb_nearest(const char *name, const char *const *cands, int n) {
-    size_t limit = strlen(name) / 3 > 2 ? strlen(name) / 3 : 2;
+    return mb_nearest_within(name, cands, n, strlen(name) / 3 > 2 ? strlen(name) / 3 : 2);
+}
+
+const char *mb_nearest_within(const char *name, const char *const *cands, int n, size_t limit) {
     const char *best = NULL;
     size_t bd = (size_t)-1;
     for (int i = 0; i < n; i++) {

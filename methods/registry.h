@@ -40,5 +40,8 @@ mb_status mb_stack_check(mb_ctx *ctx, const mb_method *const *ms, int n);
 /* The closest candidate to `name` by edit distance, or NULL when none is close
  * (distance > max(2, strlen(name)/3)). For "did you mean" hints. */
 const char *mb_nearest(const char *name, const char *const *cands, int n);
+/* The same within `limit` edits: short enumerations ("fp16" is not a typo of "fp32") pass a
+ * tighter limit. */
+const char *mb_nearest_within(const char *name, const char *const *cands, int n, size_t limit);
 
 #endif

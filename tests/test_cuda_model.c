@@ -1,6 +1,6 @@
 /* tests/test_cuda_model.c — whole-model parity of the CUDA backend (gpu label; exits 77 without a GPU):
- * loss and every gradient of gpt-nano and a 4-layer d=256 model against the CPU fp32 path on the same
- * weights, per precision; exact activation bytes on the GPU; bitwise-identical training runs. */
+ * loss and every gradient of gpt-nano, gpt-nano as a 3-class classifier and a 4-layer d=256 model
+ * against the CPU fp32 path on the same weights, per precision; exact activation bytes on the GPU; bitwise-identical training runs. */
 #include <stdlib.h>
 
 #include "../engine/train.h"
@@ -18,7 +18,7 @@ typedef struct prec_tol {
     double loss, grad;
 } prec_tol;
 
-static const mb_gpt_config mid = {4, 256, 4, 64, 509}; /* 4 layers, d=256; odd vocab: padded logits */
+static const mb_gpt_config mid = {4, 256, 4, 64, 509, 0}; /* 4 layers, d=256; odd vocab: padded logits */
 
 static int parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, double gtol, int B,
                   int T) {
@@ -34,6 +34,8 @@ static int parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, d
     int32_t *x = malloc((size_t)B * T * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
     fixture_batch(x, y, B * T, cfg->vocab, 3);
     y[1] = -1; /* an ignored position */
+    for (int i = 0; cfg->classes && i < B * T; i++) /* a classifier: one label per row, at its end */
+        y[i] = i % T == T - 1 ? (i / T) % cfg->classes : -1;
     double lg, lc;
     CHECK_OK(&g, mb_gpt_alloc_grads(&g, &mg, NULL));
     CHECK_OK(&c, mb_gpt_alloc_grads(&c, &mc, NULL));
@@ -42,7 +44,7 @@ static int parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, d
     CHECK_OK(&g, mb_gpt_forward(&g, &mg, x, y, B, T, &lg));
     size_t act = g.mem.cur[MB_MEM_ACTIVATIONS] - before;
     size_t want = mb_gpt_act_bytes(cfg, B, T, mb_dtype_size(be->dtype), mb_dtype_size(be->sdtype),
-                                   mb_gpt_logits_ld(be, cfg->vocab));
+                                   mb_gpt_logits_ld(be, mb_gpt_head_rows(cfg)));
     CHECK_EQ_U(act, want);
     CHECK_OK(&c, mb_gpt_forward(&c, &mc, x, y, B, T, &lc));
     CHECK_OK(&g, mb_gpt_backward(&g, &mg));
@@ -78,10 +80,10 @@ static int parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, d
             worst_name = mg.params[i].name;
         }
     }
-    printf("%-9s L%d C%-3d B%d T%-3d loss %.7f cpu %.7f rel %.2e (tol %.0e); worst gradient %s "
+    printf("%-9s L%d C%-3d K%d B%d T%-3d loss %.7f cpu %.7f rel %.2e (tol %.0e); worst gradient %s "
            "%.2e (tol %.0e); activations %zu bytes = formula\n",
-           be->name, cfg->layers, cfg->d_model, B, T, lg, lc, lrel, ltol, worst_name, worst, gtol,
-           act);
+           be->name, cfg->layers, cfg->d_model, cfg->classes, B, T, lg, lc, lrel, ltol, worst_name,
+           worst, gtol, act);
     free(hg);
     free(hc);
     free(x);
@@ -135,8 +137,10 @@ int main(void) {
         return 77;
     }
     mb_ctx_fini(&probe);
-    mb_gpt_config nano;
+    mb_gpt_config nano, nano_cls;
     CHECK_OK(&probe, mb_gpt_preset(&probe, "gpt-nano", &nano));
+    nano_cls = nano;
+    nano_cls.classes = 3; /* the classifier head: 3 rows, logits padded to 64 on the GPU */
     const prec_tol tols[] = {
         {&mb_backend_cuda_f32, 1e-6, 1e-4},
         {&mb_backend_cuda_tf32, 1e-4, 1e-2},
@@ -144,6 +148,7 @@ int main(void) {
     };
     for (size_t i = 0; i < sizeof tols / sizeof tols[0]; i++) {
         if (parity(tols[i].be, &nano, tols[i].loss, tols[i].grad, 4, 32)) return 1;
+        if (parity(tols[i].be, &nano_cls, tols[i].loss, tols[i].grad, 4, 32)) return 1;
         if (parity(tols[i].be, &mid, tols[i].loss, tols[i].grad, 2, 64)) return 1;
         if (determinism(tols[i].be, &mid, 2, 64)) return 1;
     }

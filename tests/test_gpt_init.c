@@ -21,12 +21,12 @@ int main(void) {
     CHECK(mb_gpt_preset(&ctx, "gpt2-125m", &cfg) == MB_ENOTFOUND, "unknown preset");
     CHECK_STR(ctx.err, "unknown GPT preset 'gpt2-125m' (known: gpt-nano, gpt2-124m, gpt2-350m, "
                        "gpt2-774m, gpt2-1.5b)");
-    mb_gpt_config bad = {2, 65, 4, 32, 256};
+    mb_gpt_config bad = {2, 65, 4, 32, 256, 0};
     CHECK(mb_gpt_config_check(&ctx, &bad) == MB_EINVAL, "65 channels over 4 heads");
     CHECK_STR(ctx.err, "d_model 65 is not divisible by heads 4");
 
     /* Descriptors of a 12-layer shape built from parameters, not a preset. */
-    mb_gpt_config shape = {12, 96, 6, 64, 300};
+    mb_gpt_config shape = {12, 96, 6, 64, 300, 0};
     mb_gpt s;
     CHECK_OK(&ctx, mb_gpt_create(&ctx, &shape, &s));
     CHECK_EQ_U(s.nparams, 4 + 12 * 12);

@@ -458,7 +458,7 @@ int main(int argc, char **argv) {
         "'-1GiB'");
     BAD(HEAD "targets: [cpu]\n", "t.yaml:4:11: error: targets[0] must be a mapping, got 'cpu'");
     BAD(HEAD "task: {kind: infer}\n",
-        "t.yaml:4:14: error: task.kind must be one of train, got 'infer'");
+        "t.yaml:4:14: error: task.kind must be one of train, classify, got 'infer'");
 
     /* ranges */
     BAD(HEAD "task: {batch_size: 0}\n", "t.yaml:4:20: error: task.batch_size must be >= 1, got 0");
@@ -500,16 +500,37 @@ int main(int argc, char **argv) {
         "256)");
     BAD(HEAD "data: {name: stou}\n",
         "t.yaml:4:14: error: unknown data set 'stou' (did you mean 'sotu'?); available: "
-        "synthetic, file, sotu, moby-dick (fetch corpora with `membench data fetch NAME`)");
+        "synthetic, file, sotu, moby-dick, spam-assassin, fashion-mnist (fetch corpora with "
+        "`membench data fetch NAME`)");
     BAD(HEAD "data: {name: imagenet}\n",
         "t.yaml:4:14: error: unknown data set 'imagenet'; available: synthetic, file, sotu, "
-        "moby-dick (fetch corpora with `membench data fetch NAME`)");
+        "moby-dick, spam-assassin, fashion-mnist (fetch corpora with `membench data fetch NAME`)");
+    BAD(HEAD "data: {name: spam-asassin}\n",
+        "t.yaml:4:14: error: unknown data set 'spam-asassin' (did you mean 'spam-assassin'?); "
+        "available: synthetic, file, sotu, moby-dick, spam-assassin, fashion-mnist (fetch corpora "
+        "with `membench data fetch NAME`)");
     BAD(HEAD "data: {name: synthetic, tokenizer: gpt2}\n",
-        "t.yaml:4:36: error: data.tokenizer applies only to the corpora (sotu, moby-dick)");
+        "t.yaml:4:36: error: data.tokenizer applies only to the text sets (sotu, moby-dick, "
+        "spam-assassin)");
+    BAD(HEAD "data: {name: spam-assassin}\n",
+        "t.yaml:4:14: error: data set spam-assassin is labelled: it needs `task: {kind: "
+        "classify}`");
+    BAD(HEAD "data: {name: sotu}\ntask: {kind: classify}\n",
+        "t.yaml:5:14: error: task kind classify needs labelled data (data.name spam-assassin or "
+        "fashion-mnist)");
+    BAD(HEAD "task: {kind: classfy}\n",
+        "t.yaml:4:14: error: task.kind must be one of train, classify, got 'classfy' (did you "
+        "mean 'classify'?)");
+    BAD(HEAD "data: {name: spam-assassin, val_fraction: 0}\ntask: {kind: classify}\n",
+        "t.yaml:4:43: error: data.val_fraction must be above 0 for spam-assassin: the classifier "
+        "is scored on the validation split");
+    BAD(HEAD "data: {name: fashion-mnist, val_fraction: 0.2}\ntask: {kind: classify}\n",
+        "t.yaml:4:43: error: data.val_fraction does not apply to fashion-mnist (16 gray levels as "
+        "tokens; its own 10,000 test images are the validation split)");
     BAD(HEAD "data: {name: sotu, tokenizer: bpe}\n",
         "t.yaml:4:31: error: data.tokenizer must be one of gpt2, bytes, got 'bpe'");
     BAD(HEAD "data: {name: moby-dick, vocab: 100}\n",
-        "t.yaml:4:32: error: data.vocab does not apply to the moby-dick corpus (its vocabulary is "
+        "t.yaml:4:32: error: data.vocab does not apply to the moby-dick data (its vocabulary is "
         "the tokenizer's)");
     BAD(HEAD "matrix: {batch_size: []}\n",
         "t.yaml:4:22: error: matrix.batch_size must list at least one value");

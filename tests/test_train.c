@@ -160,7 +160,7 @@ int main(void) {
     uint64_t c0[MB_NSLOTS], c1[MB_NSLOTS], c2[MB_NSLOTS];
     size_t a0, a1, a2;
     if (run(NULL, -1, l0, &w0, c0, &a0) || run(&probe_method, -1, l1, &w1, c1, &a1)) return 1;
-    mb_gpt_config cfg = {2, 64, 4, 32, 256};
+    mb_gpt_config cfg = {2, 64, 4, 32, 256, 0};
     size_t P = mb_gpt_num_params(&cfg);
     for (int s = 0; s < 3; s++) CHECK(l0[s] == l1[s], "step %d: loss %.9g vs %.9g", s, l0[s], l1[s]);
     CHECK(memcmp(w0, w1, P * sizeof *w0) == 0, "weights after 3 steps differ");

@@ -110,8 +110,6 @@ out:
     if (op) cublasLtMatmulDescDestroy(op);
 }
 
-/* out[N,OC] = inp[N,C] W[OC,C]^T + b. Column-major, out is OC x N = op_T(W, stored C x OC) times
- * inp (stored C x N); the bias runs along the OC rows. */
 /* cuBLASLt runs a GEMM whose m or k is not a multiple of 8 on a much slower path (GPT-2's vocabulary
  * of 50257: the LM head took 6.5 ms instead of 0.8 on an H100), so such a dimension is split into
  * its largest multiple of 8 and a small remainder GEMM. */

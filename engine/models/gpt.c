@@ -10,8 +10,8 @@
 const char *const mb_gpt_preset_names[] = {"gpt-nano", "gpt2-124m", "gpt2-350m", "gpt2-774m",
                                            "gpt2-1.5b", NULL};
 static const mb_gpt_config presets[] = {
-    {2, 64, 4, 32, 256},        {12, 768, 12, 1024, 50257},  {24, 1024, 16, 1024, 50257},
-    {36, 1280, 20, 1024, 50257}, {48, 1600, 25, 1024, 50257},
+    {2, 64, 4, 32, 256, 0},         {12, 768, 12, 1024, 50257, 0}, {24, 1024, 16, 1024, 50257, 0},
+    {36, 1280, 20, 1024, 50257, 0}, {48, 1600, 25, 1024, 50257, 0},
 };
 
 mb_status mb_gpt_preset(mb_ctx *ctx, const char *name, mb_gpt_config *out) {
@@ -33,6 +33,9 @@ mb_status mb_gpt_config_check(mb_ctx *ctx, const mb_gpt_config *c) {
                         "GPT shape must be positive: layers %d, d_model %d, heads %d, seq_len %d, "
                         "vocab %d",
                         c->layers, c->d_model, c->heads, c->seq_len, c->vocab);
+    if (c->classes < 0 || c->classes == 1)
+        return mb_error(ctx, MB_EINVAL, "classes must be 0 (a language model) or at least 2, got %d",
+                        c->classes);
     if (c->d_model % c->heads)
         return mb_error(ctx, MB_EINVAL, "d_model %d is not divisible by heads %d", c->d_model,
                         c->heads);
@@ -41,12 +44,18 @@ mb_status mb_gpt_config_check(mb_ctx *ctx, const mb_gpt_config *c) {
 
 size_t mb_gpt_num_params(const mb_gpt_config *cfg) {
     size_t C = cfg->d_model, L = cfg->layers;
-    return (size_t)cfg->vocab * C + (size_t)cfg->seq_len * C + L * (12 * C * C + 13 * C) + 2 * C;
+    return (size_t)cfg->vocab * C + (size_t)cfg->seq_len * C + L * (12 * C * C + 13 * C) + 2 * C +
+           (size_t)cfg->classes * C;
 }
+
+int mb_gpt_head_rows(const mb_gpt_config *cfg) { return cfg->classes > 0 ? cfg->classes : cfg->vocab; }
+
+/* The output head's parameter: score (last) for a classifier, else the tied wte. */
+static int head_id(const mb_gpt *m) { return m->cfg.classes > 0 ? m->nparams - 1 : 0; }
 
 static const char *const role_names[MB_ROLE_N] = {
     "wte",   "wpe",   "ln1_w", "ln1_b",     "qkv_w",     "qkv_b", "attn_proj_w", "attn_proj_b",
-    "ln2_w", "ln2_b", "fc_w",  "fc_b",      "fc_proj_w", "fc_proj_b", "lnf_w", "lnf_b",
+    "ln2_w", "ln2_b", "fc_w",  "fc_b",      "fc_proj_w", "fc_proj_b", "lnf_w", "lnf_b", "score",
 };
 const char *mb_role_name(mb_role r) { return (unsigned)r < MB_ROLE_N ? role_names[r] : "?"; }
 
@@ -98,6 +107,10 @@ static void build_descriptors(const mb_gpt_config *cfg, mb_param *ps) {
     snprintf(ps[f].name, sizeof ps[f].name, "ln_f.weight");
     describe(&ps[f + 1], f + 1, -1, MB_ROLE_LNF_B, C, 0);
     snprintf(ps[f + 1].name, sizeof ps[f + 1].name, "ln_f.bias");
+    if (cfg->classes > 0) {
+        describe(&ps[f + 2], f + 2, -1, MB_ROLE_SCORE, (size_t)cfg->classes, C);
+        snprintf(ps[f + 2].name, sizeof ps[f + 2].name, "score.weight");
+    }
 }
 
 void mb_gpt_free_grads(mb_ctx *ctx, mb_gpt *m) {
@@ -119,7 +132,7 @@ mb_status mb_gpt_create(mb_ctx *ctx, const mb_gpt_config *cfg, mb_gpt *m) {
     memset(m, 0, sizeof *m);
     MB_TRY(mb_gpt_config_check(ctx, cfg));
     m->cfg = *cfg;
-    m->nparams = 4 + cfg->layers * MB_GPT_PER_LAYER;
+    m->nparams = 4 + cfg->layers * MB_GPT_PER_LAYER + (cfg->classes > 0);
     m->params = calloc((size_t)m->nparams, sizeof *m->params);
     if (!m->params) return mb_error(ctx, MB_ENOMEM, "host allocation of parameter descriptors");
     build_descriptors(cfg, m->params);
@@ -305,11 +318,12 @@ static mb_status alloc_block_inside(mb_ctx *ctx, const mb_gpt *m, mb_gpt_layer_a
 
 static mb_status check_tokens(mb_ctx *ctx, const mb_gpt *m, const int32_t *tok, int B, int T,
                               int allow_ignore, const char *what) {
+    int classes = allow_ignore && m->cfg.classes > 0, n = classes ? m->cfg.classes : m->cfg.vocab;
     for (int i = 0; i < B * T; i++) {
         int v = tok[i];
-        if ((v < 0 && !(allow_ignore && v == -1)) || v >= m->cfg.vocab)
-            return mb_error(ctx, MB_EINVAL, "%s %d at (b=%d, t=%d) is outside the vocabulary [0, %d)",
-                            what, v, i / T, i % T, m->cfg.vocab);
+        if ((v < 0 && !(allow_ignore && v == -1)) || v >= n)
+            return mb_error(ctx, MB_EINVAL, "%s %d at (b=%d, t=%d) is outside the %s [0, %d)", what,
+                            v, i / T, i % T, classes ? "classes" : "vocabulary", n);
     }
     return MB_OK;
 }
@@ -338,11 +352,11 @@ mb_status mb_gpt_attention_default(mb_ctx *ctx, const mb_attn_call *c, void *scr
 mb_status mb_gpt_loss_default(mb_ctx *ctx, const mb_loss_call *c) {
     const mb_backend *be = ctx->be;
     if (!c->backward) {
-        be->matmul_fwd(ctx, c->logits, c->lnf, c->wte->w.ptr, NULL, c->N, c->C, c->V, c->ld);
+        be->matmul_fwd(ctx, c->logits, c->lnf, c->head->w.ptr, NULL, c->N, c->C, c->V, c->ld);
         /* losses, and dlogits in place of the logits at once: one pass over B*T*V, not three */
         be->crossentropy_fused(ctx, c->losses, c->logits, c->targets, c->N, c->V, c->ld, c->scale);
     } else {
-        be->matmul_bwd(ctx, c->dlnf, c->wte->g.ptr, NULL, c->logits, c->lnf, c->wte->w.ptr, c->N, c->C,
+        be->matmul_bwd(ctx, c->dlnf, c->head->g.ptr, NULL, c->logits, c->lnf, c->head->w.ptr, c->N, c->C,
                        c->V, c->ld);
     }
     return MB_OK;
@@ -397,8 +411,9 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
                               const int32_t *targets, int B, int T, double *loss) {
     const mb_backend *be = ctx->be;
     mb_gpt_acts *a = &m->acts;
-    int C = m->cfg.d_model, V = m->cfg.vocab, L = m->cfg.layers, N = B * T;
+    int C = m->cfg.d_model, V = mb_gpt_head_rows(&m->cfg), L = m->cfg.layers, N = B * T;
     const int LD = mb_gpt_logits_ld(be, V); /* logits row stride */
+    const int H = head_id(m);
     size_t es = mb_dtype_size(be->dtype), ss = mb_dtype_size(be->sdtype), BT = (size_t)N;
     const mb_mem_cat A = MB_MEM_ACTIVATIONS;
     a->B = B;
@@ -434,7 +449,7 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
     if (!targets) {
         /* inference: logits only */
         MB_TRY(mb_alloc(ctx, &a->logits, BT * LD * es, A, "logits"));
-        be->matmul_fwd(ctx, a->logits.ptr, a->lnf.ptr, W(0), NULL, N, C, V, LD);
+        be->matmul_fwd(ctx, a->logits.ptr, a->lnf.ptr, W(H), NULL, N, C, V, LD);
         return MB_OK;
     }
     if (!loss_replaced(m)) MB_TRY(mb_alloc(ctx, &a->logits, BT * LD * es, A, "logits"));
@@ -442,7 +457,7 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
     int counted = 0;
     for (int i = 0; i < N; i++) counted += targets[i] >= 0;
     a->counted = counted;
-    mb_loss_call lc = {0, N, C, V, LD, a->lnf.ptr, &m->params[0], a->targets.ptr, a->losses.ptr, NULL,
+    mb_loss_call lc = {0, N, C, V, LD, a->lnf.ptr, &m->params[H], a->targets.ptr, a->losses.ptr, NULL,
                        a->logits.ptr, counted ? 1.0 / counted : 0.0};
     MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc) : mb_gpt_loss_default(ctx, &lc));
     double *h = malloc(BT * sizeof *h);
@@ -455,6 +470,42 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
         if (loss) *loss = counted ? sum / counted : 0.0;
     }
     free(h);
+    return s;
+}
+
+mb_status mb_gpt_score_labels(mb_ctx *ctx, const mb_gpt *m, const int32_t *labels, double *nll,
+                              long *correct, long *counted) {
+    const mb_gpt_acts *a = &m->acts;
+    if (!m->have_acts || a->has_targets || !a->logits.ptr)
+        return mb_error(ctx, MB_EINVAL, "scoring labels needs the logits of a forward without "
+                        "targets");
+    int V = mb_gpt_head_rows(&m->cfg), LD = mb_gpt_logits_ld(ctx->be, V), N = a->B * a->T;
+    size_t es = mb_dtype_size(ctx->be->dtype);
+    void *stage = malloc((size_t)V * es);
+    double *z = malloc((size_t)V * sizeof *z);
+    mb_status s = stage && z ? MB_OK : mb_error(ctx, MB_ENOMEM, "host staging of %d logits", V);
+    for (int i = 0; i < N && s == MB_OK; i++) {
+        if (labels[i] < 0) continue;
+        if (labels[i] >= V) {
+            s = mb_error(ctx, MB_EINVAL, "label %d at position %d is outside [0, %d)", labels[i], i,
+                         V);
+            break;
+        }
+        s = ctx->be->to_host(ctx, stage, (const char *)a->logits.ptr + (size_t)i * LD * es,
+                             (size_t)V * es);
+        if (s != MB_OK) break;
+        mb_dtype_to_f64(ctx->be->dtype, z, stage, (size_t)V);
+        int best = 0;
+        for (int j = 1; j < V; j++)
+            if (z[j] > z[best]) best = j;
+        double sum = 0;
+        for (int j = 0; j < V; j++) sum += exp(z[j] - z[best]);
+        *nll += log(sum) - (z[labels[i]] - z[best]);
+        *correct += best == labels[i];
+        *counted += 1;
+    }
+    free(stage);
+    free(z);
     return s;
 }
 
@@ -537,14 +588,15 @@ static mb_status block_backward(mb_ctx *ctx, mb_gpt *m, int l, const bwd_scratch
 static mb_status backward_impl(mb_ctx *ctx, mb_gpt *m, const bwd_scratch *s) {
     const mb_backend *be = ctx->be;
     mb_gpt_acts *a = &m->acts;
-    int N = a->B * a->T, C = m->cfg.d_model, V = m->cfg.vocab, L = m->cfg.layers;
-    int f = 2 + L * MB_GPT_PER_LAYER;
+    int N = a->B * a->T, C = m->cfg.d_model, V = mb_gpt_head_rows(&m->cfg), L = m->cfg.layers;
+    int f = 2 + L * MB_GPT_PER_LAYER, H = head_id(m);
     int lowest = m->hooks ? m->hooks->lowest_layer : 0;
     if (lowest < 0) lowest = 0;
     mb_loss_call lc = {1,           N,           C,         V,      mb_gpt_logits_ld(be, V), a->lnf.ptr,
-                       &m->params[0], a->targets.ptr, a->losses.ptr, s->dtmp, a->logits.ptr,
+                       &m->params[H], a->targets.ptr, a->losses.ptr, s->dtmp, a->logits.ptr,
                        a->counted ? 1.0 / a->counted : 0.0};
     MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc) : mb_gpt_loss_default(ctx, &lc));
+    if (H != 0) MB_TRY(grad_ready(m, H)); /* a classifier's head is complete after the loss */
     be->zero(ctx, s->dres, (size_t)N * C * mb_dtype_size(be->dtype));
     be->layernorm_bwd(ctx, s->dres, G(f), G(f + 1), s->dtmp, a->layer[L - 1].res3.ptr, W(f),
                       a->lnf_mean.ptr, a->lnf_rstd.ptr, N, C);

@@ -14,6 +14,9 @@ typedef struct mb_gpt_config {
     int heads;   /* attention heads NH (C % NH == 0) */
     int seq_len; /* block size: longest sequence, rows of the position embedding */
     int vocab;   /* vocabulary V (rows of the tied token embedding / LM head) */
+    int classes; /* 0: a language model; K >= 2: a classifier whose head "score" [K, C] reads the
+                  * final LayerNorm's output (Hugging Face GPT2ForSequenceClassification: no bias)
+                  * and whose targets are class indices (-1 = no label at that position) */
 } mb_gpt_config;
 
 /* Presets: gpt-nano (tests: L2 C64 NH4 T32 V256), gpt2-124m, gpt2-350m, gpt2-774m, gpt2-1.5b
@@ -23,7 +26,7 @@ mb_status mb_gpt_preset(mb_ctx *ctx, const char *name, mb_gpt_config *out);
 extern const char *const mb_gpt_preset_names[];
 mb_status mb_gpt_config_check(mb_ctx *ctx, const mb_gpt_config *cfg);
 /* Parameters with the head tied to the token embedding:
- * V*C + T*C + L*(12*C*C + 13*C) + 2*C   (124,439,808 for gpt2-124m). */
+ * V*C + T*C + L*(12*C*C + 13*C) + 2*C   (124,439,808 for gpt2-124m), + K*C for a classifier. */
 size_t mb_gpt_num_params(const mb_gpt_config *cfg);
 
 typedef enum mb_role {
@@ -43,6 +46,7 @@ typedef enum mb_role {
     MB_ROLE_FC_PROJ_B, /* [C] */
     MB_ROLE_LNF_W,
     MB_ROLE_LNF_B,
+    MB_ROLE_SCORE,     /* classifier head [K, C] (classes > 0 only), the last parameter */
     MB_ROLE_N
 } mb_role;
 
@@ -101,14 +105,14 @@ typedef struct mb_attn_call {
 } mb_attn_call;
 
 /* Head and loss: forward turns lnf[N,C] into per-position losses[N] (targets < 0 ignored); backward
- * writes dlnf[N,C] and accumulates the head weight's gradient (wte->g). `logits` is the engine's
+ * writes dlnf[N,C] and accumulates the head weight's gradient (head->g). `logits` is the engine's
  * [N,ld] buffer, NULL when a replacement owns the loss. scale = 1/(positions counted). The default
  * forward leaves dlogits (not probabilities) in `logits`, which its backward expects. */
 typedef struct mb_loss_call {
-    int backward, N, C, V;
+    int backward, N, C, V; /* V: the head's rows (mb_gpt_head_rows) */
     int ld; /* row stride of logits (mb_gpt_logits_ld: V rounded up to the backend's alignment) */
     const void *lnf;
-    mb_param *wte;
+    mb_param *head; /* wte (the tied LM head), or score for a classifier */
     const int32_t *targets; /* device */
     void *losses;
     void *dlnf;
@@ -172,9 +176,12 @@ typedef struct mb_gpt {
  *           ln1 C, qkv 3C, atty C, res2 C, ln2 C, fch 4C, fch_gelu 4C, res3 C   -> 16 C per token
  *           attention probabilities NH*T per token
  *       + lnf B*T*C + logits (dlogits in place after the loss) B*T*ld ]
+ *   (a classifier's logits have K columns: ld = mb_gpt_logits_ld(be, K))
  * + S * [ L * 4*B*T (mean and rstd of two LayerNorms) + 2*B*T (final LayerNorm) + B*T (losses) ]
  * Tokens and targets are 2*B*T*4 bytes under OTHER. */
 size_t mb_gpt_act_bytes(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld);
+/* Rows of the output head: the vocabulary, or the classes of a classifier. */
+int mb_gpt_head_rows(const mb_gpt_config *cfg);
 /* Row stride of the logits on backend `be`: V rounded up to be->logits_align (64 on CUDA, where
  * tensor cores need 16-byte-aligned rows: 50257 -> 50304; V itself on the CPU). */
 int mb_gpt_logits_ld(const mb_backend *be, int V);
@@ -198,11 +205,18 @@ void mb_gpt_free_grads(mb_ctx *ctx, mb_gpt *m);
 void mb_gpt_free_acts(mb_ctx *ctx, mb_gpt *m);
 void mb_gpt_destroy(mb_ctx *ctx, mb_gpt *m); /* safe on a zeroed or half-built model */
 
-/* Forward over tokens[B*T] (host int32). With targets (host, -1 = ignore) the mean loss over the
- * counted positions goes to *loss and activations are kept for backward; without, logits are left
- * in acts.logits. Replaces any activations of an earlier forward. */
+/* Forward over tokens[B*T] (host int32). With targets (host, -1 = ignore; class indices for a
+ * classifier) the mean loss over the counted positions goes to *loss and activations are kept for
+ * backward; without, logits are left in acts.logits. Replaces any activations of an earlier
+ * forward. */
 mb_status mb_gpt_forward(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens, const int32_t *targets,
                          int B, int T, double *loss);
+/* After a forward without targets, at every position with labels[i] >= 0 (host, B*T): adds the
+ * cross-entropy -log softmax(logits)[label] (computed on the host in fp64 from the head's logits)
+ * to *nll, 1 to *correct when the highest logit (the first, on a tie) is the label, and 1 to
+ * *counted. The evaluation of a classifier: loss and accuracy from one forward. */
+mb_status mb_gpt_score_labels(mb_ctx *ctx, const mb_gpt *m, const int32_t *labels, double *nll,
+                              long *correct, long *counted);
 /* Accumulates d(mean loss)/d(param) into every allocated gradient, then frees the activations. */
 mb_status mb_gpt_backward(mb_ctx *ctx, mb_gpt *m);
 
@@ -216,7 +230,9 @@ mb_status mb_gpt_grad_get(mb_ctx *ctx, const mb_gpt *m, int i, double *out);
 
 /* Safetensors with Hugging Face GPT-2 names (Conv1D weights stored [in, out]). Load accepts an
  * optional "transformer." prefix, F32/F64/F16/BF16 data, and ignores the attention-mask buffers
- * ("h.N.attn.bias", "h.N.attn.masked_bias") and a tied "lm_head.weight". */
+ * ("h.N.attn.bias", "h.N.attn.masked_bias") and a tied "lm_head.weight". A classifier's
+ * "score.weight" is [K, C] as stored; loading a language model's checkpoint (which has none) into a
+ * classifier leaves the head as initialised, the fine-tuning start. */
 mb_status mb_gpt_save(mb_ctx *ctx, const mb_gpt *m, const char *path);
 mb_status mb_gpt_load(mb_ctx *ctx, mb_gpt *m, const char *path);
 

@@ -158,6 +158,8 @@ static mb_status load_tensors(mb_ctx *ctx, mb_gpt *m, const mb_st_file *f, const
     for (int i = 0; i < m->nparams; i++) {
         mb_param *p = &m->params[i];
         const mb_st_tensor *st = find_tensor(f, p->name);
+        if (!st && p->role == MB_ROLE_SCORE) continue; /* a language model's checkpoint under a
+                                                        * classifier: the head keeps its init */
         if (!st) return mb_error(ctx, MB_EFORMAT, "%s: tensor '%s' is missing", path, p->name);
         int64_t want[2];
         hf_shape(p, want);
