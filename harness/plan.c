@@ -90,21 +90,26 @@ static void stack_label(const mb_stack_cfg *st, char *out, size_t n) {
 
 static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, const mb_target_cfg *tg,
                           const mb_model_cfg *md, const mb_stack_cfg *st, int bs, int seq,
-                          mb_precision prec, int rep, const char *filter) {
+                          mb_precision prec, int rep, mb_search_kind search, const char *filter) {
     mb_cell c;
     memset(&c, 0, sizeof c);
     c.target = tg;
     c.model = md;
     c.stack = st;
-    c.batch_size = bs;
-    c.seq_len = seq ? seq : md->shape.seq_len;
+    c.search = search;
+    c.row_search = mb_search_name(search);
+    c.batch_size = search == MB_SEARCH_MAX_BATCH ? 0 : bs;
+    c.seq_len = search == MB_SEARCH_MAX_SEQ ? 0 : seq ? seq : md->shape.seq_len;
     c.precision = prec;
     c.repeat = rep;
     c.seed = s->seed + (uint64_t)rep;
-    char sl[160];
+    char sl[160], bl[16], tl[16];
     stack_label(st, sl, sizeof sl);
-    snprintf(c.label, sizeof c.label, "%s/%s/%s/bs=%d/seq=%d/%s/r%d", tg->name, md->name, sl, bs,
-             c.seq_len, mb_precision_name(prec), rep);
+    snprintf(bl, sizeof bl, "%d", c.batch_size);
+    snprintf(tl, sizeof tl, "%d", c.seq_len);
+    snprintf(c.label, sizeof c.label, "%s/%s/%s/bs=%s/seq=%s/%s/r%d", tg->name, md->name, sl,
+             search == MB_SEARCH_MAX_BATCH ? "max" : bl, search == MB_SEARCH_MAX_SEQ ? "max" : tl,
+             mb_precision_name(prec), rep);
     if (filter && fnmatch(filter, c.label, 0) != 0) return MB_OK;
     c.params = params_text(st);
     sbuf b = {0};
@@ -112,22 +117,31 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, const mb_t
     sb_printf(&b,
               "membench-cell-v1\nsuite=%s\ntarget=%s backend=%s device=%d memory_cap=%zu\n"
               "model=%s arch=gpt layers=%d d_model=%d heads=%d seq_len=%d vocab=%d\n"
-              "stack=%s\nparams=%s\ntask=train batch_size=%d seq_len=%d precision=%s\n"
+              "stack=%s\nparams=%s\ntask=%s batch_size=%d seq_len=%d precision=%s\n"
               "steps=%d warmup_steps=%d eval_every=%d eval_batches=%d\n",
               s->name, tg->name, tg->backend == MB_TARGET_CUDA ? "cuda" : "cpu", tg->device,
               tg->memory_cap, md->name, g->layers, g->d_model, g->heads, g->seq_len, g->vocab,
-              st->label, c.params ? c.params : "", bs, c.seq_len, mb_precision_name(prec),
+              st->label, c.params ? c.params : "", s->classify ? "classify" : "train", bs,
+              c.seq_len, mb_precision_name(prec),
               s->steps, s->warmup_steps, s->eval_every, s->eval_batches);
     if (s->data.kind == MB_DATA_FILE)
         sb_printf(&b, "data=file path=%s val_fraction=%.17g\n", s->data.path, s->data.val_fraction);
-    else if (s->data.kind == MB_DATA_SOTU || s->data.kind == MB_DATA_MOBY_DICK)
+    else if (s->data.kind == MB_DATA_SOTU || s->data.kind == MB_DATA_MOBY_DICK ||
+             s->data.kind == MB_DATA_SPAM)
         sb_printf(&b, "data=%s tokenizer=%s val_fraction=%.17g\n",
-                  s->data.kind == MB_DATA_SOTU ? "sotu" : "moby-dick",
+                  s->data.kind == MB_DATA_SOTU        ? "sotu"
+                  : s->data.kind == MB_DATA_MOBY_DICK ? "moby-dick"
+                                                      : "spam-assassin",
                   s->data.tokenizer ? "bytes" : "gpt2", s->data.val_fraction);
+    else if (s->data.kind == MB_DATA_FASHION_MNIST)
+        sb_printf(&b, "data=fashion-mnist\n");
     else
         sb_printf(&b, "data=synthetic vocab=%d val_fraction=%.17g\n", s->data.vocab,
                   s->data.val_fraction);
     sb_printf(&b, "seed=%llu repeat=%d\n", (unsigned long long)c.seed, rep);
+    if (search)
+        sb_printf(&b, "search=%s start=%d max=%d trial_steps=%d\n", mb_search_name(search),
+                  s->search.start, s->search.max, s->search.trial_steps);
     c.config = b.s;
     if (!c.config || !c.params) {
         free(c.config);
@@ -170,9 +184,15 @@ mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_p
                                                                     : s->batch_size;
                                 int seq = as ? (int)as->ints[is] : s->seq_len;
                                 mb_precision pr = ap ? ap->precs[ip] : s->precision;
+                                /* on the search target one cell per searched dimension */
+                                mb_search_kind sk = t == s->search.target ? s->search.kind
+                                                                          : MB_SEARCH_NONE;
+                                if ((sk == MB_SEARCH_MAX_BATCH && ib > 0) ||
+                                    (sk == MB_SEARCH_MAX_SEQ && is > 0))
+                                    continue;
                                 mb_status rc = add_cell(ctx, s, out, &s->targets[t],
                                                         &s->models[mo], &s->stacks[st], bs, seq,
-                                                        pr, r, filter);
+                                                        pr, r, sk, filter);
                                 if (rc != MB_OK) {
                                     mb_plan_free(out);
                                     return rc;

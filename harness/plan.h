@@ -10,7 +10,12 @@ typedef struct mb_cell {
     const mb_target_cfg *target;
     const mb_model_cfg *model;
     const mb_stack_cfg *stack;
-    int batch_size, seq_len; /* seq_len resolved: task.seq_len or the model's */
+    int batch_size, seq_len; /* seq_len resolved: task.seq_len or the model's; 0 for the dimension
+                              * a search cell looks for */
+    mb_search_kind search;   /* not NONE: this cell is a search (on the suite's search target) whose
+                              * trials the runner runs and whose answer is its result row */
+    int trial_steps;         /* > 0: a trial of a search, trained this many steps, not evaluated */
+    const char *row_search;  /* the results' `search` column: "", "trial", "max_batch_size", ... */
     mb_precision precision;
     int repeat;
     uint64_t seed;       /* suite seed + repeat: repeats are independent runs */

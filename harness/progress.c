@@ -52,6 +52,13 @@ void mb_progress_cell(mb_progress *p, const char *label, const char *what) {
     fflush(stderr);
 }
 
+void mb_progress_note(mb_progress *p, const char *label, const char *what) {
+    if (p->quiet) return;
+    if (p->tty) fprintf(stderr, "\r\033[K");
+    fprintf(stderr, "  %s: %s\n", label, what);
+    fflush(stderr);
+}
+
 void mb_progress_end(mb_progress *p) {
     if (!p->quiet && p->tty) fprintf(stderr, "\r\033[K");
     fflush(stderr);

@@ -18,6 +18,7 @@
 
 #include "../engine/train.h"
 #include "json.h"
+#include "sha256.h"
 #include "table.h"
 
 #define UNSET INT64_MIN /* a measurement that does not apply: written as an empty field */
@@ -129,6 +130,11 @@ static mb_status write_run_json(mb_ctx *ctx, const mb_runner *r, int complete) {
 
 /* The summary line of a cell from its results.csv row (a resumed run prints every cell). */
 static void summary_from_row(mb_cell_summary *sm, const mb_table *t, int row) {
+    const char *sk = mb_table_get(t, row, mb_table_col(t, "search"));
+    sm->answer = -1;
+    if (!strcmp(sk, "max_batch_size") || !strcmp(sk, "max_seq_len"))
+        sm->answer = (int)mb_table_num(t, row,
+                                       mb_table_col(t, sk[4] == 'b' ? "batch_size" : "seq_len"));
     snprintf(sm->status, sizeof sm->status, "%s", mb_table_get(t, row, mb_table_col(t, "status")));
     sm->peak_bytes = mb_table_num(t, row, mb_table_col(t, "tracked_peak_bytes"));
     sm->step_ms = mb_table_num(t, row, mb_table_col(t, "step_ms_median"));
@@ -213,7 +219,12 @@ static mb_status prepare_resume(mb_ctx *ctx, mb_runner *r) {
         }
     }
     if (st == MB_OK) st = keep_steps_of(ctx, r, steps, &t, col);
-    mb_table_free(&t);
+    if (st == MB_OK) {
+        r->prior = t; /* kept for the trials of searches; freed by mb_runner_close */
+        r->have_prior = 1;
+    } else {
+        mb_table_free(&t);
+    }
     return st;
 }
 
@@ -257,6 +268,7 @@ mb_status mb_runner_open(mb_ctx *ctx, mb_runner *r, const mb_suite *s, const mb_
 }
 
 void mb_runner_close(mb_runner *r) {
+    if (r->have_prior) mb_table_free(&r->prior);
     mb_results_close(&r->results);
     mb_results_close(&r->steps);
     mb_data_free(&r->data);
@@ -343,8 +355,11 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
     memset(&model, 0, sizeof model);
     memset(&tr, 0, sizeof tr);
     int B = c->batch_size, T = c->seq_len;
+    /* a trial of a search trains a few steps, times all but the first, and is not evaluated */
+    int steps = c->trial_steps ? c->trial_steps : s->steps;
+    int warmup = c->trial_steps ? (c->trial_steps > 1) : s->warmup_steps;
     int32_t *x = malloc((size_t)B * T * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
-    cr->ms = calloc((size_t)s->steps, sizeof *cr->ms);
+    cr->ms = calloc((size_t)steps, sizeof *cr->ms);
     mb_status st = (x && y && cr->ms) ? MB_OK : mb_error(ctx, MB_ENOMEM, "host batch");
     mb_mem_set_phase(&ctx->mem, MB_PHASE_LOAD);
     mb_gpt_config shape = c->model->shape;
@@ -369,12 +384,12 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
         }
     }
     double lr = st == MB_OK ? stack_lr(&tr) : NAN;
-    for (int step = 0; step < s->steps && st == MB_OK; step++) {
+    for (int step = 0; step < steps && st == MB_OK; step++) {
         if (r->stop) { /* checked per step so a long cell stops promptly */
             st = mb_error(ctx, MB_EINTERRUPTED, "interrupted at step %d", step);
             break;
         }
-        mb_progress_step(&r->progress, c->label, step, s->steps);
+        mb_progress_step(&r->progress, c->label, step, steps);
         st = mb_data_batch(ctx, &r->data, MB_SPLIT_TRAIN, c->seed, (uint64_t)step, B, T, x, y);
         if (st != MB_OK) break;
         /* GPU: CUDA events on the work's stream around the step, which ends synchronized */
@@ -390,7 +405,7 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
                           step);
             break;
         }
-        if (step >= s->warmup_steps) cr->ms[cr->nms++] = dt;
+        if (step >= warmup) cr->ms[cr->nms++] = dt;
         cr->final_loss = loss;
         mb_step_row sr = {c->hash, "train", c->repeat, step, loss, lr, dt,
                           (int64_t)ctx->mem.cur_total, (int64_t)ctx->mem.peak_total};
@@ -399,8 +414,8 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
             st = ws;
             break;
         }
-        int last = step + 1 == s->steps;
-        if (last || (s->eval_every > 0 && (step + 1) % s->eval_every == 0)) {
+        int last = step + 1 == steps;
+        if (!c->trial_steps && (last || (s->eval_every > 0 && (step + 1) % s->eval_every == 0))) {
             double vloss = NAN;
             st = evaluate(&tr, r, c, &cr->val, &cr->val_se, &vloss);
             if (st != MB_OK) break;
@@ -410,7 +425,7 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
             st = mb_steps_write(ctx, &r->steps, &er);
         }
     }
-    mb_progress_step(&r->progress, c->label, s->steps, s->steps);
+    mb_progress_step(&r->progress, c->label, steps, steps);
     mb_train_fini(&tr);
     mb_gpt_destroy(ctx, &model);
     free(x);
@@ -452,8 +467,9 @@ static void fill_identity(const mb_runner *r, const mb_cell *c, mb_row *row, cha
     row->precision = mb_precision_name(c->precision);
     row->repeat = c->repeat;
     row->seed = c->seed;
-    row->steps = r->suite->steps;
-    row->warmup_steps = r->suite->warmup_steps;
+    row->steps = c->trial_steps ? c->trial_steps : r->suite->steps;
+    row->warmup_steps = c->trial_steps ? (c->trial_steps > 1) : r->suite->warmup_steps;
+    row->search = c->row_search ? c->row_search : "";
     row->memory_cap = (int64_t)c->target->memory_cap;
     row->git_sha = r->env.git_sha;
     row->git_dirty = r->env.git_dirty;
@@ -576,6 +592,7 @@ typedef struct cell_outcome {
 _Static_assert(sizeof(cell_outcome) <= 4096, "cell_outcome must fit in PIPE_BUF");
 
 static void summary_from(mb_cell_summary *sm, const mb_row *row) {
+    sm->answer = -1;
     snprintf(sm->status, sizeof sm->status, "%s", row->status);
     sm->peak_bytes = (double)row->tracked_peak;
     sm->step_ms = row->step_ms_median;
@@ -762,6 +779,134 @@ static mb_status run_cell_isolated(mb_ctx *ctx, mb_runner *r, const mb_cell *c,
     return MB_OK;
 }
 
+/* One trial of search cell `c` at `size`: a row of its own (search "trial", hash over the search's
+ * description and the size), or, under --resume, the row an earlier run wrote for it. */
+static mb_status run_trial(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int size, int isolate,
+                           cell_outcome *o) {
+    mb_cell tc = *c;
+    int batch = c->search == MB_SEARCH_MAX_BATCH;
+    tc.search = MB_SEARCH_NONE;
+    tc.row_search = "trial";
+    tc.trial_steps = r->suite->search.trial_steps;
+    if (batch) tc.batch_size = size;
+    else tc.seq_len = size;
+    size_t n = strlen(c->config) + 64;
+    if (!(tc.config = malloc(n))) return mb_error(ctx, MB_ENOMEM, "host allocation");
+    snprintf(tc.config, n, "%strial %s=%d\n", c->config, batch ? "batch_size" : "seq_len", size);
+    mb_sha256_hex(tc.config, tc.hash);
+    char *slash = strstr(tc.label, batch ? "/bs=max/" : "/seq=max/");
+    if (slash) { /* the label names the size tried */
+        char rest[256];
+        snprintf(rest, sizeof rest, "%s", slash + (batch ? 7 : 8));
+        snprintf(slash, sizeof tc.label - (size_t)(slash - tc.label), "/%s=%d%s",
+                 batch ? "bs" : "seq", size, rest);
+    }
+    mb_status st = MB_OK;
+    int reused = 0;
+    if (r->have_prior) {
+        int col = mb_table_col(&r->prior, "config_hash");
+        for (int k = 0; col >= 0 && k < r->prior.nrows && !reused; k++)
+            if (!strcmp(mb_table_get(&r->prior, k, col), tc.hash)) {
+                memset(o, 0, sizeof *o);
+                summary_from_row(&o->sm, &r->prior, k);
+                snprintf(o->reason, sizeof o->reason, "%s",
+                         mb_table_get(&r->prior, k, mb_table_col(&r->prior, "reason")));
+                reused = 1;
+            }
+    }
+    if (!reused) st = isolate ? run_cell_isolated(ctx, r, &tc, o) : run_cell(ctx, r, &tc, o);
+    if (st == MB_OK && o->ws == MB_OK)
+        mb_progress_note(&r->progress, tc.label, !strcmp(o->sm.status, "ok") ? "trial: fits"
+                                                 : !strcmp(o->sm.status, "oom") ? "trial: oom"
+                                                                                 : o->sm.status);
+    free(tc.config);
+    return st;
+}
+
+/* A search cell: sizes start, 2 start, 4 start ... up to the first that does not fit (or max),
+ * then bisection between the largest that fit and the smallest that did not. A size at or above
+ * one known not to fit is never tried (memory grows with batch and sequence). Every trial writes
+ * its row; then one row with search = max_batch_size | max_seq_len holds the answer in its
+ * batch_size / seq_len column, the best trial's measurements, and the trials in its reason. */
+static mb_status run_search(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int isolate,
+                            cell_outcome *o) {
+    const mb_search_cfg *q = &r->suite->search;
+    int batch = c->search == MB_SEARCH_MAX_BATCH;
+    int max = q->max ? q->max : c->model->shape.seq_len;
+    if (!batch && max > c->model->shape.seq_len) max = c->model->shape.seq_len;
+    int lo = 0, hi = max + 1, ntrials = 0; /* lo fits (0: none yet), hi does not */
+    char log[640] = "";
+    size_t used = 0;
+    cell_outcome best, t;
+    memset(&best, 0, sizeof best);
+    const char *fail = NULL; /* a trial that ended neither ok nor oom */
+    char failwhy[768] = "";
+    int size = q->start <= max ? q->start : max, expo = 1;
+    while (hi - lo > 1) {
+        if (!expo) size = lo + (hi - lo) / 2;
+        mb_status st = run_trial(ctx, r, c, size, isolate, &t);
+        if (st != MB_OK) return st; /* interrupted: no result row, --resume finishes the search */
+        if (t.ws != MB_OK) {
+            *o = t;
+            return MB_OK;
+        }
+        ntrials++;
+        int fits = !strcmp(t.sm.status, "ok");
+        if (used < sizeof log)
+            used += (size_t)snprintf(log + used, sizeof log - used, "%s%d %s", ntrials > 1 ? ", " : "",
+                                     size, fits ? "ok" : t.sm.status);
+        if (!fits && strcmp(t.sm.status, "oom")) {
+            fail = t.sm.status;
+            snprintf(failwhy, sizeof failwhy, "the trial at %s %d ended %s: %.600s",
+                     batch ? "batch" : "seq_len", size, t.sm.status, t.reason);
+            break;
+        }
+        if (fits) {
+            lo = size;
+            best = t;
+        } else {
+            hi = size;
+        }
+        if (expo && (!fits || size >= max)) expo = 0;
+        else if (expo) size = size > max / 2 ? max : 2 * size;
+    }
+    /* the result row */
+    cell_run cr;
+    memset(&cr, 0, sizeof cr);
+    memset(o, 0, sizeof *o);
+    char started[32];
+    utc_now(started, sizeof started);
+    fill_identity(r, c, &cr.row, started);
+    mb_row *row = &cr.row;
+    if (batch) row->batch_size = lo;
+    else row->seq_len = lo;
+    double cap_mib = (double)c->target->memory_cap / 1048576.0;
+    if (fail) {
+        row->status = "error";
+        snprintf(o->reason, sizeof o->reason, "%s (trials: %.200s)", failwhy, log);
+    } else if (lo == 0) {
+        row->status = "oom";
+        snprintf(o->reason, sizeof o->reason, "no %s fits under the cap of %.1f MiB; %d trials: %s",
+                 batch ? "batch size" : "sequence length", cap_mib, ntrials, log);
+    } else {
+        row->status = "ok";
+        snprintf(o->reason, sizeof o->reason, "%d trials under the cap of %.1f MiB: %s", ntrials,
+                 cap_mib, log);
+        row->tracked_peak = (int64_t)best.sm.peak_bytes;
+        row->step_ms_median = best.sm.step_ms;
+        row->step_ms_p10 = best.sm.p10;
+        row->step_ms_p90 = best.sm.p90;
+        row->tokens_per_s = best.sm.tokens_per_s;
+    }
+    row->metric = ""; /* a search measures memory, not quality */
+    row->reason = o->reason;
+    o->ws = mb_results_write(ctx, &r->results, row);
+    if (o->ws != MB_OK) snprintf(o->err, sizeof o->err, "%s", ctx->err);
+    summary_from(&o->sm, row);
+    o->sm.answer = lo;
+    return MB_OK;
+}
+
 mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
     int isolate = r->isolate || r->cell_timeout > 0;
     for (int i = 0; i < r->plan->n; i++) {
@@ -772,7 +917,9 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
             break;
         }
         cell_outcome o;
-        mb_status st = isolate ? run_cell_isolated(ctx, r, c, &o) : run_cell(ctx, r, c, &o);
+        mb_status st = c->search               ? run_search(ctx, r, c, isolate, &o)
+                       : isolate ? run_cell_isolated(ctx, r, c, &o)
+                                 : run_cell(ctx, r, c, &o);
         if (st == MB_EINTERRUPTED) {
             r->interrupted = r->stop;
             break;
@@ -781,7 +928,10 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
         *sm = o.sm;
         if (!strcmp(sm->status, "error") || !strcmp(sm->status, "timeout")) r->nerror++;
         char what[MB_ERRMSG_MAX + 128];
-        if (!strcmp(sm->status, "ok"))
+        if (c->search && !strcmp(sm->status, "ok"))
+            snprintf(what, sizeof what, "ok, largest %s that fits: %d (%s)",
+                     c->search == MB_SEARCH_MAX_BATCH ? "batch" : "seq_len", sm->answer, o.reason);
+        else if (!strcmp(sm->status, "ok"))
             snprintf(what, sizeof what, "ok, %.2f ms/step, peak %.2f MiB, %s %.4f", sm->step_ms,
                      sm->peak_bytes / 1048576.0, r->suite->classify ? "accuracy" : "val loss",
                      sm->metric);
@@ -810,7 +960,9 @@ void mb_runner_print_summary(const mb_runner *r, FILE *fp) {
             snprintf(range, sizeof range, "%.3f-%.3f", s->p10, s->p90);
             snprintf(tps, sizeof tps, "%.0f", s->tokens_per_s);
         }
-        if (!isnan(s->metric)) snprintf(vl, sizeof vl, "%.4f", s->metric);
+        if (r->plan->cells[i].search && s->status[0]) /* a search: its answer */
+            snprintf(vl, sizeof vl, "max=%d", s->answer);
+        else if (!isnan(s->metric)) snprintf(vl, sizeof vl, "%.4f", s->metric);
         fprintf(fp, "%-*s  %-8s %10.3f %10s %17s %12s %9s\n", w, r->plan->cells[i].label,
                 s->status, s->peak_bytes / 1048576.0, ms, range, tps, vl);
     }

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include "../datasets/data.h"
+#include "table.h"
 #include "env.h"
 #include "plan.h"
 #include "progress.h"
@@ -14,6 +15,7 @@
 typedef struct mb_cell_summary {
     char status[16];
     double peak_bytes, step_ms, p10, p90, tokens_per_s, metric; /* val loss or accuracy */
+    int answer; /* a search cell: the largest size that fits (0: none); -1 for other cells */
 } mb_cell_summary;
 
 typedef struct mb_runner {
@@ -42,6 +44,9 @@ typedef struct mb_runner {
     int nskipped;             /* cells skipped because of that */
     size_t dropped_results, dropped_steps; /* bytes of torn last rows cut from the two files */
     long dropped_step_rows;   /* steps.csv rows of cells that had no results.csv row */
+    mb_table prior;           /* results.csv as it was before resuming (a search reuses the rows of
+                               * its trials instead of running them again) */
+    int have_prior;
 } mb_runner;
 
 /* Creates out_dir (and parents), opens results.csv and steps.csv for appending, writes run.json,

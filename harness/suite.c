@@ -1004,11 +1004,93 @@ static mb_status load_matrix(ld *L, const yaml_node_t *m) {
     return MB_OK;
 }
 
+/* ---- search ---- */
+
+const char *mb_search_name(mb_search_kind k) {
+    return k == MB_SEARCH_MAX_BATCH ? "max_batch_size" : k == MB_SEARCH_MAX_SEQ ? "max_seq_len" : "";
+}
+
+/* search: {max_batch_size | max_seq_len: {target, start, max, trial_steps}}. Targets are loaded by
+ * then (load_root checks search after the loop). */
+static mb_status load_search(ld *L, const yaml_node_t *m) {
+    static const char *const kinds[] = {"max_batch_size", "max_seq_len"};
+    static const char *const keys[] = {"target", "start", "max", "trial_steps"};
+    mb_search_cfg *q = &L->s->search;
+    char b[QCAP];
+    MB_TRY(want_map(L, m, "search"));
+    MB_TRY(check_keys(L, m, NULL, kinds, NKEYS(kinds), "search kind", ""));
+    if (map_len(m) != 1)
+        return fail(L, m, "search takes one of max_batch_size or max_seq_len, got %d keys",
+                    map_len(m));
+    const char *k = sv(map_key(L, m, 0));
+    const yaml_node_t *e = map_val(L, m, 0), *v;
+    q->kind = !strcmp(k, "max_batch_size") ? MB_SEARCH_MAX_BATCH : MB_SEARCH_MAX_SEQ;
+    int batch = q->kind == MB_SEARCH_MAX_BATCH;
+    char what[64];
+    snprintf(what, sizeof what, "search.%s", k);
+    if (!is_null(e)) MB_TRY(want_map(L, e, what));
+    if (!is_null(e)) MB_TRY(check_keys(L, e, NULL, keys, NKEYS(keys), "key", " in search"));
+    q->start = batch ? 1 : 16;
+    q->max = batch ? 65536 : 0;
+    q->trial_steps = 2;
+    q->target = -1;
+    char f[96];
+    if (!is_null(e) && (v = map_get(L, e, "start"))) {
+        snprintf(f, sizeof f, "%s.start", what);
+        MB_TRY(get_int(L, v, f, 1, 1 << 24, &q->start));
+    }
+    if (!is_null(e) && (v = map_get(L, e, "max"))) {
+        snprintf(f, sizeof f, "%s.max", what);
+        MB_TRY(get_int(L, v, f, 1, 1 << 24, &q->max));
+        if (q->max < q->start)
+            return fail(L, v, "%s.max (%d) is below its start (%d)", what, q->max, q->start);
+    }
+    if (!is_null(e) && (v = map_get(L, e, "trial_steps"))) {
+        snprintf(f, sizeof f, "%s.trial_steps", what);
+        MB_TRY(get_int(L, v, f, 1, 100, &q->trial_steps));
+    }
+    const mb_suite *s = L->s;
+    if (!is_null(e) && (v = map_get(L, e, "target"))) {
+        for (int i = 0; v->type == YAML_SCALAR_NODE && i < s->ntargets; i++)
+            if (!strcmp(s->targets[i].name, sv(v))) q->target = i;
+        if (q->target < 0) {
+            const char **names = malloc((size_t)(s->ntargets ? s->ntargets : 1) * sizeof *names);
+            if (!names) return oom(L);
+            char list[512];
+            for (int i = 0; i < s->ntargets; i++) names[i] = s->targets[i].name;
+            join((const char *const *)names, s->ntargets, ", ", list, sizeof list);
+            const char *near =
+                v->type == YAML_SCALAR_NODE ? mb_nearest(sv(v), (const char *const *)names, s->ntargets) : NULL;
+            mb_status st = near ? fail(L, v, "%s.target %s is not a target of this suite (did you "
+                                             "mean '%s'?); targets: %s",
+                                       what, got(v, b, sizeof b), near, list)
+                                : fail(L, v, "%s.target %s is not a target of this suite; "
+                                             "targets: %s",
+                                       what, got(v, b, sizeof b), list);
+            free(names);
+            return st;
+        }
+    } else { /* the only capped target */
+        int n = 0;
+        for (int i = 0; i < s->ntargets; i++)
+            if (s->targets[i].memory_cap) q->target = i, n++;
+        if (n != 1)
+            return fail(L, e, "%s needs a target: %s", what,
+                        n ? "several targets have a memory_cap; name one with `target:`"
+                          : "no target has a memory_cap to search under");
+    }
+    if (!s->targets[q->target].memory_cap)
+        return fail(L, map_get(L, e, "target"), "%s.target '%s' has no memory_cap to search under "
+                    "(give it one, or a preset such as rtx4090-24g)", what,
+                    s->targets[q->target].name);
+    return MB_OK;
+}
+
 /* ---- the document ---- */
 
 static mb_status load_root(ld *L, const yaml_node_t *root) {
-    static const char *const keys[] = {"suite",  "seed", "repeat", "defaults", "targets",
-                                       "models", "data", "task",   "methods",  "matrix"};
+    static const char *const keys[] = {"suite", "seed",   "repeat",  "defaults", "targets", "models",
+                                       "data",  "task",   "methods", "matrix",   "search"};
     static const char *const required[] = {"suite", "models", "methods"};
     mb_suite *s = L->s;
     char b[QCAP];
@@ -1059,6 +1141,14 @@ static mb_status load_root(ld *L, const yaml_node_t *root) {
             MB_TRY(load_matrix(L, v));
         }
     }
+    if (!s->targets) {
+        if (!(s->targets = calloc(1, sizeof *s->targets))) return oom(L);
+        s->ntargets = 1;
+        if (!(s->targets[0].name = xstrdup("cpu"))) return oom(L);
+        s->targets[0].backend = MB_TARGET_CPU;
+    }
+    const yaml_node_t *sr = map_get(L, root, "search"); /* after the targets, wherever it is */
+    if (sr) MB_TRY(load_search(L, sr));
     /* the task and the data must agree: labelled data is classified, text is modelled */
     int labelled = s->data.kind == MB_DATA_SPAM || s->data.kind == MB_DATA_FASHION_MNIST;
     if (s->classify && !labelled) {
@@ -1072,12 +1162,6 @@ static mb_status load_root(ld *L, const yaml_node_t *root) {
         return fail(L, map_get(L, d, "name"),
                     "data set %s is labelled: it needs `task: {kind: classify}`",
                     s->data.kind == MB_DATA_SPAM ? "spam-assassin" : "fashion-mnist");
-    }
-    if (!s->targets) {
-        if (!(s->targets = calloc(1, sizeof *s->targets))) return oom(L);
-        s->ntargets = 1;
-        if (!(s->targets[0].name = xstrdup("cpu"))) return oom(L);
-        s->targets[0].backend = MB_TARGET_CPU;
     }
     return MB_OK;
 }

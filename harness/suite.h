@@ -64,6 +64,18 @@ typedef struct mb_matrix_axis {
     mb_precision *precs;
 } mb_matrix_axis;
 
+/* search: one of max_batch_size / max_seq_len, on one capped target. */
+typedef enum mb_search_kind { MB_SEARCH_NONE, MB_SEARCH_MAX_BATCH, MB_SEARCH_MAX_SEQ } mb_search_kind;
+const char *mb_search_name(mb_search_kind k); /* "", "max_batch_size", "max_seq_len" */
+typedef struct mb_search_cfg {
+    mb_search_kind kind;
+    int target;      /* index into targets: the one searched (it has a memory_cap); its cells become
+                      * searches, the other targets' cells run as usual */
+    int start;       /* first size tried: default 1 (batch) or 16 (sequence) */
+    int max;         /* largest size tried: default 65536 (batch) or 0 = the model's seq_len */
+    int trial_steps; /* training steps per trial, default 2 (optimizer state allocated, peak real) */
+} mb_search_cfg;
+
 typedef struct mb_suite {
     char *path;         /* as given */
     char *name;         /* `suite:` (required), names the results folder */
@@ -90,6 +102,7 @@ typedef struct mb_suite {
     mb_stack_cfg *stacks;   /* `methods:` required, >= 1 */
     int naxes;
     mb_matrix_axis *axes;
+    mb_search_cfg search;
 } mb_suite;
 
 /* Loads and validates `path`. On failure the context's error is "FILE:LINE:COL: error: ..." (or

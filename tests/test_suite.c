@@ -532,6 +532,23 @@ int main(int argc, char **argv) {
     BAD(HEAD "data: {name: moby-dick, vocab: 100}\n",
         "t.yaml:4:32: error: data.vocab does not apply to the moby-dick data (its vocabulary is "
         "the tokenizer's)");
+    BAD(HEAD "search: {max_batch_size: {}}\n",
+        "t.yaml:4:26: error: search.max_batch_size needs a target: no target has a memory_cap to "
+        "search under");
+    BAD(HEAD "search: {max_batch_size: {target: cpu}}\n",
+        "t.yaml:4:35: error: search.max_batch_size.target 'cpu' has no memory_cap to search under "
+        "(give it one, or a preset such as rtx4090-24g)");
+    BAD(HEAD "targets: [{name: card, memory_cap: 1MiB}]\nsearch: {max_batch_size: {target: crad}}\n",
+        "t.yaml:5:35: error: search.max_batch_size.target 'crad' is not a target of this suite "
+        "(did you mean 'card'?); targets: card");
+    BAD(HEAD "search: {max_batchsize: {}}\n",
+        "t.yaml:4:10: error: unknown search kind 'max_batchsize' (did you mean 'max_batch_size'?)");
+    BAD(HEAD "targets: [{name: a, memory_cap: 1MiB}]\n"
+             "search: {max_batch_size: {start: 8, max: 4}}\n",
+        "t.yaml:5:42: error: search.max_batch_size.max (4) is below its start (8)");
+    BAD(HEAD "targets: [{name: a, memory_cap: 1MiB}]\n"
+             "search: {max_batch_size: {}, max_seq_len: {}}\n",
+        "t.yaml:5:9: error: search takes one of max_batch_size or max_seq_len, got 2 keys");
     BAD(HEAD "matrix: {batch_size: []}\n",
         "t.yaml:4:22: error: matrix.batch_size must list at least one value");
     BAD(HEAD "matrix: {batch_size: [4, 8, 4]}\n",
