@@ -117,6 +117,16 @@ typedef struct mb_backend {
      * buf may be NULL when momentum == 0. */
     void (*sgd)(struct mb_ctx *ctx, void *p, const void *g, void *buf, void *master, size_t n,
                 double lr, double momentum, double dampening, double wd, int nesterov, int first);
+    /* Adafactor as torch.optim.Adafactor (_single_tensor_adafactor) computes it, p viewed as
+     * rows x cols. cols > 1: row[rows] and col[cols] are EMAs of the mean of g^2 along each row and
+     * each column (lerp weight w = t^beta2_decay), Vhat = row (x) col / max(mean(row), eps1);
+     * cols == 1: row[rows] is the EMA of g^2 itself and Vhat = row (col unused). Then
+     * alpha = max(eps2, RMS(p)) * rho with p before the decay; p *= 1 - lr*wd;
+     * U = g * rsqrt(max(Vhat, eps1^2)); p -= alpha / max(1, RMS(U)/d) * U. Reductions run in fp64
+     * in a fixed order. NULL where the backend has no Adafactor kernel. */
+    void (*adafactor)(struct mb_ctx *ctx, void *p, const void *g, void *row, void *col,
+                      void *master, size_t rows, size_t cols, double w, double rho, double eps1,
+                      double eps2, double d, double lr, double wd);
 } mb_backend;
 
 extern const mb_backend mb_backend_cpu_f32;

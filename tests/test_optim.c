@@ -1,13 +1,14 @@
 /* tests/test_optim.c — adamw and sgd against independent fp64 implementations of their update rules
  * (3 steps on random gradients; max abs error < 1e-6), and predict_bytes against measured optimizer
- * bytes (adamw: 8 bytes per trainable fp32 parameter; sgd: 4 with momentum, 0 without). */
+ * bytes (adamw: 8 bytes per trainable fp32 parameter; sgd: 4 with momentum, 0 without); adafactor
+ * likewise over 5 steps against torch.optim.Adafactor's formulas, per tensor. */
 #include <stdlib.h>
 
 #include "../engine/train.h"
 #include "check.h"
 #include "gpt_fixture.h"
 
-extern const mb_method mb_method_adamw, mb_method_sgd;
+extern const mb_method mb_method_adamw, mb_method_sgd, mb_method_adafactor;
 
 #define TOL 1e-6
 #define STEPS 3
@@ -37,6 +38,99 @@ static void ref_sgd(double *p, double *buf, const double *g, size_t n, int t, do
         }
         p[i] -= lr * d;
     }
+}
+
+/* fp64 Adafactor on one tensor of rows x cols (cols 1: a vector), torch's _single_tensor_adafactor:
+ * rho = min(lr, t^-1/2); alpha = max(eps2, RMS(p)) rho; p *= 1 - lr wd;
+ * matrix: R = lerp(R, rowmean(g^2), t^decay), C = lerp(C, colmean(g^2), t^decay),
+ *         V = R C^T / max(mean(R), eps1);  vector: V = lerp(V, g^2, t^decay);
+ * U = g / sqrt(max(V, eps1^2)); p -= alpha / max(1, RMS(U)/d) U. */
+static void ref_adafactor(double *p, double *R, double *C, const double *g, size_t rows,
+                          size_t cols, int t, const double *v) {
+    double lr = v[0], decay = v[1], eps1 = v[2] > 0 ? v[2] : 0x1p-23, eps2 = v[3], d = v[4],
+           wd = v[5], n = (double)(rows * cols), w = pow(t, decay);
+    double rho = fmin(lr, 1 / sqrt((double)t)), sp = 0;
+    for (size_t i = 0; i < rows * cols; i++) sp += p[i] * p[i];
+    double alpha = fmax(eps2, sqrt(sp / n)) * rho;
+    for (size_t i = 0; i < rows * cols; i++) p[i] *= 1 - lr * wd;
+    double *V = malloc(rows * cols * sizeof *V), su = 0;
+    if (cols > 1) {
+        double rm = 0;
+        for (size_t r = 0; r < rows; r++) {
+            double a = 0;
+            for (size_t c = 0; c < cols; c++) a += g[r * cols + c] * g[r * cols + c];
+            R[r] = R[r] + w * (a / cols - R[r]);
+            rm += R[r] / rows;
+        }
+        for (size_t c = 0; c < cols; c++) {
+            double a = 0;
+            for (size_t r = 0; r < rows; r++) a += g[r * cols + c] * g[r * cols + c];
+            C[c] = C[c] + w * (a / rows - C[c]);
+        }
+        for (size_t i = 0; i < rows * cols; i++) V[i] = R[i / cols] * C[i % cols] / fmax(rm, eps1);
+    } else {
+        for (size_t i = 0; i < rows; i++) V[i] = R[i] = R[i] + w * (g[i] * g[i] - R[i]);
+    }
+    for (size_t i = 0; i < rows * cols; i++) {
+        V[i] = g[i] / sqrt(fmax(V[i], eps1 * eps1));
+        su += V[i] * V[i];
+    }
+    double den = fmax(1.0, sqrt(su / n) / d);
+    for (size_t i = 0; i < rows * cols; i++) p[i] -= alpha / den * V[i];
+    free(V);
+}
+
+/* 5 Adafactor steps on gpt-nano with random gradients against ref_adafactor; optimizer bytes
+ * measured = predicted = 4 (rows + cols) per matrix + 4 numel per vector. */
+static int run_adafactor(const double *v) {
+    mb_ctx ctx;
+    mb_gpt_config cfg;
+    mb_gpt m;
+    CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 4, &cfg, &m));
+    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m, NULL));
+    mb_pvalue vals[6];
+    for (int i = 0; i < 6; i++) vals[i].num = v[i];
+    const mb_method *ms[1] = {&mb_method_adafactor};
+    const mb_pvalue *vs[1] = {vals};
+    mb_train tr;
+    CHECK_OK(&ctx, mb_train_init(&tr, &ctx, &m, ms, vs, 1, NULL, 1));
+    double worst = 0;
+    int64_t state = 0;
+    for (int i = 0; i < m.nparams; i++) {
+        mb_param *pr = &m.params[i];
+        size_t rows = pr->ndim == 2 ? pr->shape[0] : pr->numel, cols = pr->ndim == 2 ? pr->shape[1] : 1;
+        state += 4 * (int64_t)(rows + (cols > 1 ? cols : 0));
+        double *p = malloc(pr->numel * sizeof *p), *g = malloc(pr->numel * sizeof *g);
+        double *got = malloc(pr->numel * sizeof *got);
+        double *R = calloc(rows, sizeof *R), *C = calloc(cols, sizeof *C);
+        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &pr->w, pr->numel, p));
+        for (int t = 1; t <= 5; t++) {
+            mb_rng_fill_normal(g, pr->numel, 78, (uint32_t)(t * 1000 + i), 0, 0.0, 0.1);
+            for (size_t j = 0; j < pr->numel; j++) g[j] = (float)g[j];
+            CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &pr->g, pr->numel, g));
+            CHECK_OK(&ctx, mb_method_adafactor.optimizer_step(tr.priv[0], &tr, pr));
+            ref_adafactor(p, R, C, g, rows, cols, t, v);
+        }
+        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &pr->w, pr->numel, got));
+        for (size_t j = 0; j < pr->numel; j++) worst = fmax(worst, fabs(got[j] - p[j]));
+        free(p);
+        free(g);
+        free(got);
+        free(R);
+        free(C);
+    }
+    printf("adafactor (lr %g, decay %g, eps1 %g, eps2 %g, d %g, wd %g): max abs error after 5 "
+           "steps %.3e; state %lld bytes\n", v[0], v[1], v[2], v[3], v[4], v[5], worst,
+           (long long)state);
+    CHECK(worst < TOL, "adafactor: max abs error %.3e", worst);
+    mb_predict pred;
+    mb_train_predict(&tr, 1, 1, &pred);
+    CHECK_EQ_U(pred.bytes[MB_MEM_OPTIMIZER], state);
+    CHECK_EQ_U(ctx.mem.peak[MB_MEM_OPTIMIZER], state);
+    mb_train_fini(&tr);
+    mb_gpt_destroy(&ctx, &m);
+    CHECK_EQ_U(ctx.mem.live, 0);
+    return 0;
 }
 
 typedef struct opt_case {
@@ -116,6 +210,17 @@ int main(void) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (run_case(&cases[i])) return 1;
+    const double af[][6] = {
+        {1e-2, -0.8, 0, 1e-3, 1.0, 0.0},   /* torch's defaults */
+        {5e-2, -0.5, 1e-30, 1e-2, 2.0, 0.1}, /* decay, a looser clip, the paper's eps1 */
+    };
+    for (size_t i = 0; i < sizeof af / sizeof af[0]; i++)
+        if (run_adafactor(af[i])) return 1;
+    mb_pvalue da[6];
+    mb_method_defaults(&mb_method_adafactor, da);
+    CHECK(da[0].num == 1e-2 && da[1].num == -0.8 && da[2].num == 0 && da[3].num == 1e-3 &&
+              da[4].num == 1.0 && da[5].num == 0.0,
+          "adafactor defaults are torch.optim.Adafactor's");
     /* The defaults declared by adamw are the issue's: lr 3e-4, betas 0.9/0.999, eps 1e-8, wd 0. */
     mb_pvalue d[5];
     mb_method_defaults(&mb_method_adamw, d);

@@ -1,0 +1,120 @@
+/* methods/adafactor.c — Adafactor with PyTorch's formulas (torch.optim.Adafactor, the peer we
+ * compare with): a factored second moment (row and column EMAs) for matrices, a full one for
+ * vectors, no first moment, relative step size capped by lr, update clipping by RMS. */
+#include <float.h>
+#include <math.h>
+
+#include "../engine/train.h"
+
+enum { P_LR, P_DECAY, P_EPS1, P_EPS2, P_D, P_WD, P_N };
+
+static const mb_param_decl params[P_N] = {
+    {"lr", MB_PT_FLOAT, 1e-2, 0, 10, NULL,
+     "cap on the relative step rho_t = min(lr, 1/sqrt(t)) and the weight-decay factor (torch's "
+     "default; the paper has no lr and caps rho_t at 0.01)"},
+    {"beta2_decay", MB_PT_FLOAT, -0.8, -10, 0, NULL,
+     "1 - beta2_t = t^beta2_decay (paper: beta2_t = 1 - t^-0.8)"},
+    {"eps1", MB_PT_FLOAT, 0, 0, 1, NULL,
+     "floor of the variance estimate (squared) and of mean(row); 0 = the state type's machine "
+     "epsilon, torch's None (the paper adds 1e-30 to g^2 instead)"},
+    {"eps2", MB_PT_FLOAT, 1e-3, 0, 1, NULL, "floor of RMS(p) in the step size alpha_t"},
+    {"d", MB_PT_FLOAT, 1.0, 1, 100, NULL, "clipping threshold: U / max(1, RMS(U)/d)"},
+    {"weight_decay", MB_PT_FLOAT, 0.0, 0, 10, NULL, "decoupled decay: p *= 1 - lr*weight_decay"},
+};
+
+typedef struct adafactor_state {
+    double lr, decay, eps1, eps2, d, wd;
+    mb_buf *row, *col; /* per parameter id: row (and col for matrices) */
+    int *t;
+    int n;
+} adafactor_state;
+
+/* Matrices are factored over their [rows, cols]; vectors keep one value per element. */
+static void factors(const mb_param *p, size_t *rows, size_t *cols) {
+    *rows = p->ndim == 2 ? p->shape[0] : p->numel;
+    *cols = p->ndim == 2 ? p->shape[1] : 1;
+}
+
+static mb_status adafactor_init(void *priv, mb_train *tr, const mb_pvalue *v) {
+    adafactor_state *s = priv;
+    const mb_backend *be = tr->ctx->be;
+    if (!be->adafactor)
+        return mb_error(tr->ctx, MB_EUNSUPPORTED,
+                        "adafactor: backend %s has no Adafactor kernel (this build has it on the "
+                        "cpu backends)", be->name);
+    s->lr = v[P_LR].num;
+    s->decay = v[P_DECAY].num;
+    s->eps1 = v[P_EPS1].num > 0 ? v[P_EPS1].num : be->sdtype == MB_F64 ? DBL_EPSILON : FLT_EPSILON;
+    s->eps2 = v[P_EPS2].num;
+    s->d = v[P_D].num;
+    s->wd = v[P_WD].num;
+    s->n = tr->model->nparams;
+    s->row = calloc((size_t)s->n, sizeof *s->row);
+    s->col = calloc((size_t)s->n, sizeof *s->col);
+    s->t = calloc((size_t)s->n, sizeof *s->t);
+    if (!s->row || !s->col || !s->t) return mb_error(tr->ctx, MB_ENOMEM, "adafactor: host state");
+    return MB_OK;
+}
+
+static void adafactor_fini(void *priv, mb_train *tr) {
+    adafactor_state *s = priv;
+    for (int i = 0; s->row && i < s->n; i++) {
+        mb_free(tr->ctx, &s->row[i]);
+        mb_free(tr->ctx, &s->col[i]);
+    }
+    free(s->row);
+    free(s->col);
+    free(s->t);
+}
+
+static mb_status adafactor_step(void *priv, mb_train *tr, mb_param *p) {
+    adafactor_state *s = priv;
+    mb_ctx *ctx = tr->ctx;
+    int i = p->id;
+    size_t rows, cols, es = mb_dtype_size(ctx->be->sdtype);
+    factors(p, &rows, &cols);
+    if (!s->row[i].ptr) {
+        MB_TRY(mb_alloc(ctx, &s->row[i], rows * es, MB_MEM_OPTIMIZER, "adafactor.row"));
+        ctx->be->zero(ctx, s->row[i].ptr, rows * es);
+        if (cols > 1) {
+            MB_TRY(mb_alloc(ctx, &s->col[i], cols * es, MB_MEM_OPTIMIZER, "adafactor.col"));
+            ctx->be->zero(ctx, s->col[i].ptr, cols * es);
+        }
+    }
+    mb_buf *master;
+    MB_TRY(mb_train_master(tr, p, &master));
+    double t = ++s->t[i];
+    ctx->be->adafactor(ctx, p->w.ptr, p->g.ptr, s->row[i].ptr, s->col[i].ptr,
+                       master ? master->ptr : NULL, rows, cols, pow(t, s->decay),
+                       fmin(s->lr, 1.0 / sqrt(t)), s->eps1, s->eps2, s->d, s->lr, s->wd);
+    return MB_OK;
+}
+
+/* rows + cols state elements per matrix, numel per vector, for every parameter of the model
+ * (GPT-2 124M: 321,617 elements, 1,286,468 bytes in fp32). */
+static void adafactor_predict(const mb_pvalue *v, mb_predict *pr) {
+    (void)v;
+    size_t n = 0;
+    for (int i = 0; i < pr->model->nparams; i++) {
+        size_t rows, cols;
+        factors(&pr->model->params[i], &rows, &cols);
+        n += rows + (cols > 1 ? cols : 0);
+    }
+    pr->bytes[MB_MEM_OPTIMIZER] += (int64_t)(pr->state_elem * n);
+}
+
+const mb_method mb_method_adafactor = {
+    .abi_version = MB_METHOD_ABI_VERSION,
+    .name = "adafactor",
+    .paper = "Noam Shazeer and Mitchell Stern. Adafactor: Adaptive Learning Rates with Sublinear "
+             "Memory Cost. ICML 2018. arXiv:1804.04235",
+    .summary = "factored second moment (row + column EMAs per matrix), no first moment; "
+               "torch.optim.Adafactor's formulas",
+    .params = params,
+    .nparams = P_N,
+    .priv_size = sizeof(adafactor_state),
+    .init = adafactor_init,
+    .fini = adafactor_fini,
+    .optimizer_step = adafactor_step,
+    .predict_bytes = adafactor_predict,
+};
