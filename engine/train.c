@@ -182,11 +182,16 @@ mb_status mb_train_step(mb_train *tr, const int32_t *tokens, const int32_t *targ
     }
     memset(tr->plan.trainable, 1, (size_t)m->nparams);
     tr->plan.lowest_layer = 0;
+    tr->plan.grads_on_demand = 0;
     if (OWNER(tr, S_BEGIN_STEP) >= 0) MB_TRY(CALL(tr, S_BEGIN_STEP, begin_step, &tr->plan));
     tr->hooks.lowest_layer = tr->plan.lowest_layer;
     mb_mem_set_phase(&ctx->mem, MB_PHASE_BACKWARD);
-    MB_TRY(mb_gpt_alloc_grads(ctx, m, tr->plan.trainable));
-    mb_gpt_zero_grads(ctx, m);
+    if (tr->plan.grads_on_demand) {
+        mb_gpt_grads_on_demand(ctx, m, tr->plan.trainable);
+    } else {
+        MB_TRY(mb_gpt_alloc_grads(ctx, m, tr->plan.trainable));
+        mb_gpt_zero_grads(ctx, m);
+    }
     mb_mem_set_phase(&ctx->mem, MB_PHASE_FORWARD);
     MB_TRY(mb_gpt_forward(ctx, m, tokens, targets, B, T, loss));
     mb_mem_set_phase(&ctx->mem, MB_PHASE_BACKWARD);

@@ -36,6 +36,9 @@ struct mb_train;
 typedef struct mb_step_plan {
     uint8_t *trainable; /* [model.nparams]: 0 = frozen this step (no gradient, no update) */
     int lowest_layer;   /* backward stops below this block (0 = reaches the embeddings) */
+    int grads_on_demand; /* 1: no gradient buffers before backward; each trainable parameter's is
+                          * allocated just before its first write (a grad_ready that frees it keeps
+                          * the gradient peak to the tensors in flight) */
 } mb_step_plan;
 
 /* mb_act_mode, mb_linear_call, mb_attn_call and mb_loss_call are the model's extension points,

@@ -1,14 +1,15 @@
 /* tests/test_optim.c — adamw and sgd against independent fp64 implementations of their update rules
  * (3 steps on random gradients; max abs error < 1e-6), and predict_bytes against measured optimizer
  * bytes (adamw: 8 bytes per trainable fp32 parameter; sgd: 4 with momentum, 0 without); adafactor
- * likewise over 5 steps against torch.optim.Adafactor's formulas, per tensor. */
+ * likewise over 5 steps against torch.optim.Adafactor's formulas, per tensor; lomo against SGD done
+ * by hand, with its gradient peak. */
 #include <stdlib.h>
 
 #include "../engine/train.h"
 #include "check.h"
 #include "gpt_fixture.h"
 
-extern const mb_method mb_method_adamw, mb_method_sgd, mb_method_adafactor;
+extern const mb_method mb_method_adamw, mb_method_sgd, mb_method_adafactor, mb_method_lomo;
 
 #define TOL 1e-6
 #define STEPS 3
@@ -133,6 +134,66 @@ static int run_adafactor(const double *v) {
     return 0;
 }
 
+/* LOMO on gpt-nano in fp64: 5 steps against a second model trained by the test itself (plain
+ * forward/backward with every gradient, then p -= lr g on the host); the gradient peak is the
+ * tensors in flight: the tied wte's V*C plus the MLP's weight and bias 4C^2 + 4C, not the model. */
+static int run_lomo(void) {
+    const double lr = 0.05;
+    mb_ctx ctx, rctx;
+    mb_gpt_config cfg;
+    mb_gpt m, r;
+    CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f64, 9, &cfg, &m));
+    CHECK_OK(&rctx, fixture_nano(&rctx, &mb_backend_cpu_f64, 9, &cfg, &r));
+    CHECK_OK(&rctx, mb_gpt_alloc_grads(&rctx, &r, NULL));
+    mb_pvalue vals[1] = {{lr}};
+    const mb_method *ms[1] = {&mb_method_lomo};
+    const mb_pvalue *vs[1] = {vals};
+    mb_train tr;
+    CHECK_OK(&ctx, mb_train_init(&tr, &ctx, &m, ms, vs, 1, NULL, 1));
+    int B = 4, T = cfg.seq_len;
+    int32_t x[4 * 32], y[4 * 32];
+    double *h = malloc(cfg.vocab * cfg.d_model * sizeof *h), *g = malloc(cfg.vocab * cfg.d_model * sizeof *g);
+    double worst = 0, loss, rloss;
+    for (int t = 0; t < 5; t++) {
+        fixture_batch(x, y, B * T, cfg.vocab, 50 + (uint64_t)t);
+        CHECK_OK(&ctx, mb_train_step(&tr, x, y, B, T, &loss));
+        mb_gpt_zero_grads(&rctx, &r);
+        CHECK_OK(&rctx, mb_gpt_forward(&rctx, &r, x, y, B, T, &rloss));
+        CHECK_OK(&rctx, mb_gpt_backward(&rctx, &r));
+        CHECK(loss == rloss, "step %d: loss %.17g, reference %.17g", t, loss, rloss);
+        for (int i = 0; i < r.nparams; i++) {
+            mb_param *p = &r.params[i];
+            CHECK_OK(&rctx, mb_gpt_param_get(&rctx, &p->w, p->numel, h));
+            CHECK_OK(&rctx, mb_gpt_grad_get(&rctx, &r, i, g));
+            for (size_t j = 0; j < p->numel; j++) h[j] -= lr * g[j];
+            CHECK_OK(&rctx, mb_gpt_param_set(&rctx, &p->w, p->numel, h));
+        }
+    }
+    for (int i = 0; i < m.nparams; i++) {
+        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &m.params[i].w, m.params[i].numel, h));
+        CHECK_OK(&rctx, mb_gpt_param_get(&rctx, &r.params[i].w, r.params[i].numel, g));
+        for (size_t j = 0; j < m.params[i].numel; j++) worst = fmax(worst, fabs(h[j] - g[j]));
+    }
+    size_t C = (size_t)cfg.d_model, in_flight = 8 * ((size_t)cfg.vocab * C + 4 * C * C + 4 * C);
+    mb_predict pred;
+    mb_train_predict(&tr, B, T, &pred);
+    printf("lomo: max abs difference from the reference after 5 steps %.3e; gradient peak %zu "
+           "bytes (all gradients: %zu); optimizer state %zu bytes\n",
+           worst, ctx.mem.peak[MB_MEM_GRADS], 8 * m.num_params, ctx.mem.peak[MB_MEM_OPTIMIZER]);
+    CHECK(worst < 1e-12, "lomo: max abs difference %.3e", worst);
+    CHECK_EQ_U(ctx.mem.peak[MB_MEM_GRADS], in_flight);
+    CHECK_EQ_U(pred.bytes[MB_MEM_GRADS], in_flight);
+    CHECK_EQ_U(ctx.mem.peak[MB_MEM_OPTIMIZER], 0);
+    CHECK_EQ_U(ctx.mem.cur[MB_MEM_GRADS], 0);
+    free(h);
+    free(g);
+    mb_train_fini(&tr);
+    mb_gpt_destroy(&ctx, &m);
+    mb_gpt_destroy(&rctx, &r);
+    CHECK_EQ_U(ctx.mem.live, 0);
+    return 0;
+}
+
 typedef struct opt_case {
     const mb_method *method;
     double v[5]; /* parameter values in declaration order */
@@ -216,6 +277,7 @@ int main(void) {
     };
     for (size_t i = 0; i < sizeof af / sizeof af[0]; i++)
         if (run_adafactor(af[i])) return 1;
+    if (run_lomo()) return 1;
     mb_pvalue da[6];
     mb_method_defaults(&mb_method_adafactor, da);
     CHECK(da[0].num == 1e-2 && da[1].num == -0.8 && da[2].num == 0 && da[3].num == 1e-3 &&

@@ -225,6 +225,7 @@ mb_status mb_gpt_init_weights(mb_ctx *ctx, mb_gpt *m, uint64_t seed) {
 }
 
 mb_status mb_gpt_alloc_grads(mb_ctx *ctx, mb_gpt *m, const uint8_t *trainable) {
+    m->grad_mask = NULL;
     size_t es = mb_dtype_size(ctx->be->dtype);
     for (int i = 0; i < m->nparams; i++) {
         mb_param *p = &m->params[i];
@@ -242,6 +243,11 @@ mb_status mb_gpt_alloc_grads(mb_ctx *ctx, mb_gpt *m, const uint8_t *trainable) {
     }
     m->grads_allocated = 1;
     return MB_OK;
+}
+
+void mb_gpt_grads_on_demand(mb_ctx *ctx, mb_gpt *m, const uint8_t *trainable) {
+    mb_gpt_free_grads(ctx, m);
+    m->grad_mask = trainable;
 }
 
 void mb_gpt_zero_grads(mb_ctx *ctx, mb_gpt *m) {
@@ -362,8 +368,23 @@ mb_status mb_gpt_loss_default(mb_ctx *ctx, const mb_loss_call *c) {
     return MB_OK;
 }
 
+/* On demand: parameter id's gradient, allocated and zeroed if it is trainable and has none yet. */
+static mb_status need_grad(mb_ctx *ctx, mb_gpt *m, int id) {
+    mb_param *p = &m->params[id];
+    if (!m->grad_mask || !m->grad_mask[id] || p->g.ptr) return MB_OK;
+    MB_TRY(mb_alloc(ctx, &p->g, p->numel * mb_dtype_size(ctx->be->dtype), MB_MEM_GRADS, p->name));
+    ctx->be->zero(ctx, p->g.ptr, p->g.bytes);
+    return MB_OK;
+}
+
+static mb_status need_grads(mb_ctx *ctx, mb_gpt *m, int a, int b) {
+    MB_TRY(need_grad(ctx, m, a));
+    return need_grad(ctx, m, b);
+}
+
 static mb_status linear(mb_ctx *ctx, mb_gpt *m, int layer, int wid, int backward, void *out,
                         const void *inp, void *dinp, const void *dout, int N, int C, int OC) {
+    if (backward) MB_TRY(need_grads(ctx, m, wid, wid + 1));
     mb_linear_call c = {layer, &m->params[wid], &m->params[wid + 1], out, inp, dinp, dout,
                         N,     C,               OC};
     const mb_gpt_hooks *h = m->hooks;
@@ -565,6 +586,7 @@ static mb_status block_backward(mb_ctx *ctx, mb_gpt *m, int l, const bwd_scratch
     MB_TRY(linear(ctx, m, l, p + 8, 1, NULL, la->ln2.ptr, s->dtmp, s->dfch, N, C, 4 * C));
     MB_TRY(grad_ready(m, p + 8));
     MB_TRY(grad_ready(m, p + 9));
+    MB_TRY(need_grads(ctx, m, p + 6, p + 7));
     be->layernorm_bwd(ctx, s->dres, G(p + 6), G(p + 7), s->dtmp, la->res2.ptr, W(p + 6),
                       la->ln2_mean.ptr, la->ln2_rstd.ptr, N, C);
     MB_TRY(grad_ready(m, p + 6));
@@ -576,6 +598,7 @@ static mb_status block_backward(mb_ctx *ctx, mb_gpt *m, int l, const bwd_scratch
     MB_TRY(linear(ctx, m, l, p + 2, 1, NULL, la->ln1.ptr, s->dtmp, s->dqkv, N, C, 3 * C));
     MB_TRY(grad_ready(m, p + 2));
     MB_TRY(grad_ready(m, p + 3));
+    MB_TRY(need_grads(ctx, m, p, p + 1));
     be->layernorm_bwd(ctx, need_dinp ? s->dres : NULL, G(p), G(p + 1), s->dtmp, res_in, W(p),
                       la->ln1_mean.ptr, la->ln1_rstd.ptr, N, C);
     MB_TRY(grad_ready(m, p));
@@ -595,15 +618,18 @@ static mb_status backward_impl(mb_ctx *ctx, mb_gpt *m, const bwd_scratch *s) {
     mb_loss_call lc = {1,           N,           C,         V,      mb_gpt_logits_ld(be, V), a->lnf.ptr,
                        &m->params[H], a->targets.ptr, a->losses.ptr, s->dtmp, a->logits.ptr,
                        a->counted ? 1.0 / a->counted : 0.0};
+    MB_TRY(need_grad(ctx, m, H));
     MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc) : mb_gpt_loss_default(ctx, &lc));
     if (H != 0) MB_TRY(grad_ready(m, H)); /* a classifier's head is complete after the loss */
     be->zero(ctx, s->dres, (size_t)N * C * mb_dtype_size(be->dtype));
+    MB_TRY(need_grads(ctx, m, f, f + 1));
     be->layernorm_bwd(ctx, s->dres, G(f), G(f + 1), s->dtmp, a->layer[L - 1].res3.ptr, W(f),
                       a->lnf_mean.ptr, a->lnf_rstd.ptr, N, C);
     MB_TRY(grad_ready(m, f));
     MB_TRY(grad_ready(m, f + 1));
     for (int l = L - 1; l >= lowest && l >= 0; l--)
         MB_TRY(block_backward(ctx, m, l, s, l > 0 || lowest == 0));
+    if (lowest == 0) MB_TRY(need_grads(ctx, m, 0, 1));
     if (lowest == 0) be->encoder_bwd(ctx, G(0), G(1), s->dres, a->tokens.ptr, a->B, a->T, C);
     MB_TRY(grad_ready(m, 0));
     if (lowest == 0) MB_TRY(grad_ready(m, 1));
@@ -614,7 +640,8 @@ mb_status mb_gpt_backward(mb_ctx *ctx, mb_gpt *m) {
     mb_gpt_acts *a = &m->acts;
     if (!m->have_acts || !a->has_targets)
         return mb_error(ctx, MB_EINVAL, "backward needs a forward with targets first");
-    if (!m->grads_allocated) return mb_error(ctx, MB_EINVAL, "backward needs gradient buffers");
+    if (!m->grads_allocated && !m->grad_mask)
+        return mb_error(ctx, MB_EINVAL, "backward needs gradient buffers (or gradients on demand)");
     size_t es = mb_dtype_size(ctx->be->dtype), NC = (size_t)a->B * a->T * m->cfg.d_model;
     mb_buf dres = {0}, dtmp = {0}, dqkv = {0}, dfch = {0}, datt = {0};
     const mb_mem_cat A = MB_MEM_ACTIVATIONS;

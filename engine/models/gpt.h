@@ -163,6 +163,10 @@ typedef struct mb_gpt {
     mb_param *params;  /* host array of descriptors */
     size_t num_params; /* elements over all tensors */
     int grads_allocated;
+    /* Gradients on demand (mb_gpt_grads_on_demand): no buffer exists before backward; each trainable
+     * parameter's is allocated (zeroed) just before the first kernel that writes it, so a method
+     * that frees it in grad_ready keeps only the gradients in flight. */
+    const uint8_t *grad_mask; /* trainable[nparams] while on demand, else NULL */
     mb_gpt_acts acts;
     int have_acts;
     const mb_gpt_hooks *hooks; /* NULL: plain forward/backward */
@@ -201,6 +205,9 @@ mb_status mb_gpt_init_weights(mb_ctx *ctx, mb_gpt *m, uint64_t seed);
  * and frees those of the others. */
 mb_status mb_gpt_alloc_grads(mb_ctx *ctx, mb_gpt *m, const uint8_t *trainable);
 void mb_gpt_zero_grads(mb_ctx *ctx, mb_gpt *m);
+/* Frees every gradient and makes the next backward allocate those of parameters with
+ * trainable[i] != 0 on demand (the mask must outlive that backward). */
+void mb_gpt_grads_on_demand(mb_ctx *ctx, mb_gpt *m, const uint8_t *trainable);
 void mb_gpt_free_grads(mb_ctx *ctx, mb_gpt *m);
 void mb_gpt_free_acts(mb_ctx *ctx, mb_gpt *m);
 void mb_gpt_destroy(mb_ctx *ctx, mb_gpt *m); /* safe on a zeroed or half-built model */
