@@ -127,6 +127,13 @@ typedef struct mb_backend {
     void (*adafactor)(struct mb_ctx *ctx, void *p, const void *g, void *row, void *col,
                       void *master, size_t rows, size_t cols, double w, double rho, double eps1,
                       double eps2, double d, double lr, double wd);
+    /* Adam-mini (zyushun/Adam-mini): n elements in consecutive blocks of `block` (n % block == 0),
+     * one second moment per block. p *= 1 - lr*wd; m = lerp(m, g, 1-b1) per element;
+     * v[k] = b2*v[k] + (1-b2)*mean(g^2 over block k) (the mean in fp64);
+     * p -= (lr/bc1) * m / (sqrt(v[k])/sqrt(bc2) + eps). NULL where the backend has no kernel. */
+    void (*adam_mini)(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v, void *master,
+                      size_t n, size_t block, double lr, double beta1, double beta2, double eps,
+                      double wd, double bc1, double bc2);
 } mb_backend;
 
 extern const mb_backend mb_backend_cpu_f32;

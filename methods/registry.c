@@ -11,12 +11,14 @@ extern const mb_method mb_method_adamw;
 extern const mb_method mb_method_sgd;
 extern const mb_method mb_method_adafactor;
 extern const mb_method mb_method_lomo;
+extern const mb_method mb_method_adam_mini;
 
 /* One line per method. */
 static const mb_method *const builtin[] = {
     &mb_method_adamw,
     &mb_method_sgd,
     &mb_method_adafactor,
+    &mb_method_adam_mini,
     &mb_method_lomo,
 };
 #define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))

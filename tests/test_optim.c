@@ -9,7 +9,8 @@
 #include "check.h"
 #include "gpt_fixture.h"
 
-extern const mb_method mb_method_adamw, mb_method_sgd, mb_method_adafactor, mb_method_lomo;
+extern const mb_method mb_method_adamw, mb_method_sgd, mb_method_adafactor, mb_method_lomo,
+    mb_method_adam_mini;
 
 #define TOL 1e-6
 #define STEPS 3
@@ -194,6 +195,92 @@ static int run_lomo(void) {
     return 0;
 }
 
+/* The test's own Adam-mini block size for element j of parameter p (zyushun/Adam-mini's GPT-2
+ * partition): wte and the output-neuron matrices by row, q and k by head, v by row, biases per
+ * element, everything else whole. */
+static size_t mini_block(const mb_gpt_config *c, const mb_param *p, size_t j) {
+    size_t C = (size_t)c->d_model;
+    switch (p->role) {
+    case MB_ROLE_WTE: case MB_ROLE_ATTN_PROJ_W: case MB_ROLE_FC_W: case MB_ROLE_FC_PROJ_W:
+        return p->shape[1];
+    case MB_ROLE_QKV_W:
+        return j < 2 * C * C ? C * C / (size_t)c->heads : C;
+    case MB_ROLE_LN1_B: case MB_ROLE_LN2_B: case MB_ROLE_LNF_B: case MB_ROLE_QKV_B:
+    case MB_ROLE_ATTN_PROJ_B: case MB_ROLE_FC_B: case MB_ROLE_FC_PROJ_B:
+        return 1;
+    default:
+        return p->numel;
+    }
+}
+
+/* 5 Adam-mini steps per tensor against an fp64 reference: vb = b2 vb + (1-b2) mean_block(g^2);
+ * p -= lr wd p (weights and embeddings only); m = b1 m + (1-b1) g;
+ * p -= lr (m/(1-b1^t)) / (sqrt(vb/(1-b2^t)) + eps). State bytes = 4 (numel + blocks). */
+static int run_adam_mini(const double *v) {
+    mb_ctx ctx;
+    mb_gpt_config cfg;
+    mb_gpt m;
+    CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 4, &cfg, &m));
+    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m, NULL));
+    mb_pvalue vals[5];
+    for (int i = 0; i < 5; i++) vals[i].num = v[i];
+    const mb_method *ms[1] = {&mb_method_adam_mini};
+    const mb_pvalue *vs[1] = {vals};
+    mb_train tr;
+    CHECK_OK(&ctx, mb_train_init(&tr, &ctx, &m, ms, vs, 1, NULL, 1));
+    double lr = v[0], b1 = v[1], b2 = v[2], eps = v[3], worst = 0;
+    int64_t state = 0;
+    for (int i = 0; i < m.nparams; i++) {
+        mb_param *pr = &m.params[i];
+        size_t n = pr->numel;
+        double *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g), *got = malloc(n * sizeof *got);
+        double *mm = calloc(n, sizeof *mm), *vb = calloc(n, sizeof *vb); /* vb per element's block */
+        int wd_on = pr->role == MB_ROLE_WTE || pr->role == MB_ROLE_WPE ||
+                    (pr->is_linear && pr->ndim == 2);
+        size_t blocks = 0;
+        for (size_t j = 0; j < n; j += mini_block(&cfg, pr, j)) blocks++;
+        state += 4 * (int64_t)(n + blocks);
+        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &pr->w, n, p));
+        for (int t = 1; t <= 5; t++) {
+            mb_rng_fill_normal(g, n, 79, (uint32_t)(t * 1000 + i), 0, 0.0, 0.1);
+            for (size_t j = 0; j < n; j++) g[j] = (float)g[j];
+            CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &pr->g, n, g));
+            CHECK_OK(&ctx, mb_method_adam_mini.optimizer_step(tr.priv[0], &tr, pr));
+            for (size_t j = 0; j < n;) {
+                size_t bs = mini_block(&cfg, pr, j);
+                double a = 0;
+                for (size_t k = j; k < j + bs; k++) a += g[k] * g[k];
+                double vnew = b2 * vb[j] + (1 - b2) * a / bs;
+                for (size_t k = j; k < j + bs; k++) {
+                    vb[k] = vnew;
+                    if (wd_on) p[k] -= lr * v[4] * p[k];
+                    mm[k] = b1 * mm[k] + (1 - b1) * g[k];
+                    p[k] -= lr * (mm[k] / (1 - pow(b1, t))) / (sqrt(vnew / (1 - pow(b2, t))) + eps);
+                }
+                j += bs;
+            }
+        }
+        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &pr->w, n, got));
+        for (size_t j = 0; j < n; j++) worst = fmax(worst, fabs(got[j] - p[j]));
+        free(p);
+        free(g);
+        free(got);
+        free(mm);
+        free(vb);
+    }
+    printf("adam-mini (lr %g, betas %g %g, eps %g, wd %g): max abs error after 5 steps %.3e; state "
+           "%lld bytes\n", v[0], v[1], v[2], v[3], v[4], worst, (long long)state);
+    CHECK(worst < TOL, "adam-mini: max abs error %.3e", worst);
+    mb_predict pred;
+    mb_train_predict(&tr, 1, 1, &pred);
+    CHECK_EQ_U(pred.bytes[MB_MEM_OPTIMIZER], state);
+    CHECK_EQ_U(ctx.mem.peak[MB_MEM_OPTIMIZER], state);
+    mb_train_fini(&tr);
+    mb_gpt_destroy(&ctx, &m);
+    CHECK_EQ_U(ctx.mem.live, 0);
+    return 0;
+}
+
 typedef struct opt_case {
     const mb_method *method;
     double v[5]; /* parameter values in declaration order */
@@ -278,6 +365,9 @@ int main(void) {
     for (size_t i = 0; i < sizeof af / sizeof af[0]; i++)
         if (run_adafactor(af[i])) return 1;
     if (run_lomo()) return 1;
+    const double am[][5] = {{1e-3, 0.9, 0.999, 1e-8, 0.0}, {6e-4, 0.9, 0.95, 1e-8, 0.1}};
+    for (size_t i = 0; i < sizeof am / sizeof am[0]; i++)
+        if (run_adam_mini(am[i])) return 1;
     mb_pvalue da[6];
     mb_method_defaults(&mb_method_adafactor, da);
     CHECK(da[0].num == 1e-2 && da[1].num == -0.8 && da[2].num == 0 && da[3].num == 1e-3 &&

@@ -63,7 +63,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .crossentropy_fwd = crossentropy_fwd_##sfx, .crossentropy_bwd = crossentropy_bwd_##sfx,   \
         .crossentropy_fused = crossentropy_fused_##sfx,                                            \
         .widen = widen_##sfx, .adamw = adamw_##sfx, .sgd = sgd_##sfx,                            \
-        .adafactor = adafactor_##sfx,                                                              \
+        .adafactor = adafactor_##sfx, .adam_mini = adam_mini_##sfx,                               \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32);

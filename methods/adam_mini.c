@@ -1,0 +1,171 @@
+/* methods/adam_mini.c — Adam-mini: Adam's first moment per element, one second moment per block of
+ * parameters chosen by role as zyushun/Adam-mini (v1.1.1) partitions GPT-2: token-embedding rows,
+ * query and key heads (the fused QKV split by rows), one row per output neuron of V, the attention
+ * output and the MLP, a full v for biases, one per tensor for the rest. */
+#include <math.h>
+#include <string.h>
+
+#include "../engine/train.h"
+
+enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_N };
+
+static const mb_param_decl params[P_N] = {
+    {"lr", MB_PT_FLOAT, 1e-3, 0, 10, NULL, "learning rate (the official default; its GPT-2 small "
+     "config uses 6e-4)"},
+    {"beta1", MB_PT_FLOAT, 0.9, 0, 0.999999, NULL, "first-moment decay"},
+    {"beta2", MB_PT_FLOAT, 0.999, 0, 0.999999, NULL, "block second-moment decay (GPT-2 config: "
+     "0.95)"},
+    {"eps", MB_PT_FLOAT, 1e-8, 0, 1, NULL, "added to sqrt(v_hat)"},
+    {"weight_decay", MB_PT_FLOAT, 0.0, 0, 10, NULL,
+     "decoupled decay p *= 1 - lr*wd, skipped for LayerNorms and biases as the official code does"},
+};
+
+/* One contiguous range of a tensor and its block size. */
+typedef struct span {
+    size_t first, n, block;
+} span;
+
+/* The spans of parameter p (at most 3: the fused QKV's q, k and v rows). */
+static int spans(const mb_gpt *m, const mb_param *p, span out[3]) {
+    size_t C = (size_t)m->cfg.d_model, NH = (size_t)m->cfg.heads, cols = p->ndim == 2 ? p->shape[1] : 1;
+    switch (p->role) {
+    case MB_ROLE_WTE: /* embedding and (tied) output: a row per token */
+    case MB_ROLE_ATTN_PROJ_W:
+    case MB_ROLE_FC_W:
+    case MB_ROLE_FC_PROJ_W: /* a row per output neuron */
+        out[0] = (span){0, p->numel, cols};
+        return 1;
+    case MB_ROLE_QKV_W: /* q and k: a block per head (C/NH rows); v: a row per neuron */
+        out[0] = (span){0, C * C, C * C / NH};
+        out[1] = (span){C * C, C * C, C * C / NH};
+        out[2] = (span){2 * C * C, C * C, C};
+        return 3;
+    case MB_ROLE_LN1_B:
+    case MB_ROLE_LN2_B:
+    case MB_ROLE_LNF_B:
+    case MB_ROLE_QKV_B:
+    case MB_ROLE_ATTN_PROJ_B:
+    case MB_ROLE_FC_B:
+    case MB_ROLE_FC_PROJ_B: /* names with "bias": plain Adam */
+        out[0] = (span){0, p->numel, 1};
+        return 1;
+    default: /* LayerNorm weights, wpe, a classifier's score: one v per tensor */
+        out[0] = (span){0, p->numel, p->numel};
+        return 1;
+    }
+}
+
+static size_t v_count(const mb_gpt *m, const mb_param *p) {
+    span s[3];
+    size_t n = 0;
+    for (int k = 0, ns = spans(m, p, s); k < ns; k++) n += s[k].n / s[k].block;
+    return n;
+}
+
+/* The official code skips decay for names with "norm", "ln" or "bias". */
+static int decays(const mb_param *p) {
+    switch (p->role) {
+    case MB_ROLE_WTE:
+    case MB_ROLE_WPE:
+    case MB_ROLE_QKV_W:
+    case MB_ROLE_ATTN_PROJ_W:
+    case MB_ROLE_FC_W:
+    case MB_ROLE_FC_PROJ_W:
+    case MB_ROLE_SCORE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+typedef struct adam_mini_state {
+    double lr, beta1, beta2, eps, wd;
+    mb_buf *m, *v;
+    int *t;
+    int n;
+} adam_mini_state;
+
+static mb_status adam_mini_init(void *priv, mb_train *tr, const mb_pvalue *v) {
+    adam_mini_state *s = priv;
+    const mb_backend *be = tr->ctx->be;
+    if (!be->adam_mini)
+        return mb_error(tr->ctx, MB_EUNSUPPORTED,
+                        "adam-mini: backend %s has no Adam-mini kernel (this build has it on the "
+                        "cpu backends)", be->name);
+    s->lr = v[P_LR].num;
+    s->beta1 = v[P_BETA1].num;
+    s->beta2 = v[P_BETA2].num;
+    s->eps = v[P_EPS].num;
+    s->wd = v[P_WD].num;
+    s->n = tr->model->nparams;
+    s->m = calloc((size_t)s->n, sizeof *s->m);
+    s->v = calloc((size_t)s->n, sizeof *s->v);
+    s->t = calloc((size_t)s->n, sizeof *s->t);
+    if (!s->m || !s->v || !s->t) return mb_error(tr->ctx, MB_ENOMEM, "adam-mini: host state");
+    return MB_OK;
+}
+
+static void adam_mini_fini(void *priv, mb_train *tr) {
+    adam_mini_state *s = priv;
+    for (int i = 0; s->m && i < s->n; i++) {
+        mb_free(tr->ctx, &s->m[i]);
+        mb_free(tr->ctx, &s->v[i]);
+    }
+    free(s->m);
+    free(s->v);
+    free(s->t);
+}
+
+static mb_status adam_mini_step(void *priv, mb_train *tr, mb_param *p) {
+    adam_mini_state *s = priv;
+    mb_ctx *ctx = tr->ctx;
+    int i = p->id;
+    size_t es = mb_dtype_size(ctx->be->dtype), ss = mb_dtype_size(ctx->be->sdtype);
+    size_t nv = v_count(tr->model, p);
+    if (!s->m[i].ptr) {
+        MB_TRY(mb_alloc(ctx, &s->m[i], p->numel * ss, MB_MEM_OPTIMIZER, "adam_mini.m"));
+        MB_TRY(mb_alloc(ctx, &s->v[i], nv * ss, MB_MEM_OPTIMIZER, "adam_mini.v"));
+        ctx->be->zero(ctx, s->m[i].ptr, p->numel * ss);
+        ctx->be->zero(ctx, s->v[i].ptr, nv * ss);
+    }
+    mb_buf *master;
+    MB_TRY(mb_train_master(tr, p, &master));
+    int t = ++s->t[i];
+    double bc1 = 1.0 - pow(s->beta1, t), bc2 = 1.0 - pow(s->beta2, t), wd = decays(p) ? s->wd : 0;
+    span sp[3];
+    size_t vat = 0;
+    for (int k = 0, ns = spans(tr->model, p, sp); k < ns; k++) {
+        size_t a = sp[k].first;
+        ctx->be->adam_mini(ctx, (char *)p->w.ptr + a * es, (const char *)p->g.ptr + a * es,
+                           (char *)s->m[i].ptr + a * ss, (char *)s->v[i].ptr + vat * ss,
+                           master ? (char *)master->ptr + a * ss : NULL, sp[k].n, sp[k].block,
+                           s->lr, s->beta1, s->beta2, s->eps, wd, bc1, bc2);
+        vat += sp[k].n / sp[k].block;
+    }
+    return MB_OK;
+}
+
+/* m: one element per parameter; v: one per block (GPT-2 124M: 124,439,808 + 217,227 elements). */
+static void adam_mini_predict(const mb_pvalue *v, mb_predict *pr) {
+    (void)v;
+    size_t n = 0;
+    for (int i = 0; i < pr->model->nparams; i++)
+        n += pr->model->params[i].numel + v_count(pr->model, &pr->model->params[i]);
+    pr->bytes[MB_MEM_OPTIMIZER] += (int64_t)(pr->state_elem * n);
+}
+
+const mb_method mb_method_adam_mini = {
+    .abi_version = MB_METHOD_ABI_VERSION,
+    .name = "adam-mini",
+    .paper = "Yushun Zhang, Congliang Chen, Ziniu Li, Tian Ding, Chenwei Wu, Diederik P. Kingma, "
+             "Yinyu Ye, Zhi-Quan Luo and Ruoyu Sun. Adam-mini: Use Fewer Learning Rates To Gain "
+             "More. ICLR 2025. arXiv:2406.16793",
+    .summary = "Adam with one second-moment value per parameter block (heads, neurons, token rows)",
+    .params = params,
+    .nparams = P_N,
+    .priv_size = sizeof(adam_mini_state),
+    .init = adam_mini_init,
+    .fini = adam_mini_fini,
+    .optimizer_step = adam_mini_step,
+    .predict_bytes = adam_mini_predict,
+};
