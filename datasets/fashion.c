@@ -29,8 +29,8 @@ mb_status mb_fashion_load(mb_ctx *ctx, mb_split split, float **pixels, uint8_t *
     mb_idx img = {0}, lab = {0};
     mb_status s = mb_idx_read(ctx, img_path, &img);
     if (s == MB_OK) s = mb_idx_read(ctx, lab_path, &lab);
-    if (s == MB_OK && (img.ndim != 3 || img.dims[0] != want || img.dims[1] != SIDE ||
-                       img.dims[2] != SIDE))
+    if (s == MB_OK &&
+        (img.ndim != 3 || img.dims[0] != want || img.dims[1] != SIDE || img.dims[2] != SIDE))
         s = mb_error(ctx, MB_EFORMAT, "%s: expected %zu images of %dx%d", img_path, want, SIDE,
                      SIDE);
     if (s == MB_OK && (lab.ndim != 1 || lab.dims[0] != want))

@@ -5,10 +5,10 @@
 
 #include "data.h"
 
-#define MB_FASHION_SIDE 28   /* pixels per image side */
+#define MB_FASHION_SIDE 28    /* pixels per image side */
 #define MB_FASHION_CLASSES 10 /* 0 T-shirt/top ... 9 ankle boot */
-#define MB_FASHION_POOL 2    /* the token sequence averages 2x2 blocks: 14 x 14 = 196 tokens */
-#define MB_FASHION_LEVELS 16 /* gray levels a pooled pixel is quantized to: the vocabulary */
+#define MB_FASHION_POOL 2     /* the token sequence averages 2x2 blocks: 14 x 14 = 196 tokens */
+#define MB_FASHION_LEVELS 16  /* gray levels a pooled pixel is quantized to: the vocabulary */
 
 /* One split of the fetched set (MB_SPLIT_TRAIN: 60,000 images; MB_SPLIT_VAL: the 10,000 test
  * images): pixels as floats in [0, 1] (byte / 255), row-major, n * 784 of them, and labels.

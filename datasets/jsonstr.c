@@ -175,7 +175,8 @@ int mb_json_skip(const unsigned char *s, size_t n, size_t *i, const char **why) 
             (*i)++;
             uint32_t cp;
             int r;
-            while ((r = mb_json_str_next(s, n, i, &cp, why)) == 1) {}
+            while ((r = mb_json_str_next(s, n, i, &cp, why)) == 1) {
+            }
             if (r < 0) return -1;
             mb_json_ws(s, n, i);
             if (*i >= n || s[*i] != ':') {
@@ -188,7 +189,8 @@ int mb_json_skip(const unsigned char *s, size_t n, size_t *i, const char **why) 
             (*i)++;
             uint32_t cp;
             int r;
-            while ((r = mb_json_str_next(s, n, i, &cp, why)) == 1) {}
+            while ((r = mb_json_str_next(s, n, i, &cp, why)) == 1) {
+            }
             if (r < 0) return -1;
         } else if (c == '-' || (c >= '0' && c <= '9')) {
             while (*i < n && strchr("+-.eE0123456789", s[*i]) && s[*i]) (*i)++;

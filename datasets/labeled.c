@@ -10,7 +10,8 @@
 
 /* Copies the examples with is_val == v (a mask over nex) into split v of d. */
 static mb_status take_split(mb_ctx *ctx, mb_dataset *d, int v, const int32_t *tok,
-                            const size_t *off, const int32_t *lab, size_t nex, const uint8_t *mask) {
+                            const size_t *off, const int32_t *lab, size_t nex,
+                            const uint8_t *mask) {
     size_t ne = 0, nt = 0;
     for (size_t k = 0; k < nex; k++)
         if (mask[k] == v) ne++, nt += off[k + 1] - off[k];
@@ -51,12 +52,14 @@ mb_status mb_data_from_examples(mb_ctx *ctx, mb_dataset *d, const int32_t *tok, 
         if (off[k + 1] <= off[k])
             return mb_error(ctx, MB_EINVAL, "%s: example %zu is empty", desc, k);
         if (lab[k] < 0 || lab[k] >= classes)
-            return mb_error(ctx, MB_EINVAL, "%s: example %zu has label %d, not in [0, %d)", desc,
-                            k, (int)lab[k], classes);
+            return mb_error(ctx, MB_EINVAL, "%s: example %zu has label %d, not in [0, %d)", desc, k,
+                            (int)lab[k], classes);
         for (size_t i = off[k]; i < off[k + 1]; i++)
             if (tok[i] < 0 || tok[i] >= vocab)
-                return mb_error(ctx, MB_EINVAL, "%s: example %zu holds token %d, outside the "
-                                "vocabulary of %d", desc, k, (int)tok[i], vocab);
+                return mb_error(ctx, MB_EINVAL,
+                                "%s: example %zu holds token %d, outside the "
+                                "vocabulary of %d",
+                                desc, k, (int)tok[i], vocab);
     }
     uint8_t *mask = malloc(nex ? nex : 1);
     size_t *seen = calloc((size_t)classes, sizeof *seen);
@@ -76,8 +79,10 @@ mb_status mb_data_from_examples(mb_ctx *ctx, mb_dataset *d, const int32_t *tok, 
     }
     for (int v = 0; v < 2 && s == MB_OK; v++) s = take_split(ctx, d, v, tok, off, lab, nex, mask);
     if (s == MB_OK && (d->nex[MB_SPLIT_TRAIN] == 0 || d->nex[MB_SPLIT_VAL] == 0))
-        s = mb_error(ctx, MB_EINVAL, "%s: %zu training and %zu validation examples; both splits "
-                     "need at least one", desc, d->nex[MB_SPLIT_TRAIN], d->nex[MB_SPLIT_VAL]);
+        s = mb_error(ctx, MB_EINVAL,
+                     "%s: %zu training and %zu validation examples; both splits "
+                     "need at least one",
+                     desc, d->nex[MB_SPLIT_TRAIN], d->nex[MB_SPLIT_VAL]);
     if (s == MB_OK) {
         int top = 0;
         for (int c = 1; c < classes; c++)

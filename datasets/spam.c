@@ -83,7 +83,8 @@ static mb_status json_text(mb_ctx *ctx, const char *path, const unsigned char *s
         size_t k0 = i;
         uint32_t cp;
         int r;
-        while ((r = mb_json_str_next(s, n, &i, &cp, &why)) == 1) {}
+        while ((r = mb_json_str_next(s, n, &i, &cp, &why)) == 1) {
+        }
         if (r < 0) goto bad;
         int is_text = i - k0 == 5 && !memcmp(s + k0, "text", 4);
         mb_json_ws(s, n, &i);
@@ -205,8 +206,7 @@ mb_status mb_data_spam(mb_ctx *ctx, mb_dataset *d, mb_tokenizer tok, double val_
                 for (size_t i = 0; ids && i < ntok; i++) ids[i] = (unsigned char)text[i];
             }
             if (s == MB_OK && ntok == 0)
-                s = mb_error(ctx, MB_EFORMAT, "%s: the message has neither subject nor body",
-                             path);
+                s = mb_error(ctx, MB_EFORMAT, "%s: the message has neither subject nor body", path);
             if (s == MB_OK && !acc_add(&a, ids, ntok, groups[g].label))
                 s = mb_error(ctx, MB_ENOMEM, "out of host memory for the corpus");
             if (s == MB_OK) per[groups[g].label]++;

@@ -250,3 +250,23 @@ void mb_train_predict(const mb_train *tr, int B, int T, mb_predict *out) {
     /* mixed precision: an sdtype master copy of every trainable parameter (mb_train_master) */
     if (es != ss) out->bytes[MB_MEM_WEIGHTS] += (int64_t)(ss * out->trainable_numel);
 }
+
+mb_status mb_opt_state_init(mb_train *tr, mb_opt_state *s, const char *who) {
+    s->n = tr->model->nparams;
+    s->a = calloc((size_t)s->n, sizeof *s->a);
+    s->b = calloc((size_t)s->n, sizeof *s->b);
+    s->t = calloc((size_t)s->n, sizeof *s->t);
+    if (!s->a || !s->b || !s->t) return mb_error(tr->ctx, MB_ENOMEM, "%s: host state", who);
+    return MB_OK;
+}
+
+void mb_opt_state_fini(mb_train *tr, mb_opt_state *s) {
+    for (int i = 0; s->a && s->b && i < s->n; i++) {
+        mb_free(tr->ctx, &s->a[i]);
+        mb_free(tr->ctx, &s->b[i]);
+    }
+    free(s->a);
+    free(s->b);
+    free(s->t);
+    memset(s, 0, sizeof *s);
+}

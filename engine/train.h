@@ -45,6 +45,16 @@ void mb_train_fini(mb_train *tr);
  * write the rounded result into p->w. *out is NULL when the backend is not mixed. */
 mb_status mb_train_master(mb_train *tr, mb_param *p, mb_buf **out);
 
+/* An optimizer's per-parameter state: two buffers and an update count for each parameter id (what
+ * adamw's m and v, adam-mini's m and v, and adafactor's row and col factors are kept in). */
+typedef struct mb_opt_state {
+    mb_buf *a, *b;
+    int *t;
+    int n;
+} mb_opt_state;
+mb_status mb_opt_state_init(mb_train *tr, mb_opt_state *s, const char *who);
+void mb_opt_state_fini(mb_train *tr, mb_opt_state *s); /* safe on a zeroed or half-made state */
+
 /* One step on batch (tokens, targets)[B*T]: begin_step, forward, backward (grad_ready as each
  * gradient completes), optimizer_step per parameter still holding a gradient, or train_step alone.
  * Sets the tracker's phase as it goes. *loss gets the training loss of the step. */

@@ -24,9 +24,7 @@ static const mb_param_decl params[P_N] = {
 
 typedef struct adafactor_state {
     double lr, decay, eps1, eps2, d, wd;
-    mb_buf *row, *col; /* per parameter id: row (and col for matrices) */
-    int *t;
-    int n;
+    mb_opt_state st; /* a: row factor (or full v), b: col factor, t: updates per parameter */
 } adafactor_state;
 
 /* Matrices are factored over their [rows, cols]; vectors keep one value per element. */
@@ -41,30 +39,20 @@ static mb_status adafactor_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     if (!be->adafactor)
         return mb_error(tr->ctx, MB_EUNSUPPORTED,
                         "adafactor: backend %s has no Adafactor kernel (this build has it on the "
-                        "cpu backends)", be->name);
+                        "cpu backends)",
+                        be->name);
     s->lr = v[P_LR].num;
     s->decay = v[P_DECAY].num;
     s->eps1 = v[P_EPS1].num > 0 ? v[P_EPS1].num : be->sdtype == MB_F64 ? DBL_EPSILON : FLT_EPSILON;
     s->eps2 = v[P_EPS2].num;
     s->d = v[P_D].num;
     s->wd = v[P_WD].num;
-    s->n = tr->model->nparams;
-    s->row = calloc((size_t)s->n, sizeof *s->row);
-    s->col = calloc((size_t)s->n, sizeof *s->col);
-    s->t = calloc((size_t)s->n, sizeof *s->t);
-    if (!s->row || !s->col || !s->t) return mb_error(tr->ctx, MB_ENOMEM, "adafactor: host state");
-    return MB_OK;
+    return mb_opt_state_init(tr, &s->st, "adafactor");
 }
 
 static void adafactor_fini(void *priv, mb_train *tr) {
     adafactor_state *s = priv;
-    for (int i = 0; s->row && i < s->n; i++) {
-        mb_free(tr->ctx, &s->row[i]);
-        mb_free(tr->ctx, &s->col[i]);
-    }
-    free(s->row);
-    free(s->col);
-    free(s->t);
+    mb_opt_state_fini(tr, &s->st);
 }
 
 static mb_status adafactor_step(void *priv, mb_train *tr, mb_param *p) {
@@ -73,18 +61,18 @@ static mb_status adafactor_step(void *priv, mb_train *tr, mb_param *p) {
     int i = p->id;
     size_t rows, cols, es = mb_dtype_size(ctx->be->sdtype);
     factors(p, &rows, &cols);
-    if (!s->row[i].ptr) {
-        MB_TRY(mb_alloc(ctx, &s->row[i], rows * es, MB_MEM_OPTIMIZER, "adafactor.row"));
-        ctx->be->zero(ctx, s->row[i].ptr, rows * es);
+    if (!s->st.a[i].ptr) {
+        MB_TRY(mb_alloc(ctx, &s->st.a[i], rows * es, MB_MEM_OPTIMIZER, "adafactor.row"));
+        ctx->be->zero(ctx, s->st.a[i].ptr, rows * es);
         if (cols > 1) {
-            MB_TRY(mb_alloc(ctx, &s->col[i], cols * es, MB_MEM_OPTIMIZER, "adafactor.col"));
-            ctx->be->zero(ctx, s->col[i].ptr, cols * es);
+            MB_TRY(mb_alloc(ctx, &s->st.b[i], cols * es, MB_MEM_OPTIMIZER, "adafactor.col"));
+            ctx->be->zero(ctx, s->st.b[i].ptr, cols * es);
         }
     }
     mb_buf *master;
     MB_TRY(mb_train_master(tr, p, &master));
-    double t = ++s->t[i];
-    ctx->be->adafactor(ctx, p->w.ptr, p->g.ptr, s->row[i].ptr, s->col[i].ptr,
+    double t = ++s->st.t[i];
+    ctx->be->adafactor(ctx, p->w.ptr, p->g.ptr, s->st.a[i].ptr, s->st.b[i].ptr,
                        master ? master->ptr : NULL, rows, cols, pow(t, s->decay),
                        fmin(s->lr, 1.0 / sqrt(t)), s->eps1, s->eps2, s->d, s->lr, s->wd);
     return MB_OK;

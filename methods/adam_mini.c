@@ -10,10 +10,12 @@
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_N };
 
 static const mb_param_decl params[P_N] = {
-    {"lr", MB_PT_FLOAT, 1e-3, 0, 10, NULL, "learning rate (the official default; its GPT-2 small "
+    {"lr", MB_PT_FLOAT, 1e-3, 0, 10, NULL,
+     "learning rate (the official default; its GPT-2 small "
      "config uses 6e-4)"},
     {"beta1", MB_PT_FLOAT, 0.9, 0, 0.999999, NULL, "first-moment decay"},
-    {"beta2", MB_PT_FLOAT, 0.999, 0, 0.999999, NULL, "block second-moment decay (GPT-2 config: "
+    {"beta2", MB_PT_FLOAT, 0.999, 0, 0.999999, NULL,
+     "block second-moment decay (GPT-2 config: "
      "0.95)"},
     {"eps", MB_PT_FLOAT, 1e-8, 0, 1, NULL, "added to sqrt(v_hat)"},
     {"weight_decay", MB_PT_FLOAT, 0.0, 0, 10, NULL,
@@ -27,7 +29,8 @@ typedef struct span {
 
 /* The spans of parameter p (at most 3: the fused QKV's q, k and v rows). */
 static int spans(const mb_gpt *m, const mb_param *p, span out[3]) {
-    size_t C = (size_t)m->cfg.d_model, NH = (size_t)m->cfg.heads, cols = p->ndim == 2 ? p->shape[1] : 1;
+    size_t C = (size_t)m->cfg.d_model, NH = (size_t)m->cfg.heads,
+           cols = p->ndim == 2 ? p->shape[1] : 1;
     switch (p->role) {
     case MB_ROLE_WTE: /* embedding and (tied) output: a row per token */
     case MB_ROLE_ATTN_PROJ_W:
@@ -80,9 +83,7 @@ static int decays(const mb_param *p) {
 
 typedef struct adam_mini_state {
     double lr, beta1, beta2, eps, wd;
-    mb_buf *m, *v;
-    int *t;
-    int n;
+    mb_opt_state st; /* a: m, b: block v, t: updates per parameter */
 } adam_mini_state;
 
 static mb_status adam_mini_init(void *priv, mb_train *tr, const mb_pvalue *v) {
@@ -91,29 +92,19 @@ static mb_status adam_mini_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     if (!be->adam_mini)
         return mb_error(tr->ctx, MB_EUNSUPPORTED,
                         "adam-mini: backend %s has no Adam-mini kernel (this build has it on the "
-                        "cpu backends)", be->name);
+                        "cpu backends)",
+                        be->name);
     s->lr = v[P_LR].num;
     s->beta1 = v[P_BETA1].num;
     s->beta2 = v[P_BETA2].num;
     s->eps = v[P_EPS].num;
     s->wd = v[P_WD].num;
-    s->n = tr->model->nparams;
-    s->m = calloc((size_t)s->n, sizeof *s->m);
-    s->v = calloc((size_t)s->n, sizeof *s->v);
-    s->t = calloc((size_t)s->n, sizeof *s->t);
-    if (!s->m || !s->v || !s->t) return mb_error(tr->ctx, MB_ENOMEM, "adam-mini: host state");
-    return MB_OK;
+    return mb_opt_state_init(tr, &s->st, "adam-mini");
 }
 
 static void adam_mini_fini(void *priv, mb_train *tr) {
     adam_mini_state *s = priv;
-    for (int i = 0; s->m && i < s->n; i++) {
-        mb_free(tr->ctx, &s->m[i]);
-        mb_free(tr->ctx, &s->v[i]);
-    }
-    free(s->m);
-    free(s->v);
-    free(s->t);
+    mb_opt_state_fini(tr, &s->st);
 }
 
 static mb_status adam_mini_step(void *priv, mb_train *tr, mb_param *p) {
@@ -122,22 +113,22 @@ static mb_status adam_mini_step(void *priv, mb_train *tr, mb_param *p) {
     int i = p->id;
     size_t es = mb_dtype_size(ctx->be->dtype), ss = mb_dtype_size(ctx->be->sdtype);
     size_t nv = v_count(tr->model, p);
-    if (!s->m[i].ptr) {
-        MB_TRY(mb_alloc(ctx, &s->m[i], p->numel * ss, MB_MEM_OPTIMIZER, "adam_mini.m"));
-        MB_TRY(mb_alloc(ctx, &s->v[i], nv * ss, MB_MEM_OPTIMIZER, "adam_mini.v"));
-        ctx->be->zero(ctx, s->m[i].ptr, p->numel * ss);
-        ctx->be->zero(ctx, s->v[i].ptr, nv * ss);
+    if (!s->st.a[i].ptr) {
+        MB_TRY(mb_alloc(ctx, &s->st.a[i], p->numel * ss, MB_MEM_OPTIMIZER, "adam_mini.m"));
+        MB_TRY(mb_alloc(ctx, &s->st.b[i], nv * ss, MB_MEM_OPTIMIZER, "adam_mini.v"));
+        ctx->be->zero(ctx, s->st.a[i].ptr, p->numel * ss);
+        ctx->be->zero(ctx, s->st.b[i].ptr, nv * ss);
     }
     mb_buf *master;
     MB_TRY(mb_train_master(tr, p, &master));
-    int t = ++s->t[i];
+    int t = ++s->st.t[i];
     double bc1 = 1.0 - pow(s->beta1, t), bc2 = 1.0 - pow(s->beta2, t), wd = decays(p) ? s->wd : 0;
     span sp[3];
     size_t vat = 0;
     for (int k = 0, ns = spans(tr->model, p, sp); k < ns; k++) {
         size_t a = sp[k].first;
         ctx->be->adam_mini(ctx, (char *)p->w.ptr + a * es, (const char *)p->g.ptr + a * es,
-                           (char *)s->m[i].ptr + a * ss, (char *)s->v[i].ptr + vat * ss,
+                           (char *)s->st.a[i].ptr + a * ss, (char *)s->st.b[i].ptr + vat * ss,
                            master ? (char *)master->ptr + a * ss : NULL, sp[k].n, sp[k].block,
                            s->lr, s->beta1, s->beta2, s->eps, wd, bc1, bc2);
         vat += sp[k].n / sp[k].block;

@@ -18,9 +18,7 @@ static const mb_param_decl params[P_N] = {
 
 typedef struct adamw_state {
     double lr, beta1, beta2, eps, wd;
-    mb_buf *m, *v; /* per parameter id */
-    int *t;        /* updates applied to each parameter (its own bias-correction step) */
-    int n;
+    mb_opt_state st; /* a: m, b: v, t: updates per parameter */
 } adamw_state;
 
 static mb_status adamw_init(void *priv, mb_train *tr, const mb_pvalue *v) {
@@ -30,23 +28,12 @@ static mb_status adamw_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     s->beta2 = v[P_BETA2].num;
     s->eps = v[P_EPS].num;
     s->wd = v[P_WD].num;
-    s->n = tr->model->nparams;
-    s->m = calloc((size_t)s->n, sizeof *s->m);
-    s->v = calloc((size_t)s->n, sizeof *s->v);
-    s->t = calloc((size_t)s->n, sizeof *s->t);
-    if (!s->m || !s->v || !s->t) return mb_error(tr->ctx, MB_ENOMEM, "adamw: host state");
-    return MB_OK;
+    return mb_opt_state_init(tr, &s->st, "adamw");
 }
 
 static void adamw_fini(void *priv, mb_train *tr) {
     adamw_state *s = priv;
-    for (int i = 0; s->m && i < s->n; i++) {
-        mb_free(tr->ctx, &s->m[i]);
-        mb_free(tr->ctx, &s->v[i]);
-    }
-    free(s->m);
-    free(s->v);
-    free(s->t);
+    mb_opt_state_fini(tr, &s->st);
 }
 
 static mb_status adamw_step(void *priv, mb_train *tr, mb_param *p) {
@@ -54,18 +41,19 @@ static mb_status adamw_step(void *priv, mb_train *tr, mb_param *p) {
     mb_ctx *ctx = tr->ctx;
     int i = p->id;
     size_t bytes = p->numel * mb_dtype_size(ctx->be->sdtype);
-    if (!s->m[i].ptr) {
-        MB_TRY(mb_alloc(ctx, &s->m[i], bytes, MB_MEM_OPTIMIZER, "adamw.m"));
-        MB_TRY(mb_alloc(ctx, &s->v[i], bytes, MB_MEM_OPTIMIZER, "adamw.v"));
-        ctx->be->zero(ctx, s->m[i].ptr, bytes);
-        ctx->be->zero(ctx, s->v[i].ptr, bytes);
+    if (!s->st.a[i].ptr) {
+        MB_TRY(mb_alloc(ctx, &s->st.a[i], bytes, MB_MEM_OPTIMIZER, "adamw.m"));
+        MB_TRY(mb_alloc(ctx, &s->st.b[i], bytes, MB_MEM_OPTIMIZER, "adamw.v"));
+        ctx->be->zero(ctx, s->st.a[i].ptr, bytes);
+        ctx->be->zero(ctx, s->st.b[i].ptr, bytes);
     }
     mb_buf *master;
     MB_TRY(mb_train_master(tr, p, &master));
-    int t = ++s->t[i];
+    int t = ++s->st.t[i];
     double bc1 = 1.0 - pow(s->beta1, t), bc2 = 1.0 - pow(s->beta2, t);
-    ctx->be->adamw(ctx, p->w.ptr, p->g.ptr, s->m[i].ptr, s->v[i].ptr, master ? master->ptr : NULL,
-                   p->numel, s->lr, s->beta1, s->beta2, s->eps, s->wd, bc1, bc2);
+    ctx->be->adamw(ctx, p->w.ptr, p->g.ptr, s->st.a[i].ptr, s->st.b[i].ptr,
+                   master ? master->ptr : NULL, p->numel, s->lr, s->beta1, s->beta2, s->eps, s->wd,
+                   bc1, bc2);
     return MB_OK;
 }
 

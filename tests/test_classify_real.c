@@ -82,7 +82,8 @@ static int test_run(const char *membench) {
           "models: [{name: m, preset: gpt-nano, vocab: 50257, seq_len: 64}]\n"
           "data: {name: spam-assassin, val_fraction: 0.2}\n"
           "task: {kind: classify, batch_size: 16, seq_len: 64}\n"
-          "methods: [{name: adamw, lr: 0.003}]\n", f);
+          "methods: [{name: adamw, lr: 0.003}]\n",
+          f);
     fclose(f);
     snprintf(cmd, sizeof cmd, "%s run -q -o %s/out %s/s.yaml", membench, tmp, tmp);
     out o = run_capture(tmp, tmp, cmd);

