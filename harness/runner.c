@@ -132,9 +132,10 @@ static mb_status write_run_json(mb_ctx *ctx, const mb_runner *r, int complete) {
 static void summary_from_row(mb_cell_summary *sm, const mb_table *t, int row) {
     const char *sk = mb_table_get(t, row, mb_table_col(t, "search"));
     sm->answer = -1;
-    if (!strcmp(sk, "max_batch_size") || !strcmp(sk, "max_seq_len"))
-        sm->answer = (int)mb_table_num(t, row,
-                                       mb_table_col(t, sk[4] == 'b' ? "batch_size" : "seq_len"));
+    if (!strcmp(sk, "max_batch_size"))
+        sm->answer = (int)mb_table_num(t, row, mb_table_col(t, "batch_size"));
+    else if (!strcmp(sk, "max_seq_len"))
+        sm->answer = (int)mb_table_num(t, row, mb_table_col(t, "seq_len"));
     snprintf(sm->status, sizeof sm->status, "%s", mb_table_get(t, row, mb_table_col(t, "status")));
     sm->peak_bytes = mb_table_num(t, row, mb_table_col(t, "tracked_peak_bytes"));
     sm->step_ms = mb_table_num(t, row, mb_table_col(t, "step_ms_median"));

@@ -43,17 +43,9 @@ static int spans(const mb_gpt *m, const mb_param *p, span out[3]) {
         out[1] = (span){C * C, C * C, C * C / NH};
         out[2] = (span){2 * C * C, C * C, C};
         return 3;
-    case MB_ROLE_LN1_B:
-    case MB_ROLE_LN2_B:
-    case MB_ROLE_LNF_B:
-    case MB_ROLE_QKV_B:
-    case MB_ROLE_ATTN_PROJ_B:
-    case MB_ROLE_FC_B:
-    case MB_ROLE_FC_PROJ_B: /* names with "bias": plain Adam */
-        out[0] = (span){0, p->numel, 1};
-        return 1;
-    default: /* LayerNorm weights, wpe, a classifier's score: one v per tensor */
-        out[0] = (span){0, p->numel, p->numel};
+    default: /* names with "bias": plain Adam; LayerNorm weights, wpe, a classifier's score: one
+              * v per tensor */
+        out[0] = (span){0, p->numel, mb_role_is_bias(p->role) ? 1 : p->numel};
         return 1;
     }
 }
@@ -67,18 +59,7 @@ static size_t v_count(const mb_gpt *m, const mb_param *p) {
 
 /* The official code skips decay for names with "norm", "ln" or "bias". */
 static int decays(const mb_param *p) {
-    switch (p->role) {
-    case MB_ROLE_WTE:
-    case MB_ROLE_WPE:
-    case MB_ROLE_QKV_W:
-    case MB_ROLE_ATTN_PROJ_W:
-    case MB_ROLE_FC_W:
-    case MB_ROLE_FC_PROJ_W:
-    case MB_ROLE_SCORE:
-        return 1;
-    default:
-        return 0;
-    }
+    return !mb_role_is_bias(p->role) && !mb_role_is_ln_weight(p->role);
 }
 
 typedef struct adam_mini_state {

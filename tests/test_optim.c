@@ -82,20 +82,28 @@ static void ref_adafactor(double *p, double *R, double *C, const double *g, size
     free(V);
 }
 
+/* gpt-nano on the fp32 CPU with every gradient allocated, and a trainer whose only method is
+ * `method` with parameter values v[0..nv). */
+static int opt_setup(mb_ctx *ctx, mb_gpt_config *cfg, mb_gpt *m, mb_train *tr,
+                     const mb_method *method, const double *v, int nv, mb_pvalue *vals) {
+    CHECK_OK(ctx, fixture_nano(ctx, &mb_backend_cpu_f32, 4, cfg, m));
+    CHECK_OK(ctx, mb_gpt_alloc_grads(ctx, m, NULL));
+    for (int i = 0; i < nv; i++) vals[i].num = v[i];
+    const mb_method *ms[1] = {method};
+    const mb_pvalue *vs[1] = {vals};
+    CHECK_OK(ctx, mb_train_init(tr, ctx, m, ms, vs, 1, NULL, 1));
+    return 0;
+}
+
 /* 5 Adafactor steps on gpt-nano with random gradients against ref_adafactor; optimizer bytes
  * measured = predicted = 4 (rows + cols) per matrix + 4 numel per vector. */
 static int run_adafactor(const double *v) {
     mb_ctx ctx;
     mb_gpt_config cfg;
     mb_gpt m;
-    CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 4, &cfg, &m));
-    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m, NULL));
-    mb_pvalue vals[6];
-    for (int i = 0; i < 6; i++) vals[i].num = v[i];
-    const mb_method *ms[1] = {&mb_method_adafactor};
-    const mb_pvalue *vs[1] = {vals};
     mb_train tr;
-    CHECK_OK(&ctx, mb_train_init(&tr, &ctx, &m, ms, vs, 1, NULL, 1));
+    mb_pvalue vals[6];
+    if (opt_setup(&ctx, &cfg, &m, &tr, &mb_method_adafactor, v, 6, vals)) return 1;
     double worst = 0;
     int64_t state = 0;
     for (int i = 0; i < m.nparams; i++) {
@@ -220,14 +228,9 @@ static int run_adam_mini(const double *v) {
     mb_ctx ctx;
     mb_gpt_config cfg;
     mb_gpt m;
-    CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 4, &cfg, &m));
-    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m, NULL));
-    mb_pvalue vals[5];
-    for (int i = 0; i < 5; i++) vals[i].num = v[i];
-    const mb_method *ms[1] = {&mb_method_adam_mini};
-    const mb_pvalue *vs[1] = {vals};
     mb_train tr;
-    CHECK_OK(&ctx, mb_train_init(&tr, &ctx, &m, ms, vs, 1, NULL, 1));
+    mb_pvalue vals[5];
+    if (opt_setup(&ctx, &cfg, &m, &tr, &mb_method_adam_mini, v, 5, vals)) return 1;
     double lr = v[0], b1 = v[1], b2 = v[2], eps = v[3], worst = 0;
     int64_t state = 0;
     for (int i = 0; i < m.nparams; i++) {
@@ -291,14 +294,9 @@ static int run_case(const opt_case *oc) {
     mb_ctx ctx;
     mb_gpt_config cfg;
     mb_gpt m;
-    CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 4, &cfg, &m));
-    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m, NULL));
-    mb_pvalue vals[5];
-    for (int i = 0; i < oc->method->nparams; i++) vals[i].num = oc->v[i];
-    const mb_method *ms[1] = {oc->method};
-    const mb_pvalue *vs[1] = {vals};
     mb_train tr;
-    CHECK_OK(&ctx, mb_train_init(&tr, &ctx, &m, ms, vs, 1, NULL, 1));
+    mb_pvalue vals[5];
+    if (opt_setup(&ctx, &cfg, &m, &tr, oc->method, oc->v, oc->method->nparams, vals)) return 1;
     size_t P = m.num_params;
     double *p = malloc(P * sizeof *p), *s1 = calloc(P, sizeof *s1), *s2 = calloc(P, sizeof *s2);
     double *g = malloc(P * sizeof *g), *got = malloc(P * sizeof *got);

@@ -59,6 +59,15 @@ static const char *const role_names[MB_ROLE_N] = {
 };
 const char *mb_role_name(mb_role r) { return (unsigned)r < MB_ROLE_N ? role_names[r] : "?"; }
 
+int mb_role_is_bias(mb_role r) {
+    return r == MB_ROLE_LN1_B || r == MB_ROLE_LN2_B || r == MB_ROLE_LNF_B || r == MB_ROLE_QKV_B ||
+           r == MB_ROLE_ATTN_PROJ_B || r == MB_ROLE_FC_B || r == MB_ROLE_FC_PROJ_B;
+}
+
+int mb_role_is_ln_weight(mb_role r) {
+    return r == MB_ROLE_LN1_W || r == MB_ROLE_LN2_W || r == MB_ROLE_LNF_W;
+}
+
 /* Hugging Face suffix of each per-block role. */
 static const char *const hf_block_names[MB_GPT_PER_LAYER] = {
     "ln_1.weight",        "ln_1.bias",        "attn.c_attn.weight", "attn.c_attn.bias",
@@ -194,29 +203,14 @@ mb_status mb_gpt_init_weights(mb_ctx *ctx, mb_gpt *m, uint64_t seed) {
     mb_status s = MB_OK;
     for (int i = 0; i < m->nparams && s == MB_OK; i++) {
         mb_param *p = &m->params[i];
-        switch (p->role) {
-        case MB_ROLE_LN1_W:
-        case MB_ROLE_LN2_W:
-        case MB_ROLE_LNF_W:
+        if (mb_role_is_ln_weight(p->role)) {
             for (size_t j = 0; j < p->numel; j++) h[j] = 1.0;
-            break;
-        case MB_ROLE_LN1_B:
-        case MB_ROLE_LN2_B:
-        case MB_ROLE_LNF_B:
-        case MB_ROLE_QKV_B:
-        case MB_ROLE_ATTN_PROJ_B:
-        case MB_ROLE_FC_B:
-        case MB_ROLE_FC_PROJ_B:
+        } else if (mb_role_is_bias(p->role)) {
             memset(h, 0, p->numel * sizeof *h);
-            break;
-        case MB_ROLE_ATTN_PROJ_W:
-        case MB_ROLE_FC_PROJ_W:
+        } else {
+            int resid = p->role == MB_ROLE_ATTN_PROJ_W || p->role == MB_ROLE_FC_PROJ_W;
             mb_rng_fill_normal(h, p->numel, seed, MB_RNG_STREAM_INIT + (uint32_t)i, 0, 0.0,
-                               resid_std);
-            break;
-        default:
-            mb_rng_fill_normal(h, p->numel, seed, MB_RNG_STREAM_INIT + (uint32_t)i, 0, 0.0, 0.02);
-            break;
+                               resid ? resid_std : 0.02);
         }
         s = mb_gpt_param_set(ctx, &p->w, p->numel, h);
     }

@@ -51,6 +51,10 @@ typedef enum mb_role {
 } mb_role;
 
 const char *mb_role_name(mb_role r); /* "wte", "qkv_w", ... */
+/* Biases: the LayerNorm shifts and the linear layers' biases (initialised to 0). */
+int mb_role_is_bias(mb_role r);
+/* LayerNorm scales (initialised to 1). */
+int mb_role_is_ln_weight(mb_role r);
 
 #define MB_GPT_PER_LAYER 12 /* parameter tensors per block: roles LN1_W .. FC_PROJ_B */
 
