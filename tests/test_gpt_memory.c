@@ -27,8 +27,8 @@ static int check_train_memory(const mb_backend *be, size_t es) {
     size_t BT = (size_t)B * T, C = cfg.d_model, L = cfg.layers, NH = cfg.heads, V = cfg.vocab;
     /* the formula written out once more, independently of mb_gpt_act_bytes (sdtype == dtype on
      * the CPU) */
-    size_t by_hand = es * (BT * C + L * (16 * BT * C + 4 * BT + NH * BT * T) + BT * C + 2 * BT +
-                           BT * V + BT);
+    size_t by_hand = es * (BT * C + L * (12 * BT * C + 4 * BT + NH * BT * T) + 4 * BT * C +
+                           BT * C + 2 * BT + BT * V + BT);
     CHECK_EQ_U(act, by_hand);
     CHECK_EQ_U(ctx.mem.cur[MB_MEM_ACTIVATIONS], act);
     CHECK_EQ_U(ctx.mem.cur[MB_MEM_OTHER], 2 * BT * 4);

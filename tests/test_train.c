@@ -171,8 +171,8 @@ int main(void) {
     CHECK_EQ_U(c1[1], 3 * (4 * L + 4));     /* linear_forward: + 4 for the recomputed block */
     CHECK_EQ_U(c1[2], 3 * (4 * L));         /* linear_backward */
     CHECK_EQ_U(c1[3], 3 * (2 * L));         /* act_policy: after forward and before backward */
-    CHECK_EQ_U(c1[4], 3 * 11);              /* act_save: block 1's 12 tensors less att (replaced) */
-    CHECK_EQ_U(c1[5], 3 * 11);              /* act_load */
+    CHECK_EQ_U(c1[4], 3 * 10);              /* act_save: block 1's 11 tensors less att (replaced) */
+    CHECK_EQ_U(c1[5], 3 * 10);              /* act_load */
     CHECK_EQ_U(c1[6], 3 * (2 * L + 1));     /* attention: fwd, recompute of block 0, bwd */
     CHECK_EQ_U(c1[7], 3 * 2);               /* loss: fwd and bwd */
     CHECK_EQ_U(c1[8], 3 * np);              /* grad_ready: once per parameter */

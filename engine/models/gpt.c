@@ -256,7 +256,7 @@ int mb_gpt_logits_ld(const mb_backend *be, int V) {
 
 size_t mb_gpt_act_bytes(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld) {
     size_t BT = (size_t)B * T, C = cfg->d_model, NH = cfg->heads, V = (size_t)ld, L = cfg->layers;
-    return es * (BT * C + L * (16 * BT * C + NH * BT * T) + BT * C + BT * V) +
+    return es * (BT * C + L * (12 * BT * C + NH * BT * T) + 4 * BT * C + BT * C + BT * V) +
            ss * (L * 4 * BT + 2 * BT + BT);
 }
 
@@ -276,6 +276,7 @@ void mb_gpt_free_acts(mb_ctx *ctx, mb_gpt *m) {
     mb_free(ctx, &a->tokens);
     mb_free(ctx, &a->targets);
     mb_free(ctx, &a->encoded);
+    mb_free(ctx, &a->gelu);
     if (a->layer) {
         for (int l = 0; l < m->cfg.layers; l++) {
             free_block_inside(ctx, &a->layer[l]);
@@ -312,7 +313,6 @@ static mb_status alloc_block_inside(mb_ctx *ctx, const mb_gpt *m, mb_gpt_layer_a
     MB_TRY(mb_alloc(ctx, &la->ln2_mean, BT * ss, A, "ln2_mean"));
     MB_TRY(mb_alloc(ctx, &la->ln2_rstd, BT * ss, A, "ln2_rstd"));
     MB_TRY(mb_alloc(ctx, &la->fch, 4 * BT * C * es, A, "fch"));
-    MB_TRY(mb_alloc(ctx, &la->fch_gelu, 4 * BT * C * es, A, "fch_gelu"));
     return MB_OK;
 }
 
@@ -416,8 +416,8 @@ static mb_status block_forward(mb_ctx *ctx, mb_gpt *m, int l, const void *res_in
     be->layernorm_fwd(ctx, la->ln2.ptr, la->ln2_mean.ptr, la->ln2_rstd.ptr, la->res2.ptr, W(p + 6),
                       W(p + 7), N, C);
     MB_TRY(linear(ctx, m, l, p + 8, 0, la->fch.ptr, la->ln2.ptr, NULL, NULL, N, C, 4 * C));
-    be->gelu_fwd(ctx, la->fch_gelu.ptr, la->fch.ptr, (size_t)N * 4 * C);
-    MB_TRY(linear(ctx, m, l, p + 10, 0, la->res3.ptr, la->fch_gelu.ptr, NULL, NULL, N, 4 * C, C));
+    be->gelu_fwd(ctx, a->gelu.ptr, la->fch.ptr, (size_t)N * 4 * C);
+    MB_TRY(linear(ctx, m, l, p + 10, 0, la->res3.ptr, a->gelu.ptr, NULL, NULL, N, 4 * C, C));
     be->residual_fwd(ctx, la->res3.ptr, la->res3.ptr, la->res2.ptr, (size_t)N * C);
     return MB_OK;
 }
@@ -442,6 +442,7 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
     MB_TRY(be->to_device(ctx, a->tokens.ptr, tokens, BT * 4));
     if (targets) MB_TRY(be->to_device(ctx, a->targets.ptr, targets, BT * 4));
     MB_TRY(mb_alloc(ctx, &a->encoded, BT * C * es, A, "encoded"));
+    MB_TRY(mb_alloc(ctx, &a->gelu, 4 * BT * C * es, A, "fch_gelu"));
     be->encoder_fwd(ctx, a->encoded.ptr, a->tokens.ptr, W(0), W(1), B, T, C);
     const void *res = a->encoded.ptr;
     for (int l = 0; l < L; l++) {
@@ -550,9 +551,8 @@ typedef struct bwd_scratch {
 } bwd_scratch;
 
 /* Makes block l's inside activations available again: recomputed or handed back by act_load. */
-static mb_status block_restore(mb_ctx *ctx, mb_gpt *m, int l) {
+static mb_status block_restore(mb_ctx *ctx, mb_gpt *m, int l, mb_act_mode mode) {
     mb_gpt_layer_acts *la = &m->acts.layer[l];
-    mb_act_mode mode = act_policy(m, l);
     if (mode == MB_ACT_RECOMPUTE) {
         /* block_forward rewrites res3 with identical values (deterministic kernels) */
         const void *res_in = l ? m->acts.layer[l - 1].res3.ptr : m->acts.encoded.ptr;
@@ -572,8 +572,11 @@ static mb_status block_backward(mb_ctx *ctx, mb_gpt *m, int l, const bwd_scratch
     int C = m->cfg.d_model, N = a->B * a->T, p = 2 + l * MB_GPT_PER_LAYER;
     size_t NC = (size_t)N * C;
     const void *res_in = l ? a->layer[l - 1].res3.ptr : a->encoded.ptr;
-    MB_TRY(block_restore(ctx, m, l));
-    MB_TRY(linear(ctx, m, l, p + 10, 1, NULL, la->fch_gelu.ptr, s->dfch, s->dres, N, 4 * C, C));
+    const mb_act_mode mode = act_policy(m, l);
+    MB_TRY(block_restore(ctx, m, l, mode));
+    /* GELU's output for the weight gradient of the MLP projection (a recomputed block has it) */
+    if (mode != MB_ACT_RECOMPUTE) be->gelu_fwd(ctx, a->gelu.ptr, la->fch.ptr, 4 * NC);
+    MB_TRY(linear(ctx, m, l, p + 10, 1, NULL, a->gelu.ptr, s->dfch, s->dres, N, 4 * C, C));
     MB_TRY(grad_ready(m, p + 10));
     MB_TRY(grad_ready(m, p + 11));
     be->gelu_bwd(ctx, s->dfch, la->fch.ptr, s->dfch, 4 * NC);

@@ -144,11 +144,12 @@ mb_status mb_gpt_attention_default(mb_ctx *ctx, const mb_attn_call *c, void *scr
 mb_status mb_gpt_loss_default(mb_ctx *ctx, const mb_loss_call *c);
 
 /* Saved tensors of one block, in this order; the first MB_GPT_BLOCK_INSIDE are "inside" the block
- * (what recompute frees and act_save sees); res3, the block's output, is always kept. */
-#define MB_GPT_BLOCK_INSIDE 12
+ * (what recompute frees and act_save sees); res3, the block's output, is always kept. GELU's output
+ * is not saved: every block writes it into the one shared mb_gpt_acts.gelu, and backward recomputes
+ * it from fch (as llm.c does with recompute 1). */
+#define MB_GPT_BLOCK_INSIDE 11
 typedef struct mb_gpt_layer_acts {
-    mb_buf ln1, ln1_mean, ln1_rstd, qkv, att, atty, res2, ln2, ln2_mean, ln2_rstd, fch, fch_gelu,
-        res3;
+    mb_buf ln1, ln1_mean, ln1_rstd, qkv, att, atty, res2, ln2, ln2_mean, ln2_rstd, fch, res3;
 } mb_gpt_layer_acts;
 
 /* Saved activations of one forward: kept until backward (or mb_gpt_free_acts). */
@@ -157,6 +158,7 @@ typedef struct mb_gpt_acts {
     int counted; /* positions with a target: the loss is their mean */
     mb_buf tokens, targets; /* int32 [B,T], category OTHER */
     mb_buf encoded;         /* [B,T,C] */
+    mb_buf gelu;            /* [B,T,4C]: GELU(fch) of the block being computed, shared by all */
     mb_gpt_layer_acts *layer; /* host array of L */
     mb_buf lnf, lnf_mean, lnf_rstd, logits, losses;
 } mb_gpt_acts;
@@ -180,9 +182,10 @@ typedef struct mb_gpt {
  * block kept; elements of E = es bytes (the backend's dtype) and statistics of S = ss bytes (sdtype),
  * logits rows ld elements apart (mb_gpt_logits_ld):
  *   E * [ encoded B*T*C
- *       + L * (16*B*T*C + NH*B*T*T)
- *           ln1 C, qkv 3C, atty C, res2 C, ln2 C, fch 4C, fch_gelu 4C, res3 C   -> 16 C per token
+ *       + L * (12*B*T*C + NH*B*T*T)
+ *           ln1 C, qkv 3C, atty C, res2 C, ln2 C, fch 4C, res3 C   -> 12 C per token
  *           attention probabilities NH*T per token
+ *       + gelu 4*B*T*C (one buffer for all blocks; backward recomputes it)
  *       + lnf B*T*C + logits (dlogits in place after the loss) B*T*ld ]
  *   (a classifier's logits have K columns: ld = mb_gpt_logits_ld(be, K))
  * + S * [ L * 4*B*T (mean and rstd of two LayerNorms) + 2*B*T (final LayerNorm) + B*T (losses) ]
