@@ -79,7 +79,9 @@ typedef struct mb_backend {
     void (*matmul_bwd)(struct mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
                        const void *inp, const void *w, int N, int C, int OC, int ldo);
     /* causal multi-head attention over qkv[B,T,3C] (q|k|v, head h at columns h*C/NH);
-     * out[B,T,C]; att[B,NH,T,T] keeps the softmax probabilities (zeros above the diagonal) */
+     * out[B,T,C]; att[B,NH,T,T] keeps the softmax probabilities on and below the diagonal; what
+     * lies above it is unspecified (the CPU writes zeros, CUDA skips the blocks of 256 queries x
+     * 256 keys that lie wholly above it) */
     void (*attention_fwd)(struct mb_ctx *ctx, void *out, void *att, const void *qkv, int B, int T,
                           int C, int NH);
     /* dqkv overwritten; scratch holds B*NH*T elements; att may be overwritten (it is freed or
