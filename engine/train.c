@@ -241,9 +241,8 @@ void mb_train_predict(const mb_train *tr, int B, int T, mb_predict *out) {
     out->trainable_numel = m->num_params;
     out->bytes[MB_MEM_WEIGHTS] = (int64_t)(es * m->num_params);
     out->bytes[MB_MEM_GRADS] = (int64_t)(es * m->num_params);
-    out->bytes[MB_MEM_ACTIVATIONS] = (int64_t)(mb_gpt_act_bytes(&m->cfg, B, T, es, ss,
-                                                                mb_gpt_logits_ld(tr->ctx->be, mb_gpt_head_rows(&m->cfg))) +
-                                               es * mb_gpt_bwd_scratch_elems(&m->cfg, B, T));
+    const int ld = mb_gpt_logits_ld(tr->ctx->be, mb_gpt_head_rows(&m->cfg));
+    out->bytes[MB_MEM_ACTIVATIONS] = (int64_t)mb_gpt_train_act_peak(&m->cfg, B, T, es, ss, ld);
     out->bytes[MB_MEM_OTHER] = (int64_t)(2 * (size_t)B * T * 4);
     for (int i = 0; i < tr->n; i++)
         if (tr->methods[i]->predict_bytes) tr->methods[i]->predict_bytes(tr->vals[i], out);

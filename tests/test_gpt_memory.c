@@ -4,11 +4,14 @@
 #include "check.h"
 #include "gpt_fixture.h"
 
-static int check_train_memory(const mb_backend *be, size_t es) {
+/* gpt-nano with vocabulary V (its own 256, or GPT-2's: then the logits outweigh the rest of
+ * backward's scratch and the other side of the peak's max is taken). */
+static int check_train_memory(const mb_backend *be, size_t es, int vocab) {
     mb_ctx ctx;
     CHECK_OK(&ctx, mb_ctx_init(&ctx, be));
     mb_gpt_config cfg;
     CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt-nano", &cfg));
+    cfg.vocab = vocab;
     size_t P = mb_gpt_num_params(&cfg);
     mb_gpt m;
     mb_mem_set_phase(&ctx.mem, MB_PHASE_LOAD);
@@ -36,17 +39,22 @@ static int check_train_memory(const mb_backend *be, size_t es) {
     CHECK_OK(&ctx, mb_gpt_backward(&ctx, &m));
     size_t scratch = es * mb_gpt_bwd_scratch_elems(&cfg, B, T);
     CHECK_EQ_U(scratch, es * (9 * BT * C + B * NH * T));
-    CHECK_EQ_U(ctx.mem.peak[MB_MEM_ACTIVATIONS], act + scratch);
+    /* backward: dres and dtmp through the loss, then the logits freed and the rest taken */
+    size_t at_loss = act + es * 2 * BT * C, after = act - es * BT * V + scratch;
+    size_t peak_act = at_loss > after ? at_loss : after;
+    CHECK(vocab == 256 ? after > at_loss : at_loss > after, "V=%d: the wrong side of the max", vocab);
+    CHECK_EQ_U(mb_gpt_train_act_peak(&cfg, B, T, es, es, cfg.vocab), peak_act);
+    CHECK_EQ_U(ctx.mem.peak[MB_MEM_ACTIVATIONS], peak_act);
     CHECK_EQ_U(ctx.mem.cur[MB_MEM_ACTIVATIONS], 0);
     CHECK_EQ_U(ctx.mem.cur[MB_MEM_OTHER], 0);
     size_t model = 2 * es * P, in = 2 * BT * 4;
-    CHECK_EQ_U(ctx.mem.peak_total, model + act + scratch + in);
-    CHECK_EQ_U(ctx.mem.at_peak[MB_MEM_ACTIVATIONS], act + scratch);
+    CHECK_EQ_U(ctx.mem.peak_total, model + peak_act + in);
+    CHECK_EQ_U(ctx.mem.at_peak[MB_MEM_ACTIVATIONS], peak_act);
     CHECK_EQ_U(ctx.mem.phase_peak[MB_PHASE_LOAD], model);
     CHECK_EQ_U(ctx.mem.phase_peak[MB_PHASE_FORWARD], model + act + in);
-    CHECK_EQ_U(ctx.mem.phase_peak[MB_PHASE_BACKWARD], model + act + scratch + in);
-    printf("%s gpt-nano B=%d T=%d: weights %zu, grads %zu, activations %zu + backward scratch %zu\n",
-           be->name, B, T, es * P, es * P, act, scratch);
+    CHECK_EQ_U(ctx.mem.phase_peak[MB_PHASE_BACKWARD], model + peak_act + in);
+    printf("%s gpt-nano V=%zu B=%d T=%d: weights %zu, grads %zu, activations %zu, peak %zu\n",
+           be->name, V, B, T, es * P, es * P, act, peak_act);
     mb_gpt_destroy(&ctx, &m);
     CHECK_EQ_U(ctx.mem.cur_total, 0);
     CHECK_EQ_U(ctx.mem.live, 0);
@@ -54,8 +62,9 @@ static int check_train_memory(const mb_backend *be, size_t es) {
 }
 
 int main(void) {
-    if (check_train_memory(&mb_backend_cpu_f32, 4)) return 1;
-    if (check_train_memory(&mb_backend_cpu_f64, 8)) return 1;
+    if (check_train_memory(&mb_backend_cpu_f32, 4, 256)) return 1;
+    if (check_train_memory(&mb_backend_cpu_f64, 8, 256)) return 1;
+    if (check_train_memory(&mb_backend_cpu_f32, 4, 50257)) return 1;
 
     /* gpt2-124m: allocate weights and grads without training. */
     mb_ctx ctx;

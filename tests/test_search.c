@@ -10,11 +10,10 @@
 #include "proc.h"
 
 /* gpt-nano, AdamW, fp32 on the CPU: weights, gradients and two moments (4 x 4 bytes per
- * parameter), the saved activations and backward's scratch, and the int32 tokens and targets. */
+ * parameter), the activations' training peak, and the int32 tokens and targets. */
 static int64_t peak_formula(const mb_gpt_config *g, int B, int T) {
     size_t P = mb_gpt_num_params(g);
-    return (int64_t)(16 * P + mb_gpt_act_bytes(g, B, T, 4, 4, g->vocab) +
-                     4 * mb_gpt_bwd_scratch_elems(g, B, T) + (size_t)B * T * 8);
+    return (int64_t)(16 * P + mb_gpt_train_act_peak(g, B, T, 4, 4, g->vocab) + (size_t)B * T * 8);
 }
 
 static int write_suite(const char *path, const char *search, long long cap) {

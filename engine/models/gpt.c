@@ -265,6 +265,13 @@ size_t mb_gpt_bwd_scratch_elems(const mb_gpt_config *cfg, int B, int T) {
     return 9 * BT * cfg->d_model + (size_t)B * cfg->heads * T;
 }
 
+size_t mb_gpt_train_act_peak(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld) {
+    size_t act = mb_gpt_act_bytes(cfg, B, T, es, ss, ld), BTC = (size_t)B * T * cfg->d_model;
+    size_t at_loss = act + es * 2 * BTC;
+    size_t after = act - es * (size_t)B * T * ld + es * mb_gpt_bwd_scratch_elems(cfg, B, T);
+    return at_loss > after ? at_loss : after;
+}
+
 static mb_buf *layer_bufs(mb_gpt_layer_acts *la) { return (mb_buf *)la; }
 
 static void free_block_inside(mb_ctx *ctx, mb_gpt_layer_acts *la) {
@@ -545,9 +552,10 @@ static mb_status grad_ready(mb_gpt *m, int id) {
     return m->hooks->grad_ready(m->hooks->user, p);
 }
 
-/* Scratch buffers of backward (see mb_gpt_bwd_scratch_elems). */
+/* Scratch buffers of backward (see mb_gpt_bwd_scratch_elems): dres and dtmp from the start, the
+ * others taken once the loss is done and the logits are freed. */
 typedef struct bwd_scratch {
-    void *dres, *dtmp, *dqkv, *dfch, *datt;
+    mb_buf dres, dtmp, dqkv, dfch, datt;
 } bwd_scratch;
 
 /* Makes block l's inside activations available again: recomputed or handed back by act_load. */
@@ -576,27 +584,27 @@ static mb_status block_backward(mb_ctx *ctx, mb_gpt *m, int l, const bwd_scratch
     MB_TRY(block_restore(ctx, m, l, mode));
     /* GELU's output for the weight gradient of the MLP projection (a recomputed block has it) */
     if (mode != MB_ACT_RECOMPUTE) be->gelu_fwd(ctx, a->gelu.ptr, la->fch.ptr, 4 * NC);
-    MB_TRY(linear(ctx, m, l, p + 10, 1, NULL, a->gelu.ptr, s->dfch, s->dres, N, 4 * C, C));
+    MB_TRY(linear(ctx, m, l, p + 10, 1, NULL, a->gelu.ptr, s->dfch.ptr, s->dres.ptr, N, 4 * C, C));
     MB_TRY(grad_ready(m, p + 10));
     MB_TRY(grad_ready(m, p + 11));
-    be->gelu_bwd(ctx, s->dfch, la->fch.ptr, s->dfch, 4 * NC);
-    MB_TRY(linear(ctx, m, l, p + 8, 1, NULL, la->ln2.ptr, s->dtmp, s->dfch, N, C, 4 * C));
+    be->gelu_bwd(ctx, s->dfch.ptr, la->fch.ptr, s->dfch.ptr, 4 * NC);
+    MB_TRY(linear(ctx, m, l, p + 8, 1, NULL, la->ln2.ptr, s->dtmp.ptr, s->dfch.ptr, N, C, 4 * C));
     MB_TRY(grad_ready(m, p + 8));
     MB_TRY(grad_ready(m, p + 9));
     MB_TRY(need_grads(ctx, m, p + 6, p + 7));
-    be->layernorm_bwd(ctx, s->dres, G(p + 6), G(p + 7), s->dtmp, la->res2.ptr, W(p + 6),
+    be->layernorm_bwd(ctx, s->dres.ptr, G(p + 6), G(p + 7), s->dtmp.ptr, la->res2.ptr, W(p + 6),
                       la->ln2_mean.ptr, la->ln2_rstd.ptr, N, C);
     MB_TRY(grad_ready(m, p + 6));
     MB_TRY(grad_ready(m, p + 7));
-    MB_TRY(linear(ctx, m, l, p + 4, 1, NULL, la->atty.ptr, s->dtmp, s->dres, N, C, C));
+    MB_TRY(linear(ctx, m, l, p + 4, 1, NULL, la->atty.ptr, s->dtmp.ptr, s->dres.ptr, N, C, C));
     MB_TRY(grad_ready(m, p + 4));
     MB_TRY(grad_ready(m, p + 5));
-    MB_TRY(attention(ctx, m, la, l, 1, s->dtmp, s->dqkv, s->datt));
-    MB_TRY(linear(ctx, m, l, p + 2, 1, NULL, la->ln1.ptr, s->dtmp, s->dqkv, N, C, 3 * C));
+    MB_TRY(attention(ctx, m, la, l, 1, s->dtmp.ptr, s->dqkv.ptr, s->datt.ptr));
+    MB_TRY(linear(ctx, m, l, p + 2, 1, NULL, la->ln1.ptr, s->dtmp.ptr, s->dqkv.ptr, N, C, 3 * C));
     MB_TRY(grad_ready(m, p + 2));
     MB_TRY(grad_ready(m, p + 3));
     MB_TRY(need_grads(ctx, m, p, p + 1));
-    be->layernorm_bwd(ctx, need_dinp ? s->dres : NULL, G(p), G(p + 1), s->dtmp, res_in, W(p),
+    be->layernorm_bwd(ctx, need_dinp ? s->dres.ptr : NULL, G(p), G(p + 1), s->dtmp.ptr, res_in, W(p),
                       la->ln1_mean.ptr, la->ln1_rstd.ptr, N, C);
     MB_TRY(grad_ready(m, p));
     MB_TRY(grad_ready(m, p + 1));
@@ -605,7 +613,7 @@ static mb_status block_backward(mb_ctx *ctx, mb_gpt *m, int l, const bwd_scratch
     return MB_OK;
 }
 
-static mb_status backward_impl(mb_ctx *ctx, mb_gpt *m, const bwd_scratch *s) {
+static mb_status backward_impl(mb_ctx *ctx, mb_gpt *m, bwd_scratch *s) {
     const mb_backend *be = ctx->be;
     mb_gpt_acts *a = &m->acts;
     int N = a->B * a->T, C = m->cfg.d_model, V = mb_gpt_head_rows(&m->cfg), L = m->cfg.layers;
@@ -613,21 +621,30 @@ static mb_status backward_impl(mb_ctx *ctx, mb_gpt *m, const bwd_scratch *s) {
     int lowest = m->hooks ? m->hooks->lowest_layer : 0;
     if (lowest < 0) lowest = 0;
     mb_loss_call lc = {1,           N,           C,         V,      mb_gpt_logits_ld(be, V), a->lnf.ptr,
-                       &m->params[H], a->targets.ptr, a->losses.ptr, s->dtmp, a->logits.ptr,
+                       &m->params[H], a->targets.ptr, a->losses.ptr, s->dtmp.ptr, a->logits.ptr,
                        a->counted ? 1.0 / a->counted : 0.0};
     MB_TRY(need_grad(ctx, m, H));
     MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc) : mb_gpt_loss_default(ctx, &lc));
     if (H != 0) MB_TRY(grad_ready(m, H)); /* a classifier's head is complete after the loss */
-    be->zero(ctx, s->dres, (size_t)N * C * mb_dtype_size(be->dtype));
+    /* The logits (dlogits by now) are spent: free them before taking the rest of the scratch, so
+     * backward's peak holds one or the other (see mb_gpt_train_act_peak). */
+    mb_free(ctx, &a->logits);
+    size_t es = mb_dtype_size(be->dtype), NC = (size_t)N * C;
+    const mb_mem_cat A = MB_MEM_ACTIVATIONS;
+    MB_TRY(mb_alloc(ctx, &s->dqkv, 3 * NC * es, A, "d_qkv"));
+    MB_TRY(mb_alloc(ctx, &s->dfch, 4 * NC * es, A, "d_fch"));
+    if (!attention_replaced(m))
+        MB_TRY(mb_alloc(ctx, &s->datt, (size_t)a->B * m->cfg.heads * a->T * es, A, "d_att_row"));
+    be->zero(ctx, s->dres.ptr, (size_t)N * C * mb_dtype_size(be->dtype));
     MB_TRY(need_grads(ctx, m, f, f + 1));
-    be->layernorm_bwd(ctx, s->dres, G(f), G(f + 1), s->dtmp, a->layer[L - 1].res3.ptr, W(f),
+    be->layernorm_bwd(ctx, s->dres.ptr, G(f), G(f + 1), s->dtmp.ptr, a->layer[L - 1].res3.ptr, W(f),
                       a->lnf_mean.ptr, a->lnf_rstd.ptr, N, C);
     MB_TRY(grad_ready(m, f));
     MB_TRY(grad_ready(m, f + 1));
     for (int l = L - 1; l >= lowest && l >= 0; l--)
         MB_TRY(block_backward(ctx, m, l, s, l > 0 || lowest == 0));
     if (lowest == 0) MB_TRY(need_grads(ctx, m, 0, 1));
-    if (lowest == 0) be->encoder_bwd(ctx, G(0), G(1), s->dres, a->tokens.ptr, a->B, a->T, C);
+    if (lowest == 0) be->encoder_bwd(ctx, G(0), G(1), s->dres.ptr, a->tokens.ptr, a->B, a->T, C);
     MB_TRY(grad_ready(m, 0));
     if (lowest == 0) MB_TRY(grad_ready(m, 1));
     return MB_OK;
@@ -640,23 +657,16 @@ mb_status mb_gpt_backward(mb_ctx *ctx, mb_gpt *m) {
     if (!m->grads_allocated && !m->grad_mask)
         return mb_error(ctx, MB_EINVAL, "backward needs gradient buffers (or gradients on demand)");
     size_t es = mb_dtype_size(ctx->be->dtype), NC = (size_t)a->B * a->T * m->cfg.d_model;
-    mb_buf dres = {0}, dtmp = {0}, dqkv = {0}, dfch = {0}, datt = {0};
-    const mb_mem_cat A = MB_MEM_ACTIVATIONS;
-    mb_status s = mb_alloc(ctx, &dres, NC * es, A, "d_residual");
-    if (s == MB_OK) s = mb_alloc(ctx, &dtmp, NC * es, A, "d_tmp");
-    if (s == MB_OK) s = mb_alloc(ctx, &dqkv, 3 * NC * es, A, "d_qkv");
-    if (s == MB_OK) s = mb_alloc(ctx, &dfch, 4 * NC * es, A, "d_fch");
-    if (s == MB_OK && !attention_replaced(m))
-        s = mb_alloc(ctx, &datt, (size_t)a->B * m->cfg.heads * a->T * es, A, "d_att_row");
-    if (s == MB_OK) {
-        bwd_scratch sc = {dres.ptr, dtmp.ptr, dqkv.ptr, dfch.ptr, datt.ptr};
-        s = backward_impl(ctx, m, &sc);
-    }
-    mb_free(ctx, &datt);
-    mb_free(ctx, &dfch);
-    mb_free(ctx, &dqkv);
-    mb_free(ctx, &dtmp);
-    mb_free(ctx, &dres);
+    bwd_scratch sc;
+    memset(&sc, 0, sizeof sc);
+    mb_status s = mb_alloc(ctx, &sc.dres, NC * es, MB_MEM_ACTIVATIONS, "d_residual");
+    if (s == MB_OK) s = mb_alloc(ctx, &sc.dtmp, NC * es, MB_MEM_ACTIVATIONS, "d_tmp");
+    if (s == MB_OK) s = backward_impl(ctx, m, &sc);
+    mb_free(ctx, &sc.datt);
+    mb_free(ctx, &sc.dfch);
+    mb_free(ctx, &sc.dqkv);
+    mb_free(ctx, &sc.dtmp);
+    mb_free(ctx, &sc.dres);
     mb_gpt_free_acts(ctx, m);
     return s;
 }

@@ -196,10 +196,18 @@ int mb_gpt_head_rows(const mb_gpt_config *cfg);
 /* Row stride of the logits on backend `be`: V rounded up to be->logits_align (64 on CUDA, where
  * tensor cores need 16-byte-aligned rows: 50257 -> 50304; V itself on the CPU). */
 int mb_gpt_logits_ld(const mb_backend *be, int V);
-/* Scratch that backward allocates (ACTIVATIONS) on top of the saved activations and frees at its
- * end: dres B*T*C, dtmp B*T*C, dqkv 3*B*T*C, dfch 4*B*T*C, attention row scratch B*NH*T
- * = 9*B*T*C + B*NH*T elements. dlogits reuse the logits buffer. */
+/* Scratch that backward allocates (ACTIVATIONS) and frees at its end: dres B*T*C, dtmp B*T*C,
+ * dqkv 3*B*T*C, dfch 4*B*T*C, attention row scratch B*NH*T = 9*B*T*C + B*NH*T elements. dlogits
+ * reuse the logits buffer, which is freed after the loss, before dqkv, dfch and the row scratch
+ * are taken. */
 size_t mb_gpt_bwd_scratch_elems(const mb_gpt_config *cfg, int B, int T);
+/* Peak ACTIVATIONS bytes of a training step (forward then backward, default slots, every block
+ * kept). Backward takes dres and dtmp (2*B*T*C) for the loss and the head's backward, frees the
+ * logits, then takes the rest of its scratch:
+ *   max(act + E*2*B*T*C,  act - E*B*T*ld + E*mb_gpt_bwd_scratch_elems)
+ * with act = mb_gpt_act_bytes. GPT-2 (ld 50304) sits in the first; small vocabularies in the
+ * second. */
+size_t mb_gpt_train_act_peak(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld);
 
 /* Builds descriptors and allocates the weights (category WEIGHTS), not initialised.
  * On failure everything taken is freed and *m is zeroed. */
