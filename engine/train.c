@@ -1,4 +1,5 @@
-/* engine/train.c — the training step: slots called at fixed points, defaults where a slot is empty. */
+/* engine/train.c — the training step: slots called at fixed points, defaults where a slot is empty.
+ */
 #include "train.h"
 
 #include <stdlib.h>
@@ -20,8 +21,7 @@ enum {
 
 #define OWNER(tr, s) ((tr)->owner[s])
 #define CALL(tr, s, fn, ...)                                                                       \
-    ((tr)->calls[s]++,                                                                             \
-     (tr)->methods[OWNER(tr, s)]->fn((tr)->priv[OWNER(tr, s)], (tr), __VA_ARGS__))
+    ((tr)->calls[s]++, (tr)->methods[OWNER(tr, s)]->fn((tr)->priv[OWNER(tr, s)], (tr), __VA_ARGS__))
 
 static mb_status h_linear_forward(void *u, const mb_linear_call *c) {
     mb_train *tr = u;
@@ -66,8 +66,8 @@ mb_status mb_train_master(mb_train *tr, mb_param *p, mb_buf **out) {
     }
     mb_buf *b = &tr->master[p->id];
     if (!b->ptr) {
-        MB_TRY(mb_alloc(ctx, b, p->numel * mb_dtype_size(ctx->be->sdtype), MB_MEM_WEIGHTS,
-                        "master"));
+        MB_TRY(
+            mb_alloc(ctx, b, p->numel * mb_dtype_size(ctx->be->sdtype), MB_MEM_WEIGHTS, "master"));
         ctx->be->widen(ctx, b->ptr, p->w.ptr, p->numel);
     }
     *out = b;
@@ -124,8 +124,9 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_metho
     }
     if (OWNER(tr, S_OPTIMIZER_STEP) < 0 && OWNER(tr, S_TRAIN_STEP) < 0) {
         mb_train_fini(tr);
-        return mb_error(ctx, MB_EINVAL, "the stack has no optimizer (no method fills "
-                                        "optimizer_step or train_step)");
+        return mb_error(ctx, MB_EINVAL,
+                        "the stack has no optimizer (no method fills "
+                        "optimizer_step or train_step)");
     }
     tr->plan.trainable = malloc((size_t)model->nparams);
     if (!tr->plan.trainable) {

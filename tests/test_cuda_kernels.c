@@ -1,6 +1,7 @@
-/* tests/test_cuda_kernels.c — every kernel of the three CUDA tables (f32, tf32, bf16) against the CPU
- * fp64 reference on identical inputs: normwise relative error within a declared tolerance, NaN-poisoned
- * outputs, bitwise determinism of the backward reductions. Exit 77 (skipped) without a usable GPU. */
+/* tests/test_cuda_kernels.c — every kernel of the three CUDA tables (f32, tf32, bf16) against the
+ * CPU fp64 reference on identical inputs: normwise relative error within a declared tolerance,
+ * NaN-poisoned outputs, bitwise determinism of the backward reductions. Exit 77 (skipped) without a
+ * usable GPU. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,19 +33,19 @@
 enum { DT, ST, I32 }; /* element kind: the table's dtype, its sdtype, or int32 ids */
 
 typedef struct pair {
-    mb_buf g;  /* GPU copy */
-    mb_buf c;  /* CPU fp64 reference copy */
+    mb_buf g; /* GPU copy */
+    mb_buf c; /* CPU fp64 reference copy */
     size_t n;
     int kind;
     double *h; /* the values last set (after rounding): re-uploading them repeats a run exactly */
 } pair;
 
 typedef struct tcase {
-    mb_ctx *gc, *cc;               /* GPU context; CPU fp64 reference context */
+    mb_ctx *gc, *cc; /* GPU context; CPU fp64 reference context */
     const mb_backend *gb, *cb;
-    uint64_t next;                 /* next random index: every tensor gets fresh values */
-    char label[96];                /* the case being run, e.g. "matmul_bwd N=10 C=24 OC=40" */
-    pair *held[MAX_HELD];          /* pairs of the running case, freed by pairs_free */
+    uint64_t next;        /* next random index: every tensor gets fresh values */
+    char label[96];       /* the case being run, e.g. "matmul_bwd N=10 C=24 OC=40" */
+    pair *held[MAX_HELD]; /* pairs of the running case, freed by pairs_free */
     int nheld;
 } tcase;
 
@@ -132,7 +133,9 @@ static void pair_set(tcase *tc, pair *p, const double *v) {
 }
 
 /* Puts the values last set back on both sides (accumulators before a rerun). */
-static void pair_reset(tcase *tc, pair *p) { pair_set(tc, p, p->h); }
+static void pair_reset(tcase *tc, pair *p) {
+    pair_set(tc, p, p->h);
+}
 
 /* Overwrites only the reference side (its expected starting point differs from the GPU's). */
 static void ref_put(tcase *tc, pair *p, const double *v) {
@@ -166,7 +169,8 @@ static void pair_ids(tcase *tc, pair *p, int V, int ignore) {
     pair_set(tc, p, p->h);
 }
 
-/* 0xFF bytes are NaN in f32, bf16 and f64: an element the kernel never writes fails the comparison. */
+/* 0xFF bytes are NaN in f32, bf16 and f64: an element the kernel never writes fails the comparison.
+ */
 static void poison_buf(mb_ctx *ctx, const mb_buf *b) {
     void *tmp = malloc(b->bytes);
     MB_ASSERT(tmp);
@@ -179,8 +183,8 @@ static void pair_poison(tcase *tc, pair *p) {
     poison_buf(tc->cc, &p->c);
 }
 
-/* Waits for queued work and copies a buffer's bytes back. 0 (a failed check) when the device reported
- * an error: kernels are asynchronous, so their errors surface here. */
+/* Waits for queued work and copies a buffer's bytes back. 0 (a failed check) when the device
+ * reported an error: kernels are asynchronous, so their errors surface here. */
 static int fetch_raw(tcase *tc, mb_ctx *ctx, const mb_buf *b, void *dst, const char *what) {
     mb_status s = ctx->be->sync ? ctx->be->sync(ctx) : MB_OK;
     if (s == MB_OK) s = ctx->be->to_host(ctx, dst, b->ptr, b->bytes);
@@ -241,7 +245,8 @@ static void compare(tcase *tc, const char *what, const pair *g, const pair *r, d
             CHECK(0, "%s on %s: %zu non-finite value(s), first at %zu: gpu %g ref %g", name,
                   tc->gb->name, bad, first_bad, gv[first_bad], rv[first_bad]);
         else
-            CHECK(pass, "%s on %s: err %.3e > %.0e; worst at %zu: gpu %.9g ref %.9g (max|ref| %.3g)",
+            CHECK(pass,
+                  "%s on %s: err %.3e > %.0e; worst at %zu: gpu %.9g ref %.9g (max|ref| %.3g)",
                   name, tc->gb->name, err, tl, worst, gv[worst], rv[worst], rmax);
     } else {
         printf("%-56s %-10s err -          tol %.0e  FAIL\n", name, tc->gb->name, tl);
@@ -410,10 +415,10 @@ static void t_layernorm_bwd(tcase *tc, const shape *s) {
     pair_new(tc, &db, (size_t)C, DT, "db");
     pair_rand(tc, &db, 0, 1);
     set_label(tc, "layernorm_bwd N=%d C=%d", N, C);
-    tc->gb->layernorm_bwd(tc->gc, G(dinp), G(dw), G(db), G(dout), G(inp), G(w), G(mean), G(rstd),
-                          N, C);
-    tc->cb->layernorm_bwd(tc->cc, R(dinp), R(dw), R(db), R(dout), R(inp), R(w), R(mean), R(rstd),
-                          N, C);
+    tc->gb->layernorm_bwd(tc->gc, G(dinp), G(dw), G(db), G(dout), G(inp), G(w), G(mean), G(rstd), N,
+                          C);
+    tc->cb->layernorm_bwd(tc->cc, R(dinp), R(dw), R(db), R(dout), R(inp), R(w), R(mean), R(rstd), N,
+                          C);
     expect_close(tc, "dinp", &dinp, tol(tc, TOL_ELEM));
     expect_close(tc, "dw", &dw, tol(tc, TOL_ELEM));
     expect_close(tc, "db", &db, tol(tc, TOL_ELEM));
@@ -423,8 +428,8 @@ static void t_layernorm_bwd(tcase *tc, const shape *s) {
     pair_reset(tc, &dinp);
     pair_reset(tc, &dw);
     pair_reset(tc, &db);
-    tc->gb->layernorm_bwd(tc->gc, G(dinp), G(dw), G(db), G(dout), G(inp), G(w), G(mean), G(rstd),
-                          N, C);
+    tc->gb->layernorm_bwd(tc->gc, G(dinp), G(dw), G(db), G(dout), G(inp), G(w), G(mean), G(rstd), N,
+                          C);
     expect_same(tc, "dinp", &dinp, f_dinp);
     expect_same(tc, "dw", &dw, f_dw);
     expect_same(tc, "db", &db, f_db);
@@ -478,8 +483,8 @@ static void t_matmul_bwd(tcase *tc, const shape *s) {
     pair_new(tc, &w, (size_t)OC * C, DT, "w");
     pair_rand(tc, &w, 0, 1);
     pair_new(tc, &dinp, (size_t)N * C, DT, "dinp"); /* overwritten */
-    pair_new(tc, &dw, (size_t)OC * C, DT, "dw");     /* += */
-    pair_new(tc, &db, (size_t)OC, DT, "db");         /* += */
+    pair_new(tc, &dw, (size_t)OC * C, DT, "dw");    /* += */
+    pair_new(tc, &db, (size_t)OC, DT, "db");        /* += */
     pair_rand(tc, &dw, 0, 1);
     pair_rand(tc, &db, 0, 1);
     /* Every output present, then each one left out in turn. */

@@ -1,6 +1,7 @@
-/* tests/test_gpt_memory.c — tracked bytes are exact: weights and grads 4 bytes per parameter (gpt-nano,
- * gpt2-124m), activations equal the formula in gpt.h, per-phase peaks, and a cap below the model's
- * size fails creation with MB_ENOMEM naming the category, freeing everything it had taken. */
+/* tests/test_gpt_memory.c — tracked bytes are exact: weights and grads 4 bytes per parameter
+ * (gpt-nano, gpt2-124m), activations equal the formula in gpt.h, per-phase peaks, and a cap below
+ * the model's size fails creation with MB_ENOMEM naming the category, freeing everything it had
+ * taken. */
 #include "check.h"
 #include "gpt_fixture.h"
 
@@ -30,8 +31,8 @@ static int check_train_memory(const mb_backend *be, size_t es, int vocab) {
     size_t BT = (size_t)B * T, C = cfg.d_model, L = cfg.layers, NH = cfg.heads, V = cfg.vocab;
     /* the formula written out once more, independently of mb_gpt_act_bytes (sdtype == dtype on
      * the CPU) */
-    size_t by_hand = es * (BT * C + L * (12 * BT * C + 4 * BT + NH * BT * T) + 4 * BT * C +
-                           BT * C + 2 * BT + BT * V + BT);
+    size_t by_hand = es * (BT * C + L * (12 * BT * C + 4 * BT + NH * BT * T) + 4 * BT * C + BT * C +
+                           2 * BT + BT * V + BT);
     CHECK_EQ_U(act, by_hand);
     CHECK_EQ_U(ctx.mem.cur[MB_MEM_ACTIVATIONS], act);
     CHECK_EQ_U(ctx.mem.cur[MB_MEM_OTHER], 2 * BT * 4);
@@ -42,7 +43,8 @@ static int check_train_memory(const mb_backend *be, size_t es, int vocab) {
     /* backward: dres and dtmp through the loss, then the logits freed and the rest taken */
     size_t at_loss = act + es * 2 * BT * C, after = act - es * BT * V + scratch;
     size_t peak_act = at_loss > after ? at_loss : after;
-    CHECK(vocab == 256 ? after > at_loss : at_loss > after, "V=%d: the wrong side of the max", vocab);
+    CHECK(vocab == 256 ? after > at_loss : at_loss > after, "V=%d: the wrong side of the max",
+          vocab);
     CHECK_EQ_U(mb_gpt_train_act_peak(&cfg, B, T, es, es, cfg.vocab), peak_act);
     CHECK_EQ_U(ctx.mem.peak[MB_MEM_ACTIVATIONS], peak_act);
     CHECK_EQ_U(ctx.mem.cur[MB_MEM_ACTIVATIONS], 0);

@@ -105,14 +105,28 @@ static mb_status p_init(void *pv, mb_train *tr, const mb_pvalue *v) {
 static const mb_param_decl probe_params[] = {
     {"frozen", MB_PT_INT, -1, -1, 1000, NULL, "parameter id to freeze"}};
 static const mb_method probe_method = {
-    .abi_version = MB_METHOD_ABI_VERSION, .name = "probe", .paper = "test", .summary = "test",
-    .params = probe_params, .nparams = 1, .priv_size = sizeof(probe), .init = p_init,
-    .fini = p_fini, .begin_step = p_begin, .linear_forward = p_lin_f, .linear_backward = p_lin_b,
-    .act_policy = p_policy, .act_save = p_save, .act_load = p_load, .attention = p_attn,
-    .loss = p_loss, .grad_ready = p_grad_ready,
+    .abi_version = MB_METHOD_ABI_VERSION,
+    .name = "probe",
+    .paper = "test",
+    .summary = "test",
+    .params = probe_params,
+    .nparams = 1,
+    .priv_size = sizeof(probe),
+    .init = p_init,
+    .fini = p_fini,
+    .begin_step = p_begin,
+    .linear_forward = p_lin_f,
+    .linear_backward = p_lin_b,
+    .act_policy = p_policy,
+    .act_save = p_save,
+    .act_load = p_load,
+    .attention = p_attn,
+    .loss = p_loss,
+    .grad_ready = p_grad_ready,
 };
 
-/* Trains 3 steps of gpt-nano with [extra..., sgd(lr 0.1, momentum 0.9)]; returns losses, weights. */
+/* Trains 3 steps of gpt-nano with [extra..., sgd(lr 0.1, momentum 0.9)]; returns losses, weights.
+ */
 static int run(const mb_method *extra, int frozen, double loss[3], double **w, uint64_t calls[],
                size_t *act_peak) {
     mb_ctx ctx;
@@ -162,22 +176,23 @@ int main(void) {
     if (run(NULL, -1, l0, &w0, c0, &a0) || run(&probe_method, -1, l1, &w1, c1, &a1)) return 1;
     mb_gpt_config cfg = {2, 64, 4, 32, 256, 0};
     size_t P = mb_gpt_num_params(&cfg);
-    for (int s = 0; s < 3; s++) CHECK(l0[s] == l1[s], "step %d: loss %.9g vs %.9g", s, l0[s], l1[s]);
+    for (int s = 0; s < 3; s++)
+        CHECK(l0[s] == l1[s], "step %d: loss %.9g vs %.9g", s, l0[s], l1[s]);
     CHECK(memcmp(w0, w1, P * sizeof *w0) == 0, "weights after 3 steps differ");
     CHECK(l0[2] < l0[0], "loss did not fall: %.5f -> %.5f", l0[0], l0[2]);
     /* Per step with L = 2 blocks, block 0 recomputed and block 1 custom: */
     int L = 2, np = 4 + 12 * L;
-    CHECK_EQ_U(c1[0], 3);                   /* begin_step */
-    CHECK_EQ_U(c1[1], 3 * (4 * L + 4));     /* linear_forward: + 4 for the recomputed block */
-    CHECK_EQ_U(c1[2], 3 * (4 * L));         /* linear_backward */
-    CHECK_EQ_U(c1[3], 3 * (2 * L));         /* act_policy: after forward and before backward */
-    CHECK_EQ_U(c1[4], 3 * 10);              /* act_save: block 1's 11 tensors less att (replaced) */
-    CHECK_EQ_U(c1[5], 3 * 10);              /* act_load */
-    CHECK_EQ_U(c1[6], 3 * (2 * L + 1));     /* attention: fwd, recompute of block 0, bwd */
-    CHECK_EQ_U(c1[7], 3 * 2);               /* loss: fwd and bwd */
-    CHECK_EQ_U(c1[8], 3 * np);              /* grad_ready: once per parameter */
-    CHECK_EQ_U(c1[9], 3 * np);              /* optimizer_step */
-    CHECK_EQ_U(c1[10], 0);                  /* train_step: not filled */
+    CHECK_EQ_U(c1[0], 3);               /* begin_step */
+    CHECK_EQ_U(c1[1], 3 * (4 * L + 4)); /* linear_forward: + 4 for the recomputed block */
+    CHECK_EQ_U(c1[2], 3 * (4 * L));     /* linear_backward */
+    CHECK_EQ_U(c1[3], 3 * (2 * L));     /* act_policy: after forward and before backward */
+    CHECK_EQ_U(c1[4], 3 * 10);          /* act_save: block 1's 11 tensors less att (replaced) */
+    CHECK_EQ_U(c1[5], 3 * 10);          /* act_load */
+    CHECK_EQ_U(c1[6], 3 * (2 * L + 1)); /* attention: fwd, recompute of block 0, bwd */
+    CHECK_EQ_U(c1[7], 3 * 2);           /* loss: fwd and bwd */
+    CHECK_EQ_U(c1[8], 3 * np);          /* grad_ready: once per parameter */
+    CHECK_EQ_U(c1[9], 3 * np);          /* optimizer_step */
+    CHECK_EQ_U(c1[10], 0);              /* train_step: not filled */
     CHECK_EQ_U(c0[9], 3 * np);
     CHECK(a1 < a0, "recompute should lower the activation peak: %zu vs %zu", a1, a0);
     printf("activation peak: plain %zu bytes, probe (recompute + custom) %zu bytes\n", a0, a1);

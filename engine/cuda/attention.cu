@@ -1,5 +1,5 @@
-/* engine/cuda/attention.cu — causal multi-head attention on the GPU: cuBLAS batched GEMMs straight on
- * the q|k|v columns of qkv (all heads of all sequences in one call, no permute copies), cut into
+/* engine/cuda/attention.cu — causal multi-head attention on the GPU: cuBLAS batched GEMMs straight
+ * on the q|k|v columns of qkv (all heads of all sequences in one call, no permute copies), cut into
  * query chunks that skip the blocks above the diagonal, and row-wise softmax kernels in float.
  * Deterministic: no atomics. */
 #include <math.h>
@@ -8,33 +8,15 @@
 #include "kernels.h"
 
 template <typename T> struct mb_att_type;
-template <> struct mb_att_type<float> {
-    static constexpr cudaDataType_t v = CUDA_R_32F;
-};
-template <> struct mb_att_type<__nv_bfloat16> {
-    static constexpr cudaDataType_t v = CUDA_R_16BF;
-};
-
-__device__ __forceinline__ float mb_att_warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-__device__ __forceinline__ float mb_att_warp_max(float v) {
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-    return v;
-}
-
-/* A 16-byte (or one-element) pack for vectorised loads and stores. */
-template <typename T, int V> struct alignas(sizeof(T) * V) mb_att_pk {
-    T v[V];
-};
+template <> struct mb_att_type<float> { static constexpr cudaDataType_t v = CUDA_R_32F; };
+template <> struct mb_att_type<__nv_bfloat16> { static constexpr cudaDataType_t v = CUDA_R_16BF; };
 
 #define MB_ATT_THREADS 256 /* 8 rows (one a warp) per block */
 /* Queries per chunk: chunk i's scores are computed against keys 0 .. its last query only, so the
- * GEMMs skip the blocks above the diagonal (62.5% of the square's work at T = 1024). Measured on the
- * H100 for GPT-2 124M at 8 x 1024 (ms per step, fp32 / bf16): 64: 170.0 / 30.3, 128: 165.8 / 26.7,
- * 256: 162.1 / 25.9, 512: 163.2 / 25.4, no chunks: 168.9 / 26.6; 512 needs 72 MiB more scratch
- * than 128 in bf16 (backward's datt is one chunk of rows for every head). */
+ * GEMMs skip the blocks above the diagonal (62.5% of the square's work at T = 1024). Measured on
+ * the H100 for GPT-2 124M at 8 x 1024 (ms per step, fp32 / bf16): 64: 170.0 / 30.3, 128: 165.8
+ * / 26.7, 256: 162.1 / 25.9, 512: 163.2 / 25.4, no chunks: 168.9 / 26.6; 512 needs 72 MiB more
+ * scratch than 128 in bf16 (backward's datt is one chunk of rows for every head). */
 #ifndef MB_ATT_CHUNK
 #define MB_ATT_CHUNK 256
 #endif
@@ -50,7 +32,7 @@ __device__ __forceinline__ int mb_att_chunk_end(int t, int Tn) {
  * scores, columns t+1 .. the end of t's chunk exact zeros; columns past the chunk are not
  * touched. */
 template <typename T, int V> __global__ void mb_att_softmax_k(T *att, int Tn, size_t rows) {
-    typedef mb_att_pk<T, V> P;
+    typedef mb_pk<T, V> P;
     size_t r = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int lane = threadIdx.x & 31;
     if (r >= rows) return;
@@ -64,7 +46,7 @@ template <typename T, int V> __global__ void mb_att_softmax_k(T *att, int Tn, si
         for (int k = 0; k < V; k++)
             if (p * V + k <= t) mx = fmaxf(mx, mb_ld(&pk.v[k]));
     }
-    mx = mb_att_warp_max(mx);
+    mx = mb_warp_max(mx);
     float s = 0.0f;
     for (int p = lane; p < nlow; p += 32) {
         P pk = a[p];
@@ -72,7 +54,7 @@ template <typename T, int V> __global__ void mb_att_softmax_k(T *att, int Tn, si
         for (int k = 0; k < V; k++)
             if (p * V + k <= t) s += expf(mb_ld(&pk.v[k]) - mx);
     }
-    const float inv = 1.0f / mb_att_warp_sum(s);
+    const float inv = 1.0f / mb_warp_sum(s);
     for (int p = lane; p < np; p += 32) {
         P pk;
         if (p < nlow) {
@@ -89,13 +71,13 @@ template <typename T, int V> __global__ void mb_att_softmax_k(T *att, int Tn, si
 }
 
 /* Softmax backward in place for the nq query rows of one chunk starting at q0, over every (b, h):
- * row r is (bh = r / nq, t = q0 + r % nq), its probabilities at att + (bh*Tn + t)*Tn and its datt at
- * datt + (bh*dr + r % nq)*Tn (dr rows a head); dpre[t, j] = att[t, j] * (datt[t, j] - sum_k att[t, k] *
- * datt[t, k]) for j <= t, zeros from t+1 to the end of the chunk. Packs as above. */
+ * row r is (bh = r / nq, t = q0 + r % nq), its probabilities at att + (bh*Tn + t)*Tn and its datt
+ * at datt + (bh*dr + r % nq)*Tn (dr rows a head); dpre[t, j] = att[t, j] * (datt[t, j] - sum_k
+ * att[t, k] * datt[t, k]) for j <= t, zeros from t+1 to the end of the chunk. Packs as above. */
 template <typename T, int V>
 __global__ void mb_att_softmax_bwd_k(T *att, const T *datt, int Tn, int dr, int q0, int nq,
                                      size_t rows) {
-    typedef mb_att_pk<T, V> P;
+    typedef mb_pk<T, V> P;
     size_t r = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
     int lane = threadIdx.x & 31;
     if (r >= rows) return;
@@ -111,7 +93,7 @@ __global__ void mb_att_softmax_bwd_k(T *att, const T *datt, int Tn, int dr, int 
         for (int k = 0; k < V; k++)
             if (p * V + k <= t) dot += mb_ld(&pa.v[k]) * mb_ld(&pd.v[k]);
     }
-    dot = mb_att_warp_sum(dot);
+    dot = mb_warp_sum(dot);
     for (int p = lane; p < np; p += 32) {
         P pa;
         if (p < nlow) {
@@ -119,8 +101,7 @@ __global__ void mb_att_softmax_bwd_k(T *att, const T *datt, int Tn, int dr, int 
             P pd = d[p];
 #pragma unroll
             for (int k = 0; k < V; k++)
-                mb_st(&pa.v[k],
-                      p * V + k <= t ? mb_ld(&pa.v[k]) * (mb_ld(&pd.v[k]) - dot) : 0.0f);
+                mb_st(&pa.v[k], p * V + k <= t ? mb_ld(&pa.v[k]) * (mb_ld(&pd.v[k]) - dot) : 0.0f);
         } else {
 #pragma unroll
             for (int k = 0; k < V; k++) mb_st(&pa.v[k], 0.0f);
@@ -157,12 +138,13 @@ static void mb_att_op(mb_att_ops *o, const void *base, long long sb, long long s
     o->n++;
 }
 
-/* Fills the pointer arrays of ops (operand d, chunk c at ptrs + (d*nc + c)*BH). 1 after an error. */
+/* Fills the pointer arrays of ops (operand d, chunk c at ptrs + (d*nc + c)*BH). 1 after an error.
+ */
 static int mb_att_fill(mb_ctx *ctx, const void **ptrs, const mb_att_ops *o, int es, int nc, int NH,
                        int BH) {
     size_t total = (size_t)o->n * nc * BH;
     mb_att_ptrs_k<<<mb_cuda_blocks(total, 256), 256, 0, mb_cuda_stream(ctx)>>>(ptrs, *o, es, nc, NH,
-                                                                             BH);
+                                                                               BH);
     return MB_CUDA_LAUNCHED(ctx);
 }
 
@@ -170,12 +152,11 @@ static int mb_att_fill(mb_ctx *ctx, const void **ptrs, const mb_att_ops *o, int 
  * a, b, c of chunk ci; A and B of type T, C of type ct. Returns 1 after recording an error. */
 template <typename T>
 static int mb_att_gemm(mb_ctx *ctx, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                       float alpha, const void **ptrs, int nc, int BH, int ci, int a, int lda, int b,
-                       int ldb, int c, int ldc) {
+                       float alpha, const void **ptrs, int nc, int BH, int ci, int a, int lda,
+                       int b, int ldb, int c, int ldc) {
     mb_cuda *d = mb_cuda_of(ctx);
-    cublasComputeType_t comp = (d->tf32 && sizeof(T) == sizeof(float))
-                                   ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                   : CUBLAS_COMPUTE_32F;
+    cublasComputeType_t comp =
+        (d->tf32 && sizeof(T) == sizeof(float)) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     const cudaDataType_t ty = mb_att_type<T>::v;
     const void *const *pa = ptrs + ((size_t)a * nc + ci) * BH;
     const void *const *pb = ptrs + ((size_t)b * nc + ci) * BH;
@@ -203,10 +184,10 @@ static void mb_attention_fwd(mb_ctx *ctx, void *out_, void *att_, const void *qk
     const long long TT = (long long)Tn * Tn, T3C = (long long)Tn * C3;
     const float scale = 1.0f / sqrtf((float)hs);
     mb_att_ops o = {};
-    mb_att_op(&o, qkv + C, T3C, hs, 0);                       /* 0: Kc */
-    mb_att_op(&o, qkv, T3C, hs, (long long)CH * C3);          /* 1: Qc, chunk columns */
-    mb_att_op(&o, att, NH * TT, TT, (long long)CH * Tn);      /* 2: Ac, chunk columns */
-    mb_att_op(&o, qkv + 2 * C, T3C, hs, 0);                   /* 3: Vc */
+    mb_att_op(&o, qkv + C, T3C, hs, 0);                           /* 0: Kc */
+    mb_att_op(&o, qkv, T3C, hs, (long long)CH * C3);              /* 1: Qc, chunk columns */
+    mb_att_op(&o, att, NH * TT, TT, (long long)CH * Tn);          /* 2: Ac, chunk columns */
+    mb_att_op(&o, qkv + 2 * C, T3C, hs, 0);                       /* 3: Vc */
     mb_att_op(&o, out, (long long)Tn * C, hs, (long long)CH * C); /* 4: out^T, chunk columns */
     const void **ptrs = (const void **)mb_cuda_scratch(ctx, (size_t)o.n * nc * BH * sizeof(void *));
     if (!ptrs || mb_att_fill(ctx, ptrs, &o, (int)sizeof(T), nc, NH, BH)) return;
@@ -235,9 +216,9 @@ static void mb_attention_fwd(mb_ctx *ctx, void *out_, void *att_, const void *qk
 }
 
 /* Backward over the chunks: dv per key chunk from the probabilities; then per query chunk datt
- * (scratch of B*NH*min(CH, Tn)*Tn elements), the softmax backward (att becomes dpre) and dq; then dk per key
- * chunk from dpre. Key chunk j (keys k0 = j*CH ..) is seen by queries k0 .. Tn-1 only. Every column
- * of dqkv is written (beta 0). The backend table's scratch argument is not needed. */
+ * (scratch of B*NH*min(CH, Tn)*Tn elements), the softmax backward (att becomes dpre) and dq; then
+ * dk per key chunk from dpre. Key chunk j (keys k0 = j*CH ..) is seen by queries k0 .. Tn-1 only.
+ * Every column of dqkv is written (beta 0). The backend table's scratch argument is not needed. */
 template <typename T>
 static void mb_attention_bwd(mb_ctx *ctx, void *dqkv_, void *scratch, const void *dout_,
                              const void *qkv_, void *att_, int B, int Tn, int C, int NH) {
@@ -256,16 +237,16 @@ static void mb_attention_bwd(mb_ctx *ctx, void *dqkv_, void *scratch, const void
     const void **ptrs = (const void **)sc;
     T *datt = (T *)(sc + ptr_bytes);
     mb_att_ops o = {};
-    mb_att_op(&o, dout, TC, hs, (long long)CH * C);                  /* 0: Dc, chunk columns */
-    mb_att_op(&o, att, NH * TT, TT, (long long)CH * Tn + CH);        /* 1: Ac[key chunk, k0:] */
-    mb_att_op(&o, dqkv + 2 * C, T3C, hs, (long long)CH * C3);        /* 2: dVc, key chunk */
-    mb_att_op(&o, qkv + 2 * C, T3C, hs, 0);                          /* 3: Vc */
+    mb_att_op(&o, dout, TC, hs, (long long)CH * C);                      /* 0: Dc, chunk columns */
+    mb_att_op(&o, att, NH * TT, TT, (long long)CH * Tn + CH);            /* 1: Ac[key chunk, k0:] */
+    mb_att_op(&o, dqkv + 2 * C, T3C, hs, (long long)CH * C3);            /* 2: dVc, key chunk */
+    mb_att_op(&o, qkv + 2 * C, T3C, hs, 0);                              /* 3: Vc */
     mb_att_op(&o, datt, (long long)NH * DR * Tn, (long long)DR * Tn, 0); /* 4: datt^T of a chunk */
-    mb_att_op(&o, qkv + C, T3C, hs, 0);                              /* 5: Kc */
-    mb_att_op(&o, att, NH * TT, TT, (long long)CH * Tn);             /* 6: Pc, query chunk */
-    mb_att_op(&o, dqkv, T3C, hs, (long long)CH * C3);                /* 7: dQc, query chunk */
-    mb_att_op(&o, qkv, T3C, hs, (long long)CH * C3);                 /* 8: Qc from key chunk */
-    mb_att_op(&o, dqkv + C, T3C, hs, (long long)CH * C3);            /* 9: dKc, key chunk */
+    mb_att_op(&o, qkv + C, T3C, hs, 0);                                  /* 5: Kc */
+    mb_att_op(&o, att, NH * TT, TT, (long long)CH * Tn);                 /* 6: Pc, query chunk */
+    mb_att_op(&o, dqkv, T3C, hs, (long long)CH * C3);                    /* 7: dQc, query chunk */
+    mb_att_op(&o, qkv, T3C, hs, (long long)CH * C3);                     /* 8: Qc from key chunk */
+    mb_att_op(&o, dqkv + C, T3C, hs, (long long)CH * C3);                /* 9: dKc, key chunk */
     if (mb_att_fill(ctx, ptrs, &o, (int)sizeof(T), nc, NH, BH)) return;
     for (int j = 0; j < nc; j++) {
         const int k0 = j * CH, nkj = Tn - k0 < CH ? Tn - k0 : CH, nt = Tn - k0;

@@ -1,5 +1,6 @@
 /* engine/cuda/cuda_common.h — what the CUDA backend's translation units share: the device state
- * hung off mb_ctx.dev, error recording for asynchronous kernels, scratch, and bf16/fp32 element I/O. */
+ * hung off mb_ctx.dev, error recording for asynchronous kernels, scratch, and bf16/fp32 element
+ * I/O. */
 #ifndef MB_CUDA_COMMON_H
 #define MB_CUDA_COMMON_H
 
@@ -25,36 +26,41 @@ typedef struct mb_lt_algo {
 /* Device state of one context. */
 typedef struct mb_cuda {
     int device;
-    int tf32;             /* GEMMs in TF32 (fp32 storage) */
-    cudaStream_t stream;  /* every kernel, copy, allocation and free of the context runs here */
-    cudaMemPool_t pool;   /* our own stream-ordered pool: its reserved high watermark is reported */
+    int tf32;            /* GEMMs in TF32 (fp32 storage) */
+    cudaStream_t stream; /* every kernel, copy, allocation and free of the context runs here */
+    cudaMemPool_t pool;  /* our own stream-ordered pool: its reserved high watermark is reported */
     cublasLtHandle_t lt;
-    cublasHandle_t blas;  /* strided-batched GEMMs of attention */
-    mb_buf workspace;     /* cuBLAS/cuBLASLt workspace, counted as WORKSPACE */
-    mb_buf scratch;       /* kernel scratch (partial sums, permuted heads), WORKSPACE, grown on demand */
+    cublasHandle_t blas; /* strided-batched GEMMs of attention */
+    mb_buf workspace;    /* cuBLAS/cuBLASLt workspace, counted as WORKSPACE */
+    mb_buf scratch; /* kernel scratch (partial sums, permuted heads), WORKSPACE, grown on demand */
     cudaEvent_t ev_start, ev_stop;
-    mb_status err;        /* first error since the last sync (message in ctx->err) */
-    int sms;              /* multiprocessors */
-    void *nvml;           /* engine/cuda/nvml.c state, NULL when NVML is absent */
+    mb_status err; /* first error since the last sync (message in ctx->err) */
+    int sms;       /* multiprocessors */
+    void *nvml;    /* engine/cuda/nvml.c state, NULL when NVML is absent */
     mb_lt_algo lt_cache[MB_LT_CACHE];
 } mb_cuda;
 
-static inline mb_cuda *mb_cuda_of(mb_ctx *ctx) { return (mb_cuda *)ctx->dev; }
-static inline cudaStream_t mb_cuda_stream(mb_ctx *ctx) { return mb_cuda_of(ctx)->stream; }
+static inline mb_cuda *mb_cuda_of(mb_ctx *ctx) {
+    return (mb_cuda *)ctx->dev;
+}
+static inline cudaStream_t mb_cuda_stream(mb_ctx *ctx) {
+    return mb_cuda_of(ctx)->stream;
+}
 
 /* Records the first asynchronous error of the context (later ones are dropped) and returns it. */
 mb_status mb_cuda_fail(mb_ctx *ctx, mb_status s, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* 1 when the context already holds an error: kernels then return without launching. */
-static inline int mb_cuda_failed(mb_ctx *ctx) { return mb_cuda_of(ctx)->err != MB_OK; }
+static inline int mb_cuda_failed(mb_ctx *ctx) {
+    return mb_cuda_of(ctx)->err != MB_OK;
+}
 /* Checks a runtime call; on error records "<call>: <cuda message> (file:line)". Evaluates to 1 on
  * error, 0 on success. */
-#define MB_CUDA_OK(ctx, call)                                                                      \
-    mb_cuda_check_rt((ctx), (call), #call, __FILE__, __LINE__)
-#define MB_CUBLAS_OK(ctx, call)                                                                    \
-    mb_cuda_check_blas((ctx), (int)(call), #call, __FILE__, __LINE__)
+#define MB_CUDA_OK(ctx, call) mb_cuda_check_rt((ctx), (call), #call, __FILE__, __LINE__)
+#define MB_CUBLAS_OK(ctx, call) mb_cuda_check_blas((ctx), (int)(call), #call, __FILE__, __LINE__)
 /* After a launch: records a launch error (bad configuration, sticky fault). */
-#define MB_CUDA_LAUNCHED(ctx) mb_cuda_check_rt((ctx), cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
+#define MB_CUDA_LAUNCHED(ctx)                                                                      \
+    mb_cuda_check_rt((ctx), cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
 int mb_cuda_check_rt(mb_ctx *ctx, cudaError_t e, const char *what, const char *file, int line);
 int mb_cuda_check_blas(mb_ctx *ctx, int st, const char *what, const char *file, int line);
 
@@ -65,12 +71,31 @@ void *mb_cuda_scratch(mb_ctx *ctx, size_t bytes);
 /* Element I/O: kernels are templates over the storage type (float or __nv_bfloat16) and compute in
  * float. */
 template <typename T> __device__ __forceinline__ float mb_ld(const T *p);
-template <> __device__ __forceinline__ float mb_ld<float>(const float *p) { return *p; }
+template <> __device__ __forceinline__ float mb_ld<float>(const float *p) {
+    return *p;
+}
 template <> __device__ __forceinline__ float mb_ld<__nv_bfloat16>(const __nv_bfloat16 *p) {
     return __bfloat162float(*p);
 }
-__device__ __forceinline__ void mb_st(float *p, float v) { *p = v; }
-__device__ __forceinline__ void mb_st(__nv_bfloat16 *p, float v) { *p = __float2bfloat16_rn(v); }
+__device__ __forceinline__ void mb_st(float *p, float v) {
+    *p = v;
+}
+__device__ __forceinline__ void mb_st(__nv_bfloat16 *p, float v) {
+    *p = __float2bfloat16_rn(v);
+}
+
+/* A 16-byte (or one-element) pack for vectorised loads and stores. */
+template <typename T, int V> struct alignas(sizeof(T) * V) mb_pk { T v[V]; };
+
+/* Sum and max over the 32 lanes of a warp; every lane gets the result. */
+__device__ __forceinline__ float mb_warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ float mb_warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
 
 /* Blocks for a grid-stride loop over n items: enough to fill the device, no more than needed. */
 static inline int mb_cuda_blocks(size_t n, int threads) {

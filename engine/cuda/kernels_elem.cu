@@ -9,21 +9,13 @@
 /* ---------------------------------------------------------------------------------------------- */
 /* helpers */
 
-/* A 16-byte (or one-element) pack for vectorised loads and stores. */
-template <typename T, int V> struct alignas(sizeof(T) * V) mb_pk {
-    T v[V];
-};
-
-static inline int mb_al16(const void *p) { return ((uintptr_t)p & 15) == 0; }
-
-__device__ __forceinline__ float mb_warp_sum(float v) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
+static inline int mb_al16(const void *p) {
+    return ((uintptr_t)p & 15) == 0;
 }
 
 /* Grid-stride loop over [0, n). */
 #define MB_GRID_LOOP(i, n)                                                                         \
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                       \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                        \
          i += (size_t)gridDim.x * blockDim.x)
 
 #define MB_THREADS 256
@@ -38,8 +30,7 @@ static inline int mb_colsum_rows_per(int N) {
 /* Stage 2 of a column reduction: dst[c] += sum over r in [0, R) of part[r*C + c], in a fixed
  * order (each of 16 slices sums every 16th partial row in order, then the slices in order). */
 #define MB_CS_Y 16
-template <typename T>
-__global__ void mb_colsum_final_k(T *dst, const float *part, int R, int C) {
+template <typename T> __global__ void mb_colsum_final_k(T *dst, const float *part, int R, int C) {
     __shared__ float sh[MB_CS_Y][33];
     int c = blockIdx.x * 32 + threadIdx.x;
     float s = 0.0f;
@@ -99,7 +90,7 @@ static void mb_encoder_fwd(mb_ctx *ctx, void *out, const int32_t *tok, const voi
  * unless i is the first occurrence of its token; then it walks every position j >= i in ascending
  * order and adds the matching dout rows, starting from the old dwte value (the CPU's order). */
 #define MB_ENC_THREADS 256
-#define MB_ENC_PER 4 /* channels per thread */
+#define MB_ENC_PER 4   /* channels per thread */
 #define MB_ENC_BATCH 8 /* rows loaded before they are added */
 template <typename T>
 __global__ void __launch_bounds__(MB_ENC_THREADS)
@@ -183,8 +174,8 @@ static void mb_encoder_bwd(mb_ctx *ctx, void *dwte, void *dwpe, const void *dout
     if (dwte) {
         int chunk = MB_ENC_THREADS * MB_ENC_PER;
         dim3 grd((unsigned)(B * Tn), (unsigned)((C + chunk - 1) / chunk));
-        mb_encoder_bwd_wte_k<T><<<grd, MB_ENC_THREADS, 0, st>>>((T *)dwte, (const T *)dout, tok,
-                                                                 B * Tn, C);
+        mb_encoder_bwd_wte_k<T>
+            <<<grd, MB_ENC_THREADS, 0, st>>>((T *)dwte, (const T *)dout, tok, B * Tn, C);
         if (MB_CUDA_LAUNCHED(ctx)) return;
     }
     if (dwpe) {
@@ -254,14 +245,32 @@ static void mb_layernorm_fwd(mb_ctx *ctx, void *out, void *mean, void *rstd, con
     const int rows_per_block = MB_THREADS / 32, blocks = (N + rows_per_block - 1) / rows_per_block;
     cudaStream_t st = mb_cuda_stream(ctx);
     if (mb_ln_vec_ok(C, V, out, inp, w, b))
-        mb_layernorm_fwd_k<T, V><<<blocks, MB_THREADS, 0, st>>>(
-            (T *)out, (float *)mean, (float *)rstd, (const T *)inp, (const T *)w, (const T *)b, N,
-            C);
+        mb_layernorm_fwd_k<T, V><<<blocks, MB_THREADS, 0, st>>>((T *)out, (float *)mean,
+                                                                (float *)rstd, (const T *)inp,
+                                                                (const T *)w, (const T *)b, N, C);
     else
-        mb_layernorm_fwd_k<T, 1><<<blocks, MB_THREADS, 0, st>>>(
-            (T *)out, (float *)mean, (float *)rstd, (const T *)inp, (const T *)w, (const T *)b, N,
-            C);
+        mb_layernorm_fwd_k<T, 1><<<blocks, MB_THREADS, 0, st>>>((T *)out, (float *)mean,
+                                                                (float *)rstd, (const T *)inp,
+                                                                (const T *)w, (const T *)b, N, C);
     MB_CUDA_LAUNCHED(ctx);
+}
+
+/* LayerNorm backward, per pack: the row sums of w*dout and w*dout*norm, and one element's dinp
+ * increment. Shared by the two-kernel and the fused paths, so both give the same bits. */
+template <typename T, int V>
+__device__ __forceinline__ void mb_ln_bwd_dots(const mb_pk<T, V> &xp, const mb_pk<T, V> &dp,
+                                               const mb_pk<T, V> &ww, float m, float s, float &dm,
+                                               float &dnm) {
+#pragma unroll
+    for (int k = 0; k < V; k++) {
+        float dn = mb_ld(&ww.v[k]) * mb_ld(&dp.v[k]);
+        dm += dn;
+        dnm += dn * (mb_ld(&xp.v[k]) - m) * s;
+    }
+}
+__device__ __forceinline__ float mb_ln_bwd_dx(float w, float d, float norm, float dm, float dnm,
+                                              float s) {
+    return (w * d - dm - norm * dnm) * s;
 }
 
 /* dinp += ..., one warp per row, packs of V elements. */
@@ -279,15 +288,7 @@ __global__ void mb_layernorm_bwd_dinp_k(T *__restrict__ dinp, const T *__restric
     P *di = (P *)(dinp + (size_t)row * C);
     const float m = mean[row], s = rstd[row];
     float dm = 0.0f, dnm = 0.0f;
-    for (int p = lane; p < np; p += 32) {
-        P xp = x[p], dp = d[p], ww = wp[p];
-#pragma unroll
-        for (int k = 0; k < V; k++) {
-            float dn = mb_ld(&ww.v[k]) * mb_ld(&dp.v[k]);
-            dm += dn;
-            dnm += dn * (mb_ld(&xp.v[k]) - m) * s;
-        }
-    }
+    for (int p = lane; p < np; p += 32) mb_ln_bwd_dots<T, V>(x[p], d[p], wp[p], m, s, dm, dnm);
     dm = mb_warp_sum(dm) / (float)C;
     dnm = mb_warp_sum(dnm) / (float)C;
     for (int p = lane; p < np; p += 32) {
@@ -296,7 +297,7 @@ __global__ void mb_layernorm_bwd_dinp_k(T *__restrict__ dinp, const T *__restric
         for (int k = 0; k < V; k++) {
             float norm = (mb_ld(&xp.v[k]) - m) * s;
             mb_st(&ip.v[k], mb_ld(&ip.v[k]) +
-                                (mb_ld(&ww.v[k]) * mb_ld(&dp.v[k]) - dm - norm * dnm) * s);
+                                mb_ln_bwd_dx(mb_ld(&ww.v[k]), mb_ld(&dp.v[k]), norm, dm, dnm, s));
         }
         di[p] = ip;
     }
@@ -351,15 +352,7 @@ __global__ void __launch_bounds__(MB_THREADS)
 #pragma unroll
         for (int j = 0; j < J; j++) {
             const int p = lane + 32 * j;
-            if (p < np) {
-                P xp = x[p], dp = d[p], ww = wp[p];
-#pragma unroll
-                for (int k = 0; k < V; k++) {
-                    float dn = mb_ld(&ww.v[k]) * mb_ld(&dp.v[k]);
-                    dm += dn;
-                    dnm += dn * (mb_ld(&xp.v[k]) - m) * s;
-                }
-            }
+            if (p < np) mb_ln_bwd_dots<T, V>(x[p], d[p], wp[p], m, s, dm, dnm);
         }
         dm = mb_warp_sum(dm) / (float)C;
         dnm = mb_warp_sum(dnm) / (float)C;
@@ -378,7 +371,7 @@ __global__ void __launch_bounds__(MB_THREADS)
                     ab[j][k] += dd;
                     if (di)
                         mb_st(&ip.v[k], mb_ld(&ip.v[k]) +
-                                            (mb_ld(&ww.v[k]) * dd - dm - norm * dnm) * s);
+                                            mb_ln_bwd_dx(mb_ld(&ww.v[k]), dd, norm, dm, dnm, s));
                 }
                 if (di) di[p] = ip;
             }
@@ -424,11 +417,18 @@ static int mb_layernorm_bwd_fused(mb_ctx *ctx, void *dinp, void *dw, void *db, c
     float *pw = part, *pb = part + (size_t)G * C;
     const size_t sh = (size_t)2 * C * sizeof(float);
     cudaStream_t st = mb_cuda_stream(ctx);
-#define MB_LNB_LAUNCH(JJ)                                                                              mb_layernorm_bwd_fused_k<T, V, JJ><<<G, MB_THREADS, sh, st>>>(                                         (T *)dinp, pw, pb, (const T *)dout, (const T *)inp, (const T *)w, (const float *)mean,             (const float *)rstd, N, C)
-    if (J <= 1) MB_LNB_LAUNCH(1);
-    else if (J <= 2) MB_LNB_LAUNCH(2);
-    else if (J <= 4) MB_LNB_LAUNCH(4);
-    else MB_LNB_LAUNCH(8);
+#define MB_LNB_LAUNCH(JJ)                                                                          \
+    mb_layernorm_bwd_fused_k<T, V, JJ>                                                             \
+        <<<G, MB_THREADS, sh, st>>>((T *)dinp, pw, pb, (const T *)dout, (const T *)inp,            \
+                                    (const T *)w, (const float *)mean, (const float *)rstd, N, C)
+    if (J <= 1)
+        MB_LNB_LAUNCH(1);
+    else if (J <= 2)
+        MB_LNB_LAUNCH(2);
+    else if (J <= 4)
+        MB_LNB_LAUNCH(4);
+    else
+        MB_LNB_LAUNCH(8);
 #undef MB_LNB_LAUNCH
     if (MB_CUDA_LAUNCHED(ctx)) return 1;
     if (mb_colsum_final<T>(ctx, (T *)dw, pw, G, C)) return 1;
@@ -464,9 +464,9 @@ static void mb_layernorm_bwd(mb_ctx *ctx, void *dinp, void *dw, void *db, const 
     if (!part) return;
     float *pw = part, *pb = part + (size_t)R * C;
     dim3 grd((unsigned)((C + MB_THREADS - 1) / MB_THREADS), (unsigned)R);
-    mb_layernorm_bwd_part_k<T><<<grd, MB_THREADS, 0, st>>>(pw, pb, (const T *)dout,
-                                                           (const T *)inp, (const float *)mean,
-                                                           (const float *)rstd, N, C, rows_per);
+    mb_layernorm_bwd_part_k<T><<<grd, MB_THREADS, 0, st>>>(pw, pb, (const T *)dout, (const T *)inp,
+                                                           (const float *)mean, (const float *)rstd,
+                                                           N, C, rows_per);
     if (MB_CUDA_LAUNCHED(ctx)) return;
     if (dw && mb_colsum_final<T>(ctx, (T *)dw, pw, R, C)) return;
     if (db) mb_colsum_final<T>(ctx, (T *)db, pb, R, C);
@@ -494,8 +494,8 @@ static void mb_bias_grad(mb_ctx *ctx, void *db, const void *dout, int N, int OC,
     float *part = (float *)mb_cuda_scratch(ctx, (size_t)R * OC * sizeof(float));
     if (!part) return;
     dim3 grd((unsigned)((OC + MB_THREADS - 1) / MB_THREADS), (unsigned)R);
-    mb_bias_grad_part_k<T><<<grd, MB_THREADS, 0, mb_cuda_stream(ctx)>>>(part, (const T *)dout, N,
-                                                                        OC, ld, rows_per);
+    mb_bias_grad_part_k<T>
+        <<<grd, MB_THREADS, 0, mb_cuda_stream(ctx)>>>(part, (const T *)dout, N, OC, ld, rows_per);
     if (MB_CUDA_LAUNCHED(ctx)) return;
     mb_colsum_final<T>(ctx, (T *)db, part, R, OC);
 }
@@ -518,8 +518,7 @@ __device__ __forceinline__ float mb_gelu_grad_f(float x) {
     return 0.5f * (1.0f + th) + 0.5f * x * sech2 * du;
 }
 
-template <typename T, int V>
-__global__ void mb_gelu_fwd_k(T *out, const T *inp, size_t n) {
+template <typename T, int V> __global__ void mb_gelu_fwd_k(T *out, const T *inp, size_t n) {
     size_t nv = n / V;
     MB_GRID_LOOP(i, nv) {
         mb_pk<T, V> x = *(const mb_pk<T, V> *)(inp + i * V), o;
@@ -541,8 +540,7 @@ __global__ void mb_gelu_bwd_k(T *dinp, const T *inp, const T *dout, size_t n) {
         mb_pk<T, V> x = *(const mb_pk<T, V> *)(inp + i * V);
         mb_pk<T, V> d = *(const mb_pk<T, V> *)(dout + i * V), o;
 #pragma unroll
-        for (int k = 0; k < V; k++)
-            mb_st(&o.v[k], mb_gelu_grad_f(mb_ld(&x.v[k])) * mb_ld(&d.v[k]));
+        for (int k = 0; k < V; k++) mb_st(&o.v[k], mb_gelu_grad_f(mb_ld(&x.v[k])) * mb_ld(&d.v[k]));
         *(mb_pk<T, V> *)(dinp + i * V) = o;
     }
     MB_GRID_LOOP(j, n - nv * V) {
@@ -567,8 +565,7 @@ __global__ void mb_residual_k(T *out, const T *a, const T *b, size_t n) {
     }
 }
 
-template <typename T>
-static void mb_gelu_fwd(mb_ctx *ctx, void *out, const void *inp, size_t n) {
+template <typename T> static void mb_gelu_fwd(mb_ctx *ctx, void *out, const void *inp, size_t n) {
     if (mb_cuda_failed(ctx)) return;
     if (!n) return;
     constexpr int V = 16 / sizeof(T);
@@ -577,8 +574,8 @@ static void mb_gelu_fwd(mb_ctx *ctx, void *out, const void *inp, size_t n) {
         mb_gelu_fwd_k<T, V><<<mb_cuda_blocks((n + V - 1) / V, MB_THREADS), MB_THREADS, 0, st>>>(
             (T *)out, (const T *)inp, n);
     else
-        mb_gelu_fwd_k<T, 1><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, st>>>(
-            (T *)out, (const T *)inp, n);
+        mb_gelu_fwd_k<T, 1>
+            <<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, st>>>((T *)out, (const T *)inp, n);
     MB_CUDA_LAUNCHED(ctx);
 }
 
@@ -630,8 +627,7 @@ __device__ __forceinline__ void mb_lse_merge(float &m, float &s, float m2, float
 typedef struct mb_row_split {
     int head, nvec, tail0;
 } mb_row_split;
-template <typename T, int VEC>
-__device__ __forceinline__ mb_row_split mb_split(const T *x, int n) {
+template <typename T, int VEC> __device__ __forceinline__ mb_row_split mb_split(const T *x, int n) {
     mb_row_split r;
     r.head = (int)(((16 - ((uintptr_t)x & 15)) & 15) / sizeof(T));
     if (r.head > n) r.head = n;
@@ -694,9 +690,10 @@ __global__ void __launch_bounds__(MB_CE_THREADS)
         }
     }
     /* head and tail: fewer than VEC elements each */
-    int e = tid < sp.head ? tid : (tid < 2 * VEC && sp.tail0 + tid - VEC < V && tid >= VEC
-                                       ? sp.tail0 + tid - VEC
-                                       : -1);
+    int e =
+        tid < sp.head
+            ? tid
+            : (tid < 2 * VEC && sp.tail0 + tid - VEC < V && tid >= VEC ? sp.tail0 + tid - VEC : -1);
     if (e >= 0) mb_lse_merge(m, s, mb_ld(x + e), 1.0f);
     for (int o = 16; o > 0; o >>= 1) {
         float m2 = __shfl_down_sync(0xffffffffu, m, o), s2 = __shfl_down_sync(0xffffffffu, s, o);
@@ -745,9 +742,9 @@ static void mb_crossentropy_fwd(mb_ctx *ctx, void *losses, void *logits, const i
     /* fp32 only: bf16 rows (100 KB for GPT-2) stay in L2 anyway, and with both changes on, GPT-2
      * 124M bf16 went from 25.70 to 26.89 ms a step on the H100 (fp32: 161.5 -> 159.8) */
     if (sizeof(T) == 4 && row <= MB_CE_SMEM_MAX) {
-        if (MB_CUDA_OK(ctx, cudaFuncSetAttribute(mb_crossentropy_fwd_k<T, 1>,
-                                                 cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                 (int)row)))
+        if (MB_CUDA_OK(ctx,
+                       cudaFuncSetAttribute(mb_crossentropy_fwd_k<T, 1>,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize, (int)row)))
             return;
         mb_crossentropy_fwd_k<T, 1><<<N, MB_CE_THREADS, row, mb_cuda_stream(ctx)>>>(
             (float *)losses, (T *)logits, targets, V, ld, fused, (float)scale);
@@ -757,7 +754,6 @@ static void mb_crossentropy_fwd(mb_ctx *ctx, void *losses, void *logits, const i
     }
     MB_CUDA_LAUNCHED(ctx);
 }
-
 
 #define MB_CEB_THREADS 512
 template <typename T>
@@ -784,9 +780,10 @@ __global__ void __launch_bounds__(MB_CEB_THREADS)
         pp[0] = pk[0];
         if (two) pp[MB_CEB_THREADS] = pk[1];
     }
-    int e = tid < sp.head ? tid : (tid < 2 * VEC && sp.tail0 + tid - VEC < V && tid >= VEC
-                                       ? sp.tail0 + tid - VEC
-                                       : -1);
+    int e =
+        tid < sp.head
+            ? tid
+            : (tid < 2 * VEC && sp.tail0 + tid - VEC < V && tid >= VEC ? sp.tail0 + tid - VEC : -1);
     if (e >= 0) mb_st(x + e, mb_ce_grad(mb_ld(x + e), e, tg, scale));
 }
 
@@ -795,8 +792,8 @@ static void mb_crossentropy_bwd(mb_ctx *ctx, void *probs, const int32_t *targets
                                 int ld, double scale) {
     if (mb_cuda_failed(ctx)) return;
     if (N <= 0 || V <= 0) return;
-    mb_crossentropy_bwd_k<T><<<N, MB_CEB_THREADS, 0, mb_cuda_stream(ctx)>>>((T *)probs, targets, V,
-                                                                           ld, (float)scale);
+    mb_crossentropy_bwd_k<T>
+        <<<N, MB_CEB_THREADS, 0, mb_cuda_stream(ctx)>>>((T *)probs, targets, V, ld, (float)scale);
     MB_CUDA_LAUNCHED(ctx);
 }
 
@@ -808,8 +805,7 @@ template <typename T> __global__ void mb_widen_k(float *dst, const T *src, size_
     MB_GRID_LOOP(i, n) dst[i] = mb_ld(src + i);
 }
 
-template <typename T>
-static void mb_widen(mb_ctx *ctx, void *dst, const void *src, size_t n) {
+template <typename T> static void mb_widen(mb_ctx *ctx, void *dst, const void *src, size_t n) {
     if (mb_cuda_failed(ctx)) return;
     if (!n) return;
     mb_widen_k<T><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, mb_cuda_stream(ctx)>>>(
@@ -901,10 +897,9 @@ static void mb_sgd(mb_ctx *ctx, void *p, const void *g, void *buf, void *master,
                                                 const void *b, int N, int C) {                     \
         mb_layernorm_fwd<T>(ctx, out, mean, rstd, inp, w, b, N, C);                                \
     }                                                                                              \
-    extern "C" void mb_cuda_layernorm_bwd_##sfx(struct mb_ctx *ctx, void *dinp, void *dw,          \
-                                                void *db, const void *dout, const void *inp,       \
-                                                const void *w, const void *mean, const void *rstd, \
-                                                int N, int C) {                                    \
+    extern "C" void mb_cuda_layernorm_bwd_##sfx(                                                   \
+        struct mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout, const void *inp,     \
+        const void *w, const void *mean, const void *rstd, int N, int C) {                         \
         mb_layernorm_bwd<T>(ctx, dinp, dw, db, dout, inp, w, mean, rstd, N, C);                    \
     }                                                                                              \
     extern "C" void mb_cuda_gelu_fwd_##sfx(struct mb_ctx *ctx, void *out, const void *inp,         \
@@ -937,10 +932,9 @@ static void mb_sgd(mb_ctx *ctx, void *p, const void *g, void *buf, void *master,
                                         size_t n) {                                                \
         mb_widen<T>(ctx, dst, src, n);                                                             \
     }                                                                                              \
-    extern "C" void mb_cuda_adamw_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *m,       \
-                                        void *v, void *master, size_t n, double lr, double beta1,  \
-                                        double beta2, double eps, double wd, double bc1,           \
-                                        double bc2) {                                              \
+    extern "C" void mb_cuda_adamw_##sfx(                                                           \
+        struct mb_ctx *ctx, void *p, const void *g, void *m, void *v, void *master, size_t n,      \
+        double lr, double beta1, double beta2, double eps, double wd, double bc1, double bc2) {    \
         mb_adamw<T>(ctx, p, g, m, v, master, n, lr, beta1, beta2, eps, wd, bc1, bc2);              \
     }                                                                                              \
     extern "C" void mb_cuda_sgd_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *buf,       \

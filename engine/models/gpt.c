@@ -1,4 +1,5 @@
-/* engine/models/gpt.c — GPT-2 descriptors, initialisation, forward and backward over a backend table. */
+/* engine/models/gpt.c — GPT-2 descriptors, initialisation, forward and backward over a backend
+ * table. */
 #include "gpt.h"
 
 #include <math.h>
@@ -7,10 +8,10 @@
 
 #include "../rng.h"
 
-const char *const mb_gpt_preset_names[] = {"gpt-nano", "gpt2-124m", "gpt2-350m", "gpt2-774m",
-                                           "gpt2-1.5b", NULL};
+const char *const mb_gpt_preset_names[] = {"gpt-nano",  "gpt2-124m", "gpt2-350m",
+                                           "gpt2-774m", "gpt2-1.5b", NULL};
 static const mb_gpt_config presets[] = {
-    {2, 64, 4, 32, 256, 0},         {12, 768, 12, 1024, 50257, 0}, {24, 1024, 16, 1024, 50257, 0},
+    {2, 64, 4, 32, 256, 0},         {12, 768, 12, 1024, 50257, 0},  {24, 1024, 16, 1024, 50257, 0},
     {36, 1280, 20, 1024, 50257, 0}, {48, 1600, 25, 1024, 50257, 0},
 };
 
@@ -34,8 +35,8 @@ mb_status mb_gpt_config_check(mb_ctx *ctx, const mb_gpt_config *c) {
                         "vocab %d",
                         c->layers, c->d_model, c->heads, c->seq_len, c->vocab);
     if (c->classes < 0 || c->classes == 1)
-        return mb_error(ctx, MB_EINVAL, "classes must be 0 (a language model) or at least 2, got %d",
-                        c->classes);
+        return mb_error(ctx, MB_EINVAL,
+                        "classes must be 0 (a language model) or at least 2, got %d", c->classes);
     if (c->d_model % c->heads)
         return mb_error(ctx, MB_EINVAL, "d_model %d is not divisible by heads %d", c->d_model,
                         c->heads);
@@ -48,16 +49,23 @@ size_t mb_gpt_num_params(const mb_gpt_config *cfg) {
            (size_t)cfg->classes * C;
 }
 
-int mb_gpt_head_rows(const mb_gpt_config *cfg) { return cfg->classes > 0 ? cfg->classes : cfg->vocab; }
+int mb_gpt_head_rows(const mb_gpt_config *cfg) {
+    return cfg->classes > 0 ? cfg->classes : cfg->vocab;
+}
 
 /* The output head's parameter: score (last) for a classifier, else the tied wte. */
-static int head_id(const mb_gpt *m) { return m->cfg.classes > 0 ? m->nparams - 1 : 0; }
+static int head_id(const mb_gpt *m) {
+    return m->cfg.classes > 0 ? m->nparams - 1 : 0;
+}
 
 static const char *const role_names[MB_ROLE_N] = {
-    "wte",   "wpe",   "ln1_w", "ln1_b",     "qkv_w",     "qkv_b", "attn_proj_w", "attn_proj_b",
-    "ln2_w", "ln2_b", "fc_w",  "fc_b",      "fc_proj_w", "fc_proj_b", "lnf_w", "lnf_b", "score",
+    "wte",         "wpe",         "ln1_w", "ln1_b", "qkv_w", "qkv_b",
+    "attn_proj_w", "attn_proj_b", "ln2_w", "ln2_b", "fc_w",  "fc_b",
+    "fc_proj_w",   "fc_proj_b",   "lnf_w", "lnf_b", "score",
 };
-const char *mb_role_name(mb_role r) { return (unsigned)r < MB_ROLE_N ? role_names[r] : "?"; }
+const char *mb_role_name(mb_role r) {
+    return (unsigned)r < MB_ROLE_N ? role_names[r] : "?";
+}
 
 int mb_role_is_bias(mb_role r) {
     return r == MB_ROLE_LN1_B || r == MB_ROLE_LN2_B || r == MB_ROLE_LNF_B || r == MB_ROLE_QKV_B ||
@@ -189,7 +197,8 @@ mb_status mb_gpt_param_set(mb_ctx *ctx, mb_buf *b, size_t numel, const double *i
 
 mb_status mb_gpt_grad_get(mb_ctx *ctx, const mb_gpt *m, int i, double *out) {
     const mb_param *p = &m->params[i];
-    if (!p->g.ptr) return mb_error(ctx, MB_EINVAL, "parameter '%s' has no gradient buffer", p->name);
+    if (!p->g.ptr)
+        return mb_error(ctx, MB_EINVAL, "parameter '%s' has no gradient buffer", p->name);
     return mb_gpt_param_get(ctx, &p->g, p->numel, out);
 }
 
@@ -272,7 +281,9 @@ size_t mb_gpt_train_act_peak(const mb_gpt_config *cfg, int B, int T, size_t es, 
     return at_loss > after ? at_loss : after;
 }
 
-static mb_buf *layer_bufs(mb_gpt_layer_acts *la) { return (mb_buf *)la; }
+static mb_buf *layer_bufs(mb_gpt_layer_acts *la) {
+    return (mb_buf *)la;
+}
 
 static void free_block_inside(mb_ctx *ctx, mb_gpt_layer_acts *la) {
     for (int k = 0; k < MB_GPT_BLOCK_INSIDE; k++) mb_free(ctx, &layer_bufs(la)[k]);
@@ -300,8 +311,12 @@ void mb_gpt_free_acts(mb_ctx *ctx, mb_gpt *m) {
     m->have_acts = 0;
 }
 
-static int attention_replaced(const mb_gpt *m) { return m->hooks && m->hooks->attention; }
-static int loss_replaced(const mb_gpt *m) { return m->hooks && m->hooks->loss; }
+static int attention_replaced(const mb_gpt *m) {
+    return m->hooks && m->hooks->attention;
+}
+static int loss_replaced(const mb_gpt *m) {
+    return m->hooks && m->hooks->loss;
+}
 
 /* The block's inside activations, in the order its forward fills them. */
 static mb_status alloc_block_inside(mb_ctx *ctx, const mb_gpt *m, mb_gpt_layer_acts *la, int B,
@@ -341,8 +356,8 @@ static mb_status check_tokens(mb_ctx *ctx, const mb_gpt *m, const int32_t *tok, 
 mb_status mb_gpt_linear_default(mb_ctx *ctx, const mb_linear_call *c, int backward) {
     const mb_backend *be = ctx->be;
     if (!backward) {
-        be->matmul_fwd(ctx, c->out, c->inp, c->w->w.ptr, c->b ? c->b->w.ptr : NULL, c->N, c->C, c->OC,
-                       c->OC);
+        be->matmul_fwd(ctx, c->out, c->inp, c->w->w.ptr, c->b ? c->b->w.ptr : NULL, c->N, c->C,
+                       c->OC, c->OC);
     } else {
         be->matmul_bwd(ctx, c->dinp, c->w->g.ptr, c->b ? c->b->g.ptr : NULL, c->dout, c->inp,
                        c->w->w.ptr, c->N, c->C, c->OC, c->OC);
@@ -351,8 +366,11 @@ mb_status mb_gpt_linear_default(mb_ctx *ctx, const mb_linear_call *c, int backwa
 }
 
 mb_status mb_gpt_attention_default(mb_ctx *ctx, const mb_attn_call *c, void *scratch) {
-    if (!c->backward) ctx->be->attention_fwd(ctx, c->out, c->att, c->qkv, c->B, c->T, c->C, c->NH);
-    else ctx->be->attention_bwd(ctx, c->dqkv, scratch, c->dout, c->qkv, c->att, c->B, c->T, c->C, c->NH);
+    if (!c->backward)
+        ctx->be->attention_fwd(ctx, c->out, c->att, c->qkv, c->B, c->T, c->C, c->NH);
+    else
+        ctx->be->attention_bwd(ctx, c->dqkv, scratch, c->dout, c->qkv, c->att, c->B, c->T, c->C,
+                               c->NH);
     return MB_OK;
 }
 
@@ -363,8 +381,8 @@ mb_status mb_gpt_loss_default(mb_ctx *ctx, const mb_loss_call *c) {
         /* losses, and dlogits in place of the logits at once: one pass over B*T*V, not three */
         be->crossentropy_fused(ctx, c->losses, c->logits, c->targets, c->N, c->V, c->ld, c->scale);
     } else {
-        be->matmul_bwd(ctx, c->dlnf, c->head->g.ptr, NULL, c->logits, c->lnf, c->head->w.ptr, c->N, c->C,
-                       c->V, c->ld);
+        be->matmul_bwd(ctx, c->dlnf, c->head->g.ptr, NULL, c->logits, c->lnf, c->head->w.ptr, c->N,
+                       c->C, c->V, c->ld);
     }
     return MB_OK;
 }
@@ -386,8 +404,8 @@ static mb_status need_grads(mb_ctx *ctx, mb_gpt *m, int a, int b) {
 static mb_status linear(mb_ctx *ctx, mb_gpt *m, int layer, int wid, int backward, void *out,
                         const void *inp, void *dinp, const void *dout, int N, int C, int OC) {
     if (backward) MB_TRY(need_grads(ctx, m, wid, wid + 1));
-    mb_linear_call c = {layer, &m->params[wid], &m->params[wid + 1], out, inp, dinp, dout,
-                        N,     C,               OC};
+    mb_linear_call c = {layer, &m->params[wid], &m->params[wid + 1], out, inp, dinp, dout, N, C,
+                        OC};
     const mb_gpt_hooks *h = m->hooks;
     if (h && !backward && h->linear_forward) return h->linear_forward(h->user, &c);
     if (h && backward && h->linear_backward) return h->linear_backward(h->user, &c);
@@ -397,8 +415,8 @@ static mb_status linear(mb_ctx *ctx, mb_gpt *m, int layer, int wid, int backward
 static mb_status attention(mb_ctx *ctx, mb_gpt *m, mb_gpt_layer_acts *la, int layer, int backward,
                            const void *dout, void *dqkv, void *scratch) {
     const mb_gpt_acts *a = &m->acts;
-    mb_attn_call c = {backward, layer,      a->B,        a->T, m->cfg.d_model, m->cfg.heads,
-                      la->qkv.ptr, la->atty.ptr, dout, dqkv,           la->att.ptr};
+    mb_attn_call c = {backward,    layer,        a->B, a->T, m->cfg.d_model, m->cfg.heads,
+                      la->qkv.ptr, la->atty.ptr, dout, dqkv, la->att.ptr};
     if (attention_replaced(m)) return m->hooks->attention(m->hooks->user, &c);
     return mb_gpt_attention_default(ctx, &c, scratch);
 }
@@ -415,7 +433,8 @@ static mb_status block_forward(mb_ctx *ctx, mb_gpt *m, int l, const void *res_in
     mb_gpt_layer_acts *la = &a->layer[l];
     int C = m->cfg.d_model, N = a->B * a->T, p = 2 + l * MB_GPT_PER_LAYER;
     MB_TRY(alloc_block_inside(ctx, m, la, a->B, a->T));
-    be->layernorm_fwd(ctx, la->ln1.ptr, la->ln1_mean.ptr, la->ln1_rstd.ptr, res_in, W(p), W(p + 1), N, C);
+    be->layernorm_fwd(ctx, la->ln1.ptr, la->ln1_mean.ptr, la->ln1_rstd.ptr, res_in, W(p), W(p + 1),
+                      N, C);
     MB_TRY(linear(ctx, m, l, p + 2, 0, la->qkv.ptr, la->ln1.ptr, NULL, NULL, N, C, 3 * C));
     MB_TRY(attention(ctx, m, la, l, 0, NULL, NULL, NULL));
     MB_TRY(linear(ctx, m, l, p + 4, 0, la->res2.ptr, la->atty.ptr, NULL, NULL, N, C, C));
@@ -429,8 +448,8 @@ static mb_status block_forward(mb_ctx *ctx, mb_gpt *m, int l, const void *res_in
     return MB_OK;
 }
 
-static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
-                              const int32_t *targets, int B, int T, double *loss) {
+static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens, const int32_t *targets,
+                              int B, int T, double *loss) {
     const mb_backend *be = ctx->be;
     mb_gpt_acts *a = &m->acts;
     int C = m->cfg.d_model, V = mb_gpt_head_rows(&m->cfg), L = m->cfg.layers, N = B * T;
@@ -457,7 +476,8 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
         MB_TRY(mb_alloc(ctx, &la->res3, BT * C * es, A, "res3"));
         MB_TRY(block_forward(ctx, m, l, res));
         mb_act_mode mode = act_policy(m, l);
-        if (mode == MB_ACT_RECOMPUTE) free_block_inside(ctx, la);
+        if (mode == MB_ACT_RECOMPUTE)
+            free_block_inside(ctx, la);
         else if (mode == MB_ACT_CUSTOM)
             for (int k = 0; k < MB_GPT_BLOCK_INSIDE; k++)
                 if (layer_bufs(la)[k].ptr)
@@ -480,8 +500,18 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens,
     int counted = 0;
     for (int i = 0; i < N; i++) counted += targets[i] >= 0;
     a->counted = counted;
-    mb_loss_call lc = {0, N, C, V, LD, a->lnf.ptr, &m->params[H], a->targets.ptr, a->losses.ptr, NULL,
-                       a->logits.ptr, counted ? 1.0 / counted : 0.0};
+    mb_loss_call lc = {0,
+                       N,
+                       C,
+                       V,
+                       LD,
+                       a->lnf.ptr,
+                       &m->params[H],
+                       a->targets.ptr,
+                       a->losses.ptr,
+                       NULL,
+                       a->logits.ptr,
+                       counted ? 1.0 / counted : 0.0};
     MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc) : mb_gpt_loss_default(ctx, &lc));
     double *h = malloc(BT * sizeof *h);
     if (!h) return mb_error(ctx, MB_ENOMEM, "host staging of losses");
@@ -500,7 +530,8 @@ mb_status mb_gpt_score_labels(mb_ctx *ctx, const mb_gpt *m, const int32_t *label
                               long *correct, long *counted) {
     const mb_gpt_acts *a = &m->acts;
     if (!m->have_acts || a->has_targets || !a->logits.ptr)
-        return mb_error(ctx, MB_EINVAL, "scoring labels needs the logits of a forward without "
+        return mb_error(ctx, MB_EINVAL,
+                        "scoring labels needs the logits of a forward without "
                         "targets");
     int V = mb_gpt_head_rows(&m->cfg), LD = mb_gpt_logits_ld(ctx->be, V), N = a->B * a->T;
     size_t es = mb_dtype_size(ctx->be->dtype);
@@ -573,7 +604,8 @@ static mb_status block_restore(mb_ctx *ctx, mb_gpt *m, int l, mb_act_mode mode) 
     return MB_OK;
 }
 
-static mb_status block_backward(mb_ctx *ctx, mb_gpt *m, int l, const bwd_scratch *s, int need_dinp) {
+static mb_status block_backward(mb_ctx *ctx, mb_gpt *m, int l, const bwd_scratch *s,
+                                int need_dinp) {
     const mb_backend *be = ctx->be;
     mb_gpt_acts *a = &m->acts;
     mb_gpt_layer_acts *la = &a->layer[l];
@@ -604,8 +636,8 @@ static mb_status block_backward(mb_ctx *ctx, mb_gpt *m, int l, const bwd_scratch
     MB_TRY(grad_ready(m, p + 2));
     MB_TRY(grad_ready(m, p + 3));
     MB_TRY(need_grads(ctx, m, p, p + 1));
-    be->layernorm_bwd(ctx, need_dinp ? s->dres.ptr : NULL, G(p), G(p + 1), s->dtmp.ptr, res_in, W(p),
-                      la->ln1_mean.ptr, la->ln1_rstd.ptr, N, C);
+    be->layernorm_bwd(ctx, need_dinp ? s->dres.ptr : NULL, G(p), G(p + 1), s->dtmp.ptr, res_in,
+                      W(p), la->ln1_mean.ptr, la->ln1_rstd.ptr, N, C);
     MB_TRY(grad_ready(m, p));
     MB_TRY(grad_ready(m, p + 1));
     /* The block's inside is no longer needed: free it now so the peak is one block's worth. */
@@ -620,8 +652,17 @@ static mb_status backward_impl(mb_ctx *ctx, mb_gpt *m, bwd_scratch *s) {
     int f = 2 + L * MB_GPT_PER_LAYER, H = head_id(m);
     int lowest = m->hooks ? m->hooks->lowest_layer : 0;
     if (lowest < 0) lowest = 0;
-    mb_loss_call lc = {1,           N,           C,         V,      mb_gpt_logits_ld(be, V), a->lnf.ptr,
-                       &m->params[H], a->targets.ptr, a->losses.ptr, s->dtmp.ptr, a->logits.ptr,
+    mb_loss_call lc = {1,
+                       N,
+                       C,
+                       V,
+                       mb_gpt_logits_ld(be, V),
+                       a->lnf.ptr,
+                       &m->params[H],
+                       a->targets.ptr,
+                       a->losses.ptr,
+                       s->dtmp.ptr,
+                       a->logits.ptr,
                        a->counted ? 1.0 / a->counted : 0.0};
     MB_TRY(need_grad(ctx, m, H));
     MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc) : mb_gpt_loss_default(ctx, &lc));

@@ -1,5 +1,6 @@
 /* engine/models/gpt.h — the GPT-2 family: presets, parameter descriptors, forward and backward.
- * Forward/backward are explicit (llm.c style) and run on any backend; fp64 on the CPU is the reference. */
+ * Forward/backward are explicit (llm.c style) and run on any backend; fp64 on the CPU is the
+ * reference. */
 #ifndef MB_GPT_H
 #define MB_GPT_H
 
@@ -30,12 +31,12 @@ mb_status mb_gpt_config_check(mb_ctx *ctx, const mb_gpt_config *cfg);
 size_t mb_gpt_num_params(const mb_gpt_config *cfg);
 
 typedef enum mb_role {
-    MB_ROLE_WTE,       /* token embedding [V, C], also the LM head */
-    MB_ROLE_WPE,       /* position embedding [T, C] */
-    MB_ROLE_LN1_W,     /* [C] */
-    MB_ROLE_LN1_B,     /* [C] */
-    MB_ROLE_QKV_W,     /* [3C, C]: rows q | k | v, each split into NH heads */
-    MB_ROLE_QKV_B,     /* [3C] */
+    MB_ROLE_WTE,         /* token embedding [V, C], also the LM head */
+    MB_ROLE_WPE,         /* position embedding [T, C] */
+    MB_ROLE_LN1_W,       /* [C] */
+    MB_ROLE_LN1_B,       /* [C] */
+    MB_ROLE_QKV_W,       /* [3C, C]: rows q | k | v, each split into NH heads */
+    MB_ROLE_QKV_B,       /* [3C] */
     MB_ROLE_ATTN_PROJ_W, /* [C, C], residual projection */
     MB_ROLE_ATTN_PROJ_B, /* [C] */
     MB_ROLE_LN2_W,
@@ -46,7 +47,7 @@ typedef enum mb_role {
     MB_ROLE_FC_PROJ_B, /* [C] */
     MB_ROLE_LNF_W,
     MB_ROLE_LNF_B,
-    MB_ROLE_SCORE,     /* classifier head [K, C] (classes > 0 only), the last parameter */
+    MB_ROLE_SCORE, /* classifier head [K, C] (classes > 0 only), the last parameter */
     MB_ROLE_N
 } mb_role;
 
@@ -58,30 +59,30 @@ int mb_role_is_ln_weight(mb_role r);
 
 #define MB_GPT_PER_LAYER 12 /* parameter tensors per block: roles LN1_W .. FC_PROJ_B */
 
-/* A parameter descriptor. Linear weights are [out, in] (y = x W^T + b), the PyTorch nn.Linear layout;
- * the Hugging Face checkpoint stores them transposed (Conv1D), which load/save undo. */
+/* A parameter descriptor. Linear weights are [out, in] (y = x W^T + b), the PyTorch nn.Linear
+ * layout; the Hugging Face checkpoint stores them transposed (Conv1D), which load/save undo. */
 typedef struct mb_param {
-    int id;          /* index in mb_gpt.params */
-    int layer;       /* block index, -1 for embeddings and the final LayerNorm */
+    int id;    /* index in mb_gpt.params */
+    int layer; /* block index, -1 for embeddings and the final LayerNorm */
     mb_role role;
     char name[48];   /* Hugging Face name: "wte.weight", "h.3.attn.c_attn.weight" */
     int ndim;        /* 1 or 2 */
     size_t shape[2]; /* [rows, cols]; 1-D tensors use shape[0] */
     size_t numel;
-    int is_linear;   /* a matrix used as a linear layer weight (qkv, attn proj, fc, fc proj) */
-    int heads;       /* heads its rows (qkv, qkv bias) or columns (attn proj) split into, else 0 */
-    int nsplits;     /* fused QKV: 3 row blocks of `splits[i]` rows (q, k, v); else 0 */
+    int is_linear; /* a matrix used as a linear layer weight (qkv, attn proj, fc, fc proj) */
+    int heads;     /* heads its rows (qkv, qkv bias) or columns (attn proj) split into, else 0 */
+    int nsplits;   /* fused QKV: 3 row blocks of `splits[i]` rows (q, k, v); else 0 */
     size_t splits[3];
     const char *tied_with; /* "lm_head" for wte (the head reuses it), else NULL */
-    mb_buf w;        /* WEIGHTS */
-    mb_buf g;        /* GRADS; unallocated until mb_gpt_alloc_grads */
+    mb_buf w;              /* WEIGHTS */
+    mb_buf g;              /* GRADS; unallocated until mb_gpt_alloc_grads */
 } mb_param;
 
 /* ---- extension points: what methods may replace (methods/method.h exposes them as slots) ---- */
 typedef enum mb_act_mode {
     MB_ACT_KEEP,      /* keep the block's activations for backward (default) */
     MB_ACT_RECOMPUTE, /* free them after forward, recompute the block in backward */
-    MB_ACT_CUSTOM,    /* hand each saved tensor to act_save after forward, act_load before backward */
+    MB_ACT_CUSTOM, /* hand each saved tensor to act_save after forward, act_load before backward */
 } mb_act_mode;
 
 /* One linear layer y[N,OC] = x[N,C] . W[OC,C]^T + b. Forward fills out; backward fills dinp
@@ -116,7 +117,7 @@ typedef struct mb_loss_call {
     int backward, N, C, V; /* V: the head's rows (mb_gpt_head_rows) */
     int ld; /* row stride of logits (mb_gpt_logits_ld: V rounded up to the backend's alignment) */
     const void *lnf;
-    mb_param *head; /* wte (the tied LM head), or score for a classifier */
+    mb_param *head;         /* wte (the tied LM head), or score for a classifier */
     const int32_t *targets; /* device */
     void *losses;
     void *dlnf;
@@ -155,10 +156,10 @@ typedef struct mb_gpt_layer_acts {
 /* Saved activations of one forward: kept until backward (or mb_gpt_free_acts). */
 typedef struct mb_gpt_acts {
     int B, T, has_targets;
-    int counted; /* positions with a target: the loss is their mean */
-    mb_buf tokens, targets; /* int32 [B,T], category OTHER */
-    mb_buf encoded;         /* [B,T,C] */
-    mb_buf gelu;            /* [B,T,4C]: GELU(fch) of the block being computed, shared by all */
+    int counted;              /* positions with a target: the loss is their mean */
+    mb_buf tokens, targets;   /* int32 [B,T], category OTHER */
+    mb_buf encoded;           /* [B,T,C] */
+    mb_buf gelu;              /* [B,T,4C]: GELU(fch) of the block being computed, shared by all */
     mb_gpt_layer_acts *layer; /* host array of L */
     mb_buf lnf, lnf_mean, lnf_rstd, logits, losses;
 } mb_gpt_acts;
@@ -169,9 +170,9 @@ typedef struct mb_gpt {
     mb_param *params;  /* host array of descriptors */
     size_t num_params; /* elements over all tensors */
     int grads_allocated;
-    /* Gradients on demand (mb_gpt_grads_on_demand): no buffer exists before backward; each trainable
-     * parameter's is allocated (zeroed) just before the first kernel that writes it, so a method
-     * that frees it in grad_ready keeps only the gradients in flight. */
+    /* Gradients on demand (mb_gpt_grads_on_demand): no buffer exists before backward; each
+     * trainable parameter's is allocated (zeroed) just before the first kernel that writes it, so a
+     * method that frees it in grad_ready keeps only the gradients in flight. */
     const uint8_t *grad_mask; /* trainable[nparams] while on demand, else NULL */
     mb_gpt_acts acts;
     int have_acts;
@@ -179,9 +180,8 @@ typedef struct mb_gpt {
 } mb_gpt;
 
 /* Saved activation bytes of a training forward (category ACTIVATIONS) with default slots and every
- * block kept; elements of E = es bytes (the backend's dtype) and statistics of S = ss bytes (sdtype),
- * logits rows ld elements apart (mb_gpt_logits_ld):
- *   E * [ encoded B*T*C
+ * block kept; elements of E = es bytes (the backend's dtype) and statistics of S = ss bytes
+ * (sdtype), logits rows ld elements apart (mb_gpt_logits_ld): E * [ encoded B*T*C
  *       + L * (12*B*T*C + NH*B*T*T)
  *           ln1 C, qkv 3C, atty C, res2 C, ln2 C, fch 4C, res3 C   -> 12 C per token
  *           attention probabilities NH*T per token
@@ -214,7 +214,8 @@ size_t mb_gpt_train_act_peak(const mb_gpt_config *cfg, int B, int T, size_t es, 
 mb_status mb_gpt_create(mb_ctx *ctx, const mb_gpt_config *cfg, mb_gpt *m);
 /* GPT-2 initialisation: weights N(0, 0.02), residual projections (attn c_proj, mlp c_proj)
  * N(0, 0.02/sqrt(2L)), biases 0, LayerNorm weights 1. Tensor i draws from Philox stream
- * MB_RNG_STREAM_INIT + i, so fp32 and fp64 models of one seed hold the same values up to rounding. */
+ * MB_RNG_STREAM_INIT + i, so fp32 and fp64 models of one seed hold the same values up to rounding.
+ */
 mb_status mb_gpt_init_weights(mb_ctx *ctx, mb_gpt *m, uint64_t seed);
 /* Allocates and zeroes gradients (GRADS) of the parameters with trainable[i] != 0 (all when NULL)
  * and frees those of the others. */
@@ -244,7 +245,8 @@ mb_status mb_gpt_backward(mb_ctx *ctx, mb_gpt *m);
 
 /* Host fp64 views of a parameter or its gradient (tests, checkpoints, reference checks). */
 mb_status mb_gpt_param_get(mb_ctx *ctx, const mb_buf *b, size_t numel, double *out);
-/* The same for a buffer of the backend's statistics/state type (sdtype): losses, optimizer state. */
+/* The same for a buffer of the backend's statistics/state type (sdtype): losses, optimizer state.
+ */
 mb_status mb_gpt_state_get(mb_ctx *ctx, const mb_buf *b, size_t numel, double *out);
 mb_status mb_gpt_param_set(mb_ctx *ctx, mb_buf *b, size_t numel, const double *in);
 /* Parameter i's gradient as host fp64 (MB_EINVAL when it has no gradient buffer). */
