@@ -39,7 +39,7 @@ static mb_status adafactor_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     if (!be->adafactor)
         return mb_error(tr->ctx, MB_EUNSUPPORTED,
                         "adafactor: backend %s has no Adafactor kernel (this build has it on the "
-                        "cpu backends)",
+                        "cpu and cuda backends)",
                         be->name);
     s->lr = v[P_LR].num;
     s->decay = v[P_DECAY].num;

@@ -73,7 +73,7 @@ static mb_status adam_mini_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     if (!be->adam_mini)
         return mb_error(tr->ctx, MB_EUNSUPPORTED,
                         "adam-mini: backend %s has no Adam-mini kernel (this build has it on the "
-                        "cpu backends)",
+                        "cpu and cuda backends)",
                         be->name);
     s->lr = v[P_LR].num;
     s->beta1 = v[P_BETA1].num;

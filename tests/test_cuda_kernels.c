@@ -777,6 +777,65 @@ static void t_sgd(tcase *tc, size_t n) {
     }
 }
 
+/* Adafactor on p viewed as rows x cols (cols 1: the unfactored second moment), with decay; the
+ * clip RMS(U)/d is active for d = 1 and not for d = 1e3, so both branches of the step are seen. */
+static void t_adafactor(tcase *tc, size_t rows, size_t cols, double d) {
+    size_t n = rows * cols;
+    pair p, master, g, row, col;
+    void *gmaster = weights_new(tc, &p, &master, n);
+    pair_new(tc, &g, n, DT, "g");
+    pair_rand(tc, &g, 0, 1);
+    size_t nr = cols > 1 ? rows : n, nc = cols > 1 ? cols : 1;
+    pair_new(tc, &row, nr, ST, "row");
+    pair_new(tc, &col, nc, ST, "col");
+    double *rv = fill_normal(tc, nr > nc ? nr : nc, 0, 1);
+    for (size_t i = 0; i < (nr > nc ? nr : nc); i++) rv[i] = 0.5 + 0.1 * rv[i] * rv[i];
+    pair_set(tc, &row, rv);
+    pair_set(tc, &col, rv);
+    free(rv);
+    /* step 5 of torch's defaults: w = 5^-0.8, lr 0.01, eps1 1e-3 (large, so max(V, eps1^2) and
+     * max(mean(row), eps1) are exercised with rows near 0.5), eps2 1e-3, weight decay 0.1 */
+    double w = pow(5.0, -0.8), rho = 0.01, eps1 = 1e-3, eps2 = 1e-3, lr = 0.01, wd = 0.1;
+    set_label(tc, "adafactor %zux%zu d=%g%s", rows, cols, d, gmaster ? " +master" : "");
+    tc->gb->adafactor(tc->gc, G(p), G(g), G(row), cols > 1 ? G(col) : NULL, gmaster, rows, cols, w,
+                      rho, eps1, eps2, d, lr, wd);
+    tc->cb->adafactor(tc->cc, R(p), R(g), R(row), cols > 1 ? R(col) : NULL, NULL, rows, cols, w,
+                      rho, eps1, eps2, d, lr, wd);
+    expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
+    expect_close(tc, "row", &row, tol(tc, TOL_STATE));
+    if (cols > 1) expect_close(tc, "col", &col, tol(tc, TOL_STATE));
+    if (gmaster) expect_close2(tc, "master", &master, &p, tol(tc, TOL_STATE));
+    pairs_free(tc);
+}
+
+/* Adam-mini over n elements in blocks of `block`. */
+static void t_adam_mini(tcase *tc, size_t n, size_t block) {
+    pair p, master, g, m, v;
+    void *gmaster = weights_new(tc, &p, &master, n);
+    pair_new(tc, &g, n, DT, "g");
+    pair_rand(tc, &g, 0, 1);
+    pair_new(tc, &m, n, ST, "m");
+    pair_rand(tc, &m, 0, 0.1);
+    size_t nb = n / block;
+    pair_new(tc, &v, nb, ST, "v");
+    double *vv = fill_normal(tc, nb, 0, 1);
+    for (size_t i = 0; i < nb; i++) vv[i] = 0.01 * vv[i] * vv[i];
+    pair_set(tc, &v, vv);
+    free(vv);
+    double lr = 0.05, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
+    double bc1 = 1 - pow(b1, 5), bc2 = 1 - pow(b2, 5);
+    set_label(tc, "adam_mini n=%zu block=%zu%s", n, block, gmaster ? " +master" : "");
+    tc->gb->adam_mini(tc->gc, G(p), G(g), G(m), G(v), gmaster, n, block, lr, b1, b2, eps, wd, bc1,
+                      bc2);
+    tc->cb->adam_mini(tc->cc, R(p), R(g), R(m), R(v), NULL, n, block, lr, b1, b2, eps, wd, bc1,
+                      bc2);
+    expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
+    expect_close(tc, "m", &m, tol(tc, TOL_STATE));
+    expect_close(tc, "v", &v, tol(tc, TOL_STATE));
+    if (gmaster) expect_close2(tc, "master", &master, &p, tol(tc, TOL_STATE));
+    pairs_free(tc);
+}
+
 static int run_table(const mb_backend *be) {
     mb_ctx gc, cc;
     CHECK_OK(&gc, mb_ctx_init(&gc, be));
@@ -805,6 +864,11 @@ static int run_table(const mb_backend *be) {
         t_widen(&tc, n);
         t_adamw(&tc, n);
         t_sgd(&tc, n);
+        t_adafactor(&tc, (size_t)s->B * s->T, (size_t)s->C, 1.0);
+        t_adafactor(&tc, (size_t)s->B * s->T, (size_t)s->C, 1e3);
+        t_adafactor(&tc, n, 1, 1.0);
+        t_adam_mini(&tc, n, (size_t)s->C);
+        t_adam_mini(&tc, n, n);
     }
     mb_ctx_fini(&gc);
     mb_ctx_fini(&cc);

@@ -256,7 +256,7 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
             mb_cuda_gelu_bwd_##sfx, mb_cuda_residual_fwd_##sfx, mb_cuda_crossentropy_fwd_##sfx,    \
             mb_cuda_crossentropy_bwd_##sfx, mb_cuda_crossentropy_fused_##sfx,                      \
             mb_cuda_widen_##sfx, mb_cuda_adamw_##sfx, mb_cuda_sgd_##sfx,                           \
-            NULL, NULL, /* adafactor, adam_mini: no CUDA kernels yet (the methods say so) */     \
+            mb_cuda_adafactor_##sfx, mb_cuda_adam_mini_##sfx,                                      \
     }
 
 extern "C" {

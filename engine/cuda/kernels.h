@@ -51,6 +51,13 @@ struct mb_ctx;
     void mb_cuda_sgd_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *buf, void *master,    \
                            size_t n, double lr, double momentum, double dampening, double wd,      \
                            int nesterov, int first);                                               \
+    void mb_cuda_adafactor_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *row,           \
+                                 void *col, void *master, size_t rows, size_t cols, double w,      \
+                                 double rho, double eps1, double eps2, double d, double lr,        \
+                                 double wd);                                                       \
+    void mb_cuda_adam_mini_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v,     \
+                                 void *master, size_t n, size_t block, double lr, double beta1,    \
+                                 double beta2, double eps, double wd, double bc1, double bc2);     \
     /* db[OC] += column sums of dout[N,OC], rows ld apart (deterministic two-stage reduction) */    \
     void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, int OC,    \
                                  int ld);
