@@ -1,6 +1,7 @@
-/* engine/cuda/matmul.cu — linear layers through cuBLASLt: forward with the bias fused as an epilogue,
- * backward as two GEMMs (dinp, dW accumulated with beta = 1) and a deterministic bias reduction.
- * Row-major [rows, cols] buffers are read by cuBLAS (column-major) as their transposes. */
+/* engine/cuda/matmul.cu — linear layers through cuBLASLt: forward with the bias fused as an
+ * epilogue, backward as two GEMMs (dinp, dW accumulated with beta = 1) and a deterministic bias
+ * reduction. Row-major [rows, cols] buffers are read by cuBLAS (column-major) as their transposes.
+ */
 #include <stddef.h>
 #include <string.h>
 
@@ -10,8 +11,12 @@
 namespace {
 
 template <typename T> constexpr cudaDataType_t data_type();
-template <> constexpr cudaDataType_t data_type<float>() { return CUDA_R_32F; }
-template <> constexpr cudaDataType_t data_type<__nv_bfloat16>() { return CUDA_R_16BF; }
+template <> constexpr cudaDataType_t data_type<float>() {
+    return CUDA_R_32F;
+}
+template <> constexpr cudaDataType_t data_type<__nv_bfloat16>() {
+    return CUDA_R_16BF;
+}
 
 /* D[m,n] (column-major, ld ldd) = alpha * op(A) op(B) + beta * D, optional bias[m] added per row of
  * the column-major result. A is m x k after op, B is k x n after op. */
@@ -20,8 +25,9 @@ void lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int
              int ldb, T *D, int ldd, float beta, const T *bias) {
     mb_cuda *d = mb_cuda_of(ctx);
     if (d->err != MB_OK) return;
-    cublasComputeType_t ct = (d->tf32 && data_type<T>() == CUDA_R_32F) ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                                                       : CUBLAS_COMPUTE_32F;
+    cublasComputeType_t ct = (d->tf32 && data_type<T>() == CUDA_R_32F)
+                                 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                 : CUBLAS_COMPUTE_32F;
     cudaDataType_t dt = data_type<T>();
     cublasLtMatmulDesc_t op = NULL;
     cublasLtMatrixLayout_t la = NULL, lb = NULL, ld = NULL;
@@ -33,11 +39,11 @@ void lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int
     cublasLtMatmulHeuristicResult_t h;
     int found = 0;
     if (MB_CUBLAS_OK(ctx, cublasLtMatmulDescCreate(&op, ct, CUDA_R_32F))) goto out;
-    if (MB_CUBLAS_OK(ctx, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opa,
-                                                         sizeof opa)))
+    if (MB_CUBLAS_OK(
+            ctx, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa)))
         goto out;
-    if (MB_CUBLAS_OK(ctx, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opb,
-                                                         sizeof opb)))
+    if (MB_CUBLAS_OK(
+            ctx, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb)))
         goto out;
     if (MB_CUBLAS_OK(ctx, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi,
                                                          sizeof epi)))
@@ -72,8 +78,10 @@ void lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int
         int slot = -1;
         for (int i = 0; i < MB_LT_CACHE && slot < 0; i++) {
             mb_lt_algo *e = &d->lt_cache[i];
-            if (!e->used) slot = i;
-            else if (!memcmp(&e->ta, &key.ta, offsetof(mb_lt_algo, algo) - offsetof(mb_lt_algo, ta))) {
+            if (!e->used)
+                slot = i;
+            else if (!memcmp(&e->ta, &key.ta,
+                             offsetof(mb_lt_algo, algo) - offsetof(mb_lt_algo, ta))) {
                 h.algo = e->algo;
                 found = 1;
                 break;
@@ -81,9 +89,9 @@ void lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int
         }
         if (!found) {
             if (MB_CUBLAS_OK(ctx, cublasLtMatmulPreferenceCreate(&pref)) ||
-                MB_CUBLAS_OK(ctx, cublasLtMatmulPreferenceSetAttribute(
-                                      pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
-                                      sizeof ws)))
+                MB_CUBLAS_OK(ctx,
+                             cublasLtMatmulPreferenceSetAttribute(
+                                 pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws)))
                 goto out;
             if (MB_CUBLAS_OK(ctx, cublasLtMatmulAlgoGetHeuristic(d->lt, op, la, lb, ld, ld, pref, 1,
                                                                  &h, &found)))
@@ -110,42 +118,62 @@ out:
     if (op) cublasLtMatmulDescDestroy(op);
 }
 
-/* cuBLASLt runs a GEMM whose m or k is not a multiple of 8 on a much slower path (GPT-2's vocabulary
- * of 50257: the LM head took 6.5 ms instead of 0.8 on an H100), so such a dimension is split into
- * its largest multiple of 8 and a small remainder GEMM. */
-static inline int mb_split8(int x) { return x > 8 ? x / 8 * 8 : x; }
+/* cuBLASLt runs a GEMM whose m or k is not a multiple of 8 on a much slower path (GPT-2's
+ * vocabulary of 50257: the LM head took 6.5 ms instead of 0.8 on an H100), so such a dimension is
+ * split into its largest multiple of 8 and a small remainder GEMM. */
+static inline int mb_split8(int x) {
+    return x > 8 ? x / 8 * 8 : x;
+}
+
+/* Rows of dout/out per GEMM call: a call's matrices stay under 2^31 elements. Seen on the H100: a
+ * bf16 LM head at 64 x 1024 tokens (65,536 rows of 50,304 logits, 3.3e9 elements) ended in an
+ * illegal address inside cuBLASLt; 35 x 1024 rows (1.8e9) ran. Below the bound nothing is split. */
+static inline int mb_rows_per_call(int ld) {
+    long long r = 2147483647LL / (ld > 0 ? ld : 1);
+    return r < 1 ? 1 : (int)r;
+}
 
 /* out[N,OC] = inp[N,C] W[OC,C]^T + b. Column-major, out is OC x N = op_T(W, stored C x OC) times
  * inp (stored C x N); the bias runs along the OC rows. */
 template <typename T>
 void matmul_fwd(mb_ctx *ctx, void *out, const void *inp, const void *w, const void *b, int N, int C,
                 int OC, int ldo) {
-    const T *W = (const T *)w, *X = (const T *)inp, *bias = (const T *)b;
-    T *Y = (T *)out;
-    const int m1 = mb_split8(OC);
-    lt_gemm<T>(ctx, true, false, m1, N, C, W, C, X, C, Y, ldo, 0.0f, bias);
-    if (m1 < OC) /* the last OC - m1 output channels */
-        lt_gemm<T>(ctx, true, false, OC - m1, N, C, W + (size_t)m1 * C, C, X, C, Y + m1, ldo, 0.0f,
-                   bias ? bias + m1 : (const T *)NULL);
+    const T *W = (const T *)w, *bias = (const T *)b;
+    const int m1 = mb_split8(OC), R = mb_rows_per_call(ldo > C ? ldo : C);
+    for (int r0 = 0; r0 < N; r0 += R) {
+        const int n = N - r0 < R ? N - r0 : R;
+        const T *X = (const T *)inp + (size_t)r0 * C;
+        T *Y = (T *)out + (size_t)r0 * ldo;
+        lt_gemm<T>(ctx, true, false, m1, n, C, W, C, X, C, Y, ldo, 0.0f, bias);
+        if (m1 < OC) /* the last OC - m1 output channels */
+            lt_gemm<T>(ctx, true, false, OC - m1, n, C, W + (size_t)m1 * C, C, X, C, Y + m1, ldo,
+                       0.0f, bias ? bias + m1 : (const T *)NULL);
+    }
 }
 
 template <typename T>
 void matmul_bwd(mb_ctx *ctx, void *dinp, void *dw, const void *dout, const void *inp, const void *w,
                 int N, int C, int OC, int ldo) {
-    const T *W = (const T *)w, *D = (const T *)dout, *X = (const T *)inp;
-    /* dinp[N,C] = dout[N,OC] W[OC,C]: column-major dinp^T (C x N) = W (C x OC) dout^T (OC x N);
-     * the sum over OC is split as above, the remainder accumulated (beta 1) */
-    if (dinp) {
-        const int k1 = mb_split8(OC);
-        lt_gemm<T>(ctx, false, false, C, N, k1, W, C, D, ldo, (T *)dinp, C, 0.0f, (const T *)NULL);
-        if (k1 < OC)
-            lt_gemm<T>(ctx, false, false, C, N, OC - k1, W + (size_t)k1 * C, C, D + k1, ldo,
-                       (T *)dinp, C, 1.0f, (const T *)NULL);
+    const T *W = (const T *)w;
+    const int R = mb_rows_per_call(ldo > C ? ldo : C);
+    for (int r0 = 0; r0 < N; r0 += R) {
+        const int n = N - r0 < R ? N - r0 : R;
+        const T *D = (const T *)dout + (size_t)r0 * ldo, *X = (const T *)inp + (size_t)r0 * C;
+        /* dinp[N,C] = dout[N,OC] W[OC,C]: column-major dinp^T (C x N) = W (C x OC) dout^T
+         * (OC x N); the sum over OC is split as above, the remainder accumulated (beta 1) */
+        if (dinp) {
+            T *DI = (T *)dinp + (size_t)r0 * C;
+            const int k1 = mb_split8(OC);
+            lt_gemm<T>(ctx, false, false, C, n, k1, W, C, D, ldo, DI, C, 0.0f, (const T *)NULL);
+            if (k1 < OC)
+                lt_gemm<T>(ctx, false, false, C, n, OC - k1, W + (size_t)k1 * C, C, D + k1, ldo, DI,
+                           C, 1.0f, (const T *)NULL);
+        }
+        /* dW[OC,C] += dout^T inp: column-major dW is C x OC = inp (C x N) times op_T(dout, stored
+         * OC x N); row blocks add in order */
+        if (dw)
+            lt_gemm<T>(ctx, false, true, C, OC, n, X, C, D, ldo, (T *)dw, C, 1.0f, (const T *)NULL);
     }
-    /* dW[OC,C] += dout^T inp: column-major dW is C x OC = inp (C x N) times op_T(dout, stored
-     * OC x N) */
-    if (dw)
-        lt_gemm<T>(ctx, false, true, C, OC, N, X, C, D, ldo, (T *)dw, C, 1.0f, (const T *)NULL);
 }
 
 } // namespace
