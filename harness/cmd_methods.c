@@ -76,12 +76,19 @@ int mb_cmd_methods(int argc, char **argv) {
     }
     int n = mb_registry_count(&reg);
     if (optind == argc) {
-        printf("%-12s %-28s %s\n", "method", "slots", "summary");
+        int w = 6, ws = 5; /* columns as wide as "method" and "slots", or the longest entry */
+        char slots[256];
         for (int i = 0; i < n; i++) {
             const mb_method *m = mb_registry_get(&reg, i);
-            char slots[256];
             slots_of(m, slots, sizeof slots);
-            printf("%-12s %-28s %s\n", m->name, slots, m->summary);
+            if ((int)strlen(m->name) > w) w = (int)strlen(m->name);
+            if ((int)strlen(slots) > ws) ws = (int)strlen(slots);
+        }
+        printf("%-*s  %-*s  %s\n", w, "method", ws, "slots", "summary");
+        for (int i = 0; i < n; i++) {
+            const mb_method *m = mb_registry_get(&reg, i);
+            slots_of(m, slots, sizeof slots);
+            printf("%-*s  %-*s  %s\n", w, m->name, ws, slots, m->summary);
         }
         printf("\n'membench methods show NAME' gives the paper and parameters.\n");
     } else if (!strcmp(argv[optind], "show") && optind + 2 == argc) {

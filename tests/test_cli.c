@@ -120,10 +120,11 @@ int main(int argc, char **argv) {
     /* methods: the table, and every adamw parameter with its default and help */
     o = mb("methods");
     CHECK(o.rc == 0, "methods rc %d", o.rc);
-    CHECK(strstr(o.so, "adamw        optimizer_step               Adam with decoupled weight "
-                       "decay") != NULL,
+    CHECK(strstr(o.so, "adamw          optimizer_step                        Adam with decoupled "
+                       "weight decay") != NULL,
           "methods table:\n%s", o.so);
     CHECK(strstr(o.so, "\nsgd ") != NULL, "sgd listed");
+    CHECK(strstr(o.so, "\ncheckpointing  act_policy ") != NULL, "checkpointing listed");
     drop(&o);
     o = mb("methods show adamw");
     CHECK(o.rc == 0, "show rc %d", o.rc);
