@@ -243,6 +243,7 @@ void mb_train_predict(const mb_train *tr, int B, int T, mb_predict *out) {
     out->bytes[MB_MEM_WEIGHTS] = (int64_t)(es * m->num_params);
     out->bytes[MB_MEM_GRADS] = (int64_t)(es * m->num_params);
     const int ld = mb_gpt_logits_ld(tr->ctx->be, mb_gpt_head_rows(&m->cfg));
+    out->logits_ld = ld;
     out->bytes[MB_MEM_ACTIVATIONS] = (int64_t)mb_gpt_train_act_peak(&m->cfg, B, T, es, ss, ld);
     out->bytes[MB_MEM_OTHER] = (int64_t)(2 * (size_t)B * T * 4);
     for (int i = 0; i < tr->n; i++)

@@ -55,6 +55,7 @@ typedef struct mb_predict {
     size_t state_elem;      /* bytes per element of optimizer state (the backend's sdtype) */
     size_t trainable_numel; /* parameters that get gradients; later methods read it */
     int64_t bytes[MB_MEM_NCAT]; /* peak bytes per category */
+    int logits_ld;              /* row stride of the logits on this backend (mb_gpt_logits_ld) */
 } mb_predict;
 
 typedef struct mb_method {

@@ -274,13 +274,41 @@ size_t mb_gpt_bwd_scratch_elems(const mb_gpt_config *cfg, int B, int T) {
     return 9 * BT * cfg->d_model + (size_t)B * cfg->heads * T;
 }
 
-size_t mb_gpt_train_act_peak(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld) {
-    size_t act = mb_gpt_act_bytes(cfg, B, T, es, ss, ld), BTC = (size_t)B * T * cfg->d_model;
-    size_t at_loss = act + es * 2 * BTC;
-    size_t after = act - es * (size_t)B * T * ld + es * mb_gpt_bwd_scratch_elems(cfg, B, T);
-    return at_loss > after ? at_loss : after;
+size_t mb_gpt_block_inside_bytes(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss) {
+    size_t BT = (size_t)B * T, C = cfg->d_model, NH = cfg->heads;
+    return es * (11 * BT * C + NH * BT * T) + ss * 4 * BT;
 }
 
+size_t mb_gpt_train_act_peak_mask(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss,
+                                  int ld, const uint8_t *recompute) {
+    size_t BT = (size_t)B * T, BTC = BT * cfg->d_model, L = (size_t)cfg->layers;
+    size_t I = mb_gpt_block_inside_bytes(cfg, B, T, es, ss), cur = es * 5 * BTC, peak = cur;
+#define MB_PEAK(x) (cur = (x), peak = cur > peak ? cur : peak)
+    /* forward: encoded and the shared GELU buffer, then per block res3 and its inside */
+    for (size_t l = 0; l < L; l++) {
+        MB_PEAK(cur + es * BTC + I);
+        if (recompute && recompute[l]) cur -= I;
+    }
+    MB_PEAK(cur + es * BTC + ss * 2 * BT + es * BT * (size_t)ld +
+            ss * BT); /* lnf, logits, losses */
+    /* backward: dres and dtmp through the loss, the logits freed, the rest of the scratch */
+    MB_PEAK(cur + es * 2 * BTC);
+    cur -= es * BT * (size_t)ld;
+    MB_PEAK(cur + es * (mb_gpt_bwd_scratch_elems(cfg, B, T) - 2 * BTC));
+    for (size_t l = L; l-- > 0;) {
+        if (recompute && recompute[l])
+            MB_PEAK(cur + I); /* the block forward again */
+        else
+            cur -= I; /* a kept block's inside, freed after */
+        if (recompute && recompute[l]) cur -= I;
+    }
+#undef MB_PEAK
+    return peak;
+}
+
+size_t mb_gpt_train_act_peak(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld) {
+    return mb_gpt_train_act_peak_mask(cfg, B, T, es, ss, ld, NULL);
+}
 static mb_buf *layer_bufs(mb_gpt_layer_acts *la) {
     return (mb_buf *)la;
 }

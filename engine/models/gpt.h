@@ -208,6 +208,15 @@ size_t mb_gpt_bwd_scratch_elems(const mb_gpt_config *cfg, int B, int T);
  * with act = mb_gpt_act_bytes. GPT-2 (ld 50304) sits in the first; small vocabularies in the
  * second. */
 size_t mb_gpt_train_act_peak(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld);
+/* Bytes of one block's inside activations (what MB_ACT_RECOMPUTE frees after forward):
+ * E * (11*B*T*C + NH*B*T*T) + S * 4*B*T (every saved tensor of the block but res3). */
+size_t mb_gpt_block_inside_bytes(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss);
+/* mb_gpt_train_act_peak with block l recomputed where recompute[l] (NULL: none), walking the
+ * step's allocations in order: forward holds each block's inside while it runs and frees a
+ * recomputed one after; backward re-allocates a recomputed block's inside while it runs and frees
+ * every block's inside after it. */
+size_t mb_gpt_train_act_peak_mask(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss,
+                                  int ld, const uint8_t *recompute);
 
 /* Builds descriptors and allocates the weights (category WEIGHTS), not initialised.
  * On failure everything taken is freed and *m is zeroed. */
