@@ -136,7 +136,23 @@ typedef struct mb_backend {
     void (*adam_mini)(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v, void *master,
                       size_t n, size_t block, double lr, double beta1, double beta2, double eps,
                       double wd, double bc1, double bc2);
+    /* Adam as bitsandbytes' Adam8bit computes it (kOptimizerStatic8bit2StateBlockwise, blocks of
+     * MB_ADAM8_BLOCK). With absmax1/absmax2: s1 and s2 are uint8 codes into map1 (signed) and map2
+     * (unsigned), one absmax per block. Per element with a finite g: m = map1[s1]*absmax1,
+     * v = map2[s2]*absmax2; v = v*b2 + (1-b2)*g*g; m = m*b1 + (1-b1)*g; p += step * m/(sqrt(v) +
+     * c2*eps) with step = -lr*c2/c1; then p *= 1 - lr*wd when wd > 0 (a non-finite g zeroes m and v
+     * and leaves p). absmax becomes the block's max |m|, |v|; codes are re-found by
+     * mb_dynmap_code on m/absmax1, v/absmax2, and an m code whose value has the wrong sign moves one
+     * step toward m's. Without absmax (NULL): s1, s2 are sdtype m and v (bitsandbytes' 32-bit path
+     * for small tensors), same update. c1 = 1 - b1^t, c2 = sqrt(1 - b2^t). NULL where the backend
+     * has no kernel. */
+    void (*adam8bit)(struct mb_ctx *ctx, void *p, const void *g, void *s1, void *s2,
+                     float *absmax1, float *absmax2, void *master, size_t n, const float *map1,
+                     const float *map2, double lr, double beta1, double beta2, double eps, double wd,
+                     double c1, double c2);
 } mb_backend;
+
+#define MB_ADAM8_BLOCK 256 /* elements per absmax in adam8bit (bitsandbytes' BLOCKSIZE_2STATE) */
 
 extern const mb_backend mb_backend_cpu_f32;
 extern const mb_backend mb_backend_cpu_f64;

@@ -13,6 +13,7 @@ extern const mb_method mb_method_adafactor;
 extern const mb_method mb_method_lomo;
 extern const mb_method mb_method_adam_mini;
 extern const mb_method mb_method_checkpointing;
+extern const mb_method mb_method_adam8bit;
 
 /* One line per method. */
 static const mb_method *const builtin[] = {
@@ -20,6 +21,7 @@ static const mb_method *const builtin[] = {
     &mb_method_sgd,
     &mb_method_adafactor,
     &mb_method_adam_mini,
+    &mb_method_adam8bit,
     &mb_method_lomo,
     &mb_method_checkpointing,
 };

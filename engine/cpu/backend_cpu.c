@@ -1,10 +1,12 @@
 /* engine/cpu/backend_cpu.c — the CPU reference backend: plain C11 + OpenMP, fp32 and fp64 tables
  * built from one kernel source (kernels_impl.h), deterministic bit for bit. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../ctx.h"
+#include "../dynmap.h"
 
 #define MB_UNUSED __attribute__((unused))
 
@@ -36,6 +38,8 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #define exp_f32 expf
 #define log_f32 logf
 #define tanh_f32 tanhf
+#define fmax_f32 fmaxf
+#define fabs_f32 fabsf
 #include "kernels_impl.h"
 #undef REAL
 #undef SFX
@@ -46,6 +50,8 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #define exp_f64 exp
 #define log_f64 log
 #define tanh_f64 tanh
+#define fmax_f64 fmax
+#define fabs_f64 fabs
 #include "kernels_impl.h"
 #undef REAL
 #undef SFX
@@ -63,7 +69,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .crossentropy_fwd = crossentropy_fwd_##sfx, .crossentropy_bwd = crossentropy_bwd_##sfx,   \
         .crossentropy_fused = crossentropy_fused_##sfx,                                            \
         .widen = widen_##sfx, .adamw = adamw_##sfx, .sgd = sgd_##sfx,                            \
-        .adafactor = adafactor_##sfx, .adam_mini = adam_mini_##sfx,                               \
+        .adafactor = adafactor_##sfx, .adam_mini = adam_mini_##sfx, .adam8bit = adam8bit_##sfx,    \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32);

@@ -257,6 +257,7 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
             mb_cuda_crossentropy_bwd_##sfx, mb_cuda_crossentropy_fused_##sfx,                      \
             mb_cuda_widen_##sfx, mb_cuda_adamw_##sfx, mb_cuda_sgd_##sfx,                           \
             mb_cuda_adafactor_##sfx, mb_cuda_adam_mini_##sfx,                                      \
+            NULL, /* adam8bit: no CUDA kernel yet (the method says so) */                          \
     }
 
 extern "C" {
