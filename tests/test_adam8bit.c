@@ -13,7 +13,7 @@
 #include "../engine/train.h"
 #include "../methods/registry.h"
 #include "check.h"
-#include "gpt_fixture.h"
+#include "opt_fixture.h"
 
 extern const mb_method mb_method_adam8bit;
 
@@ -124,16 +124,10 @@ static int run(float lr, float wd) {
     mb_ctx ctx;
     mb_gpt_config cfg;
     mb_gpt m;
-    CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 4, &cfg, &m));
-    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m, NULL));
-    mb_pvalue vals[6];
-    mb_method_defaults(&mb_method_adam8bit, vals);
-    vals[0].num = lr;
-    vals[4].num = wd;
-    const mb_method *ms[1] = {&mb_method_adam8bit};
-    const mb_pvalue *vs[1] = {vals};
     mb_train tr;
-    CHECK_OK(&ctx, mb_train_init(&tr, &ctx, &m, ms, vs, 1, NULL, 1));
+    mb_pvalue vals[6];
+    const double v[5] = {lr, 0.9, 0.999, 1e-8, wd}; /* min_8bit_size stays 4096 */
+    if (opt_setup(&ctx, &cfg, &m, &tr, &mb_method_adam8bit, v, 5, vals)) return 1;
     float smap[256], umap[256];
     mb_dynmap(1, smap);
     mb_dynmap(0, umap);
@@ -193,14 +187,7 @@ static int run(float lr, float wd) {
            lr, wd, n8, m.nparams, worst, drift, 0.5 * lr, (long long)state);
     CHECK(worst < TOL, "adam8bit: max abs error against the reference %.3e", worst);
     CHECK(drift < 0.5 * lr, "adam8bit: %.3e from unquantized Adam", drift);
-    mb_predict pred;
-    mb_train_predict(&tr, 1, 1, &pred);
-    CHECK_EQ_U(pred.bytes[MB_MEM_OPTIMIZER], state);
-    CHECK_EQ_U(ctx.mem.peak[MB_MEM_OPTIMIZER], state);
-    mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
-    CHECK_EQ_U(ctx.mem.live, 0);
-    return 0;
+    return opt_finish(&ctx, &m, &tr, state);
 }
 
 /* GPT-2 124M: the prediction against the formula summed here from the shapes. */

@@ -7,7 +7,7 @@
 
 #include "../engine/train.h"
 #include "check.h"
-#include "gpt_fixture.h"
+#include "opt_fixture.h"
 
 extern const mb_method mb_method_adamw, mb_method_sgd, mb_method_adafactor, mb_method_lomo,
     mb_method_adam_mini;
@@ -82,19 +82,6 @@ static void ref_adafactor(double *p, double *R, double *C, const double *g, size
     free(V);
 }
 
-/* gpt-nano on the fp32 CPU with every gradient allocated, and a trainer whose only method is
- * `method` with parameter values v[0..nv). */
-static int opt_setup(mb_ctx *ctx, mb_gpt_config *cfg, mb_gpt *m, mb_train *tr,
-                     const mb_method *method, const double *v, int nv, mb_pvalue *vals) {
-    CHECK_OK(ctx, fixture_nano(ctx, &mb_backend_cpu_f32, 4, cfg, m));
-    CHECK_OK(ctx, mb_gpt_alloc_grads(ctx, m, NULL));
-    for (int i = 0; i < nv; i++) vals[i].num = v[i];
-    const mb_method *ms[1] = {method};
-    const mb_pvalue *vs[1] = {vals};
-    CHECK_OK(ctx, mb_train_init(tr, ctx, m, ms, vs, 1, NULL, 1));
-    return 0;
-}
-
 /* 5 Adafactor steps on gpt-nano with random gradients against ref_adafactor; optimizer bytes
  * measured = predicted = 4 (rows + cols) per matrix + 4 numel per vector. */
 static int run_adafactor(const double *v) {
@@ -108,7 +95,8 @@ static int run_adafactor(const double *v) {
     int64_t state = 0;
     for (int i = 0; i < m.nparams; i++) {
         mb_param *pr = &m.params[i];
-        size_t rows = pr->ndim == 2 ? pr->shape[0] : pr->numel, cols = pr->ndim == 2 ? pr->shape[1] : 1;
+        size_t rows = pr->ndim == 2 ? pr->shape[0] : pr->numel,
+               cols = pr->ndim == 2 ? pr->shape[1] : 1;
         state += 4 * (int64_t)(rows + (cols > 1 ? cols : 0));
         double *p = malloc(pr->numel * sizeof *p), *g = malloc(pr->numel * sizeof *g);
         double *got = malloc(pr->numel * sizeof *got);
@@ -130,17 +118,10 @@ static int run_adafactor(const double *v) {
         free(C);
     }
     printf("adafactor (lr %g, decay %g, eps1 %g, eps2 %g, d %g, wd %g): max abs error after 5 "
-           "steps %.3e; state %lld bytes\n", v[0], v[1], v[2], v[3], v[4], v[5], worst,
-           (long long)state);
+           "steps %.3e; state %lld bytes\n",
+           v[0], v[1], v[2], v[3], v[4], v[5], worst, (long long)state);
     CHECK(worst < TOL, "adafactor: max abs error %.3e", worst);
-    mb_predict pred;
-    mb_train_predict(&tr, 1, 1, &pred);
-    CHECK_EQ_U(pred.bytes[MB_MEM_OPTIMIZER], state);
-    CHECK_EQ_U(ctx.mem.peak[MB_MEM_OPTIMIZER], state);
-    mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
-    CHECK_EQ_U(ctx.mem.live, 0);
-    return 0;
+    return opt_finish(&ctx, &m, &tr, state);
 }
 
 /* LOMO on gpt-nano in fp64: 5 steps against a second model trained by the test itself (plain
@@ -161,7 +142,8 @@ static int run_lomo(void) {
     CHECK_OK(&ctx, mb_train_init(&tr, &ctx, &m, ms, vs, 1, NULL, 1));
     int B = 4, T = cfg.seq_len;
     int32_t x[4 * 32], y[4 * 32];
-    double *h = malloc(cfg.vocab * cfg.d_model * sizeof *h), *g = malloc(cfg.vocab * cfg.d_model * sizeof *g);
+    double *h = malloc(cfg.vocab * cfg.d_model * sizeof *h),
+           *g = malloc(cfg.vocab * cfg.d_model * sizeof *g);
     double worst = 0, loss, rloss;
     for (int t = 0; t < 5; t++) {
         fixture_batch(x, y, B * T, cfg.vocab, 50 + (uint64_t)t);
@@ -209,12 +191,20 @@ static int run_lomo(void) {
 static size_t mini_block(const mb_gpt_config *c, const mb_param *p, size_t j) {
     size_t C = (size_t)c->d_model;
     switch (p->role) {
-    case MB_ROLE_WTE: case MB_ROLE_ATTN_PROJ_W: case MB_ROLE_FC_W: case MB_ROLE_FC_PROJ_W:
+    case MB_ROLE_WTE:
+    case MB_ROLE_ATTN_PROJ_W:
+    case MB_ROLE_FC_W:
+    case MB_ROLE_FC_PROJ_W:
         return p->shape[1];
     case MB_ROLE_QKV_W:
         return j < 2 * C * C ? C * C / (size_t)c->heads : C;
-    case MB_ROLE_LN1_B: case MB_ROLE_LN2_B: case MB_ROLE_LNF_B: case MB_ROLE_QKV_B:
-    case MB_ROLE_ATTN_PROJ_B: case MB_ROLE_FC_B: case MB_ROLE_FC_PROJ_B:
+    case MB_ROLE_LN1_B:
+    case MB_ROLE_LN2_B:
+    case MB_ROLE_LNF_B:
+    case MB_ROLE_QKV_B:
+    case MB_ROLE_ATTN_PROJ_B:
+    case MB_ROLE_FC_B:
+    case MB_ROLE_FC_PROJ_B:
         return 1;
     default:
         return p->numel;
@@ -236,10 +226,12 @@ static int run_adam_mini(const double *v) {
     for (int i = 0; i < m.nparams; i++) {
         mb_param *pr = &m.params[i];
         size_t n = pr->numel;
-        double *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g), *got = malloc(n * sizeof *got);
-        double *mm = calloc(n, sizeof *mm), *vb = calloc(n, sizeof *vb); /* vb per element's block */
-        int wd_on = pr->role == MB_ROLE_WTE || pr->role == MB_ROLE_WPE ||
-                    (pr->is_linear && pr->ndim == 2);
+        double *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g),
+               *got = malloc(n * sizeof *got);
+        double *mm = calloc(n, sizeof *mm),
+               *vb = calloc(n, sizeof *vb); /* vb per element's block */
+        int wd_on =
+            pr->role == MB_ROLE_WTE || pr->role == MB_ROLE_WPE || (pr->is_linear && pr->ndim == 2);
         size_t blocks = 0;
         for (size_t j = 0; j < n; j += mini_block(&cfg, pr, j)) blocks++;
         state += 4 * (int64_t)(n + blocks);
@@ -272,16 +264,10 @@ static int run_adam_mini(const double *v) {
         free(vb);
     }
     printf("adam-mini (lr %g, betas %g %g, eps %g, wd %g): max abs error after 5 steps %.3e; state "
-           "%lld bytes\n", v[0], v[1], v[2], v[3], v[4], worst, (long long)state);
+           "%lld bytes\n",
+           v[0], v[1], v[2], v[3], v[4], worst, (long long)state);
     CHECK(worst < TOL, "adam-mini: max abs error %.3e", worst);
-    mb_predict pred;
-    mb_train_predict(&tr, 1, 1, &pred);
-    CHECK_EQ_U(pred.bytes[MB_MEM_OPTIMIZER], state);
-    CHECK_EQ_U(ctx.mem.peak[MB_MEM_OPTIMIZER], state);
-    mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
-    CHECK_EQ_U(ctx.mem.live, 0);
-    return 0;
+    return opt_finish(&ctx, &m, &tr, state);
 }
 
 typedef struct opt_case {
@@ -331,33 +317,26 @@ static int run_case(const opt_case *oc) {
     printf("%s: max abs error after %d steps %.3e over %zu parameters\n", oc->method->name, STEPS,
            worst, P);
     CHECK(worst < TOL, "%s: max abs error %.3e", oc->method->name, worst);
-    mb_predict pred;
-    mb_train_predict(&tr, 1, 1, &pred);
-    CHECK_EQ_U(pred.bytes[MB_MEM_OPTIMIZER], oc->state_bytes_per_param * (int64_t)P);
-    CHECK_EQ_U(ctx.mem.peak[MB_MEM_OPTIMIZER], oc->state_bytes_per_param * (int64_t)P);
     free(p);
     free(s1);
     free(s2);
     free(g);
     free(got);
-    mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
-    CHECK_EQ_U(ctx.mem.live, 0);
-    return 0;
+    return opt_finish(&ctx, &m, &tr, oc->state_bytes_per_param * (int64_t)P);
 }
 
 int main(void) {
     const opt_case cases[] = {
-        {&mb_method_adamw, {3e-4, 0.9, 0.999, 1e-8, 0.0}, 8},   /* the defaults */
-        {&mb_method_adamw, {1e-2, 0.8, 0.99, 1e-6, 0.1}, 8},    /* decay and large steps */
-        {&mb_method_sgd, {0.1, 0.0, 0.0, 0.0, 0}, 0},           /* plain */
-        {&mb_method_sgd, {0.1, 0.9, 0.1, 0.01, 0}, 4},          /* momentum, dampening, decay */
-        {&mb_method_sgd, {0.05, 0.9, 0.0, 0.0, 1}, 4},          /* Nesterov */
+        {&mb_method_adamw, {3e-4, 0.9, 0.999, 1e-8, 0.0}, 8}, /* the defaults */
+        {&mb_method_adamw, {1e-2, 0.8, 0.99, 1e-6, 0.1}, 8},  /* decay and large steps */
+        {&mb_method_sgd, {0.1, 0.0, 0.0, 0.0, 0}, 0},         /* plain */
+        {&mb_method_sgd, {0.1, 0.9, 0.1, 0.01, 0}, 4},        /* momentum, dampening, decay */
+        {&mb_method_sgd, {0.05, 0.9, 0.0, 0.0, 1}, 4},        /* Nesterov */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (run_case(&cases[i])) return 1;
     const double af[][6] = {
-        {1e-2, -0.8, 0, 1e-3, 1.0, 0.0},   /* torch's defaults */
+        {1e-2, -0.8, 0, 1e-3, 1.0, 0.0},     /* torch's defaults */
         {5e-2, -0.5, 1e-30, 1e-2, 2.0, 0.1}, /* decay, a looser clip, the paper's eps1 */
     };
     for (size_t i = 0; i < sizeof af / sizeof af[0]; i++)

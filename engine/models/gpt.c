@@ -264,9 +264,11 @@ int mb_gpt_logits_ld(const mb_backend *be, int V) {
 }
 
 size_t mb_gpt_act_bytes(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld) {
-    size_t BT = (size_t)B * T, C = cfg->d_model, NH = cfg->heads, V = (size_t)ld, L = cfg->layers;
-    return es * (BT * C + L * (12 * BT * C + NH * BT * T) + 4 * BT * C + BT * C + BT * V) +
-           ss * (L * 4 * BT + 2 * BT + BT);
+    size_t BT = (size_t)B * T, BTC = BT * cfg->d_model, L = (size_t)cfg->layers;
+    /* embeddings, the shared GELU buffer and the final LayerNorm (1 + 4 + 1 BTC); each block's
+     * output and inside; the logits; the final LayerNorm's mean and rstd and the losses */
+    return es * 6 * BTC + L * (es * BTC + mb_gpt_block_inside_bytes(cfg, B, T, es, ss)) +
+           es * BT * (size_t)ld + ss * 3 * BT;
 }
 
 size_t mb_gpt_bwd_scratch_elems(const mb_gpt_config *cfg, int B, int T) {
@@ -279,30 +281,34 @@ size_t mb_gpt_block_inside_bytes(const mb_gpt_config *cfg, int B, int T, size_t 
     return es * (11 * BT * C + NH * BT * T) + ss * 4 * BT;
 }
 
+static size_t max_sz(size_t a, size_t b) {
+    return a > b ? a : b;
+}
+
 size_t mb_gpt_train_act_peak_mask(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss,
                                   int ld, const uint8_t *recompute) {
     size_t BT = (size_t)B * T, BTC = BT * cfg->d_model, L = (size_t)cfg->layers;
-    size_t I = mb_gpt_block_inside_bytes(cfg, B, T, es, ss), cur = es * 5 * BTC, peak = cur;
-#define MB_PEAK(x) (cur = (x), peak = cur > peak ? cur : peak)
-    /* forward: encoded and the shared GELU buffer, then per block res3 and its inside */
+    size_t I = mb_gpt_block_inside_bytes(cfg, B, T, es, ss), nrec = 0, peak = 0;
+    /* forward: after the embeddings and the shared GELU buffer, each block holds its output and
+     * its inside while it runs; a recomputed block frees its inside after */
+    size_t cur = es * 5 * BTC;
     for (size_t l = 0; l < L; l++) {
-        MB_PEAK(cur + es * BTC + I);
-        if (recompute && recompute[l]) cur -= I;
+        peak = max_sz(peak, cur += es * BTC + I);
+        if (recompute && recompute[l]) cur -= I, nrec++;
     }
-    MB_PEAK(cur + es * BTC + ss * 2 * BT + es * BT * (size_t)ld +
-            ss * BT); /* lnf, logits, losses */
-    /* backward: dres and dtmp through the loss, the logits freed, the rest of the scratch */
-    MB_PEAK(cur + es * 2 * BTC);
-    cur -= es * BT * (size_t)ld;
-    MB_PEAK(cur + es * (mb_gpt_bwd_scratch_elems(cfg, B, T) - 2 * BTC));
+    /* the end of forward: what mb_gpt_act_bytes counts, less the recomputed insides */
+    cur = mb_gpt_act_bytes(cfg, B, T, es, ss, ld) - nrec * I;
+    /* backward: dres and dtmp through the loss, then the logits freed and the rest of the
+     * scratch taken; a recomputed block's inside comes back while it runs, a kept one's goes */
+    peak = max_sz(peak, cur + es * 2 * BTC);
+    cur = cur - es * BT * (size_t)ld + es * mb_gpt_bwd_scratch_elems(cfg, B, T);
+    peak = max_sz(peak, cur);
     for (size_t l = L; l-- > 0;) {
         if (recompute && recompute[l])
-            MB_PEAK(cur + I); /* the block forward again */
+            peak = max_sz(peak, cur + I);
         else
-            cur -= I; /* a kept block's inside, freed after */
-        if (recompute && recompute[l]) cur -= I;
+            cur -= I;
     }
-#undef MB_PEAK
     return peak;
 }
 
