@@ -26,22 +26,3 @@ void mb_dynmap(int is_signed, float map[256]) {
     while (k < 256) map[k++] = 0.0f; /* signed and unsigned both fill all 256: never reached */
     qsort(map, 256, sizeof *map, cmp_float);
 }
-
-uint8_t mb_dynmap_code(const float map[256], int is_signed, float x) {
-    int pivot = 127, upper_pivot = 255, lower_pivot = 0;
-    float lower = is_signed ? -1.0f : 0.0f, upper = 1.0f, val = map[127];
-    for (int i = 64; i > 0; i >>= 1) {
-        if (x > val) {
-            lower_pivot = pivot;
-            lower = val;
-            pivot += i;
-        } else {
-            upper_pivot = pivot;
-            upper = val;
-            pivot -= i;
-        }
-        val = map[pivot];
-    }
-    if (x > val) return (uint8_t)(x > (upper + val) * 0.5f ? upper_pivot : pivot);
-    return (uint8_t)(x < (lower + val) * 0.5f ? lower_pivot : pivot);
-}

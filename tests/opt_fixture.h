@@ -9,11 +9,12 @@
 #include "check.h"
 #include "gpt_fixture.h"
 
-/* gpt-nano on the fp32 CPU with every gradient allocated, and a trainer whose only method is
+/* gpt-nano on backend `be` with every gradient allocated, and a trainer whose only method is
  * `method` with parameter values v[0..nv) (the rest at their defaults). */
-static inline int opt_setup(mb_ctx *ctx, mb_gpt_config *cfg, mb_gpt *m, mb_train *tr,
-                            const mb_method *method, const double *v, int nv, mb_pvalue *vals) {
-    CHECK_OK(ctx, fixture_nano(ctx, &mb_backend_cpu_f32, 4, cfg, m));
+static inline int opt_setup_on(const mb_backend *be, mb_ctx *ctx, mb_gpt_config *cfg, mb_gpt *m,
+                               mb_train *tr, const mb_method *method, const double *v, int nv,
+                               mb_pvalue *vals) {
+    CHECK_OK(ctx, fixture_nano(ctx, be, 4, cfg, m));
     CHECK_OK(ctx, mb_gpt_alloc_grads(ctx, m, NULL));
     mb_method_defaults(method, vals);
     for (int i = 0; i < nv; i++) vals[i].num = v[i];
@@ -21,6 +22,12 @@ static inline int opt_setup(mb_ctx *ctx, mb_gpt_config *cfg, mb_gpt *m, mb_train
     const mb_pvalue *vs[1] = {vals};
     CHECK_OK(ctx, mb_train_init(tr, ctx, m, ms, vs, 1, NULL, 1));
     return 0;
+}
+
+/* The same on the fp32 CPU. */
+static inline int opt_setup(mb_ctx *ctx, mb_gpt_config *cfg, mb_gpt *m, mb_train *tr,
+                            const mb_method *method, const double *v, int nv, mb_pvalue *vals) {
+    return opt_setup_on(&mb_backend_cpu_f32, ctx, cfg, m, tr, method, v, nv, vals);
 }
 
 /* Predicted and measured optimizer bytes are `state`; then the trainer and model are freed and

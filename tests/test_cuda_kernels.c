@@ -7,8 +7,10 @@
 #include <stdlib.h>
 
 #include "../engine/ctx.h"
+#include "../engine/dynmap.h"
 #include "../engine/rng.h"
 #include "check.h"
+#include "planted.h"
 
 #define SEED 0x5EEDC0DAull
 #define STREAM_VALUES 0x7E57u
@@ -836,6 +838,235 @@ static void t_adam_mini(tcase *tc, size_t n, size_t block) {
     pairs_free(tc);
 }
 
+/* One device buffer of `bytes` set from host memory (the 8-bit Adam case's raw tensors). */
+static void dev_put(mb_ctx *ctx, mb_buf *b, const void *src, size_t bytes, const char *tag) {
+    MUST(ctx, mb_alloc(ctx, b, bytes, MB_MEM_OTHER, tag));
+    MUST(ctx, ctx->be->to_device(ctx, b->ptr, src, bytes));
+}
+
+/* The GPU's bytes of b against want: equal bit for bit. */
+static void expect_bytes(tcase *tc, const char *what, const mb_buf *b, const void *want) {
+    unsigned char *got = malloc(b->bytes);
+    MB_ASSERT(got);
+    if (fetch_raw(tc, tc->gc, b, got, what)) {
+        size_t first = b->bytes, diff = 0;
+        for (size_t i = 0; i < b->bytes; i++)
+            if (got[i] != ((const unsigned char *)want)[i] && !diff++) first = i;
+        printf("%-56s %-10s %zu of %zu bytes differ  %s\n", tc->label, tc->gb->name, diff,
+               b->bytes, diff ? "FAIL" : "ok");
+        CHECK(diff == 0, "%s %s on %s: %zu of %zu bytes differ from the cpu-f32 kernel, first at %zu",
+              tc->label, what, tc->gb->name, diff, b->bytes, first);
+    }
+    free(got);
+}
+
+/* 8-bit Adam (eight: codes with block absmax; else the fp32-state path) against the CPU fp32 kernel
+ * on the same inputs: its float expressions are the CPU's, so weights (master under bf16), codes
+ * and absmax must be equal bit for bit, and bf16 p must be master rounded. g holds a NaN and an
+ * Inf (m and v zeroed, p kept); n is not a multiple of the 256-element block. */
+static void t_adam8bit(tcase *tc, size_t n, int eight) {
+    mb_ctx fc;
+    MUST(&fc, mb_ctx_init(&fc, &mb_backend_cpu_f32));
+    const mb_dtype dt = tc->gb->dtype;
+    const size_t nb = (n + MB_ADAM8_BLOCK - 1) / MB_ADAM8_BLOCK, es = eight ? 1 : sizeof(float);
+    double *pv = fill_normal(tc, n, 0, 1), *gv = fill_normal(tc, n, 0, 1);
+    double *sv = fill_normal(tc, 2 * n, 0, 1), *av = fill_normal(tc, 2 * nb, 0, 1);
+    gv[3] = NAN;
+    gv[n / 2] = INFINITY;
+    /* the GPU's g in its dtype; the CPU's the same values as float */
+    void *gd = malloc(n * mb_dtype_size(dt));
+    float *pf = malloc(n * sizeof *pf), *gf = malloc(n * sizeof *gf), maps[512];
+    float *am = malloc(2 * nb * sizeof *am);
+    unsigned char *st = malloc(2 * n * es);
+    MB_ASSERT(gd && pf && gf && am && st);
+    mb_dtype_from_f64(dt, gd, gv, n);
+    mb_dtype_to_f64(dt, gv, gd, n);
+    for (size_t i = 0; i < n; i++) {
+        pf[i] = (float)pv[i];
+        gf[i] = (float)gv[i];
+    }
+    for (size_t i = 0; i < 2 * nb; i++) am[i] = (float)(0.05 + 0.01 * fabs(av[i]));
+    for (size_t i = 0; i < 2 * n; i++) {
+        if (eight)
+            st[i] = (unsigned char)(mb_rng_u32(SEED, STREAM_IDS, tc->next++) & 0xFF);
+        else /* m ~ 0.1 N, v ~ 0.01 chi^2 */
+            ((float *)st)[i] = (float)(i < n ? 0.1 * sv[i] : 0.01 * sv[i] * sv[i]);
+    }
+    mb_dynmap(1, maps);
+    mb_dynmap(0, maps + 256);
+    int mixed = tc->gb->dtype != tc->gb->sdtype;
+    void *pd = malloc(n * mb_dtype_size(dt));
+    MB_ASSERT(pd);
+    {
+        double *pr = malloc(n * sizeof *pr);
+        MB_ASSERT(pr);
+        for (size_t i = 0; i < n; i++) pr[i] = pf[i];
+        mb_dtype_from_f64(dt, pd, pr, n); /* bf16: p is master rounded, as training keeps it */
+        free(pr);
+    }
+    mb_buf gp, gg, gs1, gs2, ga1, ga2, gm, gmaps;
+    memset(&gm, 0, sizeof gm);
+    dev_put(tc->gc, &gp, pd, n * mb_dtype_size(dt), "p");
+    dev_put(tc->gc, &gg, gd, n * mb_dtype_size(dt), "g");
+    dev_put(tc->gc, &gs1, st, n * es, "s1");
+    dev_put(tc->gc, &gs2, st + n * es, n * es, "s2");
+    dev_put(tc->gc, &ga1, am, nb * sizeof *am, "absmax1");
+    dev_put(tc->gc, &ga2, am + nb, nb * sizeof *am, "absmax2");
+    dev_put(tc->gc, &gmaps, maps, sizeof maps, "maps");
+    if (mixed) dev_put(tc->gc, &gm, pf, n * sizeof *pf, "master");
+    /* step 5, a large lr and weight decay: every branch of the update is taken */
+    double lr = 0.05, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
+    float c1 = 1.0f - powf(0.9f, 5.0f), c2 = sqrtf(1.0f - powf(0.999f, 5.0f));
+    set_label(tc, "adam8bit n=%zu %s%s", n, eight ? "8-bit" : "32-bit", mixed ? " +master" : "");
+    float *a1 = eight ? ga1.ptr : NULL, *a2 = eight ? ga2.ptr : NULL;
+    tc->gb->adam8bit(tc->gc, gp.ptr, gg.ptr, gs1.ptr, gs2.ptr, a1, a2, gm.ptr, n, gmaps.ptr,
+                     (const float *)gmaps.ptr + 256, lr, b1, b2, eps, wd, c1, c2);
+    fc.be->adam8bit(&fc, pf, gf, st, st + n * es, eight ? am : NULL, eight ? am + nb : NULL, NULL,
+                    n, maps, maps + 256, lr, b1, b2, eps, wd, c1, c2);
+    expect_bytes(tc, mixed ? "master" : "p", mixed ? &gm : &gp, pf);
+    if (mixed) {
+        double *pr = malloc(n * sizeof *pr);
+        MB_ASSERT(pr);
+        for (size_t i = 0; i < n; i++) pr[i] = pf[i];
+        mb_dtype_from_f64(dt, pd, pr, n);
+        free(pr);
+        expect_bytes(tc, "p", &gp, pd);
+    }
+    expect_bytes(tc, eight ? "codes m" : "m", &gs1, st);
+    expect_bytes(tc, eight ? "codes v" : "v", &gs2, st + n * es);
+    if (eight) {
+        expect_bytes(tc, "absmax m", &ga1, am);
+        expect_bytes(tc, "absmax v", &ga2, am + nb);
+    }
+    mb_buf *bufs[] = {&gp, &gg, &gs1, &gs2, &ga1, &ga2, &gmaps, &gm};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mb_free(tc->gc, bufs[i]);
+    free(pv), free(gv), free(sv), free(av), free(gd), free(pf), free(gf), free(am), free(st);
+    free(pd);
+    mb_ctx_fini(&fc);
+}
+
+/* --- gradient projection (galore, apollo): sdtype kernels against the fp64 CPU --- */
+
+/* C = alpha op(A) op(B) + beta C for every transpose pair, C starting non-zero. */
+static void t_gemm_s(tcase *tc, int M, int N, int K) {
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            pair a, b, c;
+            pair_new(tc, &a, (size_t)M * K, ST, "A");
+            pair_rand(tc, &a, 0, 1);
+            pair_new(tc, &b, (size_t)K * N, ST, "B");
+            pair_rand(tc, &b, 0, 1);
+            pair_new(tc, &c, (size_t)M * N, ST, "C");
+            pair_rand(tc, &c, 0, 1);
+            int lda = ta ? M : K, ldb = tb ? K : N;
+            set_label(tc, "gemm_s M=%d N=%d K=%d ta=%d tb=%d", M, N, K, ta, tb);
+            tc->gb->gemm_s(tc->gc, ta, tb, M, N, K, -0.5, G(a), lda, G(b), ldb, 1.0, G(c), N);
+            tc->cb->gemm_s(tc->cc, ta, tb, M, N, K, -0.5, R(a), lda, R(b), ldb, 1.0, R(c), N);
+            expect_close(tc, "C", &c, 1e-5);
+            pairs_free(tc);
+        }
+}
+
+/* The top r singular vectors, signs included: cuSOLVER's fp32 gesvdj against LAPACK's fp64 gesvd
+ * on a matrix with singular values 0.9^j (planted.h): a vector is then determined to about
+ * eps32 / 0.1, and 1e-4 relative is a bound with room. (On random Gaussian matrices neighbouring
+ * singular values can nearly coincide and single vectors are not determined at all.) */
+static void t_svd_top(tcase *tc, int m, int n, int r) {
+    for (int right = 0; right < 2; right++) {
+        pair a, out;
+        pair_new(tc, &a, (size_t)m * n, ST, "a");
+        double *av = malloc((size_t)m * n * sizeof *av);
+        MB_ASSERT(av);
+        planted_matrix(av, m, n, (uint64_t)(m * 31 + n + right));
+        pair_set(tc, &a, av);
+        free(av);
+        pair_new(tc, &out, (size_t)(right ? n : m) * r, ST, "out");
+        pair_poison(tc, &out);
+        set_label(tc, "svd_top %dx%d r=%d %s", m, n, r, right ? "right" : "left");
+        mb_status gs = tc->gb->svd_top(tc->gc, G(a), m, n, r, right, G(out));
+        mb_status cs = tc->cb->svd_top(tc->cc, R(a), m, n, r, right, R(out));
+        CHECK(gs == MB_OK && cs == MB_OK, "%s: %s / %s: %s", tc->label, mb_status_name(gs),
+              mb_status_name(cs), tc->gc->err);
+        expect_close(tc, "vectors", &out, 1e-4);
+        pairs_free(tc);
+    }
+}
+
+static void t_adam_dir(tcase *tc, size_t n) {
+    pair x, m, v, out;
+    pair_new(tc, &x, n, ST, "x");
+    pair_rand(tc, &x, 0, 1);
+    pair_new(tc, &m, n, ST, "m");
+    pair_rand(tc, &m, 0, 0.1);
+    pair_new(tc, &v, n, ST, "v");
+    double *vv = fill_normal(tc, n, 0, 1);
+    for (size_t i = 0; i < n; i++) vv[i] = 0.01 * vv[i] * vv[i];
+    pair_set(tc, &v, vv);
+    free(vv);
+    pair_new(tc, &out, n, ST, "out");
+    pair_poison(tc, &out);
+    set_label(tc, "adam_dir n=%zu", n);
+    tc->gb->adam_dir(tc->gc, G(x), G(out), G(m), G(v), n, 0.9, 0.999, 1e-6);
+    tc->cb->adam_dir(tc->cc, R(x), R(out), R(m), R(v), n, 0.9, 0.999, 1e-6);
+    expect_close(tc, "out", &out, 1e-5);
+    expect_close(tc, "m", &m, 1e-5);
+    expect_close(tc, "v", &v, 1e-5);
+    pairs_free(tc);
+}
+
+static void t_axpy_decay(tcase *tc, size_t n) {
+    for (int with_d = 0; with_d < 2; with_d++) {
+        pair p, master, d;
+        void *gmaster = weights_new(tc, &p, &master, n);
+        pair_new(tc, &d, n, ST, "d");
+        pair_rand(tc, &d, 0, 1);
+        set_label(tc, "axpy_decay n=%zu%s%s", n, with_d ? "" : " d=NULL",
+                  gmaster ? " +master" : "");
+        tc->gb->axpy_decay(tc->gc, G(p), gmaster, with_d ? G(d) : NULL, n, -0.05, 0.999);
+        tc->cb->axpy_decay(tc->cc, R(p), NULL, with_d ? R(d) : NULL, n, -0.05, 0.999);
+        expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
+        if (gmaster) expect_close2(tc, "master", &master, &p, tol(tc, TOL_STATE));
+        pairs_free(tc);
+    }
+}
+
+/* APOLLO's update on p[m,n]: channel scales per row (axis 1, R m x r), per column (axis 0,
+ * R r x n), or one (axis -1); the limiter with a previous norm low enough to act, with none yet
+ * (-1), and off. */
+static void t_apollo_update(tcase *tc, size_t m, size_t n, size_t r) {
+    static const struct {
+        int axis, front;
+        double prev; /* > 0: limiter on with this previous norm; -1: on, first step; 0: off */
+    } cases[] = {{1, 0, 1.0}, {0, 1, 1.0}, {-1, 0, -1}, {-1, 1, 0}, {1, 1, -1}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int axis = cases[k].axis;
+        size_t rows = axis == 0 ? r : m, cols = axis == 0 ? n : r;
+        pair p, master, g, R, N, lim, sc;
+        void *gmaster = weights_new(tc, &p, &master, m * n);
+        pair_new(tc, &g, m * n, DT, "g");
+        pair_rand(tc, &g, 0, 1);
+        pair_new(tc, &R, rows * cols, ST, "R");
+        pair_rand(tc, &R, 0, 1);
+        pair_new(tc, &N, rows * cols, ST, "N");
+        pair_rand(tc, &N, 0, 3);
+        pair_new(tc, &lim, 1, ST, "lim");
+        double prev = cases[k].prev;
+        pair_set(tc, &lim, &prev);
+        pair_new(tc, &sc, rows > cols ? rows : cols, ST, "scales");
+        int on = prev != 0;
+        set_label(tc, "apollo_update %zux%zu r=%zu axis=%d front=%d lim=%g%s", m, n, r, axis,
+                  cases[k].front, prev, gmaster ? " +master" : "");
+        tc->gb->apollo_update(tc->gc, G(p), G(g), gmaster, G(R), G(N), m, n, rows, cols, axis,
+                              cases[k].front, 3.0, on ? G(lim) : NULL, 0.01, 0.999, G(sc));
+        tc->cb->apollo_update(tc->cc, R(p), R(g), NULL, R(R), R(N), m, n, rows, cols, axis,
+                              cases[k].front, 3.0, on ? R(lim) : NULL, 0.01, 0.999, R(sc));
+        expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
+        if (gmaster) expect_close2(tc, "master", &master, &p, tol(tc, TOL_STATE));
+        expect_close(tc, "limiter", &lim, tol(tc, TOL_STATE));
+        pairs_free(tc);
+    }
+}
+
 static int run_table(const mb_backend *be) {
     mb_ctx gc, cc;
     CHECK_OK(&gc, mb_ctx_init(&gc, be));
@@ -869,7 +1100,18 @@ static int run_table(const mb_backend *be) {
         t_adafactor(&tc, n, 1, 1.0);
         t_adam_mini(&tc, n, (size_t)s->C);
         t_adam_mini(&tc, n, n);
+        t_adam8bit(&tc, n, 1);
+        t_adam8bit(&tc, n, 0);
+        t_adam_dir(&tc, n);
+        t_axpy_decay(&tc, n);
+        t_gemm_s(&tc, s->B * s->T, s->C, s->NH * 3 + 1);
+        t_apollo_update(&tc, (size_t)s->B * s->T, (size_t)s->C, (size_t)s->NH);
     }
+    /* SVD shapes of the projected GPT matrices: tall, wide, square */
+    t_svd_top(&tc, 192, 64, 8);
+    t_svd_top(&tc, 300, 1000, 16);
+    t_svd_top(&tc, 1000, 300, 16);
+    t_svd_top(&tc, 64, 64, 32);
     mb_ctx_fini(&gc);
     mb_ctx_fini(&cc);
     CHECK(gc.mem.live == 0, "%s: %zu device buffers never freed", be->name, gc.mem.live);

@@ -10,6 +10,15 @@
 
 #define MB_UNUSED __attribute__((unused))
 
+/* LAPACK's SVD (Fortran calling convention: every argument by pointer, then the lengths of the two
+ * CHARACTER arguments). */
+void sgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, float *a,
+             const int *lda, float *s, float *u, const int *ldu, float *vt, const int *ldvt,
+             float *work, const int *lwork, int *info, size_t ljobu, size_t ljobvt);
+void dgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, double *a,
+             const int *lda, double *s, double *u, const int *ldu, double *vt, const int *ldvt,
+             double *work, const int *lwork, int *info, size_t ljobu, size_t ljobvt);
+
 static mb_status cpu_alloc(mb_ctx *ctx, size_t bytes, void **out) {
     /* 64-byte alignment: cache lines and any SIMD width; size rounded up as aligned_alloc needs. */
     size_t rounded = (bytes + 63) & ~(size_t)63;
@@ -40,9 +49,12 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #define tanh_f32 tanhf
 #define fmax_f32 fmaxf
 #define fabs_f32 fabsf
+#define GESVD sgesvd_
 #include "kernels_impl.h"
+#include "kernels_proj.h"
 #undef REAL
 #undef SFX
+#undef GESVD
 
 #define REAL double
 #define SFX(name) name##_f64
@@ -52,9 +64,12 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #define tanh_f64 tanh
 #define fmax_f64 fmax
 #define fabs_f64 fabs
+#define GESVD dgesvd_
 #include "kernels_impl.h"
+#include "kernels_proj.h"
 #undef REAL
 #undef SFX
+#undef GESVD
 
 #define MB_CPU_TABLE(sfx, dt)                                                                      \
     {                                                                                              \
@@ -70,6 +85,8 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .crossentropy_fused = crossentropy_fused_##sfx,                                            \
         .widen = widen_##sfx, .adamw = adamw_##sfx, .sgd = sgd_##sfx,                            \
         .adafactor = adafactor_##sfx, .adam_mini = adam_mini_##sfx, .adam8bit = adam8bit_##sfx,    \
+        .gemm_s = gemm_s_##sfx, .svd_top = svd_top_##sfx, .adam_dir = adam_dir_##sfx,              \
+        .axpy_decay = axpy_decay_##sfx, .apollo_update = apollo_update_##sfx,                      \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32);

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <cusolverDn.h>
+
 #include "cuda_common.h"
 #include "kernels.h"
 #include "nvml.h"
@@ -72,6 +74,7 @@ static void cuda_fini(mb_ctx *ctx) {
     mb_free(ctx, &d->workspace);
     if (d->stream) cudaStreamSynchronize(d->stream);
     if (d->blas) cublasDestroy(d->blas);
+    if (d->solver) cusolverDnDestroy((cusolverDnHandle_t)d->solver);
     if (d->lt) cublasLtDestroy(d->lt);
     if (d->ev_start) cudaEventDestroy(d->ev_start);
     if (d->ev_stop) cudaEventDestroy(d->ev_stop);
@@ -257,7 +260,8 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
             mb_cuda_crossentropy_bwd_##sfx, mb_cuda_crossentropy_fused_##sfx,                      \
             mb_cuda_widen_##sfx, mb_cuda_adamw_##sfx, mb_cuda_sgd_##sfx,                           \
             mb_cuda_adafactor_##sfx, mb_cuda_adam_mini_##sfx,                                      \
-            NULL, /* adam8bit: no CUDA kernel yet (the method says so) */                          \
+            mb_cuda_adam8bit_##sfx, mb_cuda_gemm_s, mb_cuda_svd_top, mb_cuda_adam_dir,             \
+            mb_cuda_axpy_decay_##sfx, mb_cuda_apollo_update_##sfx,                                 \
     }
 
 extern "C" {

@@ -30,7 +30,8 @@ typedef struct mb_cuda {
     cudaStream_t stream; /* every kernel, copy, allocation and free of the context runs here */
     cudaMemPool_t pool;  /* our own stream-ordered pool: its reserved high watermark is reported */
     cublasLtHandle_t lt;
-    cublasHandle_t blas; /* strided-batched GEMMs of attention */
+    cublasHandle_t blas; /* strided-batched GEMMs of attention, the projections' fp32 GEMMs */
+    void *solver;        /* cusolverDnHandle_t, made at the first SVD (galore) */
     mb_buf workspace;    /* cuBLAS/cuBLASLt workspace, counted as WORKSPACE */
     mb_buf scratch; /* kernel scratch (partial sums, permuted heads), WORKSPACE, grown on demand */
     cudaEvent_t ev_start, ev_stop;

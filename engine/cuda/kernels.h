@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../status.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -58,9 +60,27 @@ struct mb_ctx;
     void mb_cuda_adam_mini_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v,     \
                                  void *master, size_t n, size_t block, double lr, double beta1,    \
                                  double beta2, double eps, double wd, double bc1, double bc2);     \
+    void mb_cuda_adam8bit_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *s1, void *s2,    \
+                                float *absmax1, float *absmax2, void *master, size_t n,            \
+                                const float *map1, const float *map2, double lr, double beta1,     \
+                                double beta2, double eps, double wd, double c1, double c2);        \
+    void mb_cuda_axpy_decay_##sfx(struct mb_ctx *ctx, void *p, void *master, const void *d,        \
+                                  size_t n, double alpha, double decay);                           \
+    void mb_cuda_apollo_update_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *master,     \
+                                     const void *R, const void *N, size_t m, size_t n,             \
+                                     size_t rows, size_t cols, int axis, int front, double k,      \
+                                     void *lim_state, double step, double decay, void *s_scratch); \
     /* db[OC] += column sums of dout[N,OC], rows ld apart (deterministic two-stage reduction) */    \
     void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, int OC,    \
                                  int ld);
+
+/* sdtype (fp32) only: the same on every table */
+void mb_cuda_gemm_s(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
+                    const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
+mb_status mb_cuda_svd_top(struct mb_ctx *ctx, const void *a, int m, int n, int r, int right,
+                          void *out);
+void mb_cuda_adam_dir(struct mb_ctx *ctx, const void *x, void *out, void *m, void *v, size_t n,
+                      double b1, double b2, double eps);
 
 MB_CUDA_KERNEL_DECLS(f32)
 MB_CUDA_KERNEL_DECLS(bf16)
