@@ -37,7 +37,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < t.nrows; i++)
         if (!strcmp(mb_table_get(&t, i, cm), "adamw")) adamw = mb_table_num(&t, i, cv);
     CHECK(isfinite(adamw), "no adamw row");
-    const char *want[] = {"sgd", "adafactor", "adam-mini", "adam8bit", "lomo"};
+    const char *want[] = {"sgd",    "adafactor", "adam-mini",   "adam8bit",
+                          "galore", "apollo",    "apollo-mini", "lomo"};
     for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
         int found = 0;
         for (int i = 0; i < t.nrows; i++) {
