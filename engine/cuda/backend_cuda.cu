@@ -141,6 +141,7 @@ static mb_status cuda_init(mb_ctx *ctx) {
     INIT_BLAS(cublasSetWorkspace(d->blas, d->workspace.ptr, d->workspace.bytes));
     INIT_BLAS(cublasSetMathMode(d->blas, d->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
                                                  : CUBLAS_DEFAULT_MATH));
+    INIT_RT(mb_cuda_kernels_init());
 #undef INIT_RT
 #undef INIT_BLAS
     if (s != MB_OK) {

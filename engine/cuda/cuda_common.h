@@ -65,6 +65,9 @@ static inline int mb_cuda_failed(mb_ctx *ctx) {
 int mb_cuda_check_rt(mb_ctx *ctx, cudaError_t e, const char *what, const char *file, int line);
 int mb_cuda_check_blas(mb_ctx *ctx, int st, const char *what, const char *file, int line);
 
+/* Kernel attributes set once per context, in cuda_init (kernels_elem.cu). */
+extern "C" cudaError_t mb_cuda_kernels_init(void);
+
 /* Device scratch of at least `bytes` (WORKSPACE, tag "cuda.scratch"), valid until the next call to
  * this function. Grows by reallocating (stream-ordered). NULL after recording MB_ENOMEM. */
 void *mb_cuda_scratch(mb_ctx *ctx, size_t bytes);
@@ -96,6 +99,14 @@ __device__ __forceinline__ float mb_warp_sum(float v) {
 __device__ __forceinline__ float mb_warp_max(float v) {
     for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;
+}
+
+/* Rows per partial sum in the two-stage column reductions (LayerNorm and bias gradients, Adafactor's
+ * column factor): depends on N alone, so the summation order (and the result) is the same on every
+ * run; at most 1024 partial rows. */
+static inline size_t mb_colsum_rows_per(size_t N) {
+    size_t r = (N + 1023) / 1024;
+    return r < 32 ? 32 : r;
 }
 
 /* Blocks for a grid-stride loop over n items: enough to fill the device, no more than needed. */

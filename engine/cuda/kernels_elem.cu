@@ -20,13 +20,6 @@ static inline int mb_al16(const void *p) {
 
 #define MB_THREADS 256
 
-/* Rows per partial sum in the two-stage column reductions: depends on N alone, so the summation
- * order (and the result) is the same on every run; at most 1024 partial rows. */
-static inline int mb_colsum_rows_per(int N) {
-    int r = (N + 1023) / 1024;
-    return r < 32 ? 32 : r;
-}
-
 /* Stage 2 of a column reduction: dst[c] += sum over r in [0, R) of part[r*C + c], in a fixed
  * order (each of 16 slices sums every 16th partial row in order, then the slices in order). */
 #define MB_CS_Y 16
@@ -459,7 +452,7 @@ static void mb_layernorm_bwd(mb_ctx *ctx, void *dinp, void *dw, void *db, const 
         if (MB_CUDA_LAUNCHED(ctx)) return;
     }
     if (!dw && !db) return;
-    int rows_per = mb_colsum_rows_per(N), R = (N + rows_per - 1) / rows_per;
+    int rows_per = (int)mb_colsum_rows_per((size_t)N), R = (N + rows_per - 1) / rows_per;
     float *part = (float *)mb_cuda_scratch(ctx, (size_t)2 * R * C * sizeof(float));
     if (!part) return;
     float *pw = part, *pb = part + (size_t)R * C;
@@ -490,7 +483,7 @@ template <typename T>
 static void mb_bias_grad(mb_ctx *ctx, void *db, const void *dout, int N, int OC, int ld) {
     if (mb_cuda_failed(ctx)) return;
     if (!db || N <= 0 || OC <= 0) return;
-    int rows_per = mb_colsum_rows_per(N), R = (N + rows_per - 1) / rows_per;
+    int rows_per = (int)mb_colsum_rows_per((size_t)N), R = (N + rows_per - 1) / rows_per;
     float *part = (float *)mb_cuda_scratch(ctx, (size_t)R * OC * sizeof(float));
     if (!part) return;
     dim3 grd((unsigned)((OC + MB_THREADS - 1) / MB_THREADS), (unsigned)R);
@@ -741,11 +734,7 @@ static void mb_crossentropy_fwd(mb_ctx *ctx, void *losses, void *logits, const i
     const size_t row = ((size_t)V / (16 / sizeof(T)) + 1) * 16; /* packs of any row, bytes */
     /* fp32 only: bf16 rows (100 KB for GPT-2) stay in L2 anyway, and with both changes on, GPT-2
      * 124M bf16 went from 25.70 to 26.89 ms a step on the H100 (fp32: 161.5 -> 159.8) */
-    if (sizeof(T) == 4 && row <= MB_CE_SMEM_MAX) {
-        if (MB_CUDA_OK(ctx,
-                       cudaFuncSetAttribute(mb_crossentropy_fwd_k<T, 1>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize, (int)row)))
-            return;
+    if (sizeof(T) == 4 && row <= MB_CE_SMEM_MAX) { /* its limit was raised by mb_cuda_kernels_init */
         mb_crossentropy_fwd_k<T, 1><<<N, MB_CE_THREADS, row, mb_cuda_stream(ctx)>>>(
             (float *)losses, (T *)logits, targets, V, ld, fused, (float)scale);
     } else {
@@ -949,3 +938,10 @@ static void mb_sgd(mb_ctx *ctx, void *p, const void *g, void *buf, void *master,
 
 MB_ELEM_WRAPPERS(f32, float)
 MB_ELEM_WRAPPERS(bf16, __nv_bfloat16)
+
+/* Once per context: the fp32 cross-entropy's dynamic shared memory limit, raised to the most a row
+ * may take (MB_CE_SMEM_MAX). */
+extern "C" cudaError_t mb_cuda_kernels_init(void) {
+    return cudaFuncSetAttribute(mb_crossentropy_fwd_k<float, 1>,
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, MB_CE_SMEM_MAX);
+}
