@@ -37,8 +37,11 @@ static void show(const mb_method *m) {
     slots_of(m, slots, sizeof slots);
     printf("%s — %s\n\npaper: %s\nslots: %s\n\nparameters:\n", m->name, m->summary, m->paper,
            slots);
+    int w = 14; /* the name column fits the longest name */
+    for (int i = 0; i < m->nparams; i++)
+        if ((int)strlen(m->params[i].name) > w) w = (int)strlen(m->params[i].name);
     if (!m->nparams) printf("  (none)\n");
-    else printf("  %-14s %-6s %-10s %-22s %s\n", "name", "type", "default", "range", "help");
+    else printf("  %-*s %-6s %-10s %-22s %s\n", w, "name", "type", "default", "range", "help");
     for (int i = 0; i < m->nparams; i++) {
         const mb_param_decl *d = &m->params[i];
         char def[64], range[64];
@@ -49,7 +52,8 @@ static void show(const mb_method *m) {
             snprintf(range, sizeof range, "%s", d->choices);
         else
             snprintf(range, sizeof range, "true|false");
-        printf("  %-14s %-6s %-10s %-22s %s\n", d->name, type_name(d->type), def, range, d->help);
+        printf("  %-*s %-6s %-10s %-22s %s\n", w, d->name, type_name(d->type), def, range,
+               d->help);
     }
 }
 

@@ -9,56 +9,35 @@
 
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_RANK, P_GAP, P_SCALE, P_FRONT, P_LIMITER, P_N };
 
-#define COMMON_PARAMS                                                                              \
-    {"lr",                                                                                         \
-     MB_PT_FLOAT,                                                                                  \
-     1e-3,                                                                                         \
-     0,                                                                                            \
-     10,                                                                                           \
-     NULL,                                                                                         \
-     "learning rate (the optimizer class's default; the pre-training scripts use 0.01)"},          \
-        {"beta1", MB_PT_FLOAT, 0.9, 0, 0.999999, NULL, "first-moment decay"},                      \
-        {"beta2", MB_PT_FLOAT, 0.999, 0, 0.999999, NULL, "second-moment decay"},                   \
-        {"eps",                                                                                    \
-         MB_PT_FLOAT,                                                                              \
-         1e-6,                                                                                     \
-         0,                                                                                        \
-         1,                                                                                        \
-         NULL,                                                                                     \
-         "added to sqrt(v) before bias correction (Hugging Face AdamW's placement and default)"},  \
-    {                                                                                              \
-        "weight_decay", MB_PT_FLOAT, 0.0, 0, 10, NULL,                                             \
-            "decoupled, after the update: p -= lr*weight_decay*p"                                  \
-    }
+#define GAP_HELP                                                                                   \
+    "new random projection every this many updates, the first at update 1 (scripts 200; argparse " \
+    "50)"
+#define LIMITER_HELP                                                                               \
+    "norm-growth limiter: |update| grows at most 1.01x per step (the code's disable_nl = false)"
+#define LR_HELP "learning rate (the optimizer class's default; the pre-training scripts use 0.01)"
 
 static const mb_param_decl apollo_params[P_N] = {
-    COMMON_PARAMS,
+    MB_PROJ_ADAM_PARAMS(LR_HELP),
     {"rank", MB_PT_INT, 128, 1, 65536, NULL,
      "random-projection rank (argparse default 128; the scripts use d_model/4, README 256 for 1B)"},
-    {"update_proj_gap", MB_PT_INT, 200, 1, 1e9, NULL,
-     "new random projection every this many updates, the first at update 1 (scripts 200; "
-     "argparse 50)"},
+    {"update_proj_gap", MB_PT_INT, 200, 1, 1e9, NULL, GAP_HELP},
     {"scale", MB_PT_FLOAT, 1.0, 0, 1e6, NULL,
      "the update is multiplied by sqrt(scale), as the code does (the paper writes scale)"},
     {"scale_front", MB_PT_BOOL, 0, 0, 1, NULL,
      "apply sqrt(scale) before the norm-growth limiter instead of after"},
-    {"limiter", MB_PT_BOOL, 1, 0, 1, NULL,
-     "norm-growth limiter: |update| grows at most 1.01x per step (the code's disable_nl = false)"},
+    {"limiter", MB_PT_BOOL, 1, 0, 1, NULL, LIMITER_HELP},
 };
 
 static const mb_param_decl mini_params[P_N] = {
-    COMMON_PARAMS,
+    MB_PROJ_ADAM_PARAMS(LR_HELP),
     {"rank", MB_PT_INT, 1, 1, 65536, NULL, "random-projection rank (APOLLO-Mini: 1)"},
-    {"update_proj_gap", MB_PT_INT, 200, 1, 1e9, NULL,
-     "new random projection every this many updates, the first at update 1 (scripts 200; "
-     "argparse 50)"},
+    {"update_proj_gap", MB_PT_INT, 200, 1, 1e9, NULL, GAP_HELP},
     {"scale", MB_PT_FLOAT, 128, 0, 1e6, NULL,
      "the update is multiplied by sqrt(scale) (README 128; the 130M script uses 192 with "
      "scale_front)"},
     {"scale_front", MB_PT_BOOL, 0, 0, 1, NULL,
      "apply sqrt(scale) before the norm-growth limiter (the 60M/130M scripts turn it on)"},
-    {"limiter", MB_PT_BOOL, 1, 0, 1, NULL,
-     "norm-growth limiter: |update| grows at most 1.01x per step (the code's disable_nl = false)"},
+    {"limiter", MB_PT_BOOL, 1, 0, 1, NULL, LIMITER_HELP},
 };
 
 #define MB_APOLLO_STREAM 0xA9011000u /* + parameter id: the projections' counter-based stream */

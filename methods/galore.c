@@ -8,14 +8,8 @@
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_RANK, P_GAP, P_SCALE, P_N };
 
 static const mb_param_decl params[P_N] = {
-    {"lr", MB_PT_FLOAT, 1e-3, 0, 10, NULL,
-     "learning rate (GaLoreAdamW's default; the README's pre-training recipes use 0.01)"},
-    {"beta1", MB_PT_FLOAT, 0.9, 0, 0.999999, NULL, "first-moment decay"},
-    {"beta2", MB_PT_FLOAT, 0.999, 0, 0.999999, NULL, "second-moment decay"},
-    {"eps", MB_PT_FLOAT, 1e-6, 0, 1, NULL,
-     "added to sqrt(v) before bias correction (Hugging Face AdamW's placement and default)"},
-    {"weight_decay", MB_PT_FLOAT, 0.0, 0, 10, NULL,
-     "decoupled, after the update: p -= lr*weight_decay*p (unscaled lr, as the official code)"},
+    MB_PROJ_ADAM_PARAMS(
+        "learning rate (GaLoreAdamW's default; the README's pre-training recipes use 0.01)"),
     {"rank", MB_PT_INT, 128, 1, 65536, NULL,
      "projection rank r, capped at min(rows, cols) (README and argparse default 128)"},
     {"update_proj_gap", MB_PT_INT, 200, 1, 1e9, NULL,

@@ -6,6 +6,19 @@
 
 #include "../engine/train.h"
 
+/* The Hugging Face AdamW hyperparameters GaLore and APOLLO declare first (indices 0-4), with their
+ * optimizer classes' defaults; LR_HELP says where the recipes differ. */
+// clang-format off
+#define MB_PROJ_ADAM_PARAMS(LR_HELP)                                                               \
+    {"lr", MB_PT_FLOAT, 1e-3, 0, 10, NULL, LR_HELP},                                               \
+    {"beta1", MB_PT_FLOAT, 0.9, 0, 0.999999, NULL, "first-moment decay"},                          \
+    {"beta2", MB_PT_FLOAT, 0.999, 0, 0.999999, NULL, "second-moment decay"},                       \
+    {"eps", MB_PT_FLOAT, 1e-6, 0, 1, NULL,                                                         \
+     "added to sqrt(v) before bias correction (Hugging Face AdamW's placement and default)"},      \
+    {"weight_decay", MB_PT_FLOAT, 0.0, 0, 10, NULL,                                                \
+     "decoupled, after the update: p -= lr*weight_decay*p (unscaled lr, as the official code)"}
+// clang-format on
+
 /* A projected matrix p[m,n]: rank r = min(rank, m, n); right (m >= n): P[r,n], R = G P^T [m,r];
  * left: P[m,r], R = P^T G [r,n]. l = max(m, n), s = min(m, n); R has l*r elements, P s*r. */
 typedef struct mb_proj_dims {

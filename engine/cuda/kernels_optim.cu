@@ -222,6 +222,20 @@ static void mb_adafactor(mb_ctx *ctx, void *p_, const void *g_, void *row_, void
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Adam-mini's element update with its block's denominator (the CPU fp32 expressions, explicitly
+ * rounded). */
+template <typename T>
+__device__ __forceinline__ void mb_mini_elem(T *p, const T *g, float *m, float *master, size_t i,
+                                             float denom, float decay, float w1, float step) {
+    float pi = __fmul_rn(master ? master[i] : mb_ld(p + i), decay);
+    float mi = m[i];
+    mi = __fadd_rn(mi, __fmul_rn(w1, __fsub_rn(mb_ld(g + i), mi)));
+    pi = __fsub_rn(pi, __fmul_rn(step, __fdiv_rn(mi, denom)));
+    m[i] = mi;
+    if (master) master[i] = pi;
+    mb_st(p + i, pi);
+}
+
 /* Adam-mini: one CUDA block per parameter block k: v[k] from the fp64 mean of g^2 over the block,
  * then the AdamW-shaped element update with v[k] (the CPU fp32 expressions, explicitly rounded). */
 template <typename T>
@@ -243,13 +257,7 @@ __global__ void mb_adam_mini_k(T *p, const T *g, float *m, float *v, float *mast
     __syncthreads();
     const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vk), bc2s), e);
     for (size_t i = i0 + threadIdx.x; i < i0 + block; i += blockDim.x) {
-        float pi = __fmul_rn(master ? master[i] : mb_ld(p + i), decay);
-        float mi = m[i];
-        mi = __fadd_rn(mi, __fmul_rn(w1, __fsub_rn(mb_ld(g + i), mi)));
-        pi = __fsub_rn(pi, __fmul_rn(step, __fdiv_rn(mi, denom)));
-        m[i] = mi;
-        if (master) master[i] = pi;
-        mb_st(p + i, pi);
+        mb_mini_elem(p, g, m, master, i, denom, decay, w1, step);
     }
 }
 
@@ -264,7 +272,8 @@ template <typename T>
 __global__ void mb_mini_part_k(double *part, const T *g, size_t block, size_t parts) {
     const size_t k = blockIdx.x / parts, j = blockIdx.x % parts;
     const size_t i0 = k * block + j * MB_MINI_PART;
-    const size_t end = j * MB_MINI_PART + MB_MINI_PART < block ? i0 + MB_MINI_PART : k * block + block;
+    const size_t end =
+        j * MB_MINI_PART + MB_MINI_PART < block ? i0 + MB_MINI_PART : k * block + block;
     double a = 0;
     for (size_t i = i0 + threadIdx.x; i < end; i += blockDim.x) {
         double x = mb_ld(g + i);
@@ -290,13 +299,7 @@ __global__ void mb_mini_apply_k(T *p, const T *g, float *m, const float *v, floa
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
         const float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(v[i / block]), bc2s), e);
-        float pi = __fmul_rn(master ? master[i] : mb_ld(p + i), decay);
-        float mi = m[i];
-        mi = __fadd_rn(mi, __fmul_rn(w1, __fsub_rn(mb_ld(g + i), mi)));
-        pi = __fsub_rn(pi, __fmul_rn(step, __fdiv_rn(mi, denom)));
-        m[i] = mi;
-        if (master) master[i] = pi;
-        mb_st(p + i, pi);
+        mb_mini_elem(p, g, m, master, i, denom, decay, w1, step);
     }
 }
 
@@ -320,8 +323,8 @@ static void mb_adam_mini(mb_ctx *ctx, void *p, const void *g, void *m, void *v, 
     const size_t parts = (block + MB_MINI_PART - 1) / MB_MINI_PART;
     double *part = (double *)mb_cuda_scratch(ctx, nb * parts * sizeof(double));
     if (!part) return;
-    mb_mini_part_k<T><<<(unsigned)(nb * parts), MB_OPT_THREADS, 0, st>>>(part, (const T *)g, block,
-                                                                         parts);
+    mb_mini_part_k<T>
+        <<<(unsigned)(nb * parts), MB_OPT_THREADS, 0, st>>>(part, (const T *)g, block, parts);
     if (MB_CUDA_LAUNCHED(ctx)) return;
     mb_mini_v_k<<<(unsigned)((nb + MB_OPT_THREADS - 1) / MB_OPT_THREADS), MB_OPT_THREADS, 0, st>>>(
         (float *)v, part, nb, block, parts, beta2);
@@ -359,8 +362,7 @@ __device__ __forceinline__ void mb_adam8_put(T *p, float *master, size_t i, floa
 template <typename T>
 __global__ void __launch_bounds__(MB_ADAM8_BLOCK)
     mb_adam8_k(T *p, const T *g, uint8_t *q1, uint8_t *q2, float *absmax1, float *absmax2,
-               float *master, size_t n, const float *map1g, const float *map2g,
-               mb_adam8_k_args a) {
+               float *master, size_t n, const float *map1g, const float *map2g, mb_adam8_k_args a) {
     __shared__ float map1[256], map2[256], red1[MB_ADAM8_BLOCK / 32], red2[MB_ADAM8_BLOCK / 32];
     map1[threadIdx.x] = map1g[threadIdx.x];
     map2[threadIdx.x] = map2g[threadIdx.x];
@@ -375,7 +377,8 @@ __global__ void __launch_bounds__(MB_ADAM8_BLOCK)
         m = __fmul_rn(map1[q1[i]], absmax1[b]);
         m = __fadd_rn(__fmul_rn(m, a.b1), __fmul_rn(a.w1, gi));
     }
-    /* the block's max |m| and |v| (the CPU's fmax fold from -FLT_MAX gives the same: all are >= 0) */
+    /* the block's max |m| and |v| (the CPU's fmax fold from -FLT_MAX gives the same: all are >= 0)
+     */
     float a1 = mb_warp_max(in ? fabsf(m) : 0.0f), a2 = mb_warp_max(in ? fabsf(v) : 0.0f);
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
     if (lane == 0) {
@@ -440,9 +443,9 @@ static void mb_adam8bit(mb_ctx *ctx, void *p, const void *g, void *s1, void *s2,
     cudaStream_t st = mb_cuda_stream(ctx);
     if (absmax1) {
         size_t nb = (n + MB_ADAM8_BLOCK - 1) / MB_ADAM8_BLOCK;
-        mb_adam8_k<T><<<(unsigned)nb, MB_ADAM8_BLOCK, 0, st>>>(
-            (T *)p, (const T *)g, (uint8_t *)s1, (uint8_t *)s2, absmax1, absmax2, (float *)master,
-            n, map1, map2, a);
+        mb_adam8_k<T><<<(unsigned)nb, MB_ADAM8_BLOCK, 0, st>>>((T *)p, (const T *)g, (uint8_t *)s1,
+                                                               (uint8_t *)s2, absmax1, absmax2,
+                                                               (float *)master, n, map1, map2, a);
     } else {
         mb_adam32_k<T><<<mb_cuda_blocks(n, MB_OPT_THREADS), MB_OPT_THREADS, 0, st>>>(
             (T *)p, (const T *)g, (float *)s1, (float *)s2, (float *)master, n, a);
@@ -505,8 +508,8 @@ __global__ void mb_apollo_limit_k(double *sc, const double *part, float *q, doub
 }
 
 template <typename T>
-__global__ void mb_apollo_apply_k(T *p, float *master, const T *g, const float *s,
-                                  const double *sc, size_t mn, size_t n, int axis, double decay) {
+__global__ void mb_apollo_apply_k(T *p, float *master, const T *g, const float *s, const double *sc,
+                                  size_t mn, size_t n, int axis, double decay) {
     const double f = sc[1];
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < mn;
          i += (size_t)gridDim.x * blockDim.x) {
@@ -532,8 +535,8 @@ static void mb_apollo_update(mb_ctx *ctx, void *p, const void *g, void *master, 
     mb_apollo_scale_k<<<ns, MB_OPT_THREADS, 0, st>>>(s, (const float *)R, (const float *)N, rows,
                                                      cols, axis);
     if (MB_CUDA_LAUNCHED(ctx)) return;
-    mb_apollo_sumsq_k<T><<<MB_OPT_PARTS, MB_OPT_THREADS, 0, st>>>(sc + 2, (const T *)g, s, m * n,
-                                                                  n, axis, fk);
+    mb_apollo_sumsq_k<T>
+        <<<MB_OPT_PARTS, MB_OPT_THREADS, 0, st>>>(sc + 2, (const T *)g, s, m * n, n, axis, fk);
     if (MB_CUDA_LAUNCHED(ctx)) return;
     mb_apollo_limit_k<<<1, MB_OPT_THREADS, 0, st>>>(sc, sc + 2, (float *)lim_state, step, back_k,
                                                     fk);
