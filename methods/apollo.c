@@ -8,6 +8,7 @@
 #include "projection.h"
 
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_RANK, P_GAP, P_SCALE, P_FRONT, P_LIMITER, P_N };
+_Static_assert(P_WD == 4 && P_RANK == 5 && P_GAP == 6, "mb_proj_init reads these indices");
 
 #define GAP_HELP                                                                                   \
     "new random projection every this many updates, the first at update 1 (scripts 200; argparse " \
@@ -52,19 +53,12 @@ typedef struct apollo_state {
 
 static mb_status init_common(apollo_state *s, mb_train *tr, const mb_pvalue *v, int tensor,
                              const char *who) {
-    s->pj.lr = v[P_LR].num;
-    s->pj.b1 = v[P_BETA1].num;
-    s->pj.b2 = v[P_BETA2].num;
-    s->pj.eps = v[P_EPS].num;
-    s->pj.wd = v[P_WD].num;
-    s->pj.rank = (int)v[P_RANK].num;
-    s->pj.gap = (int)v[P_GAP].num;
     s->k = sqrt(v[P_SCALE].num);
     s->front = v[P_FRONT].num != 0;
     s->limiter = v[P_LIMITER].num != 0;
     s->tensor = tensor;
     s->seed = tr->seed;
-    MB_TRY(mb_proj_init(&s->pj, tr, who));
+    MB_TRY(mb_proj_init(&s->pj, tr, v, who));
     s->refreshes = calloc((size_t)s->pj.st.n, sizeof *s->refreshes);
     if (!s->refreshes) return mb_error(tr->ctx, MB_ENOMEM, "%s: host state", who);
     return MB_OK;

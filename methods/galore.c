@@ -6,6 +6,7 @@
 #include "projection.h"
 
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_RANK, P_GAP, P_SCALE, P_N };
+_Static_assert(P_WD == 4 && P_RANK == 5 && P_GAP == 6, "mb_proj_init reads these indices");
 
 static const mb_param_decl params[P_N] = {
     MB_PROJ_ADAM_PARAMS(
@@ -25,15 +26,8 @@ typedef struct galore_state {
 
 static mb_status galore_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     galore_state *s = priv;
-    s->pj.lr = v[P_LR].num;
-    s->pj.b1 = v[P_BETA1].num;
-    s->pj.b2 = v[P_BETA2].num;
-    s->pj.eps = v[P_EPS].num;
-    s->pj.wd = v[P_WD].num;
-    s->pj.rank = (int)v[P_RANK].num;
-    s->pj.gap = (int)v[P_GAP].num;
     s->scale = v[P_SCALE].num;
-    return mb_proj_init(&s->pj, tr, "galore");
+    return mb_proj_init(&s->pj, tr, v, "galore");
 }
 
 static void galore_fini(void *priv, mb_train *tr) {

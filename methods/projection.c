@@ -28,8 +28,15 @@ void mb_proj_dims_of(const mb_param *p, int rank, mb_proj_dims *d) {
     d->cols = d->right ? (size_t)d->r : (size_t)d->n;
 }
 
-mb_status mb_proj_init(mb_proj *s, mb_train *tr, const char *who) {
+mb_status mb_proj_init(mb_proj *s, mb_train *tr, const mb_pvalue *v, const char *who) {
     const mb_backend *be = tr->ctx->be;
+    s->lr = v[0].num;
+    s->b1 = v[1].num;
+    s->b2 = v[2].num;
+    s->eps = v[3].num;
+    s->wd = v[4].num;
+    s->rank = (int)v[5].num;
+    s->gap = (int)v[6].num;
     if (!be->gemm_s || !be->svd_top || !be->adam_dir || !be->axpy_decay || !be->apollo_update)
         return mb_error(tr->ctx, MB_EUNSUPPORTED, "%s: backend %s has no projection kernels", who,
                         be->name);

@@ -41,7 +41,9 @@ typedef struct mb_proj {
 int mb_proj_selected(const mb_param *p);
 void mb_proj_dims_of(const mb_param *p, int rank, mb_proj_dims *d);
 
-mb_status mb_proj_init(mb_proj *s, mb_train *tr, const char *who);
+/* Reads the common values from v (indices 0-4 as MB_PROJ_ADAM_PARAMS declares them, 5 rank, 6
+ * update_proj_gap) and makes the per-parameter state. */
+mb_status mb_proj_init(mb_proj *s, mb_train *tr, const mb_pvalue *v, const char *who);
 void mb_proj_fini(mb_proj *s, mb_train *tr);
 
 /* Hugging Face AdamW (the optimizer class GaLore and APOLLO extend) on an unprojected parameter:
