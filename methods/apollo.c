@@ -47,8 +47,6 @@ typedef struct apollo_state {
     mb_proj pj;
     double k; /* sqrt(scale) */
     int front, limiter, tensor;
-    uint64_t seed;
-    int *refreshes; /* projections drawn so far, per parameter */
 } apollo_state;
 
 static mb_status init_common(apollo_state *s, mb_train *tr, const mb_pvalue *v, int tensor,
@@ -57,11 +55,7 @@ static mb_status init_common(apollo_state *s, mb_train *tr, const mb_pvalue *v, 
     s->front = v[P_FRONT].num != 0;
     s->limiter = v[P_LIMITER].num != 0;
     s->tensor = tensor;
-    s->seed = tr->seed;
-    MB_TRY(mb_proj_init(&s->pj, tr, v, who));
-    s->refreshes = calloc((size_t)s->pj.st.n, sizeof *s->refreshes);
-    if (!s->refreshes) return mb_error(tr->ctx, MB_ENOMEM, "%s: host state", who);
-    return MB_OK;
+    return mb_proj_init(&s->pj, tr, v, who);
 }
 
 static mb_status apollo_init(void *priv, mb_train *tr, const mb_pvalue *v) {
@@ -73,16 +67,16 @@ static mb_status mini_init(void *priv, mb_train *tr, const mb_pvalue *v) {
 
 static void apollo_fini(void *priv, mb_train *tr) {
     apollo_state *s = priv;
-    free(s->refreshes);
-    s->refreshes = NULL;
     mb_proj_fini(&s->pj, tr);
 }
 
 /* A new projection: entries N(0, 1/r) from the run's seed, stream MB_APOLLO_STREAM + parameter id,
- * the refresh count picking the counter range (the official code draws torch.randn from a seeded
- * generator; the values differ, the distribution is the same). Drawn on the host and copied: the
- * host buffer is the one untracked allocation, s*r values for the moment of the copy. */
-static mb_status draw(apollo_state *s, mb_ctx *ctx, const mb_param *p, const mb_proj_dims *d) {
+ * counters picked by the refresh's index (updates so far / gap; draws come when gap divides it).
+ * The official code draws torch.randn from a seeded generator: the values differ, the distribution
+ * is the same. Drawn on the host and copied: the host buffer is the one untracked allocation, s*r
+ * values for the moment of the copy. */
+static mb_status draw(apollo_state *s, mb_train *tr, const mb_param *p, const mb_proj_dims *d) {
+    mb_ctx *ctx = tr->ctx;
     mb_buf *P = &s->pj.P[p->id];
     size_t cnt = P->bytes / mb_dtype_size(ctx->be->sdtype);
     double *h = malloc(cnt * sizeof *h);
@@ -92,8 +86,8 @@ static mb_status draw(apollo_state *s, mb_ctx *ctx, const mb_param *p, const mb_
         free(x);
         return mb_error(ctx, MB_ENOMEM, "apollo: host buffer for a projection");
     }
-    uint64_t first = (uint64_t)s->refreshes[p->id]++ * cnt;
-    mb_rng_fill_normal(h, cnt, s->seed, MB_APOLLO_STREAM + (uint32_t)p->id, first, 0.0,
+    uint64_t first = (uint64_t)(s->pj.st.t[p->id] / s->pj.gap) * cnt;
+    mb_rng_fill_normal(h, cnt, tr->seed, MB_APOLLO_STREAM + (uint32_t)p->id, first, 0.0,
                        1.0 / sqrt((double)d->r));
     mb_dtype_from_f64(ctx->be->sdtype, x, h, cnt);
     mb_status st = ctx->be->to_device(ctx, P->ptr, x, P->bytes);
@@ -124,7 +118,7 @@ static mb_status apollo_step(void *priv, mb_train *tr, mb_param *p) {
         mb_dtype_from_f64(be->sdtype, x, &neg, 1);
         if (st == MB_OK) st = be->to_device(ctx, lim->ptr, x, es);
     }
-    if (st == MB_OK && refresh) st = draw(s, ctx, p, &d);
+    if (st == MB_OK && refresh) st = draw(s, tr, p, &d);
     if (st == MB_OK) st = mb_alloc(ctx, &rbuf, rn * es, MB_MEM_WORKSPACE, "apollo.R");
     if (st == MB_OK) st = mb_alloc(ctx, &nbuf, rn * es, MB_MEM_WORKSPACE, "apollo.N");
     if (st == MB_OK)

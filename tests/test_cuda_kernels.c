@@ -282,16 +282,31 @@ static void *gpu_bytes(tcase *tc, const pair *p, const char *what) {
     return NULL;
 }
 
-/* The GPU side now holds exactly the bytes `first` did (a rerun on identical inputs). */
-static void expect_same(tcase *tc, const char *what, const pair *p, const void *first) {
-    void *again = gpu_bytes(tc, p, what);
-    int same = first && again && memcmp(first, again, p->g.bytes) == 0;
+/* The GPU buffer b holds exactly the bytes `want` (NULL: fetching them failed), which came from
+ * `source`: a first run on identical inputs, or a CPU kernel with the same float expressions. */
+static void expect_bytes(tcase *tc, const char *what, const mb_buf *b, const void *want,
+                         const char *source) {
+    unsigned char *got = malloc(b->bytes);
+    MB_ASSERT(got);
     char name[160];
     snprintf(name, sizeof name, "%s %s", tc->label, what);
-    printf("%-56s %-10s rerun bitwise identical  %s\n", name, tc->gb->name, same ? "ok" : "FAIL");
-    CHECK(same, "%s on %s: a second run on identical inputs gave different bytes", name,
-          tc->gb->name);
-    free(again);
+    if (want && fetch_raw(tc, tc->gc, b, got, what)) {
+        size_t first = b->bytes, diff = 0;
+        for (size_t i = 0; i < b->bytes; i++)
+            if (got[i] != ((const unsigned char *)want)[i] && !diff++) first = i;
+        printf("%-56s %-10s %zu of %zu bytes differ from %s  %s\n", name, tc->gb->name, diff,
+               b->bytes, source, diff ? "FAIL" : "ok");
+        CHECK(diff == 0, "%s on %s: %zu of %zu bytes differ from %s, first at %zu", name,
+              tc->gb->name, diff, b->bytes, source, first);
+    } else {
+        CHECK(0, "%s on %s: bytes not fetched", name, tc->gb->name);
+    }
+    free(got);
+}
+
+/* The GPU side now holds exactly the bytes `first` did (a rerun on identical inputs). */
+static void expect_same(tcase *tc, const char *what, const pair *p, const void *first) {
+    expect_bytes(tc, what, &p->g, first, "the first run");
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -726,15 +741,23 @@ static void *weights_new(tcase *tc, pair *p, pair *master, size_t n) {
     return G(*master);
 }
 
+/* An Adam-like update's inputs: weights (and master), g ~ N(0, 1), m ~ 0.1 N(0, 1) over n elements,
+ * and nv second-moment values. Returns the GPU master (NULL without one). */
+static void *adam_inputs(tcase *tc, pair *p, pair *master, pair *g, pair *m, pair *v, size_t n,
+                         size_t nv) {
+    void *gmaster = weights_new(tc, p, master, n);
+    pair_new(tc, g, n, DT, "g");
+    pair_rand(tc, g, 0, 1);
+    pair_new(tc, m, n, ST, "m");
+    pair_rand(tc, m, 0, 0.1);
+    pair_new(tc, v, nv, ST, "v");
+    pair_second_moment(tc, v);
+    return gmaster;
+}
+
 static void t_adamw(tcase *tc, size_t n) {
     pair p, master, g, m, v;
-    void *gmaster = weights_new(tc, &p, &master, n);
-    pair_new(tc, &g, n, DT, "g");
-    pair_rand(tc, &g, 0, 1);
-    pair_new(tc, &m, n, ST, "m");
-    pair_rand(tc, &m, 0, 0.1);
-    pair_new(tc, &v, n, ST, "v");
-    pair_second_moment(tc, &v);
+    void *gmaster = adam_inputs(tc, &p, &master, &g, &m, &v, n, n);
     /* Step 5 with a large lr and wd, so the update is far above the rounding of p. */
     double lr = 0.05, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
     double bc1 = 1 - pow(b1, 5), bc2 = 1 - pow(b2, 5);
@@ -818,14 +841,7 @@ static void t_adafactor(tcase *tc, size_t rows, size_t cols, double d) {
 /* Adam-mini over n elements in blocks of `block`. */
 static void t_adam_mini(tcase *tc, size_t n, size_t block) {
     pair p, master, g, m, v;
-    void *gmaster = weights_new(tc, &p, &master, n);
-    pair_new(tc, &g, n, DT, "g");
-    pair_rand(tc, &g, 0, 1);
-    pair_new(tc, &m, n, ST, "m");
-    pair_rand(tc, &m, 0, 0.1);
-    size_t nb = n / block;
-    pair_new(tc, &v, nb, ST, "v");
-    pair_second_moment(tc, &v);
+    void *gmaster = adam_inputs(tc, &p, &master, &g, &m, &v, n, n / block);
     double lr = 0.05, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
     double bc1 = 1 - pow(b1, 5), bc2 = 1 - pow(b2, 5);
     set_label(tc, "adam_mini n=%zu block=%zu%s", n, block, gmaster ? " +master" : "");
@@ -846,27 +862,11 @@ static void dev_put(mb_ctx *ctx, mb_buf *b, const void *src, size_t bytes, const
     MUST(ctx, ctx->be->to_device(ctx, b->ptr, src, bytes));
 }
 
-/* The GPU's bytes of b against want: equal bit for bit. */
-static void expect_bytes(tcase *tc, const char *what, const mb_buf *b, const void *want) {
-    unsigned char *got = malloc(b->bytes);
-    MB_ASSERT(got);
-    if (fetch_raw(tc, tc->gc, b, got, what)) {
-        size_t first = b->bytes, diff = 0;
-        for (size_t i = 0; i < b->bytes; i++)
-            if (got[i] != ((const unsigned char *)want)[i] && !diff++) first = i;
-        printf("%-56s %-10s %zu of %zu bytes differ  %s\n", tc->label, tc->gb->name, diff, b->bytes,
-               diff ? "FAIL" : "ok");
-        CHECK(diff == 0,
-              "%s %s on %s: %zu of %zu bytes differ from the cpu-f32 kernel, first at %zu",
-              tc->label, what, tc->gb->name, diff, b->bytes, first);
-    }
-    free(got);
-}
-
 /* 8-bit Adam (eight: codes with block absmax; else the fp32-state path) against the CPU fp32 kernel
  * on the same inputs: its float expressions are the CPU's, so weights (master under bf16), codes
  * and absmax must be equal bit for bit, and bf16 p must be master rounded. g holds a NaN and an
  * Inf (m and v zeroed, p kept); n is not a multiple of the 256-element block. */
+#define CPU32 "the cpu-f32 kernel"
 static void t_adam8bit(tcase *tc, size_t n, int eight) {
     mb_ctx fc;
     MUST(&fc, mb_ctx_init(&fc, &mb_backend_cpu_f32));
@@ -885,7 +885,7 @@ static void t_adam8bit(tcase *tc, size_t n, int eight) {
     mb_dtype_from_f64(dt, gd, gv, n);
     mb_dtype_to_f64(dt, gv, gd, n);
     for (size_t i = 0; i < n; i++) {
-        pf[i] = (float)pv[i];
+        pv[i] = pf[i] = (float)pv[i];
         gf[i] = (float)gv[i];
     }
     for (size_t i = 0; i < 2 * nb; i++) am[i] = (float)(0.05 + 0.01 * fabs(av[i]));
@@ -900,13 +900,7 @@ static void t_adam8bit(tcase *tc, size_t n, int eight) {
     int mixed = tc->gb->dtype != tc->gb->sdtype;
     void *pd = malloc(n * mb_dtype_size(dt));
     MB_ASSERT(pd);
-    {
-        double *pr = malloc(n * sizeof *pr);
-        MB_ASSERT(pr);
-        for (size_t i = 0; i < n; i++) pr[i] = pf[i];
-        mb_dtype_from_f64(dt, pd, pr, n); /* bf16: p is master rounded, as training keeps it */
-        free(pr);
-    }
+    mb_dtype_from_f64(dt, pd, pv, n); /* bf16: p is master rounded, as training keeps it */
     mb_buf gp, gg, gs1, gs2, ga1, ga2, gm, gmaps;
     memset(&gm, 0, sizeof gm);
     dev_put(tc->gc, &gp, pd, n * mb_dtype_size(dt), "p");
@@ -926,20 +920,17 @@ static void t_adam8bit(tcase *tc, size_t n, int eight) {
                      (const float *)gmaps.ptr + 256, lr, b1, b2, eps, wd, c1, c2);
     fc.be->adam8bit(&fc, pf, gf, st, st + n * es, eight ? am : NULL, eight ? am + nb : NULL, NULL,
                     n, maps, maps + 256, lr, b1, b2, eps, wd, c1, c2);
-    expect_bytes(tc, mixed ? "master" : "p", mixed ? &gm : &gp, pf);
-    if (mixed) {
-        double *pr = malloc(n * sizeof *pr);
-        MB_ASSERT(pr);
-        for (size_t i = 0; i < n; i++) pr[i] = pf[i];
-        mb_dtype_from_f64(dt, pd, pr, n);
-        free(pr);
-        expect_bytes(tc, "p", &gp, pd);
+    expect_bytes(tc, mixed ? "master" : "p", mixed ? &gm : &gp, pf, CPU32);
+    if (mixed) { /* p is the new master rounded */
+        for (size_t i = 0; i < n; i++) pv[i] = pf[i];
+        mb_dtype_from_f64(dt, pd, pv, n);
+        expect_bytes(tc, "p", &gp, pd, CPU32);
     }
-    expect_bytes(tc, eight ? "codes m" : "m", &gs1, st);
-    expect_bytes(tc, eight ? "codes v" : "v", &gs2, st + n * es);
+    expect_bytes(tc, eight ? "codes m" : "m", &gs1, st, CPU32);
+    expect_bytes(tc, eight ? "codes v" : "v", &gs2, st + n * es, CPU32);
     if (eight) {
-        expect_bytes(tc, "absmax m", &ga1, am);
-        expect_bytes(tc, "absmax v", &ga2, am + nb);
+        expect_bytes(tc, "absmax m", &ga1, am, CPU32);
+        expect_bytes(tc, "absmax v", &ga2, am + nb, CPU32);
     }
     mb_buf *bufs[] = {&gp, &gg, &gs1, &gs2, &ga1, &ga2, &gmaps, &gm};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mb_free(tc->gc, bufs[i]);

@@ -88,6 +88,12 @@ __device__ __forceinline__ void mb_st(__nv_bfloat16 *p, float v) {
     *p = __float2bfloat16_rn(v);
 }
 
+/* A weight as the optimizers read it: the fp32 master copy when there is one, else p itself. */
+template <typename T>
+__device__ __forceinline__ float mb_ldw(const T *p, const float *master, size_t i) {
+    return master ? master[i] : mb_ld(p + i);
+}
+
 /* A 16-byte (or one-element) pack for vectorised loads and stores. */
 template <typename T, int V> struct alignas(sizeof(T) * V) mb_pk { T v[V]; };
 

@@ -807,7 +807,7 @@ __global__ void mb_adamw_k(T *p, const T *g, float *m, float *v, float *master, 
                            float decay, float w1, float b2, float w2, float step, float bc2s,
                            float e) {
     MB_GRID_LOOP(i, n) {
-        float pi = master ? master[i] : mb_ld(p + i);
+        float pi = mb_ldw(p, master, i);
         float gi = mb_ld(g + i);
         pi = __fmul_rn(pi, decay);
         float mi = m[i];
@@ -841,7 +841,7 @@ template <typename T>
 __global__ void mb_sgd_k(T *p, const T *g, float *buf, float *master, size_t n, float lr, float mu,
                          float damp, float wd, int nesterov, int first) {
     MB_GRID_LOOP(i, n) {
-        float pi = master ? master[i] : mb_ld(p + i);
+        float pi = mb_ldw(p, master, i);
         float d = mb_ld(g + i);
         if (wd != 0.0f) d = __fadd_rn(d, __fmul_rn(wd, pi));
         if (buf) {

@@ -28,11 +28,6 @@ __device__ double mb_block_sum_d(double v) {
     return r;
 }
 
-template <typename T>
-__device__ __forceinline__ double mb_pval(const T *p, const float *master, size_t i) {
-    return master ? (double)master[i] : (double)mb_ld(p + i);
-}
-
 /* ---------------------------------------------------------------------------------------------- */
 /* Adafactor: see engine/backend.h for the update. Device scalars sc[]: */
 enum { AF_ALPHA, AF_RMEAN, AF_STEP, AF_NSCAL };
@@ -54,7 +49,7 @@ __global__ void mb_af_sumsq_k(double *part, int what, const T *p, const float *m
          i += (size_t)gridDim.x * blockDim.x) {
         double x;
         if (what == 0)
-            x = mb_pval(p, master, i);
+            x = (double)mb_ldw(p, master, i);
         else
             x = (double)mb_ld(g + i) / sqrt(fmax(mb_af_vhat(row, col, sc, i, cols), e2));
         a += x * x;
@@ -83,7 +78,7 @@ __global__ void mb_af_scalar_k(double *sc, const double *part, int what, size_t 
 template <typename T> __global__ void mb_af_decay_k(T *p, float *master, size_t n, float decay) {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
-        float v = __fmul_rn(master ? master[i] : mb_ld(p + i), decay);
+        float v = __fmul_rn(mb_ldw(p, master, i), decay);
         if (master) master[i] = v;
         mb_st(p + i, v);
     }
@@ -153,7 +148,7 @@ __global__ void mb_af_apply_k(T *p, float *master, const T *g, const float *row,
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
         double u = (double)mb_ld(g + i) / sqrt(fmax(mb_af_vhat(row, col, sc, i, cols), e2));
-        float v = __fsub_rn(master ? master[i] : mb_ld(p + i), (float)(step * u));
+        float v = __fsub_rn(mb_ldw(p, master, i), (float)(step * u));
         if (master) master[i] = v;
         mb_st(p + i, v);
     }
@@ -227,7 +222,7 @@ static void mb_adafactor(mb_ctx *ctx, void *p_, const void *g_, void *row_, void
 template <typename T>
 __device__ __forceinline__ void mb_mini_elem(T *p, const T *g, float *m, float *master, size_t i,
                                              float denom, float decay, float w1, float step) {
-    float pi = __fmul_rn(master ? master[i] : mb_ld(p + i), decay);
+    float pi = __fmul_rn(mb_ldw(p, master, i), decay);
     float mi = m[i];
     mi = __fadd_rn(mi, __fmul_rn(w1, __fsub_rn(mb_ld(g + i), mi)));
     pi = __fsub_rn(pi, __fmul_rn(step, __fdiv_rn(mi, denom)));
@@ -345,14 +340,9 @@ struct mb_adam8_k_args {
 };
 
 template <typename T>
-__device__ __forceinline__ float mb_adam8_p(const T *p, const float *master, size_t i) {
-    return master ? master[i] : mb_ld(p + i);
-}
-
-template <typename T>
 __device__ __forceinline__ void mb_adam8_put(T *p, float *master, size_t i, float m, float v,
                                              mb_adam8_k_args a) {
-    float pi = mb_adam8_p(p, master, i);
+    float pi = mb_ldw(p, master, i);
     pi = __fadd_rn(pi, __fmul_rn(a.step, __fdiv_rn(m, __fadd_rn(__fsqrt_rn(v), a.ec2))));
     if (a.wd) pi = __fmul_rn(pi, a.decay);
     if (master) master[i] = pi;
@@ -513,7 +503,7 @@ __global__ void mb_apollo_apply_k(T *p, float *master, const T *g, const float *
     const double f = sc[1];
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < mn;
          i += (size_t)gridDim.x * blockDim.x) {
-        double w = master ? master[i] : mb_ld(p + i);
+        double w = mb_ldw(p, master, i);
         w = (w - f * ((double)mb_ld(g + i) * mb_apollo_s(s, axis, i, n))) * decay;
         if (master) master[i] = (float)w;
         mb_st(p + i, (float)w);

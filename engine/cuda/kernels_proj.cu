@@ -176,7 +176,7 @@ template <typename T>
 __global__ void mb_axpy_decay_k(T *p, float *master, const float *d, size_t n, float a, float dc) {
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x) {
-        float w = master ? master[i] : mb_ld(p + i);
+        float w = mb_ldw(p, master, i);
         w = (d ? w + a * d[i] : w) * dc;
         if (master) master[i] = w;
         mb_st(p + i, w);
