@@ -183,6 +183,12 @@ typedef struct mb_backend {
                           const void *N, size_t m, size_t n, size_t rows, size_t cols, int axis,
                           int front, double k, void *lim_state, double step, double decay,
                           void *s_scratch);
+
+    /* C[M,N] = alpha * op(A) . op(B) + beta * C as gemm_s, every operand in dtype, with the
+     * backend's linear-layer arithmetic (fp32 accumulation; TF32 on cuda-tf32): LoRA's adapter
+     * products. NULL where the backend has none. */
+    void (*gemm)(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
+                 const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
 } mb_backend;
 
 #define MB_ADAM8_BLOCK 256 /* elements per absmax in adam8bit (bitsandbytes' BLOCKSIZE_2STATE) */

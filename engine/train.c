@@ -63,7 +63,11 @@ mb_status mb_train_master(mb_train *tr, mb_param *p, mb_buf **out) {
     if (!tr->master) {
         tr->master = calloc((size_t)tr->model->nparams, sizeof *tr->master);
         if (!tr->master) return mb_error(ctx, MB_ENOMEM, "host allocation of master-weight table");
+        tr->nmaster = tr->model->nparams;
     }
+    if (p->id >= tr->nmaster)
+        return mb_error(ctx, MB_EINVAL, "parameter '%s' was added after the stack was set up",
+                        p->name);
     mb_buf *b = &tr->master[p->id];
     if (!b->ptr) {
         MB_TRY(
@@ -76,7 +80,7 @@ mb_status mb_train_master(mb_train *tr, mb_param *p, mb_buf **out) {
 
 void mb_train_fini(mb_train *tr) {
     if (tr->master) {
-        for (int i = 0; i < tr->model->nparams; i++) mb_free(tr->ctx, &tr->master[i]);
+        for (int i = 0; i < tr->nmaster; i++) mb_free(tr->ctx, &tr->master[i]);
         free(tr->master);
     }
     for (int i = tr->n - 1; i >= 0; i--) {
@@ -87,6 +91,7 @@ void mb_train_fini(mb_train *tr) {
     }
     if (tr->model && tr->model->hooks == &tr->hooks) tr->model->hooks = NULL;
     free(tr->plan.trainable);
+    free(tr->pred_trainable);
     free(tr->default_vals);
     memset(tr, 0, sizeof *tr);
 }
@@ -128,12 +133,6 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_metho
                         "the stack has no optimizer (no method fills "
                         "optimizer_step or train_step)");
     }
-    tr->plan.trainable = malloc((size_t)model->nparams);
-    if (!tr->plan.trainable) {
-        mb_train_fini(tr);
-        return mb_error(ctx, MB_ENOMEM, "host allocation");
-    }
-    memset(tr->plan.trainable, 1, (size_t)model->nparams);
     mb_gpt_hooks *h = &tr->hooks;
     h->user = tr;
     if (OWNER(tr, S_LINEAR_FORWARD) >= 0) h->linear_forward = h_linear_forward;
@@ -152,6 +151,7 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_metho
             return mb_error(ctx, MB_ENOMEM, "host allocation of %s state", m->name);
         }
         tr->inited[i] = 1; /* fini runs even when init fails: it must cope with partial state */
+        int before = model->nparams;
         if (m->init) {
             mb_status s = m->init(tr->priv[i], tr, tr->vals[i]);
             if (s != MB_OK) {
@@ -160,7 +160,26 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_metho
                 return s;
             }
         }
+        /* per-parameter tables of the methods set up so far were sized before these existed */
+        for (int j = 0; j < i && model->nparams != before; j++)
+            if (tr->methods[j]->optimizer_step || tr->methods[j]->grad_ready ||
+                tr->methods[j]->train_step) {
+                mb_error(ctx, MB_EINVAL,
+                         "%s adds parameters to the model, so it must come before %s in the "
+                         "stack",
+                         m->name, tr->methods[j]->name);
+                mb_train_fini(tr);
+                return MB_EINVAL;
+            }
     }
+    /* the parameters are final now: the step's trainable mask and the prediction's */
+    tr->plan.trainable = malloc((size_t)model->nparams);
+    tr->pred_trainable = malloc((size_t)model->nparams);
+    if (!tr->plan.trainable || !tr->pred_trainable) {
+        mb_train_fini(tr);
+        return mb_error(ctx, MB_ENOMEM, "host allocation");
+    }
+    memset(tr->plan.trainable, 1, (size_t)model->nparams);
     model->hooks = h;
     return MB_OK;
 }
@@ -207,6 +226,15 @@ mb_status mb_train_step(mb_train *tr, const int32_t *tokens, const int32_t *targ
     return ctx->be->sync ? ctx->be->sync(ctx) : MB_OK;
 }
 
+mb_status mb_train_finish(mb_train *tr) {
+    for (int i = 0; i < tr->n; i++)
+        if (tr->methods[i]->finish) {
+            mb_status s = tr->methods[i]->finish(tr->priv[i], tr);
+            if (s != MB_OK) return mb_error_prefix(tr->ctx, s, "%s", tr->methods[i]->name);
+        }
+    return tr->ctx->be->sync ? tr->ctx->be->sync(tr->ctx) : MB_OK;
+}
+
 mb_status mb_train_eval(mb_train *tr, const int32_t *tokens, const int32_t *targets, int B, int T,
                         double *loss) {
     mb_ctx *ctx = tr->ctx;
@@ -240,6 +268,8 @@ void mb_train_predict(const mb_train *tr, int B, int T, mb_predict *out) {
     out->elem = es;
     out->state_elem = ss;
     out->trainable_numel = m->num_params;
+    out->trainable = tr->pred_trainable;
+    if (out->trainable) memset(out->trainable, 1, (size_t)m->nparams);
     out->bytes[MB_MEM_WEIGHTS] = (int64_t)(es * m->num_params);
     out->bytes[MB_MEM_GRADS] = (int64_t)(es * m->num_params);
     const int ld = mb_gpt_logits_ld(tr->ctx->be, mb_gpt_head_rows(&m->cfg));

@@ -27,6 +27,8 @@ typedef struct mb_train {
     mb_step_plan plan;    /* trainable[] lives here */
     mb_gpt_hooks hooks;
     mb_buf *master; /* mixed precision: sdtype master weights per parameter id (mb_train_master) */
+    int nmaster;    /* entries of master */
+    uint8_t *pred_trainable; /* mb_train_predict's trainable mask (mb_predict.trainable) */
     /* per-step counts of slot calls, for tests and the run log */
     uint64_t calls[MB_NSLOTS];
 } mb_train;
@@ -60,6 +62,10 @@ void mb_opt_state_fini(mb_train *tr, mb_opt_state *s); /* safe on a zeroed or ha
  * Sets the tracker's phase as it goes. *loss gets the training loss of the step. */
 mb_status mb_train_step(mb_train *tr, const int32_t *tokens, const int32_t *targets, int B, int T,
                         double *loss);
+
+/* After the last training step, before the final evaluation: each method's finish slot in stack
+ * order (LoRA merges its adapters into the weights). */
+mb_status mb_train_finish(mb_train *tr);
 
 /* Mean loss of a forward without gradients (phase EVAL), activations freed after. */
 mb_status mb_train_eval(mb_train *tr, const int32_t *tokens, const int32_t *targets, int B, int T,

@@ -8,9 +8,10 @@
 #include "../methods/registry.h"
 
 static void methods_usage(FILE *fp) {
-    fprintf(fp, "usage: membench methods [--plugin PATH]... [show NAME]\n\n"
-                "Without arguments: one line per method (name, slots it fills, summary).\n"
-                "show NAME: its paper, slots and every parameter with type, default, range, help.\n");
+    fprintf(fp,
+            "usage: membench methods [--plugin PATH]... [show NAME]\n\n"
+            "Without arguments: one line per method (name, slots it fills, summary).\n"
+            "show NAME: its paper, slots and every parameter with type, default, range, help.\n");
 }
 
 static void slots_of(const mb_method *m, char *buf, size_t n) {
@@ -20,14 +21,20 @@ static void slots_of(const mb_method *m, char *buf, size_t n) {
         if (mb_method_has_slot(m, s))
             used += (size_t)snprintf(buf + used, used < n ? n - used : 0, "%s%s", used ? "," : "",
                                      mb_slot_names[s]);
+    if (m->finish) /* not an owned slot: every method that has it is called */
+        snprintf(buf + used, used < n ? n - used : 0, "%sfinish", used ? "," : "");
 }
 
 static const char *type_name(mb_ptype t) {
     switch (t) {
-    case MB_PT_INT: return "int";
-    case MB_PT_FLOAT: return "float";
-    case MB_PT_BOOL: return "bool";
-    case MB_PT_ENUM: return "enum";
+    case MB_PT_INT:
+        return "int";
+    case MB_PT_FLOAT:
+        return "float";
+    case MB_PT_BOOL:
+        return "bool";
+    case MB_PT_ENUM:
+        return "enum";
     }
     return "?";
 }
@@ -40,8 +47,10 @@ static void show(const mb_method *m) {
     int w = 14; /* the name column fits the longest name */
     for (int i = 0; i < m->nparams; i++)
         if ((int)strlen(m->params[i].name) > w) w = (int)strlen(m->params[i].name);
-    if (!m->nparams) printf("  (none)\n");
-    else printf("  %-*s %-6s %-10s %-22s %s\n", w, "name", "type", "default", "range", "help");
+    if (!m->nparams)
+        printf("  (none)\n");
+    else
+        printf("  %-*s %-6s %-10s %-22s %s\n", w, "name", "type", "default", "range", "help");
     for (int i = 0; i < m->nparams; i++) {
         const mb_param_decl *d = &m->params[i];
         char def[64], range[64];
@@ -52,8 +61,7 @@ static void show(const mb_method *m) {
             snprintf(range, sizeof range, "%s", d->choices);
         else
             snprintf(range, sizeof range, "true|false");
-        printf("  %-*s %-6s %-10s %-22s %s\n", w, d->name, type_name(d->type), def, range,
-               d->help);
+        printf("  %-*s %-6s %-10s %-22s %s\n", w, d->name, type_name(d->type), def, range, d->help);
     }
 }
 
@@ -73,8 +81,10 @@ int mb_cmd_methods(int argc, char **argv) {
             goto done;
         }
         if (c == 'p' && mb_registry_load_plugin(&ctx, &reg, optarg) == MB_OK) continue;
-        if (c == 'p') fprintf(stderr, "membench methods: %s\n", ctx.err);
-        else fprintf(stderr, "Try 'membench methods --help'.\n");
+        if (c == 'p')
+            fprintf(stderr, "membench methods: %s\n", ctx.err);
+        else
+            fprintf(stderr, "Try 'membench methods --help'.\n");
         rc = MB_EXIT_USAGE;
         goto done;
     }

@@ -418,6 +418,8 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
         int last = step + 1 == steps;
         if (!c->trial_steps && (last || (s->eval_every > 0 && (step + 1) % s->eval_every == 0))) {
             double vloss = NAN;
+            if (last) st = mb_train_finish(&tr); /* LoRA merges before the final evaluation */
+            if (st != MB_OK) break;
             st = evaluate(&tr, r, c, &cr->val, &cr->val_se, &vloss);
             if (st != MB_OK) break;
             /* steps.csv's eval rows hold the validation loss (a classifier's too) */

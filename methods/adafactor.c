@@ -84,6 +84,7 @@ static void adafactor_predict(const mb_pvalue *v, mb_predict *pr) {
     (void)v;
     size_t n = 0;
     for (int i = 0; i < pr->model->nparams; i++) {
+        if (pr->trainable && !pr->trainable[i]) continue;
         size_t rows, cols;
         factors(&pr->model->params[i], &rows, &cols);
         n += rows + (cols > 1 ? cols : 0);

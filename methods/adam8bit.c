@@ -111,6 +111,7 @@ static void adam8_predict(const mb_pvalue *v, mb_predict *pr) {
     size_t min8 = (size_t)v[P_MIN8].num, bytes = 2 * 256 * sizeof(float);
     const mb_gpt *m = pr->model;
     for (int i = 0; i < m->nparams; i++) {
+        if (pr->trainable && !pr->trainable[i]) continue;
         size_t n = m->params[i].numel;
         bytes += n < min8 ? 2 * n * pr->state_elem : 2 * n + 2 * sizeof(float) * blocks_of(n);
     }

@@ -122,7 +122,8 @@ static void adam_mini_predict(const mb_pvalue *v, mb_predict *pr) {
     (void)v;
     size_t n = 0;
     for (int i = 0; i < pr->model->nparams; i++)
-        n += pr->model->params[i].numel + v_count(pr->model, &pr->model->params[i]);
+        if (!pr->trainable || pr->trainable[i])
+            n += pr->model->params[i].numel + v_count(pr->model, &pr->model->params[i]);
     pr->bytes[MB_MEM_OPTIMIZER] += (int64_t)(pr->state_elem * n);
 }
 

@@ -144,7 +144,7 @@ static mb_status apollo_step(void *priv, mb_train *tr, mb_param *p) {
  * projector kept between refreshes as the official code keeps it (s r), and the limiter's previous
  * norm (1, when on); every other tensor AdamW's 2 numel. */
 static void apollo_predict(const mb_pvalue *v, mb_predict *pr) {
-    size_t n = mb_proj_state_elems(pr->model, (int)v[P_RANK].num, v[P_LIMITER].num != 0 ? 1 : 0);
+    size_t n = mb_proj_state_elems(pr->model, pr->trainable, (int)v[P_RANK].num, v[P_LIMITER].num != 0 ? 1 : 0);
     pr->bytes[MB_MEM_OPTIMIZER] += (int64_t)(pr->state_elem * n);
 }
 

@@ -31,15 +31,19 @@ static mb_act_mode ckpt_policy(void *priv, mb_train *tr, int layer) {
 }
 
 /* The activations' peak from the engine's walk over a step's allocations with these blocks
- * recomputed (mb_gpt_train_act_peak_mask); nothing else changes. */
+ * recomputed (mb_gpt_train_act_peak_mask) in place of the plain walk's; what other methods of the
+ * stack added to the category (LoRA's scratch) stays. */
 static void ckpt_predict(const mb_pvalue *v, mb_predict *pr) {
     const mb_gpt *m = pr->model;
     int L = m->cfg.layers, every = (int)v[P_EVERY].num;
     uint8_t *mask = calloc((size_t)(L > 0 ? L : 1), 1);
     if (!mask) return; /* the prediction keeps the plain step's figure */
     for (int l = 0; l < L; l++) mask[l] = (uint8_t)recomputed(every, l);
-    pr->bytes[MB_MEM_ACTIVATIONS] = (int64_t)mb_gpt_train_act_peak_mask(
-        &m->cfg, pr->B, pr->T, pr->elem, pr->state_elem, pr->logits_ld, mask);
+    pr->bytes[MB_MEM_ACTIVATIONS] +=
+        (int64_t)mb_gpt_train_act_peak_mask(&m->cfg, pr->B, pr->T, pr->elem, pr->state_elem,
+                                            pr->logits_ld, mask) -
+        (int64_t)mb_gpt_train_act_peak(&m->cfg, pr->B, pr->T, pr->elem, pr->state_elem,
+                                       pr->logits_ld);
     free(mask);
 }
 

@@ -77,7 +77,7 @@ static mb_status galore_step(void *priv, mb_train *tr, mb_param *p) {
  * projector (s r); every other tensor AdamW's 2 numel; all in the state type. GPT-2 124M at rank
  * 128: 112,040,448 elements (448,161,792 bytes in fp32). */
 static void galore_predict(const mb_pvalue *v, mb_predict *pr) {
-    size_t n = mb_proj_state_elems(pr->model, (int)v[P_RANK].num, 0);
+    size_t n = mb_proj_state_elems(pr->model, pr->trainable, (int)v[P_RANK].num, 0);
     pr->bytes[MB_MEM_OPTIMIZER] += (int64_t)(pr->state_elem * n);
 }
 

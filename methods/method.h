@@ -10,7 +10,7 @@
 #include "../engine/ctx.h"
 #include "../engine/models/gpt.h"
 
-#define MB_METHOD_ABI_VERSION 2u
+#define MB_METHOD_ABI_VERSION 3u
 
 /* ---- declared hyperparameters ---- */
 typedef enum mb_ptype { MB_PT_INT, MB_PT_FLOAT, MB_PT_BOOL, MB_PT_ENUM } mb_ptype;
@@ -56,6 +56,9 @@ typedef struct mb_predict {
     size_t trainable_numel; /* parameters that get gradients; later methods read it */
     int64_t bytes[MB_MEM_NCAT]; /* peak bytes per category */
     int logits_ld;              /* row stride of the logits on this backend (mb_gpt_logits_ld) */
+    /* [model->nparams]: 1 where the stack trains the parameter (all at first; an adapter method
+     * clears the base's and sets its own). An optimizer counts state for these only. */
+    uint8_t *trainable;
 } mb_predict;
 
 typedef struct mb_method {
@@ -91,6 +94,11 @@ typedef struct mb_method {
 
     /* Adjusts the running prediction for what this method holds (see mb_predict). */
     void (*predict_bytes)(const mb_pvalue *vals, mb_predict *pred);
+
+    /* ---- appended in ABI 3 ---- */
+    /* Called for every method that has it, in stack order, once after the last training step and
+     * before the final evaluation (mb_train_finish): LoRA merges its adapters into the weights. */
+    mb_status (*finish)(void *priv, struct mb_train *tr);
 } mb_method;
 
 /* The entry point an out-of-tree plugin exports: returns its method table. */

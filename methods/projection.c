@@ -125,10 +125,11 @@ mb_status mb_proj_adam(mb_proj *s, mb_train *tr, mb_param *p, const mb_proj_dims
     return MB_OK;
 }
 
-size_t mb_proj_state_elems(const mb_gpt *m, int rank, size_t extra) {
+size_t mb_proj_state_elems(const mb_gpt *m, const uint8_t *trainable, int rank, size_t extra) {
     size_t n = 0;
     for (int i = 0; i < m->nparams; i++) {
         const mb_param *p = &m->params[i];
+        if (trainable && !trainable[i]) continue;
         if (!mb_proj_selected(p)) {
             n += 2 * p->numel;
             continue;

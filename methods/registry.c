@@ -17,6 +17,7 @@ extern const mb_method mb_method_adam8bit;
 extern const mb_method mb_method_galore;
 extern const mb_method mb_method_apollo;
 extern const mb_method mb_method_apollo_mini;
+extern const mb_method mb_method_lora;
 
 /* One line per method. */
 static const mb_method *const builtin[] = {
@@ -30,6 +31,7 @@ static const mb_method *const builtin[] = {
     &mb_method_apollo_mini,
     &mb_method_lomo,
     &mb_method_checkpointing,
+    &mb_method_lora,
 };
 #define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))
 

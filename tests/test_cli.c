@@ -120,8 +120,8 @@ int main(int argc, char **argv) {
     /* methods: the table, and every adamw parameter with its default and help */
     o = mb("methods");
     CHECK(o.rc == 0, "methods rc %d", o.rc);
-    CHECK(strstr(o.so, "adamw          optimizer_step                        Adam with decoupled "
-                       "weight decay") != NULL,
+    CHECK(strstr(o.so, "adamw          optimizer_step                                    Adam "
+                       "with decoupled weight decay") != NULL,
           "methods table:\n%s", o.so);
     CHECK(strstr(o.so, "\nsgd ") != NULL, "sgd listed");
     CHECK(strstr(o.so, "\ncheckpointing  act_policy ") != NULL, "checkpointing listed");
@@ -228,8 +228,8 @@ int main(int argc, char **argv) {
     o = mb("run --plugin %s/libmb_bad_abi.so %s/plug.yaml", build, tmp);
     CHECK(o.rc == 2, "bad abi rc %d", o.rc);
     snprintf(exp, sizeof exp,
-             "membench run: plugin %s/libmb_bad_abi.so was built for method ABI version 3, this "
-             "membench has version 2: rebuild it against this methods/method.h\n",
+             "membench run: plugin %s/libmb_bad_abi.so was built for method ABI version 4, this "
+             "membench has version 3: rebuild it against this methods/method.h\n",
              build);
     CHECK_STR(o.se, exp);
     drop(&o);

@@ -941,22 +941,26 @@ static void t_adam8bit(tcase *tc, size_t n, int eight) {
 
 /* --- gradient projection (galore, apollo): sdtype kernels against the fp64 CPU --- */
 
-/* C = alpha op(A) op(B) + beta C for every transpose pair, C starting non-zero. */
-static void t_gemm_s(tcase *tc, int M, int N, int K) {
+/* C = alpha op(A) op(B) + beta C for every transpose pair, C starting non-zero: gemm_s in sdtype
+ * (dt 0), or gemm in dtype (dt 1, LoRA's products) with the linear layers' tolerance. */
+static void t_gemm(tcase *tc, int dt, int M, int N, int K) {
+    const char *nm = dt ? "gemm" : "gemm_s";
+    int kind = dt ? DT : ST;
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++) {
             pair a, b, c;
-            pair_new(tc, &a, (size_t)M * K, ST, "A");
+            pair_new(tc, &a, (size_t)M * K, kind, "A");
             pair_rand(tc, &a, 0, 1);
-            pair_new(tc, &b, (size_t)K * N, ST, "B");
+            pair_new(tc, &b, (size_t)K * N, kind, "B");
             pair_rand(tc, &b, 0, 1);
-            pair_new(tc, &c, (size_t)M * N, ST, "C");
+            pair_new(tc, &c, (size_t)M * N, kind, "C");
             pair_rand(tc, &c, 0, 1);
             int lda = ta ? M : K, ldb = tb ? K : N;
-            set_label(tc, "gemm_s M=%d N=%d K=%d ta=%d tb=%d", M, N, K, ta, tb);
-            tc->gb->gemm_s(tc->gc, ta, tb, M, N, K, -0.5, G(a), lda, G(b), ldb, 1.0, G(c), N);
+            set_label(tc, "%s M=%d N=%d K=%d ta=%d tb=%d", nm, M, N, K, ta, tb);
+            (dt ? tc->gb->gemm : tc->gb->gemm_s)(tc->gc, ta, tb, M, N, K, -0.5, G(a), lda, G(b),
+                                                 ldb, 1.0, G(c), N);
             tc->cb->gemm_s(tc->cc, ta, tb, M, N, K, -0.5, R(a), lda, R(b), ldb, 1.0, R(c), N);
-            expect_close(tc, "C", &c, 1e-5);
+            expect_close(tc, "C", &c, dt ? tol(tc, TOL_GEMM) : 1e-5);
             pairs_free(tc);
         }
 }
@@ -1096,7 +1100,11 @@ static int run_table(const mb_backend *be) {
         t_adam8bit(&tc, n, 0);
         t_adam_dir(&tc, n);
         t_axpy_decay(&tc, n);
-        t_gemm_s(&tc, s->B * s->T, s->C, s->NH * 3 + 1);
+        t_gemm(&tc, 0, s->B * s->T, s->C, s->NH * 3 + 1);
+        /* LoRA's shapes: x A^T (K = C), u B^T (K = r), dout^T u (K = N) */
+        t_gemm(&tc, 1, s->B * s->T, 8, s->C);
+        t_gemm(&tc, 1, s->B * s->T, s->C, 8);
+        t_gemm(&tc, 1, s->C, 8, s->B * s->T);
         t_apollo_update(&tc, (size_t)s->B * s->T, (size_t)s->C, (size_t)s->NH);
     }
     /* SVD shapes of the projected GPT matrices: tall, wide, square */

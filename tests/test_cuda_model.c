@@ -1,6 +1,7 @@
-/* tests/test_cuda_model.c — whole-model parity of the CUDA backend (gpu label; exits 77 without a GPU):
- * loss and every gradient of gpt-nano, gpt-nano as a 3-class classifier and a 4-layer d=256 model
- * against the CPU fp32 path on the same weights, per precision; exact activation bytes on the GPU; bitwise-identical training runs. */
+/* tests/test_cuda_model.c — whole-model parity of the CUDA backend (gpu label; exits 77 without a
+ * GPU): loss and every gradient of gpt-nano, gpt-nano as a 3-class classifier and a 4-layer d=256
+ * model against the CPU fp32 path on the same weights, per precision; exact activation bytes on the
+ * GPU; bitwise-identical training runs; LoRA's adapter gradients and its memory on the GPU. */
 #include <stdlib.h>
 
 #include "../engine/train.h"
@@ -8,6 +9,7 @@
 #include "gpt_fixture.h"
 
 extern const mb_method mb_method_adamw;
+extern const mb_method mb_method_lora;
 
 /* Declared tolerances: loss |dl|/|l|, and per tensor max|g_gpu - g_cpu| / max|g_cpu|. fp32 differs
  * from the CPU only in summation order; TF32 GEMMs keep 10 mantissa bits; bf16 stores every
@@ -18,7 +20,8 @@ typedef struct prec_tol {
     double loss, grad;
 } prec_tol;
 
-static const mb_gpt_config mid = {4, 256, 4, 64, 509, 0}; /* 4 layers, d=256; odd vocab: padded logits */
+static const mb_gpt_config mid = {4,  256, 4,
+                                  64, 509, 0}; /* 4 layers, d=256; odd vocab: padded logits */
 
 static int parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, double gtol, int B,
                   int T) {
@@ -34,7 +37,8 @@ static int parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, d
     int32_t *x = malloc((size_t)B * T * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
     fixture_batch(x, y, B * T, cfg->vocab, 3);
     y[1] = -1; /* an ignored position */
-    for (int i = 0; cfg->classes && i < B * T; i++) /* a classifier: one label per row, at its end */
+    for (int i = 0; cfg->classes && i < B * T;
+         i++) /* a classifier: one label per row, at its end */
         y[i] = i % T == T - 1 ? (i / T) % cfg->classes : -1;
     double lg, lc;
     CHECK_OK(&g, mb_gpt_alloc_grads(&g, &mg, NULL));
@@ -51,8 +55,8 @@ static int parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, d
     CHECK_OK(&g, g.be->sync(&g));
     CHECK_OK(&c, mb_gpt_backward(&c, &mc));
     double lrel = fabs(lg - lc) / fabs(lc);
-    CHECK(lrel <= ltol, "%s L%d C%d: loss %.9f vs cpu %.9f, rel %.3e > %.1e", be->name,
-          cfg->layers, cfg->d_model, lg, lc, lrel, ltol);
+    CHECK(lrel <= ltol, "%s L%d C%d: loss %.9f vs cpu %.9f, rel %.3e > %.1e", be->name, cfg->layers,
+          cfg->d_model, lg, lc, lrel, ltol);
     size_t maxn = 0;
     for (int i = 0; i < mg.nparams; i++)
         if (mg.params[i].numel > maxn) maxn = mg.params[i].numel;
@@ -122,10 +126,89 @@ static int determinism(const mb_backend *be, const mb_gpt_config *cfg, int B, in
     CHECK(memcmp(curve[0], curve[1], sizeof curve[0]) == 0,
           "%s: two runs of one seed differ (step 9: %.17g vs %.17g)", be->name, curve[0][9],
           curve[1][9]);
-    CHECK(curve[0][9] < curve[0][0], "%s: loss did not fall (%.6f -> %.6f)", be->name,
-          curve[0][0], curve[0][9]);
+    CHECK(curve[0][9] < curve[0][0], "%s: loss did not fall (%.6f -> %.6f)", be->name, curve[0][0],
+          curve[0][9]);
     printf("%-9s determinism: 10 AdamW steps twice, loss %.9f -> %.9f, bitwise identical\n",
            be->name, curve[0][0], curve[0][9]);
+    return 0;
+}
+
+/* One [lora (rank 8, alpha 16), adamw] step on both backends from the same weights and adapters
+ * (B drawn non-zero so A's gradient is not 0): the loss and every adapter gradient within the
+ * parity tolerances, no gradient buffer on a base tensor, and the GPU's measured weights, grads,
+ * optimizer and activation peaks equal to the prediction. */
+static int lora_parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, double gtol,
+                       int B, int T) {
+    mb_ctx g, c;
+    CHECK_OK(&g, mb_ctx_init(&g, be));
+    CHECK_OK(&c, mb_ctx_init(&c, &mb_backend_cpu_f32));
+    mb_gpt mg, mc;
+    mb_train tg, tc;
+    CHECK_OK(&g, mb_gpt_create(&g, cfg, &mg));
+    CHECK_OK(&c, mb_gpt_create(&c, cfg, &mc));
+    CHECK_OK(&g, mb_gpt_init_weights(&g, &mg, 77));
+    mb_pvalue lv[8], av[8];
+    mb_method_defaults(&mb_method_lora, lv);
+    mb_method_defaults(&mb_method_adamw, av);
+    lv[1].num = 16; /* alpha */
+    const mb_method *ms[2] = {&mb_method_lora, &mb_method_adamw};
+    const mb_pvalue *vs[2] = {lv, av};
+    CHECK_OK(&g, mb_train_init(&tg, &g, &mg, ms, vs, 2, NULL, 9));
+    CHECK_OK(&c, mb_train_init(&tc, &c, &mc, ms, vs, 2, NULL, 9));
+    size_t maxn = 0;
+    for (int i = 0; i < mg.nparams; i++)
+        if (mg.params[i].numel > maxn) maxn = mg.params[i].numel;
+    double *hg = malloc(maxn * sizeof *hg), *hc = malloc(maxn * sizeof *hc);
+    MB_ASSERT(hg && hc);
+    for (int i = mg.nbase; i < mg.nparams; i++)
+        if (strstr(mg.params[i].name, "lora_B")) {
+            mb_rng_fill_normal(hg, mg.params[i].numel, 99, 7, (uint64_t)i * 100000, 0.0, 0.05);
+            CHECK_OK(&g, mb_gpt_param_set(&g, &mg.params[i].w, mg.params[i].numel, hg));
+        }
+    CHECK_OK(&c, fixture_copy_weights(&c, &mc, &g, &mg));
+    int32_t *x = malloc((size_t)B * T * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
+    fixture_batch(x, y, B * T, cfg->vocab, 3);
+    double lg, lc;
+    CHECK_OK(&g, mb_train_step(&tg, x, y, B, T, &lg));
+    CHECK_OK(&c, mb_train_step(&tc, x, y, B, T, &lc));
+    double lrel = fabs(lg - lc) / fabs(lc), worst = 0;
+    CHECK(lrel <= ltol, "%s lora: loss %.9f vs cpu %.9f", be->name, lg, lc);
+    for (int i = 0; i < mg.nparams; i++) {
+        const mb_param *p = &mg.params[i];
+        if (i < mg.nbase) {
+            CHECK(p->g.ptr == NULL, "%s lora: frozen %s has a gradient", be->name, p->name);
+            continue;
+        }
+        CHECK_OK(&g, mb_gpt_grad_get(&g, &mg, i, hg));
+        CHECK_OK(&c, mb_gpt_grad_get(&c, &mc, i, hc));
+        double num = 0, den = 0;
+        for (size_t k = 0; k < p->numel; k++) {
+            num = fmax(num, fabs(hg[k] - hc[k]));
+            den = fmax(den, fabs(hc[k]));
+        }
+        double rel = den > 0 ? num / den : num;
+        CHECK(den > 0 && rel <= gtol, "%s lora: gradient of %s rel %.3e (max %g)", be->name,
+              p->name, rel, den);
+        worst = fmax(worst, rel);
+    }
+    mb_predict pr;
+    mb_train_predict(&tg, B, T, &pr);
+    const mb_mem_cat cats[4] = {MB_MEM_WEIGHTS, MB_MEM_GRADS, MB_MEM_OPTIMIZER, MB_MEM_ACTIVATIONS};
+    for (int k = 0; k < 4; k++)
+        CHECK(g.mem.peak[cats[k]] == (size_t)pr.bytes[cats[k]],
+              "%s lora %s: measured %zu, predicted %lld", be->name, mb_mem_cat_name(cats[k]),
+              g.mem.peak[cats[k]], (long long)pr.bytes[cats[k]]);
+    printf("%-9s lora r8: loss %.7f cpu %.7f rel %.2e; worst adapter gradient %.2e (tol %.0e); "
+           "grads %zu, optimizer %zu bytes = prediction\n",
+           be->name, lg, lc, lrel, worst, gtol, g.mem.peak[MB_MEM_GRADS],
+           g.mem.peak[MB_MEM_OPTIMIZER]);
+    free(hg), free(hc), free(x), free(y);
+    mb_train_fini(&tg);
+    mb_train_fini(&tc);
+    mb_gpt_destroy(&g, &mg);
+    mb_gpt_destroy(&c, &mc);
+    mb_ctx_fini(&g);
+    CHECK_EQ_U(g.mem.live, 0);
     return 0;
 }
 
@@ -151,6 +234,7 @@ int main(void) {
         if (parity(tols[i].be, &nano_cls, tols[i].loss, tols[i].grad, 4, 32)) return 1;
         if (parity(tols[i].be, &mid, tols[i].loss, tols[i].grad, 2, 64)) return 1;
         if (determinism(tols[i].be, &mid, 2, 64)) return 1;
+        if (lora_parity(tols[i].be, &mid, tols[i].loss, tols[i].grad, 2, 64)) return 1;
     }
     CHECK_DONE();
 }

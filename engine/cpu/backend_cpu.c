@@ -87,6 +87,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .adafactor = adafactor_##sfx, .adam_mini = adam_mini_##sfx, .adam8bit = adam8bit_##sfx,    \
         .gemm_s = gemm_s_##sfx, .svd_top = svd_top_##sfx, .adam_dir = adam_dir_##sfx,              \
         .axpy_decay = axpy_decay_##sfx, .apollo_update = apollo_update_##sfx,                      \
+        .gemm = gemm_s_##sfx, /* dtype == sdtype: the same GEMM, fp64 sums */                    \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32);

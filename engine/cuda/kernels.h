@@ -75,6 +75,11 @@ struct mb_ctx;
                                  int ld);
 
 /* sdtype (fp32) only: the same on every table */
+void mb_cuda_gemm_f32(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
+                      const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
+void mb_cuda_gemm_bf16(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
+                       const void *A, int lda, const void *B, int ldb, double beta, void *C,
+                       int ldc);
 void mb_cuda_gemm_s(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                     const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
 mb_status mb_cuda_svd_top(struct mb_ctx *ctx, const void *a, int m, int n, int r, int right,

@@ -192,6 +192,29 @@ void mb_cuda_matmul_bwd_f32(mb_ctx *ctx, void *dinp, void *dw, void *db, const v
     matmul_bwd<float>(ctx, dinp, dw, dout, inp, w, N, C, OC, ldo);
     if (db) mb_cuda_bias_grad_f32(ctx, db, dout, N, OC, ldo);
 }
+/* Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T; cublasGemmEx with fp32
+ * accumulation (TF32 on cuda-tf32) and scalars. */
+static void gemm_ex(mb_ctx *ctx, cudaDataType_t dt, int ta, int tb, int M, int N, int K,
+                    double alpha, const void *A, int lda, const void *B, int ldb, double beta,
+                    void *C, int ldc) {
+    mb_cuda *d = mb_cuda_of(ctx);
+    if (d->err != MB_OK || !M || !N) return;
+    const float a = (float)alpha, b = (float)beta;
+    cublasComputeType_t ct =
+        (d->tf32 && dt == CUDA_R_32F) ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    MB_CUBLAS_OK(ctx, cublasGemmEx(d->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                   ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &a, B, dt, ldb, A, dt,
+                                   lda, &b, C, dt, ldc, ct, CUBLAS_GEMM_DEFAULT));
+}
+void mb_cuda_gemm_f32(mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha, const void *A,
+                      int lda, const void *B, int ldb, double beta, void *C, int ldc) {
+    gemm_ex(ctx, CUDA_R_32F, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+void mb_cuda_gemm_bf16(mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
+                       const void *A, int lda, const void *B, int ldb, double beta, void *C,
+                       int ldc) {
+    gemm_ex(ctx, CUDA_R_16BF, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 void mb_cuda_matmul_bwd_bf16(mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
                              const void *inp, const void *w, int N, int C, int OC, int ldo) {
     matmul_bwd<__nv_bfloat16>(ctx, dinp, dw, dout, inp, w, N, C, OC, ldo);

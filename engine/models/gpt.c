@@ -53,15 +53,16 @@ int mb_gpt_head_rows(const mb_gpt_config *cfg) {
     return cfg->classes > 0 ? cfg->classes : cfg->vocab;
 }
 
-/* The output head's parameter: score (last) for a classifier, else the tied wte. */
+/* The output head's parameter: score (the architecture's last) for a classifier, else the tied
+ * wte. */
 static int head_id(const mb_gpt *m) {
-    return m->cfg.classes > 0 ? m->nparams - 1 : 0;
+    return m->cfg.classes > 0 ? m->nbase - 1 : 0;
 }
 
 static const char *const role_names[MB_ROLE_N] = {
     "wte",         "wpe",         "ln1_w", "ln1_b", "qkv_w", "qkv_b",
     "attn_proj_w", "attn_proj_b", "ln2_w", "ln2_b", "fc_w",  "fc_b",
-    "fc_proj_w",   "fc_proj_b",   "lnf_w", "lnf_b", "score",
+    "fc_proj_w",   "fc_proj_b",   "lnf_w", "lnf_b", "score", "adapter",
 };
 const char *mb_role_name(mb_role r) {
     return (unsigned)r < MB_ROLE_N ? role_names[r] : "?";
@@ -149,7 +150,7 @@ mb_status mb_gpt_create(mb_ctx *ctx, const mb_gpt_config *cfg, mb_gpt *m) {
     memset(m, 0, sizeof *m);
     MB_TRY(mb_gpt_config_check(ctx, cfg));
     m->cfg = *cfg;
-    m->nparams = 4 + cfg->layers * MB_GPT_PER_LAYER + (cfg->classes > 0);
+    m->nparams = m->nbase = 4 + cfg->layers * MB_GPT_PER_LAYER + (cfg->classes > 0);
     m->params = calloc((size_t)m->nparams, sizeof *m->params);
     if (!m->params) return mb_error(ctx, MB_ENOMEM, "host allocation of parameter descriptors");
     build_descriptors(cfg, m->params);
@@ -164,6 +165,28 @@ mb_status mb_gpt_create(mb_ctx *ctx, const mb_gpt_config *cfg, mb_gpt *m) {
         }
     }
     return MB_OK;
+}
+
+mb_status mb_gpt_add_param(mb_ctx *ctx, mb_gpt *m, int layer, const char *name, size_t rows,
+                           size_t cols, int *id) {
+    mb_param *ps = realloc(m->params, ((size_t)m->nparams + 1) * sizeof *ps);
+    if (!ps) return mb_error(ctx, MB_ENOMEM, "host allocation of parameter descriptors");
+    m->params = ps;
+    mb_param *p = &ps[m->nparams];
+    describe(p, m->nparams, layer, MB_ROLE_ADAPTER, rows, cols);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    MB_TRY(mb_alloc(ctx, &p->w, p->numel * mb_dtype_size(ctx->be->dtype), MB_MEM_WEIGHTS, p->name));
+    *id = m->nparams++;
+    return MB_OK;
+}
+
+void mb_gpt_drop_params(mb_ctx *ctx, mb_gpt *m, int n) {
+    if (n < m->nbase) n = m->nbase;
+    for (int i = n; i < m->nparams; i++) {
+        mb_free(ctx, &m->params[i].g);
+        mb_free(ctx, &m->params[i].w);
+    }
+    if (n < m->nparams) m->nparams = n;
 }
 
 /* Host fp64 view of n elements of type t on the device. */
@@ -204,13 +227,13 @@ mb_status mb_gpt_grad_get(mb_ctx *ctx, const mb_gpt *m, int i, double *out) {
 
 mb_status mb_gpt_init_weights(mb_ctx *ctx, mb_gpt *m, uint64_t seed) {
     size_t maxn = 0;
-    for (int i = 0; i < m->nparams; i++)
+    for (int i = 0; i < m->nbase; i++)
         if (m->params[i].numel > maxn) maxn = m->params[i].numel;
     double *h = malloc(maxn * sizeof *h);
     if (!h) return mb_error(ctx, MB_ENOMEM, "host staging of %zu values", maxn);
     double resid_std = 0.02 / sqrt(2.0 * m->cfg.layers);
     mb_status s = MB_OK;
-    for (int i = 0; i < m->nparams && s == MB_OK; i++) {
+    for (int i = 0; i < m->nbase && s == MB_OK; i++) {
         mb_param *p = &m->params[i];
         if (mb_role_is_ln_weight(p->role)) {
             for (size_t j = 0; j < p->numel; j++) h[j] = 1.0;
@@ -719,7 +742,8 @@ static mb_status backward_impl(mb_ctx *ctx, mb_gpt *m, bwd_scratch *s) {
     for (int l = L - 1; l >= lowest && l >= 0; l--)
         MB_TRY(block_backward(ctx, m, l, s, l > 0 || lowest == 0));
     if (lowest == 0) MB_TRY(need_grads(ctx, m, 0, 1));
-    if (lowest == 0) be->encoder_bwd(ctx, G(0), G(1), s->dres.ptr, a->tokens.ptr, a->B, a->T, C);
+    if (lowest == 0 && (G(0) || G(1))) /* frozen embeddings (LoRA) need no pass */
+        be->encoder_bwd(ctx, G(0), G(1), s->dres.ptr, a->tokens.ptr, a->B, a->T, C);
     MB_TRY(grad_ready(m, 0));
     if (lowest == 0) MB_TRY(grad_ready(m, 1));
     return MB_OK;

@@ -47,7 +47,8 @@ typedef enum mb_role {
     MB_ROLE_FC_PROJ_B, /* [C] */
     MB_ROLE_LNF_W,
     MB_ROLE_LNF_B,
-    MB_ROLE_SCORE, /* classifier head [K, C] (classes > 0 only), the last parameter */
+    MB_ROLE_SCORE,   /* classifier head [K, C] (classes > 0 only), the architecture's last */
+    MB_ROLE_ADAPTER, /* a tensor a method added (mb_gpt_add_param): the model never reads it */
     MB_ROLE_N
 } mb_role;
 
@@ -166,9 +167,10 @@ typedef struct mb_gpt_acts {
 
 typedef struct mb_gpt {
     mb_gpt_config cfg;
-    int nparams;
+    int nparams;       /* descriptors: the architecture's, then any a method added */
+    int nbase;         /* the architecture's (what init, save and load cover) */
     mb_param *params;  /* host array of descriptors */
-    size_t num_params; /* elements over all tensors */
+    size_t num_params; /* elements over the architecture's tensors (mb_gpt_num_params) */
     int grads_allocated;
     /* Gradients on demand (mb_gpt_grads_on_demand): no buffer exists before backward; each
      * trainable parameter's is allocated (zeroed) just before the first kernel that writes it, so a
@@ -236,6 +238,13 @@ void mb_gpt_grads_on_demand(mb_ctx *ctx, mb_gpt *m, const uint8_t *trainable);
 void mb_gpt_free_grads(mb_ctx *ctx, mb_gpt *m);
 void mb_gpt_free_acts(mb_ctx *ctx, mb_gpt *m);
 void mb_gpt_destroy(mb_ctx *ctx, mb_gpt *m); /* safe on a zeroed or half-built model */
+/* Appends a parameter a method adds (LoRA's adapters): role MB_ROLE_ADAPTER, block `layer`, shape
+ * rows x cols (cols 0: a vector), weights allocated (WEIGHTS, tagged with the name, not
+ * initialised). *id gets its index. m->params may move: keep ids, not pointers. */
+mb_status mb_gpt_add_param(mb_ctx *ctx, mb_gpt *m, int layer, const char *name, size_t rows,
+                           size_t cols, int *id);
+/* Frees the added parameters with ids >= n (n >= nbase) and forgets them. */
+void mb_gpt_drop_params(mb_ctx *ctx, mb_gpt *m, int n);
 
 /* Forward over tokens[B*T] (host int32). With targets (host, -1 = ignore; class indices for a
  * classifier) the mean loss over the counted positions goes to *loss and activations are kept for

@@ -25,11 +25,11 @@ static void transpose(double *dst, const double *src, size_t rows, size_t cols) 
 mb_status mb_gpt_save(mb_ctx *ctx, const mb_gpt *m, const char *path) {
     int f64 = ctx->be->dtype == MB_F64;
     size_t es = f64 ? 8 : 4;
-    mb_st_entry *e = calloc((size_t)m->nparams, sizeof *e);
-    void **data = calloc((size_t)m->nparams, sizeof *data);
+    mb_st_entry *e = calloc((size_t)m->nbase, sizeof *e);
+    void **data = calloc((size_t)m->nbase, sizeof *data);
     double *h = NULL, *t = NULL;
     size_t maxn = 0;
-    for (int i = 0; i < m->nparams; i++)
+    for (int i = 0; i < m->nbase; i++)
         if (m->params[i].numel > maxn) maxn = m->params[i].numel;
     mb_status s = MB_OK;
     if (e && data) {
@@ -37,7 +37,7 @@ mb_status mb_gpt_save(mb_ctx *ctx, const mb_gpt *m, const char *path) {
         t = malloc(maxn * sizeof *t);
     }
     if (!e || !data || !h || !t) s = mb_error(ctx, MB_ENOMEM, "host staging for saving %s", path);
-    for (int i = 0; i < m->nparams && s == MB_OK; i++) {
+    for (int i = 0; i < m->nbase && s == MB_OK; i++) {
         const mb_param *p = &m->params[i];
         s = mb_gpt_param_get(ctx, &p->w, p->numel, h);
         if (s != MB_OK) break;
@@ -69,10 +69,10 @@ mb_status mb_gpt_save(mb_ctx *ctx, const mb_gpt *m, const char *path) {
                  "\"membench.d_model\":\"%d\",\"membench.heads\":\"%d\",\"membench.seq_len\":"
                  "\"%d\",\"membench.vocab\":\"%d\"}",
                  m->cfg.layers, m->cfg.d_model, m->cfg.heads, m->cfg.seq_len, m->cfg.vocab);
-        s = mb_st_write(ctx, path, e, (size_t)m->nparams, meta);
+        s = mb_st_write(ctx, path, e, (size_t)m->nbase, meta);
     }
     if (data)
-        for (int i = 0; i < m->nparams; i++) free(data[i]);
+        for (int i = 0; i < m->nbase; i++) free(data[i]);
     free(data);
     free(e);
     free(h);
@@ -144,7 +144,7 @@ static int ignorable(const char *name) {
 
 static int is_param_name(const mb_gpt *m, const char *name) {
     if (!strncmp(name, "transformer.", 12)) name += 12;
-    for (int i = 0; i < m->nparams; i++)
+    for (int i = 0; i < m->nbase; i++)
         if (!strcmp(m->params[i].name, name)) return 1;
     return 0;
 }
@@ -155,7 +155,7 @@ static mb_status load_tensors(mb_ctx *ctx, mb_gpt *m, const mb_st_file *f, const
         if (!is_param_name(m, f->t[i].name) && !ignorable(f->t[i].name))
             return mb_error(ctx, MB_EFORMAT, "%s: unexpected tensor '%s' (not a parameter of this "
                             "GPT shape)", path, f->t[i].name);
-    for (int i = 0; i < m->nparams; i++) {
+    for (int i = 0; i < m->nbase; i++) {
         mb_param *p = &m->params[i];
         const mb_st_tensor *st = find_tensor(f, p->name);
         if (!st && p->role == MB_ROLE_SCORE) continue; /* a language model's checkpoint under a
@@ -190,7 +190,7 @@ mb_status mb_gpt_load(mb_ctx *ctx, mb_gpt *m, const char *path) {
     mb_st_file f;
     MB_TRY(mb_st_open(ctx, path, &f));
     size_t maxn = 0;
-    for (int i = 0; i < m->nparams; i++)
+    for (int i = 0; i < m->nbase; i++)
         if (m->params[i].numel > maxn) maxn = m->params[i].numel;
     double *h = malloc(maxn * sizeof *h), *t = malloc(maxn * sizeof *t);
     void *raw = malloc(maxn * 8);
