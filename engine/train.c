@@ -92,6 +92,7 @@ void mb_train_fini(mb_train *tr) {
     if (tr->model && tr->model->hooks == &tr->hooks) tr->model->hooks = NULL;
     free(tr->plan.trainable);
     free(tr->pred_trainable);
+    free(tr->pred_recompute);
     free(tr->default_vals);
     memset(tr, 0, sizeof *tr);
 }
@@ -175,7 +176,8 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_metho
     /* the parameters are final now: the step's trainable mask and the prediction's */
     tr->plan.trainable = malloc((size_t)model->nparams);
     tr->pred_trainable = malloc((size_t)model->nparams);
-    if (!tr->plan.trainable || !tr->pred_trainable) {
+    tr->pred_recompute = malloc((size_t)model->cfg.layers + 1);
+    if (!tr->plan.trainable || !tr->pred_trainable || !tr->pred_recompute) {
         mb_train_fini(tr);
         return mb_error(ctx, MB_ENOMEM, "host allocation");
     }
@@ -274,10 +276,13 @@ void mb_train_predict(const mb_train *tr, int B, int T, mb_predict *out) {
     out->bytes[MB_MEM_GRADS] = (int64_t)(es * m->num_params);
     const int ld = mb_gpt_logits_ld(tr->ctx->be, mb_gpt_head_rows(&m->cfg));
     out->logits_ld = ld;
-    out->bytes[MB_MEM_ACTIVATIONS] = (int64_t)mb_gpt_train_act_peak(&m->cfg, B, T, es, ss, ld);
+    out->walk.recompute = tr->pred_recompute;
+    if (out->walk.recompute) memset(out->walk.recompute, 0, (size_t)m->cfg.layers);
     out->bytes[MB_MEM_OTHER] = (int64_t)(2 * (size_t)B * T * 4);
     for (int i = 0; i < tr->n; i++)
         if (tr->methods[i]->predict_bytes) tr->methods[i]->predict_bytes(tr->vals[i], out);
+    out->bytes[MB_MEM_ACTIVATIONS] +=
+        (int64_t)mb_gpt_act_walk(&m->cfg, B, T, es, ss, ld, &out->walk);
     /* mixed precision: an sdtype master copy of every trainable parameter (mb_train_master) */
     if (es != ss) out->bytes[MB_MEM_WEIGHTS] += (int64_t)(ss * out->trainable_numel);
 }

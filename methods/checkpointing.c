@@ -30,21 +30,12 @@ static mb_act_mode ckpt_policy(void *priv, mb_train *tr, int layer) {
     return recomputed(((ckpt_state *)priv)->every, layer) ? MB_ACT_RECOMPUTE : MB_ACT_KEEP;
 }
 
-/* The activations' peak from the engine's walk over a step's allocations with these blocks
- * recomputed (mb_gpt_train_act_peak_mask) in place of the plain walk's; what other methods of the
- * stack added to the category (LoRA's scratch) stays. */
+/* The engine's activation walk with these blocks recomputed (mb_gpt_act_walk); nothing else
+ * changes. */
 static void ckpt_predict(const mb_pvalue *v, mb_predict *pr) {
-    const mb_gpt *m = pr->model;
-    int L = m->cfg.layers, every = (int)v[P_EVERY].num;
-    uint8_t *mask = calloc((size_t)(L > 0 ? L : 1), 1);
-    if (!mask) return; /* the prediction keeps the plain step's figure */
-    for (int l = 0; l < L; l++) mask[l] = (uint8_t)recomputed(every, l);
-    pr->bytes[MB_MEM_ACTIVATIONS] +=
-        (int64_t)mb_gpt_train_act_peak_mask(&m->cfg, pr->B, pr->T, pr->elem, pr->state_elem,
-                                            pr->logits_ld, mask) -
-        (int64_t)mb_gpt_train_act_peak(&m->cfg, pr->B, pr->T, pr->elem, pr->state_elem,
-                                       pr->logits_ld);
-    free(mask);
+    int L = pr->model->cfg.layers, every = (int)v[P_EVERY].num;
+    for (int l = 0; l < L && pr->walk.recompute; l++)
+        pr->walk.recompute[l] = (uint8_t)recomputed(every, l);
 }
 
 const mb_method mb_method_checkpointing = {

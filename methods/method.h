@@ -45,9 +45,10 @@ typedef struct mb_step_plan {
  * defined in engine/models/gpt.h. */
 
 /* The running analytic memory prediction of a cell. The engine fills it with its own formulas
- * (weights, grads of every trainable parameter, activations of gpt.h, tokens), then each method of the
- * stack, in stack order, adjusts it in predict_bytes: an optimizer adds its state, an adapter
- * changes which parameters are trainable and adds its weights, and so on. */
+ * (weights, grads of every parameter, tokens), then each method of the stack, in stack order,
+ * adjusts it in predict_bytes: an optimizer adds its state, an adapter changes which parameters
+ * are trainable and adds its weights, checkpointing marks recomputed blocks in the activation walk,
+ * a loss replacement declares its bytes there; last the engine adds the walk's peak (gpt.h). */
 typedef struct mb_predict {
     const mb_gpt *model; /* descriptors (shapes) */
     int B, T;
@@ -59,6 +60,11 @@ typedef struct mb_predict {
     /* [model->nparams]: 1 where the stack trains the parameter (all at first; an adapter method
      * clears the base's and sets its own). An optimizer counts state for these only. */
     uint8_t *trainable;
+    /* The activation walk (mb_gpt_act_walk) the engine runs after every method's predict_bytes,
+     * adding its peak to bytes[ACTIVATIONS] (which starts at 0: a method adds there only what it
+     * holds through the whole step). walk.recompute points at [layers] zeros: checkpointing marks
+     * its blocks; a loss replacement sets own_loss and its bytes. */
+    mb_act_walk walk;
 } mb_predict;
 
 typedef struct mb_method {

@@ -18,6 +18,7 @@ extern const mb_method mb_method_galore;
 extern const mb_method mb_method_apollo;
 extern const mb_method mb_method_apollo_mini;
 extern const mb_method mb_method_lora;
+extern const mb_method mb_method_cce;
 
 /* One line per method. */
 static const mb_method *const builtin[] = {
@@ -32,6 +33,7 @@ static const mb_method *const builtin[] = {
     &mb_method_lomo,
     &mb_method_checkpointing,
     &mb_method_lora,
+    &mb_method_cce,
 };
 #define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))
 

@@ -1,6 +1,6 @@
 /* tests/test_lora.c — LoRA on gpt-nano: step 0's loss is the base model's bit for bit, adapter
- * gradients match central differences (fp64), grads/optimizer/every category equal the formulas
- * (alone and stacked with checkpointing and adam8bit), and the merge keeps the model's function. */
+ * gradients match central differences (fp64), every memory category equals the formulas (alone and
+ * stacked with checkpointing, adam8bit and cce), and the merge keeps the model's function. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +13,7 @@ extern const mb_method mb_method_adamw;
 extern const mb_method mb_method_adam8bit;
 extern const mb_method mb_method_checkpointing;
 extern const mb_method mb_method_lora;
+extern const mb_method mb_method_cce;
 
 enum { B = 3, T = 32, R = 8 };
 
@@ -151,7 +152,8 @@ static size_t adam8_bytes(const mb_gpt *m) {
 }
 
 /* Two steps of a stack on the fp32 CPU; the measured peak of every category equals the prediction
- * and the formulas written out here. ckpt: [lora, checkpointing, adam8bit], else [lora, adamw]. */
+ * and the formulas written out here. ckpt 0: [lora, adamw]; 1: [lora, checkpointing, adam8bit];
+ * 2: [lora, checkpointing, adam8bit, cce]. */
 static int check_memory(int ckpt, double *loss) {
     mb_ctx ctx;
     mb_gpt_config cfg;
@@ -159,10 +161,10 @@ static int check_memory(int ckpt, double *loss) {
     CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 3, &cfg, &m));
     stack st;
     if (ckpt)
-        make_stack(
-            &st,
-            (const mb_method *[]){&mb_method_lora, &mb_method_checkpointing, &mb_method_adam8bit},
-            3);
+        make_stack(&st,
+                   (const mb_method *[]){&mb_method_lora, &mb_method_checkpointing,
+                                         &mb_method_adam8bit, &mb_method_cce},
+                   ckpt == 2 ? 4 : 3);
     else
         make_stack(&st, (const mb_method *[]){&mb_method_lora, &mb_method_adamw}, 2);
     mb_train tr;
@@ -181,9 +183,11 @@ static int check_memory(int ckpt, double *loss) {
     want[MB_MEM_GRADS] = E * ad;
     want[MB_MEM_OPTIMIZER] = ckpt ? adam8_bytes(&m) : 2 * E * ad;
     uint8_t all[2] = {1, 1};
-    want[MB_MEM_ACTIVATIONS] =
-        mb_gpt_train_act_peak_mask(&cfg, B, T, E, E, cfg.vocab, ckpt ? all : NULL) +
-        2 * E * B * T * R;
+    /* cce (its whole vocabulary of 256, a multiple of 64, in one tile): no logits; the LSE from
+     * forward to backward, a tile and the running sums in forward, a tile in backward */
+    const size_t N = (size_t)B * T, V = (size_t)cfg.vocab;
+    mb_act_walk w = {ckpt ? all : NULL, ckpt == 2, E * N, E * N * V + E * N, E * N * V};
+    want[MB_MEM_ACTIVATIONS] = mb_gpt_act_walk(&cfg, B, T, E, E, cfg.vocab, &w) + 2 * E * N * R;
     want[MB_MEM_OTHER] = 2 * 4 * B * T;
     size_t total = 0;
     for (int k = 0; k < MB_MEM_NCAT; k++) {
@@ -195,8 +199,10 @@ static int check_memory(int ckpt, double *loss) {
     CHECK_EQ_U(ctx.mem.peak_total, total);
     printf("[lora%s] measured = predicted = formula: weights %zu, grads %zu, optimizer %zu, "
            "activations %zu, total %zu bytes\n",
-           ckpt ? ", checkpointing, adam8bit" : ", adamw", want[0], want[1], want[2], want[3],
-           total);
+           ckpt == 2 ? ", checkpointing, adam8bit, cce"
+           : ckpt    ? ", checkpointing, adam8bit"
+                     : ", adamw",
+           want[0], want[1], want[2], want[3], total);
     mb_train_fini(&tr);
     mb_gpt_destroy(&ctx, &m);
     CHECK_EQ_U(ctx.mem.live, 0);
@@ -279,11 +285,14 @@ static int check_order(void) {
 }
 
 int main(void) {
-    double plain[2], ckpt[2];
+    double plain[2], ckpt[2], all[2];
     if (check_step0(&mb_backend_cpu_f32) || check_step0(&mb_backend_cpu_f64) || check_gradients() ||
-        check_memory(0, plain) || check_memory(1, ckpt) || check_merge() || check_order())
+        check_memory(0, plain) || check_memory(1, ckpt) || check_memory(2, all) || check_merge() ||
+        check_order())
         return 1;
     CHECK(ckpt[0] == plain[0], "step 0: %.17g with checkpointing, %.17g without", ckpt[0],
           plain[0]);
+    CHECK(fabs(all[0] - plain[0]) <= 1e-6 * plain[0], "step 0: %.17g with cce, %.17g without",
+          all[0], plain[0]);
     CHECK_DONE();
 }

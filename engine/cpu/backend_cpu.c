@@ -52,6 +52,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #define GESVD sgesvd_
 #include "kernels_impl.h"
 #include "kernels_proj.h"
+#include "kernels_cce.h"
 #undef REAL
 #undef SFX
 #undef GESVD
@@ -67,6 +68,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #define GESVD dgesvd_
 #include "kernels_impl.h"
 #include "kernels_proj.h"
+#include "kernels_cce.h"
 #undef REAL
 #undef SFX
 #undef GESVD
@@ -88,6 +90,8 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .gemm_s = gemm_s_##sfx, .svd_top = svd_top_##sfx, .adam_dir = adam_dir_##sfx,              \
         .axpy_decay = axpy_decay_##sfx, .apollo_update = apollo_update_##sfx,                      \
         .gemm = gemm_s_##sfx, /* dtype == sdtype: the same GEMM, fp64 sums */                    \
+        .cce_lse_chunk = cce_lse_chunk_##sfx, .cce_lse_end = cce_lse_end_##sfx,                  \
+        .cce_grad_chunk = cce_grad_chunk_##sfx,                                                  \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32);

@@ -75,6 +75,16 @@ struct mb_ctx;
                                  int ld);
 
 /* sdtype (fp32) only: the same on every table */
+#define MB_CCE_DECL(sfx)                                                                           \
+    void mb_cuda_cce_lse_chunk_##sfx(struct mb_ctx *ctx, const void *z, int N, int n, int ldz,     \
+                                     int v0, const int32_t *targets, void *mx, void *sum,          \
+                                     void *losses, int first);                                     \
+    void mb_cuda_cce_grad_chunk_##sfx(struct mb_ctx *ctx, void *z, int N, int n, int ldz, int v0,  \
+                                      const int32_t *targets, const void *lse, double scale);
+MB_CCE_DECL(f32)
+MB_CCE_DECL(bf16)
+void mb_cuda_cce_lse_end(struct mb_ctx *ctx, void *mx, const void *sum, void *losses,
+                         const int32_t *targets, int N);
 void mb_cuda_gemm_f32(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                       const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
 void mb_cuda_gemm_bf16(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,

@@ -310,6 +310,13 @@ static size_t max_sz(size_t a, size_t b) {
 
 size_t mb_gpt_train_act_peak_mask(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss,
                                   int ld, const uint8_t *recompute) {
+    mb_act_walk w = {(uint8_t *)recompute, 0, 0, 0, 0};
+    return mb_gpt_act_walk(cfg, B, T, es, ss, ld, &w);
+}
+
+size_t mb_gpt_act_walk(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld,
+                       const mb_act_walk *w) {
+    const uint8_t *recompute = w->recompute;
     size_t BT = (size_t)B * T, BTC = BT * cfg->d_model, L = (size_t)cfg->layers;
     size_t I = mb_gpt_block_inside_bytes(cfg, B, T, es, ss), nrec = 0, peak = 0;
     /* forward: after the embeddings and the shared GELU buffer, each block holds its output and
@@ -319,12 +326,15 @@ size_t mb_gpt_train_act_peak_mask(const mb_gpt_config *cfg, int B, int T, size_t
         peak = max_sz(peak, cur += es * BTC + I);
         if (recompute && recompute[l]) cur -= I, nrec++;
     }
-    /* the end of forward: what mb_gpt_act_bytes counts, less the recomputed insides */
-    cur = mb_gpt_act_bytes(cfg, B, T, es, ss, ld) - nrec * I;
+    /* the end of forward: what mb_gpt_act_bytes counts, less the recomputed insides (and the
+     * logits, when a method owns the loss: its forward holds keep + fwd instead) */
+    const size_t logits = w->own_loss ? 0 : es * BT * (size_t)ld;
+    cur = mb_gpt_act_bytes(cfg, B, T, es, ss, ld) - nrec * I - es * BT * (size_t)ld + logits;
+    if (w->own_loss) peak = max_sz(peak, cur + w->loss_keep + w->loss_fwd);
     /* backward: dres and dtmp through the loss, then the logits freed and the rest of the
      * scratch taken; a recomputed block's inside comes back while it runs, a kept one's goes */
-    peak = max_sz(peak, cur + es * 2 * BTC);
-    cur = cur - es * BT * (size_t)ld + es * mb_gpt_bwd_scratch_elems(cfg, B, T);
+    peak = max_sz(peak, cur + es * 2 * BTC + (w->own_loss ? w->loss_keep + w->loss_bwd : 0));
+    cur = cur - logits + es * mb_gpt_bwd_scratch_elems(cfg, B, T);
     peak = max_sz(peak, cur);
     for (size_t l = L; l-- > 0;) {
         if (recompute && recompute[l])

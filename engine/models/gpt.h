@@ -220,6 +220,22 @@ size_t mb_gpt_block_inside_bytes(const mb_gpt_config *cfg, int B, int T, size_t 
 size_t mb_gpt_train_act_peak_mask(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss,
                                   int ld, const uint8_t *recompute);
 
+/* What the walk needs besides the shapes when methods change the step: the blocks recomputed, and
+ * a loss that a method replaces (then no [N, ld] logits exist; it declares its own bytes). */
+typedef struct mb_act_walk {
+    uint8_t *recompute; /* [layers]: block l recomputed in backward; NULL: none */
+    int own_loss;       /* the loss slot is replaced */
+    size_t loss_keep;   /* bytes it holds from its forward until its backward ends */
+    size_t loss_fwd;    /* bytes it holds only while its forward runs */
+    size_t loss_bwd;    /* bytes it holds only while its backward runs */
+} mb_act_walk;
+/* Peak ACTIVATIONS bytes of a training step under w, walking its allocations in order: the
+ * forward's blocks; the loss's forward (own: after lnf and the losses, + keep + fwd; default: the
+ * logits); the loss's backward after dres and dtmp (own: + keep + bwd, keep freed at its end);
+ * the rest of the backward scratch with the logits gone; the blocks' backward. */
+size_t mb_gpt_act_walk(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld,
+                       const mb_act_walk *w);
+
 /* Builds descriptors and allocates the weights (category WEIGHTS), not initialised.
  * On failure everything taken is freed and *m is zeroed. */
 mb_status mb_gpt_create(mb_ctx *ctx, const mb_gpt_config *cfg, mb_gpt *m);
