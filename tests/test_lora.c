@@ -38,6 +38,23 @@ static void make_stack(stack *s, const mb_method *const *ms, int n) {
     }
 }
 
+/* gpt-nano on `be` (weights from seed 3) and a trainer over ms[0..n) (seed 5). */
+static int setup(const mb_backend *be, const mb_method *const *ms, int n, mb_ctx *ctx,
+                 mb_gpt_config *cfg, mb_gpt *m, stack *st, mb_train *tr) {
+    CHECK_OK(ctx, fixture_nano(ctx, be, 3, cfg, m));
+    make_stack(st, ms, n);
+    CHECK_OK(ctx, mb_train_init(tr, ctx, m, st->ms, st->vs, st->n, NULL, 5));
+    return 0;
+}
+
+/* Frees the trainer and the model; nothing may be left. */
+static int teardown(mb_ctx *ctx, mb_gpt *m, mb_train *tr) {
+    mb_train_fini(tr);
+    mb_gpt_destroy(ctx, m);
+    CHECK_EQ_U(ctx->mem.live, 0);
+    return 0;
+}
+
 /* Step 0 of [lora, adamw] returns the loss a plain forward of the base model gives, exactly. */
 static int check_step0(const mb_backend *be) {
     mb_ctx ctx;
@@ -74,11 +91,11 @@ static int check_gradients(void) {
     mb_ctx ctx;
     mb_gpt_config cfg;
     mb_gpt m;
-    CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f64, 3, &cfg, &m));
     stack st;
-    make_stack(&st, (const mb_method *[]){&mb_method_lora, &mb_method_adamw}, 2);
     mb_train tr;
-    CHECK_OK(&ctx, mb_train_init(&tr, &ctx, &m, st.ms, st.vs, st.n, NULL, 5));
+    if (setup(&mb_backend_cpu_f64, (const mb_method *[]){&mb_method_lora, &mb_method_adamw}, 2,
+              &ctx, &cfg, &m, &st, &tr))
+        return 1;
     CHECK_EQ_U(m.nparams, m.nbase + 2 * 4 * cfg.layers);
     int32_t x[B * T], y[B * T];
     fixture_batch(x, y, B * T, cfg.vocab, 12);
@@ -134,10 +151,7 @@ static int check_gradients(void) {
            checked, worst, biggest);
     free(h);
     free(g);
-    mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
-    CHECK_EQ_U(ctx.mem.live, 0);
-    return 0;
+    return teardown(&ctx, &m, &tr);
 }
 
 /* adam8bit's state of the adapters (bitsandbytes: tensors under min_8bit_size 4096 keep fp32 m
@@ -158,17 +172,14 @@ static int check_memory(int ckpt, double *loss) {
     mb_ctx ctx;
     mb_gpt_config cfg;
     mb_gpt m;
-    CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 3, &cfg, &m));
     stack st;
-    if (ckpt)
-        make_stack(&st,
-                   (const mb_method *[]){&mb_method_lora, &mb_method_checkpointing,
-                                         &mb_method_adam8bit, &mb_method_cce},
-                   ckpt == 2 ? 4 : 3);
-    else
-        make_stack(&st, (const mb_method *[]){&mb_method_lora, &mb_method_adamw}, 2);
     mb_train tr;
-    CHECK_OK(&ctx, mb_train_init(&tr, &ctx, &m, st.ms, st.vs, st.n, NULL, 5));
+    const mb_method *stacked[4] = {&mb_method_lora, &mb_method_checkpointing, &mb_method_adam8bit,
+                                   &mb_method_cce},
+                    *plain[2] = {&mb_method_lora, &mb_method_adamw};
+    if (setup(&mb_backend_cpu_f32, ckpt ? stacked : plain, ckpt ? ckpt + 2 : 2, &ctx, &cfg, &m, &st,
+              &tr))
+        return 1;
     int32_t x[B * T], y[B * T];
     for (int s = 0; s < 2; s++) {
         fixture_batch(x, y, B * T, cfg.vocab, 20 + (uint64_t)s);
@@ -203,10 +214,7 @@ static int check_memory(int ckpt, double *loss) {
            : ckpt    ? ", checkpointing, adam8bit"
                      : ", adamw",
            want[0], want[1], want[2], want[3], total);
-    mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
-    CHECK_EQ_U(ctx.mem.live, 0);
-    return 0;
+    return teardown(&ctx, &m, &tr);
 }
 
 /* fp64: after 3 steps (B no longer 0), finish merges W += 2 B A: the weights move by exactly that
@@ -215,11 +223,11 @@ static int check_merge(void) {
     mb_ctx ctx;
     mb_gpt_config cfg;
     mb_gpt m;
-    CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f64, 3, &cfg, &m));
     stack st;
-    make_stack(&st, (const mb_method *[]){&mb_method_lora, &mb_method_adamw}, 2);
     mb_train tr;
-    CHECK_OK(&ctx, mb_train_init(&tr, &ctx, &m, st.ms, st.vs, st.n, NULL, 5));
+    if (setup(&mb_backend_cpu_f64, (const mb_method *[]){&mb_method_lora, &mb_method_adamw}, 2,
+              &ctx, &cfg, &m, &st, &tr))
+        return 1;
     int32_t x[B * T], y[B * T];
     double l, before, after;
     for (int s = 0; s < 3; s++) {
@@ -260,10 +268,7 @@ static int check_merge(void) {
            "%.15f after\n",
            worst, bmax, before, after);
     free(w0), free(w1), free(a), free(b);
-    mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
-    CHECK_EQ_U(ctx.mem.live, 0);
-    return 0;
+    return teardown(&ctx, &m, &tr);
 }
 
 /* An optimizer's per-parameter tables are sized when it is set up: lora must come first. */
