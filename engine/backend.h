@@ -22,7 +22,7 @@ void mb_dtype_to_f64(mb_dtype t, double *dst, const void *src, size_t n);
 /* Device memory as the runtime sees it (the CUDA backend; NULL on the CPU). */
 typedef struct mb_dev_mem {
     size_t reserved_peak; /* the stream-ordered pool's reserved high watermark */
-    size_t device_used;   /* bytes in use on the device now (NVML per process, else cudaMemGetInfo) */
+    size_t device_used; /* bytes in use on the device now (NVML per process, else cudaMemGetInfo) */
 } mb_dev_mem;
 
 /* What the device is, for provenance columns (the CUDA backend; NULL on the CPU). */
@@ -37,7 +37,7 @@ typedef struct mb_dev_info {
 typedef struct mb_backend {
     const char *name; /* "cpu-f32", "cuda-bf16" */
     mb_dtype dtype;   /* weights, activations, gradients */
-    mb_dtype sdtype;  /* LayerNorm mean/rstd, per-position losses, optimizer state, master weights */
+    mb_dtype sdtype; /* LayerNorm mean/rstd, per-position losses, optimizer state, master weights */
     int logits_align; /* rows of the [N, V] logits are V rounded up to this many elements apart
                        * (tensor-core GEMMs need 16-byte-aligned leading dimensions) */
 
@@ -48,7 +48,8 @@ typedef struct mb_backend {
     mb_status (*to_device)(struct mb_ctx *ctx, void *dst, const void *src, size_t bytes);
     mb_status (*to_host)(struct mb_ctx *ctx, void *dst, const void *src, size_t bytes);
     void (*zero)(struct mb_ctx *ctx, void *p, size_t bytes);
-    /* Waits for queued work; returns the first error a kernel hit since the last call. NULL: no-op. */
+    /* Waits for queued work; returns the first error a kernel hit since the last call. NULL: no-op.
+     */
     mb_status (*sync)(struct mb_ctx *ctx);
     /* Step timing on the device (CUDA events). stop=0 records the start, stop=1 records the end,
      * waits for it and writes the milliseconds between. NULL: the host clock is used. */
@@ -95,8 +96,8 @@ typedef struct mb_backend {
     void (*residual_fwd)(struct mb_ctx *ctx, void *out, const void *a, const void *b, size_t n);
     /* Fused softmax cross-entropy. logits[N,V] (rows ld >= V elements apart) are replaced by
      * probabilities; losses[N] (sdtype) per row. targets < 0 are ignored (loss 0, no gradient). */
-    void (*crossentropy_fwd)(struct mb_ctx *ctx, void *losses, void *logits,
-                             const int32_t *targets, int N, int V, int ld);
+    void (*crossentropy_fwd)(struct mb_ctx *ctx, void *losses, void *logits, const int32_t *targets,
+                             int N, int V, int ld);
     /* In place: probs[N,V] become dlogits = (probs - onehot(target)) * scale */
     void (*crossentropy_bwd)(struct mb_ctx *ctx, void *probs, const int32_t *targets, int N, int V,
                              int ld, double scale);
@@ -142,14 +143,14 @@ typedef struct mb_backend {
      * v = map2[s2]*absmax2; v = v*b2 + (1-b2)*g*g; m = m*b1 + (1-b1)*g; p += step * m/(sqrt(v) +
      * c2*eps) with step = -lr*c2/c1; then p *= 1 - lr*wd when wd > 0 (a non-finite g zeroes m and v
      * and leaves p). absmax becomes the block's max |m|, |v|; codes are re-found by
-     * mb_dynmap_code on m/absmax1, v/absmax2, and an m code whose value has the wrong sign moves one
-     * step toward m's. Without absmax (NULL): s1, s2 are sdtype m and v (bitsandbytes' 32-bit path
-     * for small tensors), same update. c1 = 1 - b1^t, c2 = sqrt(1 - b2^t). NULL where the backend
-     * has no kernel. */
-    void (*adam8bit)(struct mb_ctx *ctx, void *p, const void *g, void *s1, void *s2,
-                     float *absmax1, float *absmax2, void *master, size_t n, const float *map1,
-                     const float *map2, double lr, double beta1, double beta2, double eps, double wd,
-                     double c1, double c2);
+     * mb_dynmap_code on m/absmax1, v/absmax2, and an m code whose value has the wrong sign moves
+     * one step toward m's. Without absmax (NULL): s1, s2 are sdtype m and v (bitsandbytes' 32-bit
+     * path for small tensors), same update. c1 = 1 - b1^t, c2 = sqrt(1 - b2^t). NULL where the
+     * backend has no kernel. */
+    void (*adam8bit)(struct mb_ctx *ctx, void *p, const void *g, void *s1, void *s2, float *absmax1,
+                     float *absmax2, void *master, size_t n, const float *map1, const float *map2,
+                     double lr, double beta1, double beta2, double eps, double wd, double c1,
+                     double c2);
 
     /* --- gradient projection (galore, apollo): row-major matrices, every operand in sdtype unless
      * said otherwise. NULL where the backend has none of them. --- */
@@ -175,10 +176,12 @@ typedef struct mb_backend {
      * and R, N [rows, cols]: the projected gradient and its Adam direction. The scaling factor s:
      * axis 1: s_i = |N[i,:]| / (|R[i,:]| + 1e-8) per row (rows == m: g's row i is scaled by s_i);
      * axis 0: per column (cols == n: g's column j by s_j); axis -1: one s = |N|_F / (|R|_F + 1e-8).
-     * u = g * s * (front ? k : 1). Norm-growth limiter when lim_state is not NULL (one sdtype value,
-     * negative before the first step): a = |u|; with a previous value q, lim = max(a / (q + 1e-8),
-     * 1.01) / 1.01, else lim = 1; lim_state = a / lim. Then w = (w - step * (front ? 1 : k) / lim
-     * * u) * decay. Norms are fp64 sums in a fixed order; s_scratch holds max(rows, cols) sdtype. */
+     * u = g * s * (front ? k : 1). Norm-growth limiter when lim_state is not NULL (one sdtype
+     * value, negative before the first step): a = |u|; with a previous value q, lim = max(a / (q +
+     * 1e-8), 1.01) / 1.01, else lim = 1; lim_state = a / lim. Then w = (w - step * (front ? 1 : k)
+     * / lim
+     * * u) * decay. Norms are fp64 sums in a fixed order; s_scratch holds max(rows, cols) sdtype.
+     */
     void (*apollo_update)(struct mb_ctx *ctx, void *p, const void *g, void *master, const void *R,
                           const void *N, size_t m, size_t n, size_t rows, size_t cols, int axis,
                           int front, double k, void *lim_state, double step, double decay,
@@ -206,6 +209,13 @@ typedef struct mb_backend {
      * zeroed. */
     void (*cce_grad_chunk)(struct mb_ctx *ctx, void *z, int N, int n, int ldz, int v0,
                            const int32_t *targets, const void *lse, double scale);
+
+    /* MeZO: w = w * decay + alpha * z_j over n elements, z_j the standard normal first + j of
+     * stream `stream` under `seed` (mb_rng_normal's value, regenerated here, never stored); the
+     * arithmetic in fp64, w rounded once. w = master when given (then p = w rounded to dtype),
+     * else p. NULL where the backend has none. */
+    void (*zo_axpy)(struct mb_ctx *ctx, void *p, void *master, size_t n, uint64_t seed,
+                    uint32_t stream, uint64_t first, double alpha, double decay);
 } mb_backend;
 
 #define MB_ADAM8_BLOCK 256 /* elements per absmax in adam8bit (bitsandbytes' BLOCKSIZE_2STATE) */

@@ -68,7 +68,8 @@ mb_status mb_train_step(mb_train *tr, const int32_t *tokens, const int32_t *targ
  * order (LoRA merges its adapters into the weights). */
 mb_status mb_train_finish(mb_train *tr);
 
-/* Mean loss of a forward without gradients (phase EVAL), activations freed after. */
+/* Mean loss of a lean forward (phase EVAL: each block's activations freed as the next one runs),
+ * everything freed after. */
 mb_status mb_train_eval(mb_train *tr, const int32_t *tokens, const int32_t *targets, int B, int T,
                         double *loss);
 

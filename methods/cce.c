@@ -43,7 +43,7 @@ static int chunk_of(int chunk, int V) {
 }
 
 /* Forward: per chunk, z = lnf W[v0 : v0 + n]^T, then the online log-sum-exp (the target's logit
- * lands in losses); an evaluation (phase EVAL, no backward follows) keeps no LSE. */
+ * lands in losses); a lean forward (evaluation, MeZO: no backward follows) keeps no LSE. */
 static mb_status cce_forward(cce_state *s, mb_train *tr, const mb_loss_call *c) {
     mb_ctx *ctx = tr->ctx;
     const mb_backend *be = ctx->be;
@@ -64,7 +64,7 @@ static mb_status cce_forward(cce_state *s, mb_train *tr, const mb_loss_call *c) 
     if (st == MB_OK) be->cce_lse_end(ctx, s->lse.ptr, sum.ptr, c->losses, c->targets, c->N);
     mb_free(ctx, &z);
     mb_free(ctx, &sum);
-    if (st != MB_OK || ctx->mem.phase == MB_PHASE_EVAL) mb_free(ctx, &s->lse);
+    if (st != MB_OK || tr->model->lean) mb_free(ctx, &s->lse);
     return st;
 }
 

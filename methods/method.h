@@ -34,8 +34,8 @@ struct mb_train;
 
 /* The step plan a method may edit in begin_step. */
 typedef struct mb_step_plan {
-    uint8_t *trainable; /* [model.nparams]: 0 = frozen this step (no gradient, no update) */
-    int lowest_layer;   /* backward stops below this block (0 = reaches the embeddings) */
+    uint8_t *trainable;  /* [model.nparams]: 0 = frozen this step (no gradient, no update) */
+    int lowest_layer;    /* backward stops below this block (0 = reaches the embeddings) */
     int grads_on_demand; /* 1: no gradient buffers before backward; each trainable parameter's is
                           * allocated just before its first write (a grad_ready that frees it keeps
                           * the gradient peak to the tensors in flight) */
@@ -52,9 +52,9 @@ typedef struct mb_step_plan {
 typedef struct mb_predict {
     const mb_gpt *model; /* descriptors (shapes) */
     int B, T;
-    size_t elem;            /* bytes per element of the backend (weights, grads, activations) */
-    size_t state_elem;      /* bytes per element of optimizer state (the backend's sdtype) */
-    size_t trainable_numel; /* parameters that get gradients; later methods read it */
+    size_t elem;                /* bytes per element of the backend (weights, grads, activations) */
+    size_t state_elem;          /* bytes per element of optimizer state (the backend's sdtype) */
+    size_t trainable_numel;     /* parameters that get gradients; later methods read it */
     int64_t bytes[MB_MEM_NCAT]; /* peak bytes per category */
     int logits_ld;              /* row stride of the logits on this backend (mb_gpt_logits_ld) */
     /* [model->nparams]: 1 where the stack trains the parameter (all at first; an adapter method

@@ -19,6 +19,7 @@ extern const mb_method mb_method_apollo;
 extern const mb_method mb_method_apollo_mini;
 extern const mb_method mb_method_lora;
 extern const mb_method mb_method_cce;
+extern const mb_method mb_method_mezo;
 
 /* One line per method. */
 static const mb_method *const builtin[] = {
@@ -34,6 +35,7 @@ static const mb_method *const builtin[] = {
     &mb_method_checkpointing,
     &mb_method_lora,
     &mb_method_cce,
+    &mb_method_mezo,
 };
 #define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))
 

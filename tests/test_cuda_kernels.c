@@ -1025,6 +1025,20 @@ static void t_axpy_decay(tcase *tc, size_t n) {
     }
 }
 
+/* MeZO's seeded move w = 0.999 w + 0.01 z, z regenerated on each side (an odd first index starts
+ * mid-block); the GPU's fp64 log/cos/sin may differ from glibc's in the last bit, far under the
+ * element tolerance. */
+static void t_zo_axpy(tcase *tc, size_t n) {
+    pair p, master;
+    void *gmaster = weights_new(tc, &p, &master, n);
+    set_label(tc, "zo_axpy n=%zu%s", n, gmaster ? " +master" : "");
+    tc->gb->zo_axpy(tc->gc, G(p), gmaster, n, 77, 3, 1001, 0.01, 0.999);
+    tc->cb->zo_axpy(tc->cc, R(p), NULL, n, 77, 3, 1001, 0.01, 0.999);
+    expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
+    if (gmaster) expect_close2(tc, "master", &master, &p, tol(tc, TOL_STATE));
+    pairs_free(tc);
+}
+
 /* APOLLO's update on p[m,n]: channel scales per row (axis 1, R m x r), per column (axis 0,
  * R r x n), or one (axis -1); the limiter with a previous norm low enough to act, with none yet
  * (-1), and off. */
@@ -1100,6 +1114,7 @@ static int run_table(const mb_backend *be) {
         t_adam8bit(&tc, n, 0);
         t_adam_dir(&tc, n);
         t_axpy_decay(&tc, n);
+        t_zo_axpy(&tc, n);
         t_gemm(&tc, 0, s->B * s->T, s->C, s->NH * 3 + 1);
         /* LoRA's shapes: x A^T (K = C), u B^T (K = r), dout^T u (K = N) */
         t_gemm(&tc, 1, s->B * s->T, 8, s->C);

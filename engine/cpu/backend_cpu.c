@@ -7,6 +7,7 @@
 
 #include "../ctx.h"
 #include "../dynmap.h"
+#include "../philox.h"
 
 #define MB_UNUSED __attribute__((unused))
 
@@ -53,6 +54,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #include "kernels_impl.h"
 #include "kernels_proj.h"
 #include "kernels_cce.h"
+#include "kernels_zo.h"
 #undef REAL
 #undef SFX
 #undef GESVD
@@ -69,6 +71,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #include "kernels_impl.h"
 #include "kernels_proj.h"
 #include "kernels_cce.h"
+#include "kernels_zo.h"
 #undef REAL
 #undef SFX
 #undef GESVD
@@ -91,7 +94,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .axpy_decay = axpy_decay_##sfx, .apollo_update = apollo_update_##sfx,                      \
         .gemm = gemm_s_##sfx, /* dtype == sdtype: the same GEMM, fp64 sums */                    \
         .cce_lse_chunk = cce_lse_chunk_##sfx, .cce_lse_end = cce_lse_end_##sfx,                  \
-        .cce_grad_chunk = cce_grad_chunk_##sfx,                                                  \
+        .cce_grad_chunk = cce_grad_chunk_##sfx, .zo_axpy = zo_axpy_##sfx,                        \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32);

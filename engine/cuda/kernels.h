@@ -1,5 +1,6 @@
 /* engine/cuda/kernels.h — the CUDA kernels behind the backend tables, one instantiation per storage
- * type (f32: float, bf16: __nv_bfloat16 with fp32 statistics and state). Semantics: engine/backend.h. */
+ * type (f32: float, bf16: __nv_bfloat16 with fp32 statistics and state). Semantics:
+ * engine/backend.h. */
 #ifndef MB_CUDA_KERNELS_H
 #define MB_CUDA_KERNELS_H
 
@@ -53,10 +54,9 @@ struct mb_ctx;
     void mb_cuda_sgd_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *buf, void *master,    \
                            size_t n, double lr, double momentum, double dampening, double wd,      \
                            int nesterov, int first);                                               \
-    void mb_cuda_adafactor_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *row,           \
-                                 void *col, void *master, size_t rows, size_t cols, double w,      \
-                                 double rho, double eps1, double eps2, double d, double lr,        \
-                                 double wd);                                                       \
+    void mb_cuda_adafactor_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *row, void *col, \
+                                 void *master, size_t rows, size_t cols, double w, double rho,     \
+                                 double eps1, double eps2, double d, double lr, double wd);        \
     void mb_cuda_adam_mini_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v,     \
                                  void *master, size_t n, size_t block, double lr, double beta1,    \
                                  double beta2, double eps, double wd, double bc1, double bc2);     \
@@ -70,7 +70,7 @@ struct mb_ctx;
                                      const void *R, const void *N, size_t m, size_t n,             \
                                      size_t rows, size_t cols, int axis, int front, double k,      \
                                      void *lim_state, double step, double decay, void *s_scratch); \
-    /* db[OC] += column sums of dout[N,OC], rows ld apart (deterministic two-stage reduction) */    \
+    /* db[OC] += column sums of dout[N,OC], rows ld apart (deterministic two-stage reduction) */   \
     void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, int OC,    \
                                  int ld);
 
@@ -83,10 +83,15 @@ struct mb_ctx;
                                       const int32_t *targets, const void *lse, double scale);
 MB_CCE_DECL(f32)
 MB_CCE_DECL(bf16)
+void mb_cuda_zo_axpy_f32(struct mb_ctx *ctx, void *p, void *master, size_t n, uint64_t seed,
+                         uint32_t stream, uint64_t first, double alpha, double decay);
+void mb_cuda_zo_axpy_bf16(struct mb_ctx *ctx, void *p, void *master, size_t n, uint64_t seed,
+                          uint32_t stream, uint64_t first, double alpha, double decay);
 void mb_cuda_cce_lse_end(struct mb_ctx *ctx, void *mx, const void *sum, void *losses,
                          const int32_t *targets, int N);
 void mb_cuda_gemm_f32(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
-                      const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
+                      const void *A, int lda, const void *B, int ldb, double beta, void *C,
+                      int ldc);
 void mb_cuda_gemm_bf16(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                        const void *A, int lda, const void *B, int ldb, double beta, void *C,
                        int ldc);

@@ -310,7 +310,7 @@ static size_t max_sz(size_t a, size_t b) {
 
 size_t mb_gpt_train_act_peak_mask(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss,
                                   int ld, const uint8_t *recompute) {
-    mb_act_walk w = {(uint8_t *)recompute, 0, 0, 0, 0};
+    mb_act_walk w = {(uint8_t *)recompute, 0, 0, 0, 0, 0};
     return mb_gpt_act_walk(cfg, B, T, es, ss, ld, &w);
 }
 
@@ -319,6 +319,15 @@ size_t mb_gpt_act_walk(const mb_gpt_config *cfg, int B, int T, size_t es, size_t
     const uint8_t *recompute = w->recompute;
     size_t BT = (size_t)B * T, BTC = BT * cfg->d_model, L = (size_t)cfg->layers;
     size_t I = mb_gpt_block_inside_bytes(cfg, B, T, es, ss), nrec = 0, peak = 0;
+    if (w->lean) {
+        size_t cur = es * 5 * BTC;
+        for (size_t l = 0; l < L; l++) {
+            peak = max_sz(peak, cur + es * BTC + I);
+            cur = es * 6 * BTC; /* this block's output replaces the previous one */
+        }
+        cur += es * BTC + ss * 3 * BT + (w->own_loss ? 0 : es * BT * (size_t)ld);
+        return max_sz(peak, cur + (w->own_loss ? w->loss_keep + w->loss_fwd : 0));
+    }
     /* forward: after the embeddings and the shared GELU buffer, each block holds its output and
      * its inside while it runs; a recomputed block frees its inside after */
     size_t cur = es * 5 * BTC;
@@ -527,6 +536,7 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens, con
     a->B = B;
     a->T = T;
     a->has_targets = targets != NULL;
+    a->lean = m->lean;
     m->have_acts = 1;
     a->layer = calloc((size_t)L, sizeof *a->layer);
     if (!a->layer) return mb_error(ctx, MB_ENOMEM, "host allocation of activation table");
@@ -542,6 +552,12 @@ static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens, con
         mb_gpt_layer_acts *la = &a->layer[l];
         MB_TRY(mb_alloc(ctx, &la->res3, BT * C * es, A, "res3"));
         MB_TRY(block_forward(ctx, m, l, res));
+        if (m->lean) { /* no backward: the next block reads res3 only */
+            free_block_inside(ctx, la);
+            if (l > 0) mb_free(ctx, &a->layer[l - 1].res3);
+            res = la->res3.ptr;
+            continue;
+        }
         mb_act_mode mode = act_policy(m, l);
         if (mode == MB_ACT_RECOMPUTE)
             free_block_inside(ctx, la);
@@ -763,6 +779,10 @@ mb_status mb_gpt_backward(mb_ctx *ctx, mb_gpt *m) {
     mb_gpt_acts *a = &m->acts;
     if (!m->have_acts || !a->has_targets)
         return mb_error(ctx, MB_EINVAL, "backward needs a forward with targets first");
+    if (a->lean)
+        return mb_error(ctx, MB_EINVAL,
+                        "backward needs a training forward; a lean forward "
+                        "(evaluation) keeps nothing for it");
     if (!m->grads_allocated && !m->grad_mask)
         return mb_error(ctx, MB_EINVAL, "backward needs gradient buffers (or gradients on demand)");
     size_t es = mb_dtype_size(ctx->be->dtype), NC = (size_t)a->B * a->T * m->cfg.d_model;

@@ -157,6 +157,7 @@ typedef struct mb_gpt_layer_acts {
 /* Saved activations of one forward: kept until backward (or mb_gpt_free_acts). */
 typedef struct mb_gpt_acts {
     int B, T, has_targets;
+    int lean;                 /* made by a lean forward: nothing kept for backward */
     int counted;              /* positions with a target: the loss is their mean */
     mb_buf tokens, targets;   /* int32 [B,T], category OTHER */
     mb_buf encoded;           /* [B,T,C] */
@@ -178,6 +179,10 @@ typedef struct mb_gpt {
     const uint8_t *grad_mask; /* trainable[nparams] while on demand, else NULL */
     mb_gpt_acts acts;
     int have_acts;
+    /* A lean forward (evaluation, MeZO): no backward follows, so each block's inside and the
+     * residual before it are freed as soon as the next block has read them; the peak is an
+     * inference's. Set around mb_gpt_forward; backward refuses what it leaves. */
+    int lean;
     const mb_gpt_hooks *hooks; /* NULL: plain forward/backward */
 } mb_gpt;
 
@@ -228,11 +233,14 @@ typedef struct mb_act_walk {
     size_t loss_keep;   /* bytes it holds from its forward until its backward ends */
     size_t loss_fwd;    /* bytes it holds only while its forward runs */
     size_t loss_bwd;    /* bytes it holds only while its backward runs */
+    int lean;           /* the step runs lean forwards only (MeZO): no backward */
 } mb_act_walk;
 /* Peak ACTIVATIONS bytes of a training step under w, walking its allocations in order: the
  * forward's blocks; the loss's forward (own: after lnf and the losses, + keep + fwd; default: the
  * logits); the loss's backward after dres and dtmp (own: + keep + bwd, keep freed at its end);
- * the rest of the backward scratch with the logits gone; the blocks' backward. */
+ * the rest of the backward scratch with the logits gone; the blocks' backward. Lean: encoded and
+ * the GELU buffer, each block's output and inside while it runs beside the previous output, then
+ * lnf, its statistics, the logits (or the loss's own bytes) and the losses. */
 size_t mb_gpt_act_walk(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld,
                        const mb_act_walk *w);
 
