@@ -48,8 +48,8 @@ typedef struct mb_backend {
     mb_status (*to_device)(struct mb_ctx *ctx, void *dst, const void *src, size_t bytes);
     mb_status (*to_host)(struct mb_ctx *ctx, void *dst, const void *src, size_t bytes);
     void (*zero)(struct mb_ctx *ctx, void *p, size_t bytes);
-    /* Waits for queued work; returns the first error a kernel hit since the last call. NULL: no-op.
-     */
+    /* Waits for queued work; returns the first error a kernel hit since the last call.
+     * NULL: no-op. */
     mb_status (*sync)(struct mb_ctx *ctx);
     /* Step timing on the device (CUDA events). stop=0 records the start, stop=1 records the end,
      * waits for it and writes the milliseconds between. NULL: the host clock is used. */
@@ -177,11 +177,10 @@ typedef struct mb_backend {
      * axis 1: s_i = |N[i,:]| / (|R[i,:]| + 1e-8) per row (rows == m: g's row i is scaled by s_i);
      * axis 0: per column (cols == n: g's column j by s_j); axis -1: one s = |N|_F / (|R|_F + 1e-8).
      * u = g * s * (front ? k : 1). Norm-growth limiter when lim_state is not NULL (one sdtype
-     * value, negative before the first step): a = |u|; with a previous value q, lim = max(a / (q +
-     * 1e-8), 1.01) / 1.01, else lim = 1; lim_state = a / lim. Then w = (w - step * (front ? 1 : k)
-     * / lim
-     * * u) * decay. Norms are fp64 sums in a fixed order; s_scratch holds max(rows, cols) sdtype.
-     */
+     * value, negative before the first step): a = |u|; with a previous value q,
+     * lim = max(a / (q + 1e-8), 1.01) / 1.01, else lim = 1; lim_state = a / lim. Then
+     * w = (w - step * (front ? 1 : k) / lim * u) * decay. Norms are fp64 sums in a fixed order;
+     * s_scratch holds max(rows, cols) sdtype. */
     void (*apollo_update)(struct mb_ctx *ctx, void *p, const void *g, void *master, const void *R,
                           const void *N, size_t m, size_t n, size_t rows, size_t cols, int axis,
                           int front, double k, void *lim_state, double step, double decay,
