@@ -20,6 +20,7 @@ extern const mb_method mb_method_apollo_mini;
 extern const mb_method mb_method_lora;
 extern const mb_method mb_method_cce;
 extern const mb_method mb_method_mezo;
+extern const mb_method mb_method_lisa;
 
 /* One line per method. */
 static const mb_method *const builtin[] = {
@@ -36,6 +37,7 @@ static const mb_method *const builtin[] = {
     &mb_method_lora,
     &mb_method_cce,
     &mb_method_mezo,
+    &mb_method_lisa,
 };
 #define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))
 

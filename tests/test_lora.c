@@ -197,7 +197,7 @@ static int check_memory(int ckpt, double *loss) {
     /* cce (its whole vocabulary of 256, a multiple of 64, in one tile): no logits; the LSE from
      * forward to backward, a tile and the running sums in forward, a tile in backward */
     const size_t N = (size_t)B * T, V = (size_t)cfg.vocab;
-    mb_act_walk w = {ckpt ? all : NULL, ckpt == 2, E * N, E * N * V + E * N, E * N * V, 0};
+    mb_act_walk w = {ckpt ? all : NULL, ckpt == 2, E * N, E * N * V + E * N, E * N * V, 0, 0};
     want[MB_MEM_ACTIVATIONS] = mb_gpt_act_walk(&cfg, B, T, E, E, cfg.vocab, &w) + 2 * E * N * R;
     want[MB_MEM_OTHER] = 2 * 4 * B * T;
     size_t total = 0;

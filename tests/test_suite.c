@@ -392,7 +392,7 @@ int main(int argc, char **argv) {
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamww]\n",
         "t.yaml:3:11: error: unknown method 'adamww' (did you mean 'adamw'?)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [lion]\n",
-        "t.yaml:3:11: error: unknown method 'lion' (valid: adamw, sgd, adafactor, adam-mini, adam8bit, galore, apollo, apollo-mini, lomo, checkpointing, lora, cce, mezo)");
+        "t.yaml:3:11: error: unknown method 'lion' (valid: adamw, sgd, adafactor, adam-mini, adam8bit, galore, apollo, apollo-mini, lomo, checkpointing, lora, cce, mezo, lisa)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: adamw, betas: 1}]\n",
         "t.yaml:3:25: error: unknown parameter 'betas' for method adamw (did you mean 'beta1'?)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: sgd, zzz: 1}]\n",

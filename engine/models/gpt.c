@@ -253,13 +253,12 @@ mb_status mb_gpt_init_weights(mb_ctx *ctx, mb_gpt *m, uint64_t seed) {
 mb_status mb_gpt_alloc_grads(mb_ctx *ctx, mb_gpt *m, const uint8_t *trainable) {
     m->grad_mask = NULL;
     size_t es = mb_dtype_size(ctx->be->dtype);
+    /* frees first, so a changed trainable set (LISA) never holds both sets at once */
+    for (int i = 0; i < m->nparams && trainable; i++)
+        if (!trainable[i]) mb_free(ctx, &m->params[i].g);
     for (int i = 0; i < m->nparams; i++) {
         mb_param *p = &m->params[i];
-        if (trainable && !trainable[i]) {
-            mb_free(ctx, &p->g);
-            continue;
-        }
-        if (p->g.ptr) continue;
+        if ((trainable && !trainable[i]) || p->g.ptr) continue;
         mb_status s = mb_alloc(ctx, &p->g, p->numel * es, MB_MEM_GRADS, p->name);
         if (s != MB_OK) {
             mb_gpt_free_grads(ctx, m);
@@ -310,7 +309,7 @@ static size_t max_sz(size_t a, size_t b) {
 
 size_t mb_gpt_train_act_peak_mask(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss,
                                   int ld, const uint8_t *recompute) {
-    mb_act_walk w = {(uint8_t *)recompute, 0, 0, 0, 0, 0};
+    mb_act_walk w = {(uint8_t *)recompute, 0, 0, 0, 0, 0, 0};
     return mb_gpt_act_walk(cfg, B, T, es, ss, ld, &w);
 }
 
@@ -345,7 +344,7 @@ size_t mb_gpt_act_walk(const mb_gpt_config *cfg, int B, int T, size_t es, size_t
     peak = max_sz(peak, cur + es * 2 * BTC + (w->own_loss ? w->loss_keep + w->loss_bwd : 0));
     cur = cur - logits + es * mb_gpt_bwd_scratch_elems(cfg, B, T);
     peak = max_sz(peak, cur);
-    for (size_t l = L; l-- > 0;) {
+    for (size_t l = L; l-- > (size_t)(w->lowest > 0 ? w->lowest : 0);) {
         if (recompute && recompute[l])
             peak = max_sz(peak, cur + I);
         else
@@ -766,7 +765,7 @@ static mb_status backward_impl(mb_ctx *ctx, mb_gpt *m, bwd_scratch *s) {
     MB_TRY(grad_ready(m, f));
     MB_TRY(grad_ready(m, f + 1));
     for (int l = L - 1; l >= lowest && l >= 0; l--)
-        MB_TRY(block_backward(ctx, m, l, s, l > 0 || lowest == 0));
+        MB_TRY(block_backward(ctx, m, l, s, l > lowest || lowest == 0));
     if (lowest == 0) MB_TRY(need_grads(ctx, m, 0, 1));
     if (lowest == 0 && (G(0) || G(1))) /* frozen embeddings (LoRA) need no pass */
         be->encoder_bwd(ctx, G(0), G(1), s->dres.ptr, a->tokens.ptr, a->B, a->T, C);

@@ -234,6 +234,8 @@ typedef struct mb_act_walk {
     size_t loss_fwd;    /* bytes it holds only while its forward runs */
     size_t loss_bwd;    /* bytes it holds only while its backward runs */
     int lean;           /* the step runs lean forwards only (MeZO): no backward */
+    int lowest;         /* backward stops below this block (LISA); blocks under it that are
+                         * marked recomputed are only freed after forward, never restored */
 } mb_act_walk;
 /* Peak ACTIVATIONS bytes of a training step under w, walking its allocations in order: the
  * forward's blocks; the loss's forward (own: after lnf and the losses, + keep + fwd; default: the
