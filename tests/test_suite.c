@@ -391,8 +391,8 @@ int main(int argc, char **argv) {
         "t.yaml:4:21: error: unknown key 'bakend' in targets[0] (did you mean 'backend'?)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamww]\n",
         "t.yaml:3:11: error: unknown method 'adamww' (did you mean 'adamw'?)");
-    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [lion]\n",
-        "t.yaml:3:11: error: unknown method 'lion' (valid: adamw, sgd, adafactor, adam-mini, adam8bit, galore, apollo, apollo-mini, lomo, checkpointing, lora, cce, mezo, lisa)");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [shampoo]\n",
+        "t.yaml:3:11: error: unknown method 'shampoo' (valid: adamw, sgd, adafactor, adam-mini, adam8bit, galore, apollo, apollo-mini, lomo, checkpointing, lora, cce, mezo, lisa)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: adamw, betas: 1}]\n",
         "t.yaml:3:25: error: unknown parameter 'betas' for method adamw (did you mean 'beta1'?)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: sgd, zzz: 1}]\n",
