@@ -1,4 +1,5 @@
-/* harness/runner.c — the cell loop: set up a context on the target, train, evaluate, measure, write. */
+/* harness/runner.c — the cell loop: set up a context on the target, train, evaluate, measure,
+ * write. */
 #include "runner.h"
 
 #include "../datasets/corpus.h"
@@ -78,9 +79,10 @@ static mb_status write_run_json(mb_ctx *ctx, const mb_runner *r, int complete) {
     mb_json_bool(&j, "complete", complete);
     mb_json_bool(&j, "interrupted", r->interrupted != 0);
     if (r->interrupted)
-        mb_json_str(&j, "signal", r->interrupted == SIGTERM ? "SIGTERM"
-                                  : r->interrupted == SIGINT ? "SIGINT"
-                                                             : "signal");
+        mb_json_str(&j, "signal",
+                    r->interrupted == SIGTERM  ? "SIGTERM"
+                    : r->interrupted == SIGINT ? "SIGINT"
+                                               : "signal");
     mb_json_int(&j, "resumed_cells", r->nskipped);
     mb_json_key_obj(&j, "suite");
     mb_json_str(&j, "name", s->name);
@@ -180,8 +182,10 @@ static mb_status keep_steps_of(mb_ctx *ctx, mb_runner *r, const char *path, cons
             size_t len = strcspn(h, "\",\r\n");
             keep = has_hash(t, col, h, len);
         }
-        if (keep) bad |= fwrite(line, 1, (size_t)n, out) != (size_t)n;
-        else r->dropped_step_rows++;
+        if (keep)
+            bad |= fwrite(line, 1, (size_t)n, out) != (size_t)n;
+        else
+            r->dropped_step_rows++;
     }
     bad |= ferror(in);
     free(line);
@@ -238,8 +242,7 @@ mb_status mb_runner_open(mb_ctx *ctx, mb_runner *r, const mb_suite *s, const mb_
     r->out_dir = strdup(out_dir);
     r->summary = calloc((size_t)(p->n ? p->n : 1), sizeof *r->summary);
     r->done = calloc((size_t)(p->n ? p->n : 1), 1);
-    if (!r->out_dir || !r->summary || !r->done)
-        return mb_error(ctx, MB_ENOMEM, "host allocation");
+    if (!r->out_dir || !r->summary || !r->done) return mb_error(ctx, MB_ENOMEM, "host allocation");
     /* The data set is shared by every cell: a suite whose data cannot load is invalid input. */
     mb_status ds;
     if (s->data.kind == MB_DATA_FILE)
@@ -256,6 +259,11 @@ mb_status mb_runner_open(mb_ctx *ctx, mb_runner *r, const mb_suite *s, const mb_
                                s->data.val_fraction);
     if (ds != MB_OK) return mb_error_prefix(ctx, ds, "%s: data", s->path);
     r->data_ok = 1;
+    if (s->init_checkpoint && access(s->init_checkpoint, R_OK) != 0)
+        return mb_error(ctx, MB_EIO,
+                        "%s: init.checkpoint %s: %s (a suite with save: {checkpoint: ...} writes "
+                        "one)",
+                        s->path, s->init_checkpoint, strerror(errno));
     MB_TRY(mkdirs(ctx, out_dir));
     if (resume) MB_TRY(prepare_resume(ctx, r));
     char path[4096];
@@ -367,6 +375,7 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
     if (s->classify) shape.classes = r->data.classes; /* the class head replaces the LM head */
     if (st == MB_OK) st = mb_gpt_create(ctx, &shape, &model);
     if (st == MB_OK) st = mb_gpt_init_weights(ctx, &model, c->seed);
+    if (st == MB_OK && s->init_checkpoint) st = mb_gpt_load(ctx, &model, s->init_checkpoint);
     const mb_method *ms[MB_MAX_STACK];
     const mb_pvalue *vs[MB_MAX_STACK];
     for (int i = 0; i < c->stack->n && i < MB_MAX_STACK; i++) {
@@ -397,8 +406,10 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
         double t0 = mb_now(), loss = 0, dt = 0;
         if (ctx->be->timer) st = ctx->be->timer(ctx, 0, NULL);
         if (st == MB_OK) st = mb_train_step(&tr, x, y, B, T, &loss);
-        if (st == MB_OK && ctx->be->timer) st = ctx->be->timer(ctx, 1, &dt);
-        else dt = (mb_now() - t0) * 1e3;
+        if (st == MB_OK && ctx->be->timer)
+            st = ctx->be->timer(ctx, 1, &dt);
+        else
+            dt = (mb_now() - t0) * 1e3;
         if (st == MB_OK) st = sample_device(ctx, cr);
         if (st != MB_OK) break;
         if (!isfinite(loss)) {
@@ -408,8 +419,15 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
         }
         if (step >= warmup) cr->ms[cr->nms++] = dt;
         cr->final_loss = loss;
-        mb_step_row sr = {c->hash, "train", c->repeat, step, loss, lr, dt,
-                          (int64_t)ctx->mem.cur_total, (int64_t)ctx->mem.peak_total};
+        mb_step_row sr = {c->hash,
+                          "train",
+                          c->repeat,
+                          step,
+                          loss,
+                          lr,
+                          dt,
+                          (int64_t)ctx->mem.cur_total,
+                          (int64_t)ctx->mem.peak_total};
         mb_status ws = mb_steps_write(ctx, &r->steps, &sr);
         if (ws != MB_OK) {
             st = ws;
@@ -423,12 +441,24 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
             st = evaluate(&tr, r, c, &cr->val, &cr->val_se, &vloss);
             if (st != MB_OK) break;
             /* steps.csv's eval rows hold the validation loss (a classifier's too) */
-            mb_step_row er = {c->hash, "eval", c->repeat, step, vloss, lr, NAN,
-                              (int64_t)ctx->mem.cur_total, (int64_t)ctx->mem.peak_total};
+            mb_step_row er = {c->hash,
+                              "eval",
+                              c->repeat,
+                              step,
+                              vloss,
+                              lr,
+                              NAN,
+                              (int64_t)ctx->mem.cur_total,
+                              (int64_t)ctx->mem.peak_total};
             st = mb_steps_write(ctx, &r->steps, &er);
         }
     }
     mb_progress_step(&r->progress, c->label, steps, steps);
+    if (st == MB_OK && s->save_checkpoint && !c->trial_steps) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", r->out_dir, s->save_checkpoint);
+        st = mb_gpt_save(ctx, &model, path);
+    }
     mb_train_fini(&tr);
     mb_gpt_destroy(ctx, &model);
     free(x);
@@ -442,8 +472,10 @@ static const mb_backend *cell_backend(const mb_cell *c, char *why, size_t n) {
         if (c->precision == MB_PREC_FP32) return &mb_backend_cuda_f32;
         if (c->precision == MB_PREC_TF32) return &mb_backend_cuda_tf32;
         if (c->precision == MB_PREC_BF16) return &mb_backend_cuda_bf16;
-        snprintf(why, n, "precision %s runs on the cpu backend; the cuda backend runs fp32, tf32 "
-                 "and bf16", mb_precision_name(c->precision));
+        snprintf(why, n,
+                 "precision %s runs on the cpu backend; the cuda backend runs fp32, tf32 "
+                 "and bf16",
+                 mb_precision_name(c->precision));
 #else
         snprintf(why, n, "target %s asks for the cuda backend, which this build does not have",
                  c->target->name);
@@ -630,7 +662,10 @@ static mb_status run_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_outc
 
 static const char *signal_abbrev(int sig) {
     /* strsignal gives prose ("Segmentation fault"); users search for the macro name. */
-    static const struct { int sig; const char *name; } tab[] = {
+    static const struct {
+        int sig;
+        const char *name;
+    } tab[] = {
         {SIGSEGV, "SIGSEGV"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},
         {SIGILL, "SIGILL"},   {SIGKILL, "SIGKILL"}, {SIGTERM, "SIGTERM"}, {SIGINT, "SIGINT"},
         {SIGTRAP, "SIGTRAP"}, {SIGSYS, "SIGSYS"},   {SIGPIPE, "SIGPIPE"}, {SIGHUP, "SIGHUP"},
@@ -649,8 +684,7 @@ enum { CHILD_STOPPED = 128 };
  * own rows; the files are opened for appending and flushed per row, so parent and child share
  * them). The parent waits, kills the child past --cell-timeout, and writes the row itself when the
  * child died or exited without writing one. Same returns as run_cell. */
-static mb_status run_cell_isolated(mb_ctx *ctx, mb_runner *r, const mb_cell *c,
-                                   cell_outcome *o) {
+static mb_status run_cell_isolated(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_outcome *o) {
     memset(o, 0, sizeof *o);
     int fd[2];
     if (pipe(fd) != 0) {
@@ -716,8 +750,10 @@ static mb_status run_cell_isolated(mb_ctx *ctx, mb_runner *r, const mb_cell *c,
     /* The child is gone, so this cannot block: it picks up a row written just before a kill. */
     while (got < sizeof *o) {
         ssize_t n = read(fd[0], (char *)o + got, sizeof *o - got);
-        if (n > 0) got += (size_t)n;
-        else if (n == 0 || errno != EINTR) break;
+        if (n > 0)
+            got += (size_t)n;
+        else if (n == 0 || errno != EINTR)
+            break;
     }
     close(fd[0]);
     if (got == sizeof *o) return MB_OK; /* the child wrote its row */
@@ -759,14 +795,14 @@ static mb_status run_cell_isolated(mb_ctx *ctx, mb_runner *r, const mb_cell *c,
     fill_identity(r, c, &cr.row, started);
     if (timed_out) {
         cr.row.status = "timeout";
-        snprintf(o->reason, sizeof o->reason, "the cell ran past --cell-timeout %g s and was killed",
-                 r->cell_timeout);
+        snprintf(o->reason, sizeof o->reason,
+                 "the cell ran past --cell-timeout %g s and was killed", r->cell_timeout);
     } else {
         cr.row.status = "error";
         const char *name = sig ? signal_abbrev(sig) : NULL;
         if (sig && name)
-            snprintf(o->reason, sizeof o->reason,
-                     "the cell's process was killed by signal %d (%s)", sig, name);
+            snprintf(o->reason, sizeof o->reason, "the cell's process was killed by signal %d (%s)",
+                     sig, name);
         else if (sig)
             snprintf(o->reason, sizeof o->reason, "the cell's process was killed by signal %d",
                      sig);
@@ -791,8 +827,10 @@ static mb_status run_trial(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int size
     tc.search = MB_SEARCH_NONE;
     tc.row_search = "trial";
     tc.trial_steps = r->suite->search.trial_steps;
-    if (batch) tc.batch_size = size;
-    else tc.seq_len = size;
+    if (batch)
+        tc.batch_size = size;
+    else
+        tc.seq_len = size;
     size_t n = strlen(c->config) + 64;
     if (!(tc.config = malloc(n))) return mb_error(ctx, MB_ENOMEM, "host allocation");
     snprintf(tc.config, n, "%strial %s=%d\n", c->config, batch ? "batch_size" : "seq_len", size);
@@ -819,9 +857,10 @@ static mb_status run_trial(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int size
     }
     if (!reused) st = isolate ? run_cell_isolated(ctx, r, &tc, o) : run_cell(ctx, r, &tc, o);
     if (st == MB_OK && o->ws == MB_OK)
-        mb_progress_note(&r->progress, tc.label, !strcmp(o->sm.status, "ok") ? "trial: fits"
-                                                 : !strcmp(o->sm.status, "oom") ? "trial: oom"
-                                                                                 : o->sm.status);
+        mb_progress_note(&r->progress, tc.label,
+                         !strcmp(o->sm.status, "ok")    ? "trial: fits"
+                         : !strcmp(o->sm.status, "oom") ? "trial: oom"
+                                                        : o->sm.status);
     free(tc.config);
     return st;
 }
@@ -856,8 +895,8 @@ static mb_status run_search(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int iso
         ntrials++;
         int fits = !strcmp(t.sm.status, "ok");
         if (used < sizeof log)
-            used += (size_t)snprintf(log + used, sizeof log - used, "%s%d %s", ntrials > 1 ? ", " : "",
-                                     size, fits ? "ok" : t.sm.status);
+            used += (size_t)snprintf(log + used, sizeof log - used, "%s%d %s",
+                                     ntrials > 1 ? ", " : "", size, fits ? "ok" : t.sm.status);
         if (!fits && strcmp(t.sm.status, "oom")) {
             fail = t.sm.status;
             snprintf(failwhy, sizeof failwhy, "the trial at %s %d ended %s: %.600s",
@@ -870,8 +909,10 @@ static mb_status run_search(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int iso
         } else {
             hi = size;
         }
-        if (expo && (!fits || size >= max)) expo = 0;
-        else if (expo) size = size > max / 2 ? max : 2 * size;
+        if (expo && (!fits || size >= max))
+            expo = 0;
+        else if (expo)
+            size = size > max / 2 ? max : 2 * size;
     }
     /* the result row */
     cell_run cr;
@@ -881,8 +922,10 @@ static mb_status run_search(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int iso
     utc_now(started, sizeof started);
     fill_identity(r, c, &cr.row, started);
     mb_row *row = &cr.row;
-    if (batch) row->batch_size = lo;
-    else row->seq_len = lo;
+    if (batch)
+        row->batch_size = lo;
+    else
+        row->seq_len = lo;
     double cap_mib = (double)c->target->memory_cap / 1048576.0;
     if (fail) {
         row->status = "error";
@@ -920,7 +963,7 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
             break;
         }
         cell_outcome o;
-        mb_status st = c->search               ? run_search(ctx, r, c, isolate, &o)
+        mb_status st = c->search ? run_search(ctx, r, c, isolate, &o)
                        : isolate ? run_cell_isolated(ctx, r, c, &o)
                                  : run_cell(ctx, r, c, &o);
         if (st == MB_EINTERRUPTED) {
@@ -953,8 +996,8 @@ void mb_runner_print_summary(const mb_runner *r, FILE *fp) {
         int n = (int)strlen(r->plan->cells[i].label);
         if (n > w) w = n;
     }
-    fprintf(fp, "%-*s  %-8s %10s %10s %17s %12s %9s\n", w, "cell", "status", "peak MiB",
-            "step ms", "p10-p90 ms", "tokens/s", r->suite->classify ? "accuracy" : "val loss");
+    fprintf(fp, "%-*s  %-8s %10s %10s %17s %12s %9s\n", w, "cell", "status", "peak MiB", "step ms",
+            "p10-p90 ms", "tokens/s", r->suite->classify ? "accuracy" : "val loss");
     for (int i = 0; i < r->plan->n; i++) {
         const mb_cell_summary *s = &r->summary[i];
         char range[40] = "", ms[24] = "", tps[24] = "", vl[24] = "";
@@ -965,8 +1008,9 @@ void mb_runner_print_summary(const mb_runner *r, FILE *fp) {
         }
         if (r->plan->cells[i].search && s->status[0]) /* a search: its answer */
             snprintf(vl, sizeof vl, "max=%d", s->answer);
-        else if (!isnan(s->metric)) snprintf(vl, sizeof vl, "%.4f", s->metric);
-        fprintf(fp, "%-*s  %-8s %10.3f %10s %17s %12s %9s\n", w, r->plan->cells[i].label,
-                s->status, s->peak_bytes / 1048576.0, ms, range, tps, vl);
+        else if (!isnan(s->metric))
+            snprintf(vl, sizeof vl, "%.4f", s->metric);
+        fprintf(fp, "%-*s  %-8s %10.3f %10s %17s %12s %9s\n", w, r->plan->cells[i].label, s->status,
+                s->peak_bytes / 1048576.0, ms, range, tps, vl);
     }
 }

@@ -467,7 +467,7 @@ static const struct {
     {"rtx4090-24g", MB_TARGET_CUDA, 24 * GIB},   {"l4-24g", MB_TARGET_CUDA, 24 * GIB},
     {"jetson-orin-8g", MB_TARGET_CUDA, 8 * GIB}, {"cpu", MB_TARGET_CPU, 0},
 };
-static const char *const target_preset_names[] = {"h100-80g", "a100-40g", "rtx4090-24g",
+static const char *const target_preset_names[] = {"h100-80g", "a100-40g",       "rtx4090-24g",
                                                   "l4-24g",   "jetson-orin-8g", "cpu"};
 _Static_assert(sizeof target_presets / sizeof target_presets[0] ==
                    sizeof target_preset_names / sizeof target_preset_names[0],
@@ -541,7 +541,7 @@ static mb_status load_targets(ld *L, const yaml_node_t *list) {
 }
 
 static mb_status load_models(ld *L, const yaml_node_t *list) {
-    static const char *const keys[] = {"name",  "preset", "arch",  "layers",    "d_model",
+    static const char *const keys[] = {"name",  "preset",  "arch",  "layers",    "d_model",
                                        "heads", "seq_len", "vocab", "batch_size"};
     static const char *const archs[] = {"gpt"};
     /* Upper bounds keep the engine's size arithmetic far from overflow; they are well above
@@ -628,6 +628,46 @@ static mb_status load_models(ld *L, const yaml_node_t *list) {
     return MB_OK;
 }
 
+/* A path as written, or relative to the suite file's folder, so a suite runs from any working
+ * directory. */
+static mb_status get_path(ld *L, const yaml_node_t *n, const char *what, char **out) {
+    char *raw;
+    MB_TRY(get_string(L, n, what, &raw));
+    if (raw[0] == '/' || !L->dirlen) {
+        *out = raw;
+        return MB_OK;
+    }
+    size_t len = strlen(raw);
+    *out = malloc(L->dirlen + len + 1);
+    if (*out) {
+        memcpy(*out, L->file, L->dirlen);
+        memcpy(*out + L->dirlen, raw, len + 1);
+    }
+    free(raw);
+    return *out ? MB_OK : oom(L);
+}
+
+/* init: {checkpoint: FILE} (relative to the suite's folder) or save: {checkpoint: NAME} (a plain
+ * file name, written into the results folder). */
+static mb_status load_checkpoint_key(ld *L, const yaml_node_t *m, const char *key, char **out) {
+    static const char *const keys[] = {"checkpoint"};
+    char what[32], where[16];
+    snprintf(what, sizeof what, "%s.checkpoint", key);
+    snprintf(where, sizeof where, " in %s", key);
+    MB_TRY(want_map(L, m, key));
+    MB_TRY(check_keys(L, m, NULL, keys, 1, "key", where));
+    const yaml_node_t *c = map_get(L, m, "checkpoint");
+    if (!c) return fail(L, m, "missing required key 'checkpoint' in %s", key);
+    if (!strcmp(key, "init")) return get_path(L, c, what, out);
+    MB_TRY(get_string(L, c, what, out));
+    if (!**out || strchr(*out, '/'))
+        return fail(L, c,
+                    "save.checkpoint is a file name written into the results folder; "
+                    "'%s' is not one",
+                    *out);
+    return MB_OK;
+}
+
 static mb_status load_data(ld *L, const yaml_node_t *m) {
     static const char *const keys[] = {"name", "path", "vocab", "val_fraction", "tokenizer"};
     /* mb_data_kind order; all but the first two come from `membench data fetch` */
@@ -648,19 +688,22 @@ static mb_status load_data(ld *L, const yaml_node_t *m) {
                 v->type == YAML_SCALAR_NODE ? mb_nearest(sv(v), kinds, NKEYS(kinds)) : NULL;
             join(kinds, NKEYS(kinds), ", ", list, sizeof list);
             if (near)
-                return fail(L, v, "unknown data set %s (did you mean '%s'?); available: %s "
-                                  "(fetch corpora with `membench data fetch NAME`)",
+                return fail(L, v,
+                            "unknown data set %s (did you mean '%s'?); available: %s "
+                            "(fetch corpora with `membench data fetch NAME`)",
                             got(v, b, sizeof b), near, list);
-            return fail(L, v, "unknown data set %s; available: %s (fetch corpora with "
-                              "`membench data fetch NAME`)",
+            return fail(L, v,
+                        "unknown data set %s; available: %s (fetch corpora with "
+                        "`membench data fetch NAME`)",
                         got(v, b, sizeof b), list);
         }
         d->kind = (mb_data_kind)k;
     }
     if ((v = map_get(L, m, "tokenizer"))) {
         if (d->kind != MB_DATA_SOTU && d->kind != MB_DATA_MOBY_DICK && d->kind != MB_DATA_SPAM)
-            return fail(L, v, "data.tokenizer applies only to the text sets (sotu, moby-dick, "
-                              "spam-assassin)");
+            return fail(L, v,
+                        "data.tokenizer applies only to the text sets (sotu, moby-dick, "
+                        "spam-assassin)");
         int t = 0;
         MB_TRY(get_enum(L, v, "data.tokenizer", tokenizers, NKEYS(tokenizers), &t));
         d->tokenizer = t;
@@ -668,8 +711,9 @@ static mb_status load_data(ld *L, const yaml_node_t *m) {
     if (d->kind == MB_DATA_FASHION_MNIST) {
         if ((v = map_get(L, m, "path")) || (v = map_get(L, m, "vocab")) ||
             (v = map_get(L, m, "val_fraction")))
-            return fail(L, v, "data.%s does not apply to fashion-mnist (16 gray levels as tokens; "
-                              "its own 10,000 test images are the validation split)",
+            return fail(L, v,
+                        "data.%s does not apply to fashion-mnist (16 gray levels as tokens; "
+                        "its own 10,000 test images are the validation split)",
                         map_get(L, m, "path")    ? "path"
                         : map_get(L, m, "vocab") ? "vocab"
                                                  : "val_fraction");
@@ -678,15 +722,17 @@ static mb_status load_data(ld *L, const yaml_node_t *m) {
     }
     if (d->kind == MB_DATA_SOTU || d->kind == MB_DATA_MOBY_DICK || d->kind == MB_DATA_SPAM) {
         if ((v = map_get(L, m, "path")) || (v = map_get(L, m, "vocab")))
-            return fail(L, v, "data.%s does not apply to the %s data (its vocabulary is the "
-                              "tokenizer's)",
+            return fail(L, v,
+                        "data.%s does not apply to the %s data (its vocabulary is the "
+                        "tokenizer's)",
                         map_get(L, m, "path") ? "path" : "vocab", kinds[d->kind]);
         d->vocab = d->tokenizer == 0 ? 50257 : 256;
         if ((v = map_get(L, m, "val_fraction"))) {
             MB_TRY(get_num(L, v, "data.val_fraction", 0, 0.5, &d->val_fraction));
             if (d->kind == MB_DATA_SPAM && d->val_fraction == 0)
-                return fail(L, v, "data.val_fraction must be above 0 for spam-assassin: the "
-                                  "classifier is scored on the validation split");
+                return fail(L, v,
+                            "data.val_fraction must be above 0 for spam-assassin: the "
+                            "classifier is scored on the validation split");
         }
         return MB_OK;
     }
@@ -697,21 +743,7 @@ static mb_status load_data(ld *L, const yaml_node_t *m) {
             return fail(L, vocab,
                         "data.vocab applies only to synthetic data (file data is bytes: vocab "
                         "256)");
-        char *raw;
-        MB_TRY(get_string(L, path, "data.path", &raw));
-        if (raw[0] == '/' || !L->dirlen) {
-            d->path = raw;
-        } else {
-            /* relative to the suite file's folder, so a suite runs from any working directory */
-            size_t n = strlen(raw);
-            d->path = malloc(L->dirlen + n + 1);
-            if (d->path) {
-                memcpy(d->path, L->file, L->dirlen);
-                memcpy(d->path + L->dirlen, raw, n + 1);
-            }
-            free(raw);
-            if (!d->path) return oom(L);
-        }
+        MB_TRY(get_path(L, path, "data.path", &d->path));
         d->vocab = 256;
     } else {
         if (path) return fail(L, path, "data.path applies only to data.name: file");
@@ -1007,7 +1039,9 @@ static mb_status load_matrix(ld *L, const yaml_node_t *m) {
 /* ---- search ---- */
 
 const char *mb_search_name(mb_search_kind k) {
-    return k == MB_SEARCH_MAX_BATCH ? "max_batch_size" : k == MB_SEARCH_MAX_SEQ ? "max_seq_len" : "";
+    return k == MB_SEARCH_MAX_BATCH ? "max_batch_size"
+           : k == MB_SEARCH_MAX_SEQ ? "max_seq_len"
+                                    : "";
 }
 
 /* search: {max_batch_size | max_seq_len: {target, start, max, trial_steps}}. Targets are loaded by
@@ -1059,13 +1093,16 @@ static mb_status load_search(ld *L, const yaml_node_t *m) {
             char list[512];
             for (int i = 0; i < s->ntargets; i++) names[i] = s->targets[i].name;
             join((const char *const *)names, s->ntargets, ", ", list, sizeof list);
-            const char *near =
-                v->type == YAML_SCALAR_NODE ? mb_nearest(sv(v), (const char *const *)names, s->ntargets) : NULL;
-            mb_status st = near ? fail(L, v, "%s.target %s is not a target of this suite (did you "
-                                             "mean '%s'?); targets: %s",
+            const char *near = v->type == YAML_SCALAR_NODE
+                                   ? mb_nearest(sv(v), (const char *const *)names, s->ntargets)
+                                   : NULL;
+            mb_status st = near ? fail(L, v,
+                                       "%s.target %s is not a target of this suite (did you "
+                                       "mean '%s'?); targets: %s",
                                        what, got(v, b, sizeof b), near, list)
-                                : fail(L, v, "%s.target %s is not a target of this suite; "
-                                             "targets: %s",
+                                : fail(L, v,
+                                       "%s.target %s is not a target of this suite; "
+                                       "targets: %s",
                                        what, got(v, b, sizeof b), list);
             free(names);
             return st;
@@ -1080,17 +1117,19 @@ static mb_status load_search(ld *L, const yaml_node_t *m) {
                           : "no target has a memory_cap to search under");
     }
     if (!s->targets[q->target].memory_cap)
-        return fail(L, map_get(L, e, "target"), "%s.target '%s' has no memory_cap to search under "
-                    "(give it one, or a preset such as rtx4090-24g)", what,
-                    s->targets[q->target].name);
+        return fail(L, map_get(L, e, "target"),
+                    "%s.target '%s' has no memory_cap to search under "
+                    "(give it one, or a preset such as rtx4090-24g)",
+                    what, s->targets[q->target].name);
     return MB_OK;
 }
 
 /* ---- the document ---- */
 
 static mb_status load_root(ld *L, const yaml_node_t *root) {
-    static const char *const keys[] = {"suite", "seed",   "repeat",  "defaults", "targets", "models",
-                                       "data",  "task",   "methods", "matrix",   "search"};
+    static const char *const keys[] = {"suite",  "seed", "repeat", "defaults", "targets",
+                                       "models", "data", "task",   "methods",  "matrix",
+                                       "search", "init", "save"};
     static const char *const required[] = {"suite", "models", "methods"};
     mb_suite *s = L->s;
     char b[QCAP];
@@ -1139,6 +1178,10 @@ static mb_status load_root(ld *L, const yaml_node_t *root) {
             MB_TRY(load_methods(L, v));
         } else if (!strcmp(k, "matrix")) {
             MB_TRY(load_matrix(L, v));
+        } else if (!strcmp(k, "init")) {
+            MB_TRY(load_checkpoint_key(L, v, "init", &s->init_checkpoint));
+        } else if (!strcmp(k, "save")) {
+            MB_TRY(load_checkpoint_key(L, v, "save", &s->save_checkpoint));
         }
     }
     if (!s->targets) {
@@ -1149,6 +1192,17 @@ static mb_status load_root(ld *L, const yaml_node_t *root) {
     }
     const yaml_node_t *sr = map_get(L, root, "search"); /* after the targets, wherever it is */
     if (sr) MB_TRY(load_search(L, sr));
+    const yaml_node_t *sv_ = map_get(L, root, "save");
+    if (sv_) { /* one cell, so one set of trained weights: the file is not overwritten */
+        long cells = (long)s->ntargets * s->nmodels * s->nstacks * s->repeat;
+        for (int a = 0; a < s->naxes; a++) cells *= s->axes[a].n;
+        if (cells != 1 || s->search.kind != MB_SEARCH_NONE)
+            return fail(L, sv_,
+                        "a suite that saves a checkpoint runs one cell (one target, model "
+                        "and method stack, no matrix, repeat 1, no search); this one has "
+                        "%ld%s",
+                        cells, s->search.kind != MB_SEARCH_NONE ? " and a search" : "");
+    }
     /* the task and the data must agree: labelled data is classified, text is modelled */
     int labelled = s->data.kind == MB_DATA_SPAM || s->data.kind == MB_DATA_FASHION_MNIST;
     if (s->classify && !labelled) {
@@ -1364,6 +1418,8 @@ void mb_suite_free(mb_suite *s) {
     free(s->path);
     free(s->name);
     free(s->data.path);
+    free(s->init_checkpoint);
+    free(s->save_checkpoint);
     for (int i = 0; s->targets && i < s->ntargets; i++) free(s->targets[i].name);
     free(s->targets);
     for (int i = 0; s->models && i < s->nmodels; i++) {

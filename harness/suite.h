@@ -103,6 +103,13 @@ typedef struct mb_suite {
     int naxes;
     mb_matrix_axis *axes;
     mb_search_cfg search;
+    /* init.checkpoint: safetensors weights loaded into every cell's model after its
+     * initialisation (mb_gpt_load: a classifier keeps its new head), resolved against the suite
+     * file's folder; NULL: none */
+    char *init_checkpoint;
+    /* save.checkpoint: the trained weights (after the method's finish, LoRA merged) written as
+     * safetensors into the results folder under this name, by a suite of exactly one cell; NULL */
+    char *save_checkpoint;
 } mb_suite;
 
 /* Loads and validates `path`. On failure the context's error is "FILE:LINE:COL: error: ..." (or

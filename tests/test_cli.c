@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../harness/results.h"
+#include "../harness/table.h"
 #include "check.h"
 #include "proc.h"
 
@@ -48,9 +49,9 @@ static void write_file(const char *name, const char *text) {
 /* results.csv reader: counts rows and statuses; keeps the status and reason columns. */
 typedef struct rows {
     int n, ok, oom, status_col, reason_col, stack_col, target_col, reserved_col, pred_col;
-    int bad_na;  /* a cpu row with a reserved-peak value (there is no pool on the cpu) */
+    int bad_na;   /* a cpu row with a reserved-peak value (there is no pool on the cpu) */
     int bad_pred; /* an ok row whose predicted total is empty */
-    int bad_oom; /* an oom row outside the capped target, or without a reason */
+    int bad_oom;  /* an oom row outside the capped target, or without a reason */
 } rows;
 
 static int row_cb(void *u, int line, int nf, char **f) {
@@ -85,8 +86,8 @@ typedef struct losses {
 static int loss_cb(void *u, int line, int nf, char **f) {
     losses *l = u;
     if (line == 1 || nf < 5) return 0;
-    l->len += (size_t)snprintf(l->text + l->len, sizeof l->text - l->len, "%s %s %s\n", f[2], f[3],
-                               f[4]);
+    l->len +=
+        (size_t)snprintf(l->text + l->len, sizeof l->text - l->len, "%s %s %s\n", f[2], f[3], f[4]);
     return 0;
 }
 
@@ -129,7 +130,8 @@ int main(int argc, char **argv) {
     o = mb("methods show adamw");
     CHECK(o.rc == 0, "show rc %d", o.rc);
     const char *want[] = {
-        "paper: Ilya Loshchilov and Frank Hutter. Decoupled Weight Decay Regularization. ICLR 2019.",
+        "paper: Ilya Loshchilov and Frank Hutter. Decoupled Weight Decay Regularization. ICLR "
+        "2019.",
         "  lr             float  0.0003     [0, 10]                learning rate",
         "  beta1          float  0.9        [0, 0.999999]          first-moment decay",
         "  beta2          float  0.999      [0, 0.999999]          second-moment decay",
@@ -150,12 +152,15 @@ int main(int argc, char **argv) {
     drop(&o);
 
     /* bad input: exit 2 and the loader's exact message */
-    write_file("bad1.yaml", "suite: x\nmodels:\n  - {name: m, preset: gpt-nano}\nmethods: [adamww]\n");
+    write_file("bad1.yaml",
+               "suite: x\nmodels:\n  - {name: m, preset: gpt-nano}\nmethods: [adamww]\n");
     o = mb("run %s/bad1.yaml", tmp);
     CHECK(o.rc == 2, "unknown method rc %d", o.rc);
     char exp[512];
-    snprintf(exp, sizeof exp, "%s/bad1.yaml:4:11: error: unknown method 'adamww' (did you mean "
-                              "'adamw'?)\n", tmp);
+    snprintf(exp, sizeof exp,
+             "%s/bad1.yaml:4:11: error: unknown method 'adamww' (did you mean "
+             "'adamw'?)\n",
+             tmp);
     CHECK_STR(o.se, exp);
     drop(&o);
     o = mb("run %s/missing.yaml", tmp);
@@ -183,10 +188,12 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/smoke/results.csv", tmp);
     rows r = {0};
     CHECK_OK(&ctx, mb_csv_read(&ctx, path, row_cb, &r));
-    CHECK(r.n == 16 && r.ok == 8 && r.oom == 8 && r.bad_oom == 0,
-          "rows %d ok %d oom %d bad %d", r.n, r.ok, r.oom, r.bad_oom);
-    CHECK(r.bad_na == 0 && r.bad_pred == 0, "reserved written on cpu %d, ok rows without a "
-          "prediction %d", r.bad_na, r.bad_pred);
+    CHECK(r.n == 16 && r.ok == 8 && r.oom == 8 && r.bad_oom == 0, "rows %d ok %d oom %d bad %d",
+          r.n, r.ok, r.oom, r.bad_oom);
+    CHECK(r.bad_na == 0 && r.bad_pred == 0,
+          "reserved written on cpu %d, ok rows without a "
+          "prediction %d",
+          r.bad_na, r.bad_pred);
     o = mb("run -n suites/smoke.yaml");
     int lines = 0;
     for (const char *p = o.so; *p; p++) lines += *p == '\n';
@@ -216,8 +223,9 @@ int main(int argc, char **argv) {
     CHECK(strcmp(L[0].text, L[2].text) != 0, "different seeds, same losses");
 
     /* plugins: the template method runs; a future ABI is refused */
-    write_file("plug.yaml", "suite: plug\ndefaults: {steps: 4, warmup_steps: 1}\nmodels: [{name: n, "
-                            "preset: gpt-nano}]\nmethods: [{name: template, lr: 0.001}]\n");
+    write_file("plug.yaml",
+               "suite: plug\ndefaults: {steps: 4, warmup_steps: 1}\nmodels: [{name: n, "
+               "preset: gpt-nano}]\nmethods: [{name: template, lr: 0.001}]\n");
     o = mb("run -q --plugin %s/libmb_template.so --out %s/plug %s/plug.yaml", build, tmp, tmp);
     CHECK(o.rc == 0 && line_has(o.so, "cpu/n/template(lr=0.001)/bs=4/seq=32/fp32/r0", " ok "),
           "template plugin: rc %d\n%s%s", o.rc, o.so, o.se);
@@ -245,6 +253,44 @@ int main(int argc, char **argv) {
              tmp);
     CHECK_STR(o.se, exp);
     drop(&o);
+
+    /* a checkpoint saved by one suite starts another: with lr 0 its evaluation (same seed, same
+     * validation batches) gives the saving run's final validation loss to the last digit */
+    write_file("pre.yaml", "suite: pre\nseed: 3\ndefaults: {steps: 12, warmup_steps: 1, eval: "
+                           "{batches: 2}}\nmodels: [{name: m, preset: gpt-nano}]\n"
+                           "methods: [{name: adamw, lr: 0.01}]\nsave: {checkpoint: pre.st}\n");
+    write_file("ft.yaml", "suite: ft\nseed: 3\ndefaults: {steps: 1, warmup_steps: 0, eval: "
+                          "{batches: 2}}\nmodels: [{name: m, preset: gpt-nano}]\n"
+                          "methods: [{name: sgd, lr: 0}]\ninit: {checkpoint: pre-out/pre.st}\n");
+    o = mb("run -q -o %s/ft-out %s/ft.yaml", tmp, tmp);
+    snprintf(exp, sizeof exp,
+             "membench run: %s/ft.yaml: init.checkpoint %s/pre-out/pre.st: No such file or "
+             "directory (a suite with save: {checkpoint: ...} writes one)\n",
+             tmp, tmp);
+    CHECK(o.rc == 2, "missing checkpoint rc %d", o.rc);
+    CHECK_STR(o.se, exp);
+    drop(&o);
+    o = mb("run -q -o %s/pre-out %s/pre.yaml", tmp, tmp);
+    CHECK(o.rc == 0, "pre rc %d: %s", o.rc, o.se);
+    drop(&o);
+    o = mb("run -q -o %s/ft-out %s/ft.yaml", tmp, tmp);
+    CHECK(o.rc == 0, "ft rc %d: %s", o.rc, o.se);
+    drop(&o);
+    char vals[2][64] = {"", ""};
+    for (int k = 0; k < 2; k++) {
+        char p[256];
+        snprintf(p, sizeof p, "%s/%s/results.csv", tmp, k ? "ft-out" : "pre-out");
+        mb_table t;
+        CHECK_OK(&ctx, mb_table_load(&ctx, p, &t));
+        int col = mb_table_col(&t, "metric_value");
+        if (col >= 0 && t.nrows == 1)
+            snprintf(vals[k], sizeof vals[k], "%s", mb_table_get(&t, 0, col));
+        mb_table_free(&t);
+    }
+    CHECK(vals[0][0] && !strcmp(vals[0], vals[1]),
+          "validation loss %s after saving, %s from the loaded checkpoint", vals[0], vals[1]);
+    printf("checkpoint round trip: validation loss %s when saved, %s when loaded\n", vals[0],
+           vals[1]);
 
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);

@@ -391,6 +391,17 @@ int main(int argc, char **argv) {
         "t.yaml:4:21: error: unknown key 'bakend' in targets[0] (did you mean 'backend'?)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamww]\n",
         "t.yaml:3:11: error: unknown method 'adamww' (did you mean 'adamw'?)");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw, sgd]\n"
+        "save: {checkpoint: w.st}\n",
+        "t.yaml:4:7: error: a suite that saves a checkpoint runs one cell (one target, model and "
+        "method stack, no matrix, repeat 1, no search); this one has 2");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n"
+        "save: {checkpoint: out/w.st}\n",
+        "t.yaml:4:20: error: save.checkpoint is a file name written into the results folder; "
+        "'out/w.st' is not one");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n"
+        "init: {checkpont: w.st}\n",
+        "t.yaml:4:8: error: unknown key 'checkpont' in init (did you mean 'checkpoint'?)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [shampoo]\n",
         "t.yaml:3:11: error: unknown method 'shampoo' (valid: adamw, sgd, adafactor, adam-mini, adam8bit, galore, apollo, apollo-mini, lomo, checkpointing, lora, cce, mezo, lisa)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: adamw, betas: 1}]\n",
