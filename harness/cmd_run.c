@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "runner.h"
+#include "suite.h"
 
 /* The one mutable global outside main's objects: a signal handler takes no argument, so it reaches
  * the runner's stop flag through this pointer. Only on_stop_signal reads it; mb_cmd_run sets it
@@ -18,150 +19,125 @@ static void on_stop_signal(int sig) {
 }
 
 static void run_usage(FILE *fp) {
-    fprintf(fp,
-            "usage: membench run [OPTIONS] SUITE.yaml\n\n"
-            "Runs every cell of the suite (target x model x method stack x matrix values x repeat)\n"
-            "and appends one row per cell to DIR/results.csv, one per step to DIR/steps.csv, and\n"
-            "writes DIR/run.json. Rows are flushed as each cell ends. A summary table goes to\n"
-            "stdout, progress to stderr.\n\n"
-            "options:\n"
-            "  -o, --out DIR       results folder (default: results/<suite name>)\n"
-            "  -f, --filter GLOB   run only cells whose label matches, e.g. '*/adamw/*'\n"
-            "                      (labels: target/model/stack/bs=B/seq=T/precision/rN)\n"
-            "  -n, --dry-run       print the planned cells and their config hashes, run nothing\n"
-            "  -r, --resume        skip cells already in DIR/results.csv (by config hash); drop a\n"
-            "                      truncated last row and the steps of cells without a row\n"
-            "  -p, --plugin PATH   load an out-of-tree method from a shared object (repeatable)\n"
-            "      --isolate       run each cell in a child process: a cell that crashes (segfault,\n"
-            "                      abort, ...) gets a row with status error naming the signal, and\n"
-            "                      the suite goes on\n"
-            "      --cell-timeout SECONDS\n"
-            "                      kill a cell that runs longer (SIGKILL) and give it a row with\n"
-            "                      status timeout; implies --isolate\n"
-            "  -q, --quiet         no progress output\n"
-            "  -h, --help          this text\n\n"
-            "exit codes: 0 every cell ended ok, oom, invalid or skipped; 1 a cell ended with\n"
-            "status error or timeout; 2 bad usage or an invalid suite; 130 interrupted (SIGINT or\n"
-            "SIGTERM): the cell in flight is dropped, run.json says complete false, and\n"
-            "--resume finishes the run. A second Ctrl-C stops at once.\n");
+    fprintf(
+        fp,
+        "usage: membench run [OPTIONS] SUITE.yaml\n\n"
+        "Runs every cell of the suite (target x model x method stack x matrix values x repeat)\n"
+        "and appends one row per cell to DIR/results.csv, one per step to DIR/steps.csv, and\n"
+        "writes DIR/run.json. Rows are flushed as each cell ends. A summary table goes to\n"
+        "stdout, progress to stderr. A file of several YAML documents holds several suites,\n"
+        "run in order, each into DIR/<suite name> (a pipeline: one saves a checkpoint with\n"
+        "save: {checkpoint: NAME}, a later one starts from it with init: {suite: NAME}).\n\n"
+        "options:\n"
+        "  -o, --out DIR       results folder (default: results/<suite name>)\n"
+        "  -f, --filter GLOB   run only cells whose label matches, e.g. '*/adamw/*'\n"
+        "                      (labels: target/model/stack/bs=B/seq=T/precision/rN)\n"
+        "  -n, --dry-run       print the planned cells and their config hashes, run nothing\n"
+        "  -r, --resume        skip cells already in DIR/results.csv (by config hash); drop a\n"
+        "                      truncated last row and the steps of cells without a row\n"
+        "  -p, --plugin PATH   load an out-of-tree method from a shared object (repeatable)\n"
+        "      --isolate       run each cell in a child process: a cell that crashes (segfault,\n"
+        "                      abort, ...) gets a row with status error naming the signal, and\n"
+        "                      the suite goes on\n"
+        "      --cell-timeout SECONDS\n"
+        "                      kill a cell that runs longer (SIGKILL) and give it a row with\n"
+        "                      status timeout; implies --isolate\n"
+        "  -q, --quiet         no progress output\n"
+        "  -h, --help          this text\n\n"
+        "exit codes: 0 every cell ended ok, oom, invalid or skipped; 1 a cell ended with\n"
+        "status error or timeout; 2 bad usage or an invalid suite; 130 interrupted (SIGINT or\n"
+        "SIGTERM): the cell in flight is dropped, run.json says complete false, and\n"
+        "--resume finishes the run. A second Ctrl-C stops at once.\n");
 }
 
-int mb_cmd_run(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'},    {"filter", required_argument, NULL, 'f'},
-        {"dry-run", no_argument, NULL, 'n'},      {"plugin", required_argument, NULL, 'p'},
-        {"resume", no_argument, NULL, 'r'},       {"isolate", no_argument, NULL, 'I'},
-        {"cell-timeout", required_argument, NULL, 'T'},
-        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *out = NULL, *filter = NULL, *plugins[MB_MAX_PLUGINS];
-    int dry = 0, quiet = 0, resume = 0, isolate = 0, nplugins = 0, c;
-    double cell_timeout = 0;
-    char *end;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "+o:f:np:qrh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        case 'f': filter = optarg; break;
-        case 'n': dry = 1; break;
-        case 'q': quiet = 1; break;
-        case 'r': resume = 1; break;
-        case 'I': isolate = 1; break;
-        case 'T':
-            cell_timeout = strtod(optarg, &end);
-            if (end == optarg || *end || !(cell_timeout > 0 && cell_timeout < 1e9)) {
-                fprintf(stderr, "membench run: --cell-timeout takes a number of seconds > 0, "
-                                "got '%s'\n",
-                        optarg);
-                return MB_EXIT_USAGE;
+typedef struct run_opts {
+    const char *path, *out, *filter;
+    int dry, quiet, resume, isolate;
+    double cell_timeout;
+    int several; /* the file holds several suites: each gets OUT/<suite name> */
+} run_opts;
+
+/* The results folder of document d: -o DIR (DIR/<name> when the file holds several suites), else
+ * results/<name>. */
+static void doc_dir(const mb_suite_file *sf, int d, const run_opts *o, char *dir, size_t n) {
+    const char *name = sf->docs[d].name;
+    if (o->out && o->several)
+        snprintf(dir, n, "%s/%s", o->out, name);
+    else if (o->out)
+        snprintf(dir, n, "%s", o->out);
+    else
+        snprintf(dir, n, "results/%s", name);
+}
+
+/* Plans and runs document d of the file; returns its exit code. *matched counts documents with
+ * a cell under the filter. */
+static int run_doc(mb_ctx *ctx, mb_suite_file *sf, int d, const run_opts *o, int *matched) {
+    mb_suite *suite = &sf->docs[d];
+    mb_plan plan;
+    memset(&plan, 0, sizeof plan);
+    int rc = MB_EXIT_OK;
+    char dir[4096];
+    doc_dir(sf, d, o, dir, sizeof dir);
+    if (suite->init_suite) { /* the checkpoint an earlier document of the file saves */
+        for (int k = 0; k < d; k++)
+            if (!strcmp(sf->docs[k].name, suite->init_suite)) {
+                char from[4096], file[8192];
+                doc_dir(sf, k, o, from, sizeof from);
+                snprintf(file, sizeof file, "%s/%s", from, sf->docs[k].save_checkpoint);
+                free(suite->init_checkpoint);
+                if (!(suite->init_checkpoint = strdup(file))) {
+                    fprintf(stderr, "membench run: out of memory\n");
+                    return MB_EXIT_FAIL;
+                }
             }
-            isolate = 1;
-            break;
-        case 'p':
-            if (nplugins == MB_MAX_PLUGINS) {
-                fprintf(stderr, "membench run: at most %d plugins\n", MB_MAX_PLUGINS);
-                return MB_EXIT_USAGE;
-            }
-            plugins[nplugins++] = optarg;
-            break;
-        case 'h': run_usage(stdout); return MB_EXIT_OK;
-        default: fprintf(stderr, "Try 'membench run --help'.\n"); return MB_EXIT_USAGE;
-        }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "membench run: expected one suite file, got %d arguments\n"
-                        "Try 'membench run --help'.\n",
-                argc - optind);
+    if (mb_plan_build(ctx, suite, o->filter, &plan) != MB_OK) {
+        fprintf(stderr, "membench run: %s\n", ctx->err);
+        mb_plan_free(&plan);
+        return MB_EXIT_FAIL;
+    }
+    if (plan.n == 0) { /* another document may match */
+        mb_plan_free(&plan);
+        return MB_EXIT_OK;
+    }
+    (*matched)++;
+    if (o->dry) {
+        for (int i = 0; i < plan.n; i++)
+            printf("%s  %s\n", plan.cells[i].hash, plan.cells[i].label);
+        mb_plan_free(&plan);
+        return MB_EXIT_OK;
+    }
+    mb_runner r;
+    if (mb_runner_open(ctx, &r, suite, &plan, dir, o->quiet, o->resume) != MB_OK) {
+        fprintf(stderr, "membench run: %s\n", ctx->err);
+        mb_runner_close(&r);
+        mb_plan_free(&plan);
         return MB_EXIT_USAGE;
     }
-    const char *path = argv[optind];
-    mb_ctx ctx;
-    mb_ctx_init(&ctx, &mb_backend_cpu_f32);
-    mb_registry reg;
-    mb_registry_init(&reg);
-    int rc = MB_EXIT_OK;
-    mb_suite suite;
-    mb_plan plan;
-    memset(&suite, 0, sizeof suite);
-    memset(&plan, 0, sizeof plan);
-    for (int i = 0; i < nplugins; i++) {
-        if (mb_registry_load_plugin(&ctx, &reg, plugins[i]) != MB_OK) {
-            fprintf(stderr, "membench run: %s\n", ctx.err);
-            rc = MB_EXIT_USAGE;
-            goto done;
-        }
-    }
-    if (mb_suite_load(&ctx, &reg, path, &suite) != MB_OK) {
-        fprintf(stderr, "%s\n", ctx.err);
-        rc = MB_EXIT_USAGE;
-        goto done;
-    }
-    if (mb_plan_build(&ctx, &suite, filter, &plan) != MB_OK) {
-        fprintf(stderr, "membench run: %s\n", ctx.err);
-        rc = MB_EXIT_FAIL;
-        goto done;
-    }
-    if (plan.n == 0) {
-        fprintf(stderr, "membench run: no cell of %s matches --filter '%s'\n", path,
-                filter ? filter : "");
-        rc = MB_EXIT_USAGE;
-        goto done;
-    }
-    if (dry) {
-        for (int i = 0; i < plan.n; i++) printf("%s  %s\n", plan.cells[i].hash, plan.cells[i].label);
-        goto done;
-    }
-    char dir[4096];
-    if (out) snprintf(dir, sizeof dir, "%s", out);
-    else snprintf(dir, sizeof dir, "results/%s", suite.name);
-    mb_runner r;
-    if (mb_runner_open(&ctx, &r, &suite, &plan, dir, quiet, resume) != MB_OK) {
-        fprintf(stderr, "membench run: %s\n", ctx.err);
-        mb_runner_close(&r);
-        rc = MB_EXIT_USAGE;
-        goto done;
-    }
-    if (resume) {
+    if (o->resume) {
         /* Said even with --quiet: rows were removed from the user's files. */
         if (r.dropped_results)
-            fprintf(stderr, "membench: --resume: dropped a truncated last row (%zu bytes) from "
-                            "%s/results.csv\n",
+            fprintf(stderr,
+                    "membench: --resume: dropped a truncated last row (%zu bytes) from "
+                    "%s/results.csv\n",
                     r.dropped_results, dir);
         if (r.dropped_steps)
-            fprintf(stderr, "membench: --resume: dropped a truncated last row (%zu bytes) from "
-                            "%s/steps.csv\n",
+            fprintf(stderr,
+                    "membench: --resume: dropped a truncated last row (%zu bytes) from "
+                    "%s/steps.csv\n",
                     r.dropped_steps, dir);
         if (r.dropped_step_rows)
-            fprintf(stderr, "membench: --resume: dropped %ld steps.csv rows of cells with no "
-                            "results.csv row\n",
+            fprintf(stderr,
+                    "membench: --resume: dropped %ld steps.csv rows of cells with no "
+                    "results.csv row\n",
                     r.dropped_step_rows);
         fprintf(stderr, "membench: --resume: skipping %d of %d cells already in %s/results.csv\n",
                 r.nskipped, plan.n, dir);
     }
-    r.isolate = isolate;
-    r.cell_timeout = cell_timeout;
-    if (!quiet) fprintf(stderr, "membench: %d cells of suite %s -> %s\n", plan.n, suite.name, dir);
+    r.isolate = o->isolate;
+    r.cell_timeout = o->cell_timeout;
+    if (!o->quiet)
+        fprintf(stderr, "membench: %d cells of suite %s -> %s\n", plan.n, suite->name, dir);
     /* SA_RESETHAND: a second Ctrl-C gets the default action and ends the process at once. */
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
@@ -171,7 +147,7 @@ int mb_cmd_run(int argc, char **argv) {
     stop_flag = &r.stop;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    mb_status s = mb_runner_run(&ctx, &r);
+    mb_status s = mb_runner_run(ctx, &r);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     stop_flag = NULL;
@@ -184,18 +160,123 @@ int mb_cmd_run(int argc, char **argv) {
                 r.interrupted == SIGTERM ? "SIGTERM" : "SIGINT", written, plan.n, dir);
         rc = MB_EXIT_INTERRUPTED;
     } else if (s != MB_OK) {
-        fprintf(stderr, "membench run: %s\n", ctx.err);
+        fprintf(stderr, "membench run: %s\n", ctx->err);
         rc = MB_EXIT_FAIL;
     } else {
         mb_runner_print_summary(&r, stdout);
-        if (!quiet)
+        if (!o->quiet)
             fprintf(stderr, "results: %s/results.csv, %s/steps.csv, %s/run.json\n", dir, dir, dir);
         if (r.nerror) rc = MB_EXIT_FAIL;
     }
     mb_runner_close(&r);
-done:
     mb_plan_free(&plan);
-    mb_suite_free(&suite);
+    return rc;
+}
+
+int mb_cmd_run(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"filter", required_argument, NULL, 'f'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"plugin", required_argument, NULL, 'p'},
+        {"resume", no_argument, NULL, 'r'},
+        {"isolate", no_argument, NULL, 'I'},
+        {"cell-timeout", required_argument, NULL, 'T'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *out = NULL, *filter = NULL, *plugins[MB_MAX_PLUGINS];
+    int dry = 0, quiet = 0, resume = 0, isolate = 0, nplugins = 0, c;
+    double cell_timeout = 0;
+    char *end;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+o:f:np:qrh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            out = optarg;
+            break;
+        case 'f':
+            filter = optarg;
+            break;
+        case 'n':
+            dry = 1;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'r':
+            resume = 1;
+            break;
+        case 'I':
+            isolate = 1;
+            break;
+        case 'T':
+            cell_timeout = strtod(optarg, &end);
+            if (end == optarg || *end || !(cell_timeout > 0 && cell_timeout < 1e9)) {
+                fprintf(stderr,
+                        "membench run: --cell-timeout takes a number of seconds > 0, "
+                        "got '%s'\n",
+                        optarg);
+                return MB_EXIT_USAGE;
+            }
+            isolate = 1;
+            break;
+        case 'p':
+            if (nplugins == MB_MAX_PLUGINS) {
+                fprintf(stderr, "membench run: at most %d plugins\n", MB_MAX_PLUGINS);
+                return MB_EXIT_USAGE;
+            }
+            plugins[nplugins++] = optarg;
+            break;
+        case 'h':
+            run_usage(stdout);
+            return MB_EXIT_OK;
+        default:
+            fprintf(stderr, "Try 'membench run --help'.\n");
+            return MB_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr,
+                "membench run: expected one suite file, got %d arguments\n"
+                "Try 'membench run --help'.\n",
+                argc - optind);
+        return MB_EXIT_USAGE;
+    }
+    const char *path = argv[optind];
+    mb_ctx ctx;
+    mb_ctx_init(&ctx, &mb_backend_cpu_f32);
+    mb_registry reg;
+    mb_registry_init(&reg);
+    int rc = MB_EXIT_OK;
+    mb_suite_file sf;
+    memset(&sf, 0, sizeof sf);
+    for (int i = 0; i < nplugins; i++) {
+        if (mb_registry_load_plugin(&ctx, &reg, plugins[i]) != MB_OK) {
+            fprintf(stderr, "membench run: %s\n", ctx.err);
+            rc = MB_EXIT_USAGE;
+            goto done;
+        }
+    }
+    if (mb_suite_file_load(&ctx, &reg, path, &sf) != MB_OK) {
+        fprintf(stderr, "%s\n", ctx.err);
+        rc = MB_EXIT_USAGE;
+        goto done;
+    }
+    run_opts o = {path, out, filter, dry, quiet, resume, isolate, cell_timeout, sf.n > 1};
+    int matched = 0;
+    for (int d = 0; d < sf.n && rc != MB_EXIT_INTERRUPTED && rc != MB_EXIT_USAGE; d++) {
+        int r = run_doc(&ctx, &sf, d, &o, &matched);
+        if (r > rc || r == MB_EXIT_INTERRUPTED) rc = r;
+    }
+    if (rc == MB_EXIT_OK && !matched) {
+        fprintf(stderr, "membench run: no cell of %s matches --filter '%s'\n", path,
+                filter ? filter : "");
+        rc = MB_EXIT_USAGE;
+    }
+done:
+    mb_suite_file_free(&sf);
     mb_registry_fini(&reg);
     mb_ctx_fini(&ctx);
     return rc;

@@ -33,6 +33,8 @@ typedef struct ld {
     size_t dirlen;    /* data paths resolve against file[0..dirlen) (0: as written, cwd) */
     yaml_document_t *doc;
     mb_suite *s;
+    const mb_suite *prev; /* the file's earlier documents (init: {suite: NAME} names one) */
+    int nprev;
 } ld;
 
 /* ---- messages ---- */
@@ -647,18 +649,40 @@ static mb_status get_path(ld *L, const yaml_node_t *n, const char *what, char **
     return *out ? MB_OK : oom(L);
 }
 
-/* init: {checkpoint: FILE} (relative to the suite's folder) or save: {checkpoint: NAME} (a plain
- * file name, written into the results folder). */
+/* init: {suite: NAME}: an earlier document of this file that saves a checkpoint. */
+static mb_status load_init_suite(ld *L, const yaml_node_t *n) {
+    char *name, b[QCAP];
+    MB_TRY(get_string(L, n, "init.suite", &name));
+    L->s->init_suite = name;
+    for (int i = 0; i < L->nprev; i++)
+        if (!strcmp(L->prev[i].name, name)) {
+            if (L->prev[i].save_checkpoint) return MB_OK;
+            return fail(L, n, "suite %s saves no checkpoint (it has no save: {checkpoint: NAME})",
+                        quote(name, b, sizeof b));
+        }
+    return fail(L, n,
+                "no earlier document of this file is suite %s (init.suite names one that "
+                "runs before, in the same file)",
+                quote(name, b, sizeof b));
+}
+
+/* init: {checkpoint: FILE} (relative to the suite's folder) or {suite: NAME}; save:
+ * {checkpoint: NAME} (a plain file name, written into the results folder). */
 static mb_status load_checkpoint_key(ld *L, const yaml_node_t *m, const char *key, char **out) {
-    static const char *const keys[] = {"checkpoint"};
+    static const char *const keys[] = {"checkpoint", "suite"};
     char what[32], where[16];
     snprintf(what, sizeof what, "%s.checkpoint", key);
     snprintf(where, sizeof where, " in %s", key);
+    int init = !strcmp(key, "init");
     MB_TRY(want_map(L, m, key));
-    MB_TRY(check_keys(L, m, NULL, keys, 1, "key", where));
-    const yaml_node_t *c = map_get(L, m, "checkpoint");
-    if (!c) return fail(L, m, "missing required key 'checkpoint' in %s", key);
-    if (!strcmp(key, "init")) return get_path(L, c, what, out);
+    MB_TRY(check_keys(L, m, NULL, keys, init ? 2 : 1, "key", where));
+    const yaml_node_t *c = map_get(L, m, "checkpoint"), *su = init ? map_get(L, m, "suite") : NULL;
+    if (c && su) return fail(L, su, "init takes checkpoint or suite, not both");
+    if (su) return load_init_suite(L, su);
+    if (!c)
+        return fail(L, m, "missing required key 'checkpoint' in %s%s", key,
+                    init ? " (or 'suite')" : "");
+    if (init) return get_path(L, c, what, out);
     MB_TRY(get_string(L, c, what, out));
     if (!**out || strchr(*out, '/'))
         return fail(L, c,
@@ -1322,61 +1346,109 @@ static mb_status syntax_error(ld *L, const yaml_parser_t *p, const char *text, s
                     col + 1, problem);
 }
 
-/* Parses one document, refuses a second, then validates and resolves. */
-static mb_status load_doc(ld *L, const char *text, size_t len) {
-    yaml_parser_t p;
-    yaml_document_t doc, doc2;
+/* Validates and resolves one parsed document into L->s. */
+static mb_status load_one(ld *L, yaml_document_t *doc, const yaml_node_t *root) {
+    L->doc = doc;
     mb_status st = MB_OK;
-    if (!yaml_parser_initialize(&p)) return oom(L);
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&p, &doc)) { /* the loader has already freed the document */
-        st = syntax_error(L, &p, text, len);
-        yaml_parser_delete(&p);
-        return st;
-    }
-    L->doc = &doc;
-    const yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root || is_null(root)) {
         st = fail(L, NULL, "the suite is empty: expected a mapping with suite, models and methods");
-    } else if (!yaml_parser_load(&p, &doc2)) {
-        st = syntax_error(L, &p, text, len);
     } else {
-        const yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
-        if (r2 && !is_null(r2)) /* a stray trailing "---" is harmless */
-            st = fail(L, r2, "found a second YAML document; a suite file holds one");
-        yaml_document_delete(&doc2);
-    }
-    if (st == MB_OK) {
-        int nnodes = (int)(doc.nodes.top - doc.nodes.start);
+        int nnodes = (int)(doc->nodes.top - doc->nodes.start);
         int *height = calloc((size_t)nnodes, sizeof *height);
-        if (!height)
-            st = oom(L);
-        else
-            st = check_depth(L, 1, 1, height);
+        st = height ? check_depth(L, 1, 1, height) : oom(L);
         free(height);
     }
     if (st == MB_OK) st = load_root(L, root);
-    yaml_document_delete(&doc);
-    yaml_parser_delete(&p);
+    for (int i = 0; st == MB_OK && i < L->nprev; i++)
+        if (!strcmp(L->prev[i].name, L->s->name))
+            st = fail(L, map_get(L, root, "suite"),
+                      "suite %s is the name of an earlier document of this file", L->s->name);
     L->doc = NULL;
     return st;
 }
 
-static mb_status load_text(mb_ctx *ctx, const mb_registry *reg, const char *file, size_t dirlen,
-                           const char *text, size_t len, mb_suite *out) {
-    ld L = {ctx, reg, file, dirlen, NULL, out};
-    memset(out, 0, sizeof *out);
-    mb_status st = (out->path = xstrdup(file)) ? load_doc(&L, text, len) : oom(&L);
-    if (st != MB_OK) mb_suite_free(out);
+/* Parses every document of the text: each is a suite, run in order. A stray trailing "---" (an
+ * empty last document) is harmless; an empty first one is an error. */
+static mb_status load_docs(ld *L, const char *text, size_t len, mb_suite_file *f) {
+    yaml_parser_t p;
+    mb_status st = MB_OK;
+    if (!yaml_parser_initialize(&p)) return oom(L);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    for (;;) {
+        yaml_document_t doc;
+        if (!yaml_parser_load(&p, &doc)) { /* the loader has already freed the document */
+            st = syntax_error(L, &p, text, len);
+            break;
+        }
+        const yaml_node_t *root = yaml_document_get_root_node(&doc);
+        if (f->n > 0 && (!root || is_null(root))) { /* the end, or a trailing "---" */
+            yaml_document_delete(&doc);
+            break;
+        }
+        mb_suite *docs = realloc(f->docs, ((size_t)f->n + 1) * sizeof *docs);
+        if (!docs) {
+            yaml_document_delete(&doc);
+            st = oom(L);
+            break;
+        }
+        f->docs = docs;
+        L->s = &f->docs[f->n];
+        memset(L->s, 0, sizeof *L->s);
+        L->prev = f->docs;
+        L->nprev = f->n;
+        st = (L->s->path = xstrdup(L->file)) ? load_one(L, &doc, root) : oom(L);
+        L->s->index = f->n++;
+        yaml_document_delete(&doc);
+        if (st != MB_OK) break;
+    }
+    yaml_parser_delete(&p);
     return st;
+}
+
+static mb_status load_text(mb_ctx *ctx, const mb_registry *reg, const char *file, size_t dirlen,
+                           const char *text, size_t len, mb_suite_file *out) {
+    ld L = {ctx, reg, file, dirlen, NULL, NULL, NULL, 0};
+    memset(out, 0, sizeof *out);
+    mb_status st = load_docs(&L, text, len, out);
+    if (st != MB_OK) mb_suite_file_free(out);
+    return st;
+}
+
+/* One document's suite moved out of a file of one; several are an error here. */
+static mb_status only_one(mb_ctx *ctx, mb_status st, mb_suite_file *f, const char *file,
+                          mb_suite *out) {
+    if (st != MB_OK) return st;
+    if (f->n != 1) {
+        int n = f->n;
+        mb_suite_file_free(f);
+        return mb_error(ctx, MB_EINVAL, "%s: error: it holds %d suites; load it as a suite file",
+                        file, n);
+    }
+    *out = f->docs[0];
+    free(f->docs);
+    return MB_OK;
+}
+
+mb_status mb_suite_file_load_string(mb_ctx *ctx, const mb_registry *reg, const char *name,
+                                    const char *text, mb_suite_file *out) {
+    return load_text(ctx, reg, name, 0, text, strlen(text), out);
 }
 
 mb_status mb_suite_load_string(mb_ctx *ctx, const mb_registry *reg, const char *name,
                                const char *text, mb_suite *out) {
-    return load_text(ctx, reg, name, 0, text, strlen(text), out);
+    mb_suite_file f;
+    memset(out, 0, sizeof *out);
+    return only_one(ctx, mb_suite_file_load_string(ctx, reg, name, text, &f), &f, name, out);
 }
 
 mb_status mb_suite_load(mb_ctx *ctx, const mb_registry *reg, const char *path, mb_suite *out) {
+    mb_suite_file f;
+    memset(out, 0, sizeof *out);
+    return only_one(ctx, mb_suite_file_load(ctx, reg, path, &f), &f, path, out);
+}
+
+mb_status mb_suite_file_load(mb_ctx *ctx, const mb_registry *reg, const char *path,
+                             mb_suite_file *out) {
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
     if (!f) return mb_error(ctx, MB_EIO, "%s: error: cannot open: %s", path, strerror(errno));
@@ -1413,9 +1485,16 @@ mb_status mb_suite_load(mb_ctx *ctx, const mb_registry *reg, const char *path, m
     return st;
 }
 
+void mb_suite_file_free(mb_suite_file *f) {
+    for (int i = 0; f && f->docs && i < f->n; i++) mb_suite_free(&f->docs[i]);
+    if (f) free(f->docs);
+    if (f) memset(f, 0, sizeof *f);
+}
+
 void mb_suite_free(mb_suite *s) {
     if (!s) return;
     free(s->path);
+    free(s->init_suite);
     free(s->name);
     free(s->data.path);
     free(s->init_checkpoint);

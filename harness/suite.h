@@ -30,9 +30,9 @@ typedef struct mb_model_cfg {
 typedef enum mb_data_kind {
     MB_DATA_SYNTHETIC,
     MB_DATA_FILE,
-    MB_DATA_SOTU,     /* State of the Union corpus, fetched */
-    MB_DATA_MOBY_DICK, /* fetched */
-    MB_DATA_SPAM,      /* SpamAssassin ham/spam, fetched: labelled (task kind classify) */
+    MB_DATA_SOTU,         /* State of the Union corpus, fetched */
+    MB_DATA_MOBY_DICK,    /* fetched */
+    MB_DATA_SPAM,         /* SpamAssassin ham/spam, fetched: labelled (task kind classify) */
     MB_DATA_FASHION_MNIST /* fetched: labelled images as pixel tokens (task kind classify) */
 } mb_data_kind;
 typedef struct mb_data_cfg {
@@ -58,14 +58,18 @@ typedef struct mb_stack_cfg {
 } mb_stack_cfg;
 
 typedef struct mb_matrix_axis {
-    char *key;     /* batch_size | seq_len | precision */
+    char *key; /* batch_size | seq_len | precision */
     int n;
     int64_t *ints; /* batch_size, seq_len values */
     mb_precision *precs;
 } mb_matrix_axis;
 
 /* search: one of max_batch_size / max_seq_len, on one capped target. */
-typedef enum mb_search_kind { MB_SEARCH_NONE, MB_SEARCH_MAX_BATCH, MB_SEARCH_MAX_SEQ } mb_search_kind;
+typedef enum mb_search_kind {
+    MB_SEARCH_NONE,
+    MB_SEARCH_MAX_BATCH,
+    MB_SEARCH_MAX_SEQ
+} mb_search_kind;
 const char *mb_search_name(mb_search_kind k); /* "", "max_batch_size", "max_seq_len" */
 typedef struct mb_search_cfg {
     mb_search_kind kind;
@@ -73,33 +77,34 @@ typedef struct mb_search_cfg {
                       * searches, the other targets' cells run as usual */
     int start;       /* first size tried: default 1 (batch) or 16 (sequence) */
     int max;         /* largest size tried: default 65536 (batch) or 0 = the model's seq_len */
-    int trial_steps; /* training steps per trial, default 2 (optimizer state allocated, peak real) */
+    int trial_steps; /* training steps per trial, default 2 (optimizer state allocated, peak real)
+                      */
 } mb_search_cfg;
 
 typedef struct mb_suite {
-    char *path;         /* as given */
-    char *name;         /* `suite:` (required), names the results folder */
-    uint64_t seed;      /* default 0 */
-    int repeat;         /* default 1, in [1, 1000] */
+    char *path;    /* as given */
+    char *name;    /* `suite:` (required), names the results folder */
+    uint64_t seed; /* default 0 */
+    int repeat;    /* default 1, in [1, 1000] */
     /* defaults: */
-    int steps;          /* default 20, >= 1 */
-    int warmup_steps;   /* default 2, >= 0, < steps */
+    int steps;              /* default 20, >= 1 */
+    int warmup_steps;       /* default 2, >= 0, < steps */
     mb_precision precision; /* default fp32 */
-    int eval_every;     /* defaults.eval.every: 0 = only at the end; default 0 */
-    int eval_batches;   /* defaults.eval.batches: default 4, >= 1 */
+    int eval_every;         /* defaults.eval.every: 0 = only at the end; default 0 */
+    int eval_batches;       /* defaults.eval.batches: default 4, >= 1 */
     /* task: */
-    int classify;       /* task.kind: train (0, default: next-token language modelling) or
-                         * classify (1: labelled data; the model gets a class head; the metric is
-                         * accuracy over the whole validation split) */
-    int batch_size;     /* task.batch_size, default 4, >= 1 */
-    int seq_len;        /* task.seq_len, 0 = the model's seq_len */
+    int classify;   /* task.kind: train (0, default: next-token language modelling) or
+                     * classify (1: labelled data; the model gets a class head; the metric is
+                     * accuracy over the whole validation split) */
+    int batch_size; /* task.batch_size, default 4, >= 1 */
+    int seq_len;    /* task.seq_len, 0 = the model's seq_len */
     mb_data_cfg data;
     int ntargets;
     mb_target_cfg *targets; /* default: one target {name: cpu, backend: cpu} */
     int nmodels;
-    mb_model_cfg *models;   /* required, >= 1 */
+    mb_model_cfg *models; /* required, >= 1 */
     int nstacks;
-    mb_stack_cfg *stacks;   /* `methods:` required, >= 1 */
+    mb_stack_cfg *stacks; /* `methods:` required, >= 1 */
     int naxes;
     mb_matrix_axis *axes;
     mb_search_cfg search;
@@ -110,10 +115,27 @@ typedef struct mb_suite {
     /* save.checkpoint: the trained weights (after the method's finish, LoRA merged) written as
      * safetensors into the results folder under this name, by a suite of exactly one cell; NULL */
     char *save_checkpoint;
+    /* init.suite: an earlier document of the same file whose save.checkpoint this one starts
+     * from (the runner resolves it into init_checkpoint); NULL */
+    char *init_suite;
+    int index; /* 0-based document of its file */
 } mb_suite;
 
-/* Loads and validates `path`. On failure the context's error is "FILE:LINE:COL: error: ..." (or
- * "FILE: error: ..." when no position applies) and *out is zeroed. */
+/* A suite file: one YAML document or several ("---" between them), each a suite, run in order: a
+ * pipeline where an earlier one saves a checkpoint that a later one starts from. */
+typedef struct mb_suite_file {
+    int n;
+    mb_suite *docs;
+} mb_suite_file;
+mb_status mb_suite_file_load(mb_ctx *ctx, const mb_registry *reg, const char *path,
+                             mb_suite_file *out);
+mb_status mb_suite_file_load_string(mb_ctx *ctx, const mb_registry *reg, const char *name,
+                                    const char *text, mb_suite_file *out);
+void mb_suite_file_free(mb_suite_file *f);
+
+/* Loads and validates `path`, a file of one suite. On failure the context's error is
+ * "FILE:LINE:COL: error: ..." (or "FILE: error: ..." when no position applies) and *out is
+ * zeroed. */
 mb_status mb_suite_load(mb_ctx *ctx, const mb_registry *reg, const char *path, mb_suite *out);
 /* Same, from a string (tests); `name` stands for the file name in messages. */
 mb_status mb_suite_load_string(mb_ctx *ctx, const mb_registry *reg, const char *name,

@@ -292,6 +292,28 @@ int main(int argc, char **argv) {
     printf("checkpoint round trip: validation loss %s when saved, %s when loaded\n", vals[0],
            vals[1]);
 
+    /* the same as one file of two suites: the second starts from the first's checkpoint */
+    write_file("pipe.yaml", "suite: pre\nseed: 3\ndefaults: {steps: 12, warmup_steps: 1, eval: "
+                            "{batches: 2}}\nmodels: [{name: m, preset: gpt-nano}]\n"
+                            "methods: [{name: adamw, lr: 0.01}]\nsave: {checkpoint: pre.st}\n"
+                            "---\nsuite: ft\nseed: 3\ndefaults: {steps: 1, warmup_steps: 0, "
+                            "eval: {batches: 2}}\nmodels: [{name: m, preset: gpt-nano}]\n"
+                            "methods: [{name: sgd, lr: 0}]\ninit: {suite: pre}\n");
+    o = mb("run -q -o %s/pipe %s/pipe.yaml", tmp, tmp);
+    CHECK(o.rc == 0, "pipeline rc %d: %s", o.rc, o.se);
+    drop(&o);
+    for (int k = 0; k < 2; k++) {
+        char p[256], v[64] = "";
+        snprintf(p, sizeof p, "%s/pipe/%s/results.csv", tmp, k ? "ft" : "pre");
+        mb_table t;
+        CHECK_OK(&ctx, mb_table_load(&ctx, p, &t));
+        int col = mb_table_col(&t, "metric_value");
+        if (col >= 0 && t.nrows == 1) snprintf(v, sizeof v, "%s", mb_table_get(&t, 0, col));
+        mb_table_free(&t);
+        CHECK(!strcmp(v, vals[0]), "pipeline %s: validation loss %s, expected %s", k ? "ft" : "pre",
+              v, vals[0]);
+    }
+
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);

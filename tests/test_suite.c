@@ -253,7 +253,8 @@ static int test_target_presets(mb_ctx *ctx, mb_registry *reg) {
     return 0;
 }
 
-/* A model's batch_size overrides the task's for its cells; a matrix batch_size axis overrides both. */
+/* A model's batch_size overrides the task's for its cells; a matrix batch_size axis overrides both.
+ */
 static int test_model_batch(mb_ctx *ctx, mb_registry *reg) {
     mb_suite s;
     mb_plan p;
@@ -277,8 +278,9 @@ static int test_model_batch(mb_ctx *ctx, mb_registry *reg) {
     CHECK(p.n == 1 && p.cells[0].batch_size == 2, "matrix wins: batch %d", p.cells[0].batch_size);
     mb_plan_free(&p);
     mb_suite_free(&s);
-    expect(ctx, reg, "suite: x\nmethods: [adamw]\nmodels: [{name: b, preset: gpt-nano, "
-                     "batch_size: 0}]\n",
+    expect(ctx, reg,
+           "suite: x\nmethods: [adamw]\nmodels: [{name: b, preset: gpt-nano, "
+           "batch_size: 0}]\n",
            MB_EINVAL, "t.yaml:3:50: error: models[0].batch_size must be in [1, 1048576], got 0",
            __LINE__);
     return 0;
@@ -302,6 +304,46 @@ static int test_data_corpus(mb_ctx *ctx, mb_registry *reg) {
     return 0;
 }
 
+/* A file of several suites: loaded in order; init: {suite: NAME} must name an earlier document
+ * that saves; names are unique; the one-suite loader refuses such a file. */
+static int check_pipeline(mb_ctx *ctx, const mb_registry *reg) {
+    const char *two = "suite: pre\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n"
+                      "save: {checkpoint: w.st}\n---\nsuite: ft\nmodels: [{name: m, preset: "
+                      "gpt-nano}]\nmethods: [lora, sgd]\ninit: {suite: pre}\n---\n";
+    mb_suite_file f;
+    CHECK_OK(ctx, mb_suite_file_load_string(ctx, reg, "p.yaml", two, &f));
+    CHECK(f.n == 2 && !strcmp(f.docs[0].name, "pre") && !strcmp(f.docs[1].init_suite, "pre") &&
+              !strcmp(f.docs[0].save_checkpoint, "w.st") && f.docs[1].index == 1,
+          "two documents read wrong");
+    mb_suite_file_free(&f);
+    mb_suite one;
+    CHECK(mb_suite_load_string(ctx, reg, "p.yaml", two, &one) == MB_EINVAL, "one-suite loader");
+    CHECK_STR(ctx->err, "p.yaml: error: it holds 2 suites; load it as a suite file");
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"suite: a\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\ninit: {suite: b}\n",
+         "p.yaml:4:15: error: no earlier document of this file is suite 'b' (init.suite names one "
+         "that runs before, in the same file)"},
+        {"suite: a\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n---\nsuite: b\n"
+         "models: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\ninit: {suite: a}\n",
+         "p.yaml:8:15: error: suite 'a' saves no checkpoint (it has no save: {checkpoint: "
+         "NAME})"},
+        {"suite: a\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n---\nsuite: a\n"
+         "models: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n",
+         "p.yaml:5:8: error: suite a is the name of an earlier document of this file"},
+        {"suite: a\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n"
+         "init: {suite: a, checkpoint: w.st}\n",
+         "p.yaml:4:15: error: init takes checkpoint or suite, not both"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        CHECK(mb_suite_file_load_string(ctx, reg, "p.yaml", bad[k].text, &f) == MB_EINVAL,
+              "case %zu accepted", k);
+        CHECK_STR(ctx->err, bad[k].msg);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/suites";
     mb_ctx ctx;
@@ -311,6 +353,7 @@ int main(int argc, char **argv) {
 
     if (test_valid_file(&ctx, &reg, dir)) return 1;
     if (test_defaults(&ctx, &reg)) return 1;
+    if (check_pipeline(&ctx, &reg)) return 1;
 
     /* files: missing, and indented with a tab */
     char path[1024], want[1200];
@@ -359,8 +402,8 @@ int main(int argc, char **argv) {
     BAD("- suite: x\n", "t.yaml:1:1: error: the suite must be a mapping of keys, found a list");
     BAD("just words\n",
         "t.yaml:1:1: error: the suite must be a mapping of keys, found 'just words'");
-    BAD(HEAD "---\nsuite: y\n",
-        "t.yaml:5:1: error: found a second YAML document; a suite file holds one");
+    /* a second document is a suite of its own */
+    BAD(HEAD "---\nsuite: y\n", "t.yaml:5:1: error: missing required key 'models'");
     BAD("suite: x\nmethods: [adamw]\n", "t.yaml:1:1: error: missing required key 'models'");
     BAD("seed: 1\nmodels: []\n", "t.yaml:1:1: error: missing required key 'suite'");
     BAD("suite: x\nseed: 1\nseed: 2\n",
@@ -403,7 +446,8 @@ int main(int argc, char **argv) {
         "init: {checkpont: w.st}\n",
         "t.yaml:4:8: error: unknown key 'checkpont' in init (did you mean 'checkpoint'?)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [shampoo]\n",
-        "t.yaml:3:11: error: unknown method 'shampoo' (valid: adamw, sgd, adafactor, adam-mini, adam8bit, galore, apollo, apollo-mini, lomo, checkpointing, lora, cce, mezo, lisa)");
+        "t.yaml:3:11: error: unknown method 'shampoo' (valid: adamw, sgd, adafactor, adam-mini, "
+        "adam8bit, galore, apollo, apollo-mini, lomo, checkpointing, lora, cce, mezo, lisa)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: adamw, betas: 1}]\n",
         "t.yaml:3:25: error: unknown parameter 'betas' for method adamw (did you mean 'beta1'?)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: sgd, zzz: 1}]\n",
@@ -549,7 +593,8 @@ int main(int argc, char **argv) {
     BAD(HEAD "search: {max_batch_size: {target: cpu}}\n",
         "t.yaml:4:35: error: search.max_batch_size.target 'cpu' has no memory_cap to search under "
         "(give it one, or a preset such as rtx4090-24g)");
-    BAD(HEAD "targets: [{name: card, memory_cap: 1MiB}]\nsearch: {max_batch_size: {target: crad}}\n",
+    BAD(HEAD
+        "targets: [{name: card, memory_cap: 1MiB}]\nsearch: {max_batch_size: {target: crad}}\n",
         "t.yaml:5:35: error: search.max_batch_size.target 'crad' is not a target of this suite "
         "(did you mean 'card'?); targets: card");
     BAD(HEAD "search: {max_batchsize: {}}\n",

@@ -15,9 +15,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     mb_ctx_init(&ctx, &mb_backend_cpu_f32);
     mb_registry reg;
     mb_registry_init(&reg);
-    mb_suite s;
-    if (mb_suite_load_string(&ctx, &reg, "fuzz.yaml", text, &s) == MB_OK) mb_suite_free(&s);
-    else if (!ctx.err[0]) abort(); /* a failure must always say why */
+    mb_suite_file s;
+    if (mb_suite_file_load_string(&ctx, &reg, "fuzz.yaml", text, &s) == MB_OK)
+        mb_suite_file_free(&s);
+    else if (!ctx.err[0])
+        abort(); /* a failure must always say why */
     mb_registry_fini(&reg);
     mb_ctx_fini(&ctx);
     free(text);
