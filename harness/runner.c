@@ -356,6 +356,22 @@ static mb_status sample_device(mb_ctx *ctx, cell_run *cr) {
     return MB_OK;
 }
 
+/* One steps.csv row: a training step or an evaluation, with the tracker's current and peak
+ * totals. */
+static mb_status step_row(mb_ctx *ctx, mb_runner *r, const mb_cell *c, const char *kind, int step,
+                          double loss, double lr, double ms) {
+    mb_step_row row = {c->hash,
+                       kind,
+                       c->repeat,
+                       step,
+                       loss,
+                       lr,
+                       ms,
+                       (int64_t)ctx->mem.cur_total,
+                       (int64_t)ctx->mem.peak_total};
+    return mb_steps_write(ctx, &r->steps, &row);
+}
+
 /* Trains and measures one cell in `ctx`; the row's status is decided by the caller. */
 static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_run *cr) {
     const mb_suite *s = r->suite;
@@ -419,20 +435,8 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
         }
         if (step >= warmup) cr->ms[cr->nms++] = dt;
         cr->final_loss = loss;
-        mb_step_row sr = {c->hash,
-                          "train",
-                          c->repeat,
-                          step,
-                          loss,
-                          lr,
-                          dt,
-                          (int64_t)ctx->mem.cur_total,
-                          (int64_t)ctx->mem.peak_total};
-        mb_status ws = mb_steps_write(ctx, &r->steps, &sr);
-        if (ws != MB_OK) {
-            st = ws;
-            break;
-        }
+        st = step_row(ctx, r, c, "train", step, loss, lr, dt);
+        if (st != MB_OK) break;
         int last = step + 1 == steps;
         if (!c->trial_steps && (last || (s->eval_every > 0 && (step + 1) % s->eval_every == 0))) {
             double vloss = NAN;
@@ -441,16 +445,7 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
             st = evaluate(&tr, r, c, &cr->val, &cr->val_se, &vloss);
             if (st != MB_OK) break;
             /* steps.csv's eval rows hold the validation loss (a classifier's too) */
-            mb_step_row er = {c->hash,
-                              "eval",
-                              c->repeat,
-                              step,
-                              vloss,
-                              lr,
-                              NAN,
-                              (int64_t)ctx->mem.cur_total,
-                              (int64_t)ctx->mem.peak_total};
-            st = mb_steps_write(ctx, &r->steps, &er);
+            st = step_row(ctx, r, c, "eval", step, vloss, lr, NAN);
         }
     }
     mb_progress_step(&r->progress, c->label, steps, steps);
