@@ -242,9 +242,7 @@ mb_status mb_train_eval(mb_train *tr, const int32_t *tokens, const int32_t *targ
     mb_ctx *ctx = tr->ctx;
     mb_phase prev = ctx->mem.phase;
     mb_mem_set_phase(&ctx->mem, MB_PHASE_EVAL);
-    tr->model->lean = 1;
-    mb_status s = mb_gpt_forward(ctx, tr->model, tokens, targets, B, T, loss);
-    tr->model->lean = 0;
+    mb_status s = mb_gpt_forward_lean(ctx, tr->model, tokens, targets, B, T, loss);
     mb_gpt_free_acts(ctx, tr->model);
     mb_mem_set_phase(&ctx->mem, prev);
     return s;
@@ -255,9 +253,7 @@ mb_status mb_train_eval_labels(mb_train *tr, const int32_t *tokens, const int32_
     mb_ctx *ctx = tr->ctx;
     mb_phase prev = ctx->mem.phase;
     mb_mem_set_phase(&ctx->mem, MB_PHASE_EVAL);
-    tr->model->lean = 1;
-    mb_status s = mb_gpt_forward(ctx, tr->model, tokens, NULL, B, T, NULL);
-    tr->model->lean = 0;
+    mb_status s = mb_gpt_forward_lean(ctx, tr->model, tokens, NULL, B, T, NULL);
     if (s == MB_OK) s = mb_gpt_score_labels(ctx, tr->model, labels, nll, correct, counted);
     mb_gpt_free_acts(ctx, tr->model);
     mb_mem_set_phase(&ctx->mem, prev);

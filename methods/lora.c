@@ -44,10 +44,9 @@ static int kind_of(mb_role r) {
     return -1;
 }
 
-/* The base linear's shape: in = C, out = 3C, C, 4C, C; in = 4C for the MLP projection. */
-static void dims(mb_role r, size_t C, size_t *in, size_t *out) {
-    *in = r == MB_ROLE_FC_PROJ_W ? 4 * C : C;
-    *out = r == MB_ROLE_QKV_W ? 3 * C : r == MB_ROLE_FC_W ? 4 * C : C;
+/* Block l's weight of kind k: [out, in] as every linear's descriptor holds it. */
+static mb_param *base_of(mb_gpt *m, int l, int k) {
+    return &m->params[2 + l * MB_GPT_PER_LAYER + (kinds[k] - MB_ROLE_LN1_W)];
 }
 
 static void lora_fini(void *priv, mb_train *tr) {
@@ -99,10 +98,9 @@ static mb_status lora_init(void *priv, mb_train *tr, const mb_pvalue *v) {
             int *a = &s->a_id[l * 4 + k], *b = &s->b_id[l * 4 + k];
             *a = *b = -1;
             if (!(s->set >> k & 1)) continue;
-            const mb_param *w = &m->params[2 + l * MB_GPT_PER_LAYER + (kinds[k] - MB_ROLE_LN1_W)];
+            const mb_param *w = base_of(m, l, k);
             char name[64];
-            size_t in, out;
-            dims(kinds[k], C, &in, &out);
+            size_t in = w->shape[1], out = w->shape[0];
             /* peft's names, on the module that owns the weight: "h.0.attn.c_attn.lora_A.weight" */
             int n = (int)(strlen(w->name) - strlen(".weight"));
             snprintf(name, sizeof name, "%.*s.lora_A.weight", n, w->name);
@@ -187,16 +185,14 @@ static mb_status lora_finish(void *priv, mb_train *tr) {
     lora_state *s = priv;
     mb_ctx *ctx = tr->ctx;
     mb_gpt *m = tr->model;
-    size_t C = (size_t)m->cfg.d_model;
     for (int l = 0; l < s->L && !s->merged; l++)
         for (int k = 0; k < 4; k++) {
             if (s->a_id[l * 4 + k] < 0) continue;
-            mb_param *W = &m->params[2 + l * MB_GPT_PER_LAYER + (kinds[k] - MB_ROLE_LN1_W)];
+            mb_param *W = base_of(m, l, k);
             const mb_param *A = &m->params[s->a_id[l * 4 + k]], *B = &m->params[s->b_id[l * 4 + k]];
-            size_t in, out;
-            dims(kinds[k], C, &in, &out);
-            ctx->be->gemm(ctx, 0, 0, (int)out, (int)in, s->rank, s->scale, B->w.ptr, s->rank,
-                          A->w.ptr, (int)in, 1.0, W->w.ptr, (int)in);
+            int in = (int)W->shape[1], out = (int)W->shape[0];
+            ctx->be->gemm(ctx, 0, 0, out, in, s->rank, s->scale, B->w.ptr, s->rank, A->w.ptr, in,
+                          1.0, W->w.ptr, in);
         }
     s->merged = 1;
     mb_free(ctx, &s->u);
@@ -204,19 +200,18 @@ static mb_status lora_finish(void *priv, mb_train *tr) {
     return MB_OK;
 }
 
-/* Adapters per layer: r (in + out) each; all four kinds: r (C + 3C) + r (C + C) + r (C + 4C) +
- * r (4C + C) = 16 r C. They add to WEIGHTS; grads (and a mixed-precision master) and the
- * optimizer's state cover them (and a classifier's score) only; u and du add 2 N r elements. */
+/* Per adapted [out, in] weight r (in + out); all four kinds: r (C + 3C) + r (C + C) + r (C + 4C) +
+ * r (4C + C) = 16 r C per block. They add to WEIGHTS; grads (and a mixed-precision master) and
+ * the optimizer's state cover them (and a classifier's score) only; u and du add 2 N r elements. */
 static void lora_predict(const mb_pvalue *v, mb_predict *pr) {
     const mb_gpt *m = pr->model;
-    size_t r = (size_t)v[P_RANK].num, C = (size_t)m->cfg.d_model, adapters = 0, trained = 0;
+    size_t r = (size_t)v[P_RANK].num, adapters = 0, trained = 0;
     unsigned set = target_sets[(int)v[P_TARGETS].num];
-    for (int k = 0; k < 4; k++)
-        if (set >> k & 1) {
-            size_t in, out;
-            dims(kinds[k], C, &in, &out);
-            adapters += r * (in + out) * (size_t)m->cfg.layers;
-        }
+    for (int i = 0; i < m->nbase; i++) {
+        int k = kind_of(m->params[i].role);
+        if (k >= 0 && (set >> k & 1))
+            adapters += r * (m->params[i].shape[0] + m->params[i].shape[1]);
+    }
     for (int i = 0; i < m->nparams; i++) {
         int t = trains(&m->params[i]);
         if (pr->trainable) pr->trainable[i] = (uint8_t)t;

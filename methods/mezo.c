@@ -55,11 +55,9 @@ static mb_status move(mezo_state *s, mb_train *tr, double alpha, int update) {
 
 /* The training loss at the current theta from a lean forward (nothing kept for a backward). */
 static mb_status loss_at(mb_train *tr, double *loss) {
-    mb_gpt *m = tr->model;
-    m->lean = 1;
-    mb_status s = mb_gpt_forward(tr->ctx, m, tr->tokens, tr->targets, tr->B, tr->T, loss);
-    m->lean = 0;
-    mb_gpt_free_acts(tr->ctx, m);
+    mb_status s =
+        mb_gpt_forward_lean(tr->ctx, tr->model, tr->tokens, tr->targets, tr->B, tr->T, loss);
+    mb_gpt_free_acts(tr->ctx, tr->model);
     return s;
 }
 

@@ -307,12 +307,6 @@ static size_t max_sz(size_t a, size_t b) {
     return a > b ? a : b;
 }
 
-size_t mb_gpt_train_act_peak_mask(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss,
-                                  int ld, const uint8_t *recompute) {
-    mb_act_walk w = {(uint8_t *)recompute, 0, 0, 0, 0, 0, 0};
-    return mb_gpt_act_walk(cfg, B, T, es, ss, ld, &w);
-}
-
 size_t mb_gpt_act_walk(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld,
                        const mb_act_walk *w) {
     const uint8_t *recompute = w->recompute;
@@ -354,7 +348,8 @@ size_t mb_gpt_act_walk(const mb_gpt_config *cfg, int B, int T, size_t es, size_t
 }
 
 size_t mb_gpt_train_act_peak(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld) {
-    return mb_gpt_train_act_peak_mask(cfg, B, T, es, ss, ld, NULL);
+    const mb_act_walk plain = {NULL, 0, 0, 0, 0, 0, 0};
+    return mb_gpt_act_walk(cfg, B, T, es, ss, ld, &plain);
 }
 static mb_buf *layer_bufs(mb_gpt_layer_acts *la) {
     return (mb_buf *)la;
@@ -656,6 +651,14 @@ mb_status mb_gpt_forward(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens, const in
     mb_gpt_free_acts(ctx, m);
     mb_status s = forward_impl(ctx, m, tokens, targets, B, T, loss);
     if (s != MB_OK) mb_gpt_free_acts(ctx, m);
+    return s;
+}
+
+mb_status mb_gpt_forward_lean(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens, const int32_t *targets,
+                              int B, int T, double *loss) {
+    m->lean = 1;
+    mb_status s = mb_gpt_forward(ctx, m, tokens, targets, B, T, loss);
+    m->lean = 0;
     return s;
 }
 

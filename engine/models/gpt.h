@@ -181,7 +181,7 @@ typedef struct mb_gpt {
     int have_acts;
     /* A lean forward (evaluation, MeZO): no backward follows, so each block's inside and the
      * residual before it are freed as soon as the next block has read them; the peak is an
-     * inference's. Set around mb_gpt_forward; backward refuses what it leaves. */
+     * inference's. mb_gpt_forward_lean sets it for one call; backward refuses what it leaves. */
     int lean;
     const mb_gpt_hooks *hooks; /* NULL: plain forward/backward */
 } mb_gpt;
@@ -218,15 +218,10 @@ size_t mb_gpt_train_act_peak(const mb_gpt_config *cfg, int B, int T, size_t es, 
 /* Bytes of one block's inside activations (what MB_ACT_RECOMPUTE frees after forward):
  * E * (11*B*T*C + NH*B*T*T) + S * 4*B*T (every saved tensor of the block but res3). */
 size_t mb_gpt_block_inside_bytes(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss);
-/* mb_gpt_train_act_peak with block l recomputed where recompute[l] (NULL: none), walking the
- * step's allocations in order: forward holds each block's inside while it runs and frees a
- * recomputed one after; backward re-allocates a recomputed block's inside while it runs and frees
- * every block's inside after it. */
-size_t mb_gpt_train_act_peak_mask(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss,
-                                  int ld, const uint8_t *recompute);
-
-/* What the walk needs besides the shapes when methods change the step: the blocks recomputed, and
- * a loss that a method replaces (then no [N, ld] logits exist; it declares its own bytes). */
+/* What the walk needs besides the shapes when methods change the step: the blocks recomputed (a
+ * recomputed block frees its inside after forward and re-allocates it while its backward runs), a
+ * loss that a method replaces (then no [N, ld] logits exist; it declares its own bytes), lean
+ * forwards, the lowest block backward reaches. All zero: mb_gpt_train_act_peak. */
 typedef struct mb_act_walk {
     uint8_t *recompute; /* [layers]: block l recomputed in backward; NULL: none */
     int own_loss;       /* the loss slot is replaced */
@@ -278,6 +273,10 @@ void mb_gpt_drop_params(mb_ctx *ctx, mb_gpt *m, int n);
  * forward. */
 mb_status mb_gpt_forward(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens, const int32_t *targets,
                          int B, int T, double *loss);
+/* mb_gpt_forward with m->lean set for the call (evaluation, MeZO): the peak is an inference's and
+ * nothing is kept for a backward. */
+mb_status mb_gpt_forward_lean(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens, const int32_t *targets,
+                              int B, int T, double *loss);
 /* After a forward without targets, at every position with labels[i] >= 0 (host, B*T): adds the
  * cross-entropy -log softmax(logits)[label] (computed on the host in fp64 from the head's logits)
  * to *nll, 1 to *correct when the highest logit (the first, on a tie) is the label, and 1 to
