@@ -215,6 +215,23 @@ typedef struct mb_backend {
      * else p. NULL where the backend has none. */
     void (*zo_axpy)(struct mb_ctx *ctx, void *p, void *master, size_t n, uint64_t seed,
                     uint32_t stream, uint64_t first, double alpha, double decay);
+
+    /* --- 8-bit activation codec (Mesa), the arithmetic in q8.h: element i of x[n] (dtype) is in
+     * group (i / inner) % G; st (device, fp32) holds clip[G], shift[G], min[G], max[G]. With
+     * tri > 0 the entries above the diagonals of x's tri x tri matrices (mb_q8_skip) are ignored,
+     * coded 0 and decoded as 0. NULL where the backend has none. --- */
+    /* Measures each group's min and max and moves [shift, shift + clip] toward them (mb_q8_ema);
+     * min and max are left at +inf and -inf, where the next call starts. */
+    void (*q8_range)(struct mb_ctx *ctx, float *st, const void *x, size_t n, size_t inner, int G,
+                     size_t tri, float decay, int first);
+    /* q[i] = mb_q8_code(x[i], shift, 255 / clip, u_i), u_i = mb_q8_uniform(seed, stream, first,
+     * i): stochastic rounding with the Philox stream. */
+    void (*q8_pack)(struct mb_ctx *ctx, uint8_t *q, const void *x, const float *st, size_t n,
+                    size_t inner, int G, size_t tri, uint64_t seed, uint32_t stream,
+                    uint64_t first);
+    /* x[i] = mb_q8_value(q[i], shift, 255 / clip), rounded to dtype. */
+    void (*q8_unpack)(struct mb_ctx *ctx, void *x, const uint8_t *q, const float *st, size_t n,
+                      size_t inner, int G, size_t tri);
 } mb_backend;
 
 #define MB_ADAM8_BLOCK 256 /* elements per absmax in adam8bit (bitsandbytes' BLOCKSIZE_2STATE) */

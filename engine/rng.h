@@ -12,6 +12,7 @@ enum {
     MB_RNG_STREAM_DROPOUT = 2,
     MB_RNG_STREAM_ZO = 3,
     MB_RNG_STREAM_LISA = 4, /* LISA's layer draws */
+    MB_RNG_STREAM_MESA = 5, /* Mesa's stochastic rounding of saved activations */
     MB_RNG_STREAM_DATA = 0x10, /* + split (train 0, validation 1): batch starts */
     MB_RNG_STREAM_SYNTH = 0x100, /* synthetic data: 0x100 successor table, 0x101 the walk */
     MB_RNG_STREAM_INIT = 0x10000,

@@ -92,7 +92,7 @@ void mb_train_fini(mb_train *tr) {
     if (tr->model && tr->model->hooks == &tr->hooks) tr->model->hooks = NULL;
     free(tr->plan.trainable);
     free(tr->pred_trainable);
-    free(tr->pred_recompute);
+    free(tr->pred_mode);
     free(tr->default_vals);
     memset(tr, 0, sizeof *tr);
 }
@@ -176,8 +176,8 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_metho
     /* the parameters are final now: the step's trainable mask and the prediction's */
     tr->plan.trainable = malloc((size_t)model->nparams);
     tr->pred_trainable = malloc((size_t)model->nparams);
-    tr->pred_recompute = malloc((size_t)model->cfg.layers + 1);
-    if (!tr->plan.trainable || !tr->pred_trainable || !tr->pred_recompute) {
+    tr->pred_mode = malloc((size_t)model->cfg.layers + 1);
+    if (!tr->plan.trainable || !tr->pred_trainable || !tr->pred_mode) {
         mb_train_fini(tr);
         return mb_error(ctx, MB_ENOMEM, "host allocation");
     }
@@ -276,8 +276,8 @@ void mb_train_predict(const mb_train *tr, int B, int T, mb_predict *out) {
     out->bytes[MB_MEM_GRADS] = (int64_t)(es * m->num_params);
     const int ld = mb_gpt_logits_ld(tr->ctx->be, mb_gpt_head_rows(&m->cfg));
     out->logits_ld = ld;
-    out->walk.recompute = tr->pred_recompute;
-    if (out->walk.recompute) memset(out->walk.recompute, 0, (size_t)m->cfg.layers);
+    out->walk.mode = tr->pred_mode;
+    if (out->walk.mode) memset(out->walk.mode, 0, (size_t)m->cfg.layers);
     out->bytes[MB_MEM_OTHER] = (int64_t)(2 * (size_t)B * T * 4);
     for (int i = 0; i < tr->n; i++)
         if (tr->methods[i]->predict_bytes) tr->methods[i]->predict_bytes(tr->vals[i], out);

@@ -29,7 +29,7 @@ typedef struct mb_train {
     mb_buf *master; /* mixed precision: sdtype master weights per parameter id (mb_train_master) */
     int nmaster;    /* entries of master */
     uint8_t *pred_trainable; /* mb_train_predict's trainable mask (mb_predict.trainable) */
-    uint8_t *pred_recompute; /* and its recomputed blocks (mb_predict.walk.recompute) */
+    uint8_t *pred_mode; /* and its blocks' activation modes (mb_predict.walk.mode) */
     /* per-step counts of slot calls, for tests and the run log */
     uint64_t calls[MB_NSLOTS];
 } mb_train;

@@ -34,8 +34,8 @@ static mb_act_mode ckpt_policy(void *priv, mb_train *tr, int layer) {
  * changes. */
 static void ckpt_predict(const mb_pvalue *v, mb_predict *pr) {
     int L = pr->model->cfg.layers, every = (int)v[P_EVERY].num;
-    for (int l = 0; l < L && pr->walk.recompute; l++)
-        pr->walk.recompute[l] = (uint8_t)recomputed(every, l);
+    for (int l = 0; l < L && pr->walk.mode; l++)
+        pr->walk.mode[l] = recomputed(every, l) ? MB_ACT_RECOMPUTE : MB_ACT_KEEP;
 }
 
 const mb_method mb_method_checkpointing = {

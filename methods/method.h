@@ -62,8 +62,9 @@ typedef struct mb_predict {
     uint8_t *trainable;
     /* The activation walk (mb_gpt_act_walk) the engine runs after every method's predict_bytes,
      * adding its peak to bytes[ACTIVATIONS] (which starts at 0: a method adds there only what it
-     * holds through the whole step). walk.recompute points at [layers] zeros: checkpointing marks
-     * its blocks; a loss replacement sets own_loss and its bytes. */
+     * holds through the whole step). walk.mode points at [layers] MB_ACT_KEEP: checkpointing
+     * marks its blocks RECOMPUTE, an activation codec (Mesa) CUSTOM with its custom_* bytes; a
+     * loss replacement sets own_loss and its bytes. */
     mb_act_walk walk;
 } mb_predict;
 

@@ -21,6 +21,7 @@ extern const mb_method mb_method_lora;
 extern const mb_method mb_method_cce;
 extern const mb_method mb_method_mezo;
 extern const mb_method mb_method_lisa;
+extern const mb_method mb_method_mesa;
 
 /* One line per method. */
 static const mb_method *const builtin[] = {
@@ -38,6 +39,7 @@ static const mb_method *const builtin[] = {
     &mb_method_cce,
     &mb_method_mezo,
     &mb_method_lisa,
+    &mb_method_mesa,
 };
 #define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))
 

@@ -8,6 +8,7 @@
 
 #include "../engine/ctx.h"
 #include "../engine/dynmap.h"
+#include "../engine/q8.h"
 #include "../engine/rng.h"
 #include "check.h"
 #include "planted.h"
@@ -939,6 +940,64 @@ static void t_adam8bit(tcase *tc, size_t n, int eight) {
     mb_ctx_fini(&fc);
 }
 
+/* Mesa's 8-bit codec against the CPU fp32 kernels on the same values (q8.h is one text for
+ * both): ranges, codes and decoded elements equal bit for bit, for the attention probabilities'
+ * layout [B, NH, T, T] by heads (causal: above the diagonals NaN and 1e30, to be ignored) and qkv
+ * [B*T, 3C] by thirds of heads; a second call (first = 0) moves the ranges, values shifted and
+ * wider so some fall above them and saturate. */
+static void t_q8(tcase *tc, const shape *s, int att) {
+    mb_ctx fc;
+    MUST(&fc, mb_ctx_init(&fc, &mb_backend_cpu_f32));
+    const mb_dtype dt = tc->gb->dtype;
+    const size_t es = mb_dtype_size(dt), hd = (size_t)(s->C / s->NH);
+    const size_t n = att ? (size_t)s->B * s->NH * s->T * s->T : (size_t)s->B * s->T * 3 * s->C;
+    const size_t inner = att ? (size_t)s->T * s->T : hd;
+    const int G = att ? s->NH : 3 * s->NH;
+    const size_t tri = att ? (size_t)s->T : 0;
+    float *fst = malloc(4 * (size_t)G * sizeof *fst), *xf = malloc(n * sizeof *xf);
+    float *yf = malloc(n * sizeof *yf);
+    uint8_t *fq = malloc(n);
+    void *xd = malloc(n * es), *yd = malloc(n * es);
+    MB_ASSERT(fst && xf && yf && fq && xd && yd);
+    for (int g = 0; g < G; g++)
+        fst[g] = 1, fst[G + g] = 0, fst[2 * G + g] = INFINITY, fst[3 * G + g] = -INFINITY;
+    mb_buf gst, gx, gq, gy;
+    dev_put(tc->gc, &gst, fst, 4 * (size_t)G * sizeof *fst, "ranges");
+    MUST(tc->gc, mb_alloc(tc->gc, &gq, n, MB_MEM_OTHER, "codes"));
+    MUST(tc->gc, mb_alloc(tc->gc, &gy, n * es, MB_MEM_OTHER, "decoded"));
+    for (int round = 0; round < 2; round++) {
+        double *v = fill_normal(tc, n, round ? 0.3 : 0.0, round ? 1.5 : 1.0);
+        for (size_t i = 0; i < n; i++) {
+            v[i] *= 1 + (double)mb_q8_group(i, inner, G); /* per group */
+            if (mb_q8_skip(i, tri)) v[i] = i % 2 ? NAN : 1e30;
+        }
+        mb_dtype_from_f64(dt, xd, v, n);
+        mb_dtype_to_f64(dt, v, xd, n);
+        for (size_t i = 0; i < n; i++) xf[i] = (float)v[i];
+        dev_put(tc->gc, &gx, xd, n * es, "x");
+        set_label(tc, "q8 %s B=%d NH=%d T=%d C=%d%s", att ? "att" : "qkv", s->B, s->NH, s->T, s->C,
+                  round ? " (range moved)" : "");
+        uint64_t first = (uint64_t)(round + 3) << 32;
+        tc->gb->q8_range(tc->gc, gst.ptr, gx.ptr, n, inner, G, tri, 0.9f, !round);
+        tc->gb->q8_pack(tc->gc, gq.ptr, gx.ptr, gst.ptr, n, inner, G, tri, 77, MB_RNG_STREAM_MESA,
+                        first);
+        tc->gb->q8_unpack(tc->gc, gy.ptr, gq.ptr, gst.ptr, n, inner, G, tri);
+        fc.be->q8_range(&fc, fst, xf, n, inner, G, tri, 0.9f, !round);
+        fc.be->q8_pack(&fc, fq, xf, fst, n, inner, G, tri, 77, MB_RNG_STREAM_MESA, first);
+        fc.be->q8_unpack(&fc, yf, fq, fst, n, inner, G, tri);
+        for (size_t i = 0; i < n; i++) v[i] = yf[i];
+        mb_dtype_from_f64(dt, yd, v, n); /* float to dtype, rounded to nearest as the GPU's */
+        expect_bytes(tc, "ranges", &gst, fst, CPU32);
+        expect_bytes(tc, "codes", &gq, fq, CPU32);
+        expect_bytes(tc, "decoded", &gy, yd, CPU32);
+        mb_free(tc->gc, &gx);
+        free(v);
+    }
+    mb_free(tc->gc, &gst), mb_free(tc->gc, &gq), mb_free(tc->gc, &gy);
+    free(fst), free(xf), free(yf), free(fq), free(xd), free(yd);
+    mb_ctx_fini(&fc);
+}
+
 /* --- gradient projection (galore, apollo): sdtype kernels against the fp64 CPU --- */
 
 /* C = alpha op(A) op(B) + beta C for every transpose pair, C starting non-zero: gemm_s in sdtype
@@ -1121,6 +1180,8 @@ static int run_table(const mb_backend *be) {
         t_gemm(&tc, 1, s->B * s->T, s->C, 8);
         t_gemm(&tc, 1, s->C, 8, s->B * s->T);
         t_apollo_update(&tc, (size_t)s->B * s->T, (size_t)s->C, (size_t)s->NH);
+        t_q8(&tc, s, 1);
+        t_q8(&tc, s, 0);
     }
     /* SVD shapes of the projected GPT matrices: tall, wide, square */
     t_svd_top(&tc, 192, 64, 8);

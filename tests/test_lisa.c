@@ -108,8 +108,8 @@ static int check_steps(uint64_t seed) {
         CHECK(frozen_moved == 0, "step %d: %d frozen tensors changed", step, frozen_moved);
         CHECK_EQ_U(ctx.mem.cur[MB_MEM_GRADS], E * grads);
         CHECK_EQ_U(ctx.mem.cur[MB_MEM_OPTIMIZER], E * state);
-        for (int l = 0; l < L; l++) rec[l] = (uint8_t)(l < lowest);
-        mb_act_walk w = {rec, 0, 0, 0, 0, 0, lowest};
+        for (int l = 0; l < L; l++) rec[l] = l < lowest ? MB_ACT_RECOMPUTE : MB_ACT_KEEP;
+        mb_act_walk w = {.mode = rec, .lowest = lowest};
         size_t act = mb_gpt_act_walk(&deep, B, T, E, E, deep.vocab, &w);
         CHECK_EQ_U(ctx.mem.peak[MB_MEM_ACTIVATIONS], act);
         CHECK(ctx.mem.peak[MB_MEM_GRADS] <= (size_t)pr.bytes[MB_MEM_GRADS] &&

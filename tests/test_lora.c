@@ -193,11 +193,15 @@ static int check_memory(int ckpt, double *loss) {
     want[MB_MEM_WEIGHTS] = E * (mb_gpt_num_params(&cfg) + ad);
     want[MB_MEM_GRADS] = E * ad;
     want[MB_MEM_OPTIMIZER] = ckpt ? adam8_bytes(&m) : 2 * E * ad;
-    uint8_t all[2] = {1, 1};
+    uint8_t all[2] = {MB_ACT_RECOMPUTE, MB_ACT_RECOMPUTE};
     /* cce (its whole vocabulary of 256, a multiple of 64, in one tile): no logits; the LSE from
      * forward to backward, a tile and the running sums in forward, a tile in backward */
     const size_t N = (size_t)B * T, V = (size_t)cfg.vocab;
-    mb_act_walk w = {ckpt ? all : NULL, ckpt == 2, E * N, E * N * V + E * N, E * N * V, 0, 0};
+    mb_act_walk w = {.mode = ckpt ? all : NULL,
+                     .own_loss = ckpt == 2,
+                     .loss_keep = E * N,
+                     .loss_fwd = E * N * V + E * N,
+                     .loss_bwd = E * N * V};
     want[MB_MEM_ACTIVATIONS] = mb_gpt_act_walk(&cfg, B, T, E, E, cfg.vocab, &w) + 2 * E * N * R;
     want[MB_MEM_OTHER] = 2 * 4 * B * T;
     size_t total = 0;

@@ -8,6 +8,7 @@
 #include "../ctx.h"
 #include "../dynmap.h"
 #include "../philox.h"
+#include "../q8.h"
 
 #define MB_UNUSED __attribute__((unused))
 
@@ -55,6 +56,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #include "kernels_proj.h"
 #include "kernels_cce.h"
 #include "kernels_zo.h"
+#include "kernels_q8.h"
 #undef REAL
 #undef SFX
 #undef GESVD
@@ -72,6 +74,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #include "kernels_proj.h"
 #include "kernels_cce.h"
 #include "kernels_zo.h"
+#include "kernels_q8.h"
 #undef REAL
 #undef SFX
 #undef GESVD
@@ -95,6 +98,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .gemm = gemm_s_##sfx, /* dtype == sdtype: the same GEMM, fp64 sums */                    \
         .cce_lse_chunk = cce_lse_chunk_##sfx, .cce_lse_end = cce_lse_end_##sfx,                  \
         .cce_grad_chunk = cce_grad_chunk_##sfx, .zo_axpy = zo_axpy_##sfx,                        \
+        .q8_range = q8_range_##sfx, .q8_pack = q8_pack_##sfx, .q8_unpack = q8_unpack_##sfx,       \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32);

@@ -264,7 +264,8 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
             mb_cuda_adam8bit_##sfx, mb_cuda_gemm_s, mb_cuda_svd_top, mb_cuda_adam_dir,             \
             mb_cuda_axpy_decay_##sfx, mb_cuda_apollo_update_##sfx, mb_cuda_gemm_##sfx,             \
             mb_cuda_cce_lse_chunk_##sfx, mb_cuda_cce_lse_end, mb_cuda_cce_grad_chunk_##sfx,        \
-            mb_cuda_zo_axpy_##sfx,                                                                 \
+            mb_cuda_zo_axpy_##sfx, mb_cuda_q8_range_##sfx, mb_cuda_q8_pack_##sfx,                  \
+            mb_cuda_q8_unpack_##sfx,                                                               \
     }
 
 extern "C" {

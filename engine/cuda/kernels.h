@@ -87,6 +87,16 @@ void mb_cuda_zo_axpy_f32(struct mb_ctx *ctx, void *p, void *master, size_t n, ui
                          uint32_t stream, uint64_t first, double alpha, double decay);
 void mb_cuda_zo_axpy_bf16(struct mb_ctx *ctx, void *p, void *master, size_t n, uint64_t seed,
                           uint32_t stream, uint64_t first, double alpha, double decay);
+#define MB_Q8_DECL(sfx)                                                                            \
+    void mb_cuda_q8_range_##sfx(struct mb_ctx *ctx, float *st, const void *x, size_t n,            \
+                                size_t inner, int G, size_t tri, float decay, int first);          \
+    void mb_cuda_q8_pack_##sfx(struct mb_ctx *ctx, uint8_t *q, const void *x, const float *st,     \
+                               size_t n, size_t inner, int G, size_t tri, uint64_t seed,           \
+                               uint32_t stream, uint64_t first);                                   \
+    void mb_cuda_q8_unpack_##sfx(struct mb_ctx *ctx, void *x, const uint8_t *q, const float *st,   \
+                                 size_t n, size_t inner, int G, size_t tri);
+MB_Q8_DECL(f32)
+MB_Q8_DECL(bf16)
 void mb_cuda_cce_lse_end(struct mb_ctx *ctx, void *mx, const void *sum, void *losses,
                          const int32_t *targets, int N);
 void mb_cuda_gemm_f32(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,

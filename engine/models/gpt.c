@@ -309,9 +309,8 @@ static size_t max_sz(size_t a, size_t b) {
 
 size_t mb_gpt_act_walk(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld,
                        const mb_act_walk *w) {
-    const uint8_t *recompute = w->recompute;
     size_t BT = (size_t)B * T, BTC = BT * cfg->d_model, L = (size_t)cfg->layers;
-    size_t I = mb_gpt_block_inside_bytes(cfg, B, T, es, ss), nrec = 0, peak = 0;
+    size_t I = mb_gpt_block_inside_bytes(cfg, B, T, es, ss), gone = 0, peak = 0;
     if (w->lean) {
         size_t cur = es * 5 * BTC;
         for (size_t l = 0; l < L; l++) {
@@ -322,25 +321,35 @@ size_t mb_gpt_act_walk(const mb_gpt_config *cfg, int B, int T, size_t es, size_t
         return max_sz(peak, cur + (w->own_loss ? w->loss_keep + w->loss_fwd : 0));
     }
     /* forward: after the embeddings and the shared GELU buffer, each block holds its output and
-     * its inside while it runs; a recomputed block frees its inside after */
+     * its inside while it runs; then a recomputed block frees its inside and a custom one saves
+     * it in its own form */
     size_t cur = es * 5 * BTC;
     for (size_t l = 0; l < L; l++) {
+        int mode = w->mode ? w->mode[l] : MB_ACT_KEEP;
         peak = max_sz(peak, cur += es * BTC + I);
-        if (recompute && recompute[l]) cur -= I, nrec++;
+        if (mode == MB_ACT_RECOMPUTE) cur -= I, gone += I;
+        if (mode == MB_ACT_CUSTOM) {
+            peak = max_sz(peak, cur + w->custom_fwd);
+            cur = cur - I + w->custom_keep, gone += I - w->custom_keep;
+        }
     }
-    /* the end of forward: what mb_gpt_act_bytes counts, less the recomputed insides (and the
+    /* the end of forward: what mb_gpt_act_bytes counts, less what the blocks gave up (and the
      * logits, when a method owns the loss: its forward holds keep + fwd instead) */
     const size_t logits = w->own_loss ? 0 : es * BT * (size_t)ld;
-    cur = mb_gpt_act_bytes(cfg, B, T, es, ss, ld) - nrec * I - es * BT * (size_t)ld + logits;
+    cur = mb_gpt_act_bytes(cfg, B, T, es, ss, ld) - gone - es * BT * (size_t)ld + logits;
     if (w->own_loss) peak = max_sz(peak, cur + w->loss_keep + w->loss_fwd);
     /* backward: dres and dtmp through the loss, then the logits freed and the rest of the
-     * scratch taken; a recomputed block's inside comes back while it runs, a kept one's goes */
+     * scratch taken; a recomputed block's inside comes back while it runs, a custom block's
+     * replaces what it kept, a kept one's goes */
     peak = max_sz(peak, cur + es * 2 * BTC + (w->own_loss ? w->loss_keep + w->loss_bwd : 0));
     cur = cur - logits + es * mb_gpt_bwd_scratch_elems(cfg, B, T);
     peak = max_sz(peak, cur);
     for (size_t l = L; l-- > (size_t)(w->lowest > 0 ? w->lowest : 0);) {
-        if (recompute && recompute[l])
+        int mode = w->mode ? w->mode[l] : MB_ACT_KEEP;
+        if (mode == MB_ACT_RECOMPUTE)
             peak = max_sz(peak, cur + I);
+        else if (mode == MB_ACT_CUSTOM)
+            peak = max_sz(peak, cur - w->custom_keep + I + w->custom_bwd), cur -= w->custom_keep;
         else
             cur -= I;
     }
@@ -348,7 +357,7 @@ size_t mb_gpt_act_walk(const mb_gpt_config *cfg, int B, int T, size_t es, size_t
 }
 
 size_t mb_gpt_train_act_peak(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld) {
-    const mb_act_walk plain = {NULL, 0, 0, 0, 0, 0, 0};
+    const mb_act_walk plain = {0};
     return mb_gpt_act_walk(cfg, B, T, es, ss, ld, &plain);
 }
 static mb_buf *layer_bufs(mb_gpt_layer_acts *la) {

@@ -223,19 +223,24 @@ size_t mb_gpt_block_inside_bytes(const mb_gpt_config *cfg, int B, int T, size_t 
  * loss that a method replaces (then no [N, ld] logits exist; it declares its own bytes), lean
  * forwards, the lowest block backward reaches. All zero: mb_gpt_train_act_peak. */
 typedef struct mb_act_walk {
-    uint8_t *recompute; /* [layers]: block l recomputed in backward; NULL: none */
-    int own_loss;       /* the loss slot is replaced */
-    size_t loss_keep;   /* bytes it holds from its forward until its backward ends */
-    size_t loss_fwd;    /* bytes it holds only while its forward runs */
-    size_t loss_bwd;    /* bytes it holds only while its backward runs */
-    int lean;           /* the step runs lean forwards only (MeZO): no backward */
-    int lowest;         /* backward stops below this block (LISA); blocks under it that are
-                         * marked recomputed are only freed after forward, never restored */
+    uint8_t *mode;    /* [layers]: each block's mb_act_mode in this step; NULL: every block kept */
+    int own_loss;     /* the loss slot is replaced */
+    size_t loss_keep; /* bytes it holds from its forward until its backward ends */
+    size_t loss_fwd;  /* bytes it holds only while its forward runs */
+    size_t loss_bwd;  /* bytes it holds only while its backward runs */
+    int lean;         /* the step runs lean forwards only (MeZO): no backward */
+    int lowest;       /* backward stops below this block (LISA); blocks under it that are
+                       * recomputed or custom are never restored */
+    /* A CUSTOM block (act_save / act_load): after its forward's saves it holds custom_keep bytes
+     * instead of its inside; its saves hold at most custom_fwd bytes above the full inside, and
+     * its restore in backward at most custom_bwd above it. */
+    size_t custom_keep, custom_fwd, custom_bwd;
 } mb_act_walk;
 /* Peak ACTIVATIONS bytes of a training step under w, walking its allocations in order: the
- * forward's blocks; the loss's forward (own: after lnf and the losses, + keep + fwd; default: the
- * logits); the loss's backward after dres and dtmp (own: + keep + bwd, keep freed at its end);
- * the rest of the backward scratch with the logits gone; the blocks' backward. Lean: encoded and
+ * forward's blocks (a custom block's saves after it runs); the loss's forward (own: after lnf and
+ * the losses, + keep + fwd; default: the logits); the loss's backward after dres and dtmp (own:
+ * + keep + bwd, keep freed at its end); the rest of the backward scratch with the logits gone; the
+ * blocks' backward (a recomputed or custom block's inside restored first). Lean: encoded and
  * the GELU buffer, each block's output and inside while it runs beside the previous output, then
  * lnf, its statistics, the logits (or the loss's own bytes) and the losses. */
 size_t mb_gpt_act_walk(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld,
