@@ -232,6 +232,19 @@ typedef struct mb_backend {
     /* x[i] = mb_q8_value(q[i], shift, 255 / clip), rounded to dtype. */
     void (*q8_unpack)(struct mb_ctx *ctx, void *x, const uint8_t *q, const float *st, size_t n,
                       size_t inner, int G, size_t tri);
+
+    /* --- memory-efficient exact causal attention (FlashAttention-2's contract): no probabilities
+     * are kept, each query row's log-sum-exp is. qkv [B, T, 3C] and out [B, T, C] as
+     * attention_fwd's; lse and D are sdtype [B, NH, T]. NULL where the backend has none. --- */
+    /* out = softmax(q k^T / sqrt(hs), causal) v; lse = log sum_j exp(s_j) per row. */
+    void (*flash_fwd)(struct mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T,
+                      int C, int NH);
+    /* dqkv (overwritten) from dout, the forward's out and lse; D is scratch (rowsum(dout * out)).
+     */
+    void (*flash_bwd)(struct mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv,
+                      const void *out, const void *lse, void *D, int B, int T, int C, int NH);
+    /* 1 when head size hs has a kernel; NULL: every size does. */
+    int (*flash_head_ok)(int hs);
 } mb_backend;
 
 #define MB_ADAM8_BLOCK 256 /* elements per absmax in adam8bit (bitsandbytes' BLOCKSIZE_2STATE) */

@@ -67,6 +67,12 @@ static mb_status mesa_init(void *priv, mb_train *tr, const mb_pvalue *v) {
                         "mesa: groups %d does not divide the model's %d heads (a range must "
                         "cover whole heads)",
                         s->G, cfg->heads);
+    for (int i = 0; i < tr->n; i++)
+        if (tr->methods[i]->attention)
+            return mb_error(ctx, MB_EUNSUPPORTED,
+                            "the attention probabilities it codes do not exist under %s: the two "
+                            "do not stack yet",
+                            tr->methods[i]->name);
     if (!ctx->be->q8_range || !ctx->be->q8_pack || !ctx->be->q8_unpack)
         return mb_error(ctx, MB_EUNSUPPORTED, "backend %s has no 8-bit activation codec",
                         ctx->be->name);

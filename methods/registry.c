@@ -22,6 +22,7 @@ extern const mb_method mb_method_cce;
 extern const mb_method mb_method_mezo;
 extern const mb_method mb_method_lisa;
 extern const mb_method mb_method_mesa;
+extern const mb_method mb_method_flash;
 
 /* One line per method. */
 static const mb_method *const builtin[] = {
@@ -40,6 +41,7 @@ static const mb_method *const builtin[] = {
     &mb_method_mezo,
     &mb_method_lisa,
     &mb_method_mesa,
+    &mb_method_flash,
 };
 #define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))
 

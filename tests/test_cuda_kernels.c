@@ -998,6 +998,35 @@ static void t_q8(tcase *tc, const shape *s, int att) {
     mb_ctx_fini(&fc);
 }
 
+/* Flash attention (bf16 tensor cores) against the CPU's flash kernels in fp64 on the same bf16
+ * inputs: out and dqkv within the element tolerance, the log-sum-exp within 1e-4 (fp32 sums). */
+static void t_flash(tcase *tc, int B, int T, int NH, int hs) {
+    const int C = NH * hs;
+    const size_t n3 = (size_t)B * T * 3 * C, n1 = (size_t)B * T * C, rows = (size_t)B * NH * T;
+    pair qkv, dout, out, lse, D, dqkv;
+    pair_new(tc, &qkv, n3, DT, "qkv");
+    pair_rand(tc, &qkv, 0, 1);
+    pair_new(tc, &dout, n1, DT, "dout");
+    pair_rand(tc, &dout, 0, 1);
+    pair_new(tc, &out, n1, DT, "out");
+    pair_new(tc, &lse, rows, ST, "lse");
+    pair_new(tc, &D, rows, ST, "D");
+    pair_new(tc, &dqkv, n3, DT, "dqkv");
+    pair_poison(tc, &out);
+    pair_poison(tc, &dqkv);
+    set_label(tc, "flash B=%d T=%d NH=%d hs=%d", B, T, NH, hs);
+    tc->gb->flash_fwd(tc->gc, G(out), G(lse), G(qkv), B, T, C, NH);
+    tc->cb->flash_fwd(tc->cc, R(out), R(lse), R(qkv), B, T, C, NH);
+    expect_close(tc, "out", &out, tol(tc, TOL_ELEM));
+    expect_close(tc, "lse", &lse, 1e-4);
+    /* backward from the reference's out (rounded to bf16, as the GPU's own is) on both sides */
+    pair_from_ref(tc, &out);
+    tc->gb->flash_bwd(tc->gc, G(dqkv), G(dout), G(qkv), G(out), G(lse), G(D), B, T, C, NH);
+    tc->cb->flash_bwd(tc->cc, R(dqkv), R(dout), R(qkv), R(out), R(lse), R(D), B, T, C, NH);
+    expect_close(tc, "dqkv", &dqkv, tol(tc, TOL_ELEM));
+    pairs_free(tc);
+}
+
 /* --- gradient projection (galore, apollo): sdtype kernels against the fp64 CPU --- */
 
 /* C = alpha op(A) op(B) + beta C for every transpose pair, C starting non-zero: gemm_s in sdtype
@@ -1182,6 +1211,13 @@ static int run_table(const mb_backend *be) {
         t_apollo_update(&tc, (size_t)s->B * s->T, (size_t)s->C, (size_t)s->NH);
         t_q8(&tc, s, 1);
         t_q8(&tc, s, 0);
+    }
+    /* flash attention where the table has it (bf16): T = 64, 1024 and 1000 (a partial last tile),
+     * each head size with a kernel */
+    for (int hs = 32; be->flash_fwd && hs <= 128; hs *= 2) {
+        t_flash(&tc, 2, 64, 3, hs);
+        t_flash(&tc, 1, 1024, 2, hs);
+        t_flash(&tc, 2, 1000, 2, hs);
     }
     /* SVD shapes of the projected GPT matrices: tall, wide, square */
     t_svd_top(&tc, 192, 64, 8);

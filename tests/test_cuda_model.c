@@ -13,6 +13,7 @@ extern const mb_method mb_method_adamw;
 extern const mb_method mb_method_lora;
 extern const mb_method mb_method_cce;
 extern const mb_method mb_method_mesa;
+extern const mb_method mb_method_flash;
 
 /* Declared tolerances: loss |dl|/|l|, and per tensor max|g_gpu - g_cpu| / max|g_cpu|. fp32 differs
  * from the CPU only in summation order; TF32 GEMMs keep 10 mantissa bits; bf16 stores every
@@ -27,6 +28,8 @@ typedef struct prec_tol {
 static const mb_gpt_config mid = {4, 256, 4, 64, 509, 0};
 /* 2 layers, d=64, an 8,001-entry head that outweighs the rest, as GPT-2's does (cce) */
 static const mb_gpt_config wide = {2, 64, 4, 64, 8001, 0};
+/* 1,024 positions and head size 64: flash attention over several tiles, the last one partial */
+static const mb_gpt_config longseq = {2, 128, 2, 1024, 509, 0};
 
 static int parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, double gtol, int B,
                   int T) {
@@ -352,6 +355,65 @@ static int mesa_parity(const mb_backend *be, const mb_gpt_config *cfg, int B, in
     return 0;
 }
 
+/* One [flash, adamw(lr 0)] step and the plain one on the same GPU weights (bf16: the table with
+ * flash kernels): loss and gradients within the parity tolerances, both activation peaks equal to
+ * the predictions, flash's below the plain step's. */
+static int flash_parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, double gtol,
+                        int B, int T) {
+    double loss[2];
+    size_t peak[2];
+    double *grads[2];
+    for (int k = 0; k < 2; k++) {
+        mb_ctx g;
+        CHECK_OK(&g, mb_ctx_init(&g, be));
+        mb_gpt m;
+        mb_train tr;
+        CHECK_OK(&g, mb_gpt_create(&g, cfg, &m));
+        CHECK_OK(&g, mb_gpt_init_weights(&g, &m, 77));
+        mb_pvalue av[8];
+        mb_method_defaults(&mb_method_adamw, av);
+        av[0].num = 0;
+        const mb_method *ms[2] = {&mb_method_flash, &mb_method_adamw};
+        const mb_pvalue *vs[2] = {NULL, av};
+        CHECK_OK(&g,
+                 mb_train_init(&tr, &g, &m, ms + (k == 0), vs + (k == 0), 2 - (k == 0), NULL, 9));
+        int32_t *x = malloc((size_t)B * T * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
+        fixture_batch(x, y, B * T, cfg->vocab, 3);
+        CHECK_OK(&g, mb_train_step(&tr, x, y, B, T, &loss[k]));
+        peak[k] = g.mem.peak[MB_MEM_ACTIVATIONS];
+        mb_predict pr;
+        mb_train_predict(&tr, B, T, &pr);
+        CHECK(peak[k] == (size_t)pr.bytes[MB_MEM_ACTIVATIONS],
+              "%s %s: activation peak %zu, predicted %lld", be->name, k ? "flash" : "plain",
+              peak[k], (long long)pr.bytes[MB_MEM_ACTIVATIONS]);
+        grads[k] = malloc(m.num_params * sizeof *grads[k]);
+        size_t off = 0;
+        for (int i = 0; i < m.nparams; i++) {
+            CHECK_OK(&g, mb_gpt_grad_get(&g, &m, i, grads[k] + off));
+            off += m.params[i].numel;
+        }
+        free(x), free(y);
+        mb_train_fini(&tr);
+        mb_gpt_destroy(&g, &m);
+        mb_ctx_fini(&g);
+        CHECK_EQ_U(g.mem.live, 0);
+    }
+    double d = 0, r = 0, lrel = fabs(loss[1] - loss[0]) / loss[0];
+    for (size_t i = 0; i < mb_gpt_num_params(cfg); i++) {
+        d = fmax(d, fabs(grads[1][i] - grads[0][i]));
+        r = fmax(r, fabs(grads[0][i]));
+    }
+    CHECK(lrel <= ltol && d / r <= gtol, "%s flash: loss %.9f vs %.9f, gradients rel %.2e",
+          be->name, loss[1], loss[0], d / r);
+    CHECK(peak[1] < peak[0], "%s flash: activation peak %zu, plain %zu", be->name, peak[1],
+          peak[0]);
+    printf("%-9s flash T=%d: loss %.7f plain %.7f rel %.2e; gradients rel %.2e (tol %.0e); "
+           "activation peak %zu against %zu bytes = prediction\n",
+           be->name, T, loss[1], loss[0], lrel, d / r, gtol, peak[1], peak[0]);
+    free(grads[0]), free(grads[1]);
+    return 0;
+}
+
 int main(void) {
     mb_ctx probe;
     mb_status s = mb_ctx_init(&probe, &mb_backend_cuda_f32);
@@ -379,6 +441,10 @@ int main(void) {
         if (cce_parity(tols[i].be, &wide, 3008, tols[i].loss, tols[i].grad, 2, 64)) return 1;
         if (cce_parity(tols[i].be, &wide, 8192, tols[i].loss, tols[i].grad, 2, 64)) return 1;
         if (mesa_parity(tols[i].be, &mid, 2, 64)) return 1;
+        if (tols[i].be->flash_fwd &&
+            (flash_parity(tols[i].be, &mid, tols[i].loss, tols[i].grad, 2, 64) ||
+             flash_parity(tols[i].be, &longseq, tols[i].loss, tols[i].grad, 1, 1000)))
+            return 1;
     }
     CHECK_DONE();
 }

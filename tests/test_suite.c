@@ -447,7 +447,7 @@ int main(int argc, char **argv) {
         "t.yaml:4:8: error: unknown key 'checkpont' in init (did you mean 'checkpoint'?)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [shampoo]\n",
         "t.yaml:3:11: error: unknown method 'shampoo' (valid: adamw, sgd, adafactor, adam-mini, "
-        "adam8bit, galore, apollo, apollo-mini, lomo, checkpointing, lora, cce, mezo, lisa, mesa)");
+        "adam8bit, galore, apollo, apollo-mini, lomo, checkpointing, lora, cce, mezo, lisa, mesa, flash)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: adamw, betas: 1}]\n",
         "t.yaml:3:25: error: unknown parameter 'betas' for method adamw (did you mean 'beta1'?)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: sgd, zzz: 1}]\n",

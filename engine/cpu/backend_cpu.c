@@ -57,6 +57,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #include "kernels_cce.h"
 #include "kernels_zo.h"
 #include "kernels_q8.h"
+#include "kernels_flash.h"
 #undef REAL
 #undef SFX
 #undef GESVD
@@ -75,6 +76,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #include "kernels_cce.h"
 #include "kernels_zo.h"
 #include "kernels_q8.h"
+#include "kernels_flash.h"
 #undef REAL
 #undef SFX
 #undef GESVD
@@ -99,6 +101,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .cce_lse_chunk = cce_lse_chunk_##sfx, .cce_lse_end = cce_lse_end_##sfx,                  \
         .cce_grad_chunk = cce_grad_chunk_##sfx, .zo_axpy = zo_axpy_##sfx,                        \
         .q8_range = q8_range_##sfx, .q8_pack = q8_pack_##sfx, .q8_unpack = q8_unpack_##sfx,       \
+        .flash_fwd = flash_fwd_##sfx, .flash_bwd = flash_bwd_##sfx, .flash_head_ok = NULL,        \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32);

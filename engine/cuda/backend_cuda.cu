@@ -265,8 +265,11 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
             mb_cuda_axpy_decay_##sfx, mb_cuda_apollo_update_##sfx, mb_cuda_gemm_##sfx,             \
             mb_cuda_cce_lse_chunk_##sfx, mb_cuda_cce_lse_end, mb_cuda_cce_grad_chunk_##sfx,        \
             mb_cuda_zo_axpy_##sfx, mb_cuda_q8_range_##sfx, mb_cuda_q8_pack_##sfx,                  \
-            mb_cuda_q8_unpack_##sfx,                                                               \
+            mb_cuda_q8_unpack_##sfx, MB_CUDA_FLASH_##sfx                                           \
     }
+/* Flash attention: bf16 tensor-core kernels only (flash.cu). */
+#define MB_CUDA_FLASH_f32 NULL, NULL, NULL
+#define MB_CUDA_FLASH_bf16 mb_cuda_flash_fwd_bf16, mb_cuda_flash_bwd_bf16, mb_cuda_flash_head_ok
 
 extern "C" {
 const mb_backend mb_backend_cuda_f32 = MB_CUDA_TABLE("cuda-f32", f32, MB_F32);

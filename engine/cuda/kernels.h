@@ -97,6 +97,11 @@ void mb_cuda_zo_axpy_bf16(struct mb_ctx *ctx, void *p, void *master, size_t n, u
                                  size_t n, size_t inner, int G, size_t tri);
 MB_Q8_DECL(f32)
 MB_Q8_DECL(bf16)
+void mb_cuda_flash_fwd_bf16(struct mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T,
+                            int C, int NH);
+void mb_cuda_flash_bwd_bf16(struct mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv,
+                            const void *out, const void *lse, void *D, int B, int T, int C, int NH);
+int mb_cuda_flash_head_ok(int hs);
 void mb_cuda_cce_lse_end(struct mb_ctx *ctx, void *mx, const void *sum, void *losses,
                          const int32_t *targets, int N);
 void mb_cuda_gemm_f32(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,

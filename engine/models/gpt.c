@@ -310,11 +310,14 @@ static size_t max_sz(size_t a, size_t b) {
 size_t mb_gpt_act_walk(const mb_gpt_config *cfg, int B, int T, size_t es, size_t ss, int ld,
                        const mb_act_walk *w) {
     size_t BT = (size_t)B * T, BTC = BT * cfg->d_model, L = (size_t)cfg->layers;
-    size_t I = mb_gpt_block_inside_bytes(cfg, B, T, es, ss), gone = 0, peak = 0;
+    /* a replaced attention allocates no probabilities; it holds A from its forward on */
+    const size_t probs = w->own_attn ? es * (size_t)cfg->heads * BT * T : 0;
+    const size_t A = w->own_attn ? w->attn_keep : 0, Ab = w->own_attn ? w->attn_bwd : 0;
+    size_t I = mb_gpt_block_inside_bytes(cfg, B, T, es, ss) - probs, gone = 0, peak = 0;
     if (w->lean) {
         size_t cur = es * 5 * BTC;
         for (size_t l = 0; l < L; l++) {
-            peak = max_sz(peak, cur + es * BTC + I);
+            peak = max_sz(peak, cur + es * BTC + I + A);
             cur = es * 6 * BTC; /* this block's output replaces the previous one */
         }
         cur += es * BTC + ss * 3 * BT + (w->own_loss ? 0 : es * BT * (size_t)ld);
@@ -326,7 +329,7 @@ size_t mb_gpt_act_walk(const mb_gpt_config *cfg, int B, int T, size_t es, size_t
     size_t cur = es * 5 * BTC;
     for (size_t l = 0; l < L; l++) {
         int mode = w->mode ? w->mode[l] : MB_ACT_KEEP;
-        peak = max_sz(peak, cur += es * BTC + I);
+        peak = max_sz(peak, cur += es * BTC + I + A);
         if (mode == MB_ACT_RECOMPUTE) cur -= I, gone += I;
         if (mode == MB_ACT_CUSTOM) {
             peak = max_sz(peak, cur + w->custom_fwd);
@@ -336,22 +339,25 @@ size_t mb_gpt_act_walk(const mb_gpt_config *cfg, int B, int T, size_t es, size_t
     /* the end of forward: what mb_gpt_act_bytes counts, less what the blocks gave up (and the
      * logits, when a method owns the loss: its forward holds keep + fwd instead) */
     const size_t logits = w->own_loss ? 0 : es * BT * (size_t)ld;
-    cur = mb_gpt_act_bytes(cfg, B, T, es, ss, ld) - gone - es * BT * (size_t)ld + logits;
+    cur = mb_gpt_act_bytes(cfg, B, T, es, ss, ld) - L * (probs - A) - gone - es * BT * (size_t)ld +
+          logits;
     if (w->own_loss) peak = max_sz(peak, cur + w->loss_keep + w->loss_fwd);
     /* backward: dres and dtmp through the loss, then the logits freed and the rest of the
-     * scratch taken; a recomputed block's inside comes back while it runs, a custom block's
-     * replaces what it kept, a kept one's goes */
+     * scratch taken (no attention row with a replaced attention); a recomputed block's inside
+     * comes back while it runs, a custom block's replaces what it kept, a kept one's goes */
     peak = max_sz(peak, cur + es * 2 * BTC + (w->own_loss ? w->loss_keep + w->loss_bwd : 0));
-    cur = cur - logits + es * mb_gpt_bwd_scratch_elems(cfg, B, T);
+    cur = cur - logits + es * mb_gpt_bwd_scratch_elems(cfg, B, T) -
+          (w->own_attn ? es * (size_t)B * cfg->heads * T : 0);
     peak = max_sz(peak, cur);
     for (size_t l = L; l-- > (size_t)(w->lowest > 0 ? w->lowest : 0);) {
         int mode = w->mode ? w->mode[l] : MB_ACT_KEEP;
         if (mode == MB_ACT_RECOMPUTE)
-            peak = max_sz(peak, cur + I);
+            peak = max_sz(peak, cur + I + Ab);
         else if (mode == MB_ACT_CUSTOM)
             peak = max_sz(peak, cur - w->custom_keep + I + w->custom_bwd), cur -= w->custom_keep;
         else
-            cur -= I;
+            peak = max_sz(peak, cur + Ab), cur -= I;
+        cur -= A;
     }
     return peak;
 }

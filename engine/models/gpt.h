@@ -235,6 +235,11 @@ typedef struct mb_act_walk {
      * instead of its inside; its saves hold at most custom_fwd bytes above the full inside, and
      * its restore in backward at most custom_bwd above it. */
     size_t custom_keep, custom_fwd, custom_bwd;
+    /* The attention slot is replaced (flash): no [B, NH, T, T] probabilities and no backward row
+     * scratch; each block holds attn_keep bytes from its attention's forward until its backward
+     * ends, and attn_bwd more while that backward runs. */
+    int own_attn;
+    size_t attn_keep, attn_bwd;
 } mb_act_walk;
 /* Peak ACTIVATIONS bytes of a training step under w, walking its allocations in order: the
  * forward's blocks (a custom block's saves after it runs); the loss's forward (own: after lnf and
