@@ -15,8 +15,8 @@ typedef __nv_bfloat16 bf16;
 #define FA_B 64        /* queries and keys per tile */
 #define FA_THREADS 128 /* 4 warps, 16 rows each */
 
-/* Shared-memory row strides (elements): padded against bank conflicts, multiples of 8 (bf16) and
- * 4 (float) as WMMA needs, every tile start 32-byte aligned. */
+/* The row stride of a bf16 [64][HD] tile in shared memory: padded against bank conflicts, a
+ * multiple of 8 as WMMA needs, every tile start 32-byte aligned. */
 template <int HD> struct fa_ld {
     static constexpr int h = HD + 8;   /* bf16 [64][HD] tiles */
     static constexpr int s = FA_B + 4; /* float [rows][64] */
@@ -41,53 +41,87 @@ __device__ __forceinline__ void fa_load(bf16 *dst, const bf16 *src, size_t ld, i
     }
 }
 
-/* acc[16 x 16*NT] = A[16 x K] . B, A row-major at a (lda), B^T stored row-major at b (so B is
- * col-major: B(k, n) = b[n * ldb + k]); K a multiple of 16. */
+/* Where fragment element i of this lane sits in its 16 x 16 tile. The accumulator and the bf16
+ * row-major A operand share it on sm_80 and later (the m16n8k16 MMA layouts WMMA compiles to):
+ * rows lane/4 and lane/4 + 8, columns 2 (lane % 4) + {0, 1} and 8 more. So a tile of scores
+ * stays in registers from S = Q K^T through the softmax into P V, as FlashAttention-2 keeps it. */
+__device__ __forceinline__ int fa_row(int i) {
+    return (int)(threadIdx.x % 32) / 4 + 8 * ((i >> 1) & 1);
+}
+__device__ __forceinline__ int fa_col(int i) {
+    return (int)(threadIdx.x % 32) % 4 * 2 + (i & 1) + 8 * (i >> 2);
+}
+
+/* A[16 x K] row-major at a into K/16 register fragments (a warp's rows, loaded once a kernel). */
+template <int K> __device__ __forceinline__ void fa_rows(fa_a *f, const bf16 *a, int lda) {
+#pragma unroll
+    for (int k = 0; k < K / 16; k++) wmma::load_matrix_sync(f[k], a + k * 16, lda);
+}
+
+/* acc = A . B[K x 16] for A in register fragments (fa_rows) and B^T stored row-major at b (so B
+ * is col-major: B(k, n) = b[n * ldb + k]). */
 template <int K>
-__device__ __forceinline__ void fa_abt(fa_acc &acc, const bf16 *a, int lda, const bf16 *b,
-                                       int ldb) {
+__device__ __forceinline__ void fa_fbt(fa_acc &acc, const fa_a *a, const bf16 *b, int ldb) {
     wmma::fill_fragment(acc, 0.0f);
 #pragma unroll
-    for (int k = 0; k < K; k += 16) {
-        fa_a fa;
+    for (int k = 0; k < K / 16; k++) {
         fa_bc fb;
-        wmma::load_matrix_sync(fa, a + k, lda);
-        wmma::load_matrix_sync(fb, b + k, ldb);
-        wmma::mma_sync(acc, fa, fb, acc);
+        wmma::load_matrix_sync(fb, b + k * 16, ldb);
+        wmma::mma_sync(acc, a[k], fb, acc);
     }
 }
 
-/* acc += A[16 x 64] . B[64 x 16], both row-major. */
-__device__ __forceinline__ void fa_ab(fa_acc &acc, const bf16 *a, int lda, const bf16 *b, int ldb) {
+/* acc += A . B[64 x 16] for A as four 16 x 16 register fragments, B row-major at b. */
+__device__ __forceinline__ void fa_ab(fa_acc &acc, const fa_a *a, const bf16 *b, int ldb) {
 #pragma unroll
-    for (int k = 0; k < FA_B; k += 16) {
-        fa_a fa;
+    for (int k = 0; k < FA_B / 16; k++) {
         fa_br fb;
-        wmma::load_matrix_sync(fa, a + k, lda);
-        wmma::load_matrix_sync(fb, b + (size_t)k * ldb, ldb);
-        wmma::mma_sync(acc, fa, fb, acc);
+        wmma::load_matrix_sync(fb, b + (size_t)k * 16 * ldb, ldb);
+        wmma::mma_sync(acc, a[k], fb, acc);
     }
 }
 
-/* Forward: block (query tile, head, sequence). Warp w owns rows 16w .. 16w+15; lanes 2r and 2r+1
- * hold row r's running max and sum and each handle half its columns. */
+/* The two rows of a lane (i = 0: row lane/4, 1: row lane/4 + 8) reduced over the 4 lanes that
+ * hold the rest of them. */
+__device__ __forceinline__ float fa_rowmax(float v) {
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
+    return fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
+}
+__device__ __forceinline__ float fa_rowsum(float v) {
+    v += __shfl_xor_sync(0xffffffffu, v, 1);
+    return v + __shfl_xor_sync(0xffffffffu, v, 2);
+}
+
+/* A fragment's 16 rows (row0 on) times mul to bf16 at dst (row stride ld); rows at or past
+ * `valid` are skipped. */
+__device__ __forceinline__ void fa_put(bf16 *dst, size_t ld, const fa_acc &acc, float mul,
+                                       int valid) {
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+        if (fa_row(i) < valid)
+            dst[(size_t)fa_row(i) * ld + fa_col(i)] = __float2bfloat16_rn(acc.x[i] * mul);
+}
+
+/* Forward: block (query tile, head, sequence); warp w owns rows 16w .. 16w+15 and keeps their
+ * scores, probabilities and output in registers, with a running max and sum per row. */
 template <int HD>
 __global__ void __launch_bounds__(FA_THREADS)
     mb_fa_fwd_k(bf16 *out, float *lse, const bf16 *qkv, int T, int C, int NH, float scale) {
     typedef fa_ld<HD> LD;
+    static_assert(fa_acc::num_elements == 8 && fa_a::num_elements == 8, "fragment layout");
     extern __shared__ __align__(32) unsigned char fa_smem[];
     bf16 *sQ = (bf16 *)fa_smem, *sK = sQ + FA_B * LD::h, *sV = sK + FA_B * LD::h;
-    float *sS = (float *)(sV + FA_B * LD::h);
-    bf16 *sP = (bf16 *)(sS + FA_B * LD::s);
-    float *sO = (float *)(sP + FA_B * LD::p);
-    const int q0 = blockIdx.x * FA_B, h = blockIdx.y, b = blockIdx.z;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int q0 = blockIdx.x * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
     const size_t ld = 3 * (size_t)C;
     const bf16 *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
     fa_load<HD>(sQ, base, ld, q0, T);
-    for (int i = threadIdx.x; i < FA_B * LD::o; i += FA_THREADS) sO[i] = 0.0f;
-    const int r = warp * 16 + lane / 2, half = lane % 2, qi = q0 + r;
-    float m = -INFINITY, l = 0.0f;
+    const int qr = q0 + warp * 16; /* the warp's first query */
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    fa_a qf[HD / 16];
+    __syncthreads();
+    fa_rows<HD>(qf, sQ + warp * 16 * LD::h, LD::h);
+    fa_acc o[HD / 16];
+    for (int d = 0; d < HD / 16; d++) wmma::fill_fragment(o[d], 0.0f);
     const int nkb = min((q0 + FA_B - 1) / FA_B + 1, (T + FA_B - 1) / FA_B);
     for (int kb = 0; kb < nkb; kb++) {
         const int k0 = kb * FA_B;
@@ -95,52 +129,60 @@ __global__ void __launch_bounds__(FA_THREADS)
         fa_load<HD>(sK, base + C, ld, k0, T);
         fa_load<HD>(sV, base + 2 * (size_t)C, ld, k0, T);
         __syncthreads();
+        fa_acc s[FA_B / 16];
+        float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
-            fa_acc acc;
-            fa_abt<HD>(acc, sQ + warp * 16 * LD::h, LD::h, sK + n * 16 * LD::h, LD::h);
-            wmma::store_matrix_sync(sS + warp * 16 * LD::s + n * 16, acc, LD::s,
-                                    wmma::mem_row_major);
+            fa_fbt<HD>(s[n], qf, sK + n * 16 * LD::h, LD::h);
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                int key = k0 + n * 16 + fa_col(i), q = qr + fa_row(i), ri = (i >> 1) & 1;
+                float v = key <= q && key < T ? s[n].x[i] * scale : -INFINITY;
+                s[n].x[i] = v;
+                mx[ri] = fmaxf(mx[ri], v);
+            }
         }
-        __syncwarp();
-        float *srow = sS + r * LD::s + half * 32;
-        float mx = -INFINITY;
-        for (int c = 0; c < 32; c++) {
-            int key = k0 + half * 32 + c;
-            float s = key <= qi && key < T ? srow[c] * scale : -INFINITY;
-            srow[c] = s;
-            mx = fmaxf(mx, s);
+        float alpha[2], sum[2] = {0.0f, 0.0f};
+        for (int ri = 0; ri < 2; ri++) {
+            float mn = fmaxf(m[ri], fa_rowmax(mx[ri])); /* finite: key k0 <= q in every tile */
+            alpha[ri] = m[ri] == -INFINITY ? 0.0f : expf(m[ri] - mn);
+            m[ri] = mn;
         }
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        const float mn = fmaxf(m, mx); /* finite: key k0 <= qi for every tile visited */
-        const float alpha = m == -INFINITY ? 0.0f : expf(m - mn);
-        float sum = 0.0f;
-        bf16 *prow = sP + r * LD::p + half * 32;
-        for (int c = 0; c < 32; c++) {
-            float p = srow[c] == -INFINITY ? 0.0f : expf(srow[c] - mn);
-            prow[c] = __float2bfloat16_rn(p);
-            sum += p;
+        fa_a pa[FA_B / 16];
+#pragma unroll
+        for (int n = 0; n < FA_B / 16; n++)
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                int ri = (i >> 1) & 1;
+                float p = s[n].x[i] == -INFINITY ? 0.0f : expf(s[n].x[i] - m[ri]);
+                sum[ri] += p;
+                pa[n].x[i] = __float2bfloat16_rn(p);
+            }
+        for (int ri = 0; ri < 2; ri++) l[ri] = l[ri] * alpha[ri] + fa_rowsum(sum[ri]);
+#pragma unroll
+        for (int d = 0; d < HD / 16; d++) {
+#pragma unroll
+            for (int i = 0; i < 8; i++) o[d].x[i] *= alpha[(i >> 1) & 1];
+            fa_ab(o[d], pa, sV + d * 16, LD::h);
         }
-        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-        l = l * alpha + sum;
-        m = mn;
-        float *orow = sO + r * LD::o + half * (HD / 2);
-        for (int c = 0; c < HD / 2; c++) orow[c] *= alpha;
-        __syncwarp();
-        for (int n = 0; n < HD / 16; n++) {
-            fa_acc acc;
-            float *o = sO + warp * 16 * LD::o + n * 16;
-            wmma::load_matrix_sync(acc, o, LD::o, wmma::mem_row_major);
-            fa_ab(acc, sP + warp * 16 * LD::p, LD::p, sV + n * 16, LD::h);
-            wmma::store_matrix_sync(o, acc, LD::o, wmma::mem_row_major);
-        }
-        __syncwarp();
     }
-    if (qi >= T) return;
-    const float inv = 1.0f / l;
-    const float *orow = sO + r * LD::o + half * (HD / 2);
-    bf16 *dst = out + ((size_t)b * T + qi) * C + (size_t)h * HD + half * (HD / 2);
-    for (int c = 0; c < HD / 2; c++) dst[c] = __float2bfloat16_rn(orow[c] * inv);
-    if (!half) lse[((size_t)b * NH + h) * T + qi] = m + logf(l);
+    const int valid = min(16, T - qr);
+    if (valid <= 0) return;
+    bf16 *dst = out + ((size_t)b * T + qr) * C + (size_t)h * HD;
+#pragma unroll
+    for (int d = 0; d < HD / 16; d++)
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            int row = fa_row(i);
+            if (row < valid)
+                dst[(size_t)row * C + d * 16 + fa_col(i)] =
+                    __float2bfloat16_rn(o[d].x[i] / l[(i >> 1) & 1]);
+        }
+    if (threadIdx.x % 4 == 0)
+        for (int ri = 0; ri < 2; ri++) {
+            int row = (int)(threadIdx.x % 32) / 4 + 8 * ri;
+            if (row < valid) lse[((size_t)b * NH + h) * T + qr + row] = m[ri] + logf(l[ri]);
+        }
 }
 
 /* D[b, h, t] = sum_d dout[b, t, h, d] * out[b, t, h, d], one warp per (b, t, h). */
@@ -162,25 +204,9 @@ __global__ void mb_fa_dot_k(float *D, const bf16 *dout, const bf16 *out, int B, 
     }
 }
 
-/* An accumulator fragment times `mul` to 16 rows of bf16 at dst (row stride ld), through a 16 x 16
- * float staging area; rows at or past `valid` are not written. */
-__device__ __forceinline__ void fa_store(bf16 *dst, size_t ld, const fa_acc &acc, float *stage,
-                                         int stage_ld, float mul, int valid) {
-    wmma::store_matrix_sync(stage, acc, stage_ld, wmma::mem_row_major);
-    __syncwarp();
-    int lane = threadIdx.x % 32;
-    for (int i = lane; i < 256; i += 32) {
-        int rr = i / 16, cc = i % 16;
-        if (rr < valid)
-            dst[(size_t)rr * ld + cc] = __float2bfloat16_rn(stage[rr * stage_ld + cc] * mul);
-    }
-    __syncwarp();
-}
-
-/* dk, dv: block (key tile, head, sequence); warp w owns keys 16w .. 16w+15 and keeps their dk and
- * dv in fragments over the query tiles at or after the key tile. For each: S^T = K Q^T and
- * dP^T = V dO^T per warp, P^T = exp(scale S^T - lse), dS^T = P^T (dP^T - D) (zero above the causal
- * diagonal and past T), dv += P^T dO, dk += dS^T Q. */
+/* dk, dv: block (key tile, head, sequence); warp w owns keys 16w .. 16w+15. Over the query tiles
+ * at or after the key tile, in registers: S^T = K Q^T, dP^T = V dO^T, P^T = exp(scale S^T - lse),
+ * dS^T = P^T (dP^T - D) (zero above the causal diagonal and past T); dv += P^T dO, dk += dS^T Q. */
 template <int HD>
 __global__ void __launch_bounds__(FA_THREADS)
     mb_fa_dkv_k(bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const float *lse, const float *D,
@@ -190,10 +216,7 @@ __global__ void __launch_bounds__(FA_THREADS)
     bf16 *sK = (bf16 *)fa_smem, *sV = sK + FA_B * LD::h, *sQ = sV + FA_B * LD::h,
          *sO = sQ + FA_B * LD::h; /* sO: dO */
     float *sL = (float *)(sO + FA_B * LD::h), *sD = sL + FA_B;
-    float *sS = sD + FA_B, *sdP = sS + FA_B * LD::s; /* [64][LD::s] each, 16 rows a warp */
-    bf16 *sP = (bf16 *)(sdP + FA_B * LD::s), *sdS = sP + FA_B * LD::p;
-    const int k0 = blockIdx.x * FA_B, h = blockIdx.y, b = blockIdx.z;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int k0 = blockIdx.x * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
     const size_t ld = 3 * (size_t)C;
     const bf16 *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
     const bf16 *obase = dout + (size_t)b * T * C + (size_t)h * HD;
@@ -203,10 +226,12 @@ __global__ void __launch_bounds__(FA_THREADS)
     fa_acc dk[HD / 16], dv[HD / 16];
     for (int n = 0; n < HD / 16; n++)
         wmma::fill_fragment(dk[n], 0.0f), wmma::fill_fragment(dv[n], 0.0f);
-    const int r = warp * 16 + lane / 2, half = lane % 2, key = k0 + r;
-    float *wS = sS + warp * 16 * LD::s, *wdP = sdP + warp * 16 * LD::s;
-    bf16 *wP = sP + warp * 16 * LD::p, *wdS = sdS + warp * 16 * LD::p;
+    const int kr = k0 + warp * 16; /* the warp's first key */
     const int nqb = (T + FA_B - 1) / FA_B;
+    fa_a kf[HD / 16], vf[HD / 16];
+    __syncthreads();
+    fa_rows<HD>(kf, sK + warp * 16 * LD::h, LD::h);
+    fa_rows<HD>(vf, sV + warp * 16 * LD::h, LD::h);
     for (int qb = blockIdx.x; qb < nqb; qb++) {
         const int q0 = qb * FA_B;
         __syncthreads();
@@ -217,41 +242,37 @@ __global__ void __launch_bounds__(FA_THREADS)
             sD[i] = q0 + i < T ? Dd[q0 + i] : 0.0f;
         }
         __syncthreads();
+        fa_a pa[FA_B / 16], dsa[FA_B / 16];
+#pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
-            fa_acc acc;
-            fa_abt<HD>(acc, sK + warp * 16 * LD::h, LD::h, sQ + n * 16 * LD::h, LD::h);
-            wmma::store_matrix_sync(wS + n * 16, acc, LD::s, wmma::mem_row_major);
-            fa_abt<HD>(acc, sV + warp * 16 * LD::h, LD::h, sO + n * 16 * LD::h, LD::h);
-            wmma::store_matrix_sync(wdP + n * 16, acc, LD::s, wmma::mem_row_major);
+            fa_acc st, dpt;
+            fa_fbt<HD>(st, kf, sQ + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(dpt, vf, sO + n * 16 * LD::h, LD::h);
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                int qc = n * 16 + fa_col(i), key = kr + fa_row(i);
+                float p = q0 + qc >= key && key < T ? expf(st.x[i] * scale - sL[qc]) : 0.0f;
+                pa[n].x[i] = __float2bfloat16_rn(p);
+                dsa[n].x[i] = __float2bfloat16_rn(p * (dpt.x[i] - sD[qc]));
+            }
         }
-        __syncwarp();
-        const float *srow = wS + (lane / 2) * LD::s + half * 32,
-                    *prow = wdP + (lane / 2) * LD::s + half * 32;
-        bf16 *pout = wP + (lane / 2) * LD::p + half * 32,
-             *dsout = wdS + (lane / 2) * LD::p + half * 32;
-        for (int c = 0; c < 32; c++) {
-            int qc = half * 32 + c, q = q0 + qc;
-            float p = q >= key && key < T ? expf(srow[c] * scale - sL[qc]) : 0.0f;
-            pout[c] = __float2bfloat16_rn(p);
-            dsout[c] = __float2bfloat16_rn(p * (prow[c] - sD[qc]));
-        }
-        __syncwarp();
-        for (int n = 0; n < HD / 16; n++) {
-            fa_ab(dv[n], wP, LD::p, sO + n * 16, LD::h);
-            fa_ab(dk[n], wdS, LD::p, sQ + n * 16, LD::h);
+#pragma unroll
+        for (int d = 0; d < HD / 16; d++) {
+            fa_ab(dv[d], pa, sO + d * 16, LD::h);
+            fa_ab(dk[d], dsa, sQ + d * 16, LD::h);
         }
     }
-    const int valid = min(16, T - (k0 + warp * 16));
+    const int valid = min(16, T - kr);
     if (valid <= 0) return;
-    bf16 *dk_dst = dqkv + ((size_t)b * T + k0 + warp * 16) * ld + C + (size_t)h * HD;
-    for (int n = 0; n < HD / 16; n++) {
-        fa_store(dk_dst + n * 16, ld, dk[n], wS, LD::s, scale, valid);
-        fa_store(dk_dst + C + n * 16, ld, dv[n], wS, LD::s, 1.0f, valid);
+    bf16 *dst = dqkv + ((size_t)b * T + kr) * ld + C + (size_t)h * HD;
+    for (int d = 0; d < HD / 16; d++) {
+        fa_put(dst + d * 16, ld, dk[d], scale, valid);
+        fa_put(dst + C + d * 16, ld, dv[d], 1.0f, valid);
     }
 }
 
 /* dq: block (query tile, head, sequence); warp w owns queries 16w .. 16w+15: per key tile up to the
- * diagonal, S = Q K^T, dP = dO V^T, dS = P (dP - D), dq += dS K. */
+ * diagonal, in registers, S = Q K^T, dP = dO V^T, dS = P (dP - D), dq += dS K. */
 template <int HD>
 __global__ void __launch_bounds__(FA_THREADS)
     mb_fa_dq_k(bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const float *lse, const float *D,
@@ -260,67 +281,62 @@ __global__ void __launch_bounds__(FA_THREADS)
     extern __shared__ __align__(32) unsigned char fa_smem[];
     bf16 *sQ = (bf16 *)fa_smem, *sO = sQ + FA_B * LD::h, *sK = sO + FA_B * LD::h,
          *sV = sK + FA_B * LD::h;
-    float *sS = (float *)(sV + FA_B * LD::h), *sdP = sS + FA_B * LD::s;
-    bf16 *sdS = (bf16 *)(sdP + FA_B * LD::s);
-    const int q0 = blockIdx.x * FA_B, h = blockIdx.y, b = blockIdx.z;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int q0 = blockIdx.x * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
     const size_t ld = 3 * (size_t)C;
     const bf16 *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
     fa_load<HD>(sQ, base, ld, q0, T);
     fa_load<HD>(sO, dout + (size_t)b * T * C + (size_t)h * HD, C, q0, T);
-    const int r = warp * 16 + lane / 2, half = lane % 2, qi = q0 + r;
-    const size_t row = ((size_t)b * NH + h) * T + qi;
-    const float Lq = qi < T ? lse[row] : INFINITY, Dq = qi < T ? D[row] : 0.0f;
+    const int qr = q0 + warp * 16;
+    float Lq[2], Dq[2];
+    for (int ri = 0; ri < 2; ri++) {
+        int q = qr + (int)(threadIdx.x % 32) / 4 + 8 * ri;
+        size_t row = ((size_t)b * NH + h) * T + q;
+        Lq[ri] = q < T ? lse[row] : INFINITY;
+        Dq[ri] = q < T ? D[row] : 0.0f;
+    }
     fa_acc dq[HD / 16];
     for (int n = 0; n < HD / 16; n++) wmma::fill_fragment(dq[n], 0.0f);
-    float *wS = sS + warp * 16 * LD::s, *wdP = sdP + warp * 16 * LD::s;
-    bf16 *wdS = sdS + warp * 16 * LD::p;
-    const int nkb = min(blockIdx.x + 1, (T + FA_B - 1) / FA_B);
+    fa_a qf[HD / 16], of[HD / 16];
+    __syncthreads();
+    fa_rows<HD>(qf, sQ + warp * 16 * LD::h, LD::h);
+    fa_rows<HD>(of, sO + warp * 16 * LD::h, LD::h);
+    const int nkb = min((int)blockIdx.x + 1, (T + FA_B - 1) / FA_B);
     for (int kb = 0; kb < nkb; kb++) {
         const int k0 = kb * FA_B;
         __syncthreads();
         fa_load<HD>(sK, base + C, ld, k0, T);
         fa_load<HD>(sV, base + 2 * (size_t)C, ld, k0, T);
         __syncthreads();
+        fa_a dsa[FA_B / 16];
+#pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
-            fa_acc acc;
-            fa_abt<HD>(acc, sQ + warp * 16 * LD::h, LD::h, sK + n * 16 * LD::h, LD::h);
-            wmma::store_matrix_sync(wS + n * 16, acc, LD::s, wmma::mem_row_major);
-            fa_abt<HD>(acc, sO + warp * 16 * LD::h, LD::h, sV + n * 16 * LD::h, LD::h);
-            wmma::store_matrix_sync(wdP + n * 16, acc, LD::s, wmma::mem_row_major);
+            fa_acc s, dp;
+            fa_fbt<HD>(s, qf, sK + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(dp, of, sV + n * 16 * LD::h, LD::h);
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                int key = k0 + n * 16 + fa_col(i), q = qr + fa_row(i), ri = (i >> 1) & 1;
+                float p = key <= q && key < T ? expf(s.x[i] * scale - Lq[ri]) : 0.0f;
+                dsa[n].x[i] = __float2bfloat16_rn(p * (dp.x[i] - Dq[ri]));
+            }
         }
-        __syncwarp();
-        const float *srow = wS + (lane / 2) * LD::s + half * 32,
-                    *prow = wdP + (lane / 2) * LD::s + half * 32;
-        bf16 *dsout = wdS + (lane / 2) * LD::p + half * 32;
-        for (int c = 0; c < 32; c++) {
-            int k = k0 + half * 32 + c;
-            float p = k <= qi && k < T ? expf(srow[c] * scale - Lq) : 0.0f;
-            dsout[c] = __float2bfloat16_rn(p * (prow[c] - Dq));
-        }
-        __syncwarp();
-        for (int n = 0; n < HD / 16; n++) fa_ab(dq[n], wdS, LD::p, sK + n * 16, LD::h);
+#pragma unroll
+        for (int d = 0; d < HD / 16; d++) fa_ab(dq[d], dsa, sK + d * 16, LD::h);
     }
-    const int valid = min(16, T - (q0 + warp * 16));
+    const int valid = min(16, T - qr);
     if (valid <= 0) return;
-    bf16 *dst = dqkv + ((size_t)b * T + q0 + warp * 16) * ld + (size_t)h * HD;
-    for (int n = 0; n < HD / 16; n++) fa_store(dst + n * 16, ld, dq[n], wS, LD::s, scale, valid);
+    bf16 *dst = dqkv + ((size_t)b * T + qr) * ld + (size_t)h * HD;
+    for (int d = 0; d < HD / 16; d++) fa_put(dst + d * 16, ld, dq[d], scale, valid);
 }
 
 template <int HD> static size_t fa_fwd_smem() {
-    typedef fa_ld<HD> LD;
-    return 3 * FA_B * LD::h * sizeof(bf16) + FA_B * LD::s * sizeof(float) +
-           FA_B * LD::p * sizeof(bf16) + FA_B * LD::o * sizeof(float);
+    return 3 * FA_B * fa_ld<HD>::h * sizeof(bf16);
 }
 template <int HD> static size_t fa_dkv_smem() {
-    typedef fa_ld<HD> LD;
-    return 4 * FA_B * LD::h * sizeof(bf16) + 2 * FA_B * sizeof(float) +
-           2 * FA_B * LD::s * sizeof(float) + 2 * FA_B * LD::p * sizeof(bf16);
+    return 4 * FA_B * fa_ld<HD>::h * sizeof(bf16) + 2 * FA_B * sizeof(float);
 }
 template <int HD> static size_t fa_dq_smem() {
-    typedef fa_ld<HD> LD;
-    return 4 * FA_B * LD::h * sizeof(bf16) + 2 * FA_B * LD::s * sizeof(float) +
-           FA_B * LD::p * sizeof(bf16);
+    return 4 * FA_B * fa_ld<HD>::h * sizeof(bf16);
 }
 
 template <int HD>
