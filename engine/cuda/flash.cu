@@ -4,6 +4,7 @@
  * key block and dq per query block (two kernels, no atomics: deterministic). No T x T matrix
  * exists. */
 #include <math.h>
+#include <cuda_pipeline.h>
 #include <mma.h>
 
 #include "cuda_common.h"
@@ -50,6 +51,23 @@ __device__ __forceinline__ int fa_row(int i) {
 }
 __device__ __forceinline__ int fa_col(int i) {
     return (int)(threadIdx.x % 32) % 4 * 2 + (i & 1) + 8 * (i >> 2);
+}
+
+/* fa_load's copy issued asynchronously (cp.async, 16 bytes a thread at a time), so the next tile
+ * arrives while this one is computed on; the caller commits and waits. Rows past T are zeroed
+ * with plain stores. */
+template <int HD>
+__device__ __forceinline__ void fa_load_async(bf16 *dst, const bf16 *src, size_t ld, int r0,
+                                              int T) {
+    constexpr int per = HD / 8;
+    for (int i = threadIdx.x; i < FA_B * per; i += FA_THREADS) {
+        int r = i / per, c = (i % per) * 8;
+        bf16 *d = dst + r * fa_ld<HD>::h + c;
+        if (r0 + r < T)
+            __pipeline_memcpy_async(d, src + (size_t)(r0 + r) * ld + c, 16);
+        else
+            *(uint4 *)d = make_uint4(0, 0, 0, 0);
+    }
 }
 
 /* A[16 x K] row-major at a into K/16 register fragments (a warp's rows, loaded once a kernel). */
@@ -110,7 +128,9 @@ __global__ void __launch_bounds__(FA_THREADS)
     typedef fa_ld<HD> LD;
     static_assert(fa_acc::num_elements == 8 && fa_a::num_elements == 8, "fragment layout");
     extern __shared__ __align__(32) unsigned char fa_smem[];
-    bf16 *sQ = (bf16 *)fa_smem, *sK = sQ + FA_B * LD::h, *sV = sK + FA_B * LD::h;
+    bf16 *sQ = (bf16 *)fa_smem, *sK[2], *sV[2]; /* k and v tiles double-buffered */
+    sK[0] = sQ + FA_B * LD::h, sK[1] = sK[0] + FA_B * LD::h;
+    sV[0] = sK[1] + FA_B * LD::h, sV[1] = sV[0] + FA_B * LD::h;
     const int q0 = blockIdx.x * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
     const size_t ld = 3 * (size_t)C;
     const bf16 *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
@@ -123,17 +143,25 @@ __global__ void __launch_bounds__(FA_THREADS)
     fa_acc o[HD / 16];
     for (int d = 0; d < HD / 16; d++) wmma::fill_fragment(o[d], 0.0f);
     const int nkb = min((q0 + FA_B - 1) / FA_B + 1, (T + FA_B - 1) / FA_B);
+    fa_load_async<HD>(sK[0], base + C, ld, 0, T);
+    fa_load_async<HD>(sV[0], base + 2 * (size_t)C, ld, 0, T);
+    __pipeline_commit();
     for (int kb = 0; kb < nkb; kb++) {
-        const int k0 = kb * FA_B;
-        __syncthreads();
-        fa_load<HD>(sK, base + C, ld, k0, T);
-        fa_load<HD>(sV, base + 2 * (size_t)C, ld, k0, T);
+        const int k0 = kb * FA_B, cur = kb & 1;
+        if (kb + 1 < nkb) {
+            fa_load_async<HD>(sK[cur ^ 1], base + C, ld, k0 + FA_B, T);
+            fa_load_async<HD>(sV[cur ^ 1], base + 2 * (size_t)C, ld, k0 + FA_B, T);
+            __pipeline_commit();
+            __pipeline_wait_prior(1);
+        } else {
+            __pipeline_wait_prior(0);
+        }
         __syncthreads();
         fa_acc s[FA_B / 16];
         float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
-            fa_fbt<HD>(s[n], qf, sK + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(s[n], qf, sK[cur] + n * 16 * LD::h, LD::h);
 #pragma unroll
             for (int i = 0; i < 8; i++) {
                 int key = k0 + n * 16 + fa_col(i), q = qr + fa_row(i), ri = (i >> 1) & 1;
@@ -163,8 +191,9 @@ __global__ void __launch_bounds__(FA_THREADS)
         for (int d = 0; d < HD / 16; d++) {
 #pragma unroll
             for (int i = 0; i < 8; i++) o[d].x[i] *= alpha[(i >> 1) & 1];
-            fa_ab(o[d], pa, sV + d * 16, LD::h);
+            fa_ab(o[d], pa, sV[cur] + d * 16, LD::h);
         }
+        __syncthreads(); /* the buffer is reloaded two tiles on */
     }
     const int valid = min(16, T - qr);
     if (valid <= 0) return;
@@ -213,9 +242,12 @@ __global__ void __launch_bounds__(FA_THREADS)
                 int T, int C, int NH, float scale) {
     typedef fa_ld<HD> LD;
     extern __shared__ __align__(32) unsigned char fa_smem[];
-    bf16 *sK = (bf16 *)fa_smem, *sV = sK + FA_B * LD::h, *sQ = sV + FA_B * LD::h,
-         *sO = sQ + FA_B * LD::h; /* sO: dO */
-    float *sL = (float *)(sO + FA_B * LD::h), *sD = sL + FA_B;
+    bf16 *sK = (bf16 *)fa_smem, *sV = sK + FA_B * LD::h, *sQ[2], *sO[2]; /* sO: dO */
+    sQ[0] = sV + FA_B * LD::h, sQ[1] = sQ[0] + FA_B * LD::h;
+    sO[0] = sQ[1] + FA_B * LD::h, sO[1] = sO[0] + FA_B * LD::h;
+    float *sL[2], *sD[2];
+    sL[0] = (float *)(sO[1] + FA_B * LD::h), sL[1] = sL[0] + FA_B;
+    sD[0] = sL[1] + FA_B, sD[1] = sD[0] + FA_B;
     const int k0 = blockIdx.x * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
     const size_t ld = 3 * (size_t)C;
     const bf16 *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
@@ -232,35 +264,47 @@ __global__ void __launch_bounds__(FA_THREADS)
     __syncthreads();
     fa_rows<HD>(kf, sK + warp * 16 * LD::h, LD::h);
     fa_rows<HD>(vf, sV + warp * 16 * LD::h, LD::h);
-    for (int qb = blockIdx.x; qb < nqb; qb++) {
-        const int q0 = qb * FA_B;
-        __syncthreads();
-        fa_load<HD>(sQ, base, ld, q0, T);
-        fa_load<HD>(sO, obase, C, q0, T);
+    /* the query tile qb (and its lse, D rows) into buffer j */
+    auto issue = [&](int qb, int j) {
+        const int q = qb * FA_B;
+        fa_load_async<HD>(sQ[j], base, ld, q, T);
+        fa_load_async<HD>(sO[j], obase, C, q, T);
         for (int i = threadIdx.x; i < FA_B; i += FA_THREADS) {
-            sL[i] = q0 + i < T ? L[q0 + i] : INFINITY;
-            sD[i] = q0 + i < T ? Dd[q0 + i] : 0.0f;
+            sL[j][i] = q + i < T ? L[q + i] : INFINITY;
+            sD[j][i] = q + i < T ? Dd[q + i] : 0.0f;
+        }
+        __pipeline_commit();
+    };
+    issue(blockIdx.x, 0);
+    for (int qb = blockIdx.x; qb < nqb; qb++) {
+        const int q0 = qb * FA_B, cur = (qb - blockIdx.x) & 1;
+        if (qb + 1 < nqb) {
+            issue(qb + 1, cur ^ 1);
+            __pipeline_wait_prior(1);
+        } else {
+            __pipeline_wait_prior(0);
         }
         __syncthreads();
         fa_a pa[FA_B / 16], dsa[FA_B / 16];
 #pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
             fa_acc st, dpt;
-            fa_fbt<HD>(st, kf, sQ + n * 16 * LD::h, LD::h);
-            fa_fbt<HD>(dpt, vf, sO + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(st, kf, sQ[cur] + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(dpt, vf, sO[cur] + n * 16 * LD::h, LD::h);
 #pragma unroll
             for (int i = 0; i < 8; i++) {
                 int qc = n * 16 + fa_col(i), key = kr + fa_row(i);
-                float p = q0 + qc >= key && key < T ? expf(st.x[i] * scale - sL[qc]) : 0.0f;
+                float p = q0 + qc >= key && key < T ? expf(st.x[i] * scale - sL[cur][qc]) : 0.0f;
                 pa[n].x[i] = __float2bfloat16_rn(p);
-                dsa[n].x[i] = __float2bfloat16_rn(p * (dpt.x[i] - sD[qc]));
+                dsa[n].x[i] = __float2bfloat16_rn(p * (dpt.x[i] - sD[cur][qc]));
             }
         }
 #pragma unroll
         for (int d = 0; d < HD / 16; d++) {
-            fa_ab(dv[d], pa, sO + d * 16, LD::h);
-            fa_ab(dk[d], dsa, sQ + d * 16, LD::h);
+            fa_ab(dv[d], pa, sO[cur] + d * 16, LD::h);
+            fa_ab(dk[d], dsa, sQ[cur] + d * 16, LD::h);
         }
+        __syncthreads(); /* the buffers are reloaded two tiles on */
     }
     const int valid = min(16, T - kr);
     if (valid <= 0) return;
@@ -279,8 +323,9 @@ __global__ void __launch_bounds__(FA_THREADS)
                int T, int C, int NH, float scale) {
     typedef fa_ld<HD> LD;
     extern __shared__ __align__(32) unsigned char fa_smem[];
-    bf16 *sQ = (bf16 *)fa_smem, *sO = sQ + FA_B * LD::h, *sK = sO + FA_B * LD::h,
-         *sV = sK + FA_B * LD::h;
+    bf16 *sQ = (bf16 *)fa_smem, *sO = sQ + FA_B * LD::h, *sK[2], *sV[2];
+    sK[0] = sO + FA_B * LD::h, sK[1] = sK[0] + FA_B * LD::h;
+    sV[0] = sK[1] + FA_B * LD::h, sV[1] = sV[0] + FA_B * LD::h;
     const int q0 = blockIdx.x * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
     const size_t ld = 3 * (size_t)C;
     const bf16 *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
@@ -301,18 +346,26 @@ __global__ void __launch_bounds__(FA_THREADS)
     fa_rows<HD>(qf, sQ + warp * 16 * LD::h, LD::h);
     fa_rows<HD>(of, sO + warp * 16 * LD::h, LD::h);
     const int nkb = min((int)blockIdx.x + 1, (T + FA_B - 1) / FA_B);
+    fa_load_async<HD>(sK[0], base + C, ld, 0, T);
+    fa_load_async<HD>(sV[0], base + 2 * (size_t)C, ld, 0, T);
+    __pipeline_commit();
     for (int kb = 0; kb < nkb; kb++) {
-        const int k0 = kb * FA_B;
-        __syncthreads();
-        fa_load<HD>(sK, base + C, ld, k0, T);
-        fa_load<HD>(sV, base + 2 * (size_t)C, ld, k0, T);
+        const int k0 = kb * FA_B, cur = kb & 1;
+        if (kb + 1 < nkb) {
+            fa_load_async<HD>(sK[cur ^ 1], base + C, ld, k0 + FA_B, T);
+            fa_load_async<HD>(sV[cur ^ 1], base + 2 * (size_t)C, ld, k0 + FA_B, T);
+            __pipeline_commit();
+            __pipeline_wait_prior(1);
+        } else {
+            __pipeline_wait_prior(0);
+        }
         __syncthreads();
         fa_a dsa[FA_B / 16];
 #pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
             fa_acc s, dp;
-            fa_fbt<HD>(s, qf, sK + n * 16 * LD::h, LD::h);
-            fa_fbt<HD>(dp, of, sV + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(s, qf, sK[cur] + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(dp, of, sV[cur] + n * 16 * LD::h, LD::h);
 #pragma unroll
             for (int i = 0; i < 8; i++) {
                 int key = k0 + n * 16 + fa_col(i), q = qr + fa_row(i), ri = (i >> 1) & 1;
@@ -321,7 +374,8 @@ __global__ void __launch_bounds__(FA_THREADS)
             }
         }
 #pragma unroll
-        for (int d = 0; d < HD / 16; d++) fa_ab(dq[d], dsa, sK + d * 16, LD::h);
+        for (int d = 0; d < HD / 16; d++) fa_ab(dq[d], dsa, sK[cur] + d * 16, LD::h);
+        __syncthreads(); /* the buffers are reloaded two tiles on */
     }
     const int valid = min(16, T - qr);
     if (valid <= 0) return;
@@ -329,14 +383,14 @@ __global__ void __launch_bounds__(FA_THREADS)
     for (int d = 0; d < HD / 16; d++) fa_put(dst + d * 16, ld, dq[d], scale, valid);
 }
 
-template <int HD> static size_t fa_fwd_smem() {
-    return 3 * FA_B * fa_ld<HD>::h * sizeof(bf16);
+template <int HD> static size_t fa_fwd_smem() { /* q, two k, two v */
+    return 5 * FA_B * fa_ld<HD>::h * sizeof(bf16);
 }
-template <int HD> static size_t fa_dkv_smem() {
-    return 4 * FA_B * fa_ld<HD>::h * sizeof(bf16) + 2 * FA_B * sizeof(float);
+template <int HD> static size_t fa_dkv_smem() { /* k, v, two q, two dO, two lse and D rows */
+    return 6 * FA_B * fa_ld<HD>::h * sizeof(bf16) + 4 * FA_B * sizeof(float);
 }
-template <int HD> static size_t fa_dq_smem() {
-    return 4 * FA_B * fa_ld<HD>::h * sizeof(bf16);
+template <int HD> static size_t fa_dq_smem() { /* q, dO, two k, two v */
+    return 6 * FA_B * fa_ld<HD>::h * sizeof(bf16);
 }
 
 template <int HD>
