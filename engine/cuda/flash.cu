@@ -131,7 +131,9 @@ __global__ void __launch_bounds__(FA_THREADS)
     bf16 *sQ = (bf16 *)fa_smem, *sK[2], *sV[2]; /* k and v tiles double-buffered */
     sK[0] = sQ + FA_B * LD::h, sK[1] = sK[0] + FA_B * LD::h;
     sV[0] = sK[1] + FA_B * LD::h, sV[1] = sV[0] + FA_B * LD::h;
-    const int q0 = blockIdx.x * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
+    /* the last query tiles, which see the most keys, are issued first */
+    const int qt = (int)(gridDim.x - 1 - blockIdx.x);
+    const int q0 = qt * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
     const size_t ld = 3 * (size_t)C;
     const bf16 *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
     fa_load<HD>(sQ, base, ld, q0, T);
@@ -326,7 +328,9 @@ __global__ void __launch_bounds__(FA_THREADS)
     bf16 *sQ = (bf16 *)fa_smem, *sO = sQ + FA_B * LD::h, *sK[2], *sV[2];
     sK[0] = sO + FA_B * LD::h, sK[1] = sK[0] + FA_B * LD::h;
     sV[0] = sK[1] + FA_B * LD::h, sV[1] = sV[0] + FA_B * LD::h;
-    const int q0 = blockIdx.x * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
+    /* the last query tiles, which see the most keys, are issued first */
+    const int qt = (int)(gridDim.x - 1 - blockIdx.x);
+    const int q0 = qt * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
     const size_t ld = 3 * (size_t)C;
     const bf16 *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
     fa_load<HD>(sQ, base, ld, q0, T);
@@ -345,7 +349,7 @@ __global__ void __launch_bounds__(FA_THREADS)
     __syncthreads();
     fa_rows<HD>(qf, sQ + warp * 16 * LD::h, LD::h);
     fa_rows<HD>(of, sO + warp * 16 * LD::h, LD::h);
-    const int nkb = min((int)blockIdx.x + 1, (T + FA_B - 1) / FA_B);
+    const int nkb = min(qt + 1, (T + FA_B - 1) / FA_B);
     fa_load_async<HD>(sK[0], base + C, ld, 0, T);
     fa_load_async<HD>(sV[0], base + 2 * (size_t)C, ld, 0, T);
     __pipeline_commit();
