@@ -220,149 +220,18 @@ static int lora_parity(const mb_backend *be, const mb_gpt_config *cfg, double lt
     return 0;
 }
 
-/* One [cce(chunk), adamw] training step and the plain [adamw] one on the same GPU weights: loss and
- * every gradient within the parity tolerances, and both measured activation peaks equal to the
- * predictions, cce's below the plain step's when the chunk is under the vocabulary. */
-static int cce_parity(const mb_backend *be, const mb_gpt_config *cfg, int chunk, double ltol,
-                      double gtol, int B, int T) {
+/* The two steps a method's parity compares, from the same GPU weights (seed 77) on batch 3: k = 0
+ * the plain [adamw(lr 0)], k = 1 [method(values mv), adamw(lr 0)] (lr 0: the gradients are the
+ * product). With skip_one, target 1 is ignored (-1). Each run's loss, activation peak (checked
+ * equal to its prediction) and gradients. */
+typedef struct run_pair {
     double loss[2];
     size_t peak[2];
     double *grads[2];
-    for (int k = 0; k < 2; k++) {
-        mb_ctx g;
-        CHECK_OK(&g, mb_ctx_init(&g, be));
-        mb_gpt m;
-        mb_train tr;
-        CHECK_OK(&g, mb_gpt_create(&g, cfg, &m));
-        CHECK_OK(&g, mb_gpt_init_weights(&g, &m, 77));
-        mb_pvalue cv[2], av[8];
-        mb_method_defaults(&mb_method_cce, cv);
-        mb_method_defaults(&mb_method_adamw, av);
-        cv[0].num = chunk;
-        av[0].num = 0; /* lr 0: the gradients are the product */
-        const mb_method *ms[2] = {&mb_method_cce, &mb_method_adamw};
-        const mb_pvalue *vs[2] = {cv, av};
-        CHECK_OK(&g,
-                 mb_train_init(&tr, &g, &m, ms + (k == 0), vs + (k == 0), 2 - (k == 0), NULL, 9));
-        int32_t *x = malloc((size_t)B * T * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
-        fixture_batch(x, y, B * T, cfg->vocab, 3);
-        y[1] = -1;
-        CHECK_OK(&g, mb_train_step(&tr, x, y, B, T, &loss[k]));
-        peak[k] = g.mem.peak[MB_MEM_ACTIVATIONS];
-        mb_predict pr;
-        mb_train_predict(&tr, B, T, &pr);
-        CHECK(peak[k] == (size_t)pr.bytes[MB_MEM_ACTIVATIONS],
-              "%s %s: activation peak %zu, predicted %lld", be->name, k ? "cce" : "plain", peak[k],
-              (long long)pr.bytes[MB_MEM_ACTIVATIONS]);
-        grads[k] = malloc(m.num_params * sizeof *grads[k]);
-        size_t off = 0;
-        for (int i = 0; i < m.nparams; i++) {
-            CHECK_OK(&g, mb_gpt_grad_get(&g, &m, i, grads[k] + off));
-            off += m.params[i].numel;
-        }
-        free(x), free(y);
-        mb_train_fini(&tr);
-        mb_gpt_destroy(&g, &m);
-        mb_ctx_fini(&g);
-        CHECK_EQ_U(g.mem.live, 0);
-    }
-    double d = 0, r = 0, lrel = fabs(loss[1] - loss[0]) / loss[0];
-    for (size_t i = 0; i < mb_gpt_num_params(cfg); i++) {
-        d = fmax(d, fabs(grads[1][i] - grads[0][i]));
-        r = fmax(r, fabs(grads[0][i]));
-    }
-    CHECK(lrel <= ltol && d / r <= gtol, "%s cce chunk %d: loss %.9f vs %.9f, gradients rel %.2e",
-          be->name, chunk, loss[1], loss[0], d / r);
-    /* a chunk under the vocabulary holds less than the logits (one of V rounded up is as large) */
-    CHECK(chunk >= cfg->vocab || peak[1] < peak[0], "%s cce: activation peak %zu, plain %zu",
-          be->name, peak[1], peak[0]);
-    printf("%-9s cce chunk %d, V %d: loss %.7f plain %.7f rel %.2e; gradients rel %.2e (tol %.0e); "
-           "activation peak %zu against %zu bytes = prediction\n",
-           be->name, chunk, cfg->vocab, loss[1], loss[0], lrel, d / r, gtol, peak[1], peak[0]);
-    free(grads[0]), free(grads[1]);
-    return 0;
-}
+} run_pair;
 
-/* One [mesa, adamw(lr 0)] step and the plain one on the same GPU weights: the loss bit for bit
- * (forward computes with the exact values), each tensor's gradient within 5% (relative L2) of the
- * plain one and not equal to it (the 8-bit codes are used), and the activation peaks equal to the
- * predictions, mesa's below the plain step's. */
-static int mesa_parity(const mb_backend *be, const mb_gpt_config *cfg, int B, int T) {
-    double loss[2];
-    size_t peak[2];
-    double *grads[2];
-    for (int k = 0; k < 2; k++) {
-        mb_ctx g;
-        CHECK_OK(&g, mb_ctx_init(&g, be));
-        mb_gpt m;
-        mb_train tr;
-        CHECK_OK(&g, mb_gpt_create(&g, cfg, &m));
-        CHECK_OK(&g, mb_gpt_init_weights(&g, &m, 77));
-        mb_pvalue mv[2], av[8];
-        mb_method_defaults(&mb_method_mesa, mv);
-        mb_method_defaults(&mb_method_adamw, av);
-        av[0].num = 0;
-        const mb_method *ms[2] = {&mb_method_mesa, &mb_method_adamw};
-        const mb_pvalue *vs[2] = {mv, av};
-        CHECK_OK(&g,
-                 mb_train_init(&tr, &g, &m, ms + (k == 0), vs + (k == 0), 2 - (k == 0), NULL, 9));
-        int32_t *x = malloc((size_t)B * T * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
-        fixture_batch(x, y, B * T, cfg->vocab, 3);
-        CHECK_OK(&g, mb_train_step(&tr, x, y, B, T, &loss[k]));
-        peak[k] = g.mem.peak[MB_MEM_ACTIVATIONS];
-        mb_predict pr;
-        mb_train_predict(&tr, B, T, &pr);
-        CHECK(peak[k] == (size_t)pr.bytes[MB_MEM_ACTIVATIONS],
-              "%s %s: activation peak %zu, predicted %lld", be->name, k ? "mesa" : "plain", peak[k],
-              (long long)pr.bytes[MB_MEM_ACTIVATIONS]);
-        grads[k] = malloc(m.num_params * sizeof *grads[k]);
-        size_t off = 0;
-        for (int i = 0; i < m.nparams; i++) {
-            CHECK_OK(&g, mb_gpt_grad_get(&g, &m, i, grads[k] + off));
-            off += m.params[i].numel;
-        }
-        free(x), free(y);
-        mb_train_fini(&tr);
-        mb_gpt_destroy(&g, &m);
-        mb_ctx_fini(&g);
-        CHECK_EQ_U(g.mem.live, 0);
-    }
-    CHECK(memcmp(&loss[0], &loss[1], sizeof loss[0]) == 0, "%s mesa: loss %.9g, plain %.9g",
-          be->name, loss[1], loss[0]);
-    mb_ctx h;
-    mb_gpt m;
-    CHECK_OK(&h, mb_ctx_init(&h, &mb_backend_cpu_f32));
-    CHECK_OK(&h, mb_gpt_create(&h, cfg, &m)); /* descriptors: the tensors' sizes and names */
-    double worst = 0;
-    const char *worst_name = "";
-    for (int i = 0, off = 0; i < m.nparams; off += (int)m.params[i].numel, i++) {
-        double d = 0, n = 0;
-        for (size_t j = 0; j < m.params[i].numel; j++) {
-            double e = grads[1][off + j] - grads[0][off + j];
-            d += e * e, n += grads[0][off + j] * grads[0][off + j];
-        }
-        if (sqrt(d / n) > worst) worst = sqrt(d / n), worst_name = m.params[i].name;
-    }
-    CHECK(worst < 0.05 && worst > 1e-4, "%s mesa: worst gradient error %.3g (%s)", be->name, worst,
-          worst_name);
-    CHECK(peak[1] < peak[0], "%s mesa: activation peak %zu, plain %zu", be->name, peak[1], peak[0]);
-    printf("%-9s mesa: loss %.7f = plain; worst gradient error %.2e (%s; tol 5e-2); activation "
-           "peak %zu against %zu bytes = prediction\n",
-           be->name, loss[1], worst, worst_name, peak[1], peak[0]);
-    mb_gpt_destroy(&h, &m);
-    mb_ctx_fini(&h);
-    free(grads[0]), free(grads[1]);
-    return 0;
-}
-
-/* One [flash, adamw(lr 0)] step and the plain one on the same GPU weights (bf16: the table with
- * flash kernels): loss and gradients within the parity tolerances, both activation peaks equal to
- * the predictions, flash's below the plain step's. */
-static int flash_parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, double gtol,
-                        int B, int T) {
-    double loss[2];
-    size_t peak[2];
-    double *grads[2];
+static int run_both(const mb_backend *be, const mb_gpt_config *cfg, const mb_method *meth,
+                    const mb_pvalue *mv, int B, int T, int skip_one, run_pair *o) {
     for (int k = 0; k < 2; k++) {
         mb_ctx g;
         CHECK_OK(&g, mb_ctx_init(&g, be));
@@ -373,23 +242,24 @@ static int flash_parity(const mb_backend *be, const mb_gpt_config *cfg, double l
         mb_pvalue av[8];
         mb_method_defaults(&mb_method_adamw, av);
         av[0].num = 0;
-        const mb_method *ms[2] = {&mb_method_flash, &mb_method_adamw};
-        const mb_pvalue *vs[2] = {NULL, av};
+        const mb_method *ms[2] = {meth, &mb_method_adamw};
+        const mb_pvalue *vs[2] = {mv, av};
         CHECK_OK(&g,
                  mb_train_init(&tr, &g, &m, ms + (k == 0), vs + (k == 0), 2 - (k == 0), NULL, 9));
         int32_t *x = malloc((size_t)B * T * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
         fixture_batch(x, y, B * T, cfg->vocab, 3);
-        CHECK_OK(&g, mb_train_step(&tr, x, y, B, T, &loss[k]));
-        peak[k] = g.mem.peak[MB_MEM_ACTIVATIONS];
+        if (skip_one) y[1] = -1;
+        CHECK_OK(&g, mb_train_step(&tr, x, y, B, T, &o->loss[k]));
+        o->peak[k] = g.mem.peak[MB_MEM_ACTIVATIONS];
         mb_predict pr;
         mb_train_predict(&tr, B, T, &pr);
-        CHECK(peak[k] == (size_t)pr.bytes[MB_MEM_ACTIVATIONS],
-              "%s %s: activation peak %zu, predicted %lld", be->name, k ? "flash" : "plain",
-              peak[k], (long long)pr.bytes[MB_MEM_ACTIVATIONS]);
-        grads[k] = malloc(m.num_params * sizeof *grads[k]);
+        CHECK(o->peak[k] == (size_t)pr.bytes[MB_MEM_ACTIVATIONS],
+              "%s %s: activation peak %zu, predicted %lld", be->name, k ? meth->name : "plain",
+              o->peak[k], (long long)pr.bytes[MB_MEM_ACTIVATIONS]);
+        o->grads[k] = malloc(m.num_params * sizeof *o->grads[k]);
         size_t off = 0;
         for (int i = 0; i < m.nparams; i++) {
-            CHECK_OK(&g, mb_gpt_grad_get(&g, &m, i, grads[k] + off));
+            CHECK_OK(&g, mb_gpt_grad_get(&g, &m, i, o->grads[k] + off));
             off += m.params[i].numel;
         }
         free(x), free(y);
@@ -398,19 +268,94 @@ static int flash_parity(const mb_backend *be, const mb_gpt_config *cfg, double l
         mb_ctx_fini(&g);
         CHECK_EQ_U(g.mem.live, 0);
     }
-    double d = 0, r = 0, lrel = fabs(loss[1] - loss[0]) / loss[0];
+    return 0;
+}
+
+/* The largest gradient difference over the largest plain gradient. */
+static double grads_rel(const run_pair *o, const mb_gpt_config *cfg) {
+    double d = 0, r = 0;
     for (size_t i = 0; i < mb_gpt_num_params(cfg); i++) {
-        d = fmax(d, fabs(grads[1][i] - grads[0][i]));
-        r = fmax(r, fabs(grads[0][i]));
+        d = fmax(d, fabs(o->grads[1][i] - o->grads[0][i]));
+        r = fmax(r, fabs(o->grads[0][i]));
     }
-    CHECK(lrel <= ltol && d / r <= gtol, "%s flash: loss %.9f vs %.9f, gradients rel %.2e",
-          be->name, loss[1], loss[0], d / r);
-    CHECK(peak[1] < peak[0], "%s flash: activation peak %zu, plain %zu", be->name, peak[1],
-          peak[0]);
+    return d / r;
+}
+
+/* [cce(chunk), adamw] against [adamw]: loss and every gradient within the parity tolerances, the
+ * peaks equal to the predictions, cce's below the plain step's when the chunk is under the
+ * vocabulary. */
+static int cce_parity(const mb_backend *be, const mb_gpt_config *cfg, int chunk, double ltol,
+                      double gtol, int B, int T) {
+    mb_pvalue cv[2];
+    mb_method_defaults(&mb_method_cce, cv);
+    cv[0].num = chunk;
+    run_pair o;
+    if (run_both(be, cfg, &mb_method_cce, cv, B, T, 1, &o)) return 1;
+    double lrel = fabs(o.loss[1] - o.loss[0]) / o.loss[0], g = grads_rel(&o, cfg);
+    CHECK(lrel <= ltol && g <= gtol, "%s cce chunk %d: loss %.9f vs %.9f, gradients rel %.2e",
+          be->name, chunk, o.loss[1], o.loss[0], g);
+    /* a chunk under the vocabulary holds less than the logits (one of V rounded up is as large) */
+    CHECK(chunk >= cfg->vocab || o.peak[1] < o.peak[0], "%s cce: activation peak %zu, plain %zu",
+          be->name, o.peak[1], o.peak[0]);
+    printf("%-9s cce chunk %d, V %d: loss %.7f plain %.7f rel %.2e; gradients rel %.2e (tol %.0e); "
+           "activation peak %zu against %zu bytes = prediction\n",
+           be->name, chunk, cfg->vocab, o.loss[1], o.loss[0], lrel, g, gtol, o.peak[1], o.peak[0]);
+    free(o.grads[0]), free(o.grads[1]);
+    return 0;
+}
+
+/* [mesa, adamw] against [adamw]: the loss bit for bit (forward computes with the exact values),
+ * each tensor's gradient within 5% (relative L2) of the plain one and not equal to it (the 8-bit
+ * codes are used), the peaks equal to the predictions, mesa's below the plain step's. */
+static int mesa_parity(const mb_backend *be, const mb_gpt_config *cfg, int B, int T) {
+    mb_pvalue mv[2];
+    mb_method_defaults(&mb_method_mesa, mv);
+    run_pair o;
+    if (run_both(be, cfg, &mb_method_mesa, mv, B, T, 0, &o)) return 1;
+    CHECK(memcmp(&o.loss[0], &o.loss[1], sizeof o.loss[0]) == 0, "%s mesa: loss %.9g, plain %.9g",
+          be->name, o.loss[1], o.loss[0]);
+    mb_ctx h;
+    mb_gpt m;
+    CHECK_OK(&h, mb_ctx_init(&h, &mb_backend_cpu_f32));
+    CHECK_OK(&h, mb_gpt_create(&h, cfg, &m)); /* descriptors: the tensors' sizes and names */
+    double worst = 0;
+    const char *worst_name = "";
+    for (int i = 0, off = 0; i < m.nparams; off += (int)m.params[i].numel, i++) {
+        double d = 0, n = 0;
+        for (size_t j = 0; j < m.params[i].numel; j++) {
+            double e = o.grads[1][off + j] - o.grads[0][off + j];
+            d += e * e, n += o.grads[0][off + j] * o.grads[0][off + j];
+        }
+        if (sqrt(d / n) > worst) worst = sqrt(d / n), worst_name = m.params[i].name;
+    }
+    CHECK(worst < 0.05 && worst > 1e-4, "%s mesa: worst gradient error %.3g (%s)", be->name, worst,
+          worst_name);
+    CHECK(o.peak[1] < o.peak[0], "%s mesa: activation peak %zu, plain %zu", be->name, o.peak[1],
+          o.peak[0]);
+    printf("%-9s mesa: loss %.7f = plain; worst gradient error %.2e (%s; tol 5e-2); activation "
+           "peak %zu against %zu bytes = prediction\n",
+           be->name, o.loss[1], worst, worst_name, o.peak[1], o.peak[0]);
+    mb_gpt_destroy(&h, &m);
+    mb_ctx_fini(&h);
+    free(o.grads[0]), free(o.grads[1]);
+    return 0;
+}
+
+/* [flash, adamw] against [adamw] (bf16: the table with flash kernels): loss and gradients within
+ * the parity tolerances, the peaks equal to the predictions, flash's below the plain step's. */
+static int flash_parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, double gtol,
+                        int B, int T) {
+    run_pair o;
+    if (run_both(be, cfg, &mb_method_flash, NULL, B, T, 0, &o)) return 1;
+    double lrel = fabs(o.loss[1] - o.loss[0]) / o.loss[0], g = grads_rel(&o, cfg);
+    CHECK(lrel <= ltol && g <= gtol, "%s flash: loss %.9f vs %.9f, gradients rel %.2e", be->name,
+          o.loss[1], o.loss[0], g);
+    CHECK(o.peak[1] < o.peak[0], "%s flash: activation peak %zu, plain %zu", be->name, o.peak[1],
+          o.peak[0]);
     printf("%-9s flash T=%d: loss %.7f plain %.7f rel %.2e; gradients rel %.2e (tol %.0e); "
            "activation peak %zu against %zu bytes = prediction\n",
-           be->name, T, loss[1], loss[0], lrel, d / r, gtol, peak[1], peak[0]);
-    free(grads[0]), free(grads[1]);
+           be->name, T, o.loss[1], o.loss[0], lrel, g, gtol, o.peak[1], o.peak[0]);
+    free(o.grads[0]), free(o.grads[1]);
     return 0;
 }
 

@@ -70,6 +70,29 @@ __device__ __forceinline__ void fa_load_async(bf16 *dst, const bf16 *src, size_t
     }
 }
 
+/* Key tile kb's k and v rows (columns C and 2C on from base) issued into sK and sV. */
+template <int HD>
+__device__ __forceinline__ void fa_kv_issue(bf16 *sK, bf16 *sV, const bf16 *base, size_t ld, int C,
+                                            int kb, int T) {
+    fa_load_async<HD>(sK, base + C, ld, kb * FA_B, T);
+    fa_load_async<HD>(sV, base + 2 * (size_t)C, ld, kb * FA_B, T);
+    __pipeline_commit();
+}
+
+/* Before key tile kb's products (double buffers, tile kb in buffer kb % 2): tile kb + 1 issued
+ * into the other buffer when there is one, then tile kb waited for by every thread. */
+template <int HD>
+__device__ __forceinline__ void fa_kv_next(bf16 *const *sK, bf16 *const *sV, const bf16 *base,
+                                           size_t ld, int C, int kb, int nkb, int T) {
+    if (kb + 1 < nkb) {
+        fa_kv_issue<HD>(sK[(kb + 1) & 1], sV[(kb + 1) & 1], base, ld, C, kb + 1, T);
+        __pipeline_wait_prior(1);
+    } else {
+        __pipeline_wait_prior(0);
+    }
+    __syncthreads();
+}
+
 /* A[16 x K] row-major at a into K/16 register fragments (a warp's rows, loaded once a kernel). */
 template <int K> __device__ __forceinline__ void fa_rows(fa_a *f, const bf16 *a, int lda) {
 #pragma unroll
@@ -145,20 +168,10 @@ __global__ void __launch_bounds__(FA_THREADS)
     fa_acc o[HD / 16];
     for (int d = 0; d < HD / 16; d++) wmma::fill_fragment(o[d], 0.0f);
     const int nkb = min((q0 + FA_B - 1) / FA_B + 1, (T + FA_B - 1) / FA_B);
-    fa_load_async<HD>(sK[0], base + C, ld, 0, T);
-    fa_load_async<HD>(sV[0], base + 2 * (size_t)C, ld, 0, T);
-    __pipeline_commit();
+    fa_kv_issue<HD>(sK[0], sV[0], base, ld, C, 0, T);
     for (int kb = 0; kb < nkb; kb++) {
         const int k0 = kb * FA_B, cur = kb & 1;
-        if (kb + 1 < nkb) {
-            fa_load_async<HD>(sK[cur ^ 1], base + C, ld, k0 + FA_B, T);
-            fa_load_async<HD>(sV[cur ^ 1], base + 2 * (size_t)C, ld, k0 + FA_B, T);
-            __pipeline_commit();
-            __pipeline_wait_prior(1);
-        } else {
-            __pipeline_wait_prior(0);
-        }
-        __syncthreads();
+        fa_kv_next<HD>(sK, sV, base, ld, C, kb, nkb, T);
         fa_acc s[FA_B / 16];
         float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
@@ -350,20 +363,10 @@ __global__ void __launch_bounds__(FA_THREADS)
     fa_rows<HD>(qf, sQ + warp * 16 * LD::h, LD::h);
     fa_rows<HD>(of, sO + warp * 16 * LD::h, LD::h);
     const int nkb = min(qt + 1, (T + FA_B - 1) / FA_B);
-    fa_load_async<HD>(sK[0], base + C, ld, 0, T);
-    fa_load_async<HD>(sV[0], base + 2 * (size_t)C, ld, 0, T);
-    __pipeline_commit();
+    fa_kv_issue<HD>(sK[0], sV[0], base, ld, C, 0, T);
     for (int kb = 0; kb < nkb; kb++) {
         const int k0 = kb * FA_B, cur = kb & 1;
-        if (kb + 1 < nkb) {
-            fa_load_async<HD>(sK[cur ^ 1], base + C, ld, k0 + FA_B, T);
-            fa_load_async<HD>(sV[cur ^ 1], base + 2 * (size_t)C, ld, k0 + FA_B, T);
-            __pipeline_commit();
-            __pipeline_wait_prior(1);
-        } else {
-            __pipeline_wait_prior(0);
-        }
-        __syncthreads();
+        fa_kv_next<HD>(sK, sV, base, ld, C, kb, nkb, T);
         fa_a dsa[FA_B / 16];
 #pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
