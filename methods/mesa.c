@@ -181,8 +181,7 @@ static void mesa_predict(const mb_pvalue *v, mb_predict *pr) {
                          BT * C, BT * C, BT, BT,         4 * BT * C};
     size_t f[NSAVED], c[NSAVED], I = 0, keep = 0, fwd = 0, bwd = 0;
     for (int k = 0; k < NSAVED; k++) {
-        int stat = k == 1 || k == 2 || k == 8 || k == 9;
-        f[k] = el[k] * (stat ? pr->state_elem : pr->elem);
+        f[k] = el[k] * (coded[k] ? pr->elem : pr->state_elem); /* uncoded: the statistics */
         c[k] = coded[k] ? el[k] : f[k];
         I += f[k], keep += c[k];
     }

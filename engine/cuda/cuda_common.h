@@ -67,6 +67,8 @@ int mb_cuda_check_blas(mb_ctx *ctx, int st, const char *what, const char *file, 
 
 /* Kernel attributes set once per context, in cuda_init (kernels_elem.cu). */
 extern "C" cudaError_t mb_cuda_kernels_init(void);
+/* Flash attention's part of it (flash.cu): its kernels' shared-memory limits. */
+extern "C" cudaError_t mb_cuda_flash_init(void);
 
 /* Device scratch of at least `bytes` (WORKSPACE, tag "cuda.scratch"), valid until the next call to
  * this function. Grows by reallocating (stream-ordered). NULL after recording MB_ENOMEM. */

@@ -403,10 +403,7 @@ template <int HD> static size_t fa_dq_smem() { /* q, dO, two k, two v */
 template <int HD>
 static void fa_fwd(mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T, int C,
                    int NH) {
-    size_t sm = fa_fwd_smem<HD>();
-    if (MB_CUDA_OK(ctx, cudaFuncSetAttribute(mb_fa_fwd_k<HD>,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm)))
-        return;
+    size_t sm = fa_fwd_smem<HD>(); /* its limit was raised by mb_cuda_flash_init */
     dim3 grid((T + FA_B - 1) / FA_B, NH, B);
     mb_fa_fwd_k<HD><<<grid, FA_THREADS, sm, mb_cuda_stream(ctx)>>>(
         (bf16 *)out, (float *)lse, (const bf16 *)qkv, T, C, NH, 1.0f / sqrtf((float)HD));
@@ -422,13 +419,7 @@ static void fa_bwd(mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv, c
         (float *)D, (const bf16 *)dout, (const bf16 *)out, B, T, C, NH);
     if (MB_CUDA_LAUNCHED(ctx)) return;
     dim3 grid((T + FA_B - 1) / FA_B, NH, B);
-    size_t s1 = fa_dkv_smem<HD>(), s2 = fa_dq_smem<HD>();
-    if (MB_CUDA_OK(ctx,
-                   cudaFuncSetAttribute(mb_fa_dkv_k<HD>,
-                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)s1)) ||
-        MB_CUDA_OK(ctx, cudaFuncSetAttribute(mb_fa_dq_k<HD>,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize, (int)s2)))
-        return;
+    size_t s1 = fa_dkv_smem<HD>(), s2 = fa_dq_smem<HD>(); /* raised by mb_cuda_flash_init */
     mb_fa_dkv_k<HD><<<grid, FA_THREADS, s1, mb_cuda_stream(ctx)>>>(
         (bf16 *)dqkv, (const bf16 *)qkv, (const bf16 *)dout, (const float *)lse, (const float *)D,
         T, C, NH, scale);
@@ -437,6 +428,25 @@ static void fa_bwd(mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv, c
         (bf16 *)dqkv, (const bf16 *)qkv, (const bf16 *)dout, (const float *)lse, (const float *)D,
         T, C, NH, scale);
     MB_CUDA_LAUNCHED(ctx);
+}
+
+/* The dynamic shared memory each kernel takes for head size HD, allowed once per context. */
+template <int HD> static cudaError_t fa_init() {
+    cudaError_t e = cudaFuncSetAttribute(
+        mb_fa_fwd_k<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)fa_fwd_smem<HD>());
+    if (e == cudaSuccess)
+        e = cudaFuncSetAttribute(mb_fa_dkv_k<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 (int)fa_dkv_smem<HD>());
+    if (e == cudaSuccess)
+        e = cudaFuncSetAttribute(mb_fa_dq_k<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 (int)fa_dq_smem<HD>());
+    return e;
+}
+
+extern "C" cudaError_t mb_cuda_flash_init(void) {
+    cudaError_t e = fa_init<32>();
+    if (e == cudaSuccess) e = fa_init<64>();
+    return e == cudaSuccess ? fa_init<128>() : e;
 }
 
 /* Head sizes with a kernel: 32, 64, 128. */

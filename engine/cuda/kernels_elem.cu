@@ -734,7 +734,8 @@ static void mb_crossentropy_fwd(mb_ctx *ctx, void *losses, void *logits, const i
     const size_t row = ((size_t)V / (16 / sizeof(T)) + 1) * 16; /* packs of any row, bytes */
     /* fp32 only: bf16 rows (100 KB for GPT-2) stay in L2 anyway, and with both changes on, GPT-2
      * 124M bf16 went from 25.70 to 26.89 ms a step on the H100 (fp32: 161.5 -> 159.8) */
-    if (sizeof(T) == 4 && row <= MB_CE_SMEM_MAX) { /* its limit was raised by mb_cuda_kernels_init */
+    if (sizeof(T) == 4 &&
+        row <= MB_CE_SMEM_MAX) { /* its limit was raised by mb_cuda_kernels_init */
         mb_crossentropy_fwd_k<T, 1><<<N, MB_CE_THREADS, row, mb_cuda_stream(ctx)>>>(
             (float *)losses, (T *)logits, targets, V, ld, fused, (float)scale);
     } else {
@@ -942,6 +943,8 @@ MB_ELEM_WRAPPERS(bf16, __nv_bfloat16)
 /* Once per context: the fp32 cross-entropy's dynamic shared memory limit, raised to the most a row
  * may take (MB_CE_SMEM_MAX). */
 extern "C" cudaError_t mb_cuda_kernels_init(void) {
-    return cudaFuncSetAttribute(mb_crossentropy_fwd_k<float, 1>,
-                                cudaFuncAttributeMaxDynamicSharedMemorySize, MB_CE_SMEM_MAX);
+    cudaError_t e =
+        cudaFuncSetAttribute(mb_crossentropy_fwd_k<float, 1>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, MB_CE_SMEM_MAX);
+    return e == cudaSuccess ? mb_cuda_flash_init() : e;
 }

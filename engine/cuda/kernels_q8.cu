@@ -116,18 +116,11 @@ __device__ __forceinline__ void q8_load(T *xv, const T *__restrict__ x, size_t i
         for (int k = 0; k < MB_Q8_PER; k++) xv[k] = i0 + k < n ? x[i0 + k] : x[i0];
 }
 
-/* Float min and max on shared memory, the same integer trick. */
-__device__ __forceinline__ void mb_shared_minf(float *a, float v) {
-    if (v >= 0.0f)
-        atomicMin_block((int *)a, __float_as_int(v));
-    else
-        atomicMax_block((unsigned *)a, __float_as_uint(v));
-}
-__device__ __forceinline__ void mb_shared_maxf(float *a, float v) {
-    if (v >= 0.0f)
-        atomicMax_block((int *)a, __float_as_int(v));
-    else
-        atomicMin_block((unsigned *)a, __float_as_uint(v));
+/* One run's min and max folded into group g's (shared or global: the atomics serve both). */
+__device__ __forceinline__ void q8_fold(float *mins, float *maxs, int g, float lo, float hi) {
+    if (lo > hi) return; /* nothing seen */
+    mb_atomic_minf(mins + g, lo);
+    mb_atomic_maxf(maxs + g, hi);
 }
 
 #define MB_Q8_SHARED_G 2048 /* groups a block folds in shared memory (16 KiB); more go global */
@@ -142,6 +135,7 @@ __global__ void mb_q8_minmax_k(float *st, const T *__restrict__ x, size_t n, q8_
     const int G = h.G;
     extern __shared__ float sm[]; /* [2G]: min, max */
     const int shared = G <= MB_Q8_SHARED_G;
+    float *mins = shared ? sm : st + 2 * G, *maxs = shared ? sm + G : st + 3 * G;
     if (shared) {
         for (int j = threadIdx.x; j < G; j += blockDim.x) sm[j] = INFINITY, sm[G + j] = -INFINITY;
         __syncthreads();
@@ -161,12 +155,7 @@ __global__ void mb_q8_minmax_k(float *st, const T *__restrict__ x, size_t n, q8_
         g = c.g;
         for (int k = 0; k < MB_Q8_PER && i0 + k < n; k++, q8_next(c, h)) {
             if (c.g != g) {
-                if (lo <= hi) {
-                    if (shared)
-                        mb_shared_minf(sm + g, lo), mb_shared_maxf(sm + G + g, hi);
-                    else
-                        mb_atomic_minf(st + 2 * G + g, lo), mb_atomic_maxf(st + 3 * G + g, hi);
-                }
+                q8_fold(mins, maxs, g, lo, hi);
                 lo = INFINITY, hi = -INFINITY, g = c.g;
             }
             if (q8_skipped(c, tri)) continue;
@@ -182,17 +171,11 @@ __global__ void mb_q8_minmax_k(float *st, const T *__restrict__ x, size_t n, q8_
         }
         g = threadIdx.x % 32 ? -1 : (int)(r0 % (size_t)G);
     }
-    if (g >= 0 && lo <= hi) {
-        if (shared)
-            mb_shared_minf(sm + g, lo), mb_shared_maxf(sm + G + g, hi);
-        else
-            mb_atomic_minf(st + 2 * G + g, lo), mb_atomic_maxf(st + 3 * G + g, hi);
-    }
+    if (g >= 0) q8_fold(mins, maxs, g, lo, hi);
     if (!shared) return;
     __syncthreads();
     for (int j = threadIdx.x; j < G; j += blockDim.x)
-        if (sm[j] <= sm[G + j])
-            mb_atomic_minf(st + 2 * G + j, sm[j]), mb_atomic_maxf(st + 3 * G + j, sm[G + j]);
+        q8_fold(st + 2 * G, st + 3 * G, j, sm[j], sm[G + j]);
 }
 
 __global__ void mb_q8_ema_k(float *st, int G, float decay, int first) {
