@@ -133,6 +133,21 @@ __device__ __forceinline__ float fa_rowsum(float v) {
     return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
+/* 2^x in one MUFU instruction (|rel. error| < 2^-22; 2^-inf = +0, which the masks rely on). The
+ * kernels work in base 2: scores are scaled by scale * log2(e) and the saved log-sum-exp is
+ * converted, so each probability is one fused multiply-add and one ex2. */
+__device__ __forceinline__ float fa_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+#define FA_LOG2E 1.4426950408889634f
+
+/* Fragment elements i and i + 1 (adjacent columns of one row) as one packed bf16 pair. */
+__device__ __forceinline__ void fa_pack(fa_a &f, int i, float a, float b) {
+    *(__nv_bfloat162 *)&f.x[i] = __floats2bfloat162_rn(a, b);
+}
+
 /* A fragment's 16 rows (row0 on) times mul to bf16 at dst (row stride ld); rows at or past
  * `valid` are skipped. */
 __device__ __forceinline__ void fa_put(bf16 *dst, size_t ld, const fa_acc &acc, float mul,
@@ -168,9 +183,13 @@ __global__ void __launch_bounds__(FA_THREADS)
     fa_acc o[HD / 16];
     for (int d = 0; d < HD / 16; d++) wmma::fill_fragment(o[d], 0.0f);
     const int nkb = min((q0 + FA_B - 1) / FA_B + 1, (T + FA_B - 1) / FA_B);
+    const float sl2 = scale * FA_LOG2E; /* m, s: base-2 units */
     fa_kv_issue<HD>(sK[0], sV[0], base, ld, C, 0, T);
     for (int kb = 0; kb < nkb; kb++) {
         const int k0 = kb * FA_B, cur = kb & 1;
+        /* only a tile reaching past the warp's first query is masked; rows past T see keys past T
+         * (zero rows) but are not written, and valid rows never reach past T */
+        const bool diag = k0 + FA_B - 1 > qr;
         fa_kv_next<HD>(sK, sV, base, ld, C, kb, nkb, T);
         fa_acc s[FA_B / 16];
         float mx[2] = {-INFINITY, -INFINITY};
@@ -179,27 +198,27 @@ __global__ void __launch_bounds__(FA_THREADS)
             fa_fbt<HD>(s[n], qf, sK[cur] + n * 16 * LD::h, LD::h);
 #pragma unroll
             for (int i = 0; i < 8; i++) {
-                int key = k0 + n * 16 + fa_col(i), q = qr + fa_row(i), ri = (i >> 1) & 1;
-                float v = key <= q && key < T ? s[n].x[i] * scale : -INFINITY;
+                float v = s[n].x[i] * sl2;
+                if (diag && k0 + n * 16 + fa_col(i) > qr + fa_row(i)) v = -INFINITY;
                 s[n].x[i] = v;
-                mx[ri] = fmaxf(mx[ri], v);
+                mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], v);
             }
         }
         float alpha[2], sum[2] = {0.0f, 0.0f};
         for (int ri = 0; ri < 2; ri++) {
             float mn = fmaxf(m[ri], fa_rowmax(mx[ri])); /* finite: key k0 <= q in every tile */
-            alpha[ri] = m[ri] == -INFINITY ? 0.0f : expf(m[ri] - mn);
+            alpha[ri] = fa_exp2(m[ri] - mn);            /* 0 on the first tile */
             m[ri] = mn;
         }
         fa_a pa[FA_B / 16];
 #pragma unroll
         for (int n = 0; n < FA_B / 16; n++)
 #pragma unroll
-            for (int i = 0; i < 8; i++) {
+            for (int i = 0; i < 8; i += 2) {
                 int ri = (i >> 1) & 1;
-                float p = s[n].x[i] == -INFINITY ? 0.0f : expf(s[n].x[i] - m[ri]);
-                sum[ri] += p;
-                pa[n].x[i] = __float2bfloat16_rn(p);
+                float p0 = fa_exp2(s[n].x[i] - m[ri]), p1 = fa_exp2(s[n].x[i + 1] - m[ri]);
+                sum[ri] += p0 + p1;
+                fa_pack(pa[n], i, p0, p1);
             }
         for (int ri = 0; ri < 2; ri++) l[ri] = l[ri] * alpha[ri] + fa_rowsum(sum[ri]);
 #pragma unroll
@@ -225,7 +244,8 @@ __global__ void __launch_bounds__(FA_THREADS)
     if (threadIdx.x % 4 == 0)
         for (int ri = 0; ri < 2; ri++) {
             int row = (int)(threadIdx.x % 32) / 4 + 8 * ri;
-            if (row < valid) lse[((size_t)b * NH + h) * T + qr + row] = m[ri] + logf(l[ri]);
+            if (row < valid)
+                lse[((size_t)b * NH + h) * T + qr + row] = m[ri] * (float)M_LN2 + logf(l[ri]);
         }
 }
 
@@ -275,6 +295,7 @@ __global__ void __launch_bounds__(FA_THREADS)
         wmma::fill_fragment(dk[n], 0.0f), wmma::fill_fragment(dv[n], 0.0f);
     const int kr = k0 + warp * 16; /* the warp's first key */
     const int nqb = (T + FA_B - 1) / FA_B;
+    const float sl2 = scale * FA_LOG2E;
     fa_a kf[HD / 16], vf[HD / 16];
     __syncthreads();
     fa_rows<HD>(kf, sK + warp * 16 * LD::h, LD::h);
@@ -285,7 +306,7 @@ __global__ void __launch_bounds__(FA_THREADS)
         fa_load_async<HD>(sQ[j], base, ld, q, T);
         fa_load_async<HD>(sO[j], obase, C, q, T);
         for (int i = threadIdx.x; i < FA_B; i += FA_THREADS) {
-            sL[j][i] = q + i < T ? L[q + i] : INFINITY;
+            sL[j][i] = q + i < T ? L[q + i] * FA_LOG2E : INFINITY; /* base 2 */
             sD[j][i] = q + i < T ? Dd[q + i] : 0.0f;
         }
         __pipeline_commit();
@@ -300,6 +321,9 @@ __global__ void __launch_bounds__(FA_THREADS)
             __pipeline_wait_prior(0);
         }
         __syncthreads();
+        /* only a tile starting before the warp's last key is masked; queries past T have lse
+         * +inf (p = 0), keys past T are not written */
+        const bool diag = q0 < kr + 15;
         fa_a pa[FA_B / 16], dsa[FA_B / 16];
 #pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
@@ -307,11 +331,16 @@ __global__ void __launch_bounds__(FA_THREADS)
             fa_fbt<HD>(st, kf, sQ[cur] + n * 16 * LD::h, LD::h);
             fa_fbt<HD>(dpt, vf, sO[cur] + n * 16 * LD::h, LD::h);
 #pragma unroll
-            for (int i = 0; i < 8; i++) {
-                int qc = n * 16 + fa_col(i), key = kr + fa_row(i);
-                float p = q0 + qc >= key && key < T ? expf(st.x[i] * scale - sL[cur][qc]) : 0.0f;
-                pa[n].x[i] = __float2bfloat16_rn(p);
-                dsa[n].x[i] = __float2bfloat16_rn(p * (dpt.x[i] - sD[cur][qc]));
+            for (int i = 0; i < 8; i += 2) {
+                const int qc = n * 16 + fa_col(i), key = kr + fa_row(i); /* qc is even */
+                const float2 Lp = *(const float2 *)&sL[cur][qc], Dp = *(const float2 *)&sD[cur][qc];
+                float p0 = fa_exp2(st.x[i] * sl2 - Lp.x), p1 = fa_exp2(st.x[i + 1] * sl2 - Lp.y);
+                if (diag) {
+                    if (q0 + qc < key) p0 = 0.0f;
+                    if (q0 + qc + 1 < key) p1 = 0.0f;
+                }
+                fa_pack(pa[n], i, p0, p1);
+                fa_pack(dsa[n], i, p0 * (dpt.x[i] - Dp.x), p1 * (dpt.x[i + 1] - Dp.y));
             }
         }
 #pragma unroll
@@ -353,7 +382,7 @@ __global__ void __launch_bounds__(FA_THREADS)
     for (int ri = 0; ri < 2; ri++) {
         int q = qr + (int)(threadIdx.x % 32) / 4 + 8 * ri;
         size_t row = ((size_t)b * NH + h) * T + q;
-        Lq[ri] = q < T ? lse[row] : INFINITY;
+        Lq[ri] = q < T ? lse[row] * FA_LOG2E : INFINITY; /* base 2 */
         Dq[ri] = q < T ? D[row] : 0.0f;
     }
     fa_acc dq[HD / 16];
@@ -363,10 +392,14 @@ __global__ void __launch_bounds__(FA_THREADS)
     fa_rows<HD>(qf, sQ + warp * 16 * LD::h, LD::h);
     fa_rows<HD>(of, sO + warp * 16 * LD::h, LD::h);
     const int nkb = min(qt + 1, (T + FA_B - 1) / FA_B);
+    const float sl2 = scale * FA_LOG2E;
     fa_kv_issue<HD>(sK[0], sV[0], base, ld, C, 0, T);
     for (int kb = 0; kb < nkb; kb++) {
         const int k0 = kb * FA_B, cur = kb & 1;
         fa_kv_next<HD>(sK, sV, base, ld, C, kb, nkb, T);
+        /* only the diagonal tile is masked: there it also hides keys past T from valid queries;
+         * elsewhere those keys' rows are zero and add nothing to dq */
+        const bool diag = k0 + FA_B - 1 > qr;
         fa_a dsa[FA_B / 16];
 #pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
@@ -374,10 +407,14 @@ __global__ void __launch_bounds__(FA_THREADS)
             fa_fbt<HD>(s, qf, sK[cur] + n * 16 * LD::h, LD::h);
             fa_fbt<HD>(dp, of, sV[cur] + n * 16 * LD::h, LD::h);
 #pragma unroll
-            for (int i = 0; i < 8; i++) {
-                int key = k0 + n * 16 + fa_col(i), q = qr + fa_row(i), ri = (i >> 1) & 1;
-                float p = key <= q && key < T ? expf(s.x[i] * scale - Lq[ri]) : 0.0f;
-                dsa[n].x[i] = __float2bfloat16_rn(p * (dp.x[i] - Dq[ri]));
+            for (int i = 0; i < 8; i += 2) {
+                const int key = k0 + n * 16 + fa_col(i), q = qr + fa_row(i), ri = (i >> 1) & 1;
+                float p0 = fa_exp2(s.x[i] * sl2 - Lq[ri]), p1 = fa_exp2(s.x[i + 1] * sl2 - Lq[ri]);
+                if (diag) {
+                    if (key > q) p0 = 0.0f;
+                    if (key + 1 > q) p1 = 0.0f;
+                }
+                fa_pack(dsa[n], i, p0 * (dp.x[i] - Dq[ri]), p1 * (dp.x[i + 1] - Dq[ri]));
             }
         }
 #pragma unroll

@@ -479,10 +479,54 @@ __global__ void mb_bias_grad_part_k(float *part, const T *dout, int N, int OC, i
     part[(size_t)r * OC + c] = s;
 }
 
+/* The same partial sums 16 bytes a load: block (32 x 8 threads) sums rows_per rows of 32 V-wide
+ * column packs, each of its 8 row lanes every 8th row, then the lanes in order. */
+#define MB_BG_ROWS 64
+template <typename T, int V>
+__global__ void __launch_bounds__(256)
+    mb_bias_grad_vec_k(float *part, const T *dout, int N, int OC, int ld) {
+    __shared__ float sh[8][32 * V + 1];
+    const int tx = threadIdx.x, ty = threadIdx.y, c = (blockIdx.x * 32 + tx) * V;
+    const int n0 = blockIdx.y * MB_BG_ROWS, n1 = min(n0 + MB_BG_ROWS, N);
+    float s[V];
+#pragma unroll
+    for (int k = 0; k < V; k++) s[k] = 0.0f;
+    if (c < OC)
+#pragma unroll 4
+        for (int n = n0 + ty; n < n1; n += 8) {
+            mb_pk<T, V> a = *(const mb_pk<T, V> *)(dout + (size_t)n * ld + c);
+#pragma unroll
+            for (int k = 0; k < V; k++) s[k] += mb_ld(&a.v[k]);
+        }
+#pragma unroll
+    for (int k = 0; k < V; k++) sh[ty][tx * V + k] = s[k];
+    __syncthreads();
+    /* 256 threads write the block's 32 V sums, each from the 8 lanes in order */
+    for (int j = ty * 32 + tx; j < 32 * V; j += 256) {
+        int cc = blockIdx.x * 32 * V + j;
+        if (cc >= OC) continue;
+        float t = 0.0f;
+        for (int y = 0; y < 8; y++) t += sh[y][j];
+        part[(size_t)blockIdx.y * OC + cc] = t;
+    }
+}
+
 template <typename T>
 static void mb_bias_grad(mb_ctx *ctx, void *db, const void *dout, int N, int OC, int ld) {
     if (mb_cuda_failed(ctx)) return;
     if (!db || N <= 0 || OC <= 0) return;
+    constexpr int V = 16 / sizeof(T);
+    if (OC % V == 0 && ld % V == 0 && mb_al16(dout)) {
+        int R = (N + MB_BG_ROWS - 1) / MB_BG_ROWS;
+        float *part = (float *)mb_cuda_scratch(ctx, (size_t)R * OC * sizeof(float));
+        if (!part) return;
+        dim3 grd((unsigned)((OC / V + 31) / 32), (unsigned)R), blk(32, 8);
+        mb_bias_grad_vec_k<T, V>
+            <<<grd, blk, 0, mb_cuda_stream(ctx)>>>(part, (const T *)dout, N, OC, ld);
+        if (MB_CUDA_LAUNCHED(ctx)) return;
+        mb_colsum_final<T>(ctx, (T *)db, part, R, OC);
+        return;
+    }
     int rows_per = (int)mb_colsum_rows_per((size_t)N), R = (N + rows_per - 1) / rows_per;
     float *part = (float *)mb_cuda_scratch(ctx, (size_t)R * OC * sizeof(float));
     if (!part) return;
