@@ -1,23 +1,22 @@
-/* engine/cuda/flash.cu — memory-efficient exact causal attention in bf16 on tensor cores (WMMA
- * 16x16x16, fp32 accumulation), FlashAttention-2's tiling: forward keeps an online softmax per
+/* engine/cuda/flash.cu — memory-efficient exact causal attention in bf16 on tensor cores (mma.sync
+ * m16n8k16 fed by ldmatrix, fp32 accumulation), FlashAttention-2's tiling: forward keeps an online softmax per
  * query row and saves its log-sum-exp; backward recomputes the probabilities from it, dk and dv per
  * key block and dq per query block (two kernels, no atomics: deterministic). No T x T matrix
  * exists. */
 #include <math.h>
 #include <cuda_pipeline.h>
-#include <mma.h>
+#include <stdint.h>
 
 #include "cuda_common.h"
 #include "kernels.h"
 
-using namespace nvcuda;
 typedef __nv_bfloat16 bf16;
 
 #define FA_B 64        /* queries and keys per tile */
 #define FA_THREADS 128 /* 4 warps, 16 rows each */
 
-/* The row stride of a bf16 [64][HD] tile in shared memory: padded against bank conflicts, a
- * multiple of 8 as WMMA needs, every tile start 32-byte aligned. */
+/* The row stride of a bf16 [64][HD] tile in shared memory: padded by 16 bytes so that ldmatrix's
+ * eight row addresses fall in distinct banks; every row start 16-byte aligned. */
 template <int HD> struct fa_ld {
     static constexpr int h = HD + 8;   /* bf16 [64][HD] tiles */
     static constexpr int s = FA_B + 4; /* float [rows][64] */
@@ -25,10 +24,45 @@ template <int HD> struct fa_ld {
     static constexpr int o = HD + 4;   /* float [64][HD] */
 };
 
-typedef wmma::fragment<wmma::accumulator, 16, 16, 16, float> fa_acc;
-typedef wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> fa_a;
-typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> fa_br;
-typedef wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> fa_bc;
+/* A 16 x 16 fp32 accumulator as two m16n8 MMA tiles, and a 16 x 16 bf16 A operand as one m16k16
+ * MMA fragment (four packed pairs). Lane l holds rows l/4 and l/4 + 8, columns 2 (l % 4) + {0, 1}
+ * and 8 more (fa_row, fa_col): the two layouts agree, so a tile of scores stays in registers from
+ * S = Q K^T through the softmax into P V, as FlashAttention-2 keeps it. */
+struct fa_acc {
+    float x[8];
+};
+struct fa_a {
+    uint32_t x[4];
+};
+
+__device__ __forceinline__ void fa_zero(fa_acc &a) {
+#pragma unroll
+    for (int i = 0; i < 8; i++) a.x[i] = 0.0f;
+}
+
+__device__ __forceinline__ uint32_t fa_saddr(const bf16 *p) {
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* Four 8 x 8 bf16 matrices from shared memory, each lane addressing one row; .trans transposes. */
+__device__ __forceinline__ void fa_ldsm4(uint32_t *r, const bf16 *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(fa_saddr(p)));
+}
+__device__ __forceinline__ void fa_ldsm4t(uint32_t *r, const bf16 *p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(fa_saddr(p)));
+}
+
+/* c[0..3] += A (16 x 16) . B (16 x 8), B as two packed k-halves. */
+__device__ __forceinline__ void fa_mma(float *c, const fa_a &a, uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
+                 "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a.x[0]), "r"(a.x[1]), "r"(a.x[2]), "r"(a.x[3]), "r"(b0), "r"(b1));
+}
 
 /* 64 rows of one head from a [B*T, ld] tensor into a padded tile; rows at or past T are zero. */
 template <int HD>
@@ -42,10 +76,7 @@ __device__ __forceinline__ void fa_load(bf16 *dst, const bf16 *src, size_t ld, i
     }
 }
 
-/* Where fragment element i of this lane sits in its 16 x 16 tile. The accumulator and the bf16
- * row-major A operand share it on sm_80 and later (the m16n8k16 MMA layouts WMMA compiles to):
- * rows lane/4 and lane/4 + 8, columns 2 (lane % 4) + {0, 1} and 8 more. So a tile of scores
- * stays in registers from S = Q K^T through the softmax into P V, as FlashAttention-2 keeps it. */
+/* Where accumulator element i of this lane sits in its 16 x 16 tile (see fa_acc). */
 __device__ __forceinline__ int fa_row(int i) {
     return (int)(threadIdx.x % 32) / 4 + 8 * ((i >> 1) & 1);
 }
@@ -79,13 +110,14 @@ __device__ __forceinline__ void fa_kv_issue(bf16 *sK, bf16 *sV, const bf16 *base
     __pipeline_commit();
 }
 
-/* Before key tile kb's products (double buffers, tile kb in buffer kb % 2): tile kb + 1 issued
- * into the other buffer when there is one, then tile kb waited for by every thread. */
+/* Before key tile kb's products (double buffers, tile kb at sK + (kb % 2) tiles): tile kb + 1
+ * issued into the other buffer when there is one, then tile kb waited for by every thread. */
 template <int HD>
-__device__ __forceinline__ void fa_kv_next(bf16 *const *sK, bf16 *const *sV, const bf16 *base,
-                                           size_t ld, int C, int kb, int nkb, int T) {
+__device__ __forceinline__ void fa_kv_next(bf16 *sK, bf16 *sV, const bf16 *base, size_t ld, int C,
+                                           int kb, int nkb, int T) {
     if (kb + 1 < nkb) {
-        fa_kv_issue<HD>(sK[(kb + 1) & 1], sV[(kb + 1) & 1], base, ld, C, kb + 1, T);
+        const int nx = ((kb + 1) & 1) * FA_B * fa_ld<HD>::h;
+        fa_kv_issue<HD>(sK + nx, sV + nx, base, ld, C, kb + 1, T);
         __pipeline_wait_prior(1);
     } else {
         __pipeline_wait_prior(0);
@@ -93,32 +125,41 @@ __device__ __forceinline__ void fa_kv_next(bf16 *const *sK, bf16 *const *sV, con
     __syncthreads();
 }
 
-/* A[16 x K] row-major at a into K/16 register fragments (a warp's rows, loaded once a kernel). */
+/* A[16 x K] row-major at a (shared) into K/16 register fragments (a warp's rows, loaded once a
+ * kernel). */
 template <int K> __device__ __forceinline__ void fa_rows(fa_a *f, const bf16 *a, int lda) {
+    const int l = (int)(threadIdx.x % 32);
 #pragma unroll
-    for (int k = 0; k < K / 16; k++) wmma::load_matrix_sync(f[k], a + k * 16, lda);
+    for (int k = 0; k < K / 16; k++) fa_ldsm4(f[k].x, a + (l % 16) * lda + k * 16 + (l / 16) * 8);
 }
 
 /* acc = A . B[K x 16] for A in register fragments (fa_rows) and B^T stored row-major at b (so B
- * is col-major: B(k, n) = b[n * ldb + k]). */
+ * is col-major: B(k, n) = b[n * ldb + k]); ldmatrix's rows are B's columns. */
 template <int K>
 __device__ __forceinline__ void fa_fbt(fa_acc &acc, const fa_a *a, const bf16 *b, int ldb) {
-    wmma::fill_fragment(acc, 0.0f);
+    const int l = (int)(threadIdx.x % 32);
+    const bf16 *p = b + (l % 8 + (l / 16) * 8) * ldb + ((l / 8) % 2) * 8;
+    fa_zero(acc);
 #pragma unroll
     for (int k = 0; k < K / 16; k++) {
-        fa_bc fb;
-        wmma::load_matrix_sync(fb, b + k * 16, ldb);
-        wmma::mma_sync(acc, a[k], fb, acc);
+        uint32_t r[4];
+        fa_ldsm4(r, p + k * 16);
+        fa_mma(acc.x, a[k], r[0], r[1]);
+        fa_mma(acc.x + 4, a[k], r[2], r[3]);
     }
 }
 
-/* acc += A . B[64 x 16] for A as four 16 x 16 register fragments, B row-major at b. */
+/* acc += A . B[64 x 16] for A as four 16 x 16 register fragments, B row-major at b (transposed by
+ * ldmatrix into the col-major operand). */
 __device__ __forceinline__ void fa_ab(fa_acc &acc, const fa_a *a, const bf16 *b, int ldb) {
+    const int l = (int)(threadIdx.x % 32);
+    const bf16 *p = b + (l % 16) * ldb + (l / 16) * 8;
 #pragma unroll
     for (int k = 0; k < FA_B / 16; k++) {
-        fa_br fb;
-        wmma::load_matrix_sync(fb, b + (size_t)k * 16 * ldb, ldb);
-        wmma::mma_sync(acc, a[k], fb, acc);
+        uint32_t r[4];
+        fa_ldsm4t(r, p + (size_t)k * 16 * ldb);
+        fa_mma(acc.x, a[k], r[0], r[1]);
+        fa_mma(acc.x + 4, a[k], r[2], r[3]);
     }
 }
 
@@ -145,7 +186,8 @@ __device__ __forceinline__ float fa_exp2(float x) {
 
 /* Fragment elements i and i + 1 (adjacent columns of one row) as one packed bf16 pair. */
 __device__ __forceinline__ void fa_pack(fa_a &f, int i, float a, float b) {
-    *(__nv_bfloat162 *)&f.x[i] = __floats2bfloat162_rn(a, b);
+    __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
+    f.x[i >> 1] = *(const uint32_t *)&h;
 }
 
 /* A fragment's 16 rows (row0 on) times mul to bf16 at dst (row stride ld); rows at or past
@@ -164,11 +206,9 @@ template <int HD>
 __global__ void __launch_bounds__(FA_THREADS)
     mb_fa_fwd_k(bf16 *out, float *lse, const bf16 *qkv, int T, int C, int NH, float scale) {
     typedef fa_ld<HD> LD;
-    static_assert(fa_acc::num_elements == 8 && fa_a::num_elements == 8, "fragment layout");
+    constexpr int TL = FA_B * LD::h; /* one tile */
     extern __shared__ __align__(32) unsigned char fa_smem[];
-    bf16 *sQ = (bf16 *)fa_smem, *sK[2], *sV[2]; /* k and v tiles double-buffered */
-    sK[0] = sQ + FA_B * LD::h, sK[1] = sK[0] + FA_B * LD::h;
-    sV[0] = sK[1] + FA_B * LD::h, sV[1] = sV[0] + FA_B * LD::h;
+    bf16 *sQ = (bf16 *)fa_smem, *sK = sQ + TL, *sV = sK + 2 * TL; /* k, v double-buffered */
     /* the last query tiles, which see the most keys, are issued first */
     const int qt = (int)(gridDim.x - 1 - blockIdx.x);
     const int q0 = qt * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
@@ -181,10 +221,10 @@ __global__ void __launch_bounds__(FA_THREADS)
     __syncthreads();
     fa_rows<HD>(qf, sQ + warp * 16 * LD::h, LD::h);
     fa_acc o[HD / 16];
-    for (int d = 0; d < HD / 16; d++) wmma::fill_fragment(o[d], 0.0f);
+    for (int d = 0; d < HD / 16; d++) fa_zero(o[d]);
     const int nkb = min((q0 + FA_B - 1) / FA_B + 1, (T + FA_B - 1) / FA_B);
     const float sl2 = scale * FA_LOG2E; /* m, s: base-2 units */
-    fa_kv_issue<HD>(sK[0], sV[0], base, ld, C, 0, T);
+    fa_kv_issue<HD>(sK, sV, base, ld, C, 0, T);
     for (int kb = 0; kb < nkb; kb++) {
         const int k0 = kb * FA_B, cur = kb & 1;
         /* only a tile reaching past the warp's first query is masked; rows past T see keys past T
@@ -195,7 +235,7 @@ __global__ void __launch_bounds__(FA_THREADS)
         float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
-            fa_fbt<HD>(s[n], qf, sK[cur] + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(s[n], qf, sK + cur * TL + n * 16 * LD::h, LD::h);
 #pragma unroll
             for (int i = 0; i < 8; i++) {
                 float v = s[n].x[i] * sl2;
@@ -225,13 +265,14 @@ __global__ void __launch_bounds__(FA_THREADS)
         for (int d = 0; d < HD / 16; d++) {
 #pragma unroll
             for (int i = 0; i < 8; i++) o[d].x[i] *= alpha[(i >> 1) & 1];
-            fa_ab(o[d], pa, sV[cur] + d * 16, LD::h);
+            fa_ab(o[d], pa, sV + cur * TL + d * 16, LD::h);
         }
         __syncthreads(); /* the buffer is reloaded two tiles on */
     }
     const int valid = min(16, T - qr);
     if (valid <= 0) return;
     bf16 *dst = out + ((size_t)b * T + qr) * C + (size_t)h * HD;
+    const float il[2] = {1.0f / l[0], 1.0f / l[1]};
 #pragma unroll
     for (int d = 0; d < HD / 16; d++)
 #pragma unroll
@@ -239,7 +280,7 @@ __global__ void __launch_bounds__(FA_THREADS)
             int row = fa_row(i);
             if (row < valid)
                 dst[(size_t)row * C + d * 16 + fa_col(i)] =
-                    __float2bfloat16_rn(o[d].x[i] / l[(i >> 1) & 1]);
+                    __float2bfloat16_rn(o[d].x[i] * il[(i >> 1) & 1]);
         }
     if (threadIdx.x % 4 == 0)
         for (int ri = 0; ri < 2; ri++) {
@@ -249,20 +290,31 @@ __global__ void __launch_bounds__(FA_THREADS)
         }
 }
 
-/* D[b, h, t] = sum_d dout[b, t, h, d] * out[b, t, h, d], one warp per (b, t, h). */
+/* D[b, h, t] = sum_d dout[b, t, h, d] * out[b, t, h, d]: HD/8 lanes per (b, t, h), 16 bytes each,
+ * summed across those lanes in a fixed order. */
 template <int HD>
 __global__ void mb_fa_dot_k(float *D, const bf16 *dout, const bf16 *out, int B, int T, int C,
                             int NH) {
-    size_t w = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
-    int lane = threadIdx.x % 32;
-    if (w >= (size_t)B * T * NH) return;
-    int h = (int)(w % NH);
-    size_t bt = w / NH;
-    const bf16 *a = dout + bt * C + (size_t)h * HD, *o = out + bt * C + (size_t)h * HD;
+    constexpr int per = HD / 8; /* lanes a row: 4, 8 or 16, so a row never straddles a warp */
+    const size_t g = (size_t)blockIdx.x * blockDim.x + threadIdx.x, w = g / per;
+    const int part = (int)(g % per);
+    const bool ok = w < (size_t)B * T * NH;
     float s = 0.0f;
-    for (int d = lane; d < HD; d += 32) s += __bfloat162float(a[d]) * __bfloat162float(o[d]);
-    s = mb_warp_sum(s);
-    if (!lane) {
+    const int h = (int)(w % NH);
+    const size_t bt = w / NH;
+    if (ok) {
+        const size_t at = bt * C + (size_t)h * HD + part * 8;
+        uint4 a = *(const uint4 *)(dout + at), o = *(const uint4 *)(out + at);
+        const __nv_bfloat162 *a2 = (const __nv_bfloat162 *)&a, *o2 = (const __nv_bfloat162 *)&o;
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            float2 x = __bfloat1622float2(a2[k]), y = __bfloat1622float2(o2[k]);
+            s += x.x * y.x + x.y * y.y;
+        }
+    }
+#pragma unroll
+    for (int m = 1; m < per; m <<= 1) s += __shfl_xor_sync(0xffffffffu, s, m);
+    if (ok && !part) {
         int b = (int)(bt / T), t = (int)(bt % T);
         D[((size_t)b * NH + h) * T + t] = s;
     }
@@ -272,17 +324,15 @@ __global__ void mb_fa_dot_k(float *D, const bf16 *dout, const bf16 *out, int B, 
  * at or after the key tile, in registers: S^T = K Q^T, dP^T = V dO^T, P^T = exp(scale S^T - lse),
  * dS^T = P^T (dP^T - D) (zero above the causal diagonal and past T); dv += P^T dO, dk += dS^T Q. */
 template <int HD>
-__global__ void __launch_bounds__(FA_THREADS)
+__global__ void __launch_bounds__(FA_THREADS, HD <= 64 ? 3 : 1) /* HD 64: 3 blocks an SM */
     mb_fa_dkv_k(bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const float *lse, const float *D,
                 int T, int C, int NH, float scale) {
     typedef fa_ld<HD> LD;
+    constexpr int TL = FA_B * LD::h;
     extern __shared__ __align__(32) unsigned char fa_smem[];
-    bf16 *sK = (bf16 *)fa_smem, *sV = sK + FA_B * LD::h, *sQ[2], *sO[2]; /* sO: dO */
-    sQ[0] = sV + FA_B * LD::h, sQ[1] = sQ[0] + FA_B * LD::h;
-    sO[0] = sQ[1] + FA_B * LD::h, sO[1] = sO[0] + FA_B * LD::h;
-    float *sL[2], *sD[2];
-    sL[0] = (float *)(sO[1] + FA_B * LD::h), sL[1] = sL[0] + FA_B;
-    sD[0] = sL[1] + FA_B, sD[1] = sD[0] + FA_B;
+    /* q, dO (sO), lse and D rows double-buffered */
+    bf16 *sK = (bf16 *)fa_smem, *sV = sK + TL, *sQ = sV + TL, *sO = sQ + 2 * TL;
+    float *sL = (float *)(sO + 2 * TL), *sD = sL + 2 * FA_B;
     const int k0 = blockIdx.x * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
     const size_t ld = 3 * (size_t)C;
     const bf16 *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
@@ -291,8 +341,7 @@ __global__ void __launch_bounds__(FA_THREADS)
     fa_load<HD>(sK, base + C, ld, k0, T);
     fa_load<HD>(sV, base + 2 * (size_t)C, ld, k0, T);
     fa_acc dk[HD / 16], dv[HD / 16];
-    for (int n = 0; n < HD / 16; n++)
-        wmma::fill_fragment(dk[n], 0.0f), wmma::fill_fragment(dv[n], 0.0f);
+    for (int n = 0; n < HD / 16; n++) fa_zero(dk[n]), fa_zero(dv[n]);
     const int kr = k0 + warp * 16; /* the warp's first key */
     const int nqb = (T + FA_B - 1) / FA_B;
     const float sl2 = scale * FA_LOG2E;
@@ -303,11 +352,11 @@ __global__ void __launch_bounds__(FA_THREADS)
     /* the query tile qb (and its lse, D rows) into buffer j */
     auto issue = [&](int qb, int j) {
         const int q = qb * FA_B;
-        fa_load_async<HD>(sQ[j], base, ld, q, T);
-        fa_load_async<HD>(sO[j], obase, C, q, T);
+        fa_load_async<HD>(sQ + j * TL, base, ld, q, T);
+        fa_load_async<HD>(sO + j * TL, obase, C, q, T);
         for (int i = threadIdx.x; i < FA_B; i += FA_THREADS) {
-            sL[j][i] = q + i < T ? L[q + i] * FA_LOG2E : INFINITY; /* base 2 */
-            sD[j][i] = q + i < T ? Dd[q + i] : 0.0f;
+            sL[j * FA_B + i] = q + i < T ? L[q + i] * FA_LOG2E : INFINITY; /* base 2 */
+            sD[j * FA_B + i] = q + i < T ? Dd[q + i] : 0.0f;
         }
         __pipeline_commit();
     };
@@ -328,12 +377,13 @@ __global__ void __launch_bounds__(FA_THREADS)
 #pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
             fa_acc st, dpt;
-            fa_fbt<HD>(st, kf, sQ[cur] + n * 16 * LD::h, LD::h);
-            fa_fbt<HD>(dpt, vf, sO[cur] + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(st, kf, sQ + cur * TL + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(dpt, vf, sO + cur * TL + n * 16 * LD::h, LD::h);
 #pragma unroll
             for (int i = 0; i < 8; i += 2) {
                 const int qc = n * 16 + fa_col(i), key = kr + fa_row(i); /* qc is even */
-                const float2 Lp = *(const float2 *)&sL[cur][qc], Dp = *(const float2 *)&sD[cur][qc];
+                const float2 Lp = *(const float2 *)&sL[cur * FA_B + qc];
+                const float2 Dp = *(const float2 *)&sD[cur * FA_B + qc];
                 float p0 = fa_exp2(st.x[i] * sl2 - Lp.x), p1 = fa_exp2(st.x[i + 1] * sl2 - Lp.y);
                 if (diag) {
                     if (q0 + qc < key) p0 = 0.0f;
@@ -345,8 +395,8 @@ __global__ void __launch_bounds__(FA_THREADS)
         }
 #pragma unroll
         for (int d = 0; d < HD / 16; d++) {
-            fa_ab(dv[d], pa, sO[cur] + d * 16, LD::h);
-            fa_ab(dk[d], dsa, sQ[cur] + d * 16, LD::h);
+            fa_ab(dv[d], pa, sO + cur * TL + d * 16, LD::h);
+            fa_ab(dk[d], dsa, sQ + cur * TL + d * 16, LD::h);
         }
         __syncthreads(); /* the buffers are reloaded two tiles on */
     }
@@ -366,10 +416,9 @@ __global__ void __launch_bounds__(FA_THREADS)
     mb_fa_dq_k(bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const float *lse, const float *D,
                int T, int C, int NH, float scale) {
     typedef fa_ld<HD> LD;
+    constexpr int TL = FA_B * LD::h;
     extern __shared__ __align__(32) unsigned char fa_smem[];
-    bf16 *sQ = (bf16 *)fa_smem, *sO = sQ + FA_B * LD::h, *sK[2], *sV[2];
-    sK[0] = sO + FA_B * LD::h, sK[1] = sK[0] + FA_B * LD::h;
-    sV[0] = sK[1] + FA_B * LD::h, sV[1] = sV[0] + FA_B * LD::h;
+    bf16 *sQ = (bf16 *)fa_smem, *sO = sQ + TL, *sK = sO + TL, *sV = sK + 2 * TL; /* k, v: two */
     /* the last query tiles, which see the most keys, are issued first */
     const int qt = (int)(gridDim.x - 1 - blockIdx.x);
     const int q0 = qt * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
@@ -386,14 +435,14 @@ __global__ void __launch_bounds__(FA_THREADS)
         Dq[ri] = q < T ? D[row] : 0.0f;
     }
     fa_acc dq[HD / 16];
-    for (int n = 0; n < HD / 16; n++) wmma::fill_fragment(dq[n], 0.0f);
+    for (int n = 0; n < HD / 16; n++) fa_zero(dq[n]);
     fa_a qf[HD / 16], of[HD / 16];
     __syncthreads();
     fa_rows<HD>(qf, sQ + warp * 16 * LD::h, LD::h);
     fa_rows<HD>(of, sO + warp * 16 * LD::h, LD::h);
     const int nkb = min(qt + 1, (T + FA_B - 1) / FA_B);
     const float sl2 = scale * FA_LOG2E;
-    fa_kv_issue<HD>(sK[0], sV[0], base, ld, C, 0, T);
+    fa_kv_issue<HD>(sK, sV, base, ld, C, 0, T);
     for (int kb = 0; kb < nkb; kb++) {
         const int k0 = kb * FA_B, cur = kb & 1;
         fa_kv_next<HD>(sK, sV, base, ld, C, kb, nkb, T);
@@ -404,8 +453,8 @@ __global__ void __launch_bounds__(FA_THREADS)
 #pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
             fa_acc s, dp;
-            fa_fbt<HD>(s, qf, sK[cur] + n * 16 * LD::h, LD::h);
-            fa_fbt<HD>(dp, of, sV[cur] + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(s, qf, sK + cur * TL + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(dp, of, sV + cur * TL + n * 16 * LD::h, LD::h);
 #pragma unroll
             for (int i = 0; i < 8; i += 2) {
                 const int key = k0 + n * 16 + fa_col(i), q = qr + fa_row(i), ri = (i >> 1) & 1;
@@ -418,7 +467,7 @@ __global__ void __launch_bounds__(FA_THREADS)
             }
         }
 #pragma unroll
-        for (int d = 0; d < HD / 16; d++) fa_ab(dq[d], dsa, sK[cur] + d * 16, LD::h);
+        for (int d = 0; d < HD / 16; d++) fa_ab(dq[d], dsa, sK + cur * TL + d * 16, LD::h);
         __syncthreads(); /* the buffers are reloaded two tiles on */
     }
     const int valid = min(16, T - qr);
@@ -452,7 +501,7 @@ static void fa_bwd(mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv, c
                    const void *lse, void *D, int B, int T, int C, int NH) {
     const float scale = 1.0f / sqrtf((float)HD);
     size_t rows = (size_t)B * T * NH;
-    mb_fa_dot_k<HD><<<(unsigned)((rows * 32 + 255) / 256), 256, 0, mb_cuda_stream(ctx)>>>(
+    mb_fa_dot_k<HD><<<(unsigned)((rows * (HD / 8) + 255) / 256), 256, 0, mb_cuda_stream(ctx)>>>(
         (float *)D, (const bf16 *)dout, (const bf16 *)out, B, T, C, NH);
     if (MB_CUDA_LAUNCHED(ctx)) return;
     dim3 grid((T + FA_B - 1) / FA_B, NH, B);

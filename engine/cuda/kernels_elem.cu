@@ -847,23 +847,52 @@ template <typename T> static void mb_widen(mb_ctx *ctx, void *dst, const void *s
     MB_CUDA_LAUNCHED(ctx);
 }
 
+/* One AdamW update: the weight pi, moments mi and vi in place, for gradient gi. */
+struct mb_adamw_c {
+    float decay, w1, b2, w2, step, bc2s, e;
+};
+__device__ __forceinline__ void mb_adamw_1(float &pi, float gi, float &mi, float &vi,
+                                           const mb_adamw_c &c) {
+    pi = __fmul_rn(pi, c.decay);
+    mi = __fadd_rn(mi, __fmul_rn(c.w1, __fsub_rn(gi, mi)));
+    vi = __fadd_rn(__fmul_rn(vi, c.b2), __fmul_rn(__fmul_rn(c.w2, gi), gi));
+    float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), c.bc2s), c.e);
+    pi = __fsub_rn(pi, __fmul_rn(c.step, __fdiv_rn(mi, denom)));
+}
+
 template <typename T>
 __global__ void mb_adamw_k(T *p, const T *g, float *m, float *v, float *master, size_t n,
-                           float decay, float w1, float b2, float w2, float step, float bc2s,
-                           float e) {
+                           mb_adamw_c c) {
     MB_GRID_LOOP(i, n) {
-        float pi = mb_ldw(p, master, i);
-        float gi = mb_ld(g + i);
-        pi = __fmul_rn(pi, decay);
-        float mi = m[i];
-        mi = __fadd_rn(mi, __fmul_rn(w1, __fsub_rn(gi, mi)));
-        float vi = __fadd_rn(__fmul_rn(v[i], b2), __fmul_rn(__fmul_rn(w2, gi), gi));
-        float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), bc2s), e);
-        pi = __fsub_rn(pi, __fmul_rn(step, __fdiv_rn(mi, denom)));
+        float pi = mb_ldw(p, master, i), mi = m[i], vi = v[i];
+        mb_adamw_1(pi, mb_ld(g + i), mi, vi, c);
         m[i] = mi;
         v[i] = vi;
         if (master) master[i] = pi;
         mb_st(p + i, pi);
+    }
+}
+
+/* The same, four elements a thread in 16-byte (fp32) and 8-byte (bf16) accesses: n / 4 packs. */
+template <typename T>
+__global__ void mb_adamw4_k(T *p, const T *g, float *m, float *v, float *master, size_t n4,
+                            mb_adamw_c c) {
+    MB_GRID_LOOP(i, n4) {
+        mb_pk<T, 4> pp = ((const mb_pk<T, 4> *)p)[i], gg = ((const mb_pk<T, 4> *)g)[i];
+        float4 mm = ((const float4 *)m)[i], vv = ((const float4 *)v)[i], w;
+        if (master)
+            w = ((const float4 *)master)[i];
+        else
+            w = make_float4(mb_ld(&pp.v[0]), mb_ld(&pp.v[1]), mb_ld(&pp.v[2]), mb_ld(&pp.v[3]));
+        mb_adamw_1(w.x, mb_ld(&gg.v[0]), mm.x, vv.x, c);
+        mb_adamw_1(w.y, mb_ld(&gg.v[1]), mm.y, vv.y, c);
+        mb_adamw_1(w.z, mb_ld(&gg.v[2]), mm.z, vv.z, c);
+        mb_adamw_1(w.w, mb_ld(&gg.v[3]), mm.w, vv.w, c);
+        ((float4 *)m)[i] = mm;
+        ((float4 *)v)[i] = vv;
+        if (master) ((float4 *)master)[i] = w;
+        mb_st(&pp.v[0], w.x), mb_st(&pp.v[1], w.y), mb_st(&pp.v[2], w.z), mb_st(&pp.v[3], w.w);
+        ((mb_pk<T, 4> *)p)[i] = pp;
     }
 }
 
@@ -873,12 +902,17 @@ static void mb_adamw(mb_ctx *ctx, void *p, const void *g, void *m, void *v, void
                      double bc2) {
     if (mb_cuda_failed(ctx)) return;
     if (!n) return;
-    float decay = (float)(1.0 - lr * wd), w1 = (float)(1.0 - beta1), b2 = (float)beta2,
-          w2 = (float)(1.0 - beta2), step = (float)(lr / bc1), bc2s = (float)sqrt(bc2),
-          e = (float)eps;
-    mb_adamw_k<T><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, mb_cuda_stream(ctx)>>>(
-        (T *)p, (const T *)g, (float *)m, (float *)v, (float *)master, n, decay, w1, b2, w2, step,
-        bc2s, e);
+    mb_adamw_c c = {(float)(1.0 - lr * wd), (float)(1.0 - beta1), (float)beta2,
+                    (float)(1.0 - beta2),   (float)(lr / bc1),    (float)sqrt(bc2),
+                    (float)eps};
+    const uintptr_t mis = ((uintptr_t)p | (uintptr_t)g) % (4 * sizeof(T)) |
+                          ((uintptr_t)m | (uintptr_t)v | (uintptr_t)master) % 16;
+    if (n % 4 == 0 && !mis)
+        mb_adamw4_k<T><<<mb_cuda_blocks(n / 4, MB_THREADS), MB_THREADS, 0, mb_cuda_stream(ctx)>>>(
+            (T *)p, (const T *)g, (float *)m, (float *)v, (float *)master, n / 4, c);
+    else
+        mb_adamw_k<T><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, mb_cuda_stream(ctx)>>>(
+            (T *)p, (const T *)g, (float *)m, (float *)v, (float *)master, n, c);
     MB_CUDA_LAUNCHED(ctx);
 }
 
