@@ -592,7 +592,9 @@ static mb_status run_one(mb_runner *r, const mb_cell *c, cell_run *cr, char *rea
         row->status = "ok";
         reason[0] = 0;
     } else {
-        row->status = st == MB_ENOMEM ? "oom" : "error";
+        /* a method (or backend) that has no way to run this configuration refused it: a
+         * property of the cell, like a sequence longer than the model's block */
+        row->status = st == MB_ENOMEM ? "oom" : st == MB_EUNSUPPORTED ? "invalid" : "error";
         snprintf(reason, nreason, "%s", cctx.err);
     }
     row->timed_steps = cr->nms;

@@ -52,6 +52,7 @@ typedef struct rows {
     int bad_na;   /* a cpu row with a reserved-peak value (there is no pool on the cpu) */
     int bad_pred; /* an ok row whose predicted total is empty */
     int bad_oom;  /* an oom row outside the capped target, or without a reason */
+    char first_status[16], first_reason[256]; /* the first row's */
 } rows;
 
 static int row_cb(void *u, int line, int nf, char **f) {
@@ -66,7 +67,10 @@ static int row_cb(void *u, int line, int nf, char **f) {
         }
         return 0;
     }
-    r->n++;
+    if (!r->n++) {
+        snprintf(r->first_status, sizeof r->first_status, "%s", f[r->status_col]);
+        snprintf(r->first_reason, sizeof r->first_reason, "%s", f[r->reason_col]);
+    }
     if (!strcmp(f[r->status_col], "ok")) r->ok++;
     if (f[r->reserved_col][0]) r->bad_na++;
     if (!strcmp(f[r->status_col], "ok") && !f[r->pred_col][0]) r->bad_pred++;
@@ -221,6 +225,24 @@ int main(int argc, char **argv) {
     }
     CHECK(L[0].len > 100 && !strcmp(L[0].text, L[1].text), "same seed, different losses");
     CHECK(strcmp(L[0].text, L[2].text) != 0, "different seeds, same losses");
+
+    /* a stack a method refuses (mesa codes the probabilities flash never makes) is a property
+     * of the cell: status invalid, the refusal as its reason, and the suite still exits 0 */
+    write_file("refused.yaml",
+               "suite: refused\ndefaults: {steps: 2, warmup_steps: 0}\nmodels: [{name: n, "
+               "preset: gpt-nano}]\nmethods: [{stack: [flash, mesa, sgd]}, sgd]\n");
+    o = mb("run -q --out %s/refused %s/refused.yaml", tmp, tmp);
+    CHECK(o.rc == 0 && line_has(o.so, "cpu/n/flash+mesa+sgd/bs=4/seq=32/fp32/r0", " invalid ") &&
+              line_has(o.so, "cpu/n/sgd/bs=4/seq=32/fp32/r0", " ok "),
+          "refused stack: rc %d\n%s%s", o.rc, o.so, o.se);
+    drop(&o);
+    snprintf(path, sizeof path, "%s/refused/results.csv", tmp);
+    rows rr = {0};
+    CHECK_OK(&ctx, mb_csv_read(&ctx, path, row_cb, &rr));
+    CHECK(rr.n == 2 && rr.ok == 1 && !strcmp(rr.first_status, "invalid"),
+          "refused rows %d ok %d first %s", rr.n, rr.ok, rr.first_status);
+    CHECK_STR(rr.first_reason, "mesa: the attention probabilities it codes do not exist under "
+                               "flash: the two do not stack yet");
 
     /* plugins: the template method runs; a future ABI is refused */
     write_file("plug.yaml",
