@@ -85,17 +85,20 @@ __device__ __forceinline__ int fa_col(int i) {
 }
 
 /* fa_load's copy issued asynchronously (cp.async, 16 bytes a thread at a time), so the next tile
- * arrives while this one is computed on; the caller commits and waits. Rows past T are zeroed
- * with plain stores. */
+ * arrives while this one is computed on; the caller commits and waits. Each thread copies the same
+ * column of every (FA_THREADS / (HD / 8))-th row; rows past T are zeroed with plain stores. */
 template <int HD>
 __device__ __forceinline__ void fa_load_async(bf16 *dst, const bf16 *src, size_t ld, int r0,
                                               int T) {
-    constexpr int per = HD / 8;
-    for (int i = threadIdx.x; i < FA_B * per; i += FA_THREADS) {
-        int r = i / per, c = (i % per) * 8;
-        bf16 *d = dst + r * fa_ld<HD>::h + c;
-        if (r0 + r < T)
-            __pipeline_memcpy_async(d, src + (size_t)(r0 + r) * ld + c, 16);
+    constexpr int per = HD / 8, step = FA_THREADS / per; /* rows a pass */
+    const int r = (int)threadIdx.x / per, c = ((int)threadIdx.x % per) * 8;
+    const bf16 *sp = src + (size_t)(r0 + r) * ld + c;
+    bf16 *dp = dst + r * fa_ld<HD>::h + c;
+#pragma unroll
+    for (int j = 0; j < FA_B / step; j++) {
+        bf16 *d = dp + j * step * fa_ld<HD>::h;
+        if (r0 + r + j * step < T)
+            __pipeline_memcpy_async(d, sp + (size_t)j * step * ld, 16);
         else
             *(uint4 *)d = make_uint4(0, 0, 0, 0);
     }
@@ -236,17 +239,17 @@ __global__ void __launch_bounds__(FA_THREADS)
 #pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
             fa_fbt<HD>(s[n], qf, sK + cur * TL + n * 16 * LD::h, LD::h);
+            if (diag)
 #pragma unroll
-            for (int i = 0; i < 8; i++) {
-                float v = s[n].x[i] * sl2;
-                if (diag && k0 + n * 16 + fa_col(i) > qr + fa_row(i)) v = -INFINITY;
-                s[n].x[i] = v;
-                mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], v);
-            }
+                for (int i = 0; i < 8; i++)
+                    if (k0 + n * 16 + fa_col(i) > qr + fa_row(i)) s[n].x[i] = -INFINITY;
+#pragma unroll
+            for (int i = 0; i < 8; i++) mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[n].x[i]);
         }
+        /* the max over raw scores (sl2 > 0), so each probability is one FMA and one ex2 */
         float alpha[2], sum[2] = {0.0f, 0.0f};
         for (int ri = 0; ri < 2; ri++) {
-            float mn = fmaxf(m[ri], fa_rowmax(mx[ri])); /* finite: key k0 <= q in every tile */
+            float mn = fmaxf(m[ri], fa_rowmax(mx[ri]) * sl2); /* finite: key k0 <= q always */
             alpha[ri] = fa_exp2(m[ri] - mn);            /* 0 on the first tile */
             m[ri] = mn;
         }
@@ -256,7 +259,8 @@ __global__ void __launch_bounds__(FA_THREADS)
 #pragma unroll
             for (int i = 0; i < 8; i += 2) {
                 int ri = (i >> 1) & 1;
-                float p0 = fa_exp2(s[n].x[i] - m[ri]), p1 = fa_exp2(s[n].x[i + 1] - m[ri]);
+                float p0 = fa_exp2(fmaf(s[n].x[i], sl2, -m[ri]));
+                float p1 = fa_exp2(fmaf(s[n].x[i + 1], sl2, -m[ri]));
                 sum[ri] += p0 + p1;
                 fa_pack(pa[n], i, p0, p1);
             }

@@ -72,9 +72,7 @@ struct mb_ctx;
                                      void *lim_state, double step, double decay, void *s_scratch); \
     /* db[OC] += column sums of dout[N,OC], rows ld apart (deterministic two-stage reduction) */   \
     void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, int OC,    \
-                                 int ld);                                                          \
-    /* dst[C] += column sums of part[R,C] (fp32), in row order */                                  \
-    void mb_cuda_colsum_add_##sfx(struct mb_ctx *ctx, void *dst, const float *part, int R, int C);
+                                 int ld);
 
 /* sdtype (fp32) only: the same on every table */
 #define MB_CCE_DECL(sfx)                                                                           \

@@ -1013,10 +1013,6 @@ static void mb_sgd(mb_ctx *ctx, void *p, const void *g, void *buf, void *master,
     extern "C" void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, \
                                             int OC, int ld) {                                      \
         mb_bias_grad<T>(ctx, db, dout, N, OC, ld);                                                 \
-    }                                                                                              \
-    extern "C" void mb_cuda_colsum_add_##sfx(struct mb_ctx *ctx, void *dst, const float *part,     \
-                                             int R, int C) {                                       \
-        if (!mb_cuda_failed(ctx) && R > 0 && C > 0) mb_colsum_final<T>(ctx, (T *)dst, part, R, C); \
     }
 
 MB_ELEM_WRAPPERS(f32, float)

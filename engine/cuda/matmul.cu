@@ -1,7 +1,7 @@
 /* engine/cuda/matmul.cu — linear layers through cuBLASLt: forward with the bias fused as an
- * epilogue, backward as two GEMMs (dinp, dW accumulated with beta = 1), the bias gradient from the
- * dW GEMM's epilogue (BGRADB) where cuBLASLt has one, else a deterministic reduction kernel.
- * Row-major [rows, cols] buffers are read by cuBLAS (column-major) as their transposes. */
+ * epilogue, backward as two GEMMs (dinp, dW accumulated with beta = 1) and a deterministic bias
+ * reduction. Row-major [rows, cols] buffers are read by cuBLAS (column-major) as their transposes.
+ */
 #include <stddef.h>
 #include <string.h>
 
@@ -19,16 +19,12 @@ template <> constexpr cudaDataType_t data_type<__nv_bfloat16>() {
 }
 
 /* D[m,n] (column-major, ld ldd) = alpha * op(A) op(B) + beta * D, optional bias[m] added per row of
- * the column-major result. A is m x k after op, B is k x n after op. With bgrad (and no bias),
- * bgrad[n] = the sum of op(B) over its k rows, in fp32 (cuBLASLt's BGRADB epilogue): then a GEMM
- * cuBLASLt has no algorithm for returns 0 and runs nothing, for the caller to reduce B itself.
- * Returns 1 otherwise (errors are the context's). */
+ * the column-major result. A is m x k after op, B is k x n after op. */
 template <typename T>
-int lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int lda, const T *B,
-            int ldb, T *D, int ldd, float beta, const T *bias, float *bgrad = NULL) {
+void lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int lda, const T *B,
+             int ldb, T *D, int ldd, float beta, const T *bias) {
     mb_cuda *d = mb_cuda_of(ctx);
-    int ran = 1;
-    if (d->err != MB_OK) return 1;
+    if (d->err != MB_OK) return;
     cublasComputeType_t ct = (d->tf32 && data_type<T>() == CUDA_R_32F)
                                  ? CUBLAS_COMPUTE_32F_FAST_TF32
                                  : CUBLAS_COMPUTE_32F;
@@ -39,9 +35,7 @@ int lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int 
     cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
     float alpha = 1.0f;
     size_t ws = d->workspace.bytes;
-    cublasLtEpilogue_t epi = bias    ? CUBLASLT_EPILOGUE_BIAS
-                             : bgrad ? CUBLASLT_EPILOGUE_BGRADB
-                                     : CUBLASLT_EPILOGUE_DEFAULT;
+    cublasLtEpilogue_t epi = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
     cublasLtMatmulHeuristicResult_t h;
     int found = 0;
     if (MB_CUBLAS_OK(ctx, cublasLtMatmulDescCreate(&op, ct, CUDA_R_32F))) goto out;
@@ -62,14 +56,6 @@ int lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int 
                                                              &bias, sizeof bias)))
             goto out;
     }
-    if (bgrad) {
-        cudaDataType_t bt = CUDA_R_32F;
-        if (MB_CUBLAS_OK(ctx, cublasLtMatmulDescSetAttribute(
-                                  op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt)) ||
-            MB_CUBLAS_OK(ctx, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
-                                                             &bgrad, sizeof bgrad)))
-            goto out;
-    }
     if (MB_CUBLAS_OK(ctx, cublasLtMatrixLayoutCreate(&la, dt, ta ? k : m, ta ? m : k, lda)) ||
         MB_CUBLAS_OK(ctx, cublasLtMatrixLayoutCreate(&lb, dt, tb ? n : k, tb ? k : n, ldb)) ||
         MB_CUBLAS_OK(ctx, cublasLtMatrixLayoutCreate(&ld, dt, m, n, ldd)))
@@ -86,7 +72,7 @@ int lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int 
         key.lda = lda;
         key.ldb = ldb;
         key.ldd = ldd;
-        key.bias = bias ? 1 : bgrad ? 2 : 0;
+        key.bias = bias != NULL;
         key.accumulate = beta != 0.0f;
         key.dtype = (int)dt;
         int slot = -1;
@@ -107,16 +93,8 @@ int lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int 
                              cublasLtMatmulPreferenceSetAttribute(
                                  pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws)))
                 goto out;
-            if (bgrad) { /* no algorithm (or a refusal) is an answer here, not an error */
-                if (cublasLtMatmulAlgoGetHeuristic(d->lt, op, la, lb, ld, ld, pref, 1, &h,
-                                                   &found) != CUBLAS_STATUS_SUCCESS)
-                    found = 0;
-                if (!found) {
-                    ran = 0;
-                    goto out;
-                }
-            } else if (MB_CUBLAS_OK(ctx, cublasLtMatmulAlgoGetHeuristic(d->lt, op, la, lb, ld, ld,
-                                                                        pref, 1, &h, &found)))
+            if (MB_CUBLAS_OK(ctx, cublasLtMatmulAlgoGetHeuristic(d->lt, op, la, lb, ld, ld, pref, 1,
+                                                                 &h, &found)))
                 goto out;
             if (!found) {
                 mb_cuda_fail(ctx, MB_EDEVICE, __FILE__, __LINE__,
@@ -138,7 +116,6 @@ out:
     if (lb) cublasLtMatrixLayoutDestroy(lb);
     if (la) cublasLtMatrixLayoutDestroy(la);
     if (op) cublasLtMatmulDescDestroy(op);
-    return ran;
 }
 
 /* cuBLASLt runs a GEMM whose m or k is not a multiple of 8 on a much slower path (GPT-2's
@@ -174,32 +151,11 @@ void matmul_fwd(mb_ctx *ctx, void *out, const void *inp, const void *w, const vo
     }
 }
 
-template <typename T> void bias_add(mb_ctx *ctx, void *db, const float *s, int OC);
-template <> void bias_add<float>(mb_ctx *ctx, void *db, const float *s, int OC) {
-    mb_cuda_colsum_add_f32(ctx, db, s, 1, OC);
-}
-template <> void bias_add<__nv_bfloat16>(mb_ctx *ctx, void *db, const float *s, int OC) {
-    mb_cuda_colsum_add_bf16(ctx, db, s, 1, OC);
-}
-template <typename T> void bias_grad(mb_ctx *, void *, const void *, int, int, int);
-template <> void bias_grad<float>(mb_ctx *ctx, void *db, const void *d, int N, int OC, int ld) {
-    mb_cuda_bias_grad_f32(ctx, db, d, N, OC, ld);
-}
-template <>
-void bias_grad<__nv_bfloat16>(mb_ctx *ctx, void *db, const void *d, int N, int OC, int ld) {
-    mb_cuda_bias_grad_bf16(ctx, db, d, N, OC, ld);
-}
-
-/* db[OC] += sum_n dout[n, oc] with dW: the dW GEMM's BGRADB epilogue sums each call's rows into
- * scratch, which is added to db in call order; without dW, or where cuBLASLt has no such GEMM, the
- * reduction kernel. */
 template <typename T>
-void matmul_bwd(mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout, const void *inp,
-                const void *w, int N, int C, int OC, int ldo) {
+void matmul_bwd(mb_ctx *ctx, void *dinp, void *dw, const void *dout, const void *inp, const void *w,
+                int N, int C, int OC, int ldo) {
     const T *W = (const T *)w;
     const int R = mb_rows_per_call(ldo > C ? ldo : C);
-    float *bg = db && dw ? (float *)mb_cuda_scratch(ctx, (size_t)OC * sizeof(float)) : NULL;
-    if (db && dw && !bg) return;
     for (int r0 = 0; r0 < N; r0 += R) {
         const int n = N - r0 < R ? N - r0 : R;
         const T *D = (const T *)dout + (size_t)r0 * ldo, *X = (const T *)inp + (size_t)r0 * C;
@@ -215,20 +171,9 @@ void matmul_bwd(mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout, c
         }
         /* dW[OC,C] += dout^T inp: column-major dW is C x OC = inp (C x N) times op_T(dout, stored
          * OC x N); row blocks add in order */
-        if (!dw) continue;
-        const int fused =
-            bg && lt_gemm<T>(ctx, false, true, C, OC, n, X, C, D, ldo, (T *)dw, C, 1.0f,
-                             (const T *)NULL, bg);
-        if (!fused)
+        if (dw)
             lt_gemm<T>(ctx, false, true, C, OC, n, X, C, D, ldo, (T *)dw, C, 1.0f, (const T *)NULL);
-        if (fused) {
-            bias_add<T>(ctx, db, bg, OC);
-        } else if (db) { /* the kernel may regrow the scratch: bg is not used again */
-            bg = NULL;
-            bias_grad<T>(ctx, db, D, n, OC, ldo);
-        }
     }
-    if (db && !dw) bias_grad<T>(ctx, db, dout, N, OC, ldo);
 }
 
 } // namespace
@@ -244,7 +189,8 @@ void mb_cuda_matmul_fwd_bf16(mb_ctx *ctx, void *out, const void *inp, const void
 }
 void mb_cuda_matmul_bwd_f32(mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
                             const void *inp, const void *w, int N, int C, int OC, int ldo) {
-    matmul_bwd<float>(ctx, dinp, dw, db, dout, inp, w, N, C, OC, ldo);
+    matmul_bwd<float>(ctx, dinp, dw, dout, inp, w, N, C, OC, ldo);
+    if (db) mb_cuda_bias_grad_f32(ctx, db, dout, N, OC, ldo);
 }
 /* Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T; cublasGemmEx with fp32
  * accumulation (TF32 on cuda-tf32) and scalars. */
@@ -271,6 +217,7 @@ void mb_cuda_gemm_bf16(mb_ctx *ctx, int ta, int tb, int M, int N, int K, double 
 }
 void mb_cuda_matmul_bwd_bf16(mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
                              const void *inp, const void *w, int N, int C, int OC, int ldo) {
-    matmul_bwd<__nv_bfloat16>(ctx, dinp, dw, db, dout, inp, w, N, C, OC, ldo);
+    matmul_bwd<__nv_bfloat16>(ctx, dinp, dw, dout, inp, w, N, C, OC, ldo);
+    if (db) mb_cuda_bias_grad_bf16(ctx, db, dout, N, OC, ldo);
 }
 }
