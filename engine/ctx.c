@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <string.h>
 
-mb_status mb_ctx_init(mb_ctx *ctx, const mb_backend *be) { return mb_ctx_init_on(ctx, be, 0); }
+mb_status mb_ctx_init(mb_ctx *ctx, const mb_backend *be) {
+    return mb_ctx_init_on(ctx, be, 0);
+}
 
 mb_status mb_ctx_init_on(mb_ctx *ctx, const mb_backend *be, int device) {
     memset(ctx, 0, sizeof *ctx);
@@ -37,6 +39,10 @@ mb_status mb_error_prefix(mb_ctx *ctx, mb_status s, const char *fmt, ...) {
     va_end(ap);
     if (n < 0) n = 0;
     size_t used = (size_t)n < sizeof ctx->err ? (size_t)n : sizeof ctx->err - 1;
+    if (!strncmp(old, ctx->err, used) && !strncmp(old + used, ": ", 2)) {
+        memcpy(ctx->err, old, sizeof old); /* already said by its author: not twice */
+        return s;
+    }
     size_t room = sizeof ctx->err - used;
     if (room > 2) {
         memcpy(ctx->err + used, ": ", 2);

@@ -22,12 +22,17 @@ static void report_usage(FILE *fp) {
             "  loss      loss curves from steps.csv, one line per cell\n"
             "  quality   validation loss against peak memory\n"
             "  maxbatch  the largest batch that fits (only with max_batch_size search rows)\n"
+            "  peers     step time beside other tools' published figures (with --peers)\n"
             "Rows whose status is not ok are never plotted; they are listed with their reason.\n"
             "Needs gnuplot (Debian/Ubuntu: apt-get install gnuplot-nox).\n\n"
             "options:\n"
             "  -o, --out DIR      output folder, created if missing (required)\n"
             "  -s, --steps FILE   steps.csv to draw loss curves from (repeatable); by default\n"
             "                     the steps.csv beside each results file, when there is one\n"
+            "  -p, --peers FILE   published figures of other tools to draw beside the rows on\n"
+            "                     the same model, batch, sequence and precision: a CSV with\n"
+            "                     peer,model,batch_size,seq_len,precision,step_ms,peak_mib,source\n"
+            "                     (peak_mib may be empty); e.g. baselines/h100/gpt2-peers.csv\n"
             "  -h, --help         this text\n\n"
             "exit codes: 0 report written; 1 a file could not be written or gnuplot failed;\n"
             "2 bad usage, an unreadable or malformed CSV, or gnuplot is not installed.\n");
@@ -37,10 +42,11 @@ int mb_cmd_report(int argc, char **argv) {
     static const struct option opts[] = {
         {"out", required_argument, NULL, 'o'},
         {"steps", required_argument, NULL, 's'},
+        {"peers", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *out = NULL;
+    const char *out = NULL, *peers = NULL;
     const char **steps = calloc((size_t)argc + 1, sizeof *steps);
     int nsteps = 0, c;
     if (!steps) {
@@ -48,10 +54,17 @@ int mb_cmd_report(int argc, char **argv) {
         return MB_EXIT_FAIL;
     }
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+o:s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+o:s:p:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': out = optarg; break;
-        case 's': steps[nsteps++] = optarg; break;
+        case 'o':
+            out = optarg;
+            break;
+        case 's':
+            steps[nsteps++] = optarg;
+            break;
+        case 'p':
+            peers = optarg;
+            break;
         case 'h':
             report_usage(stdout);
             free(steps);
@@ -72,11 +85,20 @@ int mb_cmd_report(int argc, char **argv) {
     }
     while (optind < argc) {
         files[nfiles++] = argv[optind++];
-        while ((c = getopt_long(argc, argv, "+o:s:h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+o:s:p:h", opts, NULL)) != -1) {
             switch (c) {
-            case 'o': out = optarg; break;
-            case 's': steps[nsteps++] = optarg; break;
-            case 'h': report_usage(stdout); goto done;
+            case 'o':
+                out = optarg;
+                break;
+            case 's':
+                steps[nsteps++] = optarg;
+                break;
+            case 'p':
+                peers = optarg;
+                break;
+            case 'h':
+                report_usage(stdout);
+                goto done;
             default:
                 fprintf(stderr, "Try 'membench report --help'.\n");
                 rc = MB_EXIT_USAGE;
@@ -99,7 +121,8 @@ int mb_cmd_report(int argc, char **argv) {
     mb_ctx ctx;
     mb_ctx_init(&ctx, &mb_backend_cpu_f32);
     mb_report *rep = NULL;
-    if (mb_report_load(&ctx, files, nfiles, steps, nsteps, &rep) != MB_OK) {
+    if (mb_report_load(&ctx, files, nfiles, steps, nsteps, &rep) != MB_OK ||
+        (peers && mb_report_peers(&ctx, rep, peers) != MB_OK)) {
         /* The message starts with FILE:LINE (or FILE:) already. */
         fprintf(stderr, "%s\n", ctx.err);
         rc = MB_EXIT_USAGE;

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "peers.h"
 #include "table.h"
 
 #define MIB 1048576.0
@@ -47,7 +48,8 @@ static void buf_add(rp_buf *b, const char *fmt, ...) {
         size_t cap = b->cap ? 2 * b->cap : 1024;
         while (cap < b->len + (size_t)n + 1) cap *= 2;
         char *s = realloc(b->s, cap);
-        if (!s) b->oom = 1;
+        if (!s)
+            b->oom = 1;
         else {
             b->s = s;
             b->cap = cap;
@@ -55,7 +57,9 @@ static void buf_add(rp_buf *b, const char *fmt, ...) {
     }
 }
 
-static const char *buf_str(const rp_buf *b) { return b->s ? b->s : ""; }
+static const char *buf_str(const rp_buf *b) {
+    return b->s ? b->s : "";
+}
 
 static void buf_free(rp_buf *b) {
     free(b->s);
@@ -82,10 +86,14 @@ static char *buf_take(rp_buf *b) {
 static void gp_quote(rp_buf *b, const char *s, int tic) {
     buf_add(b, "'");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '\'') buf_add(b, "''");
-        else if (*p == '%' && tic) buf_add(b, "%%%%");
-        else if (*p < 0x20 || *p == 0x7f) buf_add(b, " ");
-        else buf_add(b, "%c", *p);
+        if (*p == '\'')
+            buf_add(b, "''");
+        else if (*p == '%' && tic)
+            buf_add(b, "%%%%");
+        else if (*p < 0x20 || *p == 0x7f)
+            buf_add(b, " ");
+        else
+            buf_add(b, "%c", *p);
     }
     buf_add(b, "'");
 }
@@ -99,12 +107,23 @@ static void plain_text(rp_buf *b, const char *s) {
 static void html_text(rp_buf *b, const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '&': buf_add(b, "&amp;"); break;
-        case '<': buf_add(b, "&lt;"); break;
-        case '>': buf_add(b, "&gt;"); break;
-        case '"': buf_add(b, "&quot;"); break;
-        case '\'': buf_add(b, "&#39;"); break;
-        default: buf_add(b, "%c", *p < 0x20 || *p == 0x7f ? ' ' : *p);
+        case '&':
+            buf_add(b, "&amp;");
+            break;
+        case '<':
+            buf_add(b, "&lt;");
+            break;
+        case '>':
+            buf_add(b, "&gt;");
+            break;
+        case '"':
+            buf_add(b, "&quot;");
+            break;
+        case '\'':
+            buf_add(b, "&#39;");
+            break;
+        default:
+            buf_add(b, "%c", *p < 0x20 || *p == 0x7f ? ' ' : *p);
         }
     }
 }
@@ -113,8 +132,10 @@ static void html_text(rp_buf *b, const char *s) {
  * these are the characters that would otherwise format, link, or split the cell. */
 static void md_text(rp_buf *b, const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (strchr("\\`*_[]<>|~&#!", *p)) buf_add(b, "\\%c", *p);
-        else buf_add(b, "%c", *p < 0x20 || *p == 0x7f ? ' ' : *p);
+        if (strchr("\\`*_[]<>|~&#!", *p))
+            buf_add(b, "\\%c", *p);
+        else
+            buf_add(b, "%c", *p < 0x20 || *p == 0x7f ? ' ' : *p);
     }
 }
 
@@ -132,8 +153,10 @@ static void md_code(rp_buf *b, const char *s) {
     fence[n] = 0;
     buf_add(b, "%s%s", fence, longest ? " " : "");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '|') buf_add(b, "\\|");
-        else buf_add(b, "%c", *p < 0x20 || *p == 0x7f ? ' ' : *p);
+        if (*p == '|')
+            buf_add(b, "\\|");
+        else
+            buf_add(b, "%c", *p < 0x20 || *p == 0x7f ? ' ' : *p);
     }
     buf_add(b, "%s%s", longest ? " " : "", fence);
 }
@@ -143,9 +166,29 @@ static void md_code(rp_buf *b, const char *s) {
 
 /* Columns the report reads. Text columns come first; C_TRACKED and after are numbers. */
 enum {
-    C_SUITE, C_TARGET, C_MODEL, C_STACK, C_PARAMS, C_TASK, C_BS, C_SEQ, C_PREC, C_SEARCH,
-    C_REPEAT, C_STATUS, C_REASON, C_HASH, C_METRIC_NAME,
-    C_TRACKED, C_PRED, C_MED, C_P10, C_P90, C_TPS, C_METRIC, C_BSNUM,
+    C_SUITE,
+    C_TARGET,
+    C_MODEL,
+    C_STACK,
+    C_PARAMS,
+    C_TASK,
+    C_BS,
+    C_SEQ,
+    C_PREC,
+    C_SEARCH,
+    C_REPEAT,
+    C_STATUS,
+    C_REASON,
+    C_HASH,
+    C_METRIC_NAME,
+    C_TRACKED,
+    C_PRED,
+    C_MED,
+    C_P10,
+    C_P90,
+    C_TPS,
+    C_METRIC,
+    C_BSNUM,
     C_PEAK, /* C_PEAK + k: peak_<category k>_bytes */
     NCOL = C_PEAK + MB_MEM_NCAT
 };
@@ -153,20 +196,39 @@ enum {
 #define N_TEXT C_TRACKED
 
 static const char *const col_names[C_PEAK] = {
-    "suite", "target", "model", "method_stack", "method_params", "task", "batch_size", "seq_len",
-    "precision", "search", "repeat", "status", "reason", "config_hash", "metric",
-    "tracked_peak_bytes", "pred_total_bytes", "step_ms_median", "step_ms_p10", "step_ms_p90",
-    "tokens_per_s", "metric_value", "batch_size",
+    "suite",
+    "target",
+    "model",
+    "method_stack",
+    "method_params",
+    "task",
+    "batch_size",
+    "seq_len",
+    "precision",
+    "search",
+    "repeat",
+    "status",
+    "reason",
+    "config_hash",
+    "metric",
+    "tracked_peak_bytes",
+    "pred_total_bytes",
+    "step_ms_median",
+    "step_ms_p10",
+    "step_ms_p90",
+    "tokens_per_s",
+    "metric_value",
+    "batch_size",
 };
 
 enum { K_PLAIN, K_MAXBATCH, K_SEARCH_OTHER, K_TRIAL };
 
 typedef struct rp_row {
     int file, line, cell;
-    unsigned long long idh;      /* hash of the identity columns: most comparisons stop there */
-    const char *s[N_TEXT];       /* text (points into the loaded table) */
-    double v[NCOL - C_TRACKED];  /* numbers; NaN when empty */
-    char *label;                 /* the cell's label plus /rREPEAT */
+    unsigned long long idh;     /* hash of the identity columns: most comparisons stop there */
+    const char *s[N_TEXT];      /* text (points into the loaded table) */
+    double v[NCOL - C_TRACKED]; /* numbers; NaN when empty */
+    char *label;                /* the cell's label plus /rREPEAT */
 } rp_row;
 #define NUM(row, c) ((row)->v[(c)-C_TRACKED])
 
@@ -213,9 +275,14 @@ struct mb_report {
     rp_fig figs[RP_MAX_FIGS];
     int nfigs;
     double *scratch; /* 3 x nrows, for the medians over a cell's repeats */
+    mb_peer *peers;  /* --peers: other tools' published figures */
+    int npeers;
+    char *peers_path;
 };
 
-static int is_ok(const rp_row *r) { return !strcmp(r->s[C_STATUS], "ok"); }
+static int is_ok(const rp_row *r) {
+    return !strcmp(r->s[C_STATUS], "ok");
+}
 
 static int kind_of(const char *search) {
     if (!*search) return K_PLAIN;
@@ -331,8 +398,10 @@ static mb_status add_table(mb_ctx *ctx, mb_report *R, int fi) {
     int col[NCOL];
     for (int c = 0; c < NCOL; c++) {
         char name[64];
-        if (c >= C_PEAK) snprintf(name, sizeof name, "peak_%s_bytes", mb_mem_cat_name(c - C_PEAK));
-        else snprintf(name, sizeof name, "%s", col_names[c]);
+        if (c >= C_PEAK)
+            snprintf(name, sizeof name, "peak_%s_bytes", mb_mem_cat_name(c - C_PEAK));
+        else
+            snprintf(name, sizeof name, "%s", col_names[c]);
         col[c] = mb_table_col(t, name);
         /* `search` was appended to the schema later: older files read as plain cells. */
         if (col[c] < 0 && c != C_SEARCH)
@@ -396,13 +465,20 @@ static int same_identity(const rp_row *a, const rp_row *b) {
 
 static const char *group_dim(const rp_row *r, int d, int kind) {
     switch (d) {
-    case G_MODEL: return r->s[C_MODEL];
-    case G_TARGET: return r->s[C_TARGET];
-    case G_BS: return kind == K_MAXBATCH ? "" : r->s[C_BS]; /* the batch is the answer there */
-    case G_SEQ: return r->s[C_SEQ];
-    case G_PREC: return r->s[C_PREC];
-    case G_TASK: return r->s[C_TASK];
-    default: return r->s[C_SUITE];
+    case G_MODEL:
+        return r->s[C_MODEL];
+    case G_TARGET:
+        return r->s[C_TARGET];
+    case G_BS:
+        return kind == K_MAXBATCH ? "" : r->s[C_BS]; /* the batch is the answer there */
+    case G_SEQ:
+        return r->s[C_SEQ];
+    case G_PREC:
+        return r->s[C_PREC];
+    case G_TASK:
+        return r->s[C_TASK];
+    default:
+        return r->s[C_SUITE];
     }
 }
 
@@ -410,8 +486,7 @@ static mb_status build_cells(mb_ctx *ctx, mb_report *R) {
     R->cells = calloc((size_t)R->nrows + 1, sizeof *R->cells);
     R->groups = calloc((size_t)R->nrows + 1, sizeof *R->groups);
     R->scratch = calloc(3 * (size_t)R->nrows + 1, sizeof *R->scratch);
-    if (!R->cells || !R->groups || !R->scratch)
-        return mb_error(ctx, MB_ENOMEM, "host allocation");
+    if (!R->cells || !R->groups || !R->scratch) return mb_error(ctx, MB_ENOMEM, "host allocation");
     /* Cells in order of first appearance; first each row finds its cell (rows[0] holds the
      * cell's first row meanwhile), then each cell gets an array of exactly its rows. */
     int *first = calloc((size_t)R->nrows + 1, sizeof *first);
@@ -534,9 +609,11 @@ mb_status mb_report_load(mb_ctx *ctx, const char *const *results, int nresults,
         char path[4096];
         snprintf(path, sizeof path, "%.*ssteps.csv", slash ? (int)(slash + 1 - results[i]) : 0,
                  results[i]);
-        if (access(path, F_OK) == 0) s = load_steps(ctx, R, path);
-        else buf_add(&R->notes, "no %s beside %s: its cells have no loss curves\n", path,
-                     results[i]);
+        if (access(path, F_OK) == 0)
+            s = load_steps(ctx, R, path);
+        else
+            buf_add(&R->notes, "no %s beside %s: its cells have no loss curves\n", path,
+                    results[i]);
     }
     if (s == MB_OK) s = build_cells(ctx, R);
     if (s == MB_OK && R->notes.oom) s = mb_error(ctx, MB_ENOMEM, "host allocation");
@@ -566,8 +643,22 @@ void mb_report_free(mb_report *R) {
     free(R->cells);
     free(R->groups);
     free(R->scratch);
+    free(R->peers);
+    free(R->peers_path);
     buf_free(&R->notes);
     free(R);
+}
+
+mb_status mb_report_peers(mb_ctx *ctx, mb_report *R, const char *path) {
+    mb_peer *p;
+    int n;
+    MB_TRY(mb_peers_load(ctx, path, &p, &n));
+    free(R->peers);
+    free(R->peers_path);
+    R->peers = p;
+    R->npeers = n;
+    if (!(R->peers_path = strdup(path))) return mb_error(ctx, MB_ENOMEM, "host allocation");
+    return MB_OK;
 }
 
 int mb_report_figures(const mb_report *R, const char **names, int max) {
@@ -575,7 +666,9 @@ int mb_report_figures(const mb_report *R, const char **names, int max) {
     return R->nfigs;
 }
 
-const char *mb_report_notes(const mb_report *R) { return buf_str(&R->notes); }
+const char *mb_report_notes(const mb_report *R) {
+    return buf_str(&R->notes);
+}
 
 /* ---------------------------------------------------------------------------------------------
  * Aggregates over a cell's ok rows (repeats) */
@@ -665,8 +758,10 @@ static int on_path(const char *prog) {
     while (1) {
         size_t n = strcspn(path, ":");
         char full[4200];
-        if (n) snprintf(full, sizeof full, "%.*s/%s", (int)n, path, prog);
-        else snprintf(full, sizeof full, "./%s", prog); /* an empty entry is the current folder */
+        if (n)
+            snprintf(full, sizeof full, "%.*s/%s", (int)n, path, prog);
+        else
+            snprintf(full, sizeof full, "./%s", prog); /* an empty entry is the current folder */
         struct stat st;
         if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0) return 1;
         if (!path[n]) return 0;
@@ -731,23 +826,25 @@ static void gp_begin(rp_buf *g, const mb_report *R, const char *name, const char
             name, name, name);
     /* noenhanced everywhere: in enhanced mode '_' and '^' set sub/superscripts and {} group,
      * which mangles method names such as adam_w^2. */
-    buf_add(g, "set encoding utf8\n"
-               "set datafile separator \"\\t\"\n"
-               "set datafile missing \"NaN\"\n"
-               "set terminal pngcairo size %d,%d font \"DejaVu Sans,10\" noenhanced\n"
-               "set termoption noenhanced\n"
-               "set output '%s.png'\n"
-               "set grid ytics lc rgb '#dddddd'\n"
-               "set border 3\nset tics nomirror\n",
+    buf_add(g,
+            "set encoding utf8\n"
+            "set datafile separator \"\\t\"\n"
+            "set datafile missing \"NaN\"\n"
+            "set terminal pngcairo size %d,%d font \"DejaVu Sans,10\" noenhanced\n"
+            "set termoption noenhanced\n"
+            "set output '%s.png'\n"
+            "set grid ytics lc rgb '#dddddd'\n"
+            "set border 3\nset tics nomirror\n",
             w, h, name);
 }
 
 static void gp_end(rp_buf *g, const char *name, int w, int h) {
-    buf_add(g, "\nset terminal svg size %d,%d font \"DejaVu Sans,10\" noenhanced\n"
-               "set termoption noenhanced\n"
-               "set output '%s.svg'\n"
-               "replot\n"
-               "unset output\n",
+    buf_add(g,
+            "\nset terminal svg size %d,%d font \"DejaVu Sans,10\" noenhanced\n"
+            "set termoption noenhanced\n"
+            "set output '%s.svg'\n"
+            "replot\n"
+            "unset output\n",
             w, h, name);
 }
 
@@ -829,8 +926,10 @@ typedef struct rp_layout {
 
 static void tic_label(rp_buf *l, const mb_report *R, const rp_bars *b, int i, int rotate) {
     const rp_cell *cl = &R->cells[b->cell[i]];
-    if (b->ngroups > 1 && rotate) buf_add(l, "%s (%s)", cl->method, R->groups[cl->group].label);
-    else buf_add(l, "%s", cl->method);
+    if (b->ngroups > 1 && rotate)
+        buf_add(l, "%s (%s)", cl->method, R->groups[cl->group].label);
+    else
+        buf_add(l, "%s", cl->method);
 }
 
 static rp_layout bars_layout(const mb_report *R, const rp_bars *b, int key_px) {
@@ -886,16 +985,24 @@ static void dat_label(rp_buf *d, const char *label) {
 }
 
 static void fmt_num(rp_buf *b, double v) {
-    if (isfinite(v)) buf_add(b, "%.9g", v);
-    else buf_add(b, "NaN");
+    if (isfinite(v))
+        buf_add(b, "%.9g", v);
+    else
+        buf_add(b, "NaN");
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Figures. Each returns MB_OK without drawing when it has nothing to show (a note says so). */
 
-static int keep_memory(const rp_agg *a) { return a->peak_row >= 0; }
-static int keep_time(const rp_agg *a) { return isfinite(a->ms); }
-static int keep_maxbatch(const rp_agg *a) { return isfinite(a->bs_min); }
+static int keep_memory(const rp_agg *a) {
+    return a->peak_row >= 0;
+}
+static int keep_time(const rp_agg *a) {
+    return isfinite(a->ms);
+}
+static int keep_maxbatch(const rp_agg *a) {
+    return isfinite(a->bs_min);
+}
 
 static mb_status fig_memory(mb_ctx *ctx, mb_report *R, const char *dir) {
     rp_bars b;
@@ -955,8 +1062,9 @@ static mb_status fig_memory(mb_ctx *ctx, mb_report *R, const char *dir) {
         buf_add(&g, ") with boxes title '%s'", mb_mem_cat_name(k));
         first = 0;
     }
-    buf_add(&g, "%s \\\n  'memory.dat' using 1:%d with points pt 7 ps 1.4 lc rgb 'black' "
-                "title 'predicted total'\n",
+    buf_add(&g,
+            "%s \\\n  'memory.dat' using 1:%d with points pt 7 ps 1.4 lc rgb 'black' "
+            "title 'predicted total'\n",
             first ? "" : ",", MB_MEM_NCAT + 3);
     gp_end(&g, "memory", w, 720);
     mb_status s = write_file(ctx, dir, "memory.dat", &d);
@@ -1237,8 +1345,9 @@ static mb_status fig_quality(mb_ctx *ctx, mb_report *R, const char *dir) {
         if (strcmp(R->rows[R->cells[p[i].cell].rows[0]].s[C_METRIC_NAME], metric)) metric = "";
     if (!*metric) metric = "metric_value";
     rp_buf d = {0}, g = {0};
-    buf_add(&d, "# quality.dat - tracked peak memory (MiB) and %s per cell\n"
-                "# peak_mib\tmetric_value\tlabel\n",
+    buf_add(&d,
+            "# quality.dat - tracked peak memory (MiB) and %s per cell\n"
+            "# peak_mib\tmetric_value\tlabel\n",
             metric);
     for (int i = 0; i < n; i++) {
         buf_add(&d, "%.9g\t%.9g", p[i].x, p[i].y);
@@ -1338,8 +1447,10 @@ static mb_status collect_series(mb_ctx *ctx, const mb_report *R, rp_series **out
             int lo = 0, hi = nh;
             while (lo < hi) {
                 int mid = lo + (hi - lo) / 2;
-                if (cmp_hashed(&idx[mid], &key) < 0) lo = mid + 1;
-                else hi = mid;
+                if (cmp_hashed(&idx[mid], &key) < 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
             }
             if (lo < nh && !strcmp(idx[lo].hash, h)) f = &idx[lo];
             if (f && !f->taken) {
@@ -1358,8 +1469,10 @@ static mb_status collect_series(mb_ctx *ctx, const mb_report *R, rp_series **out
                 for (int i = r; i < end; i++) {
                     double step, loss;
                     if (!steps_point(st, c, i, &step, &loss)) continue;
-                    if (!strcmp(mb_table_get(st, i, c->phase), "eval")) e->neval++;
-                    else e->ntrain++;
+                    if (!strcmp(mb_table_get(st, i, c->phase), "eval"))
+                        e->neval++;
+                    else
+                        e->ntrain++;
                 }
             }
             r = end;
@@ -1425,18 +1538,21 @@ static mb_status fig_loss(mb_ctx *ctx, mb_report *R, const char *dir) {
         enum { MAX_KEY = 40 };
         int w = 1300, h = 700 + 18 * (drawn > MAX_KEY ? 0 : drawn);
         gp_begin(&g, R, "loss", "loss curves from steps.csv, one line per cell", w, h);
-        buf_add(&g, "set title 'Loss: lines are training loss, points are validation loss' "
-                    "noenhanced\n"
-                    "set xlabel 'step' noenhanced\n"
-                    "set ylabel 'loss' noenhanced\n"
-                    "%s\n"
-                    "plot%s\n",
+        buf_add(&g,
+                "set title 'Loss: lines are training loss, points are validation loss' "
+                "noenhanced\n"
+                "set xlabel 'step' noenhanced\n"
+                "set ylabel 'loss' noenhanced\n"
+                "%s\n"
+                "plot%s\n",
                 drawn > MAX_KEY ? "unset key"
                                 : "set key outside below left vertical maxcols 1 noenhanced",
                 buf_str(&plot));
         if (drawn > MAX_KEY)
-            buf_add(&R->notes, "loss: %d lines, too many for a legend; loss.gp and loss.dat name "
-                               "each\n", drawn);
+            buf_add(&R->notes,
+                    "loss: %d lines, too many for a legend; loss.gp and loss.dat name "
+                    "each\n",
+                    drawn);
         gp_end(&g, "loss", w, h);
         s = write_file(ctx, dir, "loss.dat", &d);
         if (s == MB_OK) s = write_file(ctx, dir, "loss.gp", &g);
@@ -1464,8 +1580,10 @@ typedef struct rp_cells_line {
 #define DASH "\u2013"
 
 static void fmt_or_dash(char *out, size_t n, const char *fmt, double v) {
-    if (isfinite(v)) snprintf(out, n, fmt, v);
-    else snprintf(out, n, DASH);
+    if (isfinite(v))
+        snprintf(out, n, fmt, v);
+    else
+        snprintf(out, n, DASH);
 }
 
 /* The summary line of a cell (trials of a search are left to the non-ok table and their result
@@ -1473,15 +1591,19 @@ static void fmt_or_dash(char *out, size_t n, const char *fmt, double v) {
 static void cells_line(const mb_report *R, const rp_cell *cl, rp_cells_line *L) {
     rp_agg a = aggregate(R, cl);
     L->label = cl->label;
-    if (a.nok == cl->n) snprintf(L->status, sizeof L->status, "ok");
-    else if (a.nok) snprintf(L->status, sizeof L->status, "ok in %d of %d", a.nok, cl->n);
-    else snprintf(L->status, sizeof L->status, "%s", R->rows[cl->rows[0]].s[C_STATUS]);
+    if (a.nok == cl->n)
+        snprintf(L->status, sizeof L->status, "ok");
+    else if (a.nok)
+        snprintf(L->status, sizeof L->status, "ok in %d of %d", a.nok, cl->n);
+    else
+        snprintf(L->status, sizeof L->status, "%s", R->rows[cl->rows[0]].s[C_STATUS]);
     snprintf(L->runs, sizeof L->runs, "%d", cl->n);
     fmt_or_dash(L->peak, sizeof L->peak, "%.3f", a.peak_mib);
     fmt_or_dash(L->pred, sizeof L->pred, "%.3f", a.pred_mib);
     if (isfinite(a.ms))
         snprintf(L->time, sizeof L->time, "%.3f [%.3f" DASH "%.3f]", a.ms, a.lo, a.hi);
-    else snprintf(L->time, sizeof L->time, DASH);
+    else
+        snprintf(L->time, sizeof L->time, DASH);
     fmt_or_dash(L->tps, sizeof L->tps, "%.0f", a.tps);
     fmt_or_dash(L->metric, sizeof L->metric, "%.4f", a.metric);
 }
@@ -1498,6 +1620,174 @@ static int n_trials(const mb_report *R) {
     return n;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Beside the peers: membench's ok cells on each configuration a peer published, and the peers */
+
+/* A peer's configuration: the first peer row with this model, batch, sequence and precision. */
+static int peer_group_first(const mb_report *R, int i) {
+    const mb_peer *p = &R->peers[i];
+    for (int j = 0; j < i; j++) {
+        const mb_peer *q = &R->peers[j];
+        if (!strcmp(p->model, q->model) && p->batch_size == q->batch_size &&
+            p->seq_len == q->seq_len && !strcmp(p->precision, q->precision))
+            return j;
+    }
+    return i;
+}
+
+/* Whether plain cell cl ran peer p's configuration. */
+static int cell_on_peer(const mb_report *R, const rp_cell *cl, const mb_peer *p) {
+    const rp_row *r = &R->rows[cl->rows[0]];
+    return cl->kind == K_PLAIN && !strcmp(r->s[C_MODEL], p->model) &&
+           atoi(r->s[C_BS]) == p->batch_size && atoi(r->s[C_SEQ]) == p->seq_len &&
+           !strcmp(r->s[C_PREC], p->precision);
+}
+
+typedef struct rp_side {
+    int peer;  /* index in R->peers, or -1 for a membench cell */
+    int cell;  /* membench: the cell */
+    int group; /* the configuration: its first peer row */
+    double ms, mib;
+} rp_side;
+
+/* Every bar, configuration by configuration: membench's ok cells with step times, then the peers.
+ * Returns how many (side has room for ncells + npeers). */
+static int side_by_side(const mb_report *R, rp_side *side) {
+    int n = 0;
+    for (int g = 0; g < R->npeers; g++) {
+        if (peer_group_first(R, g) != g) continue;
+        for (int c = 0; c < R->ncells; c++) {
+            if (!cell_on_peer(R, &R->cells[c], &R->peers[g])) continue;
+            rp_agg a = aggregate(R, &R->cells[c]);
+            if (!isfinite(a.ms)) continue;
+            side[n++] = (rp_side){-1, c, g, a.ms, a.peak_mib};
+        }
+        for (int i = g; i < R->npeers; i++)
+            if (peer_group_first(R, i) == g)
+                side[n++] = (rp_side){i, -1, g, R->peers[i].step_ms, R->peers[i].peak_mib};
+    }
+    return n;
+}
+
+static void side_config(rp_buf *b, const mb_peer *p) {
+    buf_add(b, "%s %dx%d %s", p->model, p->batch_size, p->seq_len, p->precision);
+}
+
+static void side_who(rp_buf *b, const mb_report *R, const rp_side *x) {
+    if (x->peer >= 0)
+        buf_add(b, "%s", R->peers[x->peer].name);
+    else
+        buf_add(b, "membench %s", R->cells[x->cell].method);
+}
+
+static mb_status fig_peers(mb_ctx *ctx, mb_report *R, const char *dir) {
+    if (!R->npeers) return MB_OK;
+    rp_side *side = calloc((size_t)(R->ncells + R->npeers) + 1, sizeof *side);
+    if (!side) return mb_error(ctx, MB_ENOMEM, "host allocation");
+    int n = side_by_side(R, side), ngroups = 0;
+    for (int i = 0; i < R->npeers; i++) ngroups += peer_group_first(R, i) == i;
+    rp_buf d = {0}, g = {0};
+    buf_add(&d, "# peers.dat - step time (ms) and peak (MiB, NaN when unpublished) of membench's "
+                "cells and the peers' published figures, configuration by configuration\n"
+                "# x\tstep_ms\tpeak_mib\tpeer\tlabel\n");
+    double x = 0;
+    for (int i = 0; i < n; i++) {
+        if (i && side[i].group != side[i - 1].group) x += 1; /* a gap between configurations */
+        buf_add(&d, "%g\t", x);
+        fmt_num(&d, side[i].ms);
+        buf_add(&d, "\t");
+        fmt_num(&d, side[i].mib);
+        buf_add(&d, "\t%d", side[i].peer >= 0);
+        rp_buf l = {0};
+        side_who(&l, R, &side[i]);
+        if (ngroups > 1) {
+            buf_add(&l, " (");
+            side_config(&l, &R->peers[side[i].group]);
+            buf_add(&l, ")");
+        }
+        dat_label(&d, buf_str(&l));
+        buf_free(&l);
+        x += 1;
+    }
+    const int w = 200 + 70 * (int)x, h = 760;
+    gp_begin(&g, R, "peers", "membench beside the peers' published step times", w < 900 ? 900 : w,
+             h);
+    buf_add(&g, "set title 'Step time: membench (measured here) beside the peers (published)' "
+                "noenhanced\n"
+                "set ylabel 'ms per step' noenhanced\n"
+                "set yrange [0:*]\n"
+                "set style fill solid 0.75 border -1\n"
+                "set boxwidth 0.8 absolute\n"
+                "set key top left noenhanced\n"
+                "set xtics rotate by -35 left noenhanced\n"
+                "set bmargin 16\n"
+                "plot 'peers.dat' using 1:($4 == 0 ? $2 : 1/0):xtic(5) with boxes lc rgb '#4c72b0' "
+                "title 'membench', \
+"
+                "  'peers.dat' using 1:($4 == 1 ? $2 : 1/0) with boxes lc rgb '#dd8452' "
+                "title 'peer (published)', \
+"
+                "  'peers.dat' using 1:2:(sprintf('%%.1f', $2)) with labels offset 0,0.7 "
+                "notitle\n");
+    gp_end(&g, "peers", w < 900 ? 900 : w, h);
+    mb_status s = MB_OK;
+    if (n == 0) {
+        buf_add(&R->notes, "peers: no row of %s has a step time; figure left out\n", R->peers_path);
+    } else {
+        s = write_file(ctx, dir, "peers.dat", &d);
+        if (s == MB_OK) s = write_file(ctx, dir, "peers.gp", &g);
+        if (s == MB_OK) s = run_gnuplot(ctx, dir, "peers");
+        if (s == MB_OK)
+            add_fig(R, "peers", 0,
+                    "Median step time of membench's ok cells on each configuration in the peers "
+                    "file, beside the figures the peers published (%d configurations).",
+                    ngroups);
+    }
+    buf_free(&d);
+    buf_free(&g);
+    free(side);
+    return s;
+}
+
+/* report.md's table of the same bars, with peaks and the peers' sources. */
+static void md_peers(rp_buf *m, const mb_report *R) {
+    if (!R->npeers) return;
+    rp_side *side = calloc((size_t)(R->ncells + R->npeers) + 1, sizeof *side);
+    if (!side) {
+        m->oom = 1;
+        return;
+    }
+    int n = side_by_side(R, side);
+    buf_add(m, "## Beside the peers\n\nmembench's rows are measured here; the peers' are the "
+               "figures they published, from ");
+    md_code(m, R->peers_path);
+    buf_add(m, ".\n\n| configuration | who | step ms | peak MiB | source |\n"
+               "|---|---|--:|--:|---|\n");
+    for (int i = 0; i < n; i++) {
+        rp_buf c = {0}, w = {0};
+        side_config(&c, &R->peers[side[i].group]);
+        side_who(&w, R, &side[i]);
+        char ms[32], mib[32];
+        fmt_or_dash(ms, sizeof ms, "%.1f", side[i].ms);
+        fmt_or_dash(mib, sizeof mib, "%.1f", side[i].mib);
+        buf_add(m, "| ");
+        md_text(m, buf_str(&c));
+        buf_add(m, " | ");
+        md_text(m, buf_str(&w));
+        buf_add(m, " | %s | %s | ", ms, mib);
+        if (side[i].peer >= 0)
+            md_text(m, R->peers[side[i].peer].source);
+        else
+            buf_add(m, "this report");
+        buf_add(m, " |\n");
+        buf_free(&c);
+        buf_free(&w);
+    }
+    if (!n) buf_add(m, "| - | no row has a step time | - | - | - |\n");
+    buf_add(m, "\n");
+    free(side);
+}
+
 static mb_status write_markdown(mb_ctx *ctx, const mb_report *R, const char *dir) {
     rp_buf m = {0};
     buf_add(&m, "# membench report\n\nFrom");
@@ -1509,11 +1799,13 @@ static mb_status write_markdown(mb_ctx *ctx, const mb_report *R, const char *dir
     buf_add(&m, " (%d rows, %d cells).\n\n", R->nrows, R->ncells);
     for (int i = 0; i < R->nfigs; i++) {
         const rp_fig *f = &R->figs[i];
-        buf_add(&m, "![%s](%s.png)\n\n%s ([SVG](%s.svg), [data](%s.dat)%s, [gnuplot script](%s.gp))"
-                    "\n\n",
+        buf_add(&m,
+                "![%s](%s.png)\n\n%s ([SVG](%s.svg), [data](%s.dat)%s, [gnuplot script](%s.gp))"
+                "\n\n",
                 f->name, f->name, f->caption, f->name, f->name,
                 f->frontier ? ", [frontier](pareto_frontier.dat)" : "", f->name);
     }
+    md_peers(&m, R);
     buf_add(&m, "## Cells\n\n| cell | status | runs | peak MiB | predicted MiB | step ms median "
                 "[p10" DASH "p90] | tokens/s | val loss |\n"
                 "|---|---|--:|--:|--:|--:|--:|--:|\n");
@@ -1530,12 +1822,15 @@ static mb_status write_markdown(mb_ctx *ctx, const mb_report *R, const char *dir
     }
     int bad = n_not_ok(R), trials = n_trials(R);
     if (trials)
-        buf_add(&m, "\n%d trial rows of searches are not in this table or the figures; each "
-                    "search's answer is its max\\_batch\\_size row.\n",
+        buf_add(&m,
+                "\n%d trial rows of searches are not in this table or the figures; each "
+                "search's answer is its max\\_batch\\_size row.\n",
                 trials);
     buf_add(&m, "\n## Not plotted: status not ok\n\n");
-    if (!bad) buf_add(&m, "Every row ended ok.\n");
-    else buf_add(&m, "| cell | status | reason |\n|---|---|---|\n");
+    if (!bad)
+        buf_add(&m, "Every row ended ok.\n");
+    else
+        buf_add(&m, "| cell | status | reason |\n|---|---|---|\n");
     for (int i = 0; i < R->nrows; i++) {
         const rp_row *r = &R->rows[i];
         if (is_ok(r)) continue;
@@ -1593,8 +1888,9 @@ static mb_status write_html(mb_ctx *ctx, const mb_report *R, const char *dir) {
         buf_add(&h, "<figure id=\"%s\">\n<img src=\"%s.svg\" alt=\"%s\">\n<figcaption>", f->name,
                 f->name, f->name);
         html_text(&h, f->caption);
-        buf_add(&h, " <a href=\"%s.png\">PNG</a> &middot; <a href=\"%s.svg\">SVG</a> &middot; "
-                    "<a href=\"%s.dat\">data</a> &middot; ",
+        buf_add(&h,
+                " <a href=\"%s.png\">PNG</a> &middot; <a href=\"%s.svg\">SVG</a> &middot; "
+                "<a href=\"%s.dat\">data</a> &middot; ",
                 f->name, f->name, f->name);
         if (f->frontier) buf_add(&h, "<a href=\"pareto_frontier.dat\">frontier</a> &middot; ");
         buf_add(&h, "<a href=\"%s.gp\">gnuplot script</a></figcaption>\n</figure>\n", f->name);
@@ -1610,19 +1906,23 @@ static mb_status write_html(mb_ctx *ctx, const mb_report *R, const char *dir) {
         html_text(&h, L.label);
         buf_add(&h, "</code></td><td>");
         html_text(&h, L.status);
-        buf_add(&h, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
-                    "<td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
+        buf_add(&h,
+                "</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td>"
+                "<td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n",
                 L.runs, L.peak, L.pred, L.time, L.tps, L.metric);
     }
     buf_add(&h, "</table>\n");
     int bad = n_not_ok(R), trials = n_trials(R);
     if (trials)
-        buf_add(&h, "<p>%d trial rows of searches are not in this table or the figures; each "
-                    "search's answer is its max_batch_size row.</p>\n",
+        buf_add(&h,
+                "<p>%d trial rows of searches are not in this table or the figures; each "
+                "search's answer is its max_batch_size row.</p>\n",
                 trials);
     buf_add(&h, "<h2>Not plotted: status not ok</h2>\n");
-    if (!bad) buf_add(&h, "<p>Every row ended ok.</p>\n");
-    else buf_add(&h, "<table>\n<tr><th>cell</th><th>status</th><th>reason</th></tr>\n");
+    if (!bad)
+        buf_add(&h, "<p>Every row ended ok.</p>\n");
+    else
+        buf_add(&h, "<table>\n<tr><th>cell</th><th>status</th><th>reason</th></tr>\n");
     for (int i = 0; i < R->nrows; i++) {
         const rp_row *r = &R->rows[i];
         if (is_ok(r)) continue;
@@ -1664,6 +1964,7 @@ mb_status mb_report_write(mb_ctx *ctx, mb_report *R, const char *dir) {
     MB_TRY(fig_loss(ctx, R, dir));
     MB_TRY(fig_quality(ctx, R, dir));
     MB_TRY(fig_maxbatch(ctx, R, dir));
+    MB_TRY(fig_peers(ctx, R, dir));
     if (R->notes.oom) return mb_error(ctx, MB_ENOMEM, "host allocation");
     MB_TRY(write_markdown(ctx, R, dir));
     return write_html(ctx, R, dir);

@@ -13,6 +13,10 @@ typedef struct mb_report mb_report;
 mb_status mb_report_load(mb_ctx *ctx, const char *const *results, int nresults,
                          const char *const *steps, int nsteps, mb_report **out);
 
+/* Adds a peers file (harness/peers.h) to draw beside the rows: the figure "peers" and report.md's
+ * "Beside the peers" table. Errors are mb_peers_load's. */
+mb_status mb_report_peers(mb_ctx *ctx, mb_report *rep, const char *path);
+
 /* Writes into `dir` (created with its parents): for each figure that has data NAME.dat (and
  * pareto_frontier.dat) and NAME.gp, rendered to NAME.png and NAME.svg by `gnuplot NAME.gp` run in
  * `dir`; then report.md and index.html. MB_ENOTFOUND when gnuplot is not on PATH (checked before

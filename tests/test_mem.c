@@ -1,11 +1,22 @@
-/* tests/test_mem.c — the tagged allocator: per-category current and peak bytes, the breakdown at the
- * total peak, per-phase peaks, the cap (MB_ENOMEM with the category named) and the failure hook. */
+/* tests/test_mem.c — the tagged allocator: per-category current and peak bytes, the breakdown at
+ * the total peak, per-phase peaks, the cap (MB_ENOMEM with the category named) and the failure
+ * hook. */
 #include "../engine/ctx.h"
 #include "check.h"
 
 int main(void) {
     mb_ctx ctx;
     CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
+    /* an error prefix adds context once: a message its author already began with it is kept */
+    mb_error(&ctx, MB_EINVAL, "bad %d", 7);
+    CHECK(mb_error_prefix(&ctx, MB_EINVAL, "lora") == MB_EINVAL, "prefix returns its status");
+    CHECK_STR(ctx.err, "lora: bad 7");
+    mb_error(&ctx, MB_EINVAL, "flash: head size %d", 48);
+    mb_error_prefix(&ctx, MB_EINVAL, "%s", "flash");
+    CHECK_STR(ctx.err, "flash: head size 48");
+    mb_error(&ctx, MB_EINVAL, "flashy: no");
+    mb_error_prefix(&ctx, MB_EINVAL, "flash");
+    CHECK_STR(ctx.err, "flash: flashy: no");
     mb_mem *m = &ctx.mem;
     mb_buf w, g, a1, a2, z;
     mb_mem_set_phase(m, MB_PHASE_LOAD);
@@ -41,7 +52,8 @@ int main(void) {
     m->cap = 2600;
     mb_buf c1, c2;
     CHECK_OK(&ctx, mb_alloc(&ctx, &c1, 500, MB_MEM_OPTIMIZER, "exact fit"));
-    CHECK(mb_alloc(&ctx, &c2, 1, MB_MEM_OPTIMIZER, "adam.m") == MB_ENOMEM, "over the cap by 1 byte");
+    CHECK(mb_alloc(&ctx, &c2, 1, MB_MEM_OPTIMIZER, "adam.m") == MB_ENOMEM,
+          "over the cap by 1 byte");
     CHECK_STR(ctx.err, "out of memory: optimizer 'adam.m' needs 1 bytes; tracked 2500 + runtime "
                        "baseline 100 would exceed the cap of 2600 bytes");
     CHECK(c2.ptr == NULL && m->cur_total == 2500, "a refused allocation changes nothing");

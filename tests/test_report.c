@@ -75,9 +75,9 @@ static const char *const search_methods[] = {"adam_w^2", "sgd{m}&n<x>"};
 /* The oom and error rows' names and numbers, found nowhere else in the fixture (bytes, the same
  * in MiB as report writes them, step times, tokens/s, val loss, and the error cell's steps). */
 static const char *const failed[] = {
-    "zz_oom_method", "987654321", "941.907", "4242.42", "4141.41", "4343.43", "31337",
-    "9.87654",       "zz_error_method", "876543219", "835.936", "5353.53", "5252.52", "5454.54",
-    "27182.8",       "8.76543", "77.7777",
+    "zz_oom_method", "987654321", "941.907",         "4242.42",   "4141.41", "4343.43",
+    "31337",         "9.87654",   "zz_error_method", "876543219", "835.936", "5353.53",
+    "5252.52",       "5454.54",   "27182.8",         "8.76543",   "77.7777",
 };
 #define N_FAILED ((int)(sizeof failed / sizeof failed[0]))
 
@@ -244,6 +244,57 @@ int main(int argc, char **argv) {
     snprintf(r3, sizeof r3, "%s/r3", tmp);
     CHECK(o.rc == 0 && file_size(r3, "loss.svg") > 0, "--steps: rc %d, no loss.svg\n%s", o.rc,
           o.se);
+    drop(&o);
+
+    /* --peers: other tools' published figures beside the cells on their configuration; a peer
+     * whose configuration membench did not run stands alone; an empty peak is a dash. */
+    o = sh("printf 'peer,model,batch_size,seq_len,precision,step_ms,peak_mib,source\\n"
+           "torch,gpt-nano,4,32,fp32,5.25,4.5,paper table 2\\n"
+           "other,gpt-nano,4,32,fp32,9,,blog\\n"
+           "solo,gpt-x,1,8,bf16,2,1,site\\n' >%s/peers.csv && "
+           "%s report %s/alone/results.csv --peers %s/peers.csv --out %s/r4",
+           tmp, bin, tmp, tmp, tmp);
+    char r4[256];
+    snprintf(r4, sizeof r4, "%s/r4", tmp);
+    CHECK(o.rc == 0 && file_size(r4, "peers.svg") > 0 && file_size(r4, "peers.png") > 0,
+          "--peers: rc %d, no peers figure\n%s", o.rc, o.se);
+    drop(&o);
+    char *md4 = slurp_in(r4, "report.md");
+    char want4[1024];
+    snprintf(want4, sizeof want4,
+             "| configuration | who | step ms | peak MiB | source |\n|---|---|--:|--:|---|\n"
+             "| gpt-nano 4x32 fp32 | membench adam\\_w^2(weight\\_decay=0) | 4.7 | 3.4 | this "
+             "report |\n"
+             "| gpt-nano 4x32 fp32 | membench sgd{m}\\&n\\<x\\> | 4.4 | 3.0 | this report |\n"
+             "| gpt-nano 4x32 fp32 | membench lion\\_8bit+ckpt\\~2 | 6.1 | 1.6 | this report |\n"
+             "| gpt-nano 4x32 fp32 | torch | 5.2 | 4.5 | paper table 2 |\n"
+             "| gpt-nano 4x32 fp32 | other | 9.0 | %s | blog |\n"
+             "| gpt-x 1x8 bf16 | solo | 2.0 | 1.0 | site |\n",
+             "\xe2\x80\x93");
+    CHECK(md4 && strstr(md4, want4), "report.md's peers table, want:\n%s\ngot:\n%s", want4,
+          md4 ? md4 : "(none)");
+    free(md4);
+    char *dat4 = slurp_in(r4, "peers.dat");
+    int lines4 = 0;
+    for (const char *p = dat4 ? dat4 : ""; *p; p++) lines4 += *p == '\n';
+    CHECK(lines4 == 2 + 6, "peers.dat: %d lines", lines4);
+    free(dat4);
+    o = sh("printf 'peer,model,batch_size,seq_len,precision,step_ms,source\\nt,m,1,1,fp32,1,s\\n' "
+           ">%s/p1.csv && %s report %s/alone/results.csv --peers %s/p1.csv --out %s/x",
+           tmp, bin, tmp, tmp, tmp);
+    char want5[512];
+    snprintf(want5, sizeof want5,
+             "%s/p1.csv: missing column 'peak_mib' (a peers file has peer, model, batch_size, "
+             "seq_len, precision, step_ms, peak_mib, source)\n",
+             tmp);
+    CHECK(o.rc == 2 && !strcmp(o.se, want5), "peers without peak_mib: %d\n%s", o.rc, o.se);
+    drop(&o);
+    o = sh("printf 'peer,model,batch_size,seq_len,precision,step_ms,peak_mib,source\\n"
+           "t,m,1,1,fp32,1,,s\\nu,m,2,1,fp32,fast,,s\\n' >%s/p2.csv && %s report "
+           "%s/alone/results.csv --peers %s/p2.csv --out %s/x",
+           tmp, bin, tmp, tmp, tmp);
+    snprintf(want5, sizeof want5, "%s/p2.csv:3: step_ms 'fast' is not a positive number\n", tmp);
+    CHECK(o.rc == 2 && !strcmp(o.se, want5), "peers with a bad step_ms: %d\n%s", o.rc, o.se);
     drop(&o);
 
     /* Usage and input errors: exit 2 with the message. */

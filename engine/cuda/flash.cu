@@ -1,8 +1,8 @@
 /* engine/cuda/flash.cu — memory-efficient exact causal attention in bf16 on tensor cores (mma.sync
- * m16n8k16 fed by ldmatrix, fp32 accumulation), FlashAttention-2's tiling: forward keeps an online softmax per
- * query row and saves its log-sum-exp; backward recomputes the probabilities from it, dk and dv per
- * key block and dq per query block (two kernels, no atomics: deterministic). No T x T matrix
- * exists. */
+ * m16n8k16 fed by ldmatrix, fp32 accumulation), FlashAttention-2's tiling: forward keeps an online
+ * softmax per query row and saves its log-sum-exp; backward recomputes the probabilities from it,
+ * dk and dv per key block and dq per query block (two kernels, no atomics: deterministic). No T x T
+ * matrix exists. */
 #include <math.h>
 #include <cuda_pipeline.h>
 #include <stdint.h>
@@ -250,7 +250,7 @@ __global__ void __launch_bounds__(FA_THREADS)
         float alpha[2], sum[2] = {0.0f, 0.0f};
         for (int ri = 0; ri < 2; ri++) {
             float mn = fmaxf(m[ri], fa_rowmax(mx[ri]) * sl2); /* finite: key k0 <= q always */
-            alpha[ri] = fa_exp2(m[ri] - mn);            /* 0 on the first tile */
+            alpha[ri] = fa_exp2(m[ri] - mn);                  /* 0 on the first tile */
             m[ri] = mn;
         }
         fa_a pa[FA_B / 16];

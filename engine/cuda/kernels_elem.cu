@@ -902,9 +902,9 @@ static void mb_adamw(mb_ctx *ctx, void *p, const void *g, void *m, void *v, void
                      double bc2) {
     if (mb_cuda_failed(ctx)) return;
     if (!n) return;
-    mb_adamw_c c = {(float)(1.0 - lr * wd), (float)(1.0 - beta1), (float)beta2,
-                    (float)(1.0 - beta2),   (float)(lr / bc1),    (float)sqrt(bc2),
-                    (float)eps};
+    mb_adamw_c c = {
+        (float)(1.0 - lr * wd), (float)(1.0 - beta1), (float)beta2, (float)(1.0 - beta2),
+        (float)(lr / bc1),      (float)sqrt(bc2),     (float)eps};
     const uintptr_t mis = ((uintptr_t)p | (uintptr_t)g) % (4 * sizeof(T)) |
                           ((uintptr_t)m | (uintptr_t)v | (uintptr_t)master) % 16;
     if (n % 4 == 0 && !mis)
