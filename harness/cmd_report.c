@@ -48,13 +48,21 @@ int mb_cmd_report(int argc, char **argv) {
     };
     const char *out = NULL, *peers = NULL;
     const char **steps = calloc((size_t)argc + 1, sizeof *steps);
-    int nsteps = 0, c;
-    if (!steps) {
+    const char **files = calloc((size_t)argc + 1, sizeof *files);
+    int nsteps = 0, nfiles = 0, rc = MB_EXIT_OK, c;
+    if (!steps || !files) {
         fprintf(stderr, "membench report: out of memory\n");
-        return MB_EXIT_FAIL;
+        rc = MB_EXIT_FAIL;
+        goto done;
     }
+    /* Options may come before and after the file names (report a.csv b.csv --out DIR). */
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+o:s:p:h", opts, NULL)) != -1) {
+    for (;;) {
+        if ((c = getopt_long(argc, argv, "+o:s:p:h", opts, NULL)) == -1) {
+            if (optind >= argc) break;
+            files[nfiles++] = argv[optind++];
+            continue;
+        }
         switch (c) {
         case 'o':
             out = optarg;
@@ -67,43 +75,11 @@ int mb_cmd_report(int argc, char **argv) {
             break;
         case 'h':
             report_usage(stdout);
-            free(steps);
-            return MB_EXIT_OK;
+            goto done;
         default:
             fprintf(stderr, "Try 'membench report --help'.\n");
-            free(steps);
-            return MB_EXIT_USAGE;
-        }
-    }
-    /* Options may follow the file names too (report a.csv b.csv --out DIR). */
-    const char **files = calloc((size_t)argc + 1, sizeof *files);
-    int nfiles = 0, rc = MB_EXIT_OK;
-    if (!files) {
-        free(steps);
-        fprintf(stderr, "membench report: out of memory\n");
-        return MB_EXIT_FAIL;
-    }
-    while (optind < argc) {
-        files[nfiles++] = argv[optind++];
-        while ((c = getopt_long(argc, argv, "+o:s:p:h", opts, NULL)) != -1) {
-            switch (c) {
-            case 'o':
-                out = optarg;
-                break;
-            case 's':
-                steps[nsteps++] = optarg;
-                break;
-            case 'p':
-                peers = optarg;
-                break;
-            case 'h':
-                report_usage(stdout);
-                goto done;
-            default:
-                fprintf(stderr, "Try 'membench report --help'.\n");
-                rc = MB_EXIT_USAGE;
-                goto done;
-            }
+            rc = MB_EXIT_USAGE;
+            goto done;
         }
     }
     if (nfiles == 0) {
