@@ -64,18 +64,6 @@ __device__ __forceinline__ void fa_mma(float *c, const fa_a &a, uint32_t b0, uin
                  : "r"(a.x[0]), "r"(a.x[1]), "r"(a.x[2]), "r"(a.x[3]), "r"(b0), "r"(b1));
 }
 
-/* 64 rows of one head from a [B*T, ld] tensor into a padded tile; rows at or past T are zero. */
-template <int HD>
-__device__ __forceinline__ void fa_load(bf16 *dst, const bf16 *src, size_t ld, int r0, int T) {
-    constexpr int per = HD / 8; /* 16-byte packs a row */
-    for (int i = threadIdx.x; i < FA_B * per; i += FA_THREADS) {
-        int r = i / per, c = (i % per) * 8;
-        uint4 v = make_uint4(0, 0, 0, 0);
-        if (r0 + r < T) v = *(const uint4 *)(src + (size_t)(r0 + r) * ld + c);
-        *(uint4 *)(dst + r * fa_ld<HD>::h + c) = v;
-    }
-}
-
 /* Where accumulator element i of this lane sits in its 16 x 16 tile (see fa_acc). */
 __device__ __forceinline__ int fa_row(int i) {
     return (int)(threadIdx.x % 32) / 4 + 8 * ((i >> 1) & 1);
@@ -102,6 +90,16 @@ __device__ __forceinline__ void fa_load_async(bf16 *dst, const bf16 *src, size_t
         else
             *(uint4 *)d = make_uint4(0, 0, 0, 0);
     }
+}
+
+/* 64 rows of one head from a [B*T, ld] tensor into a padded tile, waited for (a kernel's first
+ * tiles: the ones it keeps); rows at or past T are zero. Other copies in flight are waited for
+ * too; the caller synchronises the block before reading. */
+template <int HD>
+__device__ __forceinline__ void fa_load(bf16 *dst, const bf16 *src, size_t ld, int r0, int T) {
+    fa_load_async<HD>(dst, src, ld, r0, T);
+    __pipeline_commit();
+    __pipeline_wait_prior(0);
 }
 
 /* Key tile kb's k and v rows (columns C and 2C on from base) issued into sK and sV. */

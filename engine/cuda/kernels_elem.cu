@@ -468,23 +468,13 @@ static void mb_layernorm_bwd(mb_ctx *ctx, void *dinp, void *dw, void *db, const 
 /* ---------------------------------------------------------------------------------------------- */
 /* bias gradient: db[oc] += sum_n dout[n, oc] */
 
-template <typename T>
-__global__ void mb_bias_grad_part_k(float *part, const T *dout, int N, int OC, int ld,
-                                    int rows_per) {
-    int c = blockIdx.x * blockDim.x + threadIdx.x, r = blockIdx.y;
-    if (c >= OC) return;
-    int n0 = r * rows_per, n1 = n0 + rows_per < N ? n0 + rows_per : N;
-    float s = 0.0f;
-    for (int n = n0; n < n1; n++) s += mb_ld(dout + (size_t)n * ld + c);
-    part[(size_t)r * OC + c] = s;
-}
-
-/* The same partial sums 16 bytes a load: block (32 x 8 threads) sums rows_per rows of 32 V-wide
+/* Partial column sums part[r, oc] over rows [64 r, 64 r + 64) of dout, V columns a load (16 bytes
+ * where dout's rows are aligned, else 1): block (32 x 8 threads) sums its 64 rows of 32 V-wide
  * column packs, each of its 8 row lanes every 8th row, then the lanes in order. */
 #define MB_BG_ROWS 64
 template <typename T, int V>
 __global__ void __launch_bounds__(256)
-    mb_bias_grad_vec_k(float *part, const T *dout, int N, int OC, int ld) {
+    mb_bias_grad_part_k(float *part, const T *dout, int N, int OC, int ld) {
     __shared__ float sh[8][32 * V + 1];
     const int tx = threadIdx.x, ty = threadIdx.y, c = (blockIdx.x * 32 + tx) * V;
     const int n0 = blockIdx.y * MB_BG_ROWS, n1 = min(n0 + MB_BG_ROWS, N);
@@ -511,30 +501,27 @@ __global__ void __launch_bounds__(256)
     }
 }
 
+template <typename T, int V>
+static void mb_bias_grad_v(mb_ctx *ctx, void *db, const void *dout, int N, int OC, int ld) {
+    int R = (N + MB_BG_ROWS - 1) / MB_BG_ROWS;
+    float *part = (float *)mb_cuda_scratch(ctx, (size_t)R * OC * sizeof(float));
+    if (!part) return;
+    dim3 grd((unsigned)((OC / V + 31) / 32), (unsigned)R), blk(32, 8);
+    mb_bias_grad_part_k<T, V>
+        <<<grd, blk, 0, mb_cuda_stream(ctx)>>>(part, (const T *)dout, N, OC, ld);
+    if (MB_CUDA_LAUNCHED(ctx)) return;
+    mb_colsum_final<T>(ctx, (T *)db, part, R, OC);
+}
+
 template <typename T>
 static void mb_bias_grad(mb_ctx *ctx, void *db, const void *dout, int N, int OC, int ld) {
     if (mb_cuda_failed(ctx)) return;
     if (!db || N <= 0 || OC <= 0) return;
     constexpr int V = 16 / sizeof(T);
-    if (OC % V == 0 && ld % V == 0 && mb_al16(dout)) {
-        int R = (N + MB_BG_ROWS - 1) / MB_BG_ROWS;
-        float *part = (float *)mb_cuda_scratch(ctx, (size_t)R * OC * sizeof(float));
-        if (!part) return;
-        dim3 grd((unsigned)((OC / V + 31) / 32), (unsigned)R), blk(32, 8);
-        mb_bias_grad_vec_k<T, V>
-            <<<grd, blk, 0, mb_cuda_stream(ctx)>>>(part, (const T *)dout, N, OC, ld);
-        if (MB_CUDA_LAUNCHED(ctx)) return;
-        mb_colsum_final<T>(ctx, (T *)db, part, R, OC);
-        return;
-    }
-    int rows_per = (int)mb_colsum_rows_per((size_t)N), R = (N + rows_per - 1) / rows_per;
-    float *part = (float *)mb_cuda_scratch(ctx, (size_t)R * OC * sizeof(float));
-    if (!part) return;
-    dim3 grd((unsigned)((OC + MB_THREADS - 1) / MB_THREADS), (unsigned)R);
-    mb_bias_grad_part_k<T>
-        <<<grd, MB_THREADS, 0, mb_cuda_stream(ctx)>>>(part, (const T *)dout, N, OC, ld, rows_per);
-    if (MB_CUDA_LAUNCHED(ctx)) return;
-    mb_colsum_final<T>(ctx, (T *)db, part, R, OC);
+    if (OC % V == 0 && ld % V == 0 && mb_al16(dout))
+        mb_bias_grad_v<T, V>(ctx, db, dout, N, OC, ld);
+    else
+        mb_bias_grad_v<T, 1>(ctx, db, dout, N, OC, ld);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -847,52 +834,23 @@ template <typename T> static void mb_widen(mb_ctx *ctx, void *dst, const void *s
     MB_CUDA_LAUNCHED(ctx);
 }
 
-/* One AdamW update: the weight pi, moments mi and vi in place, for gradient gi. */
-struct mb_adamw_c {
-    float decay, w1, b2, w2, step, bc2s, e;
-};
-__device__ __forceinline__ void mb_adamw_1(float &pi, float gi, float &mi, float &vi,
-                                           const mb_adamw_c &c) {
-    pi = __fmul_rn(pi, c.decay);
-    mi = __fadd_rn(mi, __fmul_rn(c.w1, __fsub_rn(gi, mi)));
-    vi = __fadd_rn(__fmul_rn(vi, c.b2), __fmul_rn(__fmul_rn(c.w2, gi), gi));
-    float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), c.bc2s), c.e);
-    pi = __fsub_rn(pi, __fmul_rn(c.step, __fdiv_rn(mi, denom)));
-}
-
 template <typename T>
 __global__ void mb_adamw_k(T *p, const T *g, float *m, float *v, float *master, size_t n,
-                           mb_adamw_c c) {
+                           float decay, float w1, float b2, float w2, float step, float bc2s,
+                           float e) {
     MB_GRID_LOOP(i, n) {
-        float pi = mb_ldw(p, master, i), mi = m[i], vi = v[i];
-        mb_adamw_1(pi, mb_ld(g + i), mi, vi, c);
+        float pi = mb_ldw(p, master, i);
+        float gi = mb_ld(g + i);
+        pi = __fmul_rn(pi, decay);
+        float mi = m[i];
+        mi = __fadd_rn(mi, __fmul_rn(w1, __fsub_rn(gi, mi)));
+        float vi = __fadd_rn(__fmul_rn(v[i], b2), __fmul_rn(__fmul_rn(w2, gi), gi));
+        float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), bc2s), e);
+        pi = __fsub_rn(pi, __fmul_rn(step, __fdiv_rn(mi, denom)));
         m[i] = mi;
         v[i] = vi;
         if (master) master[i] = pi;
         mb_st(p + i, pi);
-    }
-}
-
-/* The same, four elements a thread in 16-byte (fp32) and 8-byte (bf16) accesses: n / 4 packs. */
-template <typename T>
-__global__ void mb_adamw4_k(T *p, const T *g, float *m, float *v, float *master, size_t n4,
-                            mb_adamw_c c) {
-    MB_GRID_LOOP(i, n4) {
-        mb_pk<T, 4> pp = ((const mb_pk<T, 4> *)p)[i], gg = ((const mb_pk<T, 4> *)g)[i];
-        float4 mm = ((const float4 *)m)[i], vv = ((const float4 *)v)[i], w;
-        if (master)
-            w = ((const float4 *)master)[i];
-        else
-            w = make_float4(mb_ld(&pp.v[0]), mb_ld(&pp.v[1]), mb_ld(&pp.v[2]), mb_ld(&pp.v[3]));
-        mb_adamw_1(w.x, mb_ld(&gg.v[0]), mm.x, vv.x, c);
-        mb_adamw_1(w.y, mb_ld(&gg.v[1]), mm.y, vv.y, c);
-        mb_adamw_1(w.z, mb_ld(&gg.v[2]), mm.z, vv.z, c);
-        mb_adamw_1(w.w, mb_ld(&gg.v[3]), mm.w, vv.w, c);
-        ((float4 *)m)[i] = mm;
-        ((float4 *)v)[i] = vv;
-        if (master) ((float4 *)master)[i] = w;
-        mb_st(&pp.v[0], w.x), mb_st(&pp.v[1], w.y), mb_st(&pp.v[2], w.z), mb_st(&pp.v[3], w.w);
-        ((mb_pk<T, 4> *)p)[i] = pp;
     }
 }
 
@@ -902,17 +860,12 @@ static void mb_adamw(mb_ctx *ctx, void *p, const void *g, void *m, void *v, void
                      double bc2) {
     if (mb_cuda_failed(ctx)) return;
     if (!n) return;
-    mb_adamw_c c = {
-        (float)(1.0 - lr * wd), (float)(1.0 - beta1), (float)beta2, (float)(1.0 - beta2),
-        (float)(lr / bc1),      (float)sqrt(bc2),     (float)eps};
-    const uintptr_t mis = ((uintptr_t)p | (uintptr_t)g) % (4 * sizeof(T)) |
-                          ((uintptr_t)m | (uintptr_t)v | (uintptr_t)master) % 16;
-    if (n % 4 == 0 && !mis)
-        mb_adamw4_k<T><<<mb_cuda_blocks(n / 4, MB_THREADS), MB_THREADS, 0, mb_cuda_stream(ctx)>>>(
-            (T *)p, (const T *)g, (float *)m, (float *)v, (float *)master, n / 4, c);
-    else
-        mb_adamw_k<T><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, mb_cuda_stream(ctx)>>>(
-            (T *)p, (const T *)g, (float *)m, (float *)v, (float *)master, n, c);
+    float decay = (float)(1.0 - lr * wd), w1 = (float)(1.0 - beta1), b2 = (float)beta2,
+          w2 = (float)(1.0 - beta2), step = (float)(lr / bc1), bc2s = (float)sqrt(bc2),
+          e = (float)eps;
+    mb_adamw_k<T><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, mb_cuda_stream(ctx)>>>(
+        (T *)p, (const T *)g, (float *)m, (float *)v, (float *)master, n, decay, w1, b2, w2, step,
+        bc2s, e);
     MB_CUDA_LAUNCHED(ctx);
 }
 
