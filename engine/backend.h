@@ -30,6 +30,16 @@ typedef struct mb_dev_info {
     char name[128], uuid[64], driver[32], runtime[32], blas[32];
 } mb_dev_info;
 
+/* One tensor of a multi-tensor AdamW update (adamw_many): buffers as adamw's, with this tensor's
+ * own bias corrections (parameters may have taken different numbers of updates). */
+typedef struct mb_adamw_tensor {
+    void *p;
+    const void *g;
+    void *m, *v, *master;
+    size_t n;
+    double bc1, bc2;
+} mb_adamw_tensor;
+
 /* Every kernel takes the context first (CUDA: its stream, handles and workspace) and is
  * asynchronous on a GPU: errors are kept in the context and come back from the next call that
  * returns a status (sync, to_host). Shapes: N = B*T rows; C channels; OC output channels; V vocab.
@@ -245,6 +255,24 @@ typedef struct mb_backend {
                       const void *out, const void *lse, void *D, int B, int T, int C, int NH);
     /* 1 when head size hs has a kernel; NULL: every size does. */
     int (*flash_head_ok)(int hs);
+
+    /* --- fused linear layers and optimizer (NULL: the engine runs the unfused kernels above).
+     * Each computes what its unfused sequence computes; a GPU may round once where the sequence
+     * rounds twice. --- */
+    /* out[N,OC] = inp . w^T + b + res (matmul_fwd then residual_fwd; b may be NULL; res[N,OC] is
+     * read, out != res) */
+    void (*matmul_fwd_res)(struct mb_ctx *ctx, void *out, const void *inp, const void *w,
+                           const void *b, const void *res, int N, int C, int OC);
+    /* pre[N,OC] = inp . w^T + b, out = gelu(pre) (matmul_fwd then gelu_fwd) */
+    void (*matmul_fwd_gelu)(struct mb_ctx *ctx, void *out, void *pre, const void *inp,
+                            const void *w, const void *b, int N, int C, int OC);
+    /* matmul_bwd (ld = OC) with dinp = (dout . w) * gelu'(pre): matmul_bwd then gelu_bwd on dinp;
+     * dinp is not NULL */
+    void (*matmul_bwd_dgelu)(struct mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
+                             const void *inp, const void *w, const void *pre, int N, int C, int OC);
+    /* adamw on each of n tensors, as n calls of adamw would (the same arithmetic per element) */
+    void (*adamw_many)(struct mb_ctx *ctx, const mb_adamw_tensor *t, int n, double lr, double beta1,
+                       double beta2, double eps, double wd);
 } mb_backend;
 
 #define MB_ADAM8_BLOCK 256 /* elements per absmax in adam8bit (bitsandbytes' BLOCKSIZE_2STATE) */

@@ -91,6 +91,7 @@ void mb_train_fini(mb_train *tr) {
     }
     if (tr->model && tr->model->hooks == &tr->hooks) tr->model->hooks = NULL;
     free(tr->plan.trainable);
+    free(tr->ready);
     free(tr->pred_trainable);
     free(tr->pred_mode);
     free(tr->default_vals);
@@ -175,9 +176,10 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_metho
     }
     /* the parameters are final now: the step's trainable mask and the prediction's */
     tr->plan.trainable = malloc((size_t)model->nparams);
+    tr->ready = malloc((size_t)model->nparams * sizeof *tr->ready);
     tr->pred_trainable = malloc((size_t)model->nparams);
     tr->pred_mode = malloc((size_t)model->cfg.layers + 1);
-    if (!tr->plan.trainable || !tr->pred_trainable || !tr->pred_mode) {
+    if (!tr->plan.trainable || !tr->ready || !tr->pred_trainable || !tr->pred_mode) {
         mb_train_fini(tr);
         return mb_error(ctx, MB_ENOMEM, "host allocation");
     }
@@ -219,10 +221,20 @@ mb_status mb_train_step(mb_train *tr, const int32_t *tokens, const int32_t *targ
     mb_mem_set_phase(&ctx->mem, MB_PHASE_BACKWARD);
     MB_TRY(mb_gpt_backward(ctx, m));
     mb_mem_set_phase(&ctx->mem, MB_PHASE_OPTIMIZER);
-    for (int i = 0; i < m->nparams; i++) {
-        mb_param *p = &m->params[i];
-        if (!tr->plan.trainable[i] || !p->g.ptr) continue;
-        MB_TRY(CALL(tr, S_OPTIMIZER_STEP, optimizer_step, p));
+    const mb_method *opt = tr->methods[OWNER(tr, S_OPTIMIZER_STEP)];
+    if (opt->optimizer_step_many) {
+        int n = 0;
+        for (int i = 0; i < m->nparams; i++)
+            if (tr->plan.trainable[i] && m->params[i].g.ptr) tr->ready[n++] = &m->params[i];
+        tr->calls[S_OPTIMIZER_STEP] += (uint64_t)n; /* counted per parameter, as below */
+        s = opt->optimizer_step_many(tr->priv[OWNER(tr, S_OPTIMIZER_STEP)], tr, tr->ready, n);
+        if (s != MB_OK) return s;
+    } else {
+        for (int i = 0; i < m->nparams; i++) {
+            mb_param *p = &m->params[i];
+            if (!tr->plan.trainable[i] || !p->g.ptr) continue;
+            MB_TRY(CALL(tr, S_OPTIMIZER_STEP, optimizer_step, p));
+        }
     }
     tr->step++;
     return ctx->be->sync ? ctx->be->sync(ctx) : MB_OK;

@@ -23,13 +23,14 @@ typedef struct mb_train {
     const mb_pvalue *vals[MB_MAX_STACK];
     int inited[MB_MAX_STACK];
     mb_pvalue *default_vals; /* the implicit optimizer's defaults */
-    int owner[MB_NSLOTS]; /* index into methods[] of each slot's owner, -1 = engine default */
-    mb_step_plan plan;    /* trainable[] lives here */
+    int owner[MB_NSLOTS];    /* index into methods[] of each slot's owner, -1 = engine default */
+    mb_step_plan plan;       /* trainable[] lives here */
+    mb_param **ready;        /* [model.nparams]: the parameters optimizer_step_many gets */
     mb_gpt_hooks hooks;
     mb_buf *master; /* mixed precision: sdtype master weights per parameter id (mb_train_master) */
     int nmaster;    /* entries of master */
     uint8_t *pred_trainable; /* mb_train_predict's trainable mask (mb_predict.trainable) */
-    uint8_t *pred_mode; /* and its blocks' activation modes (mb_predict.walk.mode) */
+    uint8_t *pred_mode;      /* and its blocks' activation modes (mb_predict.walk.mode) */
     /* per-step counts of slot calls, for tests and the run log */
     uint64_t calls[MB_NSLOTS];
 } mb_train;
@@ -59,8 +60,9 @@ mb_status mb_opt_state_init(mb_train *tr, mb_opt_state *s, const char *who);
 void mb_opt_state_fini(mb_train *tr, mb_opt_state *s); /* safe on a zeroed or half-made state */
 
 /* One step on batch (tokens, targets)[B*T]: begin_step, forward, backward (grad_ready as each
- * gradient completes), optimizer_step per parameter still holding a gradient, or train_step alone.
- * Sets the tracker's phase as it goes. *loss gets the training loss of the step. */
+ * gradient completes), optimizer_step per parameter still holding a gradient (or
+ * optimizer_step_many once with all of them), or train_step alone. Sets the tracker's phase as it
+ * goes. *loss gets the training loss of the step. */
 mb_status mb_train_step(mb_train *tr, const int32_t *tokens, const int32_t *targets, int B, int T,
                         double *loss);
 

@@ -2,6 +2,7 @@
  * formulas (foreach=False); state m and v in the backend's state type (fp32 under bf16 mixed
  * precision, which also updates an fp32 master copy), allocated at first update. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "../engine/train.h"
 
@@ -18,7 +19,9 @@ static const mb_param_decl params[P_N] = {
 
 typedef struct adamw_state {
     double lr, beta1, beta2, eps, wd;
-    mb_opt_state st; /* a: m, b: v, t: updates per parameter */
+    mb_opt_state st;    /* a: m, b: v, t: updates per parameter */
+    mb_adamw_tensor *t; /* the multi-tensor call's table, cap entries */
+    int cap;
 } adamw_state;
 
 static mb_status adamw_init(void *priv, mb_train *tr, const mb_pvalue *v) {
@@ -34,10 +37,14 @@ static mb_status adamw_init(void *priv, mb_train *tr, const mb_pvalue *v) {
 static void adamw_fini(void *priv, mb_train *tr) {
     adamw_state *s = priv;
     mb_opt_state_fini(tr, &s->st);
+    free(s->t);
+    s->t = NULL;
+    s->cap = 0;
 }
 
-static mb_status adamw_step(void *priv, mb_train *tr, mb_param *p) {
-    adamw_state *s = priv;
+/* Parameter p's update as one tensor of a multi-tensor call: its state made on first use, its
+ * update count advanced and its bias corrections taken. */
+static mb_status adamw_prepare(adamw_state *s, mb_train *tr, mb_param *p, mb_adamw_tensor *out) {
     mb_ctx *ctx = tr->ctx;
     int i = p->id;
     size_t bytes = p->numel * mb_dtype_size(ctx->be->sdtype);
@@ -50,10 +57,43 @@ static mb_status adamw_step(void *priv, mb_train *tr, mb_param *p) {
     mb_buf *master;
     MB_TRY(mb_train_master(tr, p, &master));
     int t = ++s->st.t[i];
-    double bc1 = 1.0 - pow(s->beta1, t), bc2 = 1.0 - pow(s->beta2, t);
-    ctx->be->adamw(ctx, p->w.ptr, p->g.ptr, s->st.a[i].ptr, s->st.b[i].ptr,
-                   master ? master->ptr : NULL, p->numel, s->lr, s->beta1, s->beta2, s->eps, s->wd,
-                   bc1, bc2);
+    *out = (mb_adamw_tensor){p->w.ptr,
+                             p->g.ptr,
+                             s->st.a[i].ptr,
+                             s->st.b[i].ptr,
+                             master ? master->ptr : NULL,
+                             p->numel,
+                             1.0 - pow(s->beta1, t),
+                             1.0 - pow(s->beta2, t)};
+    return MB_OK;
+}
+
+static mb_status adamw_step(void *priv, mb_train *tr, mb_param *p) {
+    adamw_state *s = priv;
+    mb_adamw_tensor t;
+    MB_TRY(adamw_prepare(s, tr, p, &t));
+    tr->ctx->be->adamw(tr->ctx, t.p, t.g, t.m, t.v, t.master, t.n, s->lr, s->beta1, s->beta2,
+                       s->eps, s->wd, t.bc1, t.bc2);
+    return MB_OK;
+}
+
+/* Every parameter in one backend call where the backend has adamw_many (CUDA: one launch for up
+ * to MB_ADAMW_MANY tensors), else one adamw call each. */
+static mb_status adamw_step_many(void *priv, mb_train *tr, mb_param *const *ps, int n) {
+    adamw_state *s = priv;
+    const mb_backend *be = tr->ctx->be;
+    if (!be->adamw_many) {
+        for (int i = 0; i < n; i++) MB_TRY(adamw_step(priv, tr, ps[i]));
+        return MB_OK;
+    }
+    if (n > s->cap) {
+        mb_adamw_tensor *t = realloc(s->t, (size_t)n * sizeof *t);
+        if (!t) return mb_error(tr->ctx, MB_ENOMEM, "adamw: host table of %d tensors", n);
+        s->t = t;
+        s->cap = n;
+    }
+    for (int i = 0; i < n; i++) MB_TRY(adamw_prepare(s, tr, ps[i], &s->t[i]));
+    be->adamw_many(tr->ctx, s->t, n, s->lr, s->beta1, s->beta2, s->eps, s->wd);
     return MB_OK;
 }
 
@@ -77,4 +117,5 @@ const mb_method mb_method_adamw = {
     .fini = adamw_fini,
     .optimizer_step = adamw_step,
     .predict_bytes = adamw_predict,
+    .optimizer_step_many = adamw_step_many,
 };

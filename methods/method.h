@@ -10,7 +10,7 @@
 #include "../engine/ctx.h"
 #include "../engine/models/gpt.h"
 
-#define MB_METHOD_ABI_VERSION 3u
+#define MB_METHOD_ABI_VERSION 4u
 
 /* ---- declared hyperparameters ---- */
 typedef enum mb_ptype { MB_PT_INT, MB_PT_FLOAT, MB_PT_BOOL, MB_PT_ENUM } mb_ptype;
@@ -106,6 +106,12 @@ typedef struct mb_method {
     /* Called for every method that has it, in stack order, once after the last training step and
      * before the final evaluation (mb_train_finish): LoRA merges its adapters into the weights. */
     mb_status (*finish)(void *priv, struct mb_train *tr);
+
+    /* ---- appended in ABI 4 ---- */
+    /* Optional beside optimizer_step: called once after backward with every trainable parameter
+     * that still holds a gradient, in parameter order, instead of optimizer_step for each, so an
+     * optimizer may update them all in one launch (adamw). */
+    mb_status (*optimizer_step_many)(void *priv, struct mb_train *tr, mb_param *const *ps, int n);
 } mb_method;
 
 /* The entry point an out-of-tree plugin exports: returns its method table. */

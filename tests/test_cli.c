@@ -258,8 +258,8 @@ int main(int argc, char **argv) {
     o = mb("run --plugin %s/libmb_bad_abi.so %s/plug.yaml", build, tmp);
     CHECK(o.rc == 2, "bad abi rc %d", o.rc);
     snprintf(exp, sizeof exp,
-             "membench run: plugin %s/libmb_bad_abi.so was built for method ABI version 4, this "
-             "membench has version 3: rebuild it against this methods/method.h\n",
+             "membench run: plugin %s/libmb_bad_abi.so was built for method ABI version 5, this "
+             "membench has version 4: rebuild it against this methods/method.h\n",
              build);
     CHECK_STR(o.se, exp);
     drop(&o);

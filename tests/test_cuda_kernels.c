@@ -550,6 +550,101 @@ static void t_matmul_bwd(tcase *tc, const shape *s) {
     pairs_free(tc);
 }
 
+/* Elements in which the GPU sides of a and b differ (n elements of the table's dtype each). */
+static size_t gpu_diff(tcase *tc, const pair *a, const pair *b, const char *what) {
+    size_t es = mb_dtype_size(tc->gb->dtype), n = a->n, diff = 0;
+    MB_ASSERT(b->n == n && a->kind == DT && b->kind == DT);
+    unsigned char *x = gpu_bytes(tc, a, what), *y = gpu_bytes(tc, b, what);
+    for (size_t i = 0; x && y && i < n; i++) diff += memcmp(x + i * es, y + i * es, es) != 0;
+    free(x);
+    free(y);
+    return diff;
+}
+
+/* That a fused slot took its fused path: where one GEMM covers the layer (every size a multiple of
+ * 8) bf16 results must differ from the unfused sequence in some elements, since the epilogue rounds
+ * once where the sequence rounds twice; where it cannot, the slot falls back to that very sequence
+ * and the bits must be equal, on every table. */
+static void expect_path(tcase *tc, const char *what, const pair *fused, const pair *plain,
+                        int aligned) {
+    size_t diff = gpu_diff(tc, fused, plain, what);
+    printf("%-56s %-10s %zu of %zu elements differ from the unfused kernels (%s)\n", tc->label,
+           tc->gb->name, diff, fused->n, aligned ? "epilogue" : "fallback");
+    if (!aligned)
+        CHECK(diff == 0, "%s %s on %s: the fallback differs from the unfused kernels in %zu",
+              tc->label, what, tc->gb->name, diff);
+    else if (tc->gb->dtype == MB_BF16)
+        CHECK(diff > 0, "%s %s on %s: equal to the unfused kernels: the epilogue did not run",
+              tc->label, what, tc->gb->name);
+}
+
+/* The fused linear slots (matmul + residual, matmul + GELU, matmul backward + GELU's gradient)
+ * against the fp64 reference of the sequence each stands for, and which path they took. */
+static void t_matmul_fused(tcase *tc, const shape *s) {
+    int N = s->B * s->T, C = s->C, OC = s->OC, aligned = C % 8 == 0 && OC % 8 == 0;
+    pair inp, w, b, res, out, pre, plain, dout, dinp, dw, db;
+    pair_new(tc, &inp, (size_t)N * C, DT, "inp");
+    pair_rand(tc, &inp, 0, 1);
+    pair_new(tc, &w, (size_t)OC * C, DT, "w");
+    pair_rand(tc, &w, 0, 0.3);
+    pair_new(tc, &b, (size_t)OC, DT, "b");
+    pair_rand(tc, &b, 0, 1);
+    pair_new(tc, &res, (size_t)N * OC, DT, "res");
+    pair_rand(tc, &res, 0, 1);
+    pair_new(tc, &out, (size_t)N * OC, DT, "out");
+    pair_new(tc, &pre, (size_t)N * OC, DT, "pre");
+    pair_new(tc, &plain, (size_t)N * OC, DT, "plain");
+
+    pair_poison(tc, &out);
+    set_label(tc, "matmul_fwd_res N=%d C=%d OC=%d", N, C, OC);
+    tc->gb->matmul_fwd_res(tc->gc, G(out), G(inp), G(w), G(b), G(res), N, C, OC);
+    tc->cb->matmul_fwd_res(tc->cc, R(out), R(inp), R(w), R(b), R(res), N, C, OC);
+    expect_close(tc, "out", &out, tol(tc, TOL_GEMM));
+    tc->gb->matmul_fwd(tc->gc, G(plain), G(inp), G(w), G(b), N, C, OC, OC);
+    tc->gb->residual_fwd(tc->gc, G(plain), G(plain), G(res), (size_t)N * OC);
+    expect_path(tc, "out", &out, &plain, aligned);
+
+    pair_poison(tc, &out);
+    pair_poison(tc, &pre);
+    set_label(tc, "matmul_fwd_gelu N=%d C=%d OC=%d", N, C, OC);
+    tc->gb->matmul_fwd_gelu(tc->gc, G(out), G(pre), G(inp), G(w), G(b), N, C, OC);
+    tc->cb->matmul_fwd_gelu(tc->cc, R(out), R(pre), R(inp), R(w), R(b), N, C, OC);
+    expect_close(tc, "out", &out, tol(tc, TOL_GEMM));
+    expect_close(tc, "pre", &pre, tol(tc, TOL_GEMM));
+    tc->gb->gelu_fwd(tc->gc, G(plain), G(pre), (size_t)N * OC);
+    expect_path(tc, "out", &out, &plain, aligned);
+
+    /* backward of a layer whose input is a GELU's output: width C, pre-activation pre[N, C] */
+    pairs_free(tc);
+    pair_new(tc, &dout, (size_t)N * OC, DT, "dout");
+    pair_rand(tc, &dout, 0, 1);
+    pair_new(tc, &inp, (size_t)N * C, DT, "inp");
+    pair_rand(tc, &inp, 0, 1);
+    pair_new(tc, &pre, (size_t)N * C, DT, "pre");
+    pair_rand(tc, &pre, 0, 2);
+    pair_new(tc, &w, (size_t)OC * C, DT, "w");
+    pair_rand(tc, &w, 0, 0.3);
+    pair_new(tc, &dinp, (size_t)N * C, DT, "dinp");
+    pair_new(tc, &plain, (size_t)N * C, DT, "plain");
+    pair_new(tc, &dw, (size_t)OC * C, DT, "dw");
+    pair_rand(tc, &dw, 0, 1);
+    pair_new(tc, &db, (size_t)OC, DT, "db");
+    pair_rand(tc, &db, 0, 1);
+    pair_poison(tc, &dinp);
+    set_label(tc, "matmul_bwd_dgelu N=%d C=%d OC=%d", N, C, OC);
+    tc->gb->matmul_bwd_dgelu(tc->gc, G(dinp), G(dw), G(db), G(dout), G(inp), G(w), G(pre), N, C,
+                             OC);
+    tc->cb->matmul_bwd_dgelu(tc->cc, R(dinp), R(dw), R(db), R(dout), R(inp), R(w), R(pre), N, C,
+                             OC);
+    expect_close(tc, "dinp", &dinp, tol(tc, TOL_GEMM));
+    expect_close(tc, "dw", &dw, tol(tc, TOL_GEMM));
+    expect_close(tc, "db", &db, tol(tc, TOL_ELEM));
+    tc->gb->matmul_bwd(tc->gc, G(plain), NULL, NULL, G(dout), G(inp), G(w), N, C, OC, OC);
+    tc->gb->gelu_bwd(tc->gc, G(plain), G(pre), G(plain), (size_t)N * C);
+    expect_path(tc, "dinp", &dinp, &plain, aligned);
+    pairs_free(tc);
+}
+
 static void t_attention_fwd(tcase *tc, const shape *s) {
     int B = s->B, T = s->T, C = s->C, NH = s->NH;
     pair qkv, out, att;
@@ -770,6 +865,70 @@ static void t_adamw(tcase *tc, size_t n) {
     expect_close(tc, "v", &v, tol(tc, TOL_STATE));
     if (gmaster) expect_close2(tc, "master", &master, &p, tol(tc, TOL_STATE));
     pairs_free(tc);
+}
+
+/* adamw_many over k tensors of assorted sizes (one element, a partial block, several blocks) and
+ * update counts must give, bit for bit, what adamw gives one tensor at a time; k > 224 takes more
+ * than one launch. */
+static void t_adamw_many(tcase *tc, int k) {
+    enum { P, GR, M, V, MS, NB };
+    const mb_backend *be = tc->gb;
+    mb_ctx *ctx = tc->gc;
+    int mixed = be->dtype != be->sdtype;
+    double lr = 0.05, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
+    mb_buf *bufs = calloc((size_t)k * 2 * NB, sizeof *bufs); /* [tensor][run][buffer] */
+    mb_adamw_tensor *t = calloc((size_t)k, sizeof *t);
+    MB_ASSERT(bufs && t);
+    size_t total = 0;
+    for (int i = 0; i < k; i++) {
+        size_t n = i % 5 == 0 ? 1 : i % 5 == 1 ? 4097 : (size_t)(i * 977 % 9000 + 3);
+        total += n;
+        double *h[NB];
+        h[P] = fill_normal(tc, n, 0, 1);
+        h[GR] = fill_normal(tc, n, 0, 1);
+        h[M] = fill_normal(tc, n, 0, 0.1);
+        h[V] = fill_normal(tc, n, 0, 1);
+        for (size_t j = 0; j < n; j++) h[V][j] = 0.01 * h[V][j] * h[V][j];
+        h[MS] = h[P];
+        for (int r = 0; r < 2; r++)
+            for (int q = 0; q < NB; q++) {
+                mb_buf *bb = &bufs[((size_t)i * 2 + r) * NB + q];
+                if (q == MS && !mixed) continue;
+                mb_dtype ty = q == P || q == GR ? be->dtype : be->sdtype;
+                MUST(ctx, mb_alloc(ctx, bb, n * mb_dtype_size(ty), MB_MEM_OTHER, "adamw_many"));
+                upload(ctx, bb, ty, DT, h[q], n);
+            }
+        for (int q = 0; q < MS; q++) free(h[q]);
+        int steps = 1 + i % 7;
+        mb_buf *a = &bufs[(size_t)i * 2 * NB];
+        t[i] = (mb_adamw_tensor){
+            a[P].ptr, a[GR].ptr,          a[M].ptr,          a[V].ptr, mixed ? a[MS].ptr : NULL,
+            n,        1 - pow(b1, steps), 1 - pow(b2, steps)};
+        mb_buf *c = a + NB;
+        be->adamw(ctx, c[P].ptr, c[GR].ptr, c[M].ptr, c[V].ptr, mixed ? c[MS].ptr : NULL, n, lr, b1,
+                  b2, eps, wd, t[i].bc1, t[i].bc2);
+    }
+    set_label(tc, "adamw_many k=%d (%zu elements)%s", k, total, mixed ? " +master" : "");
+    be->adamw_many(ctx, t, k, lr, b1, b2, eps, wd);
+    size_t diff = 0, bytes = 0;
+    for (int i = 0; i < k; i++)
+        for (int q = 0; q < NB; q++) {
+            mb_buf *a = &bufs[(size_t)i * 2 * NB + q], *c = a + NB;
+            if (!a->ptr) continue;
+            unsigned char *x = malloc(a->bytes), *y = malloc(a->bytes);
+            MB_ASSERT(x && y);
+            if (fetch_raw(tc, ctx, a, x, "many") && fetch_raw(tc, ctx, c, y, "one"))
+                for (size_t j = 0; j < a->bytes; j++) diff += x[j] != y[j];
+            bytes += a->bytes;
+            free(x);
+            free(y);
+        }
+    printf("%-56s %-10s %zu of %zu bytes differ from one adamw a tensor  %s\n", tc->label, be->name,
+           diff, bytes, diff ? "FAIL" : "ok");
+    CHECK(diff == 0, "%s on %s: %zu bytes differ from adamw", tc->label, be->name, diff);
+    for (size_t i = 0; i < (size_t)k * 2 * NB; i++) mb_free(ctx, &bufs[i]);
+    free(bufs);
+    free(t);
 }
 
 static void t_sgd(tcase *tc, size_t n) {
@@ -1185,6 +1344,7 @@ static int run_table(const mb_backend *be) {
         t_gelu_fwd(&tc, s);
         t_gelu_bwd(&tc, s);
         t_residual_fwd(&tc, s);
+        t_matmul_fused(&tc, s);
         t_crossentropy_fwd(&tc, s);
         t_crossentropy_bwd(&tc, s);
         t_crossentropy_fused(&tc, s);
@@ -1219,6 +1379,8 @@ static int run_table(const mb_backend *be) {
         t_flash(&tc, 1, 1024, 2, hs);
         t_flash(&tc, 2, 1000, 2, hs);
     }
+    t_adamw_many(&tc, 6);
+    t_adamw_many(&tc, 300); /* two launches */
     /* SVD shapes of the projected GPT matrices: tall, wide, square */
     t_svd_top(&tc, 192, 64, 8);
     t_svd_top(&tc, 300, 1000, 16);

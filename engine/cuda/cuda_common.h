@@ -14,11 +14,12 @@ extern "C" {
 #include "../ctx.h"
 }
 
-/* A cuBLASLt algorithm chosen once per GEMM shape (the heuristic query costs more host time than a
- * small GEMM takes on the device). */
+/* A cuBLASLt algorithm chosen once per GEMM shape and epilogue (the heuristic query costs more host
+ * time than a small GEMM takes on the device); none: the heuristic offered nothing. */
 typedef struct mb_lt_algo {
     int used;
-    int ta, tb, m, n, k, lda, ldb, ldd, bias, accumulate, dtype;
+    int ta, tb, m, n, k, lda, ldb, ldd, epi, accumulate, cin, ldaux, dtype;
+    int none;
     cublasLtMatmulAlgo_t algo;
 } mb_lt_algo;
 #define MB_LT_CACHE 64

@@ -14,6 +14,7 @@ extern "C" {
 #endif
 
 struct mb_ctx;
+struct mb_adamw_tensor;
 
 #define MB_CUDA_KERNEL_DECLS(sfx)                                                                  \
     void mb_cuda_encoder_fwd_##sfx(struct mb_ctx *ctx, void *out, const int32_t *tok,              \
@@ -70,6 +71,16 @@ struct mb_ctx;
                                      const void *R, const void *N, size_t m, size_t n,             \
                                      size_t rows, size_t cols, int axis, int front, double k,      \
                                      void *lim_state, double step, double decay, void *s_scratch); \
+    void mb_cuda_adamw_many_##sfx(struct mb_ctx *ctx, const struct mb_adamw_tensor *t, int n,     \
+                                  double lr, double beta1, double beta2, double eps, double wd);   \
+    void mb_cuda_matmul_fwd_res_##sfx(struct mb_ctx *ctx, void *out, const void *inp,              \
+                                      const void *w, const void *b, const void *res, int N, int C, \
+                                      int OC);                                                     \
+    void mb_cuda_matmul_fwd_gelu_##sfx(struct mb_ctx *ctx, void *out, void *pre, const void *inp,  \
+                                       const void *w, const void *b, int N, int C, int OC);        \
+    void mb_cuda_matmul_bwd_dgelu_##sfx(struct mb_ctx *ctx, void *dinp, void *dw, void *db,        \
+                                        const void *dout, const void *inp, const void *w,          \
+                                        const void *pre, int N, int C, int OC);                    \
     /* db[OC] += column sums of dout[N,OC], rows ld apart (deterministic two-stage reduction) */   \
     void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, int OC,    \
                                  int ld);

@@ -18,13 +18,26 @@ template <> constexpr cudaDataType_t data_type<__nv_bfloat16>() {
     return CUDA_R_16BF;
 }
 
-/* D[m,n] (column-major, ld ldd) = alpha * op(A) op(B) + beta * D, optional bias[m] added per row of
- * the column-major result. A is m x k after op, B is k x n after op. */
+/* What a GEMM's epilogue adds to D = op(A) op(B) + beta * D: a bias[m] per row of the column-major
+ * result; a separate input matrix cin (D = op(A) op(B) + cin, beta 1, same layout as D); GELU with
+ * the pre-activation written to aux (GELU_AUX_BIAS), or D multiplied by gelu'(aux) (DGELU). */
+struct lt_epi {
+    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
+    const void *bias = nullptr;
+    const void *cin = nullptr;
+    const void *aux = nullptr;
+    int ldaux = 0;
+};
+
+/* D[m,n] (column-major, ld ldd) = op(A) op(B) + beta * D (or + cin) through the epilogue e. A is
+ * m x k after op, B is k x n after op. Returns 1 when the GEMM was queued; 0 when cuBLASLt has no
+ * algorithm for it, which is an error unless `optional` (then nothing ran and the caller falls back
+ * to unfused kernels). */
 template <typename T>
-void lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int lda, const T *B,
-             int ldb, T *D, int ldd, float beta, const T *bias) {
+int lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int lda, const T *B,
+            int ldb, T *D, int ldd, float beta, const lt_epi &e, bool optional = false) {
     mb_cuda *d = mb_cuda_of(ctx);
-    if (d->err != MB_OK) return;
+    if (d->err != MB_OK) return 1;
     cublasComputeType_t ct = (d->tf32 && data_type<T>() == CUDA_R_32F)
                                  ? CUBLAS_COMPUTE_32F_FAST_TF32
                                  : CUBLAS_COMPUTE_32F;
@@ -34,10 +47,12 @@ void lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int
     cublasLtMatmulPreference_t pref = NULL;
     cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
     float alpha = 1.0f;
+    if (e.cin) beta = 1.0f;
     size_t ws = d->workspace.bytes;
-    cublasLtEpilogue_t epi = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    cublasLtEpilogue_t epi = e.epi;
+    if (epi == CUBLASLT_EPILOGUE_DEFAULT && e.bias) epi = CUBLASLT_EPILOGUE_BIAS;
     cublasLtMatmulHeuristicResult_t h;
-    int found = 0;
+    int found = 0, ran = 1;
     if (MB_CUBLAS_OK(ctx, cublasLtMatmulDescCreate(&op, ct, CUDA_R_32F))) goto out;
     if (MB_CUBLAS_OK(
             ctx, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa)))
@@ -48,12 +63,21 @@ void lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int
     if (MB_CUBLAS_OK(ctx, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi,
                                                          sizeof epi)))
         goto out;
-    if (bias) {
+    if (e.bias) {
         cudaDataType_t bt = dt;
         if (MB_CUBLAS_OK(ctx, cublasLtMatmulDescSetAttribute(
                                   op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt)) ||
             MB_CUBLAS_OK(ctx, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
-                                                             &bias, sizeof bias)))
+                                                             &e.bias, sizeof e.bias)))
+            goto out;
+    }
+    if (e.aux) {
+        int64_t lda64 = e.ldaux;
+        if (MB_CUBLAS_OK(
+                ctx, cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
+                                                    &e.aux, sizeof e.aux)) ||
+            MB_CUBLAS_OK(ctx, cublasLtMatmulDescSetAttribute(
+                                  op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &lda64, sizeof lda64)))
             goto out;
     }
     if (MB_CUBLAS_OK(ctx, cublasLtMatrixLayoutCreate(&la, dt, ta ? k : m, ta ? m : k, lda)) ||
@@ -72,17 +96,23 @@ void lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int
         key.lda = lda;
         key.ldb = ldb;
         key.ldd = ldd;
-        key.bias = bias != NULL;
+        key.epi = (int)epi;
         key.accumulate = beta != 0.0f;
+        key.cin = e.cin != nullptr;
+        key.ldaux = e.ldaux;
         key.dtype = (int)dt;
         int slot = -1;
         for (int i = 0; i < MB_LT_CACHE && slot < 0; i++) {
-            mb_lt_algo *e = &d->lt_cache[i];
-            if (!e->used)
+            mb_lt_algo *c = &d->lt_cache[i];
+            if (!c->used)
                 slot = i;
-            else if (!memcmp(&e->ta, &key.ta,
-                             offsetof(mb_lt_algo, algo) - offsetof(mb_lt_algo, ta))) {
-                h.algo = e->algo;
+            else if (!memcmp(&c->ta, &key.ta,
+                             offsetof(mb_lt_algo, none) - offsetof(mb_lt_algo, ta))) {
+                if (c->none) {
+                    ran = 0;
+                    goto out;
+                }
+                h.algo = c->algo;
                 found = 1;
                 break;
             }
@@ -93,13 +123,24 @@ void lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int
                              cublasLtMatmulPreferenceSetAttribute(
                                  pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws)))
                 goto out;
-            if (MB_CUBLAS_OK(ctx, cublasLtMatmulAlgoGetHeuristic(d->lt, op, la, lb, ld, ld, pref, 1,
-                                                                 &h, &found)))
+            /* an epilogue cuBLASLt cannot run here is reported as "not supported", not as zero
+             * algorithms: both mean no algorithm */
+            cublasStatus_t hs =
+                cublasLtMatmulAlgoGetHeuristic(d->lt, op, la, lb, ld, ld, pref, 1, &h, &found);
+            if (hs == CUBLAS_STATUS_NOT_SUPPORTED && optional)
+                found = 0;
+            else if (MB_CUBLAS_OK(ctx, hs))
                 goto out;
             if (!found) {
-                mb_cuda_fail(ctx, MB_EDEVICE, __FILE__, __LINE__,
-                             "cuBLASLt has no algorithm for a %dx%dx%d %s GEMM", m, n, k,
-                             dt == CUDA_R_16BF ? "bf16" : "fp32");
+                if (slot >= 0) {
+                    key.none = 1;
+                    d->lt_cache[slot] = key;
+                }
+                ran = 0;
+                if (!optional)
+                    mb_cuda_fail(ctx, MB_EDEVICE, __FILE__, __LINE__,
+                                 "cuBLASLt has no algorithm for a %dx%dx%d %s GEMM", m, n, k,
+                                 dt == CUDA_R_16BF ? "bf16" : "fp32");
                 goto out;
             }
             if (slot >= 0) { /* a full cache keeps working, only slower */
@@ -108,14 +149,15 @@ void lt_gemm(mb_ctx *ctx, bool ta, bool tb, int m, int n, int k, const T *A, int
             }
         }
     }
-    MB_CUBLAS_OK(ctx, cublasLtMatmul(d->lt, op, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &h.algo,
-                                     d->workspace.ptr, ws, d->stream));
+    MB_CUBLAS_OK(ctx, cublasLtMatmul(d->lt, op, &alpha, A, la, B, lb, &beta, e.cin ? e.cin : D, ld,
+                                     D, ld, &h.algo, d->workspace.ptr, ws, d->stream));
 out:
     if (pref) cublasLtMatmulPreferenceDestroy(pref);
     if (ld) cublasLtMatrixLayoutDestroy(ld);
     if (lb) cublasLtMatrixLayoutDestroy(lb);
     if (la) cublasLtMatrixLayoutDestroy(la);
     if (op) cublasLtMatmulDescDestroy(op);
+    return ran;
 }
 
 /* cuBLASLt runs a GEMM whose m or k is not a multiple of 8 on a much slower path (GPT-2's
@@ -144,10 +186,13 @@ void matmul_fwd(mb_ctx *ctx, void *out, const void *inp, const void *w, const vo
         const int n = N - r0 < R ? N - r0 : R;
         const T *X = (const T *)inp + (size_t)r0 * C;
         T *Y = (T *)out + (size_t)r0 * ldo;
-        lt_gemm<T>(ctx, true, false, m1, n, C, W, C, X, C, Y, ldo, 0.0f, bias);
+        lt_epi e0, e1;
+        e0.bias = bias;
+        e1.bias = bias ? bias + m1 : nullptr;
+        lt_gemm<T>(ctx, true, false, m1, n, C, W, C, X, C, Y, ldo, 0.0f, e0);
         if (m1 < OC) /* the last OC - m1 output channels */
             lt_gemm<T>(ctx, true, false, OC - m1, n, C, W + (size_t)m1 * C, C, X, C, Y + m1, ldo,
-                       0.0f, bias ? bias + m1 : (const T *)NULL);
+                       0.0f, e1);
     }
 }
 
@@ -164,16 +209,107 @@ void matmul_bwd(mb_ctx *ctx, void *dinp, void *dw, const void *dout, const void 
         if (dinp) {
             T *DI = (T *)dinp + (size_t)r0 * C;
             const int k1 = mb_split8(OC);
-            lt_gemm<T>(ctx, false, false, C, n, k1, W, C, D, ldo, DI, C, 0.0f, (const T *)NULL);
+            lt_gemm<T>(ctx, false, false, C, n, k1, W, C, D, ldo, DI, C, 0.0f, lt_epi());
             if (k1 < OC)
                 lt_gemm<T>(ctx, false, false, C, n, OC - k1, W + (size_t)k1 * C, C, D + k1, ldo, DI,
-                           C, 1.0f, (const T *)NULL);
+                           C, 1.0f, lt_epi());
         }
         /* dW[OC,C] += dout^T inp: column-major dW is C x OC = inp (C x N) times op_T(dout, stored
          * OC x N); row blocks add in order */
-        if (dw)
-            lt_gemm<T>(ctx, false, true, C, OC, n, X, C, D, ldo, (T *)dw, C, 1.0f, (const T *)NULL);
+        if (dw) lt_gemm<T>(ctx, false, true, C, OC, n, X, C, D, ldo, (T *)dw, C, 1.0f, lt_epi());
     }
+}
+
+/* The unfused kernels the fused paths fall back to, by storage type. */
+template <typename T> struct unfused;
+template <> struct unfused<float> {
+    static void residual(mb_ctx *c, void *o, const void *a, const void *b, size_t n) {
+        mb_cuda_residual_fwd_f32(c, o, a, b, n);
+    }
+    static void gelu(mb_ctx *c, void *o, const void *x, size_t n) {
+        mb_cuda_gelu_fwd_f32(c, o, x, n);
+    }
+    static void dgelu(mb_ctx *c, void *d, const void *x, size_t n) {
+        mb_cuda_gelu_bwd_f32(c, d, x, d, n);
+    }
+    static void bias_grad(mb_ctx *c, void *db, const void *d, int N, int OC) {
+        mb_cuda_bias_grad_f32(c, db, d, N, OC, OC);
+    }
+};
+template <> struct unfused<__nv_bfloat16> {
+    static void residual(mb_ctx *c, void *o, const void *a, const void *b, size_t n) {
+        mb_cuda_residual_fwd_bf16(c, o, a, b, n);
+    }
+    static void gelu(mb_ctx *c, void *o, const void *x, size_t n) {
+        mb_cuda_gelu_fwd_bf16(c, o, x, n);
+    }
+    static void dgelu(mb_ctx *c, void *d, const void *x, size_t n) {
+        mb_cuda_gelu_bwd_bf16(c, d, x, d, n);
+    }
+    static void bias_grad(mb_ctx *c, void *db, const void *d, int N, int OC) {
+        mb_cuda_bias_grad_bf16(c, db, d, N, OC, OC);
+    }
+};
+
+/* One GEMM covers the layer: no split of m or k into a multiple of 8 and a remainder (an epilogue
+ * cannot see the remainder's share) and no row blocks. */
+static inline bool one_gemm(int N, int C, int OC) {
+    return OC % 8 == 0 && C % 8 == 0 && N <= mb_rows_per_call(OC > C ? OC : C);
+}
+
+/* out = inp W^T + b + res: res enters as the epilogue's C matrix (beta 1), so the sum is rounded
+ * once and the residual kernel's pass over three tensors goes. */
+template <typename T>
+void matmul_fwd_res(mb_ctx *ctx, void *out, const void *inp, const void *w, const void *b,
+                    const void *res, int N, int C, int OC) {
+    if (one_gemm(N, C, OC)) {
+        lt_epi e;
+        e.bias = b;
+        e.cin = res;
+        if (lt_gemm<T>(ctx, true, false, OC, N, C, (const T *)w, C, (const T *)inp, C, (T *)out, OC,
+                       1.0f, e, true))
+            return;
+    }
+    matmul_fwd<T>(ctx, out, inp, w, b, N, C, OC, OC);
+    unfused<T>::residual(ctx, out, out, res, (size_t)N * OC);
+}
+
+/* pre = inp W^T + b and out = gelu(pre) from one GEMM (GELU_AUX_BIAS: cuBLASLt's GELU is the tanh
+ * form, applied to the fp32 sum before rounding). */
+template <typename T>
+void matmul_fwd_gelu(mb_ctx *ctx, void *out, void *pre, const void *inp, const void *w,
+                     const void *b, int N, int C, int OC) {
+    if (one_gemm(N, C, OC)) {
+        lt_epi e;
+        e.epi = b ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
+        e.bias = b;
+        e.aux = pre;
+        e.ldaux = OC;
+        if (lt_gemm<T>(ctx, true, false, OC, N, C, (const T *)w, C, (const T *)inp, C, (T *)out, OC,
+                       0.0f, e, true))
+            return;
+    }
+    matmul_fwd<T>(ctx, pre, inp, w, b, N, C, OC, OC);
+    unfused<T>::gelu(ctx, out, pre, (size_t)N * OC);
+}
+
+/* matmul_bwd with dinp = (dout W) * gelu'(pre): the input-gradient GEMM's DGELU epilogue reads pre
+ * and scales the fp32 product before it is rounded. */
+template <typename T>
+void matmul_bwd_dgelu(mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
+                      const void *inp, const void *w, const void *pre, int N, int C, int OC) {
+    bool fused = false;
+    if (one_gemm(N, C, OC)) {
+        lt_epi e;
+        e.epi = CUBLASLT_EPILOGUE_DGELU;
+        e.aux = pre;
+        e.ldaux = C;
+        fused = lt_gemm<T>(ctx, false, false, C, N, OC, (const T *)w, C, (const T *)dout, OC,
+                           (T *)dinp, C, 0.0f, e, true);
+    }
+    matmul_bwd<T>(ctx, fused ? nullptr : dinp, dw, dout, inp, w, N, C, OC, OC);
+    if (!fused) unfused<T>::dgelu(ctx, dinp, pre, (size_t)N * C);
+    if (db) unfused<T>::bias_grad(ctx, db, dout, N, OC);
 }
 
 } // namespace
@@ -220,4 +356,21 @@ void mb_cuda_matmul_bwd_bf16(mb_ctx *ctx, void *dinp, void *dw, void *db, const 
     matmul_bwd<__nv_bfloat16>(ctx, dinp, dw, dout, inp, w, N, C, OC, ldo);
     if (db) mb_cuda_bias_grad_bf16(ctx, db, dout, N, OC, ldo);
 }
+
+#define MB_FUSED_WRAPPERS(sfx, T)                                                                  \
+    void mb_cuda_matmul_fwd_res_##sfx(mb_ctx *ctx, void *out, const void *inp, const void *w,      \
+                                      const void *b, const void *res, int N, int C, int OC) {      \
+        matmul_fwd_res<T>(ctx, out, inp, w, b, res, N, C, OC);                                     \
+    }                                                                                              \
+    void mb_cuda_matmul_fwd_gelu_##sfx(mb_ctx *ctx, void *out, void *pre, const void *inp,         \
+                                       const void *w, const void *b, int N, int C, int OC) {       \
+        matmul_fwd_gelu<T>(ctx, out, pre, inp, w, b, N, C, OC);                                    \
+    }                                                                                              \
+    void mb_cuda_matmul_bwd_dgelu_##sfx(mb_ctx *ctx, void *dinp, void *dw, void *db,               \
+                                        const void *dout, const void *inp, const void *w,          \
+                                        const void *pre, int N, int C, int OC) {                   \
+        matmul_bwd_dgelu<T>(ctx, dinp, dw, db, dout, inp, w, pre, N, C, OC);                       \
+    }
+MB_FUSED_WRAPPERS(f32, float)
+MB_FUSED_WRAPPERS(bf16, __nv_bfloat16)
 }

@@ -497,6 +497,14 @@ static mb_status linear(mb_ctx *ctx, mb_gpt *m, int layer, int wid, int backward
     return mb_gpt_linear_default(ctx, &c, backward);
 }
 
+/* 1 when no method replaces this direction of the linear layers: the backend's fused linear
+ * kernels (bias + GELU, + residual) may then stand for a layer plus the elementwise pass after it.
+ */
+static int linear_plain(const mb_gpt *m, int backward) {
+    const mb_gpt_hooks *h = m->hooks;
+    return !h || !(backward ? h->linear_backward : h->linear_forward);
+}
+
 static mb_status attention(mb_ctx *ctx, mb_gpt *m, mb_gpt_layer_acts *la, int layer, int backward,
                            const void *dout, void *dqkv, void *scratch) {
     const mb_gpt_acts *a = &m->acts;
@@ -522,14 +530,29 @@ static mb_status block_forward(mb_ctx *ctx, mb_gpt *m, int l, const void *res_in
                       N, C);
     MB_TRY(linear(ctx, m, l, p + 2, 0, la->qkv.ptr, la->ln1.ptr, NULL, NULL, N, C, 3 * C));
     MB_TRY(attention(ctx, m, la, l, 0, NULL, NULL, NULL));
-    MB_TRY(linear(ctx, m, l, p + 4, 0, la->res2.ptr, la->atty.ptr, NULL, NULL, N, C, C));
-    be->residual_fwd(ctx, la->res2.ptr, la->res2.ptr, res_in, (size_t)N * C);
+    const int fuse = linear_plain(m, 0);
+    if (fuse && be->matmul_fwd_res) {
+        be->matmul_fwd_res(ctx, la->res2.ptr, la->atty.ptr, W(p + 4), W(p + 5), res_in, N, C, C);
+    } else {
+        MB_TRY(linear(ctx, m, l, p + 4, 0, la->res2.ptr, la->atty.ptr, NULL, NULL, N, C, C));
+        be->residual_fwd(ctx, la->res2.ptr, la->res2.ptr, res_in, (size_t)N * C);
+    }
     be->layernorm_fwd(ctx, la->ln2.ptr, la->ln2_mean.ptr, la->ln2_rstd.ptr, la->res2.ptr, W(p + 6),
                       W(p + 7), N, C);
-    MB_TRY(linear(ctx, m, l, p + 8, 0, la->fch.ptr, la->ln2.ptr, NULL, NULL, N, C, 4 * C));
-    be->gelu_fwd(ctx, a->gelu.ptr, la->fch.ptr, (size_t)N * 4 * C);
-    MB_TRY(linear(ctx, m, l, p + 10, 0, la->res3.ptr, a->gelu.ptr, NULL, NULL, N, 4 * C, C));
-    be->residual_fwd(ctx, la->res3.ptr, la->res3.ptr, la->res2.ptr, (size_t)N * C);
+    if (fuse && be->matmul_fwd_gelu) {
+        be->matmul_fwd_gelu(ctx, a->gelu.ptr, la->fch.ptr, la->ln2.ptr, W(p + 8), W(p + 9), N, C,
+                            4 * C);
+    } else {
+        MB_TRY(linear(ctx, m, l, p + 8, 0, la->fch.ptr, la->ln2.ptr, NULL, NULL, N, C, 4 * C));
+        be->gelu_fwd(ctx, a->gelu.ptr, la->fch.ptr, (size_t)N * 4 * C);
+    }
+    if (fuse && be->matmul_fwd_res) {
+        be->matmul_fwd_res(ctx, la->res3.ptr, a->gelu.ptr, W(p + 10), W(p + 11), la->res2.ptr, N,
+                           4 * C, C);
+    } else {
+        MB_TRY(linear(ctx, m, l, p + 10, 0, la->res3.ptr, a->gelu.ptr, NULL, NULL, N, 4 * C, C));
+        be->residual_fwd(ctx, la->res3.ptr, la->res3.ptr, la->res2.ptr, (size_t)N * C);
+    }
     return MB_OK;
 }
 
@@ -716,10 +739,19 @@ static mb_status block_backward(mb_ctx *ctx, mb_gpt *m, int l, const bwd_scratch
     MB_TRY(block_restore(ctx, m, l, mode));
     /* GELU's output for the weight gradient of the MLP projection (a recomputed block has it) */
     if (mode != MB_ACT_RECOMPUTE) be->gelu_fwd(ctx, a->gelu.ptr, la->fch.ptr, 4 * NC);
-    MB_TRY(linear(ctx, m, l, p + 10, 1, NULL, a->gelu.ptr, s->dfch.ptr, s->dres.ptr, N, 4 * C, C));
-    MB_TRY(grad_ready(m, p + 10));
-    MB_TRY(grad_ready(m, p + 11));
-    be->gelu_bwd(ctx, s->dfch.ptr, la->fch.ptr, s->dfch.ptr, 4 * NC);
+    if (linear_plain(m, 1) && be->matmul_bwd_dgelu) {
+        MB_TRY(need_grads(ctx, m, p + 10, p + 11));
+        be->matmul_bwd_dgelu(ctx, s->dfch.ptr, G(p + 10), G(p + 11), s->dres.ptr, a->gelu.ptr,
+                             W(p + 10), la->fch.ptr, N, 4 * C, C);
+        MB_TRY(grad_ready(m, p + 10));
+        MB_TRY(grad_ready(m, p + 11));
+    } else {
+        MB_TRY(
+            linear(ctx, m, l, p + 10, 1, NULL, a->gelu.ptr, s->dfch.ptr, s->dres.ptr, N, 4 * C, C));
+        MB_TRY(grad_ready(m, p + 10));
+        MB_TRY(grad_ready(m, p + 11));
+        be->gelu_bwd(ctx, s->dfch.ptr, la->fch.ptr, s->dfch.ptr, 4 * NC);
+    }
     MB_TRY(linear(ctx, m, l, p + 8, 1, NULL, la->ln2.ptr, s->dtmp.ptr, s->dfch.ptr, N, C, 4 * C));
     MB_TRY(grad_ready(m, p + 8));
     MB_TRY(grad_ready(m, p + 9));
