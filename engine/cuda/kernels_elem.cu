@@ -839,52 +839,23 @@ template <typename T> static void mb_widen(mb_ctx *ctx, void *dst, const void *s
     MB_CUDA_LAUNCHED(ctx);
 }
 
-/* AdamW on one element's values; the one- and the many-tensor kernels share it, so both give the
- * same bits. */
-__device__ __forceinline__ void mb_adamw_math(float &pi, float gi, float &mi, float &vi,
-                                              float decay, float w1, float b2, float w2, float step,
-                                              float bc2s, float e) {
-    pi = __fmul_rn(pi, decay);
-    mi = __fadd_rn(mi, __fmul_rn(w1, __fsub_rn(gi, mi)));
-    vi = __fadd_rn(__fmul_rn(vi, b2), __fmul_rn(__fmul_rn(w2, gi), gi));
-    float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), bc2s), e);
-    pi = __fsub_rn(pi, __fmul_rn(step, __fdiv_rn(mi, denom)));
-}
-
+/* AdamW on element i; the one- and the many-tensor kernels share it, so both give the same bits. */
 template <typename T>
 __device__ __forceinline__ void mb_adamw_elem(T *p, const T *g, float *m, float *v, float *master,
                                               size_t i, float decay, float w1, float b2, float w2,
                                               float step, float bc2s, float e) {
-    float pi = mb_ldw(p, master, i), mi = m[i], vi = v[i];
-    mb_adamw_math(pi, mb_ld(g + i), mi, vi, decay, w1, b2, w2, step, bc2s, e);
+    float pi = mb_ldw(p, master, i);
+    float gi = mb_ld(g + i);
+    pi = __fmul_rn(pi, decay);
+    float mi = m[i];
+    mi = __fadd_rn(mi, __fmul_rn(w1, __fsub_rn(gi, mi)));
+    float vi = __fadd_rn(__fmul_rn(v[i], b2), __fmul_rn(__fmul_rn(w2, gi), gi));
+    float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vi), bc2s), e);
+    pi = __fsub_rn(pi, __fmul_rn(step, __fdiv_rn(mi, denom)));
     m[i] = mi;
     v[i] = vi;
     if (master) master[i] = pi;
     mb_st(p + i, pi);
-}
-
-/* Four consecutive elements from i (a multiple of 4; every pointer 16-byte aligned): 16-byte state
- * accesses and one pack of p and g. */
-template <typename T>
-__device__ __forceinline__ void mb_adamw_quad(T *p, const T *g, float *m, float *v, float *master,
-                                              size_t i, float decay, float w1, float b2, float w2,
-                                              float step, float bc2s, float e) {
-    mb_pk<T, 4> pp = *(const mb_pk<T, 4> *)(p + i), gg = *(const mb_pk<T, 4> *)(g + i);
-    float4 mm = *(const float4 *)(m + i), vv = *(const float4 *)(v + i), ww;
-    if (master) ww = *(const float4 *)(master + i);
-    float pv[4], mv[4] = {mm.x, mm.y, mm.z, mm.w}, vvv[4] = {vv.x, vv.y, vv.z, vv.w};
-#pragma unroll
-    for (int k = 0; k < 4; k++) pv[k] = mb_ld(&pp.v[k]);
-    if (master) pv[0] = ww.x, pv[1] = ww.y, pv[2] = ww.z, pv[3] = ww.w;
-#pragma unroll
-    for (int k = 0; k < 4; k++) {
-        mb_adamw_math(pv[k], mb_ld(&gg.v[k]), mv[k], vvv[k], decay, w1, b2, w2, step, bc2s, e);
-        mb_st(&pp.v[k], pv[k]);
-    }
-    *(float4 *)(m + i) = make_float4(mv[0], mv[1], mv[2], mv[3]);
-    *(float4 *)(v + i) = make_float4(vvv[0], vvv[1], vvv[2], vvv[3]);
-    if (master) *(float4 *)(master + i) = make_float4(pv[0], pv[1], pv[2], pv[3]);
-    *(mb_pk<T, 4> *)(p + i) = pp;
 }
 
 template <typename T>
@@ -908,7 +879,6 @@ struct mb_adamw_tab {
     const void *g[MB_ADAMW_MANY];
     float *m[MB_ADAMW_MANY], *v[MB_ADAMW_MANY], *master[MB_ADAMW_MANY];
     size_t n[MB_ADAMW_MANY];
-    unsigned char quads[MB_ADAMW_MANY]; /* 1: every pointer 16-byte aligned, mb_adamw_quad */
     float step[MB_ADAMW_MANY], bc2s[MB_ADAMW_MANY];
     unsigned first[MB_ADAMW_MANY + 1];
     int count;
@@ -932,14 +902,7 @@ __global__ void __launch_bounds__(MB_THREADS)
     const T *g = (const T *)tab.g[lo];
     float *m = tab.m[lo], *v = tab.v[lo], *master = tab.master[lo];
     const float step = tab.step[lo], bc2s = tab.bc2s[lo];
-    size_t i = i0;
-    if (tab.quads[lo]) { /* the chunk's whole quads, then its last n % 4 elements one by one */
-        const size_t q1 = i0 + (i1 - i0) / 4 * 4;
-        for (size_t j = i0 + 4 * threadIdx.x; j < q1; j += 4 * MB_THREADS)
-            mb_adamw_quad(p, g, m, v, master, j, decay, w1, b2, w2, step, bc2s, e);
-        i = q1;
-    }
-    for (i += threadIdx.x; i < i1; i += MB_THREADS)
+    for (size_t i = i0 + threadIdx.x; i < i1; i += MB_THREADS)
         mb_adamw_elem(p, g, m, v, master, i, decay, w1, b2, w2, step, bc2s, e);
 }
 
@@ -976,8 +939,6 @@ static void mb_adamw_many(mb_ctx *ctx, const mb_adamw_tensor *t, int n, double l
             tab.v[j] = (float *)x->v;
             tab.master[j] = (float *)x->master;
             tab.n[j] = x->n;
-            tab.quads[j] = mb_al16(x->p) && mb_al16(x->g) && mb_al16(x->m) && mb_al16(x->v) &&
-                           (!x->master || mb_al16(x->master));
             tab.step[j] = (float)(lr / x->bc1); /* as mb_adamw computes them */
             tab.bc2s[j] = (float)sqrt(x->bc2);
             tab.first[j] = (unsigned)blocks;
