@@ -134,42 +134,33 @@ template <int K> __device__ __forceinline__ void fa_rows(fa_a *f, const bf16 *a,
     for (int k = 0; k < K / 16; k++) fa_ldsm4(f[k].x, a + (l % 16) * lda + k * 16 + (l / 16) * 8);
 }
 
-/* acc[g] = A_g . B[K x 16] for g < G, each A_g as K/16 register fragments (fa_rows) at a + g K/16,
- * and B^T stored row-major at b (so B is col-major: B(k, n) = b[n * ldb + k]); ldmatrix's rows are
- * B's columns. Each B fragment is loaded once for all G row groups. */
-template <int K, int G = 1>
-__device__ __forceinline__ void fa_fbt(fa_acc *acc, const fa_a *a, const bf16 *b, int ldb) {
+/* acc = A . B[K x 16] for A in register fragments (fa_rows) and B^T stored row-major at b (so B
+ * is col-major: B(k, n) = b[n * ldb + k]); ldmatrix's rows are B's columns. */
+template <int K>
+__device__ __forceinline__ void fa_fbt(fa_acc &acc, const fa_a *a, const bf16 *b, int ldb) {
     const int l = (int)(threadIdx.x % 32);
     const bf16 *p = b + (l % 8 + (l / 16) * 8) * ldb + ((l / 8) % 2) * 8;
-#pragma unroll
-    for (int g = 0; g < G; g++) fa_zero(acc[g]);
+    fa_zero(acc);
 #pragma unroll
     for (int k = 0; k < K / 16; k++) {
         uint32_t r[4];
         fa_ldsm4(r, p + k * 16);
-#pragma unroll
-        for (int g = 0; g < G; g++) {
-            fa_mma(acc[g].x, a[g * (K / 16) + k], r[0], r[1]);
-            fa_mma(acc[g].x + 4, a[g * (K / 16) + k], r[2], r[3]);
-        }
+        fa_mma(acc.x, a[k], r[0], r[1]);
+        fa_mma(acc.x + 4, a[k], r[2], r[3]);
     }
 }
 
-/* acc[g] += A_g . B[64 x 16] for g < G, each A_g as four 16 x 16 register fragments at a + 4 g, B
- * row-major at b (transposed by ldmatrix into the col-major operand), loaded once for all G. */
-template <int G = 1>
-__device__ __forceinline__ void fa_ab(fa_acc *acc, const fa_a *a, const bf16 *b, int ldb) {
+/* acc += A . B[64 x 16] for A as four 16 x 16 register fragments, B row-major at b (transposed by
+ * ldmatrix into the col-major operand). */
+__device__ __forceinline__ void fa_ab(fa_acc &acc, const fa_a *a, const bf16 *b, int ldb) {
     const int l = (int)(threadIdx.x % 32);
     const bf16 *p = b + (l % 16) * ldb + (l / 16) * 8;
 #pragma unroll
     for (int k = 0; k < FA_B / 16; k++) {
         uint32_t r[4];
         fa_ldsm4t(r, p + (size_t)k * 16 * ldb);
-#pragma unroll
-        for (int g = 0; g < G; g++) {
-            fa_mma(acc[g].x, a[g * (FA_B / 16) + k], r[0], r[1]);
-            fa_mma(acc[g].x + 4, a[g * (FA_B / 16) + k], r[2], r[3]);
-        }
+        fa_mma(acc.x, a[k], r[0], r[1]);
+        fa_mma(acc.x + 4, a[k], r[2], r[3]);
     }
 }
 
@@ -210,141 +201,95 @@ __device__ __forceinline__ void fa_put(bf16 *dst, size_t ld, const fa_acc &acc, 
             dst[(size_t)fa_row(i) * ld + fa_col(i)] = __float2bfloat16_rn(acc.x[i] * mul);
 }
 
-/* Forward: block (query tile of 64 G, head, sequence); warp w owns rows 16 G w .. 16 G w + 16 G - 1
- * as G groups of 16 and keeps their scores, probabilities and output in registers, with a running
- * max and sum per row. With G = 2 every K and V fragment a warp reads from shared memory feeds
- * two row groups' products (FlashAttention-2's 128-query tile of 4 warps), halving the
- * shared-memory traffic per FLOP; head size 128 keeps G = 1 (G = 2 would not fit in 255 registers).
- */
-template <int HD> struct fa_fwd_g {
-    static constexpr int G = HD <= 64 ? 2 : 1;
-    static constexpr int QB = 64 * G; /* queries a block */
-};
-
+/* Forward: block (query tile, head, sequence); warp w owns rows 16w .. 16w+15 and keeps their
+ * scores, probabilities and output in registers, with a running max and sum per row. */
 template <int HD>
 __global__ void __launch_bounds__(FA_THREADS)
     mb_fa_fwd_k(bf16 *out, float *lse, const bf16 *qkv, int T, int C, int NH, float scale) {
     typedef fa_ld<HD> LD;
-    constexpr int G = fa_fwd_g<HD>::G, QB = fa_fwd_g<HD>::QB, NK = FA_B / 16, ND = HD / 16;
-    constexpr int TL = FA_B * LD::h; /* one 64-row tile */
+    constexpr int TL = FA_B * LD::h; /* one tile */
     extern __shared__ __align__(32) unsigned char fa_smem[];
-    bf16 *sQ = (bf16 *)fa_smem, *sK = sQ + G * TL, *sV = sK + 2 * TL; /* k, v double-buffered */
+    bf16 *sQ = (bf16 *)fa_smem, *sK = sQ + TL, *sV = sK + 2 * TL; /* k, v double-buffered */
     /* the last query tiles, which see the most keys, are issued first */
     const int qt = (int)(gridDim.x - 1 - blockIdx.x);
-    const int q0 = qt * QB, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
+    const int q0 = qt * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
     const size_t ld = 3 * (size_t)C;
     const bf16 *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
-#pragma unroll
-    for (int c = 0; c < G; c++) fa_load_async<HD>(sQ + c * TL, base, ld, q0 + c * FA_B, T);
-    __pipeline_commit();
-    __pipeline_wait_prior(0);
-    const int qr = q0 + warp * 16 * G; /* the warp's first query; group g starts 16 g on */
-    float m[G][2], l[G][2];
-    fa_a qf[G * ND];
-    fa_acc o[ND][G];
-#pragma unroll
-    for (int g = 0; g < G; g++) {
-        m[g][0] = m[g][1] = -INFINITY;
-        l[g][0] = l[g][1] = 0.0f;
-#pragma unroll
-        for (int d = 0; d < ND; d++) fa_zero(o[d][g]);
-    }
+    fa_load<HD>(sQ, base, ld, q0, T);
+    const int qr = q0 + warp * 16; /* the warp's first query */
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    fa_a qf[HD / 16];
     __syncthreads();
-#pragma unroll
-    for (int g = 0; g < G; g++)
-        fa_rows<HD>(qf + g * ND, sQ + (warp * 16 * G + 16 * g) * LD::h, LD::h);
-    const int nkb = min((q0 + QB - 1) / FA_B + 1, (T + FA_B - 1) / FA_B);
+    fa_rows<HD>(qf, sQ + warp * 16 * LD::h, LD::h);
+    fa_acc o[HD / 16];
+    for (int d = 0; d < HD / 16; d++) fa_zero(o[d]);
+    const int nkb = min((q0 + FA_B - 1) / FA_B + 1, (T + FA_B - 1) / FA_B);
     const float sl2 = scale * FA_LOG2E; /* m, s: base-2 units */
     fa_kv_issue<HD>(sK, sV, base, ld, C, 0, T);
     for (int kb = 0; kb < nkb; kb++) {
         const int k0 = kb * FA_B, cur = kb & 1;
+        /* only a tile reaching past the warp's first query is masked; rows past T see keys past T
+         * (zero rows) but are not written, and valid rows never reach past T */
+        const bool diag = k0 + FA_B - 1 > qr;
         fa_kv_next<HD>(sK, sV, base, ld, C, kb, nkb, T);
-        /* a tile wholly above the warp's rows adds nothing (its probabilities are 0); only a tile
-         * reaching past the warp's first query is masked; rows past T see keys past T (zero rows)
-         * but are not written, and valid rows never reach past T */
-        if (k0 <= qr + 16 * G - 1) {
-            const bool diag = k0 + FA_B - 1 > qr;
-            fa_acc s[NK][G];
-            float mx[G][2];
+        fa_acc s[FA_B / 16];
+        float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-            for (int g = 0; g < G; g++) mx[g][0] = mx[g][1] = -INFINITY;
+        for (int n = 0; n < FA_B / 16; n++) {
+            fa_fbt<HD>(s[n], qf, sK + cur * TL + n * 16 * LD::h, LD::h);
+            if (diag)
 #pragma unroll
-            for (int n = 0; n < NK; n++) {
-                fa_fbt<HD, G>(s[n], qf, sK + cur * TL + n * 16 * LD::h, LD::h);
+                for (int i = 0; i < 8; i++)
+                    if (k0 + n * 16 + fa_col(i) > qr + fa_row(i)) s[n].x[i] = -INFINITY;
 #pragma unroll
-                for (int g = 0; g < G; g++) {
-                    if (diag)
+            for (int i = 0; i < 8; i++) mx[(i >> 1) & 1] = fmaxf(mx[(i >> 1) & 1], s[n].x[i]);
+        }
+        /* the max over raw scores (sl2 > 0), so each probability is one FMA and one ex2 */
+        float alpha[2], sum[2] = {0.0f, 0.0f};
+        for (int ri = 0; ri < 2; ri++) {
+            float mn = fmaxf(m[ri], fa_rowmax(mx[ri]) * sl2); /* finite: key k0 <= q always */
+            alpha[ri] = fa_exp2(m[ri] - mn);                  /* 0 on the first tile */
+            m[ri] = mn;
+        }
+        fa_a pa[FA_B / 16];
 #pragma unroll
-                        for (int i = 0; i < 8; i++)
-                            if (k0 + n * 16 + fa_col(i) > qr + 16 * g + fa_row(i))
-                                s[n][g].x[i] = -INFINITY;
+        for (int n = 0; n < FA_B / 16; n++)
 #pragma unroll
-                    for (int i = 0; i < 8; i++)
-                        mx[g][(i >> 1) & 1] = fmaxf(mx[g][(i >> 1) & 1], s[n][g].x[i]);
-                }
+            for (int i = 0; i < 8; i += 2) {
+                int ri = (i >> 1) & 1;
+                float p0 = fa_exp2(fmaf(s[n].x[i], sl2, -m[ri]));
+                float p1 = fa_exp2(fmaf(s[n].x[i + 1], sl2, -m[ri]));
+                sum[ri] += p0 + p1;
+                fa_pack(pa[n], i, p0, p1);
             }
-            /* the max over raw scores (sl2 > 0), so each probability is one FMA and one ex2; a
-             * group's max stays finite (key k0 <= q on the first tile), a group wholly masked on
-             * this tile keeps it (alpha 1, probabilities 0) */
-            float alpha[G][2], sum[G][2];
-            fa_a pa[G * NK];
+        for (int ri = 0; ri < 2; ri++) l[ri] = l[ri] * alpha[ri] + fa_rowsum(sum[ri]);
 #pragma unroll
-            for (int g = 0; g < G; g++) {
+        for (int d = 0; d < HD / 16; d++) {
 #pragma unroll
-                for (int ri = 0; ri < 2; ri++) {
-                    float mn = fmaxf(m[g][ri], fa_rowmax(mx[g][ri]) * sl2);
-                    alpha[g][ri] = fa_exp2(m[g][ri] - mn); /* 0 on the first tile */
-                    m[g][ri] = mn;
-                    sum[g][ri] = 0.0f;
-                }
-#pragma unroll
-                for (int n = 0; n < NK; n++)
-#pragma unroll
-                    for (int i = 0; i < 8; i += 2) {
-                        int ri = (i >> 1) & 1;
-                        float p0 = fa_exp2(fmaf(s[n][g].x[i], sl2, -m[g][ri]));
-                        float p1 = fa_exp2(fmaf(s[n][g].x[i + 1], sl2, -m[g][ri]));
-                        sum[g][ri] += p0 + p1;
-                        fa_pack(pa[g * NK + n], i, p0, p1);
-                    }
-#pragma unroll
-                for (int ri = 0; ri < 2; ri++)
-                    l[g][ri] = l[g][ri] * alpha[g][ri] + fa_rowsum(sum[g][ri]);
-            }
-#pragma unroll
-            for (int d = 0; d < ND; d++) {
-#pragma unroll
-                for (int g = 0; g < G; g++)
-#pragma unroll
-                    for (int i = 0; i < 8; i++) o[d][g].x[i] *= alpha[g][(i >> 1) & 1];
-                fa_ab<G>(o[d], pa, sV + cur * TL + d * 16, LD::h);
-            }
+            for (int i = 0; i < 8; i++) o[d].x[i] *= alpha[(i >> 1) & 1];
+            fa_ab(o[d], pa, sV + cur * TL + d * 16, LD::h);
         }
         __syncthreads(); /* the buffer is reloaded two tiles on */
     }
+    const int valid = min(16, T - qr);
+    if (valid <= 0) return;
+    bf16 *dst = out + ((size_t)b * T + qr) * C + (size_t)h * HD;
+    const float il[2] = {1.0f / l[0], 1.0f / l[1]};
 #pragma unroll
-    for (int g = 0; g < G; g++) {
-        const int r0 = qr + 16 * g, valid = min(16, T - r0);
-        if (valid <= 0) break;
-        bf16 *dst = out + ((size_t)b * T + r0) * C + (size_t)h * HD;
-        const float il[2] = {1.0f / l[g][0], 1.0f / l[g][1]};
+    for (int d = 0; d < HD / 16; d++)
 #pragma unroll
-        for (int d = 0; d < ND; d++)
-#pragma unroll
-            for (int i = 0; i < 8; i++) {
-                int row = fa_row(i);
-                if (row < valid)
-                    dst[(size_t)row * C + d * 16 + fa_col(i)] =
-                        __float2bfloat16_rn(o[d][g].x[i] * il[(i >> 1) & 1]);
-            }
-        if (threadIdx.x % 4 == 0)
-            for (int ri = 0; ri < 2; ri++) {
-                int row = (int)(threadIdx.x % 32) / 4 + 8 * ri;
-                if (row < valid)
-                    lse[((size_t)b * NH + h) * T + r0 + row] =
-                        m[g][ri] * (float)M_LN2 + logf(l[g][ri]);
-            }
-    }
+        for (int i = 0; i < 8; i++) {
+            int row = fa_row(i);
+            if (row < valid)
+                dst[(size_t)row * C + d * 16 + fa_col(i)] =
+                    __float2bfloat16_rn(o[d].x[i] * il[(i >> 1) & 1]);
+        }
+    if (threadIdx.x % 4 == 0)
+        for (int ri = 0; ri < 2; ri++) {
+            int row = (int)(threadIdx.x % 32) / 4 + 8 * ri;
+            if (row < valid)
+                lse[((size_t)b * NH + h) * T + qr + row] = m[ri] * (float)M_LN2 + logf(l[ri]);
+        }
 }
 
 /* D[b, h, t] = sum_d dout[b, t, h, d] * out[b, t, h, d]: HD/8 lanes per (b, t, h), 16 bytes each,
@@ -434,8 +379,8 @@ __global__ void __launch_bounds__(FA_THREADS, HD <= 64 ? 3 : 1) /* HD 64: 3 bloc
 #pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
             fa_acc st, dpt;
-            fa_fbt<HD>(&st, kf, sQ + cur * TL + n * 16 * LD::h, LD::h);
-            fa_fbt<HD>(&dpt, vf, sO + cur * TL + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(st, kf, sQ + cur * TL + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(dpt, vf, sO + cur * TL + n * 16 * LD::h, LD::h);
 #pragma unroll
             for (int i = 0; i < 8; i += 2) {
                 const int qc = n * 16 + fa_col(i), key = kr + fa_row(i); /* qc is even */
@@ -452,8 +397,8 @@ __global__ void __launch_bounds__(FA_THREADS, HD <= 64 ? 3 : 1) /* HD 64: 3 bloc
         }
 #pragma unroll
         for (int d = 0; d < HD / 16; d++) {
-            fa_ab(&dv[d], pa, sO + cur * TL + d * 16, LD::h);
-            fa_ab(&dk[d], dsa, sQ + cur * TL + d * 16, LD::h);
+            fa_ab(dv[d], pa, sO + cur * TL + d * 16, LD::h);
+            fa_ab(dk[d], dsa, sQ + cur * TL + d * 16, LD::h);
         }
         __syncthreads(); /* the buffers are reloaded two tiles on */
     }
@@ -510,8 +455,8 @@ __global__ void __launch_bounds__(FA_THREADS)
 #pragma unroll
         for (int n = 0; n < FA_B / 16; n++) {
             fa_acc s, dp;
-            fa_fbt<HD>(&s, qf, sK + cur * TL + n * 16 * LD::h, LD::h);
-            fa_fbt<HD>(&dp, of, sV + cur * TL + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(s, qf, sK + cur * TL + n * 16 * LD::h, LD::h);
+            fa_fbt<HD>(dp, of, sV + cur * TL + n * 16 * LD::h, LD::h);
 #pragma unroll
             for (int i = 0; i < 8; i += 2) {
                 const int key = k0 + n * 16 + fa_col(i), q = qr + fa_row(i), ri = (i >> 1) & 1;
@@ -524,7 +469,7 @@ __global__ void __launch_bounds__(FA_THREADS)
             }
         }
 #pragma unroll
-        for (int d = 0; d < HD / 16; d++) fa_ab(&dq[d], dsa, sK + cur * TL + d * 16, LD::h);
+        for (int d = 0; d < HD / 16; d++) fa_ab(dq[d], dsa, sK + cur * TL + d * 16, LD::h);
         __syncthreads(); /* the buffers are reloaded two tiles on */
     }
     const int valid = min(16, T - qr);
@@ -533,8 +478,8 @@ __global__ void __launch_bounds__(FA_THREADS)
     for (int d = 0; d < HD / 16; d++) fa_put(dst + d * 16, ld, dq[d], scale, valid);
 }
 
-template <int HD> static size_t fa_fwd_smem() { /* q (G tiles), two k, two v */
-    return (fa_fwd_g<HD>::G + 4) * FA_B * fa_ld<HD>::h * sizeof(bf16);
+template <int HD> static size_t fa_fwd_smem() { /* q, two k, two v */
+    return 5 * FA_B * fa_ld<HD>::h * sizeof(bf16);
 }
 template <int HD> static size_t fa_dkv_smem() { /* k, v, two q, two dO, two lse and D rows */
     return 6 * FA_B * fa_ld<HD>::h * sizeof(bf16) + 4 * FA_B * sizeof(float);
@@ -547,8 +492,7 @@ template <int HD>
 static void fa_fwd(mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T, int C,
                    int NH) {
     size_t sm = fa_fwd_smem<HD>(); /* its limit was raised by mb_cuda_flash_init */
-    constexpr int QB = fa_fwd_g<HD>::QB;
-    dim3 grid((T + QB - 1) / QB, NH, B);
+    dim3 grid((T + FA_B - 1) / FA_B, NH, B);
     mb_fa_fwd_k<HD><<<grid, FA_THREADS, sm, mb_cuda_stream(ctx)>>>(
         (bf16 *)out, (float *)lse, (const bf16 *)qkv, T, C, NH, 1.0f / sqrtf((float)HD));
     MB_CUDA_LAUNCHED(ctx);
