@@ -1,13 +1,14 @@
 /* tests/test_train.c — the training step calls every slot at its fixed point: a probe method fills
  * each slot by calling the engine's default (and replaces attention, loss and activation storage),
- * and must reproduce the plain stack bit for bit; call counts are checked per slot. */
+ * and must reproduce the plain stack bit for bit; call counts are checked per slot; an optimizer's
+ * optimizer_step_many must give what its optimizer_step gives. */
 #include <stdlib.h>
 
 #include "../engine/train.h"
 #include "check.h"
 #include "gpt_fixture.h"
 
-extern const mb_method mb_method_sgd;
+extern const mb_method mb_method_sgd, mb_method_adamw;
 
 typedef struct probe {
     mb_buf att[8], logits, saved[8][MB_GPT_BLOCK_INSIDE];
@@ -125,18 +126,24 @@ static const mb_method probe_method = {
     .grad_ready = p_grad_ready,
 };
 
-/* Trains 3 steps of gpt-nano with [extra..., sgd(lr 0.1, momentum 0.9)]; returns losses, weights.
- */
-static int run(const mb_method *extra, int frozen, double loss[3], double **w, uint64_t calls[],
-               size_t *act_peak) {
+/* Trains 3 steps of gpt-nano with [extra..., opt] (opt NULL: sgd with lr 0.1, momentum 0.9;
+ * else with lr 0.01); returns losses, weights. */
+static int run_opt(const mb_method *extra, const mb_method *opt, int frozen, double loss[3],
+                   double **w, uint64_t calls[], size_t *act_peak) {
     mb_ctx ctx;
     mb_gpt_config cfg;
     mb_gpt m;
     CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 11, &cfg, &m));
-    mb_pvalue sgdv[5], pv[1] = {{frozen}};
-    mb_method_defaults(&mb_method_sgd, sgdv);
-    sgdv[0].num = 0.1;
-    sgdv[1].num = 0.9;
+    mb_pvalue ov[8], pv[1] = {{frozen}};
+    if (!opt) {
+        opt = &mb_method_sgd;
+        mb_method_defaults(opt, ov);
+        ov[0].num = 0.1;
+        ov[1].num = 0.9;
+    } else {
+        mb_method_defaults(opt, ov);
+        ov[0].num = 0.01;
+    }
     const mb_method *ms[2];
     const mb_pvalue *vs[2];
     int n = 0;
@@ -144,8 +151,8 @@ static int run(const mb_method *extra, int frozen, double loss[3], double **w, u
         ms[n] = extra;
         vs[n++] = pv;
     }
-    ms[n] = &mb_method_sgd;
-    vs[n++] = sgdv;
+    ms[n] = opt;
+    vs[n++] = ov;
     mb_train tr;
     CHECK_OK(&ctx, mb_train_init(&tr, &ctx, &m, ms, vs, n, NULL, 1));
     int B = 2, T = cfg.seq_len;
@@ -167,6 +174,11 @@ static int run(const mb_method *extra, int frozen, double loss[3], double **w, u
     mb_gpt_destroy(&ctx, &m);
     CHECK(ctx.mem.live == 0, "%zu buffers leaked", ctx.mem.live);
     return 0;
+}
+
+static int run(const mb_method *extra, int frozen, double loss[3], double **w, uint64_t calls[],
+               size_t *act_peak) {
+    return run_opt(extra, NULL, frozen, loss, w, calls, act_peak);
 }
 
 int main(void) {
@@ -209,6 +221,26 @@ int main(void) {
     free(init_bias);
     free(w0);
     free(w1);
+
+    /* optimizer_step_many (adamw: every parameter in one call) against the same method with only
+     * optimizer_step, with ln_f.bias frozen: the same weights bit for bit, the same count of
+     * parameter updates */
+    CHECK(mb_method_adamw.optimizer_step_many != NULL, "adamw fills optimizer_step_many");
+    mb_method one = mb_method_adamw;
+    one.optimizer_step_many = NULL;
+    double l3[3], l4[3], *w3, *w4;
+    uint64_t c3[MB_NSLOTS], c4[MB_NSLOTS];
+    size_t a3, a4;
+    if (run_opt(&probe_method, &mb_method_adamw, fb, l3, &w3, c3, &a3) ||
+        run_opt(&probe_method, &one, fb, l4, &w4, c4, &a4))
+        return 1;
+    CHECK(memcmp(w3, w4, P * sizeof *w3) == 0, "adamw: many-tensor weights differ from one-tensor");
+    CHECK(memcmp(w3, w2, P * sizeof *w3) != 0, "adamw and sgd gave the same weights");
+    CHECK_EQ_U(c3[9], 3 * (np - 1));
+    CHECK_EQ_U(c4[9], 3 * (np - 1));
+    CHECK(l3[2] < l3[0], "adamw: loss did not fall: %.5f -> %.5f", l3[0], l3[2]);
     free(w2);
+    free(w3);
+    free(w4);
     CHECK_DONE();
 }
