@@ -50,7 +50,8 @@ static void template_fini(void *priv, mb_train *tr) {
     (void)tr;
 }
 
-/* (7) The optimizer_step slot: called per trainable parameter after backward. */
+/* (7) The optimizer_step slot: called per trainable parameter after backward. (An optimizer that
+ * updates many tensors at once may fill optimizer_step_many too: adamw.c.) */
 static mb_status template_step(void *priv, mb_train *tr, mb_param *p) {
     template_state *s = priv;
     if (tr->ctx->be->dtype == MB_F32) {
