@@ -22,8 +22,7 @@ static void SFX(matmul_bwd_dgelu)(struct mb_ctx *ctx, void *dinp, void *dw, void
 
 static void SFX(adamw_many)(struct mb_ctx *ctx, const mb_adamw_tensor *t, int n, double lr,
                             double beta1, double beta2, double eps, double wd) {
-    for (int i = 0; i < n; i++)
-        SFX(adamw)
-        (ctx, t[i].p, t[i].g, t[i].m, t[i].v, t[i].master, t[i].n, lr, beta1, beta2, eps, wd,
-         t[i].bc1, t[i].bc2);
+    for (int i = 0; i < n; i++) SFX(adamw)
+    (ctx, t[i].p, t[i].g, t[i].m, t[i].v, t[i].master, t[i].n, lr, beta1, beta2, eps, wd, t[i].bc1,
+     t[i].bc2);
 }

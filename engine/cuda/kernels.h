@@ -71,7 +71,7 @@ struct mb_adamw_tensor;
                                      const void *R, const void *N, size_t m, size_t n,             \
                                      size_t rows, size_t cols, int axis, int front, double k,      \
                                      void *lim_state, double step, double decay, void *s_scratch); \
-    void mb_cuda_adamw_many_##sfx(struct mb_ctx *ctx, const struct mb_adamw_tensor *t, int n,     \
+    void mb_cuda_adamw_many_##sfx(struct mb_ctx *ctx, const struct mb_adamw_tensor *t, int n,      \
                                   double lr, double beta1, double beta2, double eps, double wd);   \
     void mb_cuda_matmul_fwd_res_##sfx(struct mb_ctx *ctx, void *out, const void *inp,              \
                                       const void *w, const void *b, const void *res, int N, int C, \
