@@ -275,6 +275,17 @@ typedef struct mb_backend {
                        double beta2, double eps, double wd);
 } mb_backend;
 
+/* The unfused sequences each fused slot stands for, through ctx's own table (engine/fused.c): what
+ * the CPU tables fill the slots with, and what the CUDA slots fall back to. */
+void mb_seq_matmul_fwd_res(struct mb_ctx *ctx, void *out, const void *inp, const void *w,
+                           const void *b, const void *res, int N, int C, int OC);
+void mb_seq_matmul_fwd_gelu(struct mb_ctx *ctx, void *out, void *pre, const void *inp,
+                            const void *w, const void *b, int N, int C, int OC);
+void mb_seq_matmul_bwd_dgelu(struct mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
+                             const void *inp, const void *w, const void *pre, int N, int C, int OC);
+void mb_seq_adamw_many(struct mb_ctx *ctx, const mb_adamw_tensor *t, int n, double lr, double beta1,
+                       double beta2, double eps, double wd);
+
 #define MB_ADAM8_BLOCK 256 /* elements per absmax in adam8bit (bitsandbytes' BLOCKSIZE_2STATE) */
 
 extern const mb_backend mb_backend_cpu_f32;

@@ -20,8 +20,7 @@ static const mb_param_decl params[P_N] = {
 typedef struct adamw_state {
     double lr, beta1, beta2, eps, wd;
     mb_opt_state st;    /* a: m, b: v, t: updates per parameter */
-    mb_adamw_tensor *t; /* the multi-tensor call's table, cap entries */
-    int cap;
+    mb_adamw_tensor *t; /* the multi-tensor call's table, one entry per parameter */
 } adamw_state;
 
 static mb_status adamw_init(void *priv, mb_train *tr, const mb_pvalue *v) {
@@ -31,6 +30,9 @@ static mb_status adamw_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     s->beta2 = v[P_BETA2].num;
     s->eps = v[P_EPS].num;
     s->wd = v[P_WD].num;
+    /* the model's parameters are final here (methods that add some come earlier in the stack) */
+    s->t = calloc((size_t)tr->model->nparams, sizeof *s->t);
+    if (!s->t) return mb_error(tr->ctx, MB_ENOMEM, "adamw: host table");
     return mb_opt_state_init(tr, &s->st, "adamw");
 }
 
@@ -39,7 +41,6 @@ static void adamw_fini(void *priv, mb_train *tr) {
     mb_opt_state_fini(tr, &s->st);
     free(s->t);
     s->t = NULL;
-    s->cap = 0;
 }
 
 /* Parameter p's update as one tensor of a multi-tensor call: its state made on first use, its
@@ -77,23 +78,15 @@ static mb_status adamw_step(void *priv, mb_train *tr, mb_param *p) {
     return MB_OK;
 }
 
-/* Every parameter in one backend call where the backend has adamw_many (CUDA: one launch for up
- * to MB_ADAMW_MANY tensors), else one adamw call each. */
+/* Every parameter in one backend call (CUDA: one launch for up to 224 tensors). */
 static mb_status adamw_step_many(void *priv, mb_train *tr, mb_param *const *ps, int n) {
     adamw_state *s = priv;
-    const mb_backend *be = tr->ctx->be;
-    if (!be->adamw_many) {
-        for (int i = 0; i < n; i++) MB_TRY(adamw_step(priv, tr, ps[i]));
-        return MB_OK;
-    }
-    if (n > s->cap) {
-        mb_adamw_tensor *t = realloc(s->t, (size_t)n * sizeof *t);
-        if (!t) return mb_error(tr->ctx, MB_ENOMEM, "adamw: host table of %d tensors", n);
-        s->t = t;
-        s->cap = n;
-    }
+    mb_ctx *ctx = tr->ctx;
     for (int i = 0; i < n; i++) MB_TRY(adamw_prepare(s, tr, ps[i], &s->t[i]));
-    be->adamw_many(tr->ctx, s->t, n, s->lr, s->beta1, s->beta2, s->eps, s->wd);
+    if (ctx->be->adamw_many)
+        ctx->be->adamw_many(ctx, s->t, n, s->lr, s->beta1, s->beta2, s->eps, s->wd);
+    else
+        mb_seq_adamw_many(ctx, s->t, n, s->lr, s->beta1, s->beta2, s->eps, s->wd);
     return MB_OK;
 }
 

@@ -58,7 +58,6 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #include "kernels_zo.h"
 #include "kernels_q8.h"
 #include "kernels_flash.h"
-#include "kernels_fused.h"
 #undef REAL
 #undef SFX
 #undef GESVD
@@ -78,7 +77,6 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #include "kernels_zo.h"
 #include "kernels_q8.h"
 #include "kernels_flash.h"
-#include "kernels_fused.h"
 #undef REAL
 #undef SFX
 #undef GESVD
@@ -104,8 +102,8 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .cce_grad_chunk = cce_grad_chunk_##sfx, .zo_axpy = zo_axpy_##sfx,                        \
         .q8_range = q8_range_##sfx, .q8_pack = q8_pack_##sfx, .q8_unpack = q8_unpack_##sfx,       \
         .flash_fwd = flash_fwd_##sfx, .flash_bwd = flash_bwd_##sfx, .flash_head_ok = NULL,        \
-        .matmul_fwd_res = matmul_fwd_res_##sfx, .matmul_fwd_gelu = matmul_fwd_gelu_##sfx,       \
-        .matmul_bwd_dgelu = matmul_bwd_dgelu_##sfx, .adamw_many = adamw_many_##sfx,             \
+        .matmul_fwd_res = mb_seq_matmul_fwd_res, .matmul_fwd_gelu = mb_seq_matmul_fwd_gelu,       \
+        .matmul_bwd_dgelu = mb_seq_matmul_bwd_dgelu, .adamw_many = mb_seq_adamw_many,             \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32);

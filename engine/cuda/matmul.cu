@@ -227,37 +227,6 @@ void matmul_bwd(mb_ctx *ctx, void *dinp, void *dw, const void *dout, const void 
     }
 }
 
-/* The unfused kernels the fused paths fall back to, by storage type. */
-template <typename T> struct unfused;
-template <> struct unfused<float> {
-    static void residual(mb_ctx *c, void *o, const void *a, const void *b, size_t n) {
-        mb_cuda_residual_fwd_f32(c, o, a, b, n);
-    }
-    static void gelu(mb_ctx *c, void *o, const void *x, size_t n) {
-        mb_cuda_gelu_fwd_f32(c, o, x, n);
-    }
-    static void dgelu(mb_ctx *c, void *d, const void *x, size_t n) {
-        mb_cuda_gelu_bwd_f32(c, d, x, d, n);
-    }
-    static void bias_grad(mb_ctx *c, void *db, const void *d, int N, int OC) {
-        mb_cuda_bias_grad_f32(c, db, d, N, OC, OC);
-    }
-};
-template <> struct unfused<__nv_bfloat16> {
-    static void residual(mb_ctx *c, void *o, const void *a, const void *b, size_t n) {
-        mb_cuda_residual_fwd_bf16(c, o, a, b, n);
-    }
-    static void gelu(mb_ctx *c, void *o, const void *x, size_t n) {
-        mb_cuda_gelu_fwd_bf16(c, o, x, n);
-    }
-    static void dgelu(mb_ctx *c, void *d, const void *x, size_t n) {
-        mb_cuda_gelu_bwd_bf16(c, d, x, d, n);
-    }
-    static void bias_grad(mb_ctx *c, void *db, const void *d, int N, int OC) {
-        mb_cuda_bias_grad_bf16(c, db, d, N, OC, OC);
-    }
-};
-
 /* One GEMM covers the layer: no split of m or k into a multiple of 8 and a remainder (an epilogue
  * cannot see the remainder's share) and no row blocks. */
 static inline bool one_gemm(int N, int C, int OC) {
@@ -277,8 +246,7 @@ void matmul_fwd_res(mb_ctx *ctx, void *out, const void *inp, const void *w, cons
                        1.0f, e, true))
             return;
     }
-    matmul_fwd<T>(ctx, out, inp, w, b, N, C, OC, OC);
-    unfused<T>::residual(ctx, out, out, res, (size_t)N * OC);
+    mb_seq_matmul_fwd_res(ctx, out, inp, w, b, res, N, C, OC);
 }
 
 /* cuBLASLt's GELU epilogues run where the storage is bf16 only: measured on the H100, their GELU
@@ -303,8 +271,7 @@ void matmul_fwd_gelu(mb_ctx *ctx, void *out, void *pre, const void *inp, const v
                        0.0f, e, true))
             return;
     }
-    matmul_fwd<T>(ctx, pre, inp, w, b, N, C, OC, OC);
-    unfused<T>::gelu(ctx, out, pre, (size_t)N * OC);
+    mb_seq_matmul_fwd_gelu(ctx, out, pre, inp, w, b, N, C, OC);
 }
 
 /* matmul_bwd with dinp = (dout W) * gelu'(pre): the input-gradient GEMM's DGELU epilogue reads pre
@@ -312,18 +279,18 @@ void matmul_fwd_gelu(mb_ctx *ctx, void *out, void *pre, const void *inp, const v
 template <typename T>
 void matmul_bwd_dgelu(mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
                       const void *inp, const void *w, const void *pre, int N, int C, int OC) {
-    bool fused = false;
     if (gelu_epilogue<T>() && one_gemm(N, C, OC)) {
         lt_epi e;
         e.epi = CUBLASLT_EPILOGUE_DGELU;
         e.aux = pre;
         e.ldaux = C;
-        fused = lt_gemm<T>(ctx, false, false, C, N, OC, (const T *)w, C, (const T *)dout, OC,
-                           (T *)dinp, C, 0.0f, e, true);
+        if (lt_gemm<T>(ctx, false, false, C, N, OC, (const T *)w, C, (const T *)dout, OC, (T *)dinp,
+                       C, 0.0f, e, true)) { /* the weight and bias gradients as matmul_bwd's */
+            ctx->be->matmul_bwd(ctx, NULL, dw, db, dout, inp, w, N, C, OC, OC);
+            return;
+        }
     }
-    matmul_bwd<T>(ctx, fused ? nullptr : dinp, dw, dout, inp, w, N, C, OC, OC);
-    if (!fused) unfused<T>::dgelu(ctx, dinp, pre, (size_t)N * C);
-    if (db) unfused<T>::bias_grad(ctx, db, dout, N, OC);
+    mb_seq_matmul_bwd_dgelu(ctx, dinp, dw, db, dout, inp, w, pre, N, C, OC);
 }
 
 } // namespace

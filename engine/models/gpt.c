@@ -505,6 +505,20 @@ static int linear_plain(const mb_gpt *m, int backward) {
     return !h || !(backward ? h->linear_backward : h->linear_forward);
 }
 
+/* out = inp . W^T + b + res for linear wid of block l: the backend's fused call where it has one
+ * and no method replaces the layer, else the layer and then the residual add. */
+static mb_status linear_res(mb_ctx *ctx, mb_gpt *m, int l, int wid, void *out, const void *inp,
+                            const void *res, int N, int C, int OC) {
+    const mb_backend *be = ctx->be;
+    if (linear_plain(m, 0) && be->matmul_fwd_res) {
+        be->matmul_fwd_res(ctx, out, inp, W(wid), W(wid + 1), res, N, C, OC);
+        return MB_OK;
+    }
+    MB_TRY(linear(ctx, m, l, wid, 0, out, inp, NULL, NULL, N, C, OC));
+    be->residual_fwd(ctx, out, out, res, (size_t)N * OC);
+    return MB_OK;
+}
+
 static mb_status attention(mb_ctx *ctx, mb_gpt *m, mb_gpt_layer_acts *la, int layer, int backward,
                            const void *dout, void *dqkv, void *scratch) {
     const mb_gpt_acts *a = &m->acts;
@@ -530,30 +544,17 @@ static mb_status block_forward(mb_ctx *ctx, mb_gpt *m, int l, const void *res_in
                       N, C);
     MB_TRY(linear(ctx, m, l, p + 2, 0, la->qkv.ptr, la->ln1.ptr, NULL, NULL, N, C, 3 * C));
     MB_TRY(attention(ctx, m, la, l, 0, NULL, NULL, NULL));
-    const int fuse = linear_plain(m, 0);
-    if (fuse && be->matmul_fwd_res) {
-        be->matmul_fwd_res(ctx, la->res2.ptr, la->atty.ptr, W(p + 4), W(p + 5), res_in, N, C, C);
-    } else {
-        MB_TRY(linear(ctx, m, l, p + 4, 0, la->res2.ptr, la->atty.ptr, NULL, NULL, N, C, C));
-        be->residual_fwd(ctx, la->res2.ptr, la->res2.ptr, res_in, (size_t)N * C);
-    }
+    MB_TRY(linear_res(ctx, m, l, p + 4, la->res2.ptr, la->atty.ptr, res_in, N, C, C));
     be->layernorm_fwd(ctx, la->ln2.ptr, la->ln2_mean.ptr, la->ln2_rstd.ptr, la->res2.ptr, W(p + 6),
                       W(p + 7), N, C);
-    if (fuse && be->matmul_fwd_gelu) {
+    if (linear_plain(m, 0) && be->matmul_fwd_gelu) {
         be->matmul_fwd_gelu(ctx, a->gelu.ptr, la->fch.ptr, la->ln2.ptr, W(p + 8), W(p + 9), N, C,
                             4 * C);
     } else {
         MB_TRY(linear(ctx, m, l, p + 8, 0, la->fch.ptr, la->ln2.ptr, NULL, NULL, N, C, 4 * C));
         be->gelu_fwd(ctx, a->gelu.ptr, la->fch.ptr, (size_t)N * 4 * C);
     }
-    if (fuse && be->matmul_fwd_res) {
-        be->matmul_fwd_res(ctx, la->res3.ptr, a->gelu.ptr, W(p + 10), W(p + 11), la->res2.ptr, N,
-                           4 * C, C);
-    } else {
-        MB_TRY(linear(ctx, m, l, p + 10, 0, la->res3.ptr, a->gelu.ptr, NULL, NULL, N, 4 * C, C));
-        be->residual_fwd(ctx, la->res3.ptr, la->res3.ptr, la->res2.ptr, (size_t)N * C);
-    }
-    return MB_OK;
+    return linear_res(ctx, m, l, p + 10, la->res3.ptr, a->gelu.ptr, la->res2.ptr, N, 4 * C, C);
 }
 
 static mb_status forward_impl(mb_ctx *ctx, mb_gpt *m, const int32_t *tokens, const int32_t *targets,
