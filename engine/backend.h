@@ -89,16 +89,19 @@ typedef struct mb_backend {
      * db += column sums of dout (skipped when NULL); rows of dout are ldo elements apart */
     void (*matmul_bwd)(struct mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
                        const void *inp, const void *w, int N, int C, int OC, int ldo);
-    /* causal multi-head attention over qkv[B,T,3C] (q|k|v, head h at columns h*C/NH);
+    /* causal grouped-query attention, hs = C/NH, over qkv[B,T,(NH+2*KV)*hs]: NH query heads at
+     * columns [0, C) (head h at h*hs), then KV key heads, then KV value heads (NH % KV == 0; query
+     * head h reads kv head h / (NH/KV); KV == NH is multi-head attention over q|k|v, [B,T,3C]);
      * out[B,T,C]; att[B,NH,T,T] keeps the softmax probabilities on and below the diagonal; what
      * lies above it is unspecified (the CPU writes zeros, CUDA skips the blocks of 256 queries x
-     * 256 keys that lie wholly above it) */
+     * 256 keys that lie wholly above it). CUDA: KV == NH only (else an error is recorded). */
     void (*attention_fwd)(struct mb_ctx *ctx, void *out, void *att, const void *qkv, int B, int T,
-                          int C, int NH);
-    /* dqkv overwritten; scratch holds B*NH*T elements; att may be overwritten (it is freed or
-     * recomputed after backward) */
+                          int C, int NH, int KV);
+    /* dqkv (qkv's shape) overwritten, a shared kv head's gradient summed over its query heads in
+     * order; scratch holds B*NH*T elements; att may be overwritten (it is freed or recomputed
+     * after backward) */
     void (*attention_bwd)(struct mb_ctx *ctx, void *dqkv, void *scratch, const void *dout,
-                          const void *qkv, void *att, int B, int T, int C, int NH);
+                          const void *qkv, void *att, int B, int T, int C, int NH, int KV);
     /* GELU, tanh form. bwd: dinp = dout * gelu'(inp); dinp may alias dout */
     void (*gelu_fwd)(struct mb_ctx *ctx, void *out, const void *inp, size_t n);
     void (*gelu_bwd)(struct mb_ctx *ctx, void *dinp, const void *inp, const void *dout, size_t n);

@@ -656,8 +656,8 @@ static void t_attention_fwd(tcase *tc, const shape *s) {
     pair_new(tc, &att, (size_t)B * NH * T * T, DT, "att");
     pair_poison(tc, &att); /* every entry on or below the diagonal must be written */
     set_label(tc, "attention_fwd B=%d T=%d C=%d NH=%d", B, T, C, NH);
-    tc->gb->attention_fwd(tc->gc, G(out), G(att), G(qkv), B, T, C, NH);
-    tc->cb->attention_fwd(tc->cc, R(out), R(att), R(qkv), B, T, C, NH);
+    tc->gb->attention_fwd(tc->gc, G(out), G(att), G(qkv), B, T, C, NH, NH);
+    tc->cb->attention_fwd(tc->cc, R(out), R(att), R(qkv), B, T, C, NH, NH);
     expect_close(tc, "out", &out, tol(tc, TOL_GEMM));
     compare(tc, "att", &att, &att, tol(tc, TOL_GEMM), T);
     pairs_free(tc);
@@ -671,7 +671,7 @@ static void t_attention_bwd(tcase *tc, const shape *s) {
     pair_new(tc, &out, (size_t)B * T * C, DT, "out");
     pair_new(tc, &att, (size_t)B * NH * T * T, DT, "att");
     /* The saved probabilities: the reference forward's, rounded to dtype, on both sides. */
-    tc->cb->attention_fwd(tc->cc, R(out), R(att), R(qkv), B, T, C, NH);
+    tc->cb->attention_fwd(tc->cc, R(out), R(att), R(qkv), B, T, C, NH, NH);
     pair_from_ref(tc, &att);
     pair_new(tc, &dout, (size_t)B * T * C, DT, "dout");
     pair_rand(tc, &dout, 0, 1);
@@ -680,8 +680,8 @@ static void t_attention_bwd(tcase *tc, const shape *s) {
     pair_new(tc, &scratch, (size_t)B * NH * T, DT, "scratch");
     pair_poison(tc, &scratch);
     set_label(tc, "attention_bwd B=%d T=%d C=%d NH=%d", B, T, C, NH);
-    tc->gb->attention_bwd(tc->gc, G(dqkv), G(scratch), G(dout), G(qkv), G(att), B, T, C, NH);
-    tc->cb->attention_bwd(tc->cc, R(dqkv), R(scratch), R(dout), R(qkv), R(att), B, T, C, NH);
+    tc->gb->attention_bwd(tc->gc, G(dqkv), G(scratch), G(dout), G(qkv), G(att), B, T, C, NH, NH);
+    tc->cb->attention_bwd(tc->cc, R(dqkv), R(scratch), R(dout), R(qkv), R(att), B, T, C, NH, NH);
     expect_close(tc, "dqkv", &dqkv, tol(tc, TOL_GEMM));
     pairs_free(tc);
 }

@@ -155,21 +155,24 @@ static void SFX(matmul_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_
     }
 }
 
-static void SFX(attention_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *att_, const void *qkv_, int B, int T, int C,
-                               int NH) {
+/* Grouped-query attention: qkv rows are (NH + 2*KV)*hs wide, query head h reads kv head h / G,
+ * G = NH / KV. With KV == NH every offset and operation is multi-head attention's over q|k|v. */
+static void SFX(attention_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *att_,
+                               const void *qkv_, int B, int T, int C, int NH, int KV) {
     REAL *out = out_, *att = att_;
     const REAL *qkv = qkv_;
-    int hs = C / NH, C3 = 3 * C;
+    const int hs = C / NH, G = NH / KV, CK = KV * hs, CQ = C + 2 * CK;
     REAL scale = (REAL)1 / SFX(sqrt)((REAL)hs);
 #pragma omp parallel for collapse(3) if ((size_t)B * NH * T * T * (C / NH) >= MB_PAR_MIN_WORK)
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < NH; h++) {
             for (int t = 0; t < T; t++) {
-                const REAL *q = qkv + ((size_t)b * T + t) * C3 + h * hs;
+                const int kh = h / G;
+                const REAL *q = qkv + ((size_t)b * T + t) * CQ + h * hs;
                 REAL *a = att + (((size_t)b * NH + h) * T + t) * T;
                 REAL mx = -INFINITY;
                 for (int t2 = 0; t2 <= t; t2++) {
-                    const REAL *k = qkv + ((size_t)b * T + t2) * C3 + C + h * hs;
+                    const REAL *k = qkv + ((size_t)b * T + t2) * CQ + C + kh * hs;
                     a[t2] = SFX(dot)(q, k, hs) * scale;
                     if (a[t2] > mx) mx = a[t2];
                 }
@@ -184,7 +187,7 @@ static void SFX(attention_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *a
                 REAL *o = out + ((size_t)b * T + t) * C + h * hs;
                 for (int i = 0; i < hs; i++) o[i] = 0;
                 for (int t2 = 0; t2 <= t; t2++) {
-                    const REAL *v = qkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
+                    const REAL *v = qkv + ((size_t)b * T + t2) * CQ + C + CK + kh * hs;
                     for (int i = 0; i < hs; i++) o[i] += a[t2] * v[i];
                 }
             }
@@ -192,44 +195,53 @@ static void SFX(attention_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *a
     }
 }
 
-static void SFX(attention_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dqkv_, void *scratch_, const void *dout_, const void *qkv_,
-                               void *att_, int B, int T, int C, int NH) {
+static void SFX(attention_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dqkv_, void *scratch_,
+                               const void *dout_, const void *qkv_, void *att_, int B, int T, int C,
+                               int NH, int KV) {
     REAL *dqkv = dqkv_, *scratch = scratch_;
     const REAL *dout = dout_, *qkv = qkv_, *att = att_;
-    int hs = C / NH, C3 = 3 * C;
+    const int hs = C / NH, G = NH / KV, CK = KV * hs, CQ = C + 2 * CK;
     REAL scale = (REAL)1 / SFX(sqrt)((REAL)hs);
-    /* One (b, h) pair per task: every write lands in that pair's own columns of dqkv. */
+    /* One (b, kv head) pair per task: every write lands in that pair's own columns of dqkv (its
+     * kv head's and its G query heads'); the query heads add into dk and dv in order h = kh*G .. */
 #pragma omp parallel for collapse(2) if ((size_t)B * NH * T * T * (C / NH) >= MB_PAR_MIN_WORK)
     for (int b = 0; b < B; b++) {
-        for (int h = 0; h < NH; h++) {
-            REAL *datt = scratch + ((size_t)b * NH + h) * T;
+        for (int kh = 0; kh < KV; kh++) {
             for (int t = 0; t < T; t++) {
-                REAL *dq = dqkv + ((size_t)b * T + t) * C3 + h * hs;
-                REAL *dk = dq + C, *dv = dq + 2 * C;
-                for (int i = 0; i < hs; i++) dq[i] = dk[i] = dv[i] = 0;
-            }
-            for (int t = 0; t < T; t++) {
-                const REAL *a = att + (((size_t)b * NH + h) * T + t) * T;
-                const REAL *d = dout + ((size_t)b * T + t) * C + h * hs;
-                const REAL *q = qkv + ((size_t)b * T + t) * C3 + h * hs;
-                REAL *dq = dqkv + ((size_t)b * T + t) * C3 + h * hs;
-                /* out = sum att * v  =>  dv += att * dout, datt = v . dout */
-                REAL rowdot = 0;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const REAL *v = qkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-                    REAL *dv = dqkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-                    for (int i = 0; i < hs; i++) dv[i] += a[t2] * d[i];
-                    datt[t2] = SFX(dot)(v, d, hs);
-                    rowdot += a[t2] * datt[t2];
+                REAL *dk = dqkv + ((size_t)b * T + t) * CQ + C + kh * hs, *dv = dk + CK;
+                for (int i = 0; i < hs; i++) dk[i] = dv[i] = 0;
+                for (int h = kh * G; h < (kh + 1) * G; h++) {
+                    REAL *dq = dqkv + ((size_t)b * T + t) * CQ + h * hs;
+                    for (int i = 0; i < hs; i++) dq[i] = 0;
                 }
-                /* softmax backward, then the scaled q.k product */
-                for (int t2 = 0; t2 <= t; t2++) {
-                    REAL dpre = a[t2] * (datt[t2] - rowdot) * scale;
-                    const REAL *k = qkv + ((size_t)b * T + t2) * C3 + C + h * hs;
-                    REAL *dk = dqkv + ((size_t)b * T + t2) * C3 + C + h * hs;
-                    for (int i = 0; i < hs; i++) {
-                        dq[i] += dpre * k[i];
-                        dk[i] += dpre * q[i];
+            }
+            for (int h = kh * G; h < (kh + 1) * G; h++) {
+                REAL *datt = scratch + ((size_t)b * NH + h) * T;
+                for (int t = 0; t < T; t++) {
+                    const REAL *a = att + (((size_t)b * NH + h) * T + t) * T;
+                    const REAL *d = dout + ((size_t)b * T + t) * C + h * hs;
+                    const REAL *q = qkv + ((size_t)b * T + t) * CQ + h * hs;
+                    REAL *dq = dqkv + ((size_t)b * T + t) * CQ + h * hs;
+                    /* out = sum att * v  =>  dv += att * dout, datt = v . dout */
+                    REAL rowdot = 0;
+                    for (int t2 = 0; t2 <= t; t2++) {
+                        const size_t kv = ((size_t)b * T + t2) * CQ + C + CK + kh * hs;
+                        const REAL *v = qkv + kv;
+                        REAL *dv = dqkv + kv;
+                        for (int i = 0; i < hs; i++) dv[i] += a[t2] * d[i];
+                        datt[t2] = SFX(dot)(v, d, hs);
+                        rowdot += a[t2] * datt[t2];
+                    }
+                    /* softmax backward, then the scaled q.k product */
+                    for (int t2 = 0; t2 <= t; t2++) {
+                        REAL dpre = a[t2] * (datt[t2] - rowdot) * scale;
+                        const size_t kk = ((size_t)b * T + t2) * CQ + C + kh * hs;
+                        const REAL *k = qkv + kk;
+                        REAL *dk = dqkv + kk;
+                        for (int i = 0; i < hs; i++) {
+                            dq[i] += dpre * k[i];
+                            dk[i] += dpre * q[i];
+                        }
                     }
                 }
             }

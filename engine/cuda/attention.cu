@@ -286,21 +286,35 @@ static void mb_attention_bwd(mb_ctx *ctx, void *dqkv_, void *scratch, const void
     }
 }
 
+/* Grouped-query attention (KV != NH) has no kernel here yet: an error is recorded instead. */
+static int mb_att_gqa_refused(mb_ctx *ctx, int NH, int KV) {
+    if (KV == NH) return 0;
+    mb_cuda_fail(ctx, MB_EUNSUPPORTED, __FILE__, __LINE__,
+                 "attention: grouped-query attention (%d query heads, %d kv heads) has no CUDA "
+                 "kernel yet",
+                 NH, KV);
+    return 1;
+}
+
 extern "C" void mb_cuda_attention_fwd_f32(struct mb_ctx *ctx, void *out, void *att, const void *qkv,
-                                          int B, int T, int C, int NH) {
+                                          int B, int T, int C, int NH, int KV) {
+    if (mb_att_gqa_refused(ctx, NH, KV)) return;
     mb_attention_fwd<float>(ctx, out, att, qkv, B, T, C, NH);
 }
 extern "C" void mb_cuda_attention_fwd_bf16(struct mb_ctx *ctx, void *out, void *att,
-                                           const void *qkv, int B, int T, int C, int NH) {
+                                           const void *qkv, int B, int T, int C, int NH, int KV) {
+    if (mb_att_gqa_refused(ctx, NH, KV)) return;
     mb_attention_fwd<__nv_bfloat16>(ctx, out, att, qkv, B, T, C, NH);
 }
 extern "C" void mb_cuda_attention_bwd_f32(struct mb_ctx *ctx, void *dqkv, void *scratch,
                                           const void *dout, const void *qkv, void *att, int B,
-                                          int T, int C, int NH) {
+                                          int T, int C, int NH, int KV) {
+    if (mb_att_gqa_refused(ctx, NH, KV)) return;
     mb_attention_bwd<float>(ctx, dqkv, scratch, dout, qkv, att, B, T, C, NH);
 }
 extern "C" void mb_cuda_attention_bwd_bf16(struct mb_ctx *ctx, void *dqkv, void *scratch,
                                            const void *dout, const void *qkv, void *att, int B,
-                                           int T, int C, int NH) {
+                                           int T, int C, int NH, int KV) {
+    if (mb_att_gqa_refused(ctx, NH, KV)) return;
     mb_attention_bwd<__nv_bfloat16>(ctx, dqkv, scratch, dout, qkv, att, B, T, C, NH);
 }

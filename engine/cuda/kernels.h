@@ -32,10 +32,10 @@ struct mb_adamw_tensor;
                                   const void *dout, const void *inp, const void *w, int N, int C,  \
                                   int OC, int ldo);                                                \
     void mb_cuda_attention_fwd_##sfx(struct mb_ctx *ctx, void *out, void *att, const void *qkv,    \
-                                     int B, int T, int C, int NH);                                 \
+                                     int B, int T, int C, int NH, int KV);                         \
     void mb_cuda_attention_bwd_##sfx(struct mb_ctx *ctx, void *dqkv, void *scratch,                \
                                      const void *dout, const void *qkv, void *att, int B, int T,   \
-                                     int C, int NH);                                               \
+                                     int C, int NH, int KV);                                       \
     void mb_cuda_gelu_fwd_##sfx(struct mb_ctx *ctx, void *out, const void *inp, size_t n);         \
     void mb_cuda_gelu_bwd_##sfx(struct mb_ctx *ctx, void *dinp, const void *inp, const void *dout, \
                                 size_t n);                                                         \

@@ -452,10 +452,10 @@ mb_status mb_gpt_linear_default(mb_ctx *ctx, const mb_linear_call *c, int backwa
 
 mb_status mb_gpt_attention_default(mb_ctx *ctx, const mb_attn_call *c, void *scratch) {
     if (!c->backward)
-        ctx->be->attention_fwd(ctx, c->out, c->att, c->qkv, c->B, c->T, c->C, c->NH);
+        ctx->be->attention_fwd(ctx, c->out, c->att, c->qkv, c->B, c->T, c->C, c->NH, c->NH);
     else
         ctx->be->attention_bwd(ctx, c->dqkv, scratch, c->dout, c->qkv, c->att, c->B, c->T, c->C,
-                               c->NH);
+                               c->NH, c->NH);
     return MB_OK;
 }
 
