@@ -68,7 +68,8 @@ typedef struct mb_backend {
     mb_status (*mem_info)(struct mb_ctx *ctx, mb_dev_mem *out);
     void (*describe)(struct mb_ctx *ctx, mb_dev_info *out);
 
-    /* out[b,t,:] = wte[tok[b,t],:] + wpe[t,:] */
+    /* out[b,t,:] = wte[tok[b,t],:] + wpe[t,:]; wpe NULL: out[b,t,:] = wte[tok[b,t],:] (no position
+     * embedding: llama) */
     void (*encoder_fwd)(struct mb_ctx *ctx, void *out, const int32_t *tok, const void *wte,
                         const void *wpe, int B, int T, int C);
     /* dwte[tok] += dout; dwpe[t] += dout (either may be NULL) */

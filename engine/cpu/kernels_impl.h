@@ -26,9 +26,14 @@ static void SFX(encoder_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const int
 #pragma omp parallel for if ((size_t)B * T * C >= MB_PAR_MIN_WORK)
     for (int bt = 0; bt < B * T; bt++) {
         int t = bt % T;
-        const REAL *we = wte + (size_t)tok[bt] * C, *pe = wpe + (size_t)t * C;
+        const REAL *we = wte + (size_t)tok[bt] * C;
         REAL *o = out + (size_t)bt * C;
-        for (int c = 0; c < C; c++) o[c] = we[c] + pe[c];
+        if (wpe) {
+            const REAL *pe = wpe + (size_t)t * C;
+            for (int c = 0; c < C; c++) o[c] = we[c] + pe[c];
+        } else {
+            for (int c = 0; c < C; c++) o[c] = we[c];
+        }
     }
 }
 

@@ -54,10 +54,12 @@ __global__ void mb_encoder_fwd_k(T *out, const int32_t *tok, const T *wte, const
     MB_GRID_LOOP(i, nvec) {
         size_t e = i * V, bt = e / (size_t)C;
         int c = (int)(e - bt * (size_t)C), t = (int)(bt % (size_t)Tn);
-        mb_pk<T, V> a = *(const mb_pk<T, V> *)(wte + (size_t)tok[bt] * C + c);
-        mb_pk<T, V> p = *(const mb_pk<T, V> *)(wpe + (size_t)t * C + c), o;
+        mb_pk<T, V> a = *(const mb_pk<T, V> *)(wte + (size_t)tok[bt] * C + c), o = a;
+        if (wpe) { /* NULL: no position embedding (llama), out = wte's row */
+            mb_pk<T, V> p = *(const mb_pk<T, V> *)(wpe + (size_t)t * C + c);
 #pragma unroll
-        for (int k = 0; k < V; k++) mb_st(&o.v[k], mb_ld(&a.v[k]) + mb_ld(&p.v[k]));
+            for (int k = 0; k < V; k++) mb_st(&o.v[k], mb_ld(&a.v[k]) + mb_ld(&p.v[k]));
+        }
         *(mb_pk<T, V> *)(out + e) = o;
     }
 }
