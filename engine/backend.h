@@ -277,6 +277,25 @@ typedef struct mb_backend {
     /* adamw on each of n tensors, as n calls of adamw would (the same arithmetic per element) */
     void (*adamw_many)(struct mb_ctx *ctx, const mb_adamw_tensor *t, int n, double lr, double beta1,
                        double beta2, double eps, double wd);
+
+    /* --- LLaMA kernels (Hugging Face LlamaForCausalLM). NULL where the backend has none. --- */
+    /* RMSNorm: out = inp * rstd * w, rstd = 1/sqrt(mean(inp^2) + eps) per row, saved (sdtype) */
+    void (*rmsnorm_fwd)(struct mb_ctx *ctx, void *out, void *rstd, const void *inp, const void *w,
+                        int N, int C, double eps);
+    /* dinp += (skipped when NULL), dw += (skipped when NULL) */
+    void (*rmsnorm_bwd)(struct mb_ctx *ctx, void *dinp, void *dw, const void *dout, const void *inp,
+                        const void *w, const void *rstd, int N, int C);
+    /* Rotary position embedding in place on x[B, T, rows ld elements apart]: H heads of hs (even)
+     * from column 0, rotate_half pairs (i, i + hs/2), i < hs/2: angle = t * theta^(-2i/hs),
+     * x[i] = x1*cos - x2*sin, x[i+hs/2] = x2*cos + x1*sin (x1 = x[i], x2 = x[i+hs/2]); angles, cos
+     * and sin in fp64. inverse != 0 rotates by -angle: the backward pass. */
+    void (*rope)(struct mb_ctx *ctx, void *x, int B, int T, int H, int hs, int ld, double theta,
+                 int inverse);
+    /* out = silu(gate) * up, silu(x) = x / (1 + exp(-x)) */
+    void (*swiglu_fwd)(struct mb_ctx *ctx, void *out, const void *gate, const void *up, size_t n);
+    /* dgate = dout * up * silu'(gate), dup = dout * silu(gate) (both overwritten) */
+    void (*swiglu_bwd)(struct mb_ctx *ctx, void *dgate, void *dup, const void *dout,
+                       const void *gate, const void *up, size_t n);
 } mb_backend;
 
 /* The unfused sequences each fused slot stands for, through ctx's own table (engine/fused.c): what

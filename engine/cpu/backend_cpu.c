@@ -58,6 +58,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #include "kernels_zo.h"
 #include "kernels_q8.h"
 #include "kernels_flash.h"
+#include "kernels_llama.h"
 #undef REAL
 #undef SFX
 #undef GESVD
@@ -77,6 +78,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #include "kernels_zo.h"
 #include "kernels_q8.h"
 #include "kernels_flash.h"
+#include "kernels_llama.h"
 #undef REAL
 #undef SFX
 #undef GESVD
@@ -104,6 +106,8 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .flash_fwd = flash_fwd_##sfx, .flash_bwd = flash_bwd_##sfx, .flash_head_ok = NULL,        \
         .matmul_fwd_res = mb_seq_matmul_fwd_res, .matmul_fwd_gelu = mb_seq_matmul_fwd_gelu,       \
         .matmul_bwd_dgelu = mb_seq_matmul_bwd_dgelu, .adamw_many = mb_seq_adamw_many,             \
+        .rmsnorm_fwd = rmsnorm_fwd_##sfx, .rmsnorm_bwd = rmsnorm_bwd_##sfx, .rope = rope_##sfx,   \
+        .swiglu_fwd = swiglu_fwd_##sfx, .swiglu_bwd = swiglu_bwd_##sfx,                           \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32);

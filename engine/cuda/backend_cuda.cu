@@ -267,7 +267,7 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
             mb_cuda_zo_axpy_##sfx, mb_cuda_q8_range_##sfx, mb_cuda_q8_pack_##sfx,                  \
             mb_cuda_q8_unpack_##sfx, MB_CUDA_FLASH_##sfx, mb_cuda_matmul_fwd_res_##sfx,            \
             mb_cuda_matmul_fwd_gelu_##sfx, mb_cuda_matmul_bwd_dgelu_##sfx,                         \
-            mb_cuda_adamw_many_##sfx                                                               \
+            mb_cuda_adamw_many_##sfx, /* LLaMA kernels: none yet */ NULL, NULL, NULL, NULL, NULL   \
     }
 /* Flash attention: bf16 tensor-core kernels only (flash.cu). */
 #define MB_CUDA_FLASH_f32 NULL, NULL, NULL
