@@ -293,7 +293,8 @@ typedef struct mb_backend {
                  int inverse);
     /* out = silu(gate) * up, silu(x) = x / (1 + exp(-x)) */
     void (*swiglu_fwd)(struct mb_ctx *ctx, void *out, const void *gate, const void *up, size_t n);
-    /* dgate = dout * up * silu'(gate), dup = dout * silu(gate) (both overwritten) */
+    /* dgate = dout * up * silu'(gate), dup = dout * silu(gate) (both overwritten; dgate may alias
+     * dout) */
     void (*swiglu_bwd)(struct mb_ctx *ctx, void *dgate, void *dup, const void *dout,
                        const void *gate, const void *up, size_t n);
 } mb_backend;

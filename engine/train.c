@@ -1,22 +1,22 @@
-/* engine/train.c — the training step: slots called at fixed points, defaults where a slot is empty.
- */
+/* engine/train.c — the training step: slots called at fixed points, a REPLACE slot's owner or
+ * the default, every owner of a CHAIN slot in stack order. */
 #include "train.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 enum {
-    S_BEGIN_STEP,
-    S_LINEAR_FORWARD,
-    S_LINEAR_BACKWARD,
-    S_ACT_POLICY,
-    S_ACT_SAVE,
-    S_ACT_LOAD,
-    S_ATTENTION,
-    S_LOSS,
-    S_GRAD_READY,
-    S_OPTIMIZER_STEP,
-    S_TRAIN_STEP,
+    S_BEGIN_STEP = MB_SLOT_BEGIN_STEP,
+    S_LINEAR_FORWARD = MB_SLOT_LINEAR_FORWARD,
+    S_LINEAR_BACKWARD = MB_SLOT_LINEAR_BACKWARD,
+    S_ACT_POLICY = MB_SLOT_ACT_POLICY,
+    S_ACT_SAVE = MB_SLOT_ACT_SAVE,
+    S_ACT_LOAD = MB_SLOT_ACT_LOAD,
+    S_ATTENTION = MB_SLOT_ATTENTION,
+    S_LOSS = MB_SLOT_LOSS,
+    S_GRAD_READY = MB_SLOT_GRAD_READY,
+    S_OPTIMIZER_STEP = MB_SLOT_OPTIMIZER_STEP,
+    S_TRAIN_STEP = MB_SLOT_TRAIN_STEP,
 };
 
 #define OWNER(tr, s) ((tr)->owner[s])
@@ -31,17 +31,24 @@ static mb_status h_linear_backward(void *u, const mb_linear_call *c) {
     mb_train *tr = u;
     return CALL(tr, S_LINEAR_BACKWARD, linear_backward, c);
 }
+/* A CHAIN per layer: the block goes to the first method in stack order that claims it. */
 static mb_act_mode h_act_policy(void *u, int layer) {
     mb_train *tr = u;
-    return CALL(tr, S_ACT_POLICY, act_policy, layer);
+    tr->calls[S_ACT_POLICY]++;
+    for (int k = 0; k < tr->nchain[S_ACT_POLICY]; k++) {
+        int i = tr->chain[S_ACT_POLICY][k];
+        mb_act_mode m = tr->methods[i]->act_policy(tr->priv[i], tr, layer);
+        if (m != MB_ACT_KEEP) return m;
+    }
+    return MB_ACT_KEEP;
 }
-static mb_status h_act_save(void *u, int layer, int index, mb_buf *act) {
+static mb_status h_act_save(void *u, int layer, const mb_saved *what, mb_buf *act) {
     mb_train *tr = u;
-    return CALL(tr, S_ACT_SAVE, act_save, layer, index, act);
+    return CALL(tr, S_ACT_SAVE, act_save, layer, what, act);
 }
-static mb_status h_act_load(void *u, int layer, int index, mb_buf *act) {
+static mb_status h_act_load(void *u, int layer, const mb_saved *what, mb_buf *act) {
     mb_train *tr = u;
-    return CALL(tr, S_ACT_LOAD, act_load, layer, index, act);
+    return CALL(tr, S_ACT_LOAD, act_load, layer, what, act);
 }
 static mb_status h_attention(void *u, const mb_attn_call *c) {
     mb_train *tr = u;
@@ -94,11 +101,12 @@ void mb_train_fini(mb_train *tr) {
     free(tr->ready);
     free(tr->pred_trainable);
     free(tr->pred_mode);
+    free(tr->pred_claimed);
     free(tr->default_vals);
     memset(tr, 0, sizeof *tr);
 }
 
-mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_method *const *methods,
+mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_model *model, const mb_method *const *methods,
                         const mb_pvalue *const *vals, int n, const mb_method *default_opt,
                         uint64_t seed) {
     memset(tr, 0, sizeof *tr);
@@ -115,7 +123,8 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_metho
     tr->n = n;
     int has_opt = 0;
     for (int i = 0; i < n; i++)
-        has_opt |= methods[i]->optimizer_step != NULL || methods[i]->train_step != NULL;
+        has_opt |= mb_method_has_slot(methods[i], MB_SLOT_OPTIMIZER_STEP) ||
+                    methods[i]->train_step != NULL;
     if (!has_opt && default_opt) {
         tr->default_vals = calloc((size_t)default_opt->nparams + 1, sizeof *tr->default_vals);
         if (!tr->default_vals) return mb_error(ctx, MB_ENOMEM, "host allocation");
@@ -127,7 +136,10 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_metho
     for (int s = 0; s < MB_NSLOTS; s++) {
         tr->owner[s] = -1;
         for (int i = 0; i < tr->n; i++)
-            if (mb_method_has_slot(tr->methods[i], s)) tr->owner[s] = i;
+            if (mb_method_has_slot(tr->methods[i], s)) {
+                tr->owner[s] = i;
+                tr->chain[s][tr->nchain[s]++] = i;
+            }
     }
     if (OWNER(tr, S_OPTIMIZER_STEP) < 0 && OWNER(tr, S_TRAIN_STEP) < 0) {
         mb_train_fini(tr);
@@ -135,7 +147,7 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_metho
                         "the stack has no optimizer (no method fills "
                         "optimizer_step or train_step)");
     }
-    mb_gpt_hooks *h = &tr->hooks;
+    mb_model_hooks *h = &tr->hooks;
     h->user = tr;
     if (OWNER(tr, S_LINEAR_FORWARD) >= 0) h->linear_forward = h_linear_forward;
     if (OWNER(tr, S_LINEAR_BACKWARD) >= 0) h->linear_backward = h_linear_backward;
@@ -162,24 +174,24 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_metho
                 return s;
             }
         }
-        /* per-parameter tables of the methods set up so far were sized before these existed */
-        for (int j = 0; j < i && model->nparams != before; j++)
-            if (tr->methods[j]->optimizer_step || tr->methods[j]->grad_ready ||
-                tr->methods[j]->train_step) {
-                mb_error(ctx, MB_EINVAL,
-                         "%s adds parameters to the model, so it must come before %s in the "
-                         "stack",
-                         m->name, tr->methods[j]->name);
-                mb_train_fini(tr);
-                return MB_EINVAL;
-            }
+        /* a method that adds parameters must say so (the stack check orders it by that) */
+        if (model->nparams != before && !(m->flags & MB_METHOD_ADDS_PARAMS)) {
+            mb_error(ctx, MB_EINVAL,
+                     "%s added parameters to the model without declaring "
+                     "MB_METHOD_ADDS_PARAMS",
+                     m->name);
+            mb_train_fini(tr);
+            return MB_EINVAL;
+        }
     }
     /* the parameters are final now: the step's trainable mask and the prediction's */
     tr->plan.trainable = malloc((size_t)model->nparams);
     tr->ready = malloc((size_t)model->nparams * sizeof *tr->ready);
     tr->pred_trainable = malloc((size_t)model->nparams);
     tr->pred_mode = malloc((size_t)model->cfg.layers + 1);
-    if (!tr->plan.trainable || !tr->ready || !tr->pred_trainable || !tr->pred_mode) {
+    tr->pred_claimed = malloc((size_t)model->cfg.layers + 1);
+    if (!tr->plan.trainable || !tr->ready || !tr->pred_trainable || !tr->pred_mode ||
+        !tr->pred_claimed) {
         mb_train_fini(tr);
         return mb_error(ctx, MB_ENOMEM, "host allocation");
     }
@@ -191,7 +203,7 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_metho
 mb_status mb_train_step(mb_train *tr, const int32_t *tokens, const int32_t *targets, int B, int T,
                         double *loss) {
     mb_ctx *ctx = tr->ctx;
-    mb_gpt *m = tr->model;
+    mb_model *m = tr->model;
     tr->tokens = tokens;
     tr->targets = targets;
     tr->B = B;
@@ -207,19 +219,23 @@ mb_status mb_train_step(mb_train *tr, const int32_t *tokens, const int32_t *targ
     memset(tr->plan.trainable, 1, (size_t)m->nparams);
     tr->plan.lowest_layer = 0;
     tr->plan.grads_on_demand = 0;
-    if (OWNER(tr, S_BEGIN_STEP) >= 0) MB_TRY(CALL(tr, S_BEGIN_STEP, begin_step, &tr->plan));
+    for (int k = 0; k < tr->nchain[S_BEGIN_STEP]; k++) {
+        int i = tr->chain[S_BEGIN_STEP][k];
+        tr->calls[S_BEGIN_STEP]++;
+        MB_TRY(tr->methods[i]->begin_step(tr->priv[i], tr, &tr->plan));
+    }
     tr->hooks.lowest_layer = tr->plan.lowest_layer;
     mb_mem_set_phase(&ctx->mem, MB_PHASE_BACKWARD);
     if (tr->plan.grads_on_demand) {
-        mb_gpt_grads_on_demand(ctx, m, tr->plan.trainable);
+        mb_model_grads_on_demand(ctx, m, tr->plan.trainable);
     } else {
-        MB_TRY(mb_gpt_alloc_grads(ctx, m, tr->plan.trainable));
-        mb_gpt_zero_grads(ctx, m);
+        MB_TRY(mb_model_alloc_grads(ctx, m, tr->plan.trainable));
+        mb_model_zero_grads(ctx, m);
     }
     mb_mem_set_phase(&ctx->mem, MB_PHASE_FORWARD);
-    MB_TRY(mb_gpt_forward(ctx, m, tokens, targets, B, T, loss));
+    MB_TRY(mb_model_forward(ctx, m, tokens, targets, B, T, loss));
     mb_mem_set_phase(&ctx->mem, MB_PHASE_BACKWARD);
-    MB_TRY(mb_gpt_backward(ctx, m));
+    MB_TRY(mb_model_backward(ctx, m));
     mb_mem_set_phase(&ctx->mem, MB_PHASE_OPTIMIZER);
     const mb_method *opt = tr->methods[OWNER(tr, S_OPTIMIZER_STEP)];
     if (opt->optimizer_step_many) {
@@ -254,8 +270,8 @@ mb_status mb_train_eval(mb_train *tr, const int32_t *tokens, const int32_t *targ
     mb_ctx *ctx = tr->ctx;
     mb_phase prev = ctx->mem.phase;
     mb_mem_set_phase(&ctx->mem, MB_PHASE_EVAL);
-    mb_status s = mb_gpt_forward_lean(ctx, tr->model, tokens, targets, B, T, loss);
-    mb_gpt_free_acts(ctx, tr->model);
+    mb_status s = mb_model_forward_lean(ctx, tr->model, tokens, targets, B, T, loss);
+    mb_model_free_acts(ctx, tr->model);
     mb_mem_set_phase(&ctx->mem, prev);
     return s;
 }
@@ -265,15 +281,15 @@ mb_status mb_train_eval_labels(mb_train *tr, const int32_t *tokens, const int32_
     mb_ctx *ctx = tr->ctx;
     mb_phase prev = ctx->mem.phase;
     mb_mem_set_phase(&ctx->mem, MB_PHASE_EVAL);
-    mb_status s = mb_gpt_forward_lean(ctx, tr->model, tokens, NULL, B, T, NULL);
-    if (s == MB_OK) s = mb_gpt_score_labels(ctx, tr->model, labels, nll, correct, counted);
-    mb_gpt_free_acts(ctx, tr->model);
+    mb_status s = mb_model_forward_lean(ctx, tr->model, tokens, NULL, B, T, NULL);
+    if (s == MB_OK) s = mb_model_score_labels(ctx, tr->model, labels, nll, correct, counted);
+    mb_model_free_acts(ctx, tr->model);
     mb_mem_set_phase(&ctx->mem, prev);
     return s;
 }
 
 void mb_train_predict(const mb_train *tr, int B, int T, mb_predict *out) {
-    const mb_gpt *m = tr->model;
+    const mb_model *m = tr->model;
     size_t es = mb_dtype_size(tr->ctx->be->dtype), ss = mb_dtype_size(tr->ctx->be->sdtype);
     memset(out, 0, sizeof *out);
     out->model = m;
@@ -286,15 +302,17 @@ void mb_train_predict(const mb_train *tr, int B, int T, mb_predict *out) {
     if (out->trainable) memset(out->trainable, 1, (size_t)m->nparams);
     out->bytes[MB_MEM_WEIGHTS] = (int64_t)(es * m->num_params);
     out->bytes[MB_MEM_GRADS] = (int64_t)(es * m->num_params);
-    const int ld = mb_gpt_logits_ld(tr->ctx->be, mb_gpt_head_rows(&m->cfg));
+    const int ld = mb_model_logits_ld(tr->ctx->be, mb_model_head_rows(&m->cfg));
     out->logits_ld = ld;
     out->walk.mode = tr->pred_mode;
     if (out->walk.mode) memset(out->walk.mode, 0, (size_t)m->cfg.layers);
+    out->claimed = tr->pred_claimed;
+    if (out->claimed) memset(out->claimed, 0, (size_t)m->cfg.layers);
     out->bytes[MB_MEM_OTHER] = (int64_t)(2 * (size_t)B * T * 4);
     for (int i = 0; i < tr->n; i++)
         if (tr->methods[i]->predict_bytes) tr->methods[i]->predict_bytes(tr->vals[i], out);
     out->bytes[MB_MEM_ACTIVATIONS] +=
-        (int64_t)mb_gpt_act_walk(&m->cfg, B, T, es, ss, ld, &out->walk);
+        (int64_t)mb_model_act_walk(&m->cfg, B, T, es, ss, ld, &out->walk);
     /* mixed precision: an sdtype master copy of every trainable parameter (mb_train_master) */
     if (es != ss) out->bytes[MB_MEM_WEIGHTS] += (int64_t)(ss * out->trainable_numel);
 }

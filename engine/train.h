@@ -3,14 +3,14 @@
 #ifndef MB_TRAIN_H
 #define MB_TRAIN_H
 
-#include "../methods/registry.h"
-#include "models/gpt.h"
+#include "method.h"
+#include "models/model.h"
 
 #define MB_MAX_STACK 8
 
 typedef struct mb_train {
     mb_ctx *ctx;
-    mb_gpt *model;
+    mb_model *model;
     uint64_t seed;
     int step; /* 0-based index of the step being run (optimizers count step + 1) */
     /* the current batch (host) */
@@ -23,14 +23,17 @@ typedef struct mb_train {
     const mb_pvalue *vals[MB_MAX_STACK];
     int inited[MB_MAX_STACK];
     mb_pvalue *default_vals; /* the implicit optimizer's defaults */
-    int owner[MB_NSLOTS];    /* index into methods[] of each slot's owner, -1 = engine default */
+    int owner[MB_NSLOTS];    /* index into methods[] of a REPLACE slot's owner, -1 = default */
+    int nchain[MB_NSLOTS];   /* CHAIN slots: how many methods fill it, in stack order in chain[] */
+    int chain[MB_NSLOTS][MB_MAX_STACK];
     mb_step_plan plan;       /* trainable[] lives here */
     mb_param **ready;        /* [model.nparams]: the parameters optimizer_step_many gets */
-    mb_gpt_hooks hooks;
+    mb_model_hooks hooks;
     mb_buf *master; /* mixed precision: sdtype master weights per parameter id (mb_train_master) */
     int nmaster;    /* entries of master */
     uint8_t *pred_trainable; /* mb_train_predict's trainable mask (mb_predict.trainable) */
     uint8_t *pred_mode;      /* and its blocks' activation modes (mb_predict.walk.mode) */
+    uint8_t *pred_claimed;   /* and which blocks a method claimed (mb_predict.claimed) */
     /* per-step counts of slot calls, for tests and the run log */
     uint64_t calls[MB_NSLOTS];
 } mb_train;
@@ -39,7 +42,7 @@ typedef struct mb_train {
  * when no method fills optimizer_step or train_step, allocates each method's state and calls init.
  * `default_opt` may be NULL to forbid the implicit optimizer (tests). On failure everything set up
  * is released (fini is called for every method whose init ran). */
-mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_gpt *model, const mb_method *const *methods,
+mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_model *model, const mb_method *const *methods,
                         const mb_pvalue *const *vals, int n, const mb_method *default_opt,
                         uint64_t seed);
 void mb_train_fini(mb_train *tr);
@@ -78,7 +81,7 @@ mb_status mb_train_eval(mb_train *tr, const int32_t *tokens, const int32_t *targ
 /* The analytic prediction for this stack at batch B x T: the engine's formulas for weights, grads
  * of trainable parameters, activations (gpt.h), tokens; then each method's predict_bytes in order.
  * Predicted peak = the sum over categories (every category peaks together in backward). */
-/* A classifier's evaluation: a forward without targets (phase EVAL), then mb_gpt_score_labels
+/* A classifier's evaluation: a forward without targets (phase EVAL), then mb_model_score_labels
  * (cross-entropy summed into *nll, *correct and *counted incremented), activations freed after. */
 mb_status mb_train_eval_labels(mb_train *tr, const int32_t *tokens, const int32_t *labels, int B,
                                int T, double *nll, long *correct, long *counted);

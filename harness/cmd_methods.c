@@ -21,8 +21,6 @@ static void slots_of(const mb_method *m, char *buf, size_t n) {
         if (mb_method_has_slot(m, s))
             used += (size_t)snprintf(buf + used, used < n ? n - used : 0, "%s%s", used ? "," : "",
                                      mb_slot_names[s]);
-    if (m->finish) /* not an owned slot: every method that has it is called */
-        snprintf(buf + used, used < n ? n - used : 0, "%sfinish", used ? "," : "");
 }
 
 static const char *type_name(mb_ptype t) {

@@ -113,7 +113,7 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, const mb_t
     if (filter && fnmatch(filter, c.label, 0) != 0) return MB_OK;
     c.params = params_text(st);
     sbuf b = {0};
-    const mb_gpt_config *g = &md->shape;
+    const mb_model_config *g = &md->shape;
     sb_printf(&b,
               "membench-cell-v1\nsuite=%s\ntarget=%s backend=%s device=%d memory_cap=%zu\n"
               "model=%s arch=gpt layers=%d d_model=%d heads=%d seq_len=%d vocab=%d\n"

@@ -375,7 +375,7 @@ static mb_status step_row(mb_ctx *ctx, mb_runner *r, const mb_cell *c, const cha
 /* Trains and measures one cell in `ctx`; the row's status is decided by the caller. */
 static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_run *cr) {
     const mb_suite *s = r->suite;
-    mb_gpt model;
+    mb_model model;
     mb_train tr;
     memset(&model, 0, sizeof model);
     memset(&tr, 0, sizeof tr);
@@ -387,11 +387,11 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
     cr->ms = calloc((size_t)steps, sizeof *cr->ms);
     mb_status st = (x && y && cr->ms) ? MB_OK : mb_error(ctx, MB_ENOMEM, "host batch");
     mb_mem_set_phase(&ctx->mem, MB_PHASE_LOAD);
-    mb_gpt_config shape = c->model->shape;
+    mb_model_config shape = c->model->shape;
     if (s->classify) shape.classes = r->data.classes; /* the class head replaces the LM head */
-    if (st == MB_OK) st = mb_gpt_create(ctx, &shape, &model);
-    if (st == MB_OK) st = mb_gpt_init_weights(ctx, &model, c->seed);
-    if (st == MB_OK && s->init_checkpoint) st = mb_gpt_load(ctx, &model, s->init_checkpoint);
+    if (st == MB_OK) st = mb_model_create(ctx, &shape, &model);
+    if (st == MB_OK) st = mb_model_init_weights(ctx, &model, c->seed);
+    if (st == MB_OK && s->init_checkpoint) st = mb_model_load(ctx, &model, s->init_checkpoint);
     const mb_method *ms[MB_MAX_STACK];
     const mb_pvalue *vs[MB_MAX_STACK];
     for (int i = 0; i < c->stack->n && i < MB_MAX_STACK; i++) {
@@ -452,10 +452,10 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
     if (st == MB_OK && s->save_checkpoint && !c->trial_steps) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", r->out_dir, s->save_checkpoint);
-        st = mb_gpt_save(ctx, &model, path);
+        st = mb_model_save(ctx, &model, path);
     }
     mb_train_fini(&tr);
-    mb_gpt_destroy(ctx, &model);
+    mb_model_destroy(ctx, &model);
     free(x);
     free(y);
     return st;
@@ -522,7 +522,7 @@ static mb_status run_one(mb_runner *r, const mb_cell *c, cell_run *cr, char *rea
     mb_row *row = &cr->row;
     char why[512] = "";
     const mb_backend *be = cell_backend(c, why, sizeof why);
-    const mb_gpt_config *g = &c->model->shape;
+    const mb_model_config *g = &c->model->shape;
     if (!be) {
 #ifdef MB_HAVE_CUDA
         row->status = "invalid";

@@ -543,9 +543,11 @@ static mb_status load_targets(ld *L, const yaml_node_t *list) {
 }
 
 static mb_status load_models(ld *L, const yaml_node_t *list) {
-    static const char *const keys[] = {"name",  "preset",  "arch",  "layers",    "d_model",
-                                       "heads", "seq_len", "vocab", "batch_size"};
-    static const char *const archs[] = {"gpt"};
+    static const char *const keys[] = {"name",     "preset", "arch",       "layers",
+                                       "d_model",  "heads",  "seq_len",    "vocab",
+                                       "kv_heads", "d_ff",   "rope_theta", "tie_embeddings",
+                                       "batch_size"};
+    static const char *const archs[] = {"gpt", "llama"};
     /* Upper bounds keep the engine's size arithmetic far from overflow; they are well above
      * today's largest models (Llama 3 405B: 126 layers, d_model 16384, 128 heads). */
     static const struct {
@@ -557,8 +559,8 @@ static mb_status load_models(ld *L, const yaml_node_t *list) {
                  {"seq_len", 1 << 20},
                  {"vocab", 1 << 24}};
     mb_suite *s = L->s;
-    int npresets = 0;
-    while (mb_gpt_preset_names[npresets]) npresets++;
+    const char *presets[64];
+    int npresets = mb_model_preset_names(presets, 64);
     MB_TRY(want_list(L, list, "models", "model"));
     int n = seq_len(list);
     if (!(s->models = calloc((size_t)n, sizeof *s->models))) return oom(L);
@@ -575,26 +577,31 @@ static mb_status load_models(ld *L, const yaml_node_t *list) {
         snprintf(field, sizeof field, "%s.name", what);
         MB_TRY(get_name(L, v, field, &md->name));
         MB_TRY(unique_name(L, list, i, "model"));
+        int a = 0;
         if ((arch = map_get(L, e, "arch"))) {
-            int a = 0;
             snprintf(field, sizeof field, "%s.arch", what);
             MB_TRY(get_enum(L, arch, field, archs, NKEYS(archs), &a));
         }
         if ((pre = map_get(L, e, "preset"))) {
             snprintf(field, sizeof field, "%s.preset", what);
             MB_TRY(get_string(L, pre, field, &md->preset));
-            if (mb_gpt_preset(L->ctx, md->preset, &md->shape) != MB_OK) {
-                const char *near = mb_nearest(md->preset, mb_gpt_preset_names, npresets);
+            if (mb_model_preset(L->ctx, md->preset, &md->shape) != MB_OK) {
+                const char *near = mb_nearest(md->preset, presets, npresets);
                 quote(md->preset, b, sizeof b);
                 if (near) return fail(L, pre, "unknown preset %s (did you mean '%s'?)", b, near);
-                join(mb_gpt_preset_names, npresets, ", ", list_s, sizeof list_s);
+                join(presets, npresets, ", ", list_s, sizeof list_s);
                 return fail(L, pre, "unknown preset %s (valid: %s)", b, list_s);
             }
+            if (arch && (int)md->shape.arch != a)
+                return fail(L, arch, "%s: preset '%s' is a %s model, not %s", what, md->preset,
+                            archs[md->shape.arch], archs[a]);
         } else if (!arch) {
             return fail(L, e,
-                        "%s needs a preset, or arch: gpt with layers, d_model, heads, seq_len and "
-                        "vocab",
+                        "%s needs a preset, or arch: gpt or llama with layers, d_model, heads, "
+                        "seq_len and vocab",
                         what);
+        } else {
+            md->shape.arch = (mb_arch)a;
         }
         int *slot[5] = {&md->shape.layers, &md->shape.d_model, &md->shape.heads, &md->shape.seq_len,
                         &md->shape.vocab};
@@ -617,12 +624,33 @@ static mb_status load_models(ld *L, const yaml_node_t *list) {
             return fail(L, at, "%s: d_model %d is not divisible by heads %d", what,
                         md->shape.d_model, md->shape.heads);
         }
+        /* llama's own keys (gpt refuses values other than its fixed ones in its check) */
+        static const struct {
+            const char *key;
+            int hi;
+        } extra[2] = {{"kv_heads", 1024}, {"d_ff", 1 << 20}};
+        int *eslot[2] = {&md->shape.kv_heads, &md->shape.d_ff};
+        for (int d = 0; d < 2; d++)
+            if ((v = map_get(L, e, extra[d].key))) {
+                snprintf(field, sizeof field, "%s.%s", what, extra[d].key);
+                MB_TRY(get_int(L, v, field, 1, extra[d].hi, eslot[d]));
+            }
+        if ((v = map_get(L, e, "rope_theta"))) {
+            snprintf(field, sizeof field, "%s.rope_theta", what);
+            MB_TRY(get_num(L, v, field, 1.0, 1e12, &md->shape.rope_theta));
+        }
+        if ((v = map_get(L, e, "tie_embeddings"))) {
+            int tie = 0;
+            snprintf(field, sizeof field, "%s.tie_embeddings", what);
+            MB_TRY(get_bool(L, v, field, &tie));
+            md->shape.tie = tie ? 1 : -1;
+        }
         if ((v = map_get(L, e, "batch_size"))) {
             snprintf(field, sizeof field, "%s.batch_size", what);
             MB_TRY(get_int(L, v, field, 1, 1 << 20, &md->batch_size));
         }
         /* the engine's own check stays the last word on a shape */
-        mb_status st = mb_gpt_config_check(L->ctx, &md->shape);
+        mb_status st = mb_model_config_check(L->ctx, &md->shape);
         if (st != MB_OK)
             return mb_error_prefix(L->ctx, st, "%s:%zu:%zu: error: %s", L->file,
                                    e->start_mark.line + 1, e->start_mark.column + 1, what);

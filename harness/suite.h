@@ -23,7 +23,7 @@ typedef struct mb_target_cfg {
 typedef struct mb_model_cfg {
     char *name;
     char *preset;        /* NULL when the shape is given key by key */
-    mb_gpt_config shape; /* resolved: the preset's, with any keys given overriding it */
+    mb_model_config shape; /* resolved: the preset's, with any keys given overriding it */
     int batch_size;      /* 0: task.batch_size; else this model's (a matrix axis still wins) */
 } mb_model_cfg;
 
@@ -109,7 +109,7 @@ typedef struct mb_suite {
     mb_matrix_axis *axes;
     mb_search_cfg search;
     /* init.checkpoint: safetensors weights loaded into every cell's model after its
-     * initialisation (mb_gpt_load: a classifier keeps its new head), resolved against the suite
+     * initialisation (mb_model_load: a classifier keeps its new head), resolved against the suite
      * file's folder; NULL: none */
     char *init_checkpoint;
     /* save.checkpoint: the trained weights (after the method's finish, LoRA merged) written as

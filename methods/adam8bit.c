@@ -109,7 +109,7 @@ static mb_status adam8_step(void *priv, mb_train *tr, mb_param *p) {
  * state elements; plus the two 256-entry fp32 maps (2,048 bytes). */
 static void adam8_predict(const mb_pvalue *v, mb_predict *pr) {
     size_t min8 = (size_t)v[P_MIN8].num, bytes = 2 * 256 * sizeof(float);
-    const mb_gpt *m = pr->model;
+    const mb_model *m = pr->model;
     for (int i = 0; i < m->nparams; i++) {
         if (pr->trainable && !pr->trainable[i]) continue;
         size_t n = m->params[i].numel;

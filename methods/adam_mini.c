@@ -1,7 +1,8 @@
 /* methods/adam_mini.c — Adam-mini: Adam's first moment per element, one second moment per block of
- * parameters chosen by role as zyushun/Adam-mini (v1.1.1) partitions GPT-2: token-embedding rows,
- * query and key heads (the fused QKV split by rows), one row per output neuron of V, the attention
- * output and the MLP, a full v for biases, one per tensor for the rest. */
+ * parameters chosen by role as zyushun/Adam-mini (v1.1.1) partitions by name: token-embedding and
+ * output-head rows, query and key heads (GPT's fused QKV split by rows; LLaMA's k_proj by its
+ * key/value heads), one row per output neuron of V, the attention output and the MLP, a full v for
+ * biases, one per tensor for the rest. */
 #include <math.h>
 #include <string.h>
 
@@ -28,17 +29,24 @@ typedef struct span {
 } span;
 
 /* The spans of parameter p (at most 3: the fused QKV's q, k and v rows). */
-static int spans(const mb_gpt *m, const mb_param *p, span out[3]) {
+static int spans(const mb_model *m, const mb_param *p, span out[3]) {
     size_t C = (size_t)m->cfg.d_model, NH = (size_t)m->cfg.heads,
            cols = p->ndim == 2 ? p->shape[1] : 1;
     switch (p->role) {
-    case MB_ROLE_WTE: /* embedding and (tied) output: a row per token */
-    case MB_ROLE_ATTN_PROJ_W:
-    case MB_ROLE_FC_W:
-    case MB_ROLE_FC_PROJ_W: /* a row per output neuron */
+    case MB_ROLE_EMBED: /* embedding and output head: a row per token */
+    case MB_ROLE_HEAD:
+    case MB_ROLE_ATTN_V:
+    case MB_ROLE_ATTN_OUT:
+    case MB_ROLE_MLP_GATE:
+    case MB_ROLE_MLP_UP:
+    case MB_ROLE_MLP_DOWN: /* a row per output neuron */
         out[0] = (span){0, p->numel, cols};
         return 1;
-    case MB_ROLE_QKV_W: /* q and k: a block per head (C/NH rows); v: a row per neuron */
+    case MB_ROLE_ATTN_Q: /* a block per head (its hs rows), k by the key/value heads */
+    case MB_ROLE_ATTN_K:
+        out[0] = (span){0, p->numel, p->numel / (size_t)p->heads};
+        return 1;
+    case MB_ROLE_ATTN_QKV: /* q and k: a block per head (C/NH rows); v: a row per neuron */
         out[0] = (span){0, C * C, C * C / NH};
         out[1] = (span){C * C, C * C, C * C / NH};
         out[2] = (span){2 * C * C, C * C, C};
@@ -50,7 +58,7 @@ static int spans(const mb_gpt *m, const mb_param *p, span out[3]) {
     }
 }
 
-static size_t v_count(const mb_gpt *m, const mb_param *p) {
+static size_t v_count(const mb_model *m, const mb_param *p) {
     span s[3];
     size_t n = 0;
     for (int k = 0, ns = spans(m, p, s); k < ns; k++) n += s[k].n / s[k].block;
@@ -59,7 +67,7 @@ static size_t v_count(const mb_gpt *m, const mb_param *p) {
 
 /* The official code skips decay for names with "norm", "ln" or "bias". */
 static int decays(const mb_param *p) {
-    return !mb_role_is_bias(p->role) && !mb_role_is_ln_weight(p->role);
+    return !mb_role_is_bias(p->role) && !mb_role_is_norm(p->role);
 }
 
 typedef struct adam_mini_state {

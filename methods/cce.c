@@ -64,7 +64,7 @@ static mb_status cce_forward(cce_state *s, mb_train *tr, const mb_loss_call *c) 
     if (st == MB_OK) be->cce_lse_end(ctx, s->lse.ptr, sum.ptr, c->losses, c->targets, c->N);
     mb_free(ctx, &z);
     mb_free(ctx, &sum);
-    if (st != MB_OK || tr->model->lean) mb_free(ctx, &s->lse);
+    if (st != MB_OK || !c->keep) mb_free(ctx, &s->lse);
     return st;
 }
 
@@ -103,11 +103,9 @@ static mb_status cce_loss(void *priv, mb_train *tr, const mb_loss_call *c) {
  * the forward adds one [N, chunk] tile and the running sums (N sdtype), the backward one tile. */
 static void cce_predict(const mb_pvalue *v, mb_predict *pr) {
     size_t N = (size_t)pr->B * pr->T;
-    size_t Vc = (size_t)chunk_of((int)v[P_CHUNK].num, mb_gpt_head_rows(&pr->model->cfg));
-    pr->walk.own_loss = 1;
-    pr->walk.loss_keep = pr->state_elem * N;
-    pr->walk.loss_fwd = pr->elem * N * Vc + pr->state_elem * N;
-    pr->walk.loss_bwd = pr->elem * N * Vc;
+    size_t Vc = (size_t)chunk_of((int)v[P_CHUNK].num, mb_model_head_rows(&pr->model->cfg));
+    mb_walk_own(&pr->walk, MB_SITE_LOSS, pr->state_elem * N, pr->elem * N * Vc + pr->state_elem * N,
+                pr->elem * N * Vc);
 }
 
 const mb_method mb_method_cce = {

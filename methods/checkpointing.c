@@ -30,12 +30,12 @@ static mb_act_mode ckpt_policy(void *priv, mb_train *tr, int layer) {
     return recomputed(((ckpt_state *)priv)->every, layer) ? MB_ACT_RECOMPUTE : MB_ACT_KEEP;
 }
 
-/* The engine's activation walk with these blocks recomputed (mb_gpt_act_walk); nothing else
- * changes. */
+/* The engine's activation walk with these blocks recomputed (mb_model_act_walk), each that no
+ * method before it in the stack claimed; nothing else changes. */
 static void ckpt_predict(const mb_pvalue *v, mb_predict *pr) {
     int L = pr->model->cfg.layers, every = (int)v[P_EVERY].num;
-    for (int l = 0; l < L && pr->walk.mode; l++)
-        pr->walk.mode[l] = recomputed(every, l) ? MB_ACT_RECOMPUTE : MB_ACT_KEEP;
+    for (int l = 0; l < L; l++)
+        if (recomputed(every, l)) mb_predict_claim(pr, l, MB_ACT_RECOMPUTE);
 }
 
 const mb_method mb_method_checkpointing = {

@@ -16,12 +16,17 @@ static mb_status flash_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     flash_state *s = priv;
     mb_ctx *ctx = tr->ctx;
     const mb_backend *be = ctx->be;
-    const mb_gpt_config *cfg = &tr->model->cfg;
+    const mb_model_config *cfg = &tr->model->cfg;
     if (!be->flash_fwd || !be->flash_bwd)
         return mb_error(ctx, MB_EUNSUPPORTED,
                         "flash: backend %s has no flash attention kernels (on CUDA: cuda-bf16, "
                         "precision bf16)",
                         be->name);
+    if (cfg->kv_heads != cfg->heads)
+        return mb_error(ctx, MB_EUNSUPPORTED,
+                        "flash: grouped-query attention (%d query heads over %d key/value heads) "
+                        "has no flash kernel yet",
+                        cfg->heads, cfg->kv_heads);
     int hs = cfg->d_model / cfg->heads;
     if (be->flash_head_ok && !be->flash_head_ok(hs))
         return mb_error(ctx, MB_EUNSUPPORTED,
@@ -55,7 +60,7 @@ static mb_status flash_attention(void *priv, mb_train *tr, const mb_attn_call *c
         mb_free(ctx, lse);
         MB_TRY(mb_alloc(ctx, lse, rows * ss, MB_MEM_ACTIVATIONS, "flash.lse"));
         be->flash_fwd(ctx, c->out, lse->ptr, c->qkv, c->B, c->T, c->C, c->NH);
-        if (tr->model->lean) mb_free(ctx, lse);
+        if (!c->keep) mb_free(ctx, lse);
         return MB_OK;
     }
     if (!lse->ptr)
@@ -72,11 +77,9 @@ static mb_status flash_attention(void *priv, mb_train *tr, const mb_attn_call *c
  * attention's forward on, and its backward takes as many again for D. */
 static void flash_predict(const mb_pvalue *v, mb_predict *pr) {
     (void)v;
-    const mb_gpt_config *cfg = &pr->model->cfg;
+    const mb_model_config *cfg = &pr->model->cfg;
     size_t rows = (size_t)pr->B * cfg->heads * pr->T;
-    pr->walk.own_attn = 1;
-    pr->walk.attn_keep = pr->state_elem * rows;
-    pr->walk.attn_bwd = pr->state_elem * rows;
+    mb_walk_own(&pr->walk, MB_SITE_ATTENTION, pr->state_elem * rows, 0, pr->state_elem * rows);
 }
 
 const mb_method mb_method_flash = {

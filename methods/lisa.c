@@ -64,7 +64,7 @@ void mb_lisa_draw(uint64_t seed, uint64_t d, int L, int k, int *perm, uint8_t *d
 
 static mb_status lisa_begin(void *priv, mb_train *tr, mb_step_plan *plan) {
     lisa_state *s = priv;
-    mb_gpt *m = tr->model;
+    mb_model *m = tr->model;
     if (tr->step % s->interval == 0) {
         mb_lisa_draw(tr->seed, (uint64_t)(tr->step / s->interval), s->L, s->layers, s->perm,
                      s->drawn);
@@ -76,7 +76,7 @@ static mb_status lisa_begin(void *priv, mb_train *tr, mb_step_plan *plan) {
         const mb_param *p = &m->params[i];
         if (p->layer >= 0) {
             plan->trainable[i] &= s->drawn[p->layer];
-        } else if (p->role == MB_ROLE_WPE && s->lowest > 0) {
+        } else if (p->role == MB_ROLE_POS_EMBED && s->lowest > 0) {
             plan->trainable[i] = 0; /* its gradient needs backward through block 0 */
         }
     }
@@ -92,17 +92,31 @@ static mb_act_mode lisa_policy(void *priv, mb_train *tr, int layer) {
 }
 
 /* The most a step holds, as a bound (which blocks are drawn is known only when the step runs):
- * gradients of `layers` blocks and of everything outside the blocks; activations of a step whose
- * lowest drawn block is block 0 (the engine's walk, unchanged); the optimizer's state for every
- * parameter, where LMFlow's policy leads once every block has been drawn. */
+ * gradients of `layers` blocks and of everything outside the blocks that the stack trains (an
+ * adapter before it in the stack has narrowed that to its own tensors); activations of a step
+ * whose lowest drawn block is block 0 (the engine's walk, unchanged); the optimizer's state for
+ * every trainable parameter, where LMFlow's policy leads once every block has been drawn. */
 static void lisa_predict(const mb_pvalue *v, mb_predict *pr) {
-    const mb_gpt *m = pr->model;
-    size_t outside = 0, block = 0;
+    const mb_model *m = pr->model;
+    size_t outside = 0, block = 0, *per = calloc((size_t)m->cfg.layers, sizeof *per);
+    if (!per) return;
     for (int i = 0; i < m->nparams; i++) {
-        if (m->params[i].layer < 0) outside += m->params[i].numel;
-        if (m->params[i].layer == 0) block += m->params[i].numel;
+        if (pr->trainable && !pr->trainable[i]) continue;
+        if (m->params[i].layer < 0)
+            outside += m->params[i].numel;
+        else
+            per[m->params[i].layer] += m->params[i].numel;
     }
-    pr->bytes[MB_MEM_GRADS] = (int64_t)(pr->elem * (outside + (size_t)v[P_LAYERS].num * block));
+    /* the largest `layers` blocks (equal in every family here, so any draw reaches it) */
+    for (int k = 0; k < (int)v[P_LAYERS].num && k < m->cfg.layers; k++) {
+        int best = 0;
+        for (int l = 1; l < m->cfg.layers; l++)
+            if (per[l] > per[best]) best = l;
+        block += per[best];
+        per[best] = 0;
+    }
+    free(per);
+    pr->bytes[MB_MEM_GRADS] = (int64_t)(pr->elem * (outside + block));
 }
 
 const mb_method mb_method_lisa = {

@@ -1,6 +1,8 @@
 /* methods/lomo.c — LOMO: plain SGD fused into backward. Gradients exist on demand, and each is
  * applied and freed the moment backward completes it, so the gradient peak is the tensors in
  * flight, not the model; there is no optimizer state. */
+#include <stdlib.h>
+
 #include "../engine/train.h"
 
 enum { P_LR, P_N };
@@ -50,24 +52,32 @@ static mb_status lomo_step(void *priv, mb_train *tr, mb_param *p) {
     return MB_OK;
 }
 
-/* The gradient bytes alive at once in backward, in its order: the head's gradient from the loss
- * (the tied wte of a language model lives until the encoder adds its part; a classifier's score is
- * applied at once), then the final LayerNorm's pair, each block's pairs (weight and bias of one
- * op: the MLP's 4C^2 + 4C is the largest), and the embeddings (wte + wpe for a classifier). */
+/* The gradient bytes alive at once in backward: the model's gradient events in order (each
+ * trainable tensor's gradient from its first write until it is complete, then applied and freed).
+ * GPT: the head's gradient from the loss (the tied wte lives until the encoder adds its part),
+ * then one op's weight and bias at a time (the MLP's 4C^2 + 4C the largest). */
 static void lomo_predict(const mb_pvalue *v, mb_predict *pr) {
     (void)v;
-    const mb_gpt *m = pr->model;
-    size_t C = (size_t)m->cfg.d_model, V = (size_t)m->cfg.vocab, T = (size_t)m->cfg.seq_len;
-    size_t pair = 4 * C * C + 4 * C, n;
-    if (2 * C > pair) pair = 2 * C;
-    if (m->cfg.classes > 0) {
-        n = (size_t)m->cfg.classes * C;
-        if (pair > n) n = pair;
-        if (V * C + T * C > n) n = V * C + T * C;
-    } else {
-        n = V * C + (pair > T * C ? pair : T * C);
+    const mb_model *m = pr->model;
+    int n = m->fam->grad_events(&m->cfg, NULL);
+    mb_grad_event *ev = malloc((size_t)n * sizeof *ev);
+    if (!ev) return; /* the prediction then leaves grads as the engine set them */
+    m->fam->grad_events(&m->cfg, ev);
+    uint8_t *alive = calloc((size_t)m->nparams, 1);
+    size_t cur = 0, peak = 0;
+    for (int k = 0; k < n && alive; k++) {
+        const mb_param *p = &m->params[ev[k].id];
+        if (pr->trainable && !pr->trainable[p->id]) continue;
+        if (ev[k].ready && alive[p->id]) {
+            cur -= p->numel, alive[p->id] = 0;
+        } else if (!ev[k].ready && !alive[p->id]) {
+            cur += p->numel, alive[p->id] = 1;
+            if (cur > peak) peak = cur;
+        }
     }
-    pr->bytes[MB_MEM_GRADS] = (int64_t)(pr->elem * n);
+    free(alive);
+    free(ev);
+    pr->bytes[MB_MEM_GRADS] = (int64_t)(pr->elem * peak);
 }
 
 const mb_method mb_method_lomo = {

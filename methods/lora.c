@@ -17,43 +17,47 @@ static const mb_param_decl params[P_N] = {
      "lora_alpha: the update is scaled by alpha/r (peft's default 8; microsoft/LoRA's GPT-2 "
      "recipe uses r 4, alpha 32)"},
     {"targets", MB_PT_ENUM, 0, 0, 0, "all|attn|mlp|qkv",
-     "adapted layers: all = c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj (the peer script's "
-     "target_modules); attn = the first two; mlp = the last two; qkv = c_attn only "
-     "(microsoft/LoRA adapts its q and v rows; here all three)"},
+     "adapted layers: all = every attention and MLP matrix (GPT: c_attn, attn.c_proj, mlp.c_fc, "
+     "mlp.c_proj, the peer script's target_modules; LLaMA: q, k, v, o, gate, up, down_proj); "
+     "attn = the attention's; mlp = the MLP's; qkv = the query, key and value projections "
+     "(GPT's fused c_attn; microsoft/LoRA adapts its q and v rows, here all three)"},
     {"rslora", MB_PT_BOOL, 0, 0, 1, NULL,
      "scale by alpha/sqrt(r) instead of alpha/r (peft use_rslora). Dropout on the adapter input "
      "(peft lora_dropout, default 0) is not offered"},
 };
 
-/* The adapted roles, in block order; `targets` picks a subset. */
-static const mb_role kinds[4] = {MB_ROLE_QKV_W, MB_ROLE_ATTN_PROJ_W, MB_ROLE_FC_W,
-                                 MB_ROLE_FC_PROJ_W};
-static const unsigned target_sets[4] = {0xF, 0x3, 0xC, 0x1}; /* bit k: kinds[k] */
+/* The adaptable roles, in block order (a family has some of them); `targets` picks a subset. */
+#define NK 8
+static const mb_role kinds[NK] = {MB_ROLE_ATTN_QKV, MB_ROLE_ATTN_Q,    MB_ROLE_ATTN_K,
+                                  MB_ROLE_ATTN_V,   MB_ROLE_ATTN_OUT,  MB_ROLE_MLP_GATE,
+                                  MB_ROLE_MLP_UP,   MB_ROLE_MLP_DOWN};
+static const unsigned target_sets[4] = {0xFF, 0x1F, 0xE0, 0x0F}; /* bit k: kinds[k] */
 
 typedef struct lora_state {
     int rank, L, nbase, merged;
     unsigned set;
     double scale;
-    int *a_id, *b_id; /* [L * 4]: parameter ids of A and B, -1 where not adapted */
+    int *a_id, *b_id; /* [L * NK]: parameter ids of A and B, -1 where not adapted */
     mb_buf u, du;     /* [N, r] scratch: x A^T and its gradient, kept between calls */
 } lora_state;
 
 static int kind_of(mb_role r) {
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < NK; k++)
         if (kinds[k] == r) return k;
     return -1;
 }
 
-/* Block l's weight of kind k: [out, in] as every linear's descriptor holds it. */
-static mb_param *base_of(mb_gpt *m, int l, int k) {
-    return &m->params[2 + l * MB_GPT_PER_LAYER + (kinds[k] - MB_ROLE_LN1_W)];
+/* Block l's weight of kind k ([out, in] as every linear's descriptor holds it), NULL where the
+ * family has none. */
+static mb_param *base_of(const mb_model *m, int l, int k) {
+    return mb_model_find(m, l, kinds[k], 0);
 }
 
 static void lora_fini(void *priv, mb_train *tr) {
     lora_state *s = priv;
     mb_free(tr->ctx, &s->u);
     mb_free(tr->ctx, &s->du);
-    if (s->nbase) mb_gpt_drop_params(tr->ctx, tr->model, s->nbase);
+    if (s->nbase) mb_model_drop_params(tr->ctx, tr->model, s->nbase);
     free(s->a_id);
     free(s->b_id);
 }
@@ -69,7 +73,7 @@ static mb_status init_adapter(mb_train *tr, int a, int b, size_t in) {
     if (!h) return mb_error(ctx, MB_ENOMEM, "host staging of %zu values", pa->numel);
     for (size_t j = 0; j < pa->numel; j++)
         h[j] = (2.0 * mb_rng_uniform(tr->seed, MB_RNG_STREAM_INIT + (uint32_t)a, j) - 1.0) * bound;
-    mb_status s = mb_gpt_param_set(ctx, &pa->w, pa->numel, h);
+    mb_status s = mb_model_param_set(ctx, &pa->w, pa->numel, h);
     free(h);
     mb_param *pb = &tr->model->params[b];
     if (s == MB_OK) ctx->be->zero(ctx, pb->w.ptr, pb->w.bytes);
@@ -78,7 +82,7 @@ static mb_status init_adapter(mb_train *tr, int a, int b, size_t in) {
 
 static mb_status lora_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     lora_state *s = priv;
-    mb_gpt *m = tr->model;
+    mb_model *m = tr->model;
     mb_ctx *ctx = tr->ctx;
     if (!ctx->be->gemm)
         return mb_error(ctx, MB_EUNSUPPORTED, "backend %s has no gemm kernel", ctx->be->name);
@@ -90,23 +94,23 @@ static mb_status lora_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     size_t C = (size_t)m->cfg.d_model;
     if ((size_t)s->rank > C)
         return mb_error(ctx, MB_EINVAL, "rank %d is larger than the model's width %zu", s->rank, C);
-    s->a_id = malloc((size_t)s->L * 4 * sizeof *s->a_id);
-    s->b_id = malloc((size_t)s->L * 4 * sizeof *s->b_id);
+    s->a_id = malloc((size_t)s->L * NK * sizeof *s->a_id);
+    s->b_id = malloc((size_t)s->L * NK * sizeof *s->b_id);
     if (!s->a_id || !s->b_id) return mb_error(ctx, MB_ENOMEM, "host allocation");
     for (int l = 0; l < s->L; l++)
-        for (int k = 0; k < 4; k++) {
-            int *a = &s->a_id[l * 4 + k], *b = &s->b_id[l * 4 + k];
+        for (int k = 0; k < NK; k++) {
+            int *a = &s->a_id[l * NK + k], *b = &s->b_id[l * NK + k];
             *a = *b = -1;
-            if (!(s->set >> k & 1)) continue;
             const mb_param *w = base_of(m, l, k);
+            if (!(s->set >> k & 1) || !w) continue;
             char name[64];
             size_t in = w->shape[1], out = w->shape[0];
             /* peft's names, on the module that owns the weight: "h.0.attn.c_attn.lora_A.weight" */
             int n = (int)(strlen(w->name) - strlen(".weight"));
             snprintf(name, sizeof name, "%.*s.lora_A.weight", n, w->name);
-            MB_TRY(mb_gpt_add_param(ctx, m, l, name, (size_t)s->rank, in, a));
+            MB_TRY(mb_model_add_param(ctx, m, l, name, (size_t)s->rank, in, a));
             snprintf(name, sizeof name, "%.*s.lora_B.weight", n, w->name);
-            MB_TRY(mb_gpt_add_param(ctx, m, l, name, out, (size_t)s->rank, b));
+            MB_TRY(mb_model_add_param(ctx, m, l, name, out, (size_t)s->rank, b));
             MB_TRY(init_adapter(tr, *a, *b, in));
         }
     return MB_OK;
@@ -118,10 +122,11 @@ static int trains(const mb_param *p) {
     return p->role == MB_ROLE_ADAPTER || p->role == MB_ROLE_SCORE;
 }
 
+/* Narrows the plan (a chain: a layerwise method's choice before or after it stays). */
 static mb_status lora_begin(void *priv, mb_train *tr, mb_step_plan *plan) {
     (void)priv;
     for (int i = 0; i < tr->model->nparams; i++)
-        plan->trainable[i] = (uint8_t)trains(&tr->model->params[i]);
+        plan->trainable[i] &= (uint8_t)trains(&tr->model->params[i]);
     return MB_OK;
 }
 
@@ -129,7 +134,7 @@ static mb_status lora_begin(void *priv, mb_train *tr, mb_step_plan *plan) {
 static int slot_of(const lora_state *s, const mb_linear_call *c) {
     int k = kind_of(c->w->role);
     if (s->merged || k < 0 || c->layer < 0 || c->layer >= s->L) return -1;
-    return s->a_id[c->layer * 4 + k] >= 0 ? c->layer * 4 + k : -1;
+    return s->a_id[c->layer * NK + k] >= 0 ? c->layer * NK + k : -1;
 }
 
 /* u and du hold N x r; they grow to the largest N seen and stay (ACTIVATIONS). */
@@ -146,14 +151,14 @@ static mb_status scratch(lora_state *s, mb_ctx *ctx, int N) {
 static mb_status lora_forward(void *priv, mb_train *tr, const mb_linear_call *c) {
     lora_state *s = priv;
     mb_ctx *ctx = tr->ctx;
-    MB_TRY(mb_gpt_linear_default(ctx, c, 0));
+    MB_TRY(mb_model_linear_default(ctx, c, 0));
     int k = slot_of(s, c), r = s->rank;
     if (k < 0) return MB_OK;
     MB_TRY(scratch(s, ctx, c->N));
     const mb_param *A = &tr->model->params[s->a_id[k]], *B = &tr->model->params[s->b_id[k]];
     ctx->be->gemm(ctx, 0, 1, c->N, r, c->C, 1.0, c->inp, c->C, A->w.ptr, c->C, 0.0, s->u.ptr, r);
     ctx->be->gemm(ctx, 0, 1, c->N, c->OC, r, s->scale, s->u.ptr, r, B->w.ptr, r, 1.0, c->out,
-                  c->OC);
+                  c->ld ? c->ld : c->OC);
     return MB_OK;
 }
 
@@ -163,15 +168,15 @@ static mb_status lora_backward(void *priv, mb_train *tr, const mb_linear_call *c
     lora_state *s = priv;
     mb_ctx *ctx = tr->ctx;
     const mb_backend *be = ctx->be;
-    MB_TRY(mb_gpt_linear_default(ctx, c, 1));
-    int k = slot_of(s, c), r = s->rank, N = c->N;
+    MB_TRY(mb_model_linear_default(ctx, c, 1));
+    int k = slot_of(s, c), r = s->rank, N = c->N, ld = c->ld ? c->ld : c->OC;
     if (k < 0) return MB_OK;
     MB_TRY(scratch(s, ctx, N));
     mb_param *A = &tr->model->params[s->a_id[k]], *B = &tr->model->params[s->b_id[k]];
     be->gemm(ctx, 0, 1, N, r, c->C, 1.0, c->inp, c->C, A->w.ptr, c->C, 0.0, s->u.ptr, r);
     if (B->g.ptr)
-        be->gemm(ctx, 1, 0, c->OC, r, N, s->scale, c->dout, c->OC, s->u.ptr, r, 1.0, B->g.ptr, r);
-    be->gemm(ctx, 0, 0, N, r, c->OC, s->scale, c->dout, c->OC, B->w.ptr, r, 0.0, s->du.ptr, r);
+        be->gemm(ctx, 1, 0, c->OC, r, N, s->scale, c->dout, ld, s->u.ptr, r, 1.0, B->g.ptr, r);
+    be->gemm(ctx, 0, 0, N, r, c->OC, s->scale, c->dout, ld, B->w.ptr, r, 0.0, s->du.ptr, r);
     if (A->g.ptr)
         be->gemm(ctx, 1, 0, r, c->C, N, 1.0, s->du.ptr, r, c->inp, c->C, 1.0, A->g.ptr, c->C);
     if (c->dinp)
@@ -184,12 +189,13 @@ static mb_status lora_backward(void *priv, mb_train *tr, const mb_linear_call *c
 static mb_status lora_finish(void *priv, mb_train *tr) {
     lora_state *s = priv;
     mb_ctx *ctx = tr->ctx;
-    mb_gpt *m = tr->model;
+    mb_model *m = tr->model;
     for (int l = 0; l < s->L && !s->merged; l++)
-        for (int k = 0; k < 4; k++) {
-            if (s->a_id[l * 4 + k] < 0) continue;
+        for (int k = 0; k < NK; k++) {
+            if (s->a_id[l * NK + k] < 0) continue;
             mb_param *W = base_of(m, l, k);
-            const mb_param *A = &m->params[s->a_id[l * 4 + k]], *B = &m->params[s->b_id[l * 4 + k]];
+            const mb_param *A = &m->params[s->a_id[l * NK + k]];
+            const mb_param *B = &m->params[s->b_id[l * NK + k]];
             int in = (int)W->shape[1], out = (int)W->shape[0];
             ctx->be->gemm(ctx, 0, 0, out, in, s->rank, s->scale, B->w.ptr, s->rank, A->w.ptr, in,
                           1.0, W->w.ptr, in);
@@ -200,11 +206,11 @@ static mb_status lora_finish(void *priv, mb_train *tr) {
     return MB_OK;
 }
 
-/* Per adapted [out, in] weight r (in + out); all four kinds: r (C + 3C) + r (C + C) + r (C + 4C) +
+/* Per adapted [out, in] weight r (in + out); GPT's four: r (C + 3C) + r (C + C) + r (C + 4C) +
  * r (4C + C) = 16 r C per block. They add to WEIGHTS; grads (and a mixed-precision master) and
  * the optimizer's state cover them (and a classifier's score) only; u and du add 2 N r elements. */
 static void lora_predict(const mb_pvalue *v, mb_predict *pr) {
-    const mb_gpt *m = pr->model;
+    const mb_model *m = pr->model;
     size_t r = (size_t)v[P_RANK].num, adapters = 0, trained = 0;
     unsigned set = target_sets[(int)v[P_TARGETS].num];
     for (int i = 0; i < m->nbase; i++) {
@@ -235,6 +241,7 @@ const mb_method mb_method_lora = {
     .params = params,
     .nparams = P_N,
     .priv_size = sizeof(lora_state),
+    .flags = MB_METHOD_ADDS_PARAMS,
     .init = lora_init,
     .fini = lora_fini,
     .begin_step = lora_begin,

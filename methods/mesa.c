@@ -22,46 +22,47 @@ static const mb_param_decl params[P_N] = {
      "and min by 1 - ema_decay; the first step takes them as measured"},
 };
 
-/* The block's saved tensors (gpt.h's order) that are coded: LayerNorm inputs and outputs, q k v,
- * the attention probabilities, the projection's input and GELU's input (whose decoded values
- * give GELU's output too). The LayerNorm statistics stay exact, as does each block's output res3,
- * which is not the block's to save (the next block reads it). */
-enum { NSAVED = MB_GPT_BLOCK_INSIDE };
-static const int coded[NSAVED] = {1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1};
+/* Every tensor a block saves is coded but its norm statistics (MB_SAVED_STAT), which stay exact,
+ * as does each block's output (the residual stream), which is not the block's to save (the next
+ * block reads it). With GPT: both LayerNorms' outputs, q k v, the attention probabilities, the
+ * projection's input, the residual inside the block and GELU's input (whose decoded values give
+ * GELU's output too). */
+static int coded(const mb_saved *w) {
+    return w->kind != MB_SAVED_STAT;
+}
 
 typedef struct mesa_state {
     int G; /* groups per channel split */
     float decay;
     int L;
+    int ns;                    /* saved tensors per block (the family's list) */
+    mb_saved sv[MB_MAX_SAVED]; /* at B = T = 1: kinds, splits and widths */
+    int before[MB_MAX_SAVED + 1]; /* groups of the coded tensors before each, per block */
     mb_buf st;     /* per layer and coded tensor: clip, shift, min, max per group (fp32) */
-    mb_buf *codes; /* [L * NSAVED]: the codes of a saved tensor until its backward */
-    size_t *bytes; /* [L * NSAVED]: the full tensor's bytes, to give back */
+    mb_buf *codes; /* [L * ns]: the codes of a saved tensor until its backward */
+    size_t *bytes; /* [L * ns]: the full tensor's bytes, to give back */
     const char **tag;
-    uint8_t *seen; /* [L * NSAVED]: the range has had its first measurement */
+    uint8_t *seen; /* [L * ns]: the range has had its first measurement */
 } mesa_state;
 
-/* Tensor k's groups and run length, for a batch of B x T: channel splits of G (qkv: 3G over its
- * 3C), the probabilities [B, NH, T, T] by runs of NH/G heads. */
-static void layout(const mb_gpt_config *cfg, int G, int k, int T, int *groups, size_t *inner) {
-    size_t C = (size_t)cfg->d_model, w = k == 3 ? 3 * C : k == 10 ? 4 * C : C;
-    *groups = k == 3 ? 3 * G : G;
-    *inner = k == 4 ? (size_t)(cfg->heads / G) * T * T : w / (size_t)*groups;
-}
-
-/* Groups before tensor k in a layer's slice of st, and per layer. */
-static int groups_before(int G, int k) {
-    int n = 0;
-    for (int j = 0; j < k; j++) n += coded[j] ? (j == 3 ? 3 * G : G) : 0;
-    return n;
+/* A tensor's groups and run length at sequence T: its column splits each in G groups (q, k and v
+ * each so), the probabilities [B, NH, T, T] by runs of NH/G heads. */
+static void layout(const mb_saved *w, int G, int T, int *groups, size_t *inner) {
+    *groups = w->splits * G;
+    *inner = w->kind == MB_SAVED_ATTN_PROBS ? (size_t)(w->heads / G) * T * T
+                                            : w->cols / (size_t)*groups;
 }
 
 static mb_status mesa_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     mesa_state *s = priv;
     mb_ctx *ctx = tr->ctx;
-    const mb_gpt_config *cfg = &tr->model->cfg;
+    const mb_model_config *cfg = &tr->model->cfg;
     s->G = v[P_GROUPS].num > 0 ? (int)v[P_GROUPS].num : cfg->heads;
     s->decay = (float)v[P_DECAY].num;
     s->L = cfg->layers;
+    s->ns = tr->model->fam->saved(cfg, 1, 1, s->sv);
+    for (int k = 0; k < s->ns; k++)
+        s->before[k + 1] = s->before[k] + (coded(&s->sv[k]) ? s->sv[k].splits * s->G : 0);
     if (cfg->heads % s->G)
         return mb_error(ctx, MB_EINVAL,
                         "mesa: groups %d does not divide the model's %d heads (a range must "
@@ -76,7 +77,7 @@ static mb_status mesa_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     if (!ctx->be->q8_range || !ctx->be->q8_pack || !ctx->be->q8_unpack)
         return mb_error(ctx, MB_EUNSUPPORTED, "backend %s has no 8-bit activation codec",
                         ctx->be->name);
-    size_t slots = (size_t)s->L * NSAVED, ng = (size_t)s->L * groups_before(s->G, NSAVED);
+    size_t slots = (size_t)s->L * s->ns, ng = (size_t)s->L * s->before[s->ns];
     s->codes = calloc(slots, sizeof *s->codes);
     s->bytes = calloc(slots, sizeof *s->bytes);
     s->tag = calloc(slots, sizeof *s->tag);
@@ -87,11 +88,11 @@ static mb_status mesa_init(void *priv, mb_train *tr, const mb_pvalue *v) {
                        : mb_error(ctx, MB_ENOMEM, "mesa: host state");
     /* min and max start at +inf and -inf: q8_range's starting point (it leaves them so) */
     for (size_t l = 0; st == MB_OK && l < (size_t)s->L; l++)
-        for (int k = 0; k < NSAVED; k++) {
-            if (!coded[k]) continue;
-            int g, base = groups_before(s->G, k) + (int)l * groups_before(s->G, NSAVED);
+        for (int k = 0; k < s->ns; k++) {
+            if (!coded(&s->sv[k])) continue;
+            int g, base = s->before[k] + (int)l * s->before[s->ns];
             size_t inner;
-            layout(cfg, s->G, k, 1, &g, &inner);
+            layout(&s->sv[k], s->G, 1, &g, &inner);
             for (int j = 0; j < g; j++) {
                 h[4 * (size_t)base + j] = 1.0f; /* clip, shift: Mesa's initial values */
                 h[4 * (size_t)base + g + j] = 0.0f;
@@ -108,7 +109,7 @@ static mb_status mesa_init(void *priv, mb_train *tr, const mb_pvalue *v) {
 
 static void mesa_fini(void *priv, mb_train *tr) {
     mesa_state *s = priv;
-    for (size_t i = 0; s->codes && i < (size_t)s->L * NSAVED; i++) mb_free(tr->ctx, &s->codes[i]);
+    for (size_t i = 0; s->codes && i < (size_t)s->L * s->ns; i++) mb_free(tr->ctx, &s->codes[i]);
     mb_free(tr->ctx, &s->st);
     free(s->codes);
     free(s->bytes);
@@ -123,26 +124,28 @@ static mb_act_mode mesa_policy(void *priv, mb_train *tr, int layer) {
 
 /* Tensor k of block l's range slice (device). */
 static float *ranges(const mesa_state *s, int l, int k) {
-    int base = l * groups_before(s->G, NSAVED) + groups_before(s->G, k);
+    int base = l * s->before[s->ns] + s->before[k];
     return (float *)s->st.ptr + 4 * (size_t)base;
 }
 
 /* After forward: measure and move the range, code the tensor with this step's Philox words
  * (counter (step, block, tensor) << 32, four codes per block) and free the full tensor. */
-static mb_status mesa_save(void *priv, mb_train *tr, int l, int k, mb_buf *act) {
+static mb_status mesa_save(void *priv, mb_train *tr, int l, const mb_saved *w, mb_buf *act) {
     mesa_state *s = priv;
     mb_ctx *ctx = tr->ctx;
-    if (!coded[k]) return MB_OK;
-    size_t n = act->bytes / mb_dtype_size(ctx->be->dtype), inner, i = (size_t)l * NSAVED + k;
+    if (!coded(w)) return MB_OK;
+    int k = w->index;
+    size_t n = act->bytes / mb_dtype_size(ctx->be->dtype), inner, i = (size_t)l * s->ns + k;
     int g;
-    layout(&tr->model->cfg, s->G, k, tr->T, &g, &inner);
+    layout(w, s->G, tr->T, &g, &inner);
     float *st = ranges(s, l, k);
-    size_t tri = k == 4 ? (size_t)tr->T : 0; /* probabilities: only the causal triangle is data */
+    /* probabilities: only the causal triangle is data */
+    size_t tri = w->kind == MB_SAVED_ATTN_PROBS ? (size_t)tr->T : 0;
     ctx->be->q8_range(ctx, st, act->ptr, n, inner, g, tri, s->decay, !s->seen[i]);
     s->seen[i] = 1;
     mb_free(ctx, &s->codes[i]);
     MB_TRY(mb_alloc(ctx, &s->codes[i], n, MB_MEM_ACTIVATIONS, "mesa.codes"));
-    uint64_t first = ((uint64_t)tr->step * (uint64_t)s->L * NSAVED + i) << 32;
+    uint64_t first = ((uint64_t)tr->step * (uint64_t)s->L * (uint64_t)s->ns + i) << 32;
     ctx->be->q8_pack(ctx, s->codes[i].ptr, act->ptr, st, n, inner, g, tri, tr->seed,
                      MB_RNG_STREAM_MESA, first);
     s->bytes[i] = act->bytes;
@@ -152,18 +155,19 @@ static mb_status mesa_save(void *priv, mb_train *tr, int l, int k, mb_buf *act) 
 }
 
 /* Before the block's backward: the full tensor back, decoded with the range it was coded with. */
-static mb_status mesa_load(void *priv, mb_train *tr, int l, int k, mb_buf *act) {
+static mb_status mesa_load(void *priv, mb_train *tr, int l, const mb_saved *w, mb_buf *act) {
     mesa_state *s = priv;
     mb_ctx *ctx = tr->ctx;
-    if (!coded[k]) return MB_OK;
-    size_t i = (size_t)l * NSAVED + k, inner;
+    if (!coded(w)) return MB_OK;
+    int k = w->index;
+    size_t i = (size_t)l * s->ns + k, inner;
     if (!s->codes[i].ptr)
-        return mb_error(ctx, MB_EINVAL, "mesa: block %d's tensor %d was not saved", l, k);
+        return mb_error(ctx, MB_EINVAL, "mesa: block %d's %s was not saved", l, w->name);
     int g;
-    layout(&tr->model->cfg, s->G, k, tr->T, &g, &inner);
+    layout(w, s->G, tr->T, &g, &inner);
     MB_TRY(mb_alloc(ctx, act, s->bytes[i], MB_MEM_ACTIVATIONS, s->tag[i]));
     ctx->be->q8_unpack(ctx, act->ptr, s->codes[i].ptr, ranges(s, l, k), s->codes[i].bytes, inner, g,
-                       k == 4 ? (size_t)tr->T : 0);
+                       w->kind == MB_SAVED_ATTN_PROBS ? (size_t)tr->T : 0);
     mb_free(ctx, &s->codes[i]);
     return MB_OK;
 }
@@ -172,23 +176,25 @@ static mb_status mesa_load(void *priv, mb_train *tr, int l, int k, mb_buf *act) 
  * statistic stays f_k). After its saves a block keeps sum c_k. Saving k holds the codes beside the
  * full tensor, after the earlier ones were swapped: sum_{j<k} (c_j - f_j) + c_k above the block;
  * restoring k in backward holds sum_{j<=k} f_j + sum_{j>=k} c_j. The ranges are held throughout:
- * 16 bytes per group, 9 G groups per block. */
+ * 16 bytes per group (GPT: 9 G groups per block). Blocks an earlier method claimed are not
+ * coded. */
 static void mesa_predict(const mb_pvalue *v, mb_predict *pr) {
-    const mb_gpt_config *cfg = &pr->model->cfg;
+    const mb_model_config *cfg = &pr->model->cfg;
     int G = v[P_GROUPS].num > 0 ? (int)v[P_GROUPS].num : cfg->heads;
-    size_t BT = (size_t)pr->B * pr->T, C = (size_t)cfg->d_model, NH = (size_t)cfg->heads;
-    size_t el[NSAVED] = {BT * C, BT,     BT, 3 * BT * C, NH * BT * pr->T, BT * C,
-                         BT * C, BT * C, BT, BT,         4 * BT * C};
-    size_t f[NSAVED], c[NSAVED], I = 0, keep = 0, fwd = 0, bwd = 0;
-    for (int k = 0; k < NSAVED; k++) {
-        f[k] = el[k] * (coded[k] ? pr->elem : pr->state_elem); /* uncoded: the statistics */
-        c[k] = coded[k] ? el[k] : f[k];
+    mb_saved sv[MB_MAX_SAVED];
+    int ns = pr->model->fam->saved(cfg, pr->B, pr->T, sv);
+    size_t f[MB_MAX_SAVED], c[MB_MAX_SAVED], I = 0, keep = 0, fwd = 0, bwd = 0, groups = 0;
+    for (int k = 0; k < ns; k++) {
+        size_t el = sv[k].rows * sv[k].cols;
+        f[k] = el * (coded(&sv[k]) ? pr->elem : pr->state_elem); /* uncoded: the statistics */
+        c[k] = coded(&sv[k]) ? el : f[k];
         I += f[k], keep += c[k];
+        groups += coded(&sv[k]) ? (size_t)sv[k].splits * (size_t)G : 0;
     }
     /* swapped = sum_{j<k} (f_j - c_j), before = sum_{j<k} f_j, after = sum_{j>=k} c_j */
     size_t swapped = 0, before = 0, after = keep;
-    for (int k = 0; k < NSAVED; k++) {
-        if (coded[k]) {
+    for (int k = 0; k < ns; k++) {
+        if (coded(&sv[k])) {
             size_t save = c[k] - swapped; /* may wrap below I: only the max above I counts */
             if (c[k] > swapped && save > fwd) fwd = save;
             size_t held = before + f[k] + after;
@@ -198,11 +204,9 @@ static void mesa_predict(const mb_pvalue *v, mb_predict *pr) {
         before += f[k];
         after -= c[k];
     }
-    for (int l = 0; l < cfg->layers && pr->walk.mode; l++) pr->walk.mode[l] = MB_ACT_CUSTOM;
-    pr->walk.custom_keep = keep;
-    pr->walk.custom_fwd = fwd;
-    pr->walk.custom_bwd = bwd;
-    pr->bytes[MB_MEM_ACTIVATIONS] += (int64_t)(16 * (size_t)cfg->layers * 9 * (size_t)G);
+    for (int l = 0; l < cfg->layers; l++) mb_predict_claim(pr, l, MB_ACT_CUSTOM);
+    mb_walk_own(&pr->walk, MB_SITE_CODEC, keep, fwd, bwd);
+    pr->bytes[MB_MEM_ACTIVATIONS] += (int64_t)(16 * (size_t)cfg->layers * groups);
 }
 
 const mb_method mb_method_mesa = {

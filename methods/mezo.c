@@ -38,13 +38,13 @@ static mb_status mezo_init(void *priv, mb_train *tr, const mb_pvalue *v) {
  * parameter i is normals (t << 36) + (elements of parameters 0..i-1) onward of stream ZO under the
  * run's seed (a model under 2^36 elements, steps under 2^28). */
 static mb_status move(mezo_state *s, mb_train *tr, double alpha, int update) {
-    mb_gpt *m = tr->model;
+    mb_model *m = tr->model;
     uint64_t off = (uint64_t)tr->step << 36;
     for (int i = 0; i < m->nparams; i++) {
         mb_param *p = &m->params[i];
         mb_buf *master;
         MB_TRY(mb_train_master(tr, p, &master));
-        int decays = !mb_role_is_bias(p->role) && !mb_role_is_ln_weight(p->role);
+        int decays = !mb_role_is_bias(p->role) && !mb_role_is_norm(p->role);
         double decay = update && decays ? 1.0 - s->lr * s->wd : 1.0;
         tr->ctx->be->zo_axpy(tr->ctx, p->w.ptr, master ? master->ptr : NULL, p->numel, tr->seed,
                              MB_RNG_STREAM_ZO, off, alpha, decay);
@@ -56,8 +56,8 @@ static mb_status move(mezo_state *s, mb_train *tr, double alpha, int update) {
 /* The training loss at the current theta from a lean forward (nothing kept for a backward). */
 static mb_status loss_at(mb_train *tr, double *loss) {
     mb_status s =
-        mb_gpt_forward_lean(tr->ctx, tr->model, tr->tokens, tr->targets, tr->B, tr->T, loss);
-    mb_gpt_free_acts(tr->ctx, tr->model);
+        mb_model_forward_lean(tr->ctx, tr->model, tr->tokens, tr->targets, tr->B, tr->T, loss);
+    mb_model_free_acts(tr->ctx, tr->model);
     return s;
 }
 

@@ -6,16 +6,10 @@
 #include <math.h>
 #include <stdlib.h>
 
+/* The official code projects the modules whose names hold "attn" or "mlp": every attention and
+ * MLP matrix (GPT's c_attn, c_proj, c_fc; LLaMA's q, k, v, o, gate, up, down). */
 int mb_proj_selected(const mb_param *p) {
-    switch (p->role) {
-    case MB_ROLE_QKV_W:
-    case MB_ROLE_ATTN_PROJ_W:
-    case MB_ROLE_FC_W:
-    case MB_ROLE_FC_PROJ_W:
-        return p->ndim == 2;
-    default:
-        return 0;
-    }
+    return mb_role_is_block_matrix(p->role) && p->ndim == 2;
 }
 
 void mb_proj_dims_of(const mb_param *p, int rank, mb_proj_dims *d) {
@@ -125,7 +119,7 @@ mb_status mb_proj_adam(mb_proj *s, mb_train *tr, mb_param *p, const mb_proj_dims
     return MB_OK;
 }
 
-size_t mb_proj_state_elems(const mb_gpt *m, const uint8_t *trainable, int rank, size_t extra) {
+size_t mb_proj_state_elems(const mb_model *m, const uint8_t *trainable, int rank, size_t extra) {
     size_t n = 0;
     for (int i = 0; i < m->nparams; i++) {
         const mb_param *p = &m->params[i];

@@ -64,6 +64,6 @@ mb_status mb_proj_adam(mb_proj *s, mb_train *tr, mb_param *p, const mb_proj_dims
 
 /* Optimizer elements of a model under these rules: per projected matrix 2 l r + s r + extra, per
  * other parameter 2 numel. */
-size_t mb_proj_state_elems(const mb_gpt *m, const uint8_t *trainable, int rank, size_t extra);
+size_t mb_proj_state_elems(const mb_model *m, const uint8_t *trainable, int rank, size_t extra);
 
 #endif

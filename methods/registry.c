@@ -45,49 +45,6 @@ static const mb_method *const builtin[] = {
 };
 #define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))
 
-const char *const mb_slot_names[MB_NSLOTS] = {
-    "begin_step", "linear_forward", "linear_backward", "act_policy",     "act_save",  "act_load",
-    "attention",  "loss",           "grad_ready",      "optimizer_step", "train_step",
-};
-
-int mb_method_has_slot(const mb_method *m, int slot) {
-    switch (slot) {
-    case 0: return m->begin_step != NULL;
-    case 1: return m->linear_forward != NULL;
-    case 2: return m->linear_backward != NULL;
-    case 3: return m->act_policy != NULL;
-    case 4: return m->act_save != NULL;
-    case 5: return m->act_load != NULL;
-    case 6: return m->attention != NULL;
-    case 7: return m->loss != NULL;
-    case 8: return m->grad_ready != NULL;
-    case 9: return m->optimizer_step != NULL;
-    case 10: return m->train_step != NULL;
-    }
-    return 0;
-}
-
-mb_status mb_stack_check(mb_ctx *ctx, const mb_method *const *ms, int n) {
-    for (int s = 0; s < MB_NSLOTS; s++) {
-        int owner = -1;
-        for (int i = 0; i < n; i++) {
-            if (!mb_method_has_slot(ms[i], s)) continue;
-            if (owner >= 0)
-                return mb_error(ctx, MB_EINVAL,
-                                "methods '%s' and '%s' both fill the %s slot; a stack has one "
-                                "owner per slot",
-                                ms[owner]->name, ms[i]->name, mb_slot_names[s]);
-            owner = i;
-        }
-    }
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            if (ms[i] == ms[j])
-                return mb_error(ctx, MB_EINVAL, "method '%s' appears twice in one stack",
-                                ms[i]->name);
-    return MB_OK;
-}
-
 void mb_registry_init(mb_registry *r) { memset(r, 0, sizeof *r); }
 
 void mb_registry_fini(mb_registry *r) {
@@ -172,10 +129,6 @@ size_t mb_param_format(const mb_param_decl *d, double v, int exact, char *out, s
     if (!exact) return (size_t)snprintf(out, n, "%g", v);
     mb_fmt_double(out, n, v);
     return strlen(out);
-}
-
-void mb_method_defaults(const mb_method *m, mb_pvalue *vals) {
-    for (int i = 0; i < m->nparams; i++) vals[i].num = m->params[i].def;
 }
 
 static size_t edit_distance(const char *a, const char *b) {

@@ -3,7 +3,7 @@
 #ifndef MB_REGISTRY_H
 #define MB_REGISTRY_H
 
-#include "method.h"
+#include "../engine/method.h"
 
 #define MB_MAX_PLUGINS 16
 
@@ -27,15 +27,6 @@ int mb_method_param_index(const mb_method *m, const char *name);
  * (exact: the fewest digits that read back to the same double; else %g). Returns strlen(out). */
 size_t mb_param_format(const mb_param_decl *d, double v, int exact, char *out, size_t n);
 
-/* Fills vals[] with the declared defaults. */
-void mb_method_defaults(const mb_method *m, mb_pvalue *vals);
-
-/* Slot names in declaration order, and whether method m fills slot i. */
-#define MB_NSLOTS 11
-extern const char *const mb_slot_names[MB_NSLOTS];
-int mb_method_has_slot(const mb_method *m, int slot);
-/* One owner per slot: on a clash, MB_EINVAL with "methods 'a' and 'b' both fill the X slot". */
-mb_status mb_stack_check(mb_ctx *ctx, const mb_method *const *ms, int n);
 
 /* The closest candidate to `name` by edit distance, or NULL when none is close
  * (distance > max(2, strlen(name)/3)). For "did you mean" hints. */

@@ -11,11 +11,11 @@
 
 /* gpt-nano on backend `be` with every gradient allocated, and a trainer whose only method is
  * `method` with parameter values v[0..nv) (the rest at their defaults). */
-static inline int opt_setup_on(const mb_backend *be, mb_ctx *ctx, mb_gpt_config *cfg, mb_gpt *m,
+static inline int opt_setup_on(const mb_backend *be, mb_ctx *ctx, mb_model_config *cfg, mb_model *m,
                                mb_train *tr, const mb_method *method, const double *v, int nv,
                                mb_pvalue *vals) {
     CHECK_OK(ctx, fixture_nano(ctx, be, 4, cfg, m));
-    CHECK_OK(ctx, mb_gpt_alloc_grads(ctx, m, NULL));
+    CHECK_OK(ctx, mb_model_alloc_grads(ctx, m, NULL));
     mb_method_defaults(method, vals);
     for (int i = 0; i < nv; i++) vals[i].num = v[i];
     const mb_method *ms[1] = {method};
@@ -25,20 +25,20 @@ static inline int opt_setup_on(const mb_backend *be, mb_ctx *ctx, mb_gpt_config 
 }
 
 /* The same on the fp32 CPU. */
-static inline int opt_setup(mb_ctx *ctx, mb_gpt_config *cfg, mb_gpt *m, mb_train *tr,
+static inline int opt_setup(mb_ctx *ctx, mb_model_config *cfg, mb_model *m, mb_train *tr,
                             const mb_method *method, const double *v, int nv, mb_pvalue *vals) {
     return opt_setup_on(&mb_backend_cpu_f32, ctx, cfg, m, tr, method, v, nv, vals);
 }
 
 /* Predicted and measured optimizer bytes are `state`; then the trainer and model are freed and
  * nothing is left. */
-static inline int opt_finish(mb_ctx *ctx, mb_gpt *m, mb_train *tr, int64_t state) {
+static inline int opt_finish(mb_ctx *ctx, mb_model *m, mb_train *tr, int64_t state) {
     mb_predict pred;
     mb_train_predict(tr, 1, 1, &pred);
     CHECK_EQ_U(pred.bytes[MB_MEM_OPTIMIZER], state);
     CHECK_EQ_U(ctx->mem.peak[MB_MEM_OPTIMIZER], state);
     mb_train_fini(tr);
-    mb_gpt_destroy(ctx, m);
+    mb_model_destroy(ctx, m);
     CHECK_EQ_U(ctx->mem.live, 0);
     return 0;
 }

@@ -122,8 +122,8 @@ static int check_maps(void) {
  * and against fp64 Adam without quantization (bitsandbytes' formula). */
 static int run(float lr, float wd) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     mb_train tr;
     mb_pvalue vals[6];
     const double v[5] = {lr, 0.9, 0.999, 1e-8, wd}; /* min_8bit_size stays 4096 */
@@ -152,14 +152,14 @@ static int run(float lr, float wd) {
         double *h = malloc(n * sizeof *h), *p64 = malloc(n * sizeof *p64);
         double *m64 = calloc(n, sizeof *m64), *v64 = calloc(n, sizeof *v64);
         float *g = malloc(n * sizeof *g);
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &pr->w, n, h));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &pr->w, n, h));
         for (size_t j = 0; j < n; j++) r.p[j] = (float)h[j], p64[j] = h[j];
         for (int t = 1; t <= 5; t++) {
             mb_rng_fill_normal(h, n, 81, (uint32_t)(t * 1000 + i), 0, 0.0, 0.1);
             for (size_t j = 0; j < n; j++) g[j] = (float)h[j];
             if (t == 3) g[n / 2] = NAN; /* zeroes that element's m and v, leaves its p */
             for (size_t j = 0; j < n; j++) h[j] = g[j];
-            CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &pr->g, n, h));
+            CHECK_OK(&ctx, mb_model_param_set(&ctx, &pr->g, n, h));
             CHECK_OK(&ctx, mb_method_adam8bit.optimizer_step(tr.priv[0], &tr, pr));
             ref_step(&r, g, smap, umap, t, lr, b1, b2, eps, wd);
             double c1 = 1 - pow(b1, t), c2 = sqrt(1 - pow(b2, t));
@@ -174,7 +174,7 @@ static int run(float lr, float wd) {
                 if (wd > 0) p64[j] *= 1 - (double)lr * wd;
             }
         }
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &pr->w, n, h));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &pr->w, n, h));
         for (size_t j = 0; j < n; j++) {
             worst = fmax(worst, fabs(h[j] - r.p[j]));
             drift = fmax(drift, fabs(h[j] - p64[j]));
@@ -194,10 +194,10 @@ static int run(float lr, float wd) {
 static int bytes_124m(void) {
     mb_ctx ctx;
     CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
-    mb_gpt_config cfg;
-    CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt2-124m", &cfg));
-    mb_gpt m;
-    CHECK_OK(&ctx, mb_gpt_create(&ctx, &cfg, &m));
+    mb_model_config cfg;
+    CHECK_OK(&ctx, mb_model_preset(&ctx, "gpt2-124m", &cfg));
+    mb_model m;
+    CHECK_OK(&ctx, mb_model_create(&ctx, &cfg, &m));
     mb_pvalue vals[6];
     mb_method_defaults(&mb_method_adam8bit, vals);
     mb_predict pr;
@@ -217,7 +217,7 @@ static int bytes_124m(void) {
            "elements keep fp32 m and v); AdamW: 995,518,464\n",
            (long long)pr.bytes[MB_MEM_OPTIMIZER], (long long)small);
     CHECK_EQ_U(pr.bytes[MB_MEM_OPTIMIZER], want);
-    mb_gpt_destroy(&ctx, &m);
+    mb_model_destroy(&ctx, &m);
     return 0;
 }
 

@@ -16,7 +16,7 @@ extern const mb_method mb_method_checkpointing;
 enum { B = 3, T = 32 };
 
 /* A 2-layer model whose 4,000-token head outweighs the rest, as GPT-2's does. */
-static const mb_gpt_config wide = {2, 64, 4, 32, 4000, 0};
+static const mb_model_config wide = {.layers = 2, .d_model = 64, .heads = 4, .seq_len = 32, .vocab = 4000, .classes = 0};
 
 typedef struct out {
     double loss;
@@ -26,12 +26,12 @@ typedef struct out {
 
 /* One forward and backward (then an SGD step with lr 0, which leaves the weights) of [cce?,
  * checkpointing?, sgd] on `be`; chunk 0 leaves cce out. */
-static int run(const mb_backend *be, const mb_gpt_config *cfg, int chunk, int ckpt, out *o) {
+static int run(const mb_backend *be, const mb_model_config *cfg, int chunk, int ckpt, out *o) {
     mb_ctx ctx;
-    mb_gpt m;
+    mb_model m;
     CHECK_OK(&ctx, mb_ctx_init(&ctx, be));
-    CHECK_OK(&ctx, mb_gpt_create(&ctx, cfg, &m));
-    CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &m, 21));
+    CHECK_OK(&ctx, mb_model_create(&ctx, cfg, &m));
+    CHECK_OK(&ctx, mb_model_init_weights(&ctx, &m, 21));
     mb_pvalue sv[8], cv[2], kv[2];
     mb_method_defaults(&mb_method_sgd, sv);
     sv[0].num = 0; /* lr 0: the gradients are the product */
@@ -58,7 +58,7 @@ static int run(const mb_backend *be, const mb_gpt_config *cfg, int chunk, int ck
     MB_ASSERT(o->grads);
     size_t off = 0;
     for (int i = 0; i < m.nparams; i++) {
-        CHECK_OK(&ctx, mb_gpt_grad_get(&ctx, &m, i, o->grads + off));
+        CHECK_OK(&ctx, mb_model_grad_get(&ctx, &m, i, o->grads + off));
         off += m.params[i].numel;
     }
     /* an evaluation keeps nothing of the loss's */
@@ -67,14 +67,14 @@ static int run(const mb_backend *be, const mb_gpt_config *cfg, int chunk, int ck
     CHECK(ctx.mem.cur[MB_MEM_ACTIVATIONS] == 0, "%zu activation bytes left after eval",
           ctx.mem.cur[MB_MEM_ACTIVATIONS]);
     mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
+    mb_model_destroy(&ctx, &m);
     CHECK_EQ_U(ctx.mem.live, 0);
     return 0;
 }
 
 /* max |a - b| / max |b| over the gradients of cfg's parameters. */
-static double grad_err(const mb_gpt_config *cfg, const out *a, const out *b) {
-    size_t n = mb_gpt_num_params(cfg);
+static double grad_err(const mb_model_config *cfg, const out *a, const out *b) {
+    size_t n = mb_model_num_params(cfg);
     double d = 0, r = 0;
     for (size_t i = 0; i < n; i++) {
         d = fmax(d, fabs(a->grads[i] - b->grads[i]));
@@ -84,7 +84,7 @@ static double grad_err(const mb_gpt_config *cfg, const out *a, const out *b) {
 }
 
 /* Loss and gradients of cce at several chunk sizes against the plain loss on backend be. */
-static int check_values(const mb_backend *be, const mb_gpt_config *cfg, double ltol, double gtol) {
+static int check_values(const mb_backend *be, const mb_model_config *cfg, double ltol, double gtol) {
     out plain, c;
     if (run(be, cfg, 0, 0, &plain)) return 1;
     /* one tile (V rounded up to 64); even; a short last chunk */
@@ -145,10 +145,10 @@ static int check_memory(void) {
 }
 
 int main(void) {
-    mb_gpt_config nano;
+    mb_model_config nano;
     mb_ctx ctx;
     CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
-    CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt-nano", &nano));
+    CHECK_OK(&ctx, mb_model_preset(&ctx, "gpt-nano", &nano));
     /* fp32: only the order of the log-sum-exp and of the head's gradient sums differs */
     if (check_values(&mb_backend_cpu_f32, &wide, 1e-6, 1e-5) ||
         check_values(&mb_backend_cpu_f64, &wide, 1e-14, 1e-12) ||

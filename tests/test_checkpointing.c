@@ -22,8 +22,8 @@ typedef struct run_out {
 
 static int run(int every, run_out *o) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 7, &cfg, &m));
     mb_pvalue sgdv[5], ckv[1];
     mb_method_defaults(&mb_method_sgd, sgdv);
@@ -57,12 +57,12 @@ static int run(int every, run_out *o) {
     MB_ASSERT(o->grads && o->weights);
     size_t off = 0;
     for (int i = 0; i < m.nparams; i++) {
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &m.params[i].g, m.params[i].numel, o->grads + off));
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &m.params[i].w, m.params[i].numel, o->weights + off));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &m.params[i].g, m.params[i].numel, o->grads + off));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &m.params[i].w, m.params[i].numel, o->weights + off));
         off += m.params[i].numel;
     }
     mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
+    mb_model_destroy(&ctx, &m);
     CHECK(ctx.mem.live == 0, "%zu buffers leaked", ctx.mem.live);
     return 0;
 }
@@ -71,10 +71,10 @@ int main(void) {
     run_out plain, all, half;
     if (run(0, &plain) || run(1, &all) || run(2, &half)) return 1;
     mb_ctx ctx;
-    mb_gpt_config cfg;
+    mb_model_config cfg;
     CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
-    CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt-nano", &cfg));
-    size_t P = mb_gpt_num_params(&cfg);
+    CHECK_OK(&ctx, mb_model_preset(&ctx, "gpt-nano", &cfg));
+    size_t P = mb_model_num_params(&cfg);
     const run_out *ck[2] = {&all, &half};
     for (int k = 0; k < 2; k++) {
         for (int s = 0; s < 3; s++)

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../engine/method.h"
 #include "../harness/results.h"
 #include "../harness/table.h"
 #include "check.h"
@@ -150,8 +151,11 @@ int main(int argc, char **argv) {
     CHECK_STR(o.se, "membench methods: unknown method 'adamv' (did you mean 'adamw'?)\n");
     drop(&o);
     o = mb("models");
-    CHECK(o.rc == 0 && strstr(o.so, "gpt2-124m  gpt       12     768    12    1024   50257       "
-                                    "124439808"),
+    CHECK(o.rc == 0 &&
+              strstr(o.so, "gpt2-124m  gpt       12     768    12       12  3072    1024   50257 "
+                           "      124439808") &&
+              strstr(o.so, "llama-60m  llama      8     512     8        8  1376    1024   32000 "
+                           "       58073600"),
           "models:\n%s", o.so);
     drop(&o);
 
@@ -258,9 +262,9 @@ int main(int argc, char **argv) {
     o = mb("run --plugin %s/libmb_bad_abi.so %s/plug.yaml", build, tmp);
     CHECK(o.rc == 2, "bad abi rc %d", o.rc);
     snprintf(exp, sizeof exp,
-             "membench run: plugin %s/libmb_bad_abi.so was built for method ABI version 5, this "
-             "membench has version 4: rebuild it against this methods/method.h\n",
-             build);
+             "membench run: plugin %s/libmb_bad_abi.so was built for method ABI version %u, this "
+             "membench has version %u: rebuild it against this methods/method.h\n",
+             build, MB_METHOD_ABI_VERSION + 1, MB_METHOD_ABI_VERSION);
     CHECK_STR(o.se, exp);
     drop(&o);
 

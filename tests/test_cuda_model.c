@@ -25,21 +25,21 @@ typedef struct prec_tol {
 } prec_tol;
 
 /* 4 layers, d=256; an odd vocabulary: padded logits */
-static const mb_gpt_config mid = {4, 256, 4, 64, 509, 0};
+static const mb_model_config mid = {.layers = 4, .d_model = 256, .heads = 4, .seq_len = 64, .vocab = 509, .classes = 0};
 /* 2 layers, d=64, an 8,001-entry head that outweighs the rest, as GPT-2's does (cce) */
-static const mb_gpt_config wide = {2, 64, 4, 64, 8001, 0};
+static const mb_model_config wide = {.layers = 2, .d_model = 64, .heads = 4, .seq_len = 64, .vocab = 8001, .classes = 0};
 /* 1,024 positions and head size 64: flash attention over several tiles, the last one partial */
-static const mb_gpt_config longseq = {2, 128, 2, 1024, 509, 0};
+static const mb_model_config longseq = {.layers = 2, .d_model = 128, .heads = 2, .seq_len = 1024, .vocab = 509, .classes = 0};
 
-static int parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, double gtol, int B,
+static int parity(const mb_backend *be, const mb_model_config *cfg, double ltol, double gtol, int B,
                   int T) {
     mb_ctx g, c;
     CHECK_OK(&g, mb_ctx_init(&g, be));
     CHECK_OK(&c, mb_ctx_init(&c, &mb_backend_cpu_f32));
-    mb_gpt mg, mc;
-    CHECK_OK(&g, mb_gpt_create(&g, cfg, &mg));
-    CHECK_OK(&c, mb_gpt_create(&c, cfg, &mc));
-    CHECK_OK(&g, mb_gpt_init_weights(&g, &mg, 77));
+    mb_model mg, mc;
+    CHECK_OK(&g, mb_model_create(&g, cfg, &mg));
+    CHECK_OK(&c, mb_model_create(&c, cfg, &mc));
+    CHECK_OK(&g, mb_model_init_weights(&g, &mg, 77));
     /* the CPU gets exactly the GPU's (possibly bf16-rounded) weights */
     CHECK_OK(&c, fixture_copy_weights(&c, &mc, &g, &mg));
     int32_t *x = malloc((size_t)B * T * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
@@ -49,19 +49,19 @@ static int parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, d
          i++) /* a classifier: one label per row, at its end */
         y[i] = i % T == T - 1 ? (i / T) % cfg->classes : -1;
     double lg, lc;
-    CHECK_OK(&g, mb_gpt_alloc_grads(&g, &mg, NULL));
-    CHECK_OK(&c, mb_gpt_alloc_grads(&c, &mc, NULL));
+    CHECK_OK(&g, mb_model_alloc_grads(&g, &mg, NULL));
+    CHECK_OK(&c, mb_model_alloc_grads(&c, &mc, NULL));
     mb_mem_set_phase(&g.mem, MB_PHASE_FORWARD);
     size_t before = g.mem.cur[MB_MEM_ACTIVATIONS];
-    CHECK_OK(&g, mb_gpt_forward(&g, &mg, x, y, B, T, &lg));
+    CHECK_OK(&g, mb_model_forward(&g, &mg, x, y, B, T, &lg));
     size_t act = g.mem.cur[MB_MEM_ACTIVATIONS] - before;
     size_t want = mb_gpt_act_bytes(cfg, B, T, mb_dtype_size(be->dtype), mb_dtype_size(be->sdtype),
-                                   mb_gpt_logits_ld(be, mb_gpt_head_rows(cfg)));
+                                   mb_model_logits_ld(be, mb_model_head_rows(cfg)));
     CHECK_EQ_U(act, want);
-    CHECK_OK(&c, mb_gpt_forward(&c, &mc, x, y, B, T, &lc));
-    CHECK_OK(&g, mb_gpt_backward(&g, &mg));
+    CHECK_OK(&c, mb_model_forward(&c, &mc, x, y, B, T, &lc));
+    CHECK_OK(&g, mb_model_backward(&g, &mg));
     CHECK_OK(&g, g.be->sync(&g));
-    CHECK_OK(&c, mb_gpt_backward(&c, &mc));
+    CHECK_OK(&c, mb_model_backward(&c, &mc));
     double lrel = fabs(lg - lc) / fabs(lc);
     CHECK(lrel <= ltol, "%s L%d C%d: loss %.9f vs cpu %.9f, rel %.3e > %.1e", be->name, cfg->layers,
           cfg->d_model, lg, lc, lrel, ltol);
@@ -73,8 +73,8 @@ static int parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, d
     const char *worst_name = "";
     for (int i = 0; i < mg.nparams; i++) {
         size_t n = mg.params[i].numel;
-        CHECK_OK(&g, mb_gpt_grad_get(&g, &mg, i, hg));
-        CHECK_OK(&c, mb_gpt_grad_get(&c, &mc, i, hc));
+        CHECK_OK(&g, mb_model_grad_get(&g, &mg, i, hg));
+        CHECK_OK(&c, mb_model_grad_get(&c, &mc, i, hc));
         double num = 0, den = 0;
         int finite = 1;
         for (size_t k = 0; k < n; k++) {
@@ -100,8 +100,8 @@ static int parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, d
     free(hc);
     free(x);
     free(y);
-    mb_gpt_destroy(&g, &mg);
-    mb_gpt_destroy(&c, &mc);
+    mb_model_destroy(&g, &mg);
+    mb_model_destroy(&c, &mc);
     mb_ctx_fini(&g);
     CHECK_EQ_U(g.mem.live, 0);
     return 0;
@@ -109,15 +109,15 @@ static int parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, d
 
 /* Ten AdamW steps on one batch from one seed in two fresh contexts: the loss curves must match bit
  * for bit, and the loss must fall (the model fits the batch). */
-static int determinism(const mb_backend *be, const mb_gpt_config *cfg, int B, int T) {
+static int determinism(const mb_backend *be, const mb_model_config *cfg, int B, int T) {
     double curve[2][10];
     for (int run = 0; run < 2; run++) {
         mb_ctx g;
         CHECK_OK(&g, mb_ctx_init(&g, be));
-        mb_gpt m;
+        mb_model m;
         mb_train tr;
-        CHECK_OK(&g, mb_gpt_create(&g, cfg, &m));
-        CHECK_OK(&g, mb_gpt_init_weights(&g, &m, 5));
+        CHECK_OK(&g, mb_model_create(&g, cfg, &m));
+        CHECK_OK(&g, mb_model_init_weights(&g, &m, 5));
         CHECK_OK(&g, mb_train_init(&tr, &g, &m, NULL, NULL, 0, &mb_method_adamw, 5));
         int32_t *x = malloc((size_t)B * T * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
         fixture_batch(x, y, B * T, cfg->vocab, 100);
@@ -127,7 +127,7 @@ static int determinism(const mb_backend *be, const mb_gpt_config *cfg, int B, in
         free(x);
         free(y);
         mb_train_fini(&tr);
-        mb_gpt_destroy(&g, &m);
+        mb_model_destroy(&g, &m);
         mb_ctx_fini(&g);
         CHECK_EQ_U(g.mem.live, 0);
     }
@@ -145,16 +145,16 @@ static int determinism(const mb_backend *be, const mb_gpt_config *cfg, int B, in
  * (B drawn non-zero so A's gradient is not 0): the loss and every adapter gradient within the
  * parity tolerances, no gradient buffer on a base tensor, and the GPU's measured weights, grads,
  * optimizer and activation peaks equal to the prediction. */
-static int lora_parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, double gtol,
+static int lora_parity(const mb_backend *be, const mb_model_config *cfg, double ltol, double gtol,
                        int B, int T) {
     mb_ctx g, c;
     CHECK_OK(&g, mb_ctx_init(&g, be));
     CHECK_OK(&c, mb_ctx_init(&c, &mb_backend_cpu_f32));
-    mb_gpt mg, mc;
+    mb_model mg, mc;
     mb_train tg, tc;
-    CHECK_OK(&g, mb_gpt_create(&g, cfg, &mg));
-    CHECK_OK(&c, mb_gpt_create(&c, cfg, &mc));
-    CHECK_OK(&g, mb_gpt_init_weights(&g, &mg, 77));
+    CHECK_OK(&g, mb_model_create(&g, cfg, &mg));
+    CHECK_OK(&c, mb_model_create(&c, cfg, &mc));
+    CHECK_OK(&g, mb_model_init_weights(&g, &mg, 77));
     mb_pvalue lv[8], av[8];
     mb_method_defaults(&mb_method_lora, lv);
     mb_method_defaults(&mb_method_adamw, av);
@@ -171,7 +171,7 @@ static int lora_parity(const mb_backend *be, const mb_gpt_config *cfg, double lt
     for (int i = mg.nbase; i < mg.nparams; i++)
         if (strstr(mg.params[i].name, "lora_B")) {
             mb_rng_fill_normal(hg, mg.params[i].numel, 99, 7, (uint64_t)i * 100000, 0.0, 0.05);
-            CHECK_OK(&g, mb_gpt_param_set(&g, &mg.params[i].w, mg.params[i].numel, hg));
+            CHECK_OK(&g, mb_model_param_set(&g, &mg.params[i].w, mg.params[i].numel, hg));
         }
     CHECK_OK(&c, fixture_copy_weights(&c, &mc, &g, &mg));
     int32_t *x = malloc((size_t)B * T * sizeof *x), *y = malloc((size_t)B * T * sizeof *y);
@@ -187,8 +187,8 @@ static int lora_parity(const mb_backend *be, const mb_gpt_config *cfg, double lt
             CHECK(p->g.ptr == NULL, "%s lora: frozen %s has a gradient", be->name, p->name);
             continue;
         }
-        CHECK_OK(&g, mb_gpt_grad_get(&g, &mg, i, hg));
-        CHECK_OK(&c, mb_gpt_grad_get(&c, &mc, i, hc));
+        CHECK_OK(&g, mb_model_grad_get(&g, &mg, i, hg));
+        CHECK_OK(&c, mb_model_grad_get(&c, &mc, i, hc));
         double num = 0, den = 0;
         for (size_t k = 0; k < p->numel; k++) {
             num = fmax(num, fabs(hg[k] - hc[k]));
@@ -213,8 +213,8 @@ static int lora_parity(const mb_backend *be, const mb_gpt_config *cfg, double lt
     free(hg), free(hc), free(x), free(y);
     mb_train_fini(&tg);
     mb_train_fini(&tc);
-    mb_gpt_destroy(&g, &mg);
-    mb_gpt_destroy(&c, &mc);
+    mb_model_destroy(&g, &mg);
+    mb_model_destroy(&c, &mc);
     mb_ctx_fini(&g);
     CHECK_EQ_U(g.mem.live, 0);
     return 0;
@@ -230,15 +230,15 @@ typedef struct run_pair {
     double *grads[2];
 } run_pair;
 
-static int run_both(const mb_backend *be, const mb_gpt_config *cfg, const mb_method *meth,
+static int run_both(const mb_backend *be, const mb_model_config *cfg, const mb_method *meth,
                     const mb_pvalue *mv, int B, int T, int skip_one, run_pair *o) {
     for (int k = 0; k < 2; k++) {
         mb_ctx g;
         CHECK_OK(&g, mb_ctx_init(&g, be));
-        mb_gpt m;
+        mb_model m;
         mb_train tr;
-        CHECK_OK(&g, mb_gpt_create(&g, cfg, &m));
-        CHECK_OK(&g, mb_gpt_init_weights(&g, &m, 77));
+        CHECK_OK(&g, mb_model_create(&g, cfg, &m));
+        CHECK_OK(&g, mb_model_init_weights(&g, &m, 77));
         mb_pvalue av[8];
         mb_method_defaults(&mb_method_adamw, av);
         av[0].num = 0;
@@ -259,12 +259,12 @@ static int run_both(const mb_backend *be, const mb_gpt_config *cfg, const mb_met
         o->grads[k] = malloc(m.num_params * sizeof *o->grads[k]);
         size_t off = 0;
         for (int i = 0; i < m.nparams; i++) {
-            CHECK_OK(&g, mb_gpt_grad_get(&g, &m, i, o->grads[k] + off));
+            CHECK_OK(&g, mb_model_grad_get(&g, &m, i, o->grads[k] + off));
             off += m.params[i].numel;
         }
         free(x), free(y);
         mb_train_fini(&tr);
-        mb_gpt_destroy(&g, &m);
+        mb_model_destroy(&g, &m);
         mb_ctx_fini(&g);
         CHECK_EQ_U(g.mem.live, 0);
     }
@@ -272,9 +272,9 @@ static int run_both(const mb_backend *be, const mb_gpt_config *cfg, const mb_met
 }
 
 /* The largest gradient difference over the largest plain gradient. */
-static double grads_rel(const run_pair *o, const mb_gpt_config *cfg) {
+static double grads_rel(const run_pair *o, const mb_model_config *cfg) {
     double d = 0, r = 0;
-    for (size_t i = 0; i < mb_gpt_num_params(cfg); i++) {
+    for (size_t i = 0; i < mb_model_num_params(cfg); i++) {
         d = fmax(d, fabs(o->grads[1][i] - o->grads[0][i]));
         r = fmax(r, fabs(o->grads[0][i]));
     }
@@ -284,7 +284,7 @@ static double grads_rel(const run_pair *o, const mb_gpt_config *cfg) {
 /* [cce(chunk), adamw] against [adamw]: loss and every gradient within the parity tolerances, the
  * peaks equal to the predictions, cce's below the plain step's when the chunk is under the
  * vocabulary. */
-static int cce_parity(const mb_backend *be, const mb_gpt_config *cfg, int chunk, double ltol,
+static int cce_parity(const mb_backend *be, const mb_model_config *cfg, int chunk, double ltol,
                       double gtol, int B, int T) {
     mb_pvalue cv[2];
     mb_method_defaults(&mb_method_cce, cv);
@@ -307,7 +307,7 @@ static int cce_parity(const mb_backend *be, const mb_gpt_config *cfg, int chunk,
 /* [mesa, adamw] against [adamw]: the loss bit for bit (forward computes with the exact values),
  * each tensor's gradient within 5% (relative L2) of the plain one and not equal to it (the 8-bit
  * codes are used), the peaks equal to the predictions, mesa's below the plain step's. */
-static int mesa_parity(const mb_backend *be, const mb_gpt_config *cfg, int B, int T) {
+static int mesa_parity(const mb_backend *be, const mb_model_config *cfg, int B, int T) {
     mb_pvalue mv[2];
     mb_method_defaults(&mb_method_mesa, mv);
     run_pair o;
@@ -315,9 +315,9 @@ static int mesa_parity(const mb_backend *be, const mb_gpt_config *cfg, int B, in
     CHECK(memcmp(&o.loss[0], &o.loss[1], sizeof o.loss[0]) == 0, "%s mesa: loss %.9g, plain %.9g",
           be->name, o.loss[1], o.loss[0]);
     mb_ctx h;
-    mb_gpt m;
+    mb_model m;
     CHECK_OK(&h, mb_ctx_init(&h, &mb_backend_cpu_f32));
-    CHECK_OK(&h, mb_gpt_create(&h, cfg, &m)); /* descriptors: the tensors' sizes and names */
+    CHECK_OK(&h, mb_model_create(&h, cfg, &m)); /* descriptors: the tensors' sizes and names */
     double worst = 0;
     const char *worst_name = "";
     for (int i = 0, off = 0; i < m.nparams; off += (int)m.params[i].numel, i++) {
@@ -335,7 +335,7 @@ static int mesa_parity(const mb_backend *be, const mb_gpt_config *cfg, int B, in
     printf("%-9s mesa: loss %.7f = plain; worst gradient error %.2e (%s; tol 5e-2); activation "
            "peak %zu against %zu bytes = prediction\n",
            be->name, o.loss[1], worst, worst_name, o.peak[1], o.peak[0]);
-    mb_gpt_destroy(&h, &m);
+    mb_model_destroy(&h, &m);
     mb_ctx_fini(&h);
     free(o.grads[0]), free(o.grads[1]);
     return 0;
@@ -343,7 +343,7 @@ static int mesa_parity(const mb_backend *be, const mb_gpt_config *cfg, int B, in
 
 /* [flash, adamw] against [adamw] (bf16: the table with flash kernels): loss and gradients within
  * the parity tolerances, the peaks equal to the predictions, flash's below the plain step's. */
-static int flash_parity(const mb_backend *be, const mb_gpt_config *cfg, double ltol, double gtol,
+static int flash_parity(const mb_backend *be, const mb_model_config *cfg, double ltol, double gtol,
                         int B, int T) {
     run_pair o;
     if (run_both(be, cfg, &mb_method_flash, NULL, B, T, 0, &o)) return 1;
@@ -367,8 +367,8 @@ int main(void) {
         return 77;
     }
     mb_ctx_fini(&probe);
-    mb_gpt_config nano, nano_cls;
-    CHECK_OK(&probe, mb_gpt_preset(&probe, "gpt-nano", &nano));
+    mb_model_config nano, nano_cls;
+    CHECK_OK(&probe, mb_model_preset(&probe, "gpt-nano", &nano));
     nano_cls = nano;
     nano_cls.classes = 3; /* the classifier head: 3 rows, logits padded to 64 on the GPU */
     const prec_tol tols[] = {

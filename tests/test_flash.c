@@ -47,20 +47,20 @@ static int check_kernels(const mb_backend *be, int B, int T, int C, int NH) {
     CHECK_OK(&ctx, mb_alloc(&ctx, &dq2, n3 * es, MB_MEM_OTHER, "dqkv"));
     CHECK_OK(&ctx, mb_alloc(&ctx, &scratch, (size_t)B * NH * T * es, MB_MEM_OTHER, "scratch"));
     mb_rng_fill_normal(h, n3, 9, 1, 0, 0.0, 1.0);
-    CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &qkv, n3, h));
+    CHECK_OK(&ctx, mb_model_param_set(&ctx, &qkv, n3, h));
     mb_rng_fill_normal(h, n1, 9, 2, 0, 0.0, 1.0);
-    CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &dout, n1, h));
+    CHECK_OK(&ctx, mb_model_param_set(&ctx, &dout, n1, h));
     be->attention_fwd(&ctx, out1.ptr, att.ptr, qkv.ptr, B, T, C, NH, NH);
     be->flash_fwd(&ctx, out2.ptr, lse.ptr, qkv.ptr, B, T, C, NH);
     be->attention_bwd(&ctx, dq1.ptr, scratch.ptr, dout.ptr, qkv.ptr, att.ptr, B, T, C, NH, NH);
     be->flash_bwd(&ctx, dq2.ptr, dout.ptr, qkv.ptr, out2.ptr, lse.ptr, D.ptr, B, T, C, NH);
-    CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &out1, n1, o1));
-    CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &out2, n1, o2));
-    CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &dq1, n3, g1));
-    CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &dq2, n3, g2));
-    CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &lse, rows, l));
+    CHECK_OK(&ctx, mb_model_param_get(&ctx, &out1, n1, o1));
+    CHECK_OK(&ctx, mb_model_param_get(&ctx, &out2, n1, o2));
+    CHECK_OK(&ctx, mb_model_param_get(&ctx, &dq1, n3, g1));
+    CHECK_OK(&ctx, mb_model_param_get(&ctx, &dq2, n3, g2));
+    CHECK_OK(&ctx, mb_model_param_get(&ctx, &lse, rows, l));
     /* the LSE from its definition, in fp64 from the stored qkv */
-    CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &qkv, n3, h));
+    CHECK_OK(&ctx, mb_model_param_get(&ctx, &qkv, n3, h));
     const int hs = C / NH;
     double lerr = 0;
     for (int b = 0; b < B; b++)
@@ -101,8 +101,8 @@ typedef struct step_out {
 
 static int one_step(const mb_backend *be, int flash, int ckpt, int B, int T, step_out *o) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     CHECK_OK(&ctx, fixture_nano(&ctx, be, 7, &cfg, &m));
     mb_pvalue sv[5], cv[1];
     mb_method_defaults(&mb_method_sgd, sv);
@@ -126,15 +126,15 @@ static int one_step(const mb_backend *be, int flash, int ckpt, int B, int T, ste
     o->grads = malloc(m.num_params * sizeof *o->grads);
     MB_ASSERT(o->grads);
     for (int i = 0, off = 0; i < m.nparams; off += (int)m.params[i].numel, i++)
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &m.params[i].g, m.params[i].numel, o->grads + off));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &m.params[i].g, m.params[i].numel, o->grads + off));
     /* an evaluation after the step: a lean forward keeps no LSE */
     double vl;
-    CHECK_OK(&ctx, mb_gpt_forward_lean(&ctx, &m, x, y, B, T, &vl));
-    mb_gpt_free_acts(&ctx, &m);
+    CHECK_OK(&ctx, mb_model_forward_lean(&ctx, &m, x, y, B, T, &vl));
+    mb_model_free_acts(&ctx, &m);
     CHECK(memcmp(&vl, &o->loss, sizeof vl) == 0, "lean forward's loss %.17g, step's %.17g", vl,
           o->loss);
     mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
+    mb_model_destroy(&ctx, &m);
     CHECK_EQ_U(ctx.mem.live, 0);
     return 0;
 }
@@ -146,11 +146,11 @@ static int check_model(const mb_backend *be) {
     if (one_step(be, 0, 0, B, T, &plain) || one_step(be, 1, 0, B, T, &fl) ||
         one_step(be, 1, 1, B, T, &ck))
         return 1;
-    mb_gpt_config cfg;
+    mb_model_config cfg;
     mb_ctx ctx;
     CHECK_OK(&ctx, mb_ctx_init(&ctx, be));
-    CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt-nano", &cfg));
-    size_t P = mb_gpt_num_params(&cfg);
+    CHECK_OK(&ctx, mb_model_preset(&ctx, "gpt-nano", &cfg));
+    size_t P = mb_model_num_params(&cfg);
     double eg = maxrel(fl.grads, plain.grads, P), el = fabs(fl.loss - plain.loss) / plain.loss;
     CHECK(el <= tol && eg <= tol, "%s: loss %.3g, gradients %.3g from the plain step", be->name, el,
           eg);
@@ -183,8 +183,8 @@ static int check_model(const mb_backend *be) {
 /* mesa codes the probabilities flash never makes: the stack is refused with this message. */
 static int check_mesa_refused(void) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 7, &cfg, &m));
     mb_pvalue mv[2], sv[5];
     mb_method_defaults(&mb_method_mesa, mv);
@@ -196,7 +196,7 @@ static int check_mesa_refused(void) {
     CHECK(s == MB_EUNSUPPORTED, "mesa + flash: status %s", mb_status_name(s));
     CHECK_STR(ctx.err, "mesa: the attention probabilities it codes do not exist under flash: the "
                        "two do not stack yet");
-    mb_gpt_destroy(&ctx, &m);
+    mb_model_destroy(&ctx, &m);
     CHECK_EQ_U(ctx.mem.live, 0);
     return 0;
 }

@@ -8,7 +8,7 @@
 #include "check.h"
 #include "gpt_fixture.h"
 
-static int weights_equal(mb_ctx *ctx, const mb_gpt *a, const mb_gpt *b) {
+static int weights_equal(mb_ctx *ctx, const mb_model *a, const mb_model *b) {
     for (int i = 0; i < a->nparams; i++)
         if (memcmp(a->params[i].w.ptr, b->params[i].w.ptr, a->params[i].w.bytes)) {
             fprintf(stderr, "%s differs\n", a->params[i].name);
@@ -28,19 +28,19 @@ int main(void) {
 
     mb_ctx ctx;
     CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
-    mb_gpt_config cfg;
-    CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt-nano", &cfg));
-    mb_gpt a, b;
-    CHECK_OK(&ctx, mb_gpt_create(&ctx, &cfg, &a));
-    CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &a, 5));
-    CHECK_OK(&ctx, mb_gpt_save(&ctx, &a, path));
-    CHECK_OK(&ctx, mb_gpt_create(&ctx, &cfg, &b));
-    CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &b, 6));
+    mb_model_config cfg;
+    CHECK_OK(&ctx, mb_model_preset(&ctx, "gpt-nano", &cfg));
+    mb_model a, b;
+    CHECK_OK(&ctx, mb_model_create(&ctx, &cfg, &a));
+    CHECK_OK(&ctx, mb_model_init_weights(&ctx, &a, 5));
+    CHECK_OK(&ctx, mb_model_save(&ctx, &a, path));
+    CHECK_OK(&ctx, mb_model_create(&ctx, &cfg, &b));
+    CHECK_OK(&ctx, mb_model_init_weights(&ctx, &b, 6));
     CHECK(!weights_equal(&ctx, &a, &b), "different seeds gave equal weights");
-    CHECK_OK(&ctx, mb_gpt_load(&ctx, &b, path));
+    CHECK_OK(&ctx, mb_model_load(&ctx, &b, path));
     CHECK(weights_equal(&ctx, &a, &b), "load(save(a)) != a");
     /* Saving the loaded model gives the same bytes again. */
-    CHECK_OK(&ctx, mb_gpt_save(&ctx, &b, path2));
+    CHECK_OK(&ctx, mb_model_save(&ctx, &b, path2));
     FILE *f1 = fopen(path, "rb"), *f2 = fopen(path2, "rb");
     int same = f1 && f2;
     while (same) {
@@ -72,52 +72,52 @@ int main(void) {
     mb_st_close(&sf);
 
     /* Wrong shape: a file saved with seq_len 16 into a seq_len 32 model. */
-    mb_gpt_config short_cfg = cfg;
+    mb_model_config short_cfg = cfg;
     short_cfg.seq_len = 16;
-    mb_gpt s;
-    CHECK_OK(&ctx, mb_gpt_create(&ctx, &short_cfg, &s));
-    CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &s, 1));
-    CHECK_OK(&ctx, mb_gpt_save(&ctx, &s, bad));
-    mb_gpt_destroy(&ctx, &s);
-    CHECK(mb_gpt_load(&ctx, &b, bad) == MB_EFORMAT, "wrong shape accepted");
+    mb_model s;
+    CHECK_OK(&ctx, mb_model_create(&ctx, &short_cfg, &s));
+    CHECK_OK(&ctx, mb_model_init_weights(&ctx, &s, 1));
+    CHECK_OK(&ctx, mb_model_save(&ctx, &s, bad));
+    mb_model_destroy(&ctx, &s);
+    CHECK(mb_model_load(&ctx, &b, bad) == MB_EFORMAT, "wrong shape accepted");
     char want[256];
     snprintf(want, sizeof want, "%s: tensor 'wpe.weight' has shape [16, 64], expected [32, 64]", bad);
     CHECK_STR(ctx.err, want);
 
     /* Missing tensor: a one-layer file into a two-layer model. */
-    mb_gpt_config one = cfg;
+    mb_model_config one = cfg;
     one.layers = 1;
-    CHECK_OK(&ctx, mb_gpt_create(&ctx, &one, &s));
-    CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &s, 1));
-    CHECK_OK(&ctx, mb_gpt_save(&ctx, &s, bad));
-    mb_gpt_destroy(&ctx, &s);
-    CHECK(mb_gpt_load(&ctx, &b, bad) == MB_EFORMAT, "missing tensor accepted");
+    CHECK_OK(&ctx, mb_model_create(&ctx, &one, &s));
+    CHECK_OK(&ctx, mb_model_init_weights(&ctx, &s, 1));
+    CHECK_OK(&ctx, mb_model_save(&ctx, &s, bad));
+    mb_model_destroy(&ctx, &s);
+    CHECK(mb_model_load(&ctx, &b, bad) == MB_EFORMAT, "missing tensor accepted");
     snprintf(want, sizeof want, "%s: tensor 'h.1.ln_1.weight' is missing", bad);
     CHECK_STR(ctx.err, want);
 
     /* An extra block: a three-layer file into the two-layer model. */
     one.layers = 3;
-    CHECK_OK(&ctx, mb_gpt_create(&ctx, &one, &s));
-    CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &s, 1));
-    CHECK_OK(&ctx, mb_gpt_save(&ctx, &s, bad));
-    mb_gpt_destroy(&ctx, &s);
-    CHECK(mb_gpt_load(&ctx, &b, bad) == MB_EFORMAT, "extra tensor accepted");
+    CHECK_OK(&ctx, mb_model_create(&ctx, &one, &s));
+    CHECK_OK(&ctx, mb_model_init_weights(&ctx, &s, 1));
+    CHECK_OK(&ctx, mb_model_save(&ctx, &s, bad));
+    mb_model_destroy(&ctx, &s);
+    CHECK(mb_model_load(&ctx, &b, bad) == MB_EFORMAT, "extra tensor accepted");
     CHECK(strstr(ctx.err, "unexpected tensor 'h.2.") != NULL, "message: %s", ctx.err);
 
     /* fp64 model: saved as F64, loads back exactly; an F32 file loads into it by conversion. */
     mb_ctx c64;
     CHECK_OK(&c64, mb_ctx_init(&c64, &mb_backend_cpu_f64));
-    mb_gpt d;
-    CHECK_OK(&c64, mb_gpt_create(&c64, &cfg, &d));
-    CHECK_OK(&c64, mb_gpt_load(&c64, &d, path));
+    mb_model d;
+    CHECK_OK(&c64, mb_model_create(&c64, &cfg, &d));
+    CHECK_OK(&c64, mb_model_load(&c64, &d, path));
     double *h = malloc(a.params[0].numel * sizeof *h);
-    CHECK_OK(&c64, mb_gpt_param_get(&c64, &d.params[0].w, d.params[0].numel, h));
+    CHECK_OK(&c64, mb_model_param_get(&c64, &d.params[0].w, d.params[0].numel, h));
     CHECK(h[17] == (double)((float *)a.params[0].w.ptr)[17], "F32 -> f64 conversion");
     free(h);
-    mb_gpt_destroy(&c64, &d);
+    mb_model_destroy(&c64, &d);
 
-    mb_gpt_destroy(&ctx, &a);
-    mb_gpt_destroy(&ctx, &b);
+    mb_model_destroy(&ctx, &a);
+    mb_model_destroy(&ctx, &b);
     unlink(path);
     unlink(path2);
     unlink(bad);

@@ -10,21 +10,21 @@
 
 int main(void) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 3, &cfg, &m));
-    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m, NULL));
+    CHECK_OK(&ctx, mb_model_alloc_grads(&ctx, &m, NULL));
     int B = 4, T = cfg.seq_len;
     int32_t x[4 * 32], y[4 * 32];
     fixture_batch(x, y, B * T, cfg.vocab, 21);
     double first = 0, loss = 0;
     int step;
     for (step = 0; step < STEPS; step++) {
-        mb_gpt_zero_grads(&ctx, &m);
-        CHECK_OK(&ctx, mb_gpt_forward(&ctx, &m, x, y, B, T, &loss));
+        mb_model_zero_grads(&ctx, &m);
+        CHECK_OK(&ctx, mb_model_forward(&ctx, &m, x, y, B, T, &loss));
         if (step == 0) first = loss;
         if (loss < 0.1 * first) break;
-        CHECK_OK(&ctx, mb_gpt_backward(&ctx, &m));
+        CHECK_OK(&ctx, mb_model_backward(&ctx, &m));
         for (int i = 0; i < m.nparams; i++) {
             float *w = m.params[i].w.ptr;
             const float *g = m.params[i].g.ptr;
@@ -34,6 +34,6 @@ int main(void) {
     }
     printf("start %.5f, %.5f after %d steps (target below %.5f)\n", first, loss, step, 0.1 * first);
     CHECK(loss < 0.1 * first, "loss %.5f after %d steps, start %.5f", loss, step, first);
-    mb_gpt_destroy(&ctx, &m);
+    mb_model_destroy(&ctx, &m);
     CHECK_DONE();
 }

@@ -17,7 +17,7 @@ extern const mb_method mb_method_adamw;
 
 enum { B = 3, T = 32, L = 6, K = 2, INTERVAL = 2 };
 
-static const mb_gpt_config deep = {L, 64, 4, 32, 256, 0};
+static const mb_model_config deep = {.layers = L, .d_model = 64, .heads = 4, .seq_len = 32, .vocab = 256, .classes = 0};
 
 /* 6,000 draws of 2 blocks out of 6: distinct, and each block drawn 2,000 times within 5 standard
  * deviations (sqrt(6000 * 1/3 * 2/3) = 36.5). */
@@ -50,7 +50,7 @@ static int lowest_of(uint64_t seed, int step, uint8_t *drawn) {
 
 static int trained(const mb_param *p, const uint8_t *drawn, int lowest) {
     if (p->layer >= 0) return drawn[p->layer];
-    return p->role != MB_ROLE_WPE || lowest == 0;
+    return p->role != MB_ROLE_POS_EMBED || lowest == 0;
 }
 
 /* 6 AdamW steps under [lisa, adamw]: per step, gradient buffers exactly for what is trained,
@@ -58,10 +58,10 @@ static int trained(const mb_param *p, const uint8_t *drawn, int lowest) {
  * parameter trained so far; all under the prediction. */
 static int check_steps(uint64_t seed) {
     mb_ctx ctx;
-    mb_gpt m;
+    mb_model m;
     CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
-    CHECK_OK(&ctx, mb_gpt_create(&ctx, &deep, &m));
-    CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &m, 2));
+    CHECK_OK(&ctx, mb_model_create(&ctx, &deep, &m));
+    CHECK_OK(&ctx, mb_model_init_weights(&ctx, &m, 2));
     mb_pvalue lv[2], av[8];
     mb_method_defaults(&mb_method_lisa, lv);
     mb_method_defaults(&mb_method_adamw, av);
@@ -87,7 +87,7 @@ static int check_steps(uint64_t seed) {
         int lowest = lowest_of(seed, step, drawn);
         for (int i = 0; i < m.nparams; i++) {
             w0[i] = realloc(w0[i], m.params[i].numel * sizeof **w0);
-            CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &m.params[i].w, m.params[i].numel, w0[i]));
+            CHECK_OK(&ctx, mb_model_param_get(&ctx, &m.params[i].w, m.params[i].numel, w0[i]));
         }
         fixture_batch(x, y, B * T, deep.vocab, 60 + (uint64_t)step);
         double loss;
@@ -102,7 +102,7 @@ static int check_steps(uint64_t seed) {
                   t ? "lacks" : "has");
             if (t) grads += p->numel, ever[i] = 1;
             if (ever[i]) state += 2 * p->numel;
-            CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &p->w, p->numel, after));
+            CHECK_OK(&ctx, mb_model_param_get(&ctx, &p->w, p->numel, after));
             if (!t && memcmp(after, w0[i], p->numel * sizeof *after)) frozen_moved++;
         }
         CHECK(frozen_moved == 0, "step %d: %d frozen tensors changed", step, frozen_moved);
@@ -110,7 +110,7 @@ static int check_steps(uint64_t seed) {
         CHECK_EQ_U(ctx.mem.cur[MB_MEM_OPTIMIZER], E * state);
         for (int l = 0; l < L; l++) rec[l] = l < lowest ? MB_ACT_RECOMPUTE : MB_ACT_KEEP;
         mb_act_walk w = {.mode = rec, .lowest = lowest};
-        size_t act = mb_gpt_act_walk(&deep, B, T, E, E, deep.vocab, &w);
+        size_t act = mb_model_act_walk(&deep, B, T, E, E, deep.vocab, &w);
         CHECK_EQ_U(ctx.mem.peak[MB_MEM_ACTIVATIONS], act);
         CHECK(ctx.mem.peak[MB_MEM_GRADS] <= (size_t)pr.bytes[MB_MEM_GRADS] &&
                   act <= (size_t)pr.bytes[MB_MEM_ACTIVATIONS] &&
@@ -128,7 +128,7 @@ static int check_steps(uint64_t seed) {
     for (int i = 0; i < m.nparams; i++) free(w0[i]);
     free(w0), free(before), free(after);
     mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
+    mb_model_destroy(&ctx, &m);
     CHECK_EQ_U(ctx.mem.live, 0);
     return 0;
 }
@@ -140,13 +140,13 @@ static int check_gradients(uint64_t seed) {
     double *g[2] = {NULL, NULL};
     uint8_t drawn[L];
     int lowest = lowest_of(seed, 0, drawn), n[2] = {0, 0};
-    size_t P = mb_gpt_num_params(&deep);
+    size_t P = mb_model_num_params(&deep);
     for (int k = 0; k < 2; k++) {
         mb_ctx ctx;
-        mb_gpt m;
+        mb_model m;
         CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
-        CHECK_OK(&ctx, mb_gpt_create(&ctx, &deep, &m));
-        CHECK_OK(&ctx, mb_gpt_init_weights(&ctx, &m, 2));
+        CHECK_OK(&ctx, mb_model_create(&ctx, &deep, &m));
+        CHECK_OK(&ctx, mb_model_init_weights(&ctx, &m, 2));
         mb_pvalue lv[2], sv[8];
         mb_method_defaults(&mb_method_lisa, lv);
         mb_method_defaults(&mb_method_sgd, sv);
@@ -166,15 +166,15 @@ static int check_gradients(uint64_t seed) {
         size_t off = 0;
         for (int i = 0; i < m.nparams; i++) {
             const mb_param *p = &m.params[i];
-            int compare = trained(p, drawn, lowest) && (p->role != MB_ROLE_WTE || lowest == 0);
+            int compare = trained(p, drawn, lowest) && (p->role != MB_ROLE_EMBED || lowest == 0);
             if (compare) {
-                CHECK_OK(&ctx, mb_gpt_grad_get(&ctx, &m, i, g[k] + off));
+                CHECK_OK(&ctx, mb_model_grad_get(&ctx, &m, i, g[k] + off));
                 n[k]++;
             }
             off += p->numel;
         }
         mb_train_fini(&tr);
-        mb_gpt_destroy(&ctx, &m);
+        mb_model_destroy(&ctx, &m);
         CHECK_EQ_U(ctx.mem.live, 0);
     }
     CHECK(memcmp(g[0], g[1], P * sizeof(double)) == 0 && n[0] == n[1] && n[0] > 0,

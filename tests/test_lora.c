@@ -40,7 +40,7 @@ static void make_stack(stack *s, const mb_method *const *ms, int n) {
 
 /* gpt-nano on `be` (weights from seed 3) and a trainer over ms[0..n) (seed 5). */
 static int setup(const mb_backend *be, const mb_method *const *ms, int n, mb_ctx *ctx,
-                 mb_gpt_config *cfg, mb_gpt *m, stack *st, mb_train *tr) {
+                 mb_model_config *cfg, mb_model *m, stack *st, mb_train *tr) {
     CHECK_OK(ctx, fixture_nano(ctx, be, 3, cfg, m));
     make_stack(st, ms, n);
     CHECK_OK(ctx, mb_train_init(tr, ctx, m, st->ms, st->vs, st->n, NULL, 5));
@@ -48,9 +48,9 @@ static int setup(const mb_backend *be, const mb_method *const *ms, int n, mb_ctx
 }
 
 /* Frees the trainer and the model; nothing may be left. */
-static int teardown(mb_ctx *ctx, mb_gpt *m, mb_train *tr) {
+static int teardown(mb_ctx *ctx, mb_model *m, mb_train *tr) {
     mb_train_fini(tr);
-    mb_gpt_destroy(ctx, m);
+    mb_model_destroy(ctx, m);
     CHECK_EQ_U(ctx->mem.live, 0);
     return 0;
 }
@@ -58,14 +58,14 @@ static int teardown(mb_ctx *ctx, mb_gpt *m, mb_train *tr) {
 /* Step 0 of [lora, adamw] returns the loss a plain forward of the base model gives, exactly. */
 static int check_step0(const mb_backend *be) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     CHECK_OK(&ctx, fixture_nano(&ctx, be, 3, &cfg, &m));
     int32_t x[B * T], y[B * T];
     fixture_batch(x, y, B * T, cfg.vocab, 11);
     double base = 0, first = 0;
-    CHECK_OK(&ctx, mb_gpt_forward(&ctx, &m, x, y, B, T, &base));
-    mb_gpt_free_acts(&ctx, &m);
+    CHECK_OK(&ctx, mb_model_forward(&ctx, &m, x, y, B, T, &base));
+    mb_model_free_acts(&ctx, &m);
     stack st;
     make_stack(&st, (const mb_method *[]){&mb_method_lora, &mb_method_adamw}, 2);
     mb_train tr;
@@ -78,7 +78,7 @@ static int check_step0(const mb_backend *be) {
               m.params[i].name);
     mb_train_fini(&tr);
     CHECK_EQ_U(m.nparams, m.nbase);
-    mb_gpt_destroy(&ctx, &m);
+    mb_model_destroy(&ctx, &m);
     CHECK_EQ_U(ctx.mem.live, 0);
     printf("%s: step 0 loss %.10f equals the base model's bit for bit\n", be->name, first);
     return 0;
@@ -89,8 +89,8 @@ static int check_step0(const mb_backend *be) {
  * ~1e-16 / h = 1e-11, so |fd - g| <= 1e-8 + 1e-6 |g|. */
 static int check_gradients(void) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     stack st;
     mb_train tr;
     if (setup(&mb_backend_cpu_f64, (const mb_method *[]){&mb_method_lora, &mb_method_adamw}, 2,
@@ -108,34 +108,34 @@ static int check_gradients(void) {
         mb_param *p = &m.params[i];
         if (!strstr(p->name, "lora_B")) continue;
         mb_rng_fill_normal(h, p->numel, 99, 7, (uint64_t)i * 100000, 0.0, 0.05);
-        CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &p->w, p->numel, h));
+        CHECK_OK(&ctx, mb_model_param_set(&ctx, &p->w, p->numel, h));
     }
     memset(tr.plan.trainable, 1, (size_t)m.nparams);
     CHECK_OK(&ctx, tr.methods[0]->begin_step(tr.priv[0], &tr, &tr.plan));
-    CHECK_OK(&ctx, mb_gpt_alloc_grads(&ctx, &m, tr.plan.trainable));
+    CHECK_OK(&ctx, mb_model_alloc_grads(&ctx, &m, tr.plan.trainable));
     double l0;
-    CHECK_OK(&ctx, mb_gpt_forward(&ctx, &m, x, y, B, T, &l0));
-    CHECK_OK(&ctx, mb_gpt_backward(&ctx, &m));
+    CHECK_OK(&ctx, mb_model_forward(&ctx, &m, x, y, B, T, &l0));
+    CHECK_OK(&ctx, mb_model_backward(&ctx, &m));
     double worst = 0, biggest = 0;
     int checked = 0;
     for (int i = m.nbase; i < m.nparams; i++) {
         mb_param *p = &m.params[i];
         CHECK(p->g.ptr != NULL, "%s has no gradient", p->name);
         if (!p->g.ptr) continue;
-        CHECK_OK(&ctx, mb_gpt_grad_get(&ctx, &m, i, g));
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &p->w, p->numel, h));
+        CHECK_OK(&ctx, mb_model_grad_get(&ctx, &m, i, g));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &p->w, p->numel, h));
         size_t at[3] = {0, p->numel / 2 + 1, p->numel - 1};
         for (int k = 0; k < 3; k++) {
             const double e = 1e-5, keep = h[at[k]];
             double lp, lm;
             h[at[k]] = keep + e;
-            CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &p->w, p->numel, h));
-            CHECK_OK(&ctx, mb_gpt_forward(&ctx, &m, x, y, B, T, &lp));
+            CHECK_OK(&ctx, mb_model_param_set(&ctx, &p->w, p->numel, h));
+            CHECK_OK(&ctx, mb_model_forward(&ctx, &m, x, y, B, T, &lp));
             h[at[k]] = keep - e;
-            CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &p->w, p->numel, h));
-            CHECK_OK(&ctx, mb_gpt_forward(&ctx, &m, x, y, B, T, &lm));
+            CHECK_OK(&ctx, mb_model_param_set(&ctx, &p->w, p->numel, h));
+            CHECK_OK(&ctx, mb_model_forward(&ctx, &m, x, y, B, T, &lm));
             h[at[k]] = keep;
-            CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &p->w, p->numel, h));
+            CHECK_OK(&ctx, mb_model_param_set(&ctx, &p->w, p->numel, h));
             double fd = (lp - lm) / (2 * e), d = fabs(fd - g[at[k]]);
             CHECK(d <= 1e-8 + 1e-6 * fabs(g[at[k]]), "%s[%zu]: gradient %.12g, difference %.12g",
                   p->name, at[k], g[at[k]], fd);
@@ -144,7 +144,7 @@ static int check_gradients(void) {
             checked++;
         }
     }
-    mb_gpt_free_acts(&ctx, &m);
+    mb_model_free_acts(&ctx, &m);
     CHECK(biggest > 1e-4, "gradients too small to test (largest %g)", biggest);
     printf("fp64: %d adapter gradient entries match central differences, worst %.2e (largest "
            "|g| %.3g)\n",
@@ -156,7 +156,7 @@ static int check_gradients(void) {
 
 /* adam8bit's state of the adapters (bitsandbytes: tensors under min_8bit_size 4096 keep fp32 m
  * and v) plus its two maps. */
-static size_t adam8_bytes(const mb_gpt *m) {
+static size_t adam8_bytes(const mb_model *m) {
     size_t b = 2 * 256 * 4;
     for (int i = m->nbase; i < m->nparams; i++) {
         size_t n = m->params[i].numel;
@@ -170,8 +170,8 @@ static size_t adam8_bytes(const mb_gpt *m) {
  * 2: [lora, checkpointing, adam8bit, cce]. */
 static int check_memory(int ckpt, double *loss) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     stack st;
     mb_train tr;
     const mb_method *stacked[4] = {&mb_method_lora, &mb_method_checkpointing, &mb_method_adam8bit,
@@ -190,19 +190,16 @@ static int check_memory(int ckpt, double *loss) {
     /* adapters: r (C + 3C) + r (C + C) + r (C + 4C) + r (4C + C) = 16 r C per block */
     const size_t E = 4, C = (size_t)cfg.d_model, L = (size_t)cfg.layers, ad = 16 * R * C * L;
     size_t want[MB_MEM_NCAT] = {0};
-    want[MB_MEM_WEIGHTS] = E * (mb_gpt_num_params(&cfg) + ad);
+    want[MB_MEM_WEIGHTS] = E * (mb_model_num_params(&cfg) + ad);
     want[MB_MEM_GRADS] = E * ad;
     want[MB_MEM_OPTIMIZER] = ckpt ? adam8_bytes(&m) : 2 * E * ad;
     uint8_t all[2] = {MB_ACT_RECOMPUTE, MB_ACT_RECOMPUTE};
     /* cce (its whole vocabulary of 256, a multiple of 64, in one tile): no logits; the LSE from
      * forward to backward, a tile and the running sums in forward, a tile in backward */
     const size_t N = (size_t)B * T, V = (size_t)cfg.vocab;
-    mb_act_walk w = {.mode = ckpt ? all : NULL,
-                     .own_loss = ckpt == 2,
-                     .loss_keep = E * N,
-                     .loss_fwd = E * N * V + E * N,
-                     .loss_bwd = E * N * V};
-    want[MB_MEM_ACTIVATIONS] = mb_gpt_act_walk(&cfg, B, T, E, E, cfg.vocab, &w) + 2 * E * N * R;
+    mb_act_walk w = {.mode = ckpt ? all : NULL};
+    if (ckpt == 2) mb_walk_own(&w, MB_SITE_LOSS, E * N, E * N * V + E * N, E * N * V);
+    want[MB_MEM_ACTIVATIONS] = mb_model_act_walk(&cfg, B, T, E, E, cfg.vocab, &w) + 2 * E * N * R;
     want[MB_MEM_OTHER] = 2 * 4 * B * T;
     size_t total = 0;
     for (int k = 0; k < MB_MEM_NCAT; k++) {
@@ -225,8 +222,8 @@ static int check_memory(int ckpt, double *loss) {
  * product and the evaluation loss stays within 1e-12. */
 static int check_merge(void) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     stack st;
     mb_train tr;
     if (setup(&mb_backend_cpu_f64, (const mb_method *[]){&mb_method_lora, &mb_method_adamw}, 2,
@@ -249,11 +246,11 @@ static int check_merge(void) {
     double *w0 = malloc(4 * C * C * sizeof *w0), *w1 = malloc(4 * C * C * sizeof *w1);
     double *a = malloc(R * 4 * C * sizeof *a), *b = malloc(C * R * sizeof *b);
     MB_ASSERT(w0 && w1 && a && b);
-    CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &m.params[wid].w, 4 * C * C, w0));
-    CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &m.params[aid].w, R * 4 * C, a));
-    CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &m.params[aid + 1].w, C * R, b));
+    CHECK_OK(&ctx, mb_model_param_get(&ctx, &m.params[wid].w, 4 * C * C, w0));
+    CHECK_OK(&ctx, mb_model_param_get(&ctx, &m.params[aid].w, R * 4 * C, a));
+    CHECK_OK(&ctx, mb_model_param_get(&ctx, &m.params[aid + 1].w, C * R, b));
     CHECK_OK(&ctx, mb_train_finish(&tr));
-    CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &m.params[wid].w, 4 * C * C, w1));
+    CHECK_OK(&ctx, mb_model_param_get(&ctx, &m.params[wid].w, 4 * C * C, w1));
     double worst = 0, bmax = 0;
     for (size_t i = 0; i < C; i++)
         for (size_t j = 0; j < 4 * C; j++) {
@@ -278,17 +275,17 @@ static int check_merge(void) {
 /* An optimizer's per-parameter tables are sized when it is set up: lora must come first. */
 static int check_order(void) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 3, &cfg, &m));
     stack st;
     make_stack(&st, (const mb_method *[]){&mb_method_adamw, &mb_method_lora}, 2);
     mb_train tr;
     CHECK(mb_train_init(&tr, &ctx, &m, st.ms, st.vs, st.n, NULL, 5) == MB_EINVAL, "accepted");
-    CHECK_STR(ctx.err, "lora adds parameters to the model, so it must come before adamw in the "
-                       "stack");
+    CHECK_STR(ctx.err, "'lora' adds parameters to the model, so it must come before 'adamw' in the "
+                       "stack (write [lora, adamw])");
     CHECK_EQ_U(m.nparams, m.nbase);
-    mb_gpt_destroy(&ctx, &m);
+    mb_model_destroy(&ctx, &m);
     CHECK_EQ_U(ctx.mem.live, 0);
     return 0;
 }

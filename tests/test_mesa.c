@@ -89,13 +89,13 @@ static void codec_close(codec *k) {
 static int roundtrip(codec *k, const layout *L, double *xs, double *xh, uint8_t *q, float *st,
                      int first, uint64_t counter) {
     const mb_backend *be = k->ctx.be;
-    CHECK_OK(&k->ctx, mb_gpt_param_set(&k->ctx, &k->x, L->n, xs));
-    CHECK_OK(&k->ctx, mb_gpt_param_get(&k->ctx, &k->x, L->n, xs));
+    CHECK_OK(&k->ctx, mb_model_param_set(&k->ctx, &k->x, L->n, xs));
+    CHECK_OK(&k->ctx, mb_model_param_get(&k->ctx, &k->x, L->n, xs));
     be->q8_range(&k->ctx, k->st.ptr, k->x.ptr, L->n, L->inner, L->G, L->tri, 0.9f, first);
     be->q8_pack(&k->ctx, k->q.ptr, k->x.ptr, k->st.ptr, L->n, L->inner, L->G, L->tri, 99,
                 MB_RNG_STREAM_MESA, counter);
     be->q8_unpack(&k->ctx, k->xh.ptr, k->q.ptr, k->st.ptr, L->n, L->inner, L->G, L->tri);
-    CHECK_OK(&k->ctx, mb_gpt_param_get(&k->ctx, &k->xh, L->n, xh));
+    CHECK_OK(&k->ctx, mb_model_param_get(&k->ctx, &k->xh, L->n, xh));
     CHECK_OK(&k->ctx, be->to_host(&k->ctx, q, k->q.ptr, L->n));
     CHECK_OK(&k->ctx, be->to_host(&k->ctx, st, k->st.ptr, 4 * (size_t)L->G * sizeof(float)));
     return 0;
@@ -166,7 +166,7 @@ static int check_codec(const mb_backend *be, int which) {
         be->q8_pack(&k.ctx, k.q.ptr, k.x.ptr, k.st.ptr, L->n, L->inner, G, L->tri, 99,
                     MB_RNG_STREAM_MESA, (uint64_t)(r + 1) << 32);
         be->q8_unpack(&k.ctx, k.xh.ptr, k.q.ptr, k.st.ptr, L->n, L->inner, G, L->tri);
-        CHECK_OK(&k.ctx, mb_gpt_param_get(&k.ctx, &k.xh, L->n, xh));
+        CHECK_OK(&k.ctx, mb_model_param_get(&k.ctx, &k.xh, L->n, xh));
         for (size_t i = 0; i < L->n; i++) sum[i] += xh[i];
     }
     for (size_t i = 0; i < L->n; i++) {
@@ -223,8 +223,8 @@ static int check_codec(const mb_backend *be, int which) {
 #define T 32
 static int one_step(int mesa, double *loss, double **grads, size_t *act_peak, size_t *act_pred) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 7, &cfg, &m));
     mb_pvalue sv[5], mv[2];
     mb_method_defaults(&mb_method_sgd, sv);
@@ -244,9 +244,9 @@ static int one_step(int mesa, double *loss, double **grads, size_t *act_peak, si
     *grads = malloc(m.num_params * sizeof **grads);
     MB_ASSERT(*grads);
     for (int i = 0, off = 0; i < m.nparams; off += (int)m.params[i].numel, i++)
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &m.params[i].g, m.params[i].numel, *grads + off));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &m.params[i].g, m.params[i].numel, *grads + off));
     mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
+    mb_model_destroy(&ctx, &m);
     CHECK_EQ_U(ctx.mem.live, 0);
     return 0;
 }
@@ -258,8 +258,8 @@ static int check_step(void) {
     CHECK(memcmp(&l0, &l1, sizeof l0) == 0, "mesa's forward changed the loss: %.17g vs %.17g", l1,
           l0);
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 7, &cfg, &m));
     double worst = 0;
     const char *worst_name = "";
@@ -294,7 +294,7 @@ static int check_step(void) {
            "%zu bytes (plain %zu), measured = predicted = written out\n",
            B, T, l1, worst, worst_name, p1, p0);
     free(g0), free(g1);
-    mb_gpt_destroy(&ctx, &m);
+    mb_model_destroy(&ctx, &m);
     mb_ctx_fini(&ctx);
     return 0;
 }
@@ -311,8 +311,8 @@ static int check_training(void) {
     double all[2] = {0, 0}, tail[2] = {0, 0}, first = 0;
     for (int mesa = 0; mesa < 2; mesa++) {
         mb_ctx ctx;
-        mb_gpt_config cfg;
-        mb_gpt m;
+        mb_model_config cfg;
+        mb_model m;
         CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 7, &cfg, &m));
         mb_pvalue av[8], mv[2];
         mb_method_defaults(&mb_method_adamw, av);
@@ -332,7 +332,7 @@ static int check_training(void) {
             if (s >= STEPS - TAIL) tail[mesa] += loss / TAIL;
         }
         mb_train_fini(&tr);
-        mb_gpt_destroy(&ctx, &m);
+        mb_model_destroy(&ctx, &m);
         CHECK_EQ_U(ctx.mem.live, 0);
     }
     double ra = all[1] / all[0] - 1, rt = tail[1] / tail[0] - 1;

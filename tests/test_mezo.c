@@ -29,7 +29,7 @@ static int check_quadratic(const mb_backend *be) {
     for (size_t j = 0; j < n; j++) a[j] = 0.5 + mb_rng_uniform(4, 10, j);
     mb_buf p;
     CHECK_OK(&ctx, mb_alloc(&ctx, &p, n * mb_dtype_size(be->dtype), MB_MEM_WEIGHTS, "theta"));
-    CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &p, n, th));
+    CHECK_OK(&ctx, mb_model_param_set(&ctx, &p, n, th));
     const uint64_t first = 12345; /* odd: the stream starts on a block's second normal */
     double f[2], exact = 0, fscale = 0;
     for (size_t j = 0; j < n; j++) {
@@ -38,7 +38,7 @@ static int check_quadratic(const mb_backend *be) {
     }
     for (int k = 0; k < 2; k++) {
         be->zo_axpy(&ctx, p.ptr, NULL, n, 7, MB_RNG_STREAM_ZO, first, k ? -2 * eps : eps, 1.0);
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &p, n, h));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &p, n, h));
         f[k] = 0;
         for (size_t j = 0; j < n; j++) f[k] += 0.5 * a[j] * h[j] * h[j];
     }
@@ -58,15 +58,15 @@ static int check_quadratic(const mb_backend *be) {
 }
 
 /* z . grad L at the current weights, z regenerated for step `step` (mezo.c's index rule). */
-static int directional(mb_ctx *ctx, mb_gpt *m, const int32_t *x, const int32_t *y, uint64_t seed,
+static int directional(mb_ctx *ctx, mb_model *m, const int32_t *x, const int32_t *y, uint64_t seed,
                        int step, double *out) {
-    CHECK_OK(ctx, mb_gpt_alloc_grads(ctx, m, NULL));
-    mb_gpt_zero_grads(ctx, m);
+    CHECK_OK(ctx, mb_model_alloc_grads(ctx, m, NULL));
+    mb_model_zero_grads(ctx, m);
     double l;
-    const mb_gpt_hooks *keep = m->hooks;
+    const mb_model_hooks *keep = m->hooks;
     m->hooks = NULL; /* the plain model: mezo owns no model hook anyway */
-    CHECK_OK(ctx, mb_gpt_forward(ctx, m, x, y, B, T, &l));
-    CHECK_OK(ctx, mb_gpt_backward(ctx, m));
+    CHECK_OK(ctx, mb_model_forward(ctx, m, x, y, B, T, &l));
+    CHECK_OK(ctx, mb_model_backward(ctx, m));
     m->hooks = keep;
     uint64_t off = (uint64_t)step << 36;
     double d = 0;
@@ -74,23 +74,23 @@ static int directional(mb_ctx *ctx, mb_gpt *m, const int32_t *x, const int32_t *
         size_t n = m->params[i].numel;
         double *g = malloc(n * sizeof *g);
         MB_ASSERT(g);
-        CHECK_OK(ctx, mb_gpt_grad_get(ctx, m, i, g));
+        CHECK_OK(ctx, mb_model_grad_get(ctx, m, i, g));
         for (size_t j = 0; j < n; j++) d += g[j] * mb_rng_normal(seed, MB_RNG_STREAM_ZO, off + j);
         off += n;
         free(g);
     }
-    mb_gpt_free_grads(ctx, m);
+    mb_model_free_grads(ctx, m);
     *out = d;
     return 0;
 }
 
 /* Weights of every parameter, concatenated. */
-static double *weights(mb_ctx *ctx, const mb_gpt *m) {
+static double *weights(mb_ctx *ctx, const mb_model *m) {
     double *w = malloc(m->num_params * sizeof *w);
     MB_ASSERT(w);
     size_t off = 0;
     for (int i = 0; i < m->nparams; i++) {
-        if (mb_gpt_param_get(ctx, &m->params[i].w, m->params[i].numel, w + off) != MB_OK) {
+        if (mb_model_param_get(ctx, &m->params[i].w, m->params[i].numel, w + off) != MB_OK) {
             free(w);
             return NULL;
         }
@@ -104,8 +104,8 @@ static double *weights(mb_ctx *ctx, const mb_gpt *m) {
  * theta - lr g z (the probes must undo themselves); *exact z . grad L at the start, by backprop. */
 static int mezo_once(double eps, double *g, double *off, double *exact) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f64, 3, &cfg, &m));
     mb_pvalue v[4];
     mb_method_defaults(&mb_method_mezo, v);
@@ -136,7 +136,7 @@ static int mezo_once(double eps, double *g, double *off, double *exact) {
     }
     free(w0), free(w1);
     mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
+    mb_model_destroy(&ctx, &m);
     CHECK_EQ_U(ctx.mem.live, 0);
     return 0;
 }
@@ -164,8 +164,8 @@ static int check_gpt(void) {
  * a model with no method state: within 5% (here equal), every category as predicted. */
 static int check_memory(void) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 3, &cfg, &m));
     int32_t x[B * T], y[B * T];
     fixture_batch(x, y, B * T, cfg.vocab, 6);
@@ -195,7 +195,7 @@ static int check_memory(void) {
            "%zu = prediction\n",
            step, infer, (double)step / (double)infer, ctx.mem.peak[MB_MEM_ACTIVATIONS]);
     mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
+    mb_model_destroy(&ctx, &m);
     CHECK_EQ_U(ctx.mem.live, 0);
     return 0;
 }

@@ -86,8 +86,8 @@ static void ref_adafactor(double *p, double *R, double *C, const double *g, size
  * measured = predicted = 4 (rows + cols) per matrix + 4 numel per vector. */
 static int run_adafactor(const double *v) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     mb_train tr;
     mb_pvalue vals[6];
     if (opt_setup(&ctx, &cfg, &m, &tr, &mb_method_adafactor, v, 6, vals)) return 1;
@@ -101,15 +101,15 @@ static int run_adafactor(const double *v) {
         double *p = malloc(pr->numel * sizeof *p), *g = malloc(pr->numel * sizeof *g);
         double *got = malloc(pr->numel * sizeof *got);
         double *R = calloc(rows, sizeof *R), *C = calloc(cols, sizeof *C);
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &pr->w, pr->numel, p));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &pr->w, pr->numel, p));
         for (int t = 1; t <= 5; t++) {
             mb_rng_fill_normal(g, pr->numel, 78, (uint32_t)(t * 1000 + i), 0, 0.0, 0.1);
             for (size_t j = 0; j < pr->numel; j++) g[j] = (float)g[j];
-            CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &pr->g, pr->numel, g));
+            CHECK_OK(&ctx, mb_model_param_set(&ctx, &pr->g, pr->numel, g));
             CHECK_OK(&ctx, mb_method_adafactor.optimizer_step(tr.priv[0], &tr, pr));
             ref_adafactor(p, R, C, g, rows, cols, t, v);
         }
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &pr->w, pr->numel, got));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &pr->w, pr->numel, got));
         for (size_t j = 0; j < pr->numel; j++) worst = fmax(worst, fabs(got[j] - p[j]));
         free(p);
         free(g);
@@ -130,11 +130,11 @@ static int run_adafactor(const double *v) {
 static int run_lomo(void) {
     const double lr = 0.05;
     mb_ctx ctx, rctx;
-    mb_gpt_config cfg;
-    mb_gpt m, r;
+    mb_model_config cfg;
+    mb_model m, r;
     CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f64, 9, &cfg, &m));
     CHECK_OK(&rctx, fixture_nano(&rctx, &mb_backend_cpu_f64, 9, &cfg, &r));
-    CHECK_OK(&rctx, mb_gpt_alloc_grads(&rctx, &r, NULL));
+    CHECK_OK(&rctx, mb_model_alloc_grads(&rctx, &r, NULL));
     mb_pvalue vals[1] = {{lr}};
     const mb_method *ms[1] = {&mb_method_lomo};
     const mb_pvalue *vs[1] = {vals};
@@ -148,21 +148,21 @@ static int run_lomo(void) {
     for (int t = 0; t < 5; t++) {
         fixture_batch(x, y, B * T, cfg.vocab, 50 + (uint64_t)t);
         CHECK_OK(&ctx, mb_train_step(&tr, x, y, B, T, &loss));
-        mb_gpt_zero_grads(&rctx, &r);
-        CHECK_OK(&rctx, mb_gpt_forward(&rctx, &r, x, y, B, T, &rloss));
-        CHECK_OK(&rctx, mb_gpt_backward(&rctx, &r));
+        mb_model_zero_grads(&rctx, &r);
+        CHECK_OK(&rctx, mb_model_forward(&rctx, &r, x, y, B, T, &rloss));
+        CHECK_OK(&rctx, mb_model_backward(&rctx, &r));
         CHECK(loss == rloss, "step %d: loss %.17g, reference %.17g", t, loss, rloss);
         for (int i = 0; i < r.nparams; i++) {
             mb_param *p = &r.params[i];
-            CHECK_OK(&rctx, mb_gpt_param_get(&rctx, &p->w, p->numel, h));
-            CHECK_OK(&rctx, mb_gpt_grad_get(&rctx, &r, i, g));
+            CHECK_OK(&rctx, mb_model_param_get(&rctx, &p->w, p->numel, h));
+            CHECK_OK(&rctx, mb_model_grad_get(&rctx, &r, i, g));
             for (size_t j = 0; j < p->numel; j++) h[j] -= lr * g[j];
-            CHECK_OK(&rctx, mb_gpt_param_set(&rctx, &p->w, p->numel, h));
+            CHECK_OK(&rctx, mb_model_param_set(&rctx, &p->w, p->numel, h));
         }
     }
     for (int i = 0; i < m.nparams; i++) {
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &m.params[i].w, m.params[i].numel, h));
-        CHECK_OK(&rctx, mb_gpt_param_get(&rctx, &r.params[i].w, r.params[i].numel, g));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &m.params[i].w, m.params[i].numel, h));
+        CHECK_OK(&rctx, mb_model_param_get(&rctx, &r.params[i].w, r.params[i].numel, g));
         for (size_t j = 0; j < m.params[i].numel; j++) worst = fmax(worst, fabs(h[j] - g[j]));
     }
     size_t C = (size_t)cfg.d_model, in_flight = 8 * ((size_t)cfg.vocab * C + 4 * C * C + 4 * C);
@@ -179,8 +179,8 @@ static int run_lomo(void) {
     free(h);
     free(g);
     mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
-    mb_gpt_destroy(&rctx, &r);
+    mb_model_destroy(&ctx, &m);
+    mb_model_destroy(&rctx, &r);
     CHECK_EQ_U(ctx.mem.live, 0);
     return 0;
 }
@@ -188,23 +188,21 @@ static int run_lomo(void) {
 /* The test's own Adam-mini block size for element j of parameter p (zyushun/Adam-mini's GPT-2
  * partition): wte and the output-neuron matrices by row, q and k by head, v by row, biases per
  * element, everything else whole. */
-static size_t mini_block(const mb_gpt_config *c, const mb_param *p, size_t j) {
+static size_t mini_block(const mb_model_config *c, const mb_param *p, size_t j) {
     size_t C = (size_t)c->d_model;
     switch (p->role) {
-    case MB_ROLE_WTE:
-    case MB_ROLE_ATTN_PROJ_W:
-    case MB_ROLE_FC_W:
-    case MB_ROLE_FC_PROJ_W:
+    case MB_ROLE_EMBED:
+    case MB_ROLE_ATTN_OUT:
+    case MB_ROLE_MLP_UP:
+    case MB_ROLE_MLP_DOWN:
         return p->shape[1];
-    case MB_ROLE_QKV_W:
+    case MB_ROLE_ATTN_QKV:
         return j < 2 * C * C ? C * C / (size_t)c->heads : C;
-    case MB_ROLE_LN1_B:
-    case MB_ROLE_LN2_B:
-    case MB_ROLE_LNF_B:
-    case MB_ROLE_QKV_B:
-    case MB_ROLE_ATTN_PROJ_B:
-    case MB_ROLE_FC_B:
-    case MB_ROLE_FC_PROJ_B:
+    case MB_ROLE_NORM_BIAS:
+    case MB_ROLE_ATTN_QKV_BIAS:
+    case MB_ROLE_ATTN_OUT_BIAS:
+    case MB_ROLE_MLP_UP_BIAS:
+    case MB_ROLE_MLP_DOWN_BIAS:
         return 1;
     default:
         return p->numel;
@@ -216,8 +214,8 @@ static size_t mini_block(const mb_gpt_config *c, const mb_param *p, size_t j) {
  * p -= lr (m/(1-b1^t)) / (sqrt(vb/(1-b2^t)) + eps). State bytes = 4 (numel + blocks). */
 static int run_adam_mini(const double *v) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     mb_train tr;
     mb_pvalue vals[5];
     if (opt_setup(&ctx, &cfg, &m, &tr, &mb_method_adam_mini, v, 5, vals)) return 1;
@@ -231,15 +229,15 @@ static int run_adam_mini(const double *v) {
         double *mm = calloc(n, sizeof *mm),
                *vb = calloc(n, sizeof *vb); /* vb per element's block */
         int wd_on =
-            pr->role == MB_ROLE_WTE || pr->role == MB_ROLE_WPE || (pr->is_linear && pr->ndim == 2);
+            pr->role == MB_ROLE_EMBED || pr->role == MB_ROLE_POS_EMBED || (pr->is_linear && pr->ndim == 2);
         size_t blocks = 0;
         for (size_t j = 0; j < n; j += mini_block(&cfg, pr, j)) blocks++;
         state += 4 * (int64_t)(n + blocks);
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &pr->w, n, p));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &pr->w, n, p));
         for (int t = 1; t <= 5; t++) {
             mb_rng_fill_normal(g, n, 79, (uint32_t)(t * 1000 + i), 0, 0.0, 0.1);
             for (size_t j = 0; j < n; j++) g[j] = (float)g[j];
-            CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &pr->g, n, g));
+            CHECK_OK(&ctx, mb_model_param_set(&ctx, &pr->g, n, g));
             CHECK_OK(&ctx, mb_method_adam_mini.optimizer_step(tr.priv[0], &tr, pr));
             for (size_t j = 0; j < n;) {
                 size_t bs = mini_block(&cfg, pr, j);
@@ -255,7 +253,7 @@ static int run_adam_mini(const double *v) {
                 j += bs;
             }
         }
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &pr->w, n, got));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &pr->w, n, got));
         for (size_t j = 0; j < n; j++) worst = fmax(worst, fabs(got[j] - p[j]));
         free(p);
         free(g);
@@ -278,8 +276,8 @@ typedef struct opt_case {
 
 static int run_case(const opt_case *oc) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     mb_train tr;
     mb_pvalue vals[5];
     if (opt_setup(&ctx, &cfg, &m, &tr, oc->method, oc->v, oc->method->nparams, vals)) return 1;
@@ -288,7 +286,7 @@ static int run_case(const opt_case *oc) {
     double *g = malloc(P * sizeof *g), *got = malloc(P * sizeof *got);
     size_t off = 0;
     for (int i = 0; i < m.nparams; i++) {
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &m.params[i].w, m.params[i].numel, p + off));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &m.params[i].w, m.params[i].numel, p + off));
         off += m.params[i].numel;
     }
     for (int t = 1; t <= STEPS; t++) {
@@ -298,7 +296,7 @@ static int run_case(const opt_case *oc) {
             double *gi = g + off;
             mb_rng_fill_normal(gi, pr->numel, 77, (uint32_t)(t * 1000 + i), 0, 0.0, 0.1);
             for (size_t j = 0; j < pr->numel; j++) gi[j] = (float)gi[j]; /* what the kernel sees */
-            CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &pr->g, pr->numel, gi));
+            CHECK_OK(&ctx, mb_model_param_set(&ctx, &pr->g, pr->numel, gi));
             CHECK_OK(&ctx, oc->method->optimizer_step(tr.priv[0], &tr, pr));
             off += pr->numel;
         }
@@ -310,7 +308,7 @@ static int run_case(const opt_case *oc) {
     off = 0;
     double worst = 0;
     for (int i = 0; i < m.nparams; i++) {
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &m.params[i].w, m.params[i].numel, got + off));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &m.params[i].w, m.params[i].numel, got + off));
         off += m.params[i].numel;
     }
     for (size_t j = 0; j < P; j++) worst = fmax(worst, fabs(got[j] - p[j]));

@@ -28,8 +28,8 @@ typedef struct ref_cfg {
 } ref_cfg;
 
 static int projected(mb_role r) {
-    return r == MB_ROLE_QKV_W || r == MB_ROLE_ATTN_PROJ_W || r == MB_ROLE_FC_W ||
-           r == MB_ROLE_FC_PROJ_W;
+    return r == MB_ROLE_ATTN_QKV || r == MB_ROLE_ATTN_OUT || r == MB_ROLE_MLP_UP ||
+           r == MB_ROLE_MLP_DOWN;
 }
 
 /* The top r eigenvectors of G^T G (right: P[r,n], rows) or G G^T (left: P[m,r], columns): G's top
@@ -195,8 +195,8 @@ static int run(const mb_backend *be, const ref_cfg *cin, double tol) {
     double v[10] = {c->lr,   c->b1,  c->b2,    c->eps,   c->wd,
                     c->rank, c->gap, c->scale, c->front, c->limiter};
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     mb_train tr;
     mb_pvalue vals[10];
     if (opt_setup_on(be, &ctx, &cfg, &m, &tr, meth, v, meth->nparams, vals)) return 1;
@@ -218,19 +218,19 @@ static int run(const mb_backend *be, const ref_cfg *cin, double tol) {
                    calloc((size_t)sm * r, sizeof(double)), -1, 0};
         double *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g),
                *got = malloc(n * sizeof *got);
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &pr->w, n, p));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &pr->w, n, p));
         for (int t = 1; t <= STEPS; t++) {
             /* growing gradients: the norm-growth limiter acts from the second update */
             mb_rng_fill_normal(g, n, 81, (uint32_t)(t * 1000 + i), 0, 0.0, 0.1 * t);
             for (size_t j = 0; j < n; j++) g[j] = (float)g[j];
-            CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &pr->g, n, g));
+            CHECK_OK(&ctx, mb_model_param_set(&ctx, &pr->g, n, g));
             CHECK_OK(&ctx, meth->optimizer_step(tr.priv[0], &tr, pr));
             if (proj)
                 ref_proj(c, p, &s, g, rows, cols, t, 1, i);
             else
                 ref_adamw(c, p, &s, g, n, t);
         }
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &pr->w, n, got));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &pr->w, n, got));
         for (size_t j = 0; j < n; j++) worst = fmax(worst, fabs(got[j] - p[j]));
         free(s.m), free(s.v), free(s.P), free(p), free(g), free(got);
     }
@@ -258,9 +258,9 @@ static int check_svd(const mb_backend *be, int m, int n, int r, int right, doubl
     mb_buf a, out;
     CHECK_OK(&ctx, mb_alloc(&ctx, &a, mn * es, MB_MEM_OTHER, "a"));
     CHECK_OK(&ctx, mb_alloc(&ctx, &out, pn * es, MB_MEM_OTHER, "out"));
-    CHECK_OK(&ctx, mb_gpt_param_set(&ctx, &a, mn, g));
+    CHECK_OK(&ctx, mb_model_param_set(&ctx, &a, mn, g));
     CHECK_OK(&ctx, be->svd_top(&ctx, a.ptr, m, n, r, right, out.ptr));
-    CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &out, pn, got));
+    CHECK_OK(&ctx, mb_model_param_get(&ctx, &out, pn, got));
     top_vectors(g, m, n, r, right, want);
     double worst = 0;
     for (size_t i = 0; i < pn; i++) worst = fmax(worst, fabs(got[i] - want[i]));

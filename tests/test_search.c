@@ -11,8 +11,8 @@
 
 /* gpt-nano, AdamW, fp32 on the CPU: weights, gradients and two moments (4 x 4 bytes per
  * parameter), the activations' training peak, and the int32 tokens and targets. */
-static int64_t peak_formula(const mb_gpt_config *g, int B, int T) {
-    size_t P = mb_gpt_num_params(g);
+static int64_t peak_formula(const mb_model_config *g, int B, int T) {
+    size_t P = mb_model_num_params(g);
     return (int64_t)(16 * P + mb_gpt_train_act_peak(g, B, T, 4, 4, g->vocab) + (size_t)B * T * 8);
 }
 
@@ -31,7 +31,7 @@ static int write_suite(const char *path, const char *search, long long cap) {
 /* Runs the suite (extra options in `opts`), then checks rows: the trials (their count, each ok
  * trial's peak = formula, each oom trial's formula over the cap) and the one result row. */
 static int check_search(const char *membench, const char *dir, const char *opts, int batch,
-                        int answer, int ntrials, const mb_gpt_config *g, long long cap) {
+                        int answer, int ntrials, const mb_model_config *g, long long cap) {
     char cmd[1024], out_dir[128];
     snprintf(out_dir, sizeof out_dir, "%s/out", dir);
     snprintf(cmd, sizeof cmd, "%s run -q %s -o %s %s/s.yaml", membench, opts, out_dir, dir);
@@ -81,8 +81,8 @@ int main(int argc, char **argv) {
     }
     mb_ctx ctx;
     mb_ctx_init(&ctx, &mb_backend_cpu_f32);
-    mb_gpt_config g;
-    CHECK_OK(&ctx, mb_gpt_preset(&ctx, "gpt-nano", &g));
+    mb_model_config g;
+    CHECK_OK(&ctx, mb_model_preset(&ctx, "gpt-nano", &g));
     char dir[] = "/tmp/mb-test-search-XXXXXX", path[128], cmd[256];
     if (!mkdtemp(dir)) return 1;
     snprintf(path, sizeof path, "%s/s.yaml", dir);

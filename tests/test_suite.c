@@ -79,7 +79,7 @@ static int test_valid_file(mb_ctx *ctx, const mb_registry *reg, const char *dir)
     CHECK(s.nmodels == 3, "%d models", s.nmodels);
     CHECK_STR(s.models[0].name, "gpt2-124m");
     CHECK_STR(s.models[0].preset, "gpt2-124m");
-    mb_gpt_config g = s.models[0].shape;
+    mb_model_config g = s.models[0].shape;
     CHECK(g.layers == 12 && g.d_model == 768 && g.heads == 12 && g.seq_len == 1024 &&
               g.vocab == 50257,
           "gpt2-124m shape");
@@ -457,7 +457,12 @@ int main(int argc, char **argv) {
         "t.yaml:2:28: error: unknown preset 'gpt2-125m' (did you mean 'gpt2-124m'?)");
     BAD("suite: x\nmodels: [{name: m, preset: llama}]\nmethods: [adamw]\n",
         "t.yaml:2:28: error: unknown preset 'llama' (valid: gpt-nano, gpt2-124m, gpt2-350m, "
-        "gpt2-774m, gpt2-1.5b)");
+        "gpt2-774m, gpt2-1.5b, llama-nano, llama-60m, llama-130m, llama-350m, llama-1b)");
+    BAD("suite: x\nmodels: [{name: m, preset: llama-60m, arch: gpt}]\nmethods: [adamw]\n",
+        "t.yaml:2:45: error: models[0]: preset 'llama-60m' is a llama model, not gpt");
+    BAD("suite: x\nmodels: [{name: m, arch: llama, layers: 2, d_model: 64, heads: 4, seq_len: 8, "
+        "vocab: 16, kv_heads: 3}]\nmethods: [adamw]\n",
+        "t.yaml:2:10: error: models[0]: kv_heads 3 must divide heads 4");
 
     BAD(HEAD "targets: [{preset: rtx4090-24gb}]\n",
         "t.yaml:4:20: error: unknown preset 'rtx4090-24gb' (did you mean 'rtx4090-24g'?)");
@@ -535,8 +540,8 @@ int main(int argc, char **argv) {
         "t.yaml:2:10: error: missing required key 'd_model' in models[0] (a model without a "
         "preset gives layers, d_model, heads, seq_len and vocab)");
     BAD("suite: x\nmodels: [{name: m, layers: 2}]\nmethods: [adamw]\n",
-        "t.yaml:2:10: error: models[0] needs a preset, or arch: gpt with layers, d_model, heads, "
-        "seq_len and vocab");
+        "t.yaml:2:10: error: models[0] needs a preset, or arch: gpt or llama with layers, d_model, "
+        "heads, seq_len and vocab");
     BAD("suite: x\nmodels: [{preset: gpt-nano}]\nmethods: [adamw]\n",
         "t.yaml:2:10: error: missing required key 'name' in models[0]");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano, heads: 3}]\nmethods: [adamw]\n",
@@ -621,8 +626,14 @@ int main(int argc, char **argv) {
         BAD(text, msg);                                                                            \
     } while (0)
     METHOD("{stack: [adamw, sgd]}",
-           "t.yaml:4:13: error: methods 'adamw' and 'sgd' both fill the optimizer_step slot; a "
-           "stack has one owner per slot");
+           "t.yaml:4:13: error: methods 'adamw' and 'sgd' both fill the optimizer_step slot, "
+           "which takes one owner");
+    METHOD("{stack: [flash, mesa, cce, lisa, galore, adam8bit]}",
+           "t.yaml:4:13: error: methods 'galore' and 'adam8bit' both fill the optimizer_step "
+           "slot, which takes one owner");
+    METHOD("{stack: [adamw, lora]}",
+           "t.yaml:4:13: error: 'lora' adds parameters to the model, so it must come before "
+           "'adamw' in the stack (write [lora, adamw])");
     METHOD("{stack: [adamw, adamw]}",
            "t.yaml:4:21: error: method 'adamw' appears twice in this stack");
     METHOD("{stack: []}", "t.yaml:4:13: error: methods[0].stack must list at least one method");

@@ -16,8 +16,8 @@ enum { B = 2, STEPS = 2 };
  * made; *live and *cur what the tracker still held after everything was released. */
 static mb_status run_cell(uint64_t k, uint64_t *nallocs, size_t *live, size_t *cur) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt model;
+    mb_model_config cfg;
+    mb_model model;
     mb_train tr;
     memset(&model, 0, sizeof model);
     memset(&tr, 0, sizeof tr);
@@ -26,9 +26,9 @@ static mb_status run_cell(uint64_t k, uint64_t *nallocs, size_t *live, size_t *c
     uint64_t base = ctx.mem.n_allocs; /* counted from here, so k indexes the cell's allocations */
     ctx.mem.fail_at = k ? base + k : 0;
     /* The same order of calls as the runner's train_cell: load, init, steps, eval. */
-    st = mb_gpt_preset(&ctx, "gpt-nano", &cfg);
-    if (st == MB_OK) st = mb_gpt_create(&ctx, &cfg, &model);
-    if (st == MB_OK) st = mb_gpt_init_weights(&ctx, &model, 42);
+    st = mb_model_preset(&ctx, "gpt-nano", &cfg);
+    if (st == MB_OK) st = mb_model_create(&ctx, &cfg, &model);
+    if (st == MB_OK) st = mb_model_init_weights(&ctx, &model, 42);
     /* No stack: adamw comes in as the implicit optimizer with its defaults, as in the runner. */
     if (st == MB_OK) st = mb_train_init(&tr, &ctx, &model, NULL, NULL, 0, &mb_method_adamw, 42);
     int T = cfg.seq_len;
@@ -41,7 +41,7 @@ static mb_status run_cell(uint64_t k, uint64_t *nallocs, size_t *live, size_t *c
     }
     if (st == MB_OK) st = mb_train_eval(&tr, x, y, B, T, &loss);
     mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &model);
+    mb_model_destroy(&ctx, &model);
     *nallocs = ctx.mem.n_allocs - base;
     *live = ctx.mem.live;
     *cur = ctx.mem.cur_total;

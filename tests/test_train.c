@@ -11,7 +11,7 @@
 extern const mb_method mb_method_sgd, mb_method_adamw;
 
 typedef struct probe {
-    mb_buf att[8], logits, saved[8][MB_GPT_BLOCK_INSIDE];
+    mb_buf att[8], logits, saved[8][MB_MAX_SAVED];
     int frozen; /* parameter id frozen by begin_step, -1 none */
     int grad_ready_null;
 } probe;
@@ -24,11 +24,11 @@ static mb_status p_begin(void *pv, mb_train *tr, mb_step_plan *plan) {
 }
 static mb_status p_lin_f(void *pv, mb_train *tr, const mb_linear_call *c) {
     (void)pv;
-    return mb_gpt_linear_default(tr->ctx, c, 0);
+    return mb_model_linear_default(tr->ctx, c, 0);
 }
 static mb_status p_lin_b(void *pv, mb_train *tr, const mb_linear_call *c) {
     (void)pv;
-    return mb_gpt_linear_default(tr->ctx, c, 1);
+    return mb_model_linear_default(tr->ctx, c, 1);
 }
 static mb_act_mode p_policy(void *pv, mb_train *tr, int layer) {
     (void)pv;
@@ -36,17 +36,17 @@ static mb_act_mode p_policy(void *pv, mb_train *tr, int layer) {
     return layer == 0 ? MB_ACT_RECOMPUTE : MB_ACT_CUSTOM;
 }
 /* CUSTOM: move each tensor into a buffer of our own, and back before backward. */
-static mb_status p_save(void *pv, mb_train *tr, int layer, int k, mb_buf *act) {
+static mb_status p_save(void *pv, mb_train *tr, int layer, const mb_saved *w, mb_buf *act) {
     probe *p = pv;
-    mb_buf *s = &p->saved[layer][k];
+    mb_buf *s = &p->saved[layer][w->index];
     MB_TRY(mb_alloc(tr->ctx, s, act->bytes, MB_MEM_ACTIVATIONS, "probe.saved"));
     memcpy(s->ptr, act->ptr, act->bytes);
     mb_free(tr->ctx, act);
     return MB_OK;
 }
-static mb_status p_load(void *pv, mb_train *tr, int layer, int k, mb_buf *act) {
+static mb_status p_load(void *pv, mb_train *tr, int layer, const mb_saved *w, mb_buf *act) {
     probe *p = pv;
-    mb_buf *s = &p->saved[layer][k];
+    mb_buf *s = &p->saved[layer][w->index];
     MB_TRY(mb_alloc(tr->ctx, act, s->bytes, MB_MEM_ACTIVATIONS, "probe.loaded"));
     memcpy(act->ptr, s->ptr, s->bytes);
     mb_free(tr->ctx, s);
@@ -61,12 +61,12 @@ static mb_status p_attn(void *pv, mb_train *tr, const mb_attn_call *c) {
         MB_TRY(mb_alloc(tr->ctx, &p->att[c->layer], (size_t)c->NH * c->B * c->T * c->T * es,
                         MB_MEM_ACTIVATIONS, "probe.att"));
         d.att = p->att[c->layer].ptr;
-        return mb_gpt_attention_default(tr->ctx, &d, NULL);
+        return mb_model_attention_default(tr->ctx, &d, NULL);
     }
     mb_buf scratch;
     MB_TRY(mb_alloc(tr->ctx, &scratch, (size_t)c->NH * c->B * c->T * es, MB_MEM_ACTIVATIONS, "s"));
     d.att = p->att[c->layer].ptr;
-    mb_status s = mb_gpt_attention_default(tr->ctx, &d, scratch.ptr);
+    mb_status s = mb_model_attention_default(tr->ctx, &d, scratch.ptr);
     mb_free(tr->ctx, &scratch);
     mb_free(tr->ctx, &p->att[c->layer]);
     return s;
@@ -79,7 +79,7 @@ static mb_status p_loss(void *pv, mb_train *tr, const mb_loss_call *c) {
                         (size_t)c->N * c->ld * mb_dtype_size(tr->ctx->be->dtype),
                         MB_MEM_ACTIVATIONS, "probe.logits"));
     d.logits = p->logits.ptr;
-    mb_status s = mb_gpt_loss_default(tr->ctx, &d);
+    mb_status s = mb_model_loss_default(tr->ctx, &d);
     if (c->backward) mb_free(tr->ctx, &p->logits);
     return s;
 }
@@ -94,7 +94,7 @@ static void p_fini(void *pv, mb_train *tr) {
     mb_free(tr->ctx, &p->logits);
     for (int l = 0; l < 8; l++) {
         mb_free(tr->ctx, &p->att[l]);
-        for (int k = 0; k < MB_GPT_BLOCK_INSIDE; k++) mb_free(tr->ctx, &p->saved[l][k]);
+        for (int k = 0; k < MB_MAX_SAVED; k++) mb_free(tr->ctx, &p->saved[l][k]);
     }
 }
 static mb_status p_init(void *pv, mb_train *tr, const mb_pvalue *v) {
@@ -131,8 +131,8 @@ static const mb_method probe_method = {
 static int run_opt(const mb_method *extra, const mb_method *opt, int frozen, double loss[3],
                    double **w, uint64_t calls[], size_t *act_peak) {
     mb_ctx ctx;
-    mb_gpt_config cfg;
-    mb_gpt m;
+    mb_model_config cfg;
+    mb_model m;
     CHECK_OK(&ctx, fixture_nano(&ctx, &mb_backend_cpu_f32, 11, &cfg, &m));
     mb_pvalue ov[8], pv[1] = {{frozen}};
     if (!opt) {
@@ -166,12 +166,12 @@ static int run_opt(const mb_method *extra, const mb_method *opt, int frozen, dou
     size_t off = 0;
     *w = malloc(m.num_params * sizeof **w);
     for (int i = 0; i < m.nparams; i++) {
-        CHECK_OK(&ctx, mb_gpt_param_get(&ctx, &m.params[i].w, m.params[i].numel, *w + off));
+        CHECK_OK(&ctx, mb_model_param_get(&ctx, &m.params[i].w, m.params[i].numel, *w + off));
         off += m.params[i].numel;
     }
     if (extra) CHECK(((probe *)tr.priv[0])->grad_ready_null == 0, "grad_ready without a gradient");
     mb_train_fini(&tr);
-    mb_gpt_destroy(&ctx, &m);
+    mb_model_destroy(&ctx, &m);
     CHECK(ctx.mem.live == 0, "%zu buffers leaked", ctx.mem.live);
     return 0;
 }
@@ -186,8 +186,8 @@ int main(void) {
     uint64_t c0[MB_NSLOTS], c1[MB_NSLOTS], c2[MB_NSLOTS];
     size_t a0, a1, a2;
     if (run(NULL, -1, l0, &w0, c0, &a0) || run(&probe_method, -1, l1, &w1, c1, &a1)) return 1;
-    mb_gpt_config cfg = {2, 64, 4, 32, 256, 0};
-    size_t P = mb_gpt_num_params(&cfg);
+    mb_model_config cfg = {.layers = 2, .d_model = 64, .heads = 4, .seq_len = 32, .vocab = 256, .classes = 0};
+    size_t P = mb_model_num_params(&cfg);
     for (int s = 0; s < 3; s++)
         CHECK(l0[s] == l1[s], "step %d: loss %.9g vs %.9g", s, l0[s], l1[s]);
     CHECK(memcmp(w0, w1, P * sizeof *w0) == 0, "weights after 3 steps differ");
