@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "stats.h"
-#include "table.h"
+#include "../reports/csvtable.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Columns */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "table.h"
+#include "../reports/csvtable.h"
 
 static const char *const peer_cols[] = {"peer",      "model",   "batch_size", "seq_len",
                                         "precision", "step_ms", "peak_mib",   "source"};

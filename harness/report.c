@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "peers.h"
-#include "table.h"
+#include "../reports/csvtable.h"
 
 #define MIB 1048576.0
 

@@ -20,7 +20,7 @@
 
 #include "../engine/train.h"
 #include "json.h"
-#include "table.h"
+#include "../reports/csvtable.h"
 
 #define UNSET INT64_MIN /* a measurement that does not apply: written as an empty field */
 

@@ -8,7 +8,8 @@
 #include <unistd.h>
 
 #include "../harness/results.h"
-#include "../harness/table.h"
+#include "../reports/csvread.h"
+#include "../reports/csvtable.h"
 #include "check.h"
 #include "proc.h"
 
