@@ -1,8 +1,7 @@
-/* harness/report.c — `membench report`: results.csv rows grouped into cells, one data file and one
+/* reports/report.c — `membench report`: results.csv rows grouped into cells, one data file and one
  * gnuplot script per figure (kept, so a user can edit and re-run them), gnuplot run on each, then
  * report.md and index.html. Rows whose status is not ok are listed, never plotted. */
 #include "report.h"
-#include "compare.h"
 
 #include <errno.h>
 #include <math.h>
@@ -15,8 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "csvtable.h"
+#include "metric.h"
 #include "peers.h"
-#include "../reports/csvtable.h"
 
 #define MIB 1048576.0
 
