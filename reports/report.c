@@ -1788,6 +1788,46 @@ static void md_peers(rp_buf *m, const mb_report *R) {
     free(side);
 }
 
+/* index.html's table of the same bars. */
+static void html_peers(rp_buf *h, const mb_report *R) {
+    if (!R->npeers) return;
+    rp_side *side = calloc((size_t)(R->ncells + R->npeers) + 1, sizeof *side);
+    if (!side) {
+        h->oom = 1;
+        return;
+    }
+    int n = side_by_side(R, side);
+    buf_add(h, "<h2>Beside the peers</h2>\n<p>");
+    html_text(h, "membench's rows are measured here; the peers' are the figures they published, "
+                 "from ");
+    buf_add(h, "<code>");
+    html_text(h, R->peers_path);
+    buf_add(h, "</code>.</p>\n<table>\n<tr><th>configuration</th><th>who</th><th>step ms</th>"
+               "<th>peak MiB</th><th>source</th></tr>\n");
+    for (int i = 0; i < n; i++) {
+        rp_buf c = {0}, w = {0};
+        side_config(&c, &R->peers[side[i].group]);
+        side_who(&w, R, &side[i]);
+        char ms[32], mib[32];
+        fmt_or_dash(ms, sizeof ms, "%.1f", side[i].ms);
+        fmt_or_dash(mib, sizeof mib, "%.1f", side[i].mib);
+        buf_add(h, "<tr><td>");
+        html_text(h, buf_str(&c));
+        buf_add(h, "</td><td>");
+        html_text(h, buf_str(&w));
+        buf_add(h, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td>", ms, mib);
+        html_text(h, side[i].peer >= 0 ? R->peers[side[i].peer].source : "this report");
+        buf_add(h, "</td></tr>\n");
+        buf_free(&c);
+        buf_free(&w);
+    }
+    if (!n)
+        buf_add(h, "<tr><td>-</td><td>no row has a step time</td><td class=\"n\">-</td>"
+                   "<td class=\"n\">-</td><td>-</td></tr>\n");
+    buf_add(h, "</table>\n");
+    free(side);
+}
+
 static mb_status write_markdown(mb_ctx *ctx, const mb_report *R, const char *dir) {
     rp_buf m = {0};
     buf_add(&m, "# membench report\n\nFrom");
@@ -1799,11 +1839,10 @@ static mb_status write_markdown(mb_ctx *ctx, const mb_report *R, const char *dir
     buf_add(&m, " (%d rows, %d cells).\n\n", R->nrows, R->ncells);
     for (int i = 0; i < R->nfigs; i++) {
         const rp_fig *f = &R->figs[i];
-        buf_add(&m,
-                "![%s](%s.png)\n\n%s ([SVG](%s.svg), [data](%s.dat)%s, [gnuplot script](%s.gp))"
-                "\n\n",
-                f->name, f->name, f->caption, f->name, f->name,
-                f->frontier ? ", [frontier](pareto_frontier.dat)" : "", f->name);
+        buf_add(&m, "![%s](%s.png)\n\n", f->name, f->name);
+        md_text(&m, f->caption);
+        buf_add(&m, " ([SVG](%s.svg), [data](%s.dat)%s, [gnuplot script](%s.gp))\n\n", f->name,
+                f->name, f->frontier ? ", [frontier](pareto_frontier.dat)" : "", f->name);
     }
     md_peers(&m, R);
     buf_add(&m, "## Cells\n\n| cell | status | runs | peak MiB | predicted MiB | step ms median "
@@ -1895,8 +1934,9 @@ static mb_status write_html(mb_ctx *ctx, const mb_report *R, const char *dir) {
         if (f->frontier) buf_add(&h, "<a href=\"pareto_frontier.dat\">frontier</a> &middot; ");
         buf_add(&h, "<a href=\"%s.gp\">gnuplot script</a></figcaption>\n</figure>\n", f->name);
     }
+    html_peers(&h, R);
     buf_add(&h, "<h2>Cells</h2>\n<table>\n<tr><th>cell</th><th>status</th><th>runs</th>"
-                "<th>peak MiB</th><th>predicted MiB</th><th>step ms median [p10&ndash;p90]</th>"
+                "<th>peak MiB</th><th>predicted MiB</th><th>step ms median [p10" DASH "p90]</th>"
                 "<th>tokens/s</th><th>val loss</th></tr>\n");
     for (int c = 0; c < R->ncells; c++) {
         if (R->cells[c].kind == K_TRIAL) continue;
@@ -1913,11 +1953,17 @@ static mb_status write_html(mb_ctx *ctx, const mb_report *R, const char *dir) {
     }
     buf_add(&h, "</table>\n");
     int bad = n_not_ok(R), trials = n_trials(R);
-    if (trials)
-        buf_add(&h,
-                "<p>%d trial rows of searches are not in this table or the figures; each "
-                "search's answer is its max_batch_size row.</p>\n",
+    if (trials) {
+        rp_buf t = {0};
+        buf_add(&t,
+                "%d trial rows of searches are not in this table or the figures; each "
+                "search's answer is its max_batch_size row.",
                 trials);
+        buf_add(&h, "<p>");
+        html_text(&h, buf_str(&t));
+        buf_add(&h, "</p>\n");
+        buf_free(&t);
+    }
     buf_add(&h, "<h2>Not plotted: status not ok</h2>\n");
     if (!bad)
         buf_add(&h, "<p>Every row ended ok.</p>\n");
