@@ -1,5 +1,5 @@
-/* reports/report.h — `membench report`: figures (a data file and a gnuplot script kept per figure,
- * rendered to PNG and SVG by running gnuplot), report.md and index.html from results.csv files. */
+/* reports/report.h — `membench report`: figures (a data file and a gnuplot script kept per
+ * figure, rendered to PNG and SVG by gnuplot), report.md and index.html from results.csv files. */
 #ifndef MB_REPORT_H
 #define MB_REPORT_H
 
