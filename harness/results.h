@@ -1,5 +1,6 @@
 /* harness/results.h — results.csv (one row per cell), steps.csv (one row per step) and run.json.
- * Fixed header with schema_version; columns are only ever appended. Rows are flushed as written. */
+ * Fixed header with schema_version; columns are only ever appended. Rows are flushed as written.
+ * They are read back with reports/csvread.h and reports/csvtable.h. */
 #ifndef MB_RESULTS_H
 #define MB_RESULTS_H
 
@@ -74,12 +75,5 @@ typedef struct mb_step_row {
 } mb_step_row;
 mb_status mb_steps_open(mb_ctx *ctx, mb_results *r, const char *path);
 mb_status mb_steps_write(mb_ctx *ctx, mb_results *r, const mb_step_row *row);
-
-/* A generic RFC 4180 reader (libcsv): calls `row` once per record with its fields (NUL-terminated
- * copies, valid during the call) and the 1-based line where the record starts. A non-zero return
- * from `row` stops reading and is returned as MB_EINVAL. Malformed input: MB_EFORMAT, "FILE:LINE:
- * <libcsv's message>". */
-typedef int (*mb_csv_row_fn)(void *user, int line, int nfields, char **fields);
-mb_status mb_csv_read(mb_ctx *ctx, const char *path, mb_csv_row_fn row, void *user);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "../datasets/corpus.h"
 #include "../datasets/fashion.h"
+#include "../datasets/sha256.h"
 #include "../datasets/spam.h"
 
 #include <errno.h>
@@ -19,8 +20,7 @@
 
 #include "../engine/train.h"
 #include "json.h"
-#include "sha256.h"
-#include "table.h"
+#include "../reports/csvtable.h"
 
 #define UNSET INT64_MIN /* a measurement that does not apply: written as an empty field */
 

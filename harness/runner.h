@@ -6,7 +6,7 @@
 #include <signal.h>
 
 #include "../datasets/data.h"
-#include "table.h"
+#include "../reports/csvtable.h"
 #include "env.h"
 #include "plan.h"
 #include "progress.h"

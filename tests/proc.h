@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "../harness/table.h"
+#include "../reports/csvtable.h"
 
 /* The whole file as a NUL-terminated string; NULL when it cannot be read. */
 static inline char *slurp(const char *path) {

@@ -9,7 +9,8 @@
 
 #include "../engine/method.h"
 #include "../harness/results.h"
-#include "../harness/table.h"
+#include "../reports/csvread.h"
+#include "../reports/csvtable.h"
 #include "check.h"
 #include "proc.h"
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "../harness/results.h"
-#include "../harness/table.h"
+#include "../reports/csvtable.h"
 #include "check.h"
 #include "proc.h"
 

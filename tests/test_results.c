@@ -9,6 +9,7 @@
 #include "../engine/ctx.h"
 #include "../harness/json.h"
 #include "../harness/results.h"
+#include "../reports/csvread.h"
 #include "check.h"
 
 /* Records read back, deep-copied. */

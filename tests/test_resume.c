@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../harness/table.h"
+#include "../reports/csvtable.h"
 #include "check.h"
 #include "proc.h"
 

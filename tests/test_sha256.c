@@ -2,7 +2,7 @@
  * 55/56/63/64/65/119/120, values from Python's hashlib), and streaming in odd chunks = one shot. */
 #include <stdlib.h>
 
-#include "../harness/sha256.h"
+#include "../datasets/sha256.h"
 #include "check.h"
 
 static void hex(const uint8_t d[32], char out[65]) {

@@ -1,5 +1,5 @@
-/* harness/report.h — `membench report`: figures (a data file and a gnuplot script kept per figure,
- * rendered to PNG and SVG by running gnuplot), report.md and index.html from results.csv files. */
+/* reports/report.h — `membench report`: figures (a data file and a gnuplot script kept per
+ * figure, rendered to PNG and SVG by gnuplot), report.md and index.html from results.csv files. */
 #ifndef MB_REPORT_H
 #define MB_REPORT_H
 
@@ -13,7 +13,7 @@ typedef struct mb_report mb_report;
 mb_status mb_report_load(mb_ctx *ctx, const char *const *results, int nresults,
                          const char *const *steps, int nsteps, mb_report **out);
 
-/* Adds a peers file (harness/peers.h) to draw beside the rows: the figure "peers" and report.md's
+/* Adds a peers file (reports/peers.h) to draw beside the rows: the figure "peers" and report.md's
  * "Beside the peers" table. Errors are mb_peers_load's. */
 mb_status mb_report_peers(mb_ctx *ctx, mb_report *rep, const char *path);
 

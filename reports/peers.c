@@ -1,4 +1,4 @@
-/* harness/peers.c — the peers file: other tools' published step times and peaks, checked cell by
+/* reports/peers.c — the peers file: other tools' published step times and peaks, checked cell by
  * cell so that a typo is an error with its line, not a silently missing bar. */
 #include "peers.h"
 
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "table.h"
+#include "csvtable.h"
 
 static const char *const peer_cols[] = {"peer",      "model",   "batch_size", "seq_len",
                                         "precision", "step_ms", "peak_mib",   "source"};

@@ -1,7 +1,7 @@
-/* harness/table.h — a CSV file (results.csv, steps.csv) loaded whole into memory as strings, with
- * columns found by name: what report and compare read. */
-#ifndef MB_TABLE_H
-#define MB_TABLE_H
+/* reports/csvtable.h — a CSV file (results.csv, steps.csv) loaded whole into memory as strings,
+ * with columns found by name: what report, compare and --resume read. */
+#ifndef MB_CSVTABLE_H
+#define MB_CSVTABLE_H
 
 #include "../engine/ctx.h"
 

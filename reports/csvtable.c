@@ -1,11 +1,11 @@
-/* harness/table.c — CSV into memory through mb_csv_read (libcsv). */
-#include "table.h"
+/* reports/csvtable.c — a CSV file into memory through mb_csv_read (libcsv). */
+#include "csvtable.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "results.h"
+#include "csvread.h"
 
 typedef struct loader {
     mb_table *t;
@@ -15,7 +15,9 @@ typedef struct loader {
     char msg[MB_ERRMSG_MAX]; /* our own message, which mb_csv_read would overwrite */
 } loader;
 
-static char *dup_or_null(const char *s) { return strdup(s ? s : ""); }
+static char *dup_or_null(const char *s) {
+    return strdup(s ? s : "");
+}
 
 static int on_row(void *u, int line, int nf, char **f) {
     loader *L = u;
@@ -55,10 +57,12 @@ static int on_row(void *u, int line, int nf, char **f) {
 mb_status mb_table_load(mb_ctx *ctx, const char *path, mb_table *t) {
     memset(t, 0, sizeof *t);
     if (!(t->path = strdup(path))) return mb_error(ctx, MB_ENOMEM, "host allocation");
-    loader L = {t, ctx, 0, MB_OK, ""};
+    loader L = {.t = t, .ctx = ctx, .err = MB_OK};
     mb_status s = mb_csv_read(ctx, path, on_row, &L);
-    if (L.err == MB_ENOMEM) s = mb_error(ctx, MB_ENOMEM, "%s: out of memory", path);
-    else if (L.err != MB_OK) s = mb_error(ctx, L.err, "%s", L.msg);
+    if (L.err == MB_ENOMEM)
+        s = mb_error(ctx, MB_ENOMEM, "%s: out of memory", path);
+    else if (L.err != MB_OK)
+        s = mb_error(ctx, L.err, "%s", L.msg);
     if (s == MB_OK && !t->cols) s = mb_error(ctx, MB_EFORMAT, "%s:1: the file is empty", path);
     if (s != MB_OK) mb_table_free(t);
     return s;

@@ -1,4 +1,4 @@
-/* harness/peers.h — published figures of other tools (peers.csv), drawn beside membench's rows by
+/* reports/peers.h — published figures of other tools (peers.csv), drawn beside membench's rows by
  * `membench report --peers`: who, on what configuration, how fast, how much memory, and where from.
  */
 #ifndef MB_PEERS_H

@@ -1,4 +1,5 @@
-/* harness/sha256.h — SHA-256 (FIPS 180-4) for config hashes of resolved cells. */
+/* datasets/sha256.h — SHA-256 (FIPS 180-4): fetched files checked against the manifest, the token
+ * file's key, and (harness/) the config hashes of resolved cells. */
 #ifndef MB_SHA256_H
 #define MB_SHA256_H
 

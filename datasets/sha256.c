@@ -1,5 +1,5 @@
-/* harness/sha256.c — SHA-256 per FIPS 180-4 (sections 4.1.2, 4.2.2, 5.1.1, 6.2) for config
- * hashes: big-endian handled byte by byte, so no alignment or endianness assumptions. */
+/* datasets/sha256.c — SHA-256 per FIPS 180-4 (sections 4.1.2, 4.2.2, 5.1.1, 6.2) for data files
+ * and config hashes: big-endian handled byte by byte, so no alignment or endianness assumptions. */
 #include "sha256.h"
 
 #include <string.h>
@@ -16,7 +16,9 @@ static const uint32_t mb_sha256_k[64] = {
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 };
 
-static uint32_t rotr(uint32_t x, unsigned n) { return (x >> n) | (x << (32u - n)); }
+static uint32_t rotr(uint32_t x, unsigned n) {
+    return (x >> n) | (x << (32u - n));
+}
 
 /* One 512-bit block (FIPS 180-4 6.2.2). */
 static void compress(uint32_t h[8], const uint8_t blk[64]) {

@@ -1,0 +1,185 @@
+/* reports/figures.c — what the figures share: gnuplot quoting, data-file text, a script's head
+ * and tail, running gnuplot, and the list of figures in report order. */
+#include "figures.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A gnuplot single-quoted string: nothing is substituted inside one (double-quoted strings run
+ * `backquoted` shell commands), and '' is the only escape. Control characters become spaces. In
+ * explicit tic labels gnuplot reads the text as a format, so '%' is doubled there. */
+void mb_rp_gp_quote(mb_text *b, const char *s, int tic) {
+    mb_text_add(b, "'");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '\'')
+            mb_text_add(b, "''");
+        else if (*p == '%' && tic)
+            mb_text_add(b, "%%%%");
+        else if (*p < 0x20 || *p == 0x7f)
+            mb_text_add(b, " ");
+        else
+            mb_text_add(b, "%c", *p);
+    }
+    mb_text_add(b, "'");
+}
+
+void mb_rp_plain_text(mb_text *b, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        mb_text_add(b, "%c", *p < 0x20 || *p == 0x7f ? ' ' : *p);
+}
+
+static int on_path(const char *prog) {
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    while (1) {
+        size_t n = strcspn(path, ":");
+        char full[4200];
+        if (n)
+            snprintf(full, sizeof full, "%.*s/%s", (int)n, path, prog);
+        else
+            snprintf(full, sizeof full, "./%s", prog); /* an empty entry is the current folder */
+        struct stat st;
+        if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0) return 1;
+        if (!path[n]) return 0;
+        path += n + 1;
+    }
+}
+
+#define GNUPLOT_MISSING                                                                            \
+    "gnuplot is not on PATH; install it (Debian/Ubuntu: apt-get install gnuplot-nox) and run "     \
+    "again"
+
+/* `gnuplot NAME.gp` in `dir` (the script names its files relative to it, so a person can re-run
+ * it the same way); its stdout goes to our stderr, which keeps stdout for results. */
+static mb_status run_gnuplot(mb_ctx *ctx, const char *dir, const char *name) {
+    char script[128], prog[] = "gnuplot";
+    snprintf(script, sizeof script, "%s.gp", name);
+    char *argv[] = {prog, script, NULL};
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return mb_error(ctx, MB_EIO, "cannot start gnuplot: %s", strerror(errno));
+    if (pid == 0) {
+        if (chdir(dir) != 0) _exit(126);
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+        execvp(prog, argv);
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return mb_error(ctx, MB_EIO, "waiting for gnuplot: %s", strerror(errno));
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+        return mb_error(ctx, MB_ENOTFOUND, GNUPLOT_MISSING);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        if (WIFSIGNALED(st))
+            return mb_error(ctx, MB_EIO, "gnuplot %s was killed by signal %d (in %s)", script,
+                            WTERMSIG(st), dir);
+        return mb_error(ctx, MB_EIO,
+                        "gnuplot %s failed with exit status %d (in %s, where the script and its "
+                        "data are kept)",
+                        script, WEXITSTATUS(st), dir);
+    }
+    static const char *const ext[] = {"png", "svg"};
+    for (int i = 0; i < 2; i++) {
+        char path[4200];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext[i]);
+        if (stat(path, &sb) != 0 || sb.st_size == 0)
+            return mb_error(ctx, MB_EIO, "gnuplot %s wrote no %s.%s in %s", script, name, ext[i],
+                            dir);
+    }
+    return MB_OK;
+}
+
+void mb_rp_gp_begin(mb_text *g, const mb_report *R, const char *name, const char *what, int w,
+                    int h) {
+    mb_text_add(g, "# %s.gp - %s\n# Written by membench report from", name, what);
+    for (int i = 0; i < R->nres; i++) {
+        mb_text_add(g, " ");
+        mb_rp_plain_text(g, R->res[i].path);
+    }
+    mb_text_add(g,
+                ".\n# Edit it and re-run it here with: gnuplot %s.gp (writes %s.png and %s.svg)\n",
+                name, name, name);
+    /* noenhanced everywhere: in enhanced mode '_' and '^' set sub/superscripts and {} group,
+     * which mangles method names such as adam_w^2. */
+    mb_text_add(g,
+                "set encoding utf8\n"
+                "set datafile separator \"\\t\"\n"
+                "set datafile missing \"NaN\"\n"
+                "set terminal pngcairo size %d,%d font \"DejaVu Sans,10\" noenhanced\n"
+                "set termoption noenhanced\n"
+                "set output '%s.png'\n"
+                "set grid ytics lc rgb '#dddddd'\n"
+                "set border 3\nset tics nomirror\n",
+                w, h, name);
+}
+
+void mb_rp_gp_end(mb_text *g, const char *name, int w, int h) {
+    mb_text_add(g,
+                "\nset terminal svg size %d,%d font \"DejaVu Sans,10\" noenhanced\n"
+                "set termoption noenhanced\n"
+                "set output '%s.svg'\n"
+                "replot\n"
+                "unset output\n",
+                w, h, name);
+}
+
+mb_status mb_rp_draw(mb_ctx *ctx, mb_report *R, const char *dir, const char *name,
+                     const mb_text *dat, const mb_text *frontier, const mb_text *gp,
+                     const char *caption, ...) {
+    char file[128];
+    snprintf(file, sizeof file, "%s.dat", name);
+    MB_TRY(mb_text_write(ctx, dir, file, dat));
+    if (frontier) MB_TRY(mb_text_write(ctx, dir, "pareto_frontier.dat", frontier));
+    snprintf(file, sizeof file, "%s.gp", name);
+    MB_TRY(mb_text_write(ctx, dir, file, gp));
+    MB_TRY(run_gnuplot(ctx, dir, name));
+    if (R->nfigs == MB_RP_MAX_FIGS)
+        return mb_error(ctx, MB_EINVAL, "more than %d figures", MB_RP_MAX_FIGS);
+    mb_rp_fig *f = &R->figs[R->nfigs++];
+    f->name = name;
+    f->frontier = frontier != NULL;
+    va_list ap;
+    va_start(ap, caption);
+    vsnprintf(f->caption, sizeof f->caption, caption, ap);
+    va_end(ap);
+    return MB_OK;
+}
+
+void mb_rp_dat_label(mb_text *d, const char *label) {
+    mb_text_add(d, "\t");
+    mb_rp_plain_text(d, label);
+    mb_text_add(d, "\n");
+}
+
+void mb_rp_fmt_num(mb_text *b, double v) {
+    if (isfinite(v))
+        mb_text_add(b, "%.9g", v);
+    else
+        mb_text_add(b, "NaN");
+}
+
+mb_status mb_rp_gnuplot_check(mb_ctx *ctx) {
+    return on_path("gnuplot") ? MB_OK : mb_error(ctx, MB_ENOTFOUND, GNUPLOT_MISSING);
+}
+
+/* The figures in the order report.md and index.html show them. */
+static mb_status (*const figures[])(mb_ctx *, mb_report *, const char *) = {
+    mb_rp_fig_memory,  mb_rp_fig_time,     mb_rp_fig_pareto, mb_rp_fig_loss,
+    mb_rp_fig_quality, mb_rp_fig_maxbatch, mb_rp_fig_peers,
+};
+
+mb_status mb_rp_figures(mb_ctx *ctx, mb_report *R, const char *dir) {
+    R->nfigs = 0;
+    for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++) MB_TRY(figures[i](ctx, R, dir));
+    return MB_OK;
+}
