@@ -268,6 +268,14 @@ int main(int argc, char **argv) {
              build, MB_METHOD_ABI_VERSION + 1, MB_METHOD_ABI_VERSION);
     CHECK_STR(o.se, exp);
     drop(&o);
+    o = mb("run --plugin %s/libmb_old_abi.so %s/plug.yaml", build, tmp);
+    CHECK(o.rc == 2, "old abi rc %d", o.rc);
+    snprintf(exp, sizeof exp,
+             "membench run: plugin %s/libmb_old_abi.so was built for method ABI version %u, this "
+             "membench has version %u: rebuild it against this methods/method.h\n",
+             build, MB_METHOD_ABI_VERSION - 1, MB_METHOD_ABI_VERSION);
+    CHECK_STR(o.se, exp);
+    drop(&o);
 
     /* a suite naming a corpus that is not fetched: exit 2 and the exact command that fetches it */
     write_file("sotu.yaml", "suite: s\nmodels: [{name: m, preset: gpt-nano, vocab: 50257}]\n"
