@@ -62,3 +62,9 @@ uint64_t mb_rng_below(uint64_t seed, uint32_t stream, uint64_t index, uint64_t n
     uint64_t v = ((uint64_t)w[j] << 32) | w[j + 1];
     return mulhi64(v, n);
 }
+
+uint32_t mb_rng_stream(const char *name) {
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 16777619u;
+    return h | 0x80000000u;
+}

@@ -7,16 +7,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Stream numbers in use; a tensor's initialisation uses MB_RNG_STREAM_INIT + its parameter id. */
+/* The engine's numbered streams; a tensor's initialisation uses MB_RNG_STREAM_INIT + its parameter
+ * id. A method names its own streams (mb_rng_stream), which never meet these. */
 enum {
     MB_RNG_STREAM_DROPOUT = 2,
-    MB_RNG_STREAM_ZO = 3,
-    MB_RNG_STREAM_LISA = 4, /* LISA's layer draws */
-    MB_RNG_STREAM_MESA = 5, /* Mesa's stochastic rounding of saved activations */
     MB_RNG_STREAM_DATA = 0x10, /* + split (train 0, validation 1): batch starts */
     MB_RNG_STREAM_SYNTH = 0x100, /* synthetic data: 0x100 successor table, 0x101 the walk */
     MB_RNG_STREAM_INIT = 0x10000,
 };
+
+/* The stream called `name` ("<method>.<purpose>", e.g. "mesa.rounding"): the 32-bit FNV-1a hash
+ * of the name with its top bit set, so a named stream is stable across runs, builds and stacks,
+ * and lies above every numbered stream (those stay below 2^31: MB_RNG_STREAM_INIT + ids). */
+uint32_t mb_rng_stream(const char *name);
 
 /* The raw bijection: 10 rounds over ctr[4] with key[2] (Random123's philox4x32_R(10, ...)). */
 void mb_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);

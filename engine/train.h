@@ -38,8 +38,8 @@ typedef struct mb_train {
     uint64_t calls[MB_NSLOTS];
 } mb_train;
 
-/* Sets up a stack on a created model: checks one owner per slot, adds `adamw` (with its defaults)
- * when no method fills optimizer_step or train_step, allocates each method's state and calls init.
+/* Sets up a stack on a created model: checks the stack (mb_stack_check), adds `default_opt` (with
+ * its defaults) when no method fills optimizer_step or train_step, allocates each method's state and calls init.
  * `default_opt` may be NULL to forbid the implicit optimizer (tests). On failure everything set up
  * is released (fini is called for every method whose init ran). */
 mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_model *model, const mb_method *const *methods,
@@ -53,7 +53,7 @@ void mb_train_fini(mb_train *tr);
 mb_status mb_train_master(mb_train *tr, mb_param *p, mb_buf **out);
 
 /* An optimizer's per-parameter state: two buffers and an update count for each parameter id (what
- * adamw's m and v, adam-mini's m and v, and adafactor's row and col factors are kept in). */
+ * an Adam's m and v, or a factored optimizer's row and column factors, are kept in). */
 typedef struct mb_opt_state {
     mb_buf *a, *b;
     int *t;
@@ -70,7 +70,7 @@ mb_status mb_train_step(mb_train *tr, const int32_t *tokens, const int32_t *targ
                         double *loss);
 
 /* After the last training step, before the final evaluation: each method's finish slot in stack
- * order (LoRA merges its adapters into the weights). */
+ * order (an adapter merges its factors into the weights). */
 mb_status mb_train_finish(mb_train *tr);
 
 /* Mean loss of a lean forward (phase EVAL: each block's activations freed as the next one runs),

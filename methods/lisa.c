@@ -53,8 +53,8 @@ static void lisa_fini(void *priv, mb_train *tr) {
 void mb_lisa_draw(uint64_t seed, uint64_t d, int L, int k, int *perm, uint8_t *drawn) {
     for (int j = 0; j < L; j++) perm[j] = j, drawn[j] = 0;
     for (int j = 0; j < k; j++) {
-        int r = j + (int)mb_rng_below(seed, MB_RNG_STREAM_LISA, d * (uint64_t)L + (uint64_t)j,
-                                      (uint64_t)(L - j));
+        int r = j + (int)mb_rng_below(seed, mb_rng_stream("lisa.draw"),
+                                      d * (uint64_t)L + (uint64_t)j, (uint64_t)(L - j));
         int t = perm[j];
         perm[j] = perm[r];
         perm[r] = t;

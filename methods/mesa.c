@@ -147,7 +147,7 @@ static mb_status mesa_save(void *priv, mb_train *tr, int l, const mb_saved *w, m
     MB_TRY(mb_alloc(ctx, &s->codes[i], n, MB_MEM_ACTIVATIONS, "mesa.codes"));
     uint64_t first = ((uint64_t)tr->step * (uint64_t)s->L * (uint64_t)s->ns + i) << 32;
     ctx->be->q8_pack(ctx, s->codes[i].ptr, act->ptr, st, n, inner, g, tri, tr->seed,
-                     MB_RNG_STREAM_MESA, first);
+                     mb_rng_stream("mesa.rounding"), first);
     s->bytes[i] = act->bytes;
     s->tag[i] = act->tag;
     mb_free(ctx, act);

@@ -47,7 +47,7 @@ static mb_status move(mezo_state *s, mb_train *tr, double alpha, int update) {
         int decays = !mb_role_is_bias(p->role) && !mb_role_is_norm(p->role);
         double decay = update && decays ? 1.0 - s->lr * s->wd : 1.0;
         tr->ctx->be->zo_axpy(tr->ctx, p->w.ptr, master ? master->ptr : NULL, p->numel, tr->seed,
-                             MB_RNG_STREAM_ZO, off, alpha, decay);
+                             mb_rng_stream("mezo.z"), off, alpha, decay);
         off += p->numel;
     }
     return MB_OK;

@@ -1139,11 +1139,12 @@ static void t_q8(tcase *tc, const shape *s, int att) {
                   round ? " (range moved)" : "");
         uint64_t first = (uint64_t)(round + 3) << 32;
         tc->gb->q8_range(tc->gc, gst.ptr, gx.ptr, n, inner, G, tri, 0.9f, !round);
-        tc->gb->q8_pack(tc->gc, gq.ptr, gx.ptr, gst.ptr, n, inner, G, tri, 77, MB_RNG_STREAM_MESA,
-                        first);
+        tc->gb->q8_pack(tc->gc, gq.ptr, gx.ptr, gst.ptr, n, inner, G, tri, 77,
+                        mb_rng_stream("mesa.rounding"), first);
         tc->gb->q8_unpack(tc->gc, gy.ptr, gq.ptr, gst.ptr, n, inner, G, tri);
         fc.be->q8_range(&fc, fst, xf, n, inner, G, tri, 0.9f, !round);
-        fc.be->q8_pack(&fc, fq, xf, fst, n, inner, G, tri, 77, MB_RNG_STREAM_MESA, first);
+        fc.be->q8_pack(&fc, fq, xf, fst, n, inner, G, tri, 77, mb_rng_stream("mesa.rounding"),
+                       first);
         fc.be->q8_unpack(&fc, yf, fq, fst, n, inner, G, tri);
         for (size_t i = 0; i < n; i++) v[i] = yf[i];
         mb_dtype_from_f64(dt, yd, v, n); /* float to dtype, rounded to nearest as the GPU's */

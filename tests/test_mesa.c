@@ -93,7 +93,7 @@ static int roundtrip(codec *k, const layout *L, double *xs, double *xh, uint8_t 
     CHECK_OK(&k->ctx, mb_model_param_get(&k->ctx, &k->x, L->n, xs));
     be->q8_range(&k->ctx, k->st.ptr, k->x.ptr, L->n, L->inner, L->G, L->tri, 0.9f, first);
     be->q8_pack(&k->ctx, k->q.ptr, k->x.ptr, k->st.ptr, L->n, L->inner, L->G, L->tri, 99,
-                MB_RNG_STREAM_MESA, counter);
+                mb_rng_stream("mesa.rounding"), counter);
     be->q8_unpack(&k->ctx, k->xh.ptr, k->q.ptr, k->st.ptr, L->n, L->inner, L->G, L->tri);
     CHECK_OK(&k->ctx, mb_model_param_get(&k->ctx, &k->xh, L->n, xh));
     CHECK_OK(&k->ctx, be->to_host(&k->ctx, q, k->q.ptr, L->n));
@@ -164,7 +164,7 @@ static int check_codec(const mb_backend *be, int which) {
     double zmax = 0;
     for (int r = 0; r < R; r++) {
         be->q8_pack(&k.ctx, k.q.ptr, k.x.ptr, k.st.ptr, L->n, L->inner, G, L->tri, 99,
-                    MB_RNG_STREAM_MESA, (uint64_t)(r + 1) << 32);
+                    mb_rng_stream("mesa.rounding"), (uint64_t)(r + 1) << 32);
         be->q8_unpack(&k.ctx, k.xh.ptr, k.q.ptr, k.st.ptr, L->n, L->inner, G, L->tri);
         CHECK_OK(&k.ctx, mb_model_param_get(&k.ctx, &k.xh, L->n, xh));
         for (size_t i = 0; i < L->n; i++) sum[i] += xh[i];

@@ -33,11 +33,12 @@ static int check_quadratic(const mb_backend *be) {
     const uint64_t first = 12345; /* odd: the stream starts on a block's second normal */
     double f[2], exact = 0, fscale = 0;
     for (size_t j = 0; j < n; j++) {
-        exact += mb_rng_normal(7, MB_RNG_STREAM_ZO, first + j) * a[j] * th[j];
+        exact += mb_rng_normal(7, mb_rng_stream("mezo.z"), first + j) * a[j] * th[j];
         fscale += 0.5 * a[j] * th[j] * th[j];
     }
     for (int k = 0; k < 2; k++) {
-        be->zo_axpy(&ctx, p.ptr, NULL, n, 7, MB_RNG_STREAM_ZO, first, k ? -2 * eps : eps, 1.0);
+        be->zo_axpy(&ctx, p.ptr, NULL, n, 7, mb_rng_stream("mezo.z"), first, k ? -2 * eps : eps,
+                    1.0);
         CHECK_OK(&ctx, mb_model_param_get(&ctx, &p, n, h));
         f[k] = 0;
         for (size_t j = 0; j < n; j++) f[k] += 0.5 * a[j] * h[j] * h[j];
@@ -75,7 +76,8 @@ static int directional(mb_ctx *ctx, mb_model *m, const int32_t *x, const int32_t
         double *g = malloc(n * sizeof *g);
         MB_ASSERT(g);
         CHECK_OK(ctx, mb_model_grad_get(ctx, m, i, g));
-        for (size_t j = 0; j < n; j++) d += g[j] * mb_rng_normal(seed, MB_RNG_STREAM_ZO, off + j);
+        for (size_t j = 0; j < n; j++)
+            d += g[j] * mb_rng_normal(seed, mb_rng_stream("mezo.z"), off + j);
         off += n;
         free(g);
     }
@@ -124,14 +126,14 @@ static int mezo_once(double eps, double *g, double *off, double *exact) {
     double *w1 = weights(&ctx, &m);
     MB_ASSERT(w0 && w1);
     for (size_t j = 0; j < m.num_params; j++) {
-        double z = mb_rng_normal(11, MB_RNG_STREAM_ZO, j);
+        double z = mb_rng_normal(11, mb_rng_stream("mezo.z"), j);
         dz += (w1[j] - w0[j]) * z;
         zz += z * z;
     }
     *g = -dz / (lr * zz);
     *off = 0;
     for (size_t j = 0; j < m.num_params; j++) {
-        double want = w0[j] - lr * *g * mb_rng_normal(11, MB_RNG_STREAM_ZO, j);
+        double want = w0[j] - lr * *g * mb_rng_normal(11, mb_rng_stream("mezo.z"), j);
         *off = fmax(*off, fabs(w1[j] - want));
     }
     free(w0), free(w1);

@@ -62,5 +62,15 @@ int main(void) {
         CHECK(part[i] == 1.0 + 2.0 * mb_rng_normal(42, 7, 3 + (uint64_t)i), "offset fill %d", i);
         CHECK(part[i] == 1.0 + 2.0 * z[3 + i], "offset fill vs full fill %d", i);
     }
+
+    /* Named streams: FNV-1a of the name (the published test values of "a" and "foobar", 0xe40c292c
+     * and 0xbf9cf968) with the top bit set, above every numbered stream. */
+    CHECK(mb_rng_stream("a") == 0xe40c292cu, "stream 'a' = %#x", mb_rng_stream("a"));
+    CHECK(mb_rng_stream("foobar") == (0xbf9cf968u | 0x80000000u), "stream 'foobar' = %#x",
+          mb_rng_stream("foobar"));
+    CHECK(mb_rng_stream("") == (2166136261u | 0x80000000u), "stream '' = %#x", mb_rng_stream(""));
+    CHECK(mb_rng_stream("mezo.z") != mb_rng_stream("mesa.rounding") &&
+              mb_rng_stream("lisa.draw") >= 0x80000000u && MB_RNG_STREAM_INIT < 0x80000000u,
+          "named streams collide or overlap the numbered ones");
     CHECK_DONE();
 }

@@ -658,7 +658,7 @@ static mb_status backward_impl(mb_ctx *ctx, mb_model *m, bwd_scratch *s) {
     for (int l = L - 1; l >= lowest && l >= 0; l--)
         MB_TRY(block_backward(ctx, m, l, s, l > lowest || lowest == 0));
     if (lowest == 0) MB_TRY(need_grads(ctx, m, 0, 1));
-    if (lowest == 0 && (G(0) || G(1))) /* frozen embeddings (LoRA) need no pass */
+    if (lowest == 0 && (G(0) || G(1))) /* frozen embeddings (an adapter's base) need no pass */
         be->encoder_bwd(ctx, G(0), G(1), s->dres.ptr, a->tokens.ptr, a->B, a->T, C);
     MB_TRY(grad_ready(m, 0));
     if (lowest == 0) MB_TRY(grad_ready(m, 1));

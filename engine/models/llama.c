@@ -35,8 +35,9 @@ static mb_llama_acts *acts_of(const mb_model *m) {
 
 static const char *const preset_names[] = {"llama-nano", "llama-60m", "llama-130m",
                                            "llama-350m", "llama-1b",  NULL};
-/* GaLore's LLaMA shapes (configs/llama_*.json of jiaweizzhao/GaLore: seq_len 1024, the T5
- * tokenizer's 32,000 entries); llama-nano is the tests' (GQA 4 heads over 2). */
+/* The LLaMA shapes the low-rank pretraining papers train (their configs/llama_60m.json ..
+ * llama_1b.json: seq_len 1024, the T5 tokenizer's 32,000 entries); llama-nano is the tests' (GQA
+ * 4 heads over 2). */
 static const mb_model_config presets[] = {
     {.arch = MB_ARCH_LLAMA,
      .layers = 2,
@@ -97,7 +98,7 @@ static mb_status llama_check(mb_ctx *ctx, mb_model_config *c) {
         return mb_error(ctx, MB_EINVAL, "kv_heads %d must divide heads %d", c->kv_heads, c->heads);
     if (!c->d_ff)
         return mb_error(ctx, MB_EINVAL,
-                        "a LLaMA shape needs d_ff (the MLP's width; GaLore's llama-60m: 1376)");
+                        "a LLaMA shape needs d_ff (the MLP's width; llama-60m's is 1376)");
     if (c->tie == 0) c->tie = -1; /* LlamaConfig's tie_word_embeddings is false */
     if (c->rope_theta == 0) c->rope_theta = 10000.0;
     if (c->norm_eps == 0) c->norm_eps = 1e-6;

@@ -104,7 +104,8 @@ typedef struct mb_linear_call {
  * and k already rotated where the family uses rotary embeddings). Forward: out[B, T, NH hs];
  * backward: dqkv (qkv's shape, overwritten) from dout. `att` is the engine's [B, NH, T, T]
  * probability buffer, NULL when a method owns the attention site (it keeps what it needs between
- * the two calls itself, allocated through mb_alloc). keep = 0: a lean forward (evaluation, MeZO),
+ * the two calls itself, allocated through mb_alloc). keep = 0: a lean forward (evaluation, a
+ * forward-only training step),
  * no backward follows, keep nothing. */
 typedef struct mb_attn_call {
     int backward, layer, B, T, C, NH, KV;
@@ -247,7 +248,7 @@ typedef struct mb_model {
     int B, T;        /* their batch and sequence */
     int has_targets; /* made by a forward with targets (else the logits are kept) */
     int acts_lean;   /* made by a lean forward: nothing is kept for a backward */
-    /* A lean forward (evaluation, MeZO): no backward follows, so each block's inside and the
+    /* A lean forward (evaluation, forward-only training): no backward follows, so each block's inside and the
      * residual before it are freed as soon as the next block has read them. */
     int lean;
     const mb_model_hooks *hooks; /* NULL: plain forward/backward */
@@ -334,7 +335,7 @@ mb_status mb_model_need_grad(mb_ctx *ctx, mb_model *m, int id);
 void mb_model_free_grads(mb_ctx *ctx, mb_model *m);
 void mb_model_free_acts(mb_ctx *ctx, mb_model *m);
 void mb_model_destroy(mb_ctx *ctx, mb_model *m); /* safe on a zeroed or half-built model */
-/* Appends a parameter a method adds (LoRA's adapters): role MB_ROLE_ADAPTER, block `layer`, shape
+/* Appends a parameter a method adds (an adapter's factors): role MB_ROLE_ADAPTER, block `layer`, shape
  * rows x cols (cols 0: a vector), weights allocated (WEIGHTS, tagged with the name, not
  * initialised). *id gets its index. m->params may move: keep ids, not pointers. */
 mb_status mb_model_add_param(mb_ctx *ctx, mb_model *m, int layer, const char *name, size_t rows,
