@@ -60,9 +60,11 @@ int mb_method_has_slot(const mb_method *m, int s) {
     return 0;
 }
 
-/* Keeps state per parameter, sized when it is set up: it must see every parameter there is. */
-static int per_param_state(const mb_method *m) {
-    return mb_method_has_slot(m, MB_SLOT_OPTIMIZER_STEP) || m->grad_ready || m->train_step;
+/* Acts per parameter (keeps state sized when it is set up, or edits the plan's trainable mask and
+ * predicts from it): it must see every parameter there is, so an adapter's come first. */
+static int per_param(const mb_method *m) {
+    return mb_method_has_slot(m, MB_SLOT_OPTIMIZER_STEP) || m->grad_ready || m->train_step ||
+           m->begin_step;
 }
 
 mb_status mb_stack_check(mb_ctx *ctx, const mb_method *const *ms, int n) {
@@ -86,8 +88,15 @@ mb_status mb_stack_check(mb_ctx *ctx, const mb_method *const *ms, int n) {
     }
     for (int i = 0; i < n; i++) {
         if (!(ms[i]->flags & MB_METHOD_ADDS_PARAMS)) continue;
+        /* the model's backward reports its own parameters' gradients, not an adapter's */
+        for (int j = 0; j < n; j++)
+            if (ms[j]->grad_ready)
+                return mb_error(ctx, MB_EINVAL,
+                                "'%s' adds parameters whose gradients the model's backward does "
+                                "not report to grad_ready, so it does not stack with '%s'",
+                                ms[i]->name, ms[j]->name);
         for (int j = 0; j < i; j++)
-            if (per_param_state(ms[j]))
+            if (per_param(ms[j]))
                 return mb_error(ctx, MB_EINVAL,
                                 "'%s' adds parameters to the model, so it must come before '%s' "
                                 "in the stack (write [%s, %s])",

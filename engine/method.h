@@ -166,7 +166,8 @@ extern const mb_slot_kind mb_slot_kinds[MB_NSLOTS];
 int mb_method_has_slot(const mb_method *m, int s);
 /* What a stack may combine, in stack order: a REPLACE slot has at most one owner (MB_EINVAL with
  * "methods 'a' and 'b' both fill the X slot, which takes one owner"), a method appears once, and a
- * method that adds parameters comes before every method keeping per-parameter state. */
+ * method that adds parameters comes before every method acting per parameter (an optimizer,
+ * grad_ready, train_step, begin_step) and never stacks with one filling grad_ready. */
 mb_status mb_stack_check(mb_ctx *ctx, const mb_method *const *ms, int n);
 /* Fills vals[] with the declared defaults. */
 void mb_method_defaults(const mb_method *m, mb_pvalue *vals);

@@ -25,7 +25,8 @@ int mb_cmd_models(int argc, char **argv) {
            "heads", "kv_heads", "d_ff", "seq_len", "vocab", "parameters");
     const char *names[64];
     int n = mb_model_preset_names(names, 64);
-    for (int i = 0; i < n && i < 64; i++) {
+    if (n > 64) n = 64;
+    for (int i = 0; i < n; i++) {
         mb_model_config c;
         if (mb_model_preset(&ctx, names[i], &c) != MB_OK) continue;
         printf("%-10s %-5s %6d %7d %5d %8d %5d %7d %7d %15zu\n", names[i], mb_arch_name(c.arch),

@@ -561,6 +561,7 @@ static mb_status load_models(ld *L, const yaml_node_t *list) {
     mb_suite *s = L->s;
     const char *presets[64];
     int npresets = mb_model_preset_names(presets, 64);
+    if (npresets > 64) npresets = 64;
     MB_TRY(want_list(L, list, "models", "model"));
     int n = seq_len(list);
     if (!(s->models = calloc((size_t)n, sizeof *s->models))) return oom(L);
@@ -585,7 +586,7 @@ static mb_status load_models(ld *L, const yaml_node_t *list) {
         if ((pre = map_get(L, e, "preset"))) {
             snprintf(field, sizeof field, "%s.preset", what);
             MB_TRY(get_string(L, pre, field, &md->preset));
-            if (mb_model_preset(L->ctx, md->preset, &md->shape) != MB_OK) {
+            if (mb_model_preset_raw(L->ctx, md->preset, &md->shape) != MB_OK) {
                 const char *near = mb_nearest(md->preset, presets, npresets);
                 quote(md->preset, b, sizeof b);
                 if (near) return fail(L, pre, "unknown preset %s (did you mean '%s'?)", b, near);

@@ -76,8 +76,11 @@ static mb_status lisa_begin(void *priv, mb_train *tr, mb_step_plan *plan) {
         const mb_param *p = &m->params[i];
         if (p->layer >= 0) {
             plan->trainable[i] &= s->drawn[p->layer];
-        } else if (p->role == MB_ROLE_POS_EMBED && s->lowest > 0) {
-            plan->trainable[i] = 0; /* its gradient needs backward through block 0 */
+        } else if (s->lowest > 0 && (p->role == MB_ROLE_POS_EMBED ||
+                                     (p->role == MB_ROLE_EMBED && !p->tied_with))) {
+            /* their gradient needs backward through block 0 (a tied embedding's head side
+             * still trains) */
+            plan->trainable[i] = 0;
         }
     }
     plan->lowest_layer = s->lowest;
@@ -116,7 +119,9 @@ static void lisa_predict(const mb_pvalue *v, mb_predict *pr) {
         per[best] = 0;
     }
     free(per);
-    pr->bytes[MB_MEM_GRADS] = (int64_t)(pr->elem * (outside + block));
+    /* the smaller of this and what an earlier method bounded it by (gradients freed as ready) */
+    if ((int64_t)(pr->elem * (outside + block)) < pr->bytes[MB_MEM_GRADS])
+        pr->bytes[MB_MEM_GRADS] = (int64_t)(pr->elem * (outside + block));
 }
 
 const mb_method mb_method_lisa = {

@@ -64,8 +64,12 @@ static void lomo_predict(const mb_pvalue *v, mb_predict *pr) {
     if (!ev) return; /* the prediction then leaves grads as the engine set them */
     m->fam->grad_events(&m->cfg, ev);
     uint8_t *alive = calloc((size_t)m->nparams, 1);
+    if (!alive) {
+        free(ev);
+        return;
+    }
     size_t cur = 0, peak = 0;
-    for (int k = 0; k < n && alive; k++) {
+    for (int k = 0; k < n; k++) {
         const mb_param *p = &m->params[ev[k].id];
         if (pr->trainable && !pr->trainable[p->id]) continue;
         if (ev[k].ready && alive[p->id]) {
@@ -77,7 +81,9 @@ static void lomo_predict(const mb_pvalue *v, mb_predict *pr) {
     }
     free(alive);
     free(ev);
-    pr->bytes[MB_MEM_GRADS] = (int64_t)(pr->elem * peak);
+    /* the smaller of this and what an earlier method bounded it by (a layerwise method) */
+    if ((int64_t)(pr->elem * peak) < pr->bytes[MB_MEM_GRADS])
+        pr->bytes[MB_MEM_GRADS] = (int64_t)(pr->elem * peak);
 }
 
 const mb_method mb_method_lomo = {

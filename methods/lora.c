@@ -103,13 +103,15 @@ static mb_status lora_init(void *priv, mb_train *tr, const mb_pvalue *v) {
             *a = *b = -1;
             const mb_param *w = base_of(m, l, k);
             if (!(s->set >> k & 1) || !w) continue;
-            char name[64];
+            char name[96], base[64];
             size_t in = w->shape[1], out = w->shape[0];
-            /* peft's names, on the module that owns the weight: "h.0.attn.c_attn.lora_A.weight" */
+            /* peft's names, on the module that owns the weight: "h.0.attn.c_attn.lora_A.weight";
+             * w points into m->params, which adding a parameter may move: copy what is needed */
             int n = (int)(strlen(w->name) - strlen(".weight"));
-            snprintf(name, sizeof name, "%.*s.lora_A.weight", n, w->name);
+            snprintf(base, sizeof base, "%.*s", n, w->name);
+            snprintf(name, sizeof name, "%s.lora_A.weight", base);
             MB_TRY(mb_model_add_param(ctx, m, l, name, (size_t)s->rank, in, a));
-            snprintf(name, sizeof name, "%.*s.lora_B.weight", n, w->name);
+            snprintf(name, sizeof name, "%s.lora_B.weight", base);
             MB_TRY(mb_model_add_param(ctx, m, l, name, out, (size_t)s->rank, b));
             MB_TRY(init_adapter(tr, *a, *b, in));
         }
@@ -219,7 +221,7 @@ static void lora_predict(const mb_pvalue *v, mb_predict *pr) {
             adapters += r * (m->params[i].shape[0] + m->params[i].shape[1]);
     }
     for (int i = 0; i < m->nparams; i++) {
-        int t = trains(&m->params[i]);
+        int t = trains(&m->params[i]) && (!pr->trainable || pr->trainable[i]);
         if (pr->trainable) pr->trainable[i] = (uint8_t)t;
         if (t && m->params[i].role != MB_ROLE_ADAPTER) trained += m->params[i].numel;
     }

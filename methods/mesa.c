@@ -68,6 +68,15 @@ static mb_status mesa_init(void *priv, mb_train *tr, const mb_pvalue *v) {
                         "mesa: groups %d does not divide the model's %d heads (a range must "
                         "cover whole heads)",
                         s->G, cfg->heads);
+    for (int k = 0; k < s->ns; k++) {
+        const mb_saved *w = &s->sv[k];
+        size_t parts = (size_t)w->splits * (size_t)s->G;
+        if (coded(w) && w->kind != MB_SAVED_ATTN_PROBS && s->G > 0 && w->cols % parts)
+            return mb_error(ctx, MB_EINVAL,
+                            "mesa: groups %d do not split the model's %s (%zu channels in %d "
+                            "part%s) evenly; choose groups dividing it",
+                            s->G, w->name, w->cols, w->splits, w->splits > 1 ? "s" : "");
+    }
     for (int i = 0; i < tr->n; i++)
         if (tr->methods[i]->attention)
             return mb_error(ctx, MB_EUNSUPPORTED,
@@ -117,9 +126,11 @@ static void mesa_fini(void *priv, mb_train *tr) {
     free(s->seen);
 }
 
+/* Every block backward reaches; those under the lowest it reaches are left to whoever drops
+ * them (their codes would never be read). */
 static mb_act_mode mesa_policy(void *priv, mb_train *tr, int layer) {
-    (void)priv, (void)tr, (void)layer;
-    return MB_ACT_CUSTOM;
+    (void)priv;
+    return layer < tr->hooks.lowest_layer ? MB_ACT_KEEP : MB_ACT_CUSTOM;
 }
 
 /* Tensor k of block l's range slice (device). */

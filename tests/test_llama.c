@@ -248,7 +248,41 @@ static int roundtrip(void) {
     return 0;
 }
 
+/* A classifier (LlamaForSequenceClassification): a score head [K, C] and no lm_head; its gradient
+ * at the class positions only. */
+static int classifier(void) {
+    mb_ctx ctx;
+    mb_model m;
+    mb_model_config cfg;
+    CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f64));
+    CHECK_OK(&ctx, mb_model_preset(&ctx, "llama-nano", &cfg));
+    cfg.classes = 3;
+    CHECK_OK(&ctx, mb_model_create(&ctx, &cfg, &m));
+    CHECK_OK(&ctx, mb_model_init_weights(&ctx, &m, 5));
+    size_t C = (size_t)cfg.d_model, V = (size_t)cfg.vocab;
+    int heads = 0;
+    for (int i = 0; i < m.nparams; i++) heads += !strcmp(m.params[i].name, "lm_head.weight");
+    CHECK(heads == 0 && !strcmp(m.params[m.nbase - 1].name, "score.weight"),
+          "a classifier has score.weight last and no lm_head");
+    CHECK_EQ_U(m.num_params,
+               V * C + 2 * (2 * C + 2 * C * C + 2 * C * 32 + 3 * C * 176) + C + 3 * C);
+    int32_t x[B_ * T_], y[B_ * T_];
+    batch(x, y, B_ * T_, cfg.vocab, 8);
+    for (int i = 0; i < B_ * T_; i++) y[i] = i % T_ == T_ - 1 ? i / T_ + 1 : -1;
+    CHECK_OK(&ctx, mb_model_alloc_grads(&ctx, &m, NULL));
+    double loss;
+    CHECK_OK(&ctx, mb_model_forward(&ctx, &m, x, y, B_, T_, &loss));
+    CHECK_OK(&ctx, mb_model_backward(&ctx, &m));
+    CHECK(fabs(loss - log(3.0)) < 0.05, "classifier loss at init %.6f, ln 3 %.6f", loss, log(3.0));
+    printf("llama-nano classifier (3 classes): %d tensors, no lm_head, loss at init %.6f\n",
+           m.nbase, loss);
+    mb_model_destroy(&ctx, &m);
+    mb_ctx_fini(&ctx);
+    return 0;
+}
+
 int main(void) {
-    if (gradcheck(0) || gradcheck(1) || f32_vs_f64() || memory() || roundtrip()) return 1;
+    if (gradcheck(0) || gradcheck(1) || f32_vs_f64() || memory() || roundtrip() || classifier())
+        return 1;
     CHECK_DONE();
 }

@@ -163,6 +163,14 @@ int main(void) {
     CHECK(mb_stack_check(&ctx, bad3, 2) == MB_EINVAL, "two optimizers accepted");
     CHECK_STR(ctx.err, "methods 'sgd' and 'galore' both fill the optimizer_step slot, which takes "
                        "one owner");
+    const mb_method *bad4[2] = {mb_registry_find(&reg, "lora"), mb_registry_find(&reg, "lomo")};
+    CHECK(mb_stack_check(&ctx, bad4, 2) == MB_EINVAL, "[lora, lomo] accepted");
+    CHECK_STR(ctx.err, "'lora' adds parameters whose gradients the model's backward does not "
+                       "report to grad_ready, so it does not stack with 'lomo'");
+    const mb_method *bad5[2] = {mb_registry_find(&reg, "lisa"), mb_registry_find(&reg, "lora")};
+    CHECK(mb_stack_check(&ctx, bad5, 2) == MB_EINVAL, "[lisa, lora] accepted");
+    CHECK_STR(ctx.err, "'lora' adds parameters to the model, so it must come before 'lisa' in the "
+                       "stack (write [lora, lisa])");
     const mb_method *ok[3] = {mb_registry_find(&reg, "lora"), mb_registry_find(&reg, "lisa"),
                               mb_registry_find(&reg, "checkpointing")};
     CHECK(mb_stack_check(&ctx, ok, 3) == MB_OK, "[lora, lisa, checkpointing] refused: %s", ctx.err);

@@ -344,6 +344,29 @@ static int check_pipeline(mb_ctx *ctx, const mb_registry *reg) {
     return 0;
 }
 
+/* A preset with keys overridden: the derived fields follow the overridden shape (GPT's kv_heads and
+ * d_ff from heads and d_model), a LLaMA preset's kv_heads too unless given. */
+static int test_preset_overrides(mb_ctx *ctx, const mb_registry *reg) {
+    mb_suite s;
+    CHECK_OK(ctx, mb_suite_load_string(
+                      ctx, reg, "t.yaml",
+                      "suite: x\nmethods: [adamw]\nmodels:\n"
+                      "  - {name: a, preset: gpt2-124m, layers: 6, d_model: 384, heads: 6}\n"
+                      "  - {name: b, preset: llama-60m, heads: 16}\n"
+                      "  - {name: c, preset: llama-60m, heads: 16, kv_heads: 4}\n",
+                      &s));
+    const mb_model_config *a = &s.models[0].shape, *b = &s.models[1].shape,
+                          *c = &s.models[2].shape;
+    CHECK(a->arch == MB_ARCH_GPT && a->kv_heads == 6 && a->d_ff == 1536 && a->tie == 1,
+          "gpt2-124m at d 384, 6 heads: kv_heads %d, d_ff %d, tie %d", a->kv_heads, a->d_ff, a->tie);
+    CHECK(b->arch == MB_ARCH_LLAMA && b->heads == 16 && b->kv_heads == 16 && b->d_ff == 1376 &&
+              b->tie == -1,
+          "llama-60m with 16 heads: kv_heads %d, d_ff %d, tie %d", b->kv_heads, b->d_ff, b->tie);
+    CHECK(c->kv_heads == 4, "llama-60m with kv_heads 4: %d", c->kv_heads);
+    mb_suite_free(&s);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/suites";
     mb_ctx ctx;
@@ -354,6 +377,7 @@ int main(int argc, char **argv) {
     if (test_valid_file(&ctx, &reg, dir)) return 1;
     if (test_defaults(&ctx, &reg)) return 1;
     if (check_pipeline(&ctx, &reg)) return 1;
+    if (test_preset_overrides(&ctx, &reg)) return 1;
 
     /* files: missing, and indented with a tab */
     char path[1024], want[1200];

@@ -96,9 +96,11 @@ static mb_status llama_check(mb_ctx *ctx, mb_model_config *c) {
     if (!c->kv_heads) c->kv_heads = c->heads;
     if (c->kv_heads < 1 || c->heads % c->kv_heads)
         return mb_error(ctx, MB_EINVAL, "kv_heads %d must divide heads %d", c->kv_heads, c->heads);
-    if (!c->d_ff)
+    if (c->d_ff < 1)
         return mb_error(ctx, MB_EINVAL,
-                        "a LLaMA shape needs d_ff (the MLP's width; llama-60m's is 1376)");
+                        "a LLaMA shape needs d_ff >= 1 (the MLP's width; llama-60m's is 1376), got "
+                        "%d",
+                        c->d_ff);
     if (c->tie == 0) c->tie = -1; /* LlamaConfig's tie_word_embeddings is false */
     if (c->rope_theta == 0) c->rope_theta = 10000.0;
     if (c->norm_eps == 0) c->norm_eps = 1e-6;
@@ -112,15 +114,20 @@ static mb_status llama_check(mb_ctx *ctx, mb_model_config *c) {
 #define PER_LAYER 9
 enum { K_LN1, K_Q, K_K, K_V, K_O, K_LN2, K_GATE, K_UP, K_DOWN };
 
+/* An own LM head: a language model whose head is not tied (a classifier reads "score" instead). */
+static int own_head(const mb_model_config *c) {
+    return c->tie < 0 && c->classes == 0;
+}
+
 static size_t llama_num_params(const mb_model_config *c) {
     size_t C = c->d_model, L = c->layers, hs = C / (size_t)c->heads, KV = (size_t)c->kv_heads;
     size_t F = c->d_ff;
     size_t block = 2 * C + C * C + 2 * KV * hs * C + C * C + 3 * C * F;
-    return (size_t)c->vocab * C * (c->tie < 0 ? 2 : 1) + L * block + C + (size_t)c->classes * C;
+    return (size_t)c->vocab * C * (own_head(c) ? 2 : 1) + L * block + C + (size_t)c->classes * C;
 }
 
 static int llama_count(const mb_model_config *c) {
-    return 2 + c->layers * PER_LAYER + (c->tie < 0) + (c->classes > 0);
+    return 2 + c->layers * PER_LAYER + own_head(c) + (c->classes > 0);
 }
 
 static int pid(int l, int k) {
@@ -146,7 +153,7 @@ static void llama_describe(const mb_model_config *cfg, mb_param *ps) {
     size_t Q = (size_t)cfg->heads * hs, KVd = (size_t)cfg->kv_heads * hs;
     char n[64];
     describe(&ps[0], 0, -1, MB_ROLE_EMBED, cfg->vocab, C, "model.embed_tokens.weight");
-    if (cfg->tie > 0) ps[0].tied_with = "lm_head";
+    if (cfg->tie > 0 && cfg->classes == 0) ps[0].tied_with = "lm_head";
     static const char *const names[PER_LAYER] = {
         "input_layernorm.weight",  "self_attn.q_proj.weight", "self_attn.k_proj.weight",
         "self_attn.v_proj.weight", "self_attn.o_proj.weight", "post_attention_layernorm.weight",
@@ -167,7 +174,7 @@ static void llama_describe(const mb_model_config *cfg, mb_param *ps) {
         }
     int f = pid(cfg->layers, 0);
     describe(&ps[f], f, -1, MB_ROLE_NORM, C, 0, "model.norm.weight");
-    if (cfg->tie < 0) {
+    if (own_head(cfg)) {
         f++;
         describe(&ps[f], f, -1, MB_ROLE_HEAD, cfg->vocab, C, "lm_head.weight");
     }
@@ -703,7 +710,7 @@ static int add_ev(mb_grad_event *out, int n, int ready, int id) {
 static int llama_grad_events(const mb_model_config *c, mb_grad_event *out) {
     static const int order[PER_LAYER] = {K_DOWN, K_GATE, K_UP, K_LN2, K_O, K_Q, K_K, K_V, K_LN1};
     int n = 0, f = pid(c->layers, 0);
-    int H = c->classes > 0 ? f + 1 + (c->tie < 0) : c->tie < 0 ? f + 1 : 0;
+    int H = c->classes > 0 || own_head(c) ? f + 1 : 0;
     n = add_ev(out, n, 0, H);
     if (H) n = add_ev(out, n, 1, H);
     n = add_ev(out, n, 0, f);
@@ -723,7 +730,7 @@ static int llama_grad_events(const mb_model_config *c, mb_grad_event *out) {
 static int llama_ignorable(const mb_model *m, const char *name) {
     static const char suffix[] = ".self_attn.rotary_emb.inv_freq";
     size_t n = strlen(name), k = sizeof suffix - 1;
-    if (m->cfg.tie > 0 && !strcmp(name, "lm_head.weight")) return 1;
+    if (!own_head(&m->cfg) && !strcmp(name, "lm_head.weight")) return 1;
     return n > k && !strcmp(name + n - k, suffix);
 }
 

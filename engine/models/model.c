@@ -73,11 +73,16 @@ int mb_model_preset_names(const char **out, int n) {
 }
 
 mb_status mb_model_preset(mb_ctx *ctx, const char *name, mb_model_config *out) {
+    MB_TRY(mb_model_preset_raw(ctx, name, out));
+    return mb_model_config_check(ctx, out);
+}
+
+mb_status mb_model_preset_raw(mb_ctx *ctx, const char *name, mb_model_config *out) {
     for (int a = 0; a < MB_ARCH_N; a++)
         for (int i = 0; families[a]->preset_names[i]; i++)
             if (!strcmp(name, families[a]->preset_names[i])) {
                 *out = families[a]->presets[i];
-                return families[a]->check(ctx, out);
+                return MB_OK;
             }
     const char *names[64];
     int n = mb_model_preset_names(names, 64);

@@ -304,6 +304,9 @@ const char *mb_arch_name(mb_arch arch); /* "gpt", "llama" */
 /* Finds a preset by name over every family (gpt-nano, gpt2-124m, llama-60m, ...). Unknown:
  * MB_ENOTFOUND naming the valid ones. */
 mb_status mb_model_preset(mb_ctx *ctx, const char *name, mb_model_config *out);
+/* The same as written in the family's table, before its check fills the derived fields: what a
+ * suite overrides key by key (then checks with mb_model_config_check). */
+mb_status mb_model_preset_raw(mb_ctx *ctx, const char *name, mb_model_config *out);
 /* Every preset name over the families, in order; fills up to n, returns how many exist. */
 int mb_model_preset_names(const char **out, int n);
 /* Fills the family's defaults and checks the shape. */
