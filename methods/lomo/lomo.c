@@ -1,7 +1,7 @@
-/* methods/lomo.c — LOMO: plain SGD fused into backward. Gradients exist on demand, and each is
+/* methods/lomo/lomo.c — LOMO: plain SGD fused into backward. Gradients exist on demand, and each is
  * applied and freed the moment backward completes it, so the gradient peak is the tensors in
  * flight, not the model; there is no optimizer state. */
-#include "../engine/train.h"
+#include "../../engine/train.h"
 
 enum { P_LR, P_N };
 

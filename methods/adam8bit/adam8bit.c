@@ -1,10 +1,11 @@
-/* methods/adam8bit.c — 8-bit Adam as bitsandbytes' Adam8bit runs it: m and v of each tensor of at
- * least min_8bit_size elements kept as uint8 codes of the dynamic maps with one fp32 absmax per
- * block of 256 (the blockwise kernel), smaller tensors with fp32 m and v (its 32-bit path). */
+/* methods/adam8bit/adam8bit.c — 8-bit Adam as bitsandbytes' Adam8bit runs it: m and v of each
+ * tensor of at least min_8bit_size elements kept as uint8 codes of the dynamic maps with one fp32
+ * absmax per block of 256 (the blockwise kernel), smaller tensors with fp32 m and v (its 32-bit
+ * path). */
 #include <math.h>
 
-#include "../engine/dynmap.h"
-#include "../engine/train.h"
+#include "../../engine/dynmap.h"
+#include "../../engine/train.h"
 
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_MIN8, P_N };
 

@@ -1,10 +1,11 @@
-/* methods/adamw.c — AdamW with decoupled weight decay and bias correction, torch.optim.AdamW's
- * formulas (foreach=False); state m and v in the backend's state type (fp32 under bf16 mixed
- * precision, which also updates an fp32 master copy), allocated at first update. */
+/* methods/adamw/adamw.c — AdamW with decoupled weight decay and bias correction,
+ * torch.optim.AdamW's formulas (foreach=False); state m and v in the backend's state type (fp32
+ * under bf16 mixed precision, which also updates an fp32 master copy), allocated at first update.
+ */
 #include <math.h>
 #include <stdlib.h>
 
-#include "../engine/train.h"
+#include "../../engine/train.h"
 
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_N };
 

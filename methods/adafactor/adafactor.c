@@ -1,10 +1,10 @@
-/* methods/adafactor.c — Adafactor with PyTorch's formulas (torch.optim.Adafactor, the peer we
- * compare with): a factored second moment (row and column EMAs) for matrices, a full one for
- * vectors, no first moment, relative step size capped by lr, update clipping by RMS. */
+/* methods/adafactor/adafactor.c — Adafactor with PyTorch's formulas (torch.optim.Adafactor, the
+ * peer we compare with): a factored second moment (row and column EMAs) for matrices, a full one
+ * for vectors, no first moment, relative step size capped by lr, update clipping by RMS. */
 #include <float.h>
 #include <math.h>
 
-#include "../engine/train.h"
+#include "../../engine/train.h"
 
 enum { P_LR, P_DECAY, P_EPS1, P_EPS2, P_D, P_WD, P_N };
 

@@ -1,11 +1,12 @@
-/* methods/adam_mini.c — Adam-mini: Adam's first moment per element, one second moment per block of
- * parameters chosen by role as zyushun/Adam-mini (v1.1.1) partitions GPT-2: token-embedding rows,
- * query and key heads (the fused QKV split by rows), one row per output neuron of V, the attention
- * output and the MLP, a full v for biases, one per tensor for the rest. */
+/* methods/adam_mini/adam_mini.c — Adam-mini: Adam's first moment per element, one second moment per
+ * block of parameters chosen by role as zyushun/Adam-mini (v1.1.1) partitions GPT-2:
+ * token-embedding rows, query and key heads (the fused QKV split by rows), one row per output
+ * neuron of V, the attention output and the MLP, a full v for biases, one per tensor for the rest.
+ */
 #include <math.h>
 #include <string.h>
 
-#include "../engine/train.h"
+#include "../../engine/train.h"
 
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_N };
 

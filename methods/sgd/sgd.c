@@ -1,6 +1,6 @@
-/* methods/sgd.c — stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay,
- * torch.optim.SGD's formulas; the momentum buffer exists only when momentum > 0. */
-#include "../engine/train.h"
+/* methods/sgd/sgd.c — stochastic gradient descent with optional (Nesterov) momentum and L2 weight
+ * decay, torch.optim.SGD's formulas; the momentum buffer exists only when momentum > 0. */
+#include "../../engine/train.h"
 
 enum { P_LR, P_MOMENTUM, P_DAMPENING, P_WD, P_NESTEROV, P_N };
 

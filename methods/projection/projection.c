@@ -1,6 +1,6 @@
-/* methods/projection.c — the shared half of GaLore and APOLLO (see projection.h): selection,
- * shapes, state, the projected gradient and its Adam direction, Hugging Face AdamW for the other
- * tensors. */
+/* methods/projection/projection.c — the shared half of GaLore and APOLLO (see projection.h):
+ * selection, shapes, state, the projected gradient and its Adam direction, Hugging Face AdamW for
+ * the other tensors. */
 #include "projection.h"
 
 #include <math.h>
