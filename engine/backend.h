@@ -40,12 +40,24 @@ typedef struct mb_adamw_tensor {
     double bc1, bc2;
 } mb_adamw_tensor;
 
+/* The built-in tables, for what is kept per backend outside this table: a method's own kernels are
+ * its array of tables indexed by the id (methods/<name>/<name>_kernels.h). */
+typedef enum mb_backend_id {
+    MB_BE_CPU_F32,
+    MB_BE_CPU_F64,
+    MB_BE_CUDA_F32,
+    MB_BE_CUDA_TF32,
+    MB_BE_CUDA_BF16,
+    MB_BE_N
+} mb_backend_id;
+
 /* Every kernel takes the context first (CUDA: its stream, handles and workspace) and is
  * asynchronous on a GPU: errors are kept in the context and come back from the next call that
  * returns a status (sync, to_host). Shapes: N = B*T rows; C channels; OC output channels; V vocab.
  * "+=" marks outputs that accumulate; everything else is overwritten. */
 typedef struct mb_backend {
     const char *name; /* "cpu-f32", "cuda-bf16" */
+    mb_backend_id id; /* which of the built-in tables this is */
     mb_dtype dtype;   /* weights, activations, gradients */
     mb_dtype sdtype; /* LayerNorm mean/rstd, per-position losses, optimizer state, master weights */
     int logits_align; /* rows of the [N, V] logits are V rounded up to this many elements apart
