@@ -30,16 +30,6 @@ typedef struct mb_dev_info {
     char name[128], uuid[64], driver[32], runtime[32], blas[32];
 } mb_dev_info;
 
-/* One tensor of a multi-tensor AdamW update (adamw_many): buffers as adamw's, with this tensor's
- * own bias corrections (parameters may have taken different numbers of updates). */
-typedef struct mb_adamw_tensor {
-    void *p;
-    const void *g;
-    void *m, *v, *master;
-    size_t n;
-    double bc1, bc2;
-} mb_adamw_tensor;
-
 /* The built-in tables, for what is kept per backend outside this table: a method's own kernels are
  * its array of tables indexed by the id (methods/<name>/<name>_kernels.h). */
 typedef enum mb_backend_id {
@@ -132,11 +122,6 @@ typedef struct mb_backend {
      * unless dtype != sdtype; then the update runs on master and p gets master rounded. --- */
     /* Copies n elements of src (dtype) into dst (sdtype): master weights from the weights. */
     void (*widen)(struct mb_ctx *ctx, void *dst, const void *src, size_t n);
-    /* AdamW as torch.optim.AdamW (foreach=False) computes it: p *= 1 - lr*wd; m = lerp(m, g, 1-b1);
-     * v = b2*v + (1-b2)*g*g; p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps), bc_i = 1 - b_i^t. */
-    void (*adamw)(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v, void *master,
-                  size_t n, double lr, double beta1, double beta2, double eps, double wd,
-                  double bc1, double bc2);
     /* SGD as torch.optim.SGD: d = g + wd*p; with momentum, buf = d on the first step, else
      * buf = momentum*buf + (1-dampening)*d; d = nesterov ? d + momentum*buf : buf; p -= lr*d.
      * buf may be NULL when momentum == 0. */
@@ -268,7 +253,7 @@ typedef struct mb_backend {
     /* 1 when head size hs has a kernel; NULL: every size does. */
     int (*flash_head_ok)(int hs);
 
-    /* --- fused linear layers and optimizer (NULL: the engine runs the unfused kernels above).
+    /* --- fused linear layers (NULL: the engine runs the unfused kernels above).
      * Each computes what its unfused sequence computes; a GPU may round once where the sequence
      * rounds twice. --- */
     /* out[N,OC] = inp . w^T + b + res (matmul_fwd then residual_fwd; b may be NULL; res[N,OC] is
@@ -282,9 +267,6 @@ typedef struct mb_backend {
      * dinp is not NULL */
     void (*matmul_bwd_dgelu)(struct mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
                              const void *inp, const void *w, const void *pre, int N, int C, int OC);
-    /* adamw on each of n tensors, as n calls of adamw would (the same arithmetic per element) */
-    void (*adamw_many)(struct mb_ctx *ctx, const mb_adamw_tensor *t, int n, double lr, double beta1,
-                       double beta2, double eps, double wd);
 } mb_backend;
 
 /* The unfused sequences each fused slot stands for, through ctx's own table (engine/fused.c): what
@@ -295,8 +277,6 @@ void mb_seq_matmul_fwd_gelu(struct mb_ctx *ctx, void *out, void *pre, const void
                             const void *w, const void *b, int N, int C, int OC);
 void mb_seq_matmul_bwd_dgelu(struct mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
                              const void *inp, const void *w, const void *pre, int N, int C, int OC);
-void mb_seq_adamw_many(struct mb_ctx *ctx, const mb_adamw_tensor *t, int n, double lr, double beta1,
-                       double beta2, double eps, double wd);
 
 #define MB_ADAM8_BLOCK 256 /* elements per absmax in adam8bit (bitsandbytes' BLOCKSIZE_2STATE) */
 

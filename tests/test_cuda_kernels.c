@@ -10,6 +10,7 @@
 #include "../engine/dynmap.h"
 #include "../engine/q8.h"
 #include "../engine/rng.h"
+#include "../methods/adamw/adamw_kernels.h"
 #include "check.h"
 #include "planted.h"
 
@@ -859,8 +860,10 @@ static void t_adamw(tcase *tc, size_t n) {
     double lr = 0.05, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
     double bc1 = 1 - pow(b1, 5), bc2 = 1 - pow(b2, 5);
     set_label(tc, "adamw n=%zu%s", n, gmaster ? " +master" : "");
-    tc->gb->adamw(tc->gc, G(p), G(g), G(m), G(v), gmaster, n, lr, b1, b2, eps, wd, bc1, bc2);
-    tc->cb->adamw(tc->cc, R(p), R(g), R(m), R(v), NULL, n, lr, b1, b2, eps, wd, bc1, bc2);
+    mb_adamw_kernels_of(tc->gb)->adamw(tc->gc, G(p), G(g), G(m), G(v), gmaster, n, lr, b1, b2, eps,
+                                       wd, bc1, bc2);
+    mb_adamw_kernels_of(tc->cb)->adamw(tc->cc, R(p), R(g), R(m), R(v), NULL, n, lr, b1, b2, eps, wd,
+                                       bc1, bc2);
     expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
     expect_close(tc, "m", &m, tol(tc, TOL_STATE));
     expect_close(tc, "v", &v, tol(tc, TOL_STATE));
@@ -874,6 +877,7 @@ static void t_adamw(tcase *tc, size_t n) {
 static void t_adamw_many(tcase *tc, int k) {
     enum { P, GR, M, V, MS, NB };
     const mb_backend *be = tc->gb;
+    const mb_adamw_kernels *ak = mb_adamw_kernels_of(be);
     mb_ctx *ctx = tc->gc;
     int mixed = be->dtype != be->sdtype;
     double lr = 0.05, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
@@ -906,11 +910,11 @@ static void t_adamw_many(tcase *tc, int k) {
             a[P].ptr, a[GR].ptr,          a[M].ptr,          a[V].ptr, mixed ? a[MS].ptr : NULL,
             n,        1 - pow(b1, steps), 1 - pow(b2, steps)};
         mb_buf *c = a + NB;
-        be->adamw(ctx, c[P].ptr, c[GR].ptr, c[M].ptr, c[V].ptr, mixed ? c[MS].ptr : NULL, n, lr, b1,
+        ak->adamw(ctx, c[P].ptr, c[GR].ptr, c[M].ptr, c[V].ptr, mixed ? c[MS].ptr : NULL, n, lr, b1,
                   b2, eps, wd, t[i].bc1, t[i].bc2);
     }
     set_label(tc, "adamw_many k=%d (%zu elements)%s", k, total, mixed ? " +master" : "");
-    be->adamw_many(ctx, t, k, lr, b1, b2, eps, wd);
+    ak->adamw_many(ctx, t, k, lr, b1, b2, eps, wd);
     size_t diff = 0, bytes = 0;
     for (int i = 0; i < k; i++)
         for (int q = 0; q < NB; q++) {

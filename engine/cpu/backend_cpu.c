@@ -9,8 +9,7 @@
 #include "../dynmap.h"
 #include "../philox.h"
 #include "../q8.h"
-
-#define MB_UNUSED __attribute__((unused))
+#include "real.h"
 
 /* LAPACK's SVD (Fortran calling convention: every argument by pointer, then the lengths of the two
  * CHARACTER arguments). */
@@ -45,12 +44,6 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 
 #define REAL float
 #define SFX(name) name##_f32
-#define sqrt_f32 sqrtf
-#define exp_f32 expf
-#define log_f32 logf
-#define tanh_f32 tanhf
-#define fmax_f32 fmaxf
-#define fabs_f32 fabsf
 #define GESVD sgesvd_
 #include "kernels_impl.h"
 #include "kernels_proj.h"
@@ -64,12 +57,6 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 
 #define REAL double
 #define SFX(name) name##_f64
-#define sqrt_f64 sqrt
-#define exp_f64 exp
-#define log_f64 log
-#define tanh_f64 tanh
-#define fmax_f64 fmax
-#define fabs_f64 fabs
 #define GESVD dgesvd_
 #include "kernels_impl.h"
 #include "kernels_proj.h"
@@ -94,17 +81,16 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .gelu_fwd = gelu_fwd_##sfx, .gelu_bwd = gelu_bwd_##sfx,                                    \
         .residual_fwd = residual_fwd_##sfx, .crossentropy_fwd = crossentropy_fwd_##sfx,            \
         .crossentropy_bwd = crossentropy_bwd_##sfx,                                                \
-        .crossentropy_fused = crossentropy_fused_##sfx, .widen = widen_##sfx,                      \
-        .adamw = adamw_##sfx, .sgd = sgd_##sfx, .adafactor = adafactor_##sfx,                      \
-        .adam_mini = adam_mini_##sfx, .adam8bit = adam8bit_##sfx, .gemm_s = gemm_s_##sfx,          \
-        .svd_top = svd_top_##sfx, .adam_dir = adam_dir_##sfx, .axpy_decay = axpy_decay_##sfx,      \
-        .apollo_update = apollo_update_##sfx, .gemm = gemm_s_##sfx,                                \
-        .cce_lse_chunk = cce_lse_chunk_##sfx, .cce_lse_end = cce_lse_end_##sfx,                    \
-        .cce_grad_chunk = cce_grad_chunk_##sfx, .zo_axpy = zo_axpy_##sfx,                          \
-        .q8_range = q8_range_##sfx, .q8_pack = q8_pack_##sfx, .q8_unpack = q8_unpack_##sfx,        \
-        .flash_fwd = flash_fwd_##sfx, .flash_bwd = flash_bwd_##sfx, .flash_head_ok = NULL,         \
-        .matmul_fwd_res = mb_seq_matmul_fwd_res, .matmul_fwd_gelu = mb_seq_matmul_fwd_gelu,        \
-        .matmul_bwd_dgelu = mb_seq_matmul_bwd_dgelu, .adamw_many = mb_seq_adamw_many,              \
+        .crossentropy_fused = crossentropy_fused_##sfx, .widen = widen_##sfx, .sgd = sgd_##sfx,    \
+        .adafactor = adafactor_##sfx, .adam_mini = adam_mini_##sfx, .adam8bit = adam8bit_##sfx,    \
+        .gemm_s = gemm_s_##sfx, .svd_top = svd_top_##sfx, .adam_dir = adam_dir_##sfx,              \
+        .axpy_decay = axpy_decay_##sfx, .apollo_update = apollo_update_##sfx,                      \
+        .gemm = gemm_s_##sfx, .cce_lse_chunk = cce_lse_chunk_##sfx,                                \
+        .cce_lse_end = cce_lse_end_##sfx, .cce_grad_chunk = cce_grad_chunk_##sfx,                  \
+        .zo_axpy = zo_axpy_##sfx, .q8_range = q8_range_##sfx, .q8_pack = q8_pack_##sfx,            \
+        .q8_unpack = q8_unpack_##sfx, .flash_fwd = flash_fwd_##sfx, .flash_bwd = flash_bwd_##sfx,  \
+        .flash_head_ok = NULL, .matmul_fwd_res = mb_seq_matmul_fwd_res,                            \
+        .matmul_fwd_gelu = mb_seq_matmul_fwd_gelu, .matmul_bwd_dgelu = mb_seq_matmul_bwd_dgelu,    \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32, MB_BE_CPU_F32);

@@ -1,26 +1,11 @@
 /* engine/cpu/kernels_impl.h — the CPU GPT kernels, written once and compiled for two element types.
- * Included by backend_cpu.c with REAL (float | double) and SFX(name) defined. Every reduction runs in a
- * fixed order whatever the thread count, so results are bit-identical run to run. */
+ * Included by backend_cpu.c with REAL (float | double) and SFX(name) defined. Every reduction runs
+ * in a fixed order whatever the thread count, so results are bit-identical run to run. */
 
-#ifndef MB_PAR_MIN_WORK
-/* Below this many multiply-adds a loop runs on one thread: forking costs more than it saves, and on a
- * loaded 2-core machine a spinning team can stall for milliseconds. */
-#define MB_PAR_MIN_WORK 32768
-#endif
+#include "real.h" /* SFX(dot), MB_PAR_MIN_WORK */
 
-/* Dot product with 8 independent partial sums (vectorizable, fixed order). */
-static REAL SFX(dot)(const REAL *a, const REAL *b, int n) {
-    REAL s[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
-    REAL r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    for (; i < n; i++) r += a[i] * b[i];
-    return r;
-}
-
-static void SFX(encoder_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const int32_t *tok, const void *wte_, const void *wpe_,
-                             int B, int T, int C) {
+static void SFX(encoder_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const int32_t *tok,
+                             const void *wte_, const void *wpe_, int B, int T, int C) {
     REAL *out = out_;
     const REAL *wte = wte_, *wpe = wpe_;
 #pragma omp parallel for if ((size_t)B * T * C >= MB_PAR_MIN_WORK)
@@ -32,8 +17,8 @@ static void SFX(encoder_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const int
     }
 }
 
-static void SFX(encoder_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dwte_, void *dwpe_, const void *dout_, const int32_t *tok,
-                             int B, int T, int C) {
+static void SFX(encoder_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dwte_, void *dwpe_,
+                             const void *dout_, const int32_t *tok, int B, int T, int C) {
     REAL *dwte = dwte_, *dwpe = dwpe_;
     const REAL *dout = dout_;
     /* Channels are split across threads so repeated tokens never race; order per entry is bt. */
@@ -47,8 +32,8 @@ static void SFX(encoder_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dwte_, void *dw
     }
 }
 
-static void SFX(layernorm_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *mean_, void *rstd_, const void *inp_,
-                               const void *w_, const void *b_, int N, int C) {
+static void SFX(layernorm_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *mean_, void *rstd_,
+                               const void *inp_, const void *w_, const void *b_, int N, int C) {
     REAL *out = out_, *mean = mean_, *rstd = rstd_;
     const REAL *inp = inp_, *w = w_, *b = b_;
 #pragma omp parallel for if ((size_t)N * C >= MB_PAR_MIN_WORK)
@@ -68,9 +53,9 @@ static void SFX(layernorm_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *m
     }
 }
 
-static void SFX(layernorm_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_, void *db_, const void *dout_,
-                               const void *inp_, const void *w_, const void *mean_,
-                               const void *rstd_, int N, int C) {
+static void SFX(layernorm_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_, void *db_,
+                               const void *dout_, const void *inp_, const void *w_,
+                               const void *mean_, const void *rstd_, int N, int C) {
     REAL *dinp = dinp_, *dw = dw_, *db = db_;
     const REAL *dout = dout_, *inp = inp_, *w = w_, *mean = mean_, *rstd = rstd_;
     if (dinp) {
@@ -108,8 +93,8 @@ static void SFX(layernorm_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *
     }
 }
 
-static void SFX(matmul_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void *inp_, const void *w_, const void *b_, int N,
-                            int C, int OC, int ldo) {
+static void SFX(matmul_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void *inp_,
+                            const void *w_, const void *b_, int N, int C, int OC, int ldo) {
     REAL *out = out_;
     const REAL *inp = inp_, *w = w_, *b = b_;
 #pragma omp parallel for collapse(2) if ((size_t)N * C * OC >= MB_PAR_MIN_WORK)
@@ -121,8 +106,9 @@ static void SFX(matmul_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void
     }
 }
 
-static void SFX(matmul_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_, void *db_, const void *dout_, const void *inp_,
-                            const void *w_, int N, int C, int OC, int ldo) {
+static void SFX(matmul_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_, void *db_,
+                            const void *dout_, const void *inp_, const void *w_, int N, int C,
+                            int OC, int ldo) {
     REAL *dinp = dinp_, *dw = dw_, *db = db_;
     const REAL *dout = dout_, *inp = inp_, *w = w_;
     if (dinp) {
@@ -155,8 +141,8 @@ static void SFX(matmul_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_
     }
 }
 
-static void SFX(attention_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *att_, const void *qkv_, int B, int T, int C,
-                               int NH) {
+static void SFX(attention_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *att_,
+                               const void *qkv_, int B, int T, int C, int NH) {
     REAL *out = out_, *att = att_;
     const REAL *qkv = qkv_;
     int hs = C / NH, C3 = 3 * C;
@@ -192,8 +178,9 @@ static void SFX(attention_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *a
     }
 }
 
-static void SFX(attention_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dqkv_, void *scratch_, const void *dout_, const void *qkv_,
-                               void *att_, int B, int T, int C, int NH) {
+static void SFX(attention_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dqkv_, void *scratch_,
+                               const void *dout_, const void *qkv_, void *att_, int B, int T, int C,
+                               int NH) {
     REAL *dqkv = dqkv_, *scratch = scratch_;
     const REAL *dout = dout_, *qkv = qkv_, *att = att_;
     int hs = C / NH, C3 = 3 * C;
@@ -249,7 +236,8 @@ static void SFX(gelu_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void *
     }
 }
 
-static void SFX(gelu_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, const void *inp_, const void *dout_, size_t n) {
+static void SFX(gelu_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, const void *inp_,
+                          const void *dout_, size_t n) {
     REAL *dinp = dinp_;
     const REAL *x = inp_, *dout = dout_;
 #pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
@@ -264,15 +252,16 @@ static void SFX(gelu_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, const void 
 }
 #undef SFX_GELU_K
 
-static void SFX(residual_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void *a_, const void *b_, size_t n) {
+static void SFX(residual_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void *a_,
+                              const void *b_, size_t n) {
     REAL *out = out_;
     const REAL *a = a_, *b = b_;
 #pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-static void SFX(crossentropy_fwd)(struct mb_ctx *ctx MB_UNUSED, void *losses_, void *logits_, const int32_t *targets, int N,
-                                  int V, int ld) {
+static void SFX(crossentropy_fwd)(struct mb_ctx *ctx MB_UNUSED, void *losses_, void *logits_,
+                                  const int32_t *targets, int N, int V, int ld) {
     REAL *losses = losses_, *logits = logits_;
 #pragma omp parallel for if ((size_t)N * V >= MB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
@@ -289,8 +278,8 @@ static void SFX(crossentropy_fwd)(struct mb_ctx *ctx MB_UNUSED, void *losses_, v
     }
 }
 
-static void SFX(crossentropy_bwd)(struct mb_ctx *ctx MB_UNUSED, void *probs_, const int32_t *targets, int N, int V,
-                                  int ld, double scale) {
+static void SFX(crossentropy_bwd)(struct mb_ctx *ctx MB_UNUSED, void *probs_,
+                                  const int32_t *targets, int N, int V, int ld, double scale) {
     REAL *probs = probs_;
     REAL s = (REAL)scale;
 #pragma omp parallel for if ((size_t)N * V >= MB_PAR_MIN_WORK)
@@ -310,23 +299,6 @@ static void SFX(crossentropy_fused)(struct mb_ctx *ctx, void *losses, void *logi
                                     const int32_t *targets, int N, int V, int ld, double scale) {
     SFX(crossentropy_fwd)(ctx, losses, logits, targets, N, V, ld);
     SFX(crossentropy_bwd)(ctx, logits, targets, N, V, ld, scale);
-}
-
-static void SFX(adamw)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *m_, void *v_, void *master MB_UNUSED,
-                       size_t n, double lr,
-                       double beta1, double beta2, double eps, double wd, double bc1, double bc2) {
-    REAL *p = p_, *m = m_, *v = v_;
-    const REAL *g = g_;
-    REAL decay = (REAL)(1.0 - lr * wd), w1 = (REAL)(1.0 - beta1), b2 = (REAL)beta2,
-         w2 = (REAL)(1.0 - beta2), step = (REAL)(lr / bc1), bc2s = (REAL)sqrt(bc2), e = (REAL)eps;
-#pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
-    for (size_t i = 0; i < n; i++) {
-        p[i] *= decay;
-        m[i] += w1 * (g[i] - m[i]);
-        v[i] = v[i] * b2 + w2 * g[i] * g[i];
-        REAL denom = SFX(sqrt)(v[i]) / bc2s + e;
-        p[i] -= step * (m[i] / denom);
-    }
 }
 
 static void SFX(adafactor)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *row_,
@@ -376,9 +348,10 @@ static void SFX(adafactor)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g
     }
 }
 
-static void SFX(adam_mini)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *m_, void *v_,
-                           void *master MB_UNUSED, size_t n, size_t block, double lr, double beta1,
-                           double beta2, double eps, double wd, double bc1, double bc2) {
+static void SFX(adam_mini)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *m_,
+                           void *v_, void *master MB_UNUSED, size_t n, size_t block, double lr,
+                           double beta1, double beta2, double eps, double wd, double bc1,
+                           double bc2) {
     REAL *p = p_, *m = m_, *v = v_;
     const REAL *g = g_;
     REAL decay = (REAL)(1.0 - lr * wd), w1 = (REAL)(1.0 - beta1), step = (REAL)(lr / bc1),
@@ -461,9 +434,9 @@ static void SFX(adam8bit)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_
     }
 }
 
-static void SFX(sgd)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *buf_, void *master MB_UNUSED,
-                     size_t n, double lr, double momentum,
-                     double dampening, double wd, int nesterov, int first) {
+static void SFX(sgd)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *buf_,
+                     void *master MB_UNUSED, size_t n, double lr, double momentum, double dampening,
+                     double wd, int nesterov, int first) {
     REAL *p = p_, *buf = buf_;
     const REAL *g = g_;
     REAL mu = (REAL)momentum, damp = (REAL)(1.0 - dampening), w = (REAL)wd, a = (REAL)lr;
