@@ -122,11 +122,6 @@ typedef struct mb_backend {
      * unless dtype != sdtype; then the update runs on master and p gets master rounded. --- */
     /* Copies n elements of src (dtype) into dst (sdtype): master weights from the weights. */
     void (*widen)(struct mb_ctx *ctx, void *dst, const void *src, size_t n);
-    /* SGD as torch.optim.SGD: d = g + wd*p; with momentum, buf = d on the first step, else
-     * buf = momentum*buf + (1-dampening)*d; d = nesterov ? d + momentum*buf : buf; p -= lr*d.
-     * buf may be NULL when momentum == 0. */
-    void (*sgd)(struct mb_ctx *ctx, void *p, const void *g, void *buf, void *master, size_t n,
-                double lr, double momentum, double dampening, double wd, int nesterov, int first);
     /* Adafactor as torch.optim.Adafactor (_single_tensor_adafactor) computes it, p viewed as
      * rows x cols. cols > 1: row[rows] and col[cols] are EMAs of the mean of g^2 along each row and
      * each column (lerp weight w = t^beta2_decay), Vhat = row (x) col / max(mean(row), eps1);

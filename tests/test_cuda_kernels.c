@@ -11,6 +11,7 @@
 #include "../engine/q8.h"
 #include "../engine/rng.h"
 #include "../methods/adamw/adamw_kernels.h"
+#include "../methods/sgd/sgd_kernels.h"
 #include "check.h"
 #include "planted.h"
 
@@ -961,10 +962,10 @@ static void t_sgd(tcase *tc, size_t n) {
             pair_rand(tc, &buf, 0, 0.5);
         void *gbuf = mu != 0 ? G(buf) : NULL, *rbuf = mu != 0 ? R(buf) : NULL;
         set_label(tc, "sgd n=%zu %s%s", n, cases[k].name, gmaster ? " +master" : "");
-        tc->gb->sgd(tc->gc, G(p), G(g), gbuf, gmaster, n, lr, mu, cases[k].dampening, wd,
-                    cases[k].nesterov, cases[k].first);
-        tc->cb->sgd(tc->cc, R(p), R(g), rbuf, NULL, n, lr, mu, cases[k].dampening, wd,
-                    cases[k].nesterov, cases[k].first);
+        mb_sgd_kernels_of(tc->gb)->sgd(tc->gc, G(p), G(g), gbuf, gmaster, n, lr, mu,
+                                       cases[k].dampening, wd, cases[k].nesterov, cases[k].first);
+        mb_sgd_kernels_of(tc->cb)->sgd(tc->cc, R(p), R(g), rbuf, NULL, n, lr, mu,
+                                       cases[k].dampening, wd, cases[k].nesterov, cases[k].first);
         expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
         if (gbuf) expect_close(tc, "buf", &buf, tol(tc, TOL_STATE));
         if (gmaster) expect_close2(tc, "master", &master, &p, tol(tc, TOL_STATE));

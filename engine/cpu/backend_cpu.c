@@ -81,7 +81,7 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .gelu_fwd = gelu_fwd_##sfx, .gelu_bwd = gelu_bwd_##sfx,                                    \
         .residual_fwd = residual_fwd_##sfx, .crossentropy_fwd = crossentropy_fwd_##sfx,            \
         .crossentropy_bwd = crossentropy_bwd_##sfx,                                                \
-        .crossentropy_fused = crossentropy_fused_##sfx, .widen = widen_##sfx, .sgd = sgd_##sfx,    \
+        .crossentropy_fused = crossentropy_fused_##sfx, .widen = widen_##sfx,                      \
         .adafactor = adafactor_##sfx, .adam_mini = adam_mini_##sfx, .adam8bit = adam8bit_##sfx,    \
         .gemm_s = gemm_s_##sfx, .svd_top = svd_top_##sfx, .adam_dir = adam_dir_##sfx,              \
         .axpy_decay = axpy_decay_##sfx, .apollo_update = apollo_update_##sfx,                      \

@@ -434,24 +434,6 @@ static void SFX(adam8bit)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_
     }
 }
 
-static void SFX(sgd)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *buf_,
-                     void *master MB_UNUSED, size_t n, double lr, double momentum, double dampening,
-                     double wd, int nesterov, int first) {
-    REAL *p = p_, *buf = buf_;
-    const REAL *g = g_;
-    REAL mu = (REAL)momentum, damp = (REAL)(1.0 - dampening), w = (REAL)wd, a = (REAL)lr;
-#pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
-    for (size_t i = 0; i < n; i++) {
-        REAL d = g[i];
-        if (w != 0) d += w * p[i];
-        if (buf) {
-            buf[i] = first ? d : mu * buf[i] + damp * d;
-            d = nesterov ? d + mu * buf[i] : buf[i];
-        }
-        p[i] -= a * d;
-    }
-}
-
 /* Mixed precision is a GPU mode: on the CPU dtype == sdtype, so widening is a copy. */
 static void SFX(widen)(struct mb_ctx *ctx MB_UNUSED, void *dst, const void *src, size_t n) {
     if (n) memcpy(dst, src, n * sizeof(REAL));

@@ -1,6 +1,7 @@
 /* engine/cuda/kernels_elem.cu — the CUDA GPT kernels other than GEMMs and attention: encoder,
- * LayerNorm, GELU, residual, cross-entropy, optimizers and bias gradients, templated over the
- * storage type (float, bf16) with float math. Every reduction runs in a fixed order: no atomics. */
+ * LayerNorm, GELU, residual, cross-entropy, master weights and bias gradients, templated over the
+ * storage type (float, bf16) with float math. Every reduction runs in a fixed order: no atomics.
+ * The optimizers' kernels are their methods' (methods/<name>/<name>.cu). */
 #include <math.h>
 
 #include "cuda_common.h"
@@ -819,8 +820,7 @@ static void mb_crossentropy_bwd(mb_ctx *ctx, void *probs, const int32_t *targets
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* optimizer kernels. Explicitly rounded operations (no FMA contraction) evaluate the CPU fp32
- * expressions in the same order. */
+/* master weights: the weights widened to fp32 */
 
 template <typename T> __global__ void mb_widen_k(float *dst, const T *src, size_t n) {
     MB_GRID_LOOP(i, n) dst[i] = mb_ld(src + i);
@@ -831,36 +831,6 @@ template <typename T> static void mb_widen(mb_ctx *ctx, void *dst, const void *s
     if (!n) return;
     mb_widen_k<T><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, mb_cuda_stream(ctx)>>>(
         (float *)dst, (const T *)src, n);
-    MB_CUDA_LAUNCHED(ctx);
-}
-
-template <typename T>
-__global__ void mb_sgd_k(T *p, const T *g, float *buf, float *master, size_t n, float lr, float mu,
-                         float damp, float wd, int nesterov, int first) {
-    MB_GRID_LOOP(i, n) {
-        float pi = mb_ldw(p, master, i);
-        float d = mb_ld(g + i);
-        if (wd != 0.0f) d = __fadd_rn(d, __fmul_rn(wd, pi));
-        if (buf) {
-            float b = first ? d : __fadd_rn(__fmul_rn(mu, buf[i]), __fmul_rn(damp, d));
-            buf[i] = b;
-            d = nesterov ? __fadd_rn(d, __fmul_rn(mu, b)) : b;
-        }
-        pi = __fsub_rn(pi, __fmul_rn(lr, d));
-        if (master) master[i] = pi;
-        mb_st(p + i, pi);
-    }
-}
-
-template <typename T>
-static void mb_sgd(mb_ctx *ctx, void *p, const void *g, void *buf, void *master, size_t n,
-                   double lr, double momentum, double dampening, double wd, int nesterov,
-                   int first) {
-    if (mb_cuda_failed(ctx)) return;
-    if (!n) return;
-    float mu = (float)momentum, damp = (float)(1.0 - dampening), w = (float)wd, a = (float)lr;
-    mb_sgd_k<T><<<mb_cuda_blocks(n, MB_THREADS), MB_THREADS, 0, mb_cuda_stream(ctx)>>>(
-        (T *)p, (const T *)g, (float *)buf, (float *)master, n, a, mu, damp, w, nesterov, first);
     MB_CUDA_LAUNCHED(ctx);
 }
 
@@ -917,11 +887,6 @@ static void mb_sgd(mb_ctx *ctx, void *p, const void *g, void *buf, void *master,
     extern "C" void mb_cuda_widen_##sfx(struct mb_ctx *ctx, void *dst, const void *src,            \
                                         size_t n) {                                                \
         mb_widen<T>(ctx, dst, src, n);                                                             \
-    }                                                                                              \
-    extern "C" void mb_cuda_sgd_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *buf,       \
-                                      void *master, size_t n, double lr, double momentum,          \
-                                      double dampening, double wd, int nesterov, int first) {      \
-        mb_sgd<T>(ctx, p, g, buf, master, n, lr, momentum, dampening, wd, nesterov, first);        \
     }                                                                                              \
     extern "C" void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, \
                                             int OC, int ld) {                                      \
