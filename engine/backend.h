@@ -122,16 +122,6 @@ typedef struct mb_backend {
      * unless dtype != sdtype; then the update runs on master and p gets master rounded. --- */
     /* Copies n elements of src (dtype) into dst (sdtype): master weights from the weights. */
     void (*widen)(struct mb_ctx *ctx, void *dst, const void *src, size_t n);
-    /* Adafactor as torch.optim.Adafactor (_single_tensor_adafactor) computes it, p viewed as
-     * rows x cols. cols > 1: row[rows] and col[cols] are EMAs of the mean of g^2 along each row and
-     * each column (lerp weight w = t^beta2_decay), Vhat = row (x) col / max(mean(row), eps1);
-     * cols == 1: row[rows] is the EMA of g^2 itself and Vhat = row (col unused). Then
-     * alpha = max(eps2, RMS(p)) * rho with p before the decay; p *= 1 - lr*wd;
-     * U = g * rsqrt(max(Vhat, eps1^2)); p -= alpha / max(1, RMS(U)/d) * U. Reductions run in fp64
-     * in a fixed order. NULL where the backend has no Adafactor kernel. */
-    void (*adafactor)(struct mb_ctx *ctx, void *p, const void *g, void *row, void *col,
-                      void *master, size_t rows, size_t cols, double w, double rho, double eps1,
-                      double eps2, double d, double lr, double wd);
     /* Adam-mini (zyushun/Adam-mini): n elements in consecutive blocks of `block` (n % block == 0),
      * one second moment per block. p *= 1 - lr*wd; m = lerp(m, g, 1-b1) per element;
      * v[k] = b2*v[k] + (1-b2)*mean(g^2 over block k) (the mean in fp64);

@@ -10,6 +10,7 @@
 #include "../engine/dynmap.h"
 #include "../engine/q8.h"
 #include "../engine/rng.h"
+#include "../methods/adafactor/adafactor_kernels.h"
 #include "../methods/adamw/adamw_kernels.h"
 #include "../methods/sgd/sgd_kernels.h"
 #include "check.h"
@@ -993,10 +994,10 @@ static void t_adafactor(tcase *tc, size_t rows, size_t cols, double d) {
      * max(mean(row), eps1) are exercised with rows near 0.5), eps2 1e-3, weight decay 0.1 */
     double w = pow(5.0, -0.8), rho = 0.01, eps1 = 1e-3, eps2 = 1e-3, lr = 0.01, wd = 0.1;
     set_label(tc, "adafactor %zux%zu d=%g%s", rows, cols, d, gmaster ? " +master" : "");
-    tc->gb->adafactor(tc->gc, G(p), G(g), G(row), cols > 1 ? G(col) : NULL, gmaster, rows, cols, w,
-                      rho, eps1, eps2, d, lr, wd);
-    tc->cb->adafactor(tc->cc, R(p), R(g), R(row), cols > 1 ? R(col) : NULL, NULL, rows, cols, w,
-                      rho, eps1, eps2, d, lr, wd);
+    mb_adafactor_kernels_of(tc->gb)->adafactor(tc->gc, G(p), G(g), G(row), cols > 1 ? G(col) : NULL,
+                                               gmaster, rows, cols, w, rho, eps1, eps2, d, lr, wd);
+    mb_adafactor_kernels_of(tc->cb)->adafactor(tc->cc, R(p), R(g), R(row), cols > 1 ? R(col) : NULL,
+                                               NULL, rows, cols, w, rho, eps1, eps2, d, lr, wd);
     expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
     expect_close(tc, "row", &row, tol(tc, TOL_STATE));
     if (cols > 1) expect_close(tc, "col", &col, tol(tc, TOL_STATE));

@@ -110,6 +110,22 @@ __device__ __forceinline__ float mb_warp_max(float v) {
     return v;
 }
 
+/* Tree sum of one double per thread over a block of MB_SUM_THREADS threads (blockDim.x), in a
+ * fixed order; every thread gets the total. The optimizers' fp64 reductions. */
+#define MB_SUM_THREADS 256
+__device__ __forceinline__ double mb_block_sum_d(double v) {
+    __shared__ double sh[MB_SUM_THREADS];
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = MB_SUM_THREADS / 2; s > 0; s >>= 1) {
+        if ((int)threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+        __syncthreads();
+    }
+    double r = sh[0];
+    __syncthreads();
+    return r;
+}
+
 /* Rows per partial sum in the two-stage column reductions (LayerNorm and bias gradients,
  * Adafactor's column factor): depends on N alone, so the summation order (and the result) is the
  * same on every run; at most 1024 partial rows. */
