@@ -122,13 +122,6 @@ typedef struct mb_backend {
      * unless dtype != sdtype; then the update runs on master and p gets master rounded. --- */
     /* Copies n elements of src (dtype) into dst (sdtype): master weights from the weights. */
     void (*widen)(struct mb_ctx *ctx, void *dst, const void *src, size_t n);
-    /* Adam-mini (zyushun/Adam-mini): n elements in consecutive blocks of `block` (n % block == 0),
-     * one second moment per block. p *= 1 - lr*wd; m = lerp(m, g, 1-b1) per element;
-     * v[k] = b2*v[k] + (1-b2)*mean(g^2 over block k) (the mean in fp64);
-     * p -= (lr/bc1) * m / (sqrt(v[k])/sqrt(bc2) + eps). NULL where the backend has no kernel. */
-    void (*adam_mini)(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v, void *master,
-                      size_t n, size_t block, double lr, double beta1, double beta2, double eps,
-                      double wd, double bc1, double bc2);
     /* Adam as bitsandbytes' Adam8bit computes it (kOptimizerStatic8bit2StateBlockwise, blocks of
      * MB_ADAM8_BLOCK). With absmax1/absmax2: s1 and s2 are uint8 codes into map1 (signed) and map2
      * (unsigned), one absmax per block. Per element with a finite g: m = map1[s1]*absmax1,

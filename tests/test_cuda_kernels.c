@@ -11,6 +11,7 @@
 #include "../engine/q8.h"
 #include "../engine/rng.h"
 #include "../methods/adafactor/adafactor_kernels.h"
+#include "../methods/adam_mini/adam_mini_kernels.h"
 #include "../methods/adamw/adamw_kernels.h"
 #include "../methods/sgd/sgd_kernels.h"
 #include "check.h"
@@ -1012,10 +1013,10 @@ static void t_adam_mini(tcase *tc, size_t n, size_t block) {
     double lr = 0.05, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
     double bc1 = 1 - pow(b1, 5), bc2 = 1 - pow(b2, 5);
     set_label(tc, "adam_mini n=%zu block=%zu%s", n, block, gmaster ? " +master" : "");
-    tc->gb->adam_mini(tc->gc, G(p), G(g), G(m), G(v), gmaster, n, block, lr, b1, b2, eps, wd, bc1,
-                      bc2);
-    tc->cb->adam_mini(tc->cc, R(p), R(g), R(m), R(v), NULL, n, block, lr, b1, b2, eps, wd, bc1,
-                      bc2);
+    mb_adam_mini_kernels_of(tc->gb)->adam_mini(tc->gc, G(p), G(g), G(m), G(v), gmaster, n, block,
+                                               lr, b1, b2, eps, wd, bc1, bc2);
+    mb_adam_mini_kernels_of(tc->cb)->adam_mini(tc->cc, R(p), R(g), R(m), R(v), NULL, n, block, lr,
+                                               b1, b2, eps, wd, bc1, bc2);
     expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
     expect_close(tc, "m", &m, tol(tc, TOL_STATE));
     expect_close(tc, "v", &v, tol(tc, TOL_STATE));

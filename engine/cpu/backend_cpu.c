@@ -82,8 +82,8 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .residual_fwd = residual_fwd_##sfx, .crossentropy_fwd = crossentropy_fwd_##sfx,            \
         .crossentropy_bwd = crossentropy_bwd_##sfx,                                                \
         .crossentropy_fused = crossentropy_fused_##sfx, .widen = widen_##sfx,                      \
-        .adam_mini = adam_mini_##sfx, .adam8bit = adam8bit_##sfx, .gemm_s = gemm_s_##sfx,          \
-        .svd_top = svd_top_##sfx, .adam_dir = adam_dir_##sfx, .axpy_decay = axpy_decay_##sfx,      \
+        .adam8bit = adam8bit_##sfx, .gemm_s = gemm_s_##sfx, .svd_top = svd_top_##sfx,              \
+        .adam_dir = adam_dir_##sfx, .axpy_decay = axpy_decay_##sfx,                                \
         .apollo_update = apollo_update_##sfx, .gemm = gemm_s_##sfx,                                \
         .cce_lse_chunk = cce_lse_chunk_##sfx, .cce_lse_end = cce_lse_end_##sfx,                    \
         .cce_grad_chunk = cce_grad_chunk_##sfx, .zo_axpy = zo_axpy_##sfx,                          \

@@ -301,30 +301,6 @@ static void SFX(crossentropy_fused)(struct mb_ctx *ctx, void *losses, void *logi
     SFX(crossentropy_bwd)(ctx, logits, targets, N, V, ld, scale);
 }
 
-static void SFX(adam_mini)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *m_,
-                           void *v_, void *master MB_UNUSED, size_t n, size_t block, double lr,
-                           double beta1, double beta2, double eps, double wd, double bc1,
-                           double bc2) {
-    REAL *p = p_, *m = m_, *v = v_;
-    const REAL *g = g_;
-    REAL decay = (REAL)(1.0 - lr * wd), w1 = (REAL)(1.0 - beta1), step = (REAL)(lr / bc1),
-         bc2s = (REAL)sqrt(bc2), e = (REAL)eps;
-    size_t nb = n / block;
-#pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
-    for (size_t k = 0; k < nb; k++) {
-        const REAL *gk = g + k * block;
-        double a = 0;
-        for (size_t i = 0; i < block; i++) a += (double)gk[i] * gk[i];
-        v[k] = (REAL)(beta2 * v[k] + (1.0 - beta2) * (a / (double)block));
-        REAL denom = SFX(sqrt)(v[k]) / bc2s + e;
-        for (size_t i = k * block; i < (k + 1) * block; i++) {
-            p[i] *= decay;
-            m[i] += w1 * (g[i] - m[i]);
-            p[i] -= step * (m[i] / denom);
-        }
-    }
-}
-
 static void SFX(adam8bit)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *s1_,
                           void *s2_, float *absmax1, float *absmax2, void *master MB_UNUSED,
                           size_t n, const float *map1, const float *map2, double lr, double beta1,

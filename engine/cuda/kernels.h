@@ -48,9 +48,6 @@ struct mb_ctx;
     void mb_cuda_crossentropy_bwd_##sfx(struct mb_ctx *ctx, void *probs, const int32_t *targets,   \
                                         int N, int V, int ld, double scale);                       \
     void mb_cuda_widen_##sfx(struct mb_ctx *ctx, void *dst, const void *src, size_t n);            \
-    void mb_cuda_adam_mini_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v,     \
-                                 void *master, size_t n, size_t block, double lr, double beta1,    \
-                                 double beta2, double eps, double wd, double bc1, double bc2);     \
     void mb_cuda_adam8bit_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *s1, void *s2,    \
                                 float *absmax1, float *absmax2, void *master, size_t n,            \
                                 const float *map1, const float *map2, double lr, double beta1,     \
