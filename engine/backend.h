@@ -118,24 +118,10 @@ typedef struct mb_backend {
     void (*crossentropy_fused)(struct mb_ctx *ctx, void *losses, void *logits,
                                const int32_t *targets, int N, int V, int ld, double scale);
 
-    /* --- optimizer kernels: p and g in dtype; m, v, buf and master in sdtype. master is NULL
-     * unless dtype != sdtype; then the update runs on master and p gets master rounded. --- */
+    /* --- master weights: where dtype != sdtype an optimizer updates an sdtype copy of the
+     * weights and rounds it into them (its own kernels: methods/<name>/<name>_kernels.h). --- */
     /* Copies n elements of src (dtype) into dst (sdtype): master weights from the weights. */
     void (*widen)(struct mb_ctx *ctx, void *dst, const void *src, size_t n);
-    /* Adam as bitsandbytes' Adam8bit computes it (kOptimizerStatic8bit2StateBlockwise, blocks of
-     * MB_ADAM8_BLOCK). With absmax1/absmax2: s1 and s2 are uint8 codes into map1 (signed) and map2
-     * (unsigned), one absmax per block. Per element with a finite g: m = map1[s1]*absmax1,
-     * v = map2[s2]*absmax2; v = v*b2 + (1-b2)*g*g; m = m*b1 + (1-b1)*g; p += step * m/(sqrt(v) +
-     * c2*eps) with step = -lr*c2/c1; then p *= 1 - lr*wd when wd > 0 (a non-finite g zeroes m and v
-     * and leaves p). absmax becomes the block's max |m|, |v|; codes are re-found by
-     * mb_dynmap_code on m/absmax1, v/absmax2, and an m code whose value has the wrong sign moves
-     * one step toward m's. Without absmax (NULL): s1, s2 are sdtype m and v (bitsandbytes' 32-bit
-     * path for small tensors), same update. c1 = 1 - b1^t, c2 = sqrt(1 - b2^t). NULL where the
-     * backend has no kernel. */
-    void (*adam8bit)(struct mb_ctx *ctx, void *p, const void *g, void *s1, void *s2, float *absmax1,
-                     float *absmax2, void *master, size_t n, const float *map1, const float *map2,
-                     double lr, double beta1, double beta2, double eps, double wd, double c1,
-                     double c2);
 
     /* --- gradient projection (galore, apollo): row-major matrices, every operand in sdtype unless
      * said otherwise. NULL where the backend has none of them. --- */
@@ -255,8 +241,6 @@ void mb_seq_matmul_fwd_gelu(struct mb_ctx *ctx, void *out, void *pre, const void
                             const void *w, const void *b, int N, int C, int OC);
 void mb_seq_matmul_bwd_dgelu(struct mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
                              const void *inp, const void *w, const void *pre, int N, int C, int OC);
-
-#define MB_ADAM8_BLOCK 256 /* elements per absmax in adam8bit (bitsandbytes' BLOCKSIZE_2STATE) */
 
 extern const mb_backend mb_backend_cpu_f32;
 extern const mb_backend mb_backend_cpu_f64;

@@ -11,6 +11,7 @@
 #include "../engine/q8.h"
 #include "../engine/rng.h"
 #include "../methods/adafactor/adafactor_kernels.h"
+#include "../methods/adam8bit/adam8bit_kernels.h"
 #include "../methods/adam_mini/adam_mini_kernels.h"
 #include "../methods/adamw/adamw_kernels.h"
 #include "../methods/sgd/sgd_kernels.h"
@@ -1084,10 +1085,12 @@ static void t_adam8bit(tcase *tc, size_t n, int eight) {
     float c1 = 1.0f - powf(0.9f, 5.0f), c2 = sqrtf(1.0f - powf(0.999f, 5.0f));
     set_label(tc, "adam8bit n=%zu %s%s", n, eight ? "8-bit" : "32-bit", mixed ? " +master" : "");
     float *a1 = eight ? ga1.ptr : NULL, *a2 = eight ? ga2.ptr : NULL;
-    tc->gb->adam8bit(tc->gc, gp.ptr, gg.ptr, gs1.ptr, gs2.ptr, a1, a2, gm.ptr, n, gmaps.ptr,
-                     (const float *)gmaps.ptr + 256, lr, b1, b2, eps, wd, c1, c2);
-    fc.be->adam8bit(&fc, pf, gf, st, st + n * es, eight ? am : NULL, eight ? am + nb : NULL, NULL,
-                    n, maps, maps + 256, lr, b1, b2, eps, wd, c1, c2);
+    mb_adam8bit_kernels_of(tc->gb)->adam8bit(tc->gc, gp.ptr, gg.ptr, gs1.ptr, gs2.ptr, a1, a2,
+                                             gm.ptr, n, gmaps.ptr, (const float *)gmaps.ptr + 256,
+                                             lr, b1, b2, eps, wd, c1, c2);
+    mb_adam8bit_kernels_of(fc.be)->adam8bit(&fc, pf, gf, st, st + n * es, eight ? am : NULL,
+                                            eight ? am + nb : NULL, NULL, n, maps, maps + 256, lr,
+                                            b1, b2, eps, wd, c1, c2);
     expect_bytes(tc, mixed ? "master" : "p", mixed ? &gm : &gp, pf, CPU32);
     if (mixed) { /* p is the new master rounded */
         for (size_t i = 0; i < n; i++) pv[i] = pf[i];

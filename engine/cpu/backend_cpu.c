@@ -1,12 +1,10 @@
 /* engine/cpu/backend_cpu.c — the CPU reference backend: plain C11 + OpenMP, fp32 and fp64 tables
  * built from one kernel source (kernels_impl.h), deterministic bit for bit. */
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../ctx.h"
-#include "../dynmap.h"
 #include "../philox.h"
 #include "../q8.h"
 #include "real.h"
@@ -82,15 +80,14 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .residual_fwd = residual_fwd_##sfx, .crossentropy_fwd = crossentropy_fwd_##sfx,            \
         .crossentropy_bwd = crossentropy_bwd_##sfx,                                                \
         .crossentropy_fused = crossentropy_fused_##sfx, .widen = widen_##sfx,                      \
-        .adam8bit = adam8bit_##sfx, .gemm_s = gemm_s_##sfx, .svd_top = svd_top_##sfx,              \
-        .adam_dir = adam_dir_##sfx, .axpy_decay = axpy_decay_##sfx,                                \
-        .apollo_update = apollo_update_##sfx, .gemm = gemm_s_##sfx,                                \
-        .cce_lse_chunk = cce_lse_chunk_##sfx, .cce_lse_end = cce_lse_end_##sfx,                    \
-        .cce_grad_chunk = cce_grad_chunk_##sfx, .zo_axpy = zo_axpy_##sfx,                          \
-        .q8_range = q8_range_##sfx, .q8_pack = q8_pack_##sfx, .q8_unpack = q8_unpack_##sfx,        \
-        .flash_fwd = flash_fwd_##sfx, .flash_bwd = flash_bwd_##sfx, .flash_head_ok = NULL,         \
-        .matmul_fwd_res = mb_seq_matmul_fwd_res, .matmul_fwd_gelu = mb_seq_matmul_fwd_gelu,        \
-        .matmul_bwd_dgelu = mb_seq_matmul_bwd_dgelu,                                               \
+        .gemm_s = gemm_s_##sfx, .svd_top = svd_top_##sfx, .adam_dir = adam_dir_##sfx,              \
+        .axpy_decay = axpy_decay_##sfx, .apollo_update = apollo_update_##sfx,                      \
+        .gemm = gemm_s_##sfx, .cce_lse_chunk = cce_lse_chunk_##sfx,                                \
+        .cce_lse_end = cce_lse_end_##sfx, .cce_grad_chunk = cce_grad_chunk_##sfx,                  \
+        .zo_axpy = zo_axpy_##sfx, .q8_range = q8_range_##sfx, .q8_pack = q8_pack_##sfx,            \
+        .q8_unpack = q8_unpack_##sfx, .flash_fwd = flash_fwd_##sfx, .flash_bwd = flash_bwd_##sfx,  \
+        .flash_head_ok = NULL, .matmul_fwd_res = mb_seq_matmul_fwd_res,                            \
+        .matmul_fwd_gelu = mb_seq_matmul_fwd_gelu, .matmul_bwd_dgelu = mb_seq_matmul_bwd_dgelu,    \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32, MB_BE_CPU_F32);

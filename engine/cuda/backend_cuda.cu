@@ -269,14 +269,13 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
         .crossentropy_fwd = mb_cuda_crossentropy_fwd_##sfx,                                        \
         .crossentropy_bwd = mb_cuda_crossentropy_bwd_##sfx,                                        \
         .crossentropy_fused = mb_cuda_crossentropy_fused_##sfx, .widen = mb_cuda_widen_##sfx,      \
-        .adam8bit = mb_cuda_adam8bit_##sfx, .gemm_s = mb_cuda_gemm_s, .svd_top = mb_cuda_svd_top,  \
-        .adam_dir = mb_cuda_adam_dir, .axpy_decay = mb_cuda_axpy_decay_##sfx,                      \
-        .apollo_update = mb_cuda_apollo_update_##sfx, .gemm = mb_cuda_gemm_##sfx,                  \
-        .cce_lse_chunk = mb_cuda_cce_lse_chunk_##sfx, .cce_lse_end = mb_cuda_cce_lse_end,          \
-        .cce_grad_chunk = mb_cuda_cce_grad_chunk_##sfx, .zo_axpy = mb_cuda_zo_axpy_##sfx,          \
-        .q8_range = mb_cuda_q8_range_##sfx, .q8_pack = mb_cuda_q8_pack_##sfx,                      \
-        .q8_unpack = mb_cuda_q8_unpack_##sfx, MB_CUDA_FLASH_##sfx,                                 \
-        .matmul_fwd_res = mb_cuda_matmul_fwd_res_##sfx,                                            \
+        .gemm_s = mb_cuda_gemm_s, .svd_top = mb_cuda_svd_top, .adam_dir = mb_cuda_adam_dir,        \
+        .axpy_decay = mb_cuda_axpy_decay_##sfx, .apollo_update = mb_cuda_apollo_update_##sfx,      \
+        .gemm = mb_cuda_gemm_##sfx, .cce_lse_chunk = mb_cuda_cce_lse_chunk_##sfx,                  \
+        .cce_lse_end = mb_cuda_cce_lse_end, .cce_grad_chunk = mb_cuda_cce_grad_chunk_##sfx,        \
+        .zo_axpy = mb_cuda_zo_axpy_##sfx, .q8_range = mb_cuda_q8_range_##sfx,                      \
+        .q8_pack = mb_cuda_q8_pack_##sfx, .q8_unpack = mb_cuda_q8_unpack_##sfx,                    \
+        MB_CUDA_FLASH_##sfx, .matmul_fwd_res = mb_cuda_matmul_fwd_res_##sfx,                       \
         .matmul_fwd_gelu = mb_cuda_matmul_fwd_gelu_##sfx,                                          \
         .matmul_bwd_dgelu = mb_cuda_matmul_bwd_dgelu_##sfx,                                        \
     }

@@ -48,10 +48,6 @@ struct mb_ctx;
     void mb_cuda_crossentropy_bwd_##sfx(struct mb_ctx *ctx, void *probs, const int32_t *targets,   \
                                         int N, int V, int ld, double scale);                       \
     void mb_cuda_widen_##sfx(struct mb_ctx *ctx, void *dst, const void *src, size_t n);            \
-    void mb_cuda_adam8bit_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *s1, void *s2,    \
-                                float *absmax1, float *absmax2, void *master, size_t n,            \
-                                const float *map1, const float *map2, double lr, double beta1,     \
-                                double beta2, double eps, double wd, double c1, double c2);        \
     void mb_cuda_axpy_decay_##sfx(struct mb_ctx *ctx, void *p, void *master, const void *d,        \
                                   size_t n, double alpha, double decay);                           \
     void mb_cuda_apollo_update_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *master,     \
