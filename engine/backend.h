@@ -30,15 +30,16 @@ typedef struct mb_dev_info {
     char name[128], uuid[64], driver[32], runtime[32], blas[32];
 } mb_dev_info;
 
-/* One tensor of a multi-tensor AdamW update (adamw_many): buffers as adamw's, with this tensor's
- * own bias corrections (parameters may have taken different numbers of updates). */
-typedef struct mb_adamw_tensor {
-    void *p;
-    const void *g;
-    void *m, *v, *master;
-    size_t n;
-    double bc1, bc2;
-} mb_adamw_tensor;
+/* The built-in tables, for what is kept per backend outside this table: a method's own kernels are
+ * its array of tables indexed by the id (methods/<name>/<name>_kernels.h). */
+typedef enum mb_backend_id {
+    MB_BE_CPU_F32,
+    MB_BE_CPU_F64,
+    MB_BE_CUDA_F32,
+    MB_BE_CUDA_TF32,
+    MB_BE_CUDA_BF16,
+    MB_BE_N
+} mb_backend_id;
 
 /* Every kernel takes the context first (CUDA: its stream, handles and workspace) and is
  * asynchronous on a GPU: errors are kept in the context and come back from the next call that
@@ -46,6 +47,7 @@ typedef struct mb_adamw_tensor {
  * "+=" marks outputs that accumulate; everything else is overwritten. */
 typedef struct mb_backend {
     const char *name; /* "cpu-f32", "cuda-bf16" */
+    mb_backend_id id; /* which of the built-in tables this is */
     mb_dtype dtype;   /* weights, activations, gradients */
     mb_dtype sdtype; /* LayerNorm mean/rstd, per-position losses, optimizer state, master weights */
     int logits_align; /* rows of the [N, V] logits are V rounded up to this many elements apart
@@ -120,51 +122,10 @@ typedef struct mb_backend {
     void (*crossentropy_fused)(struct mb_ctx *ctx, void *losses, void *logits,
                                const int32_t *targets, int N, int V, int ld, double scale);
 
-    /* --- optimizer kernels: p and g in dtype; m, v, buf and master in sdtype. master is NULL
-     * unless dtype != sdtype; then the update runs on master and p gets master rounded. --- */
+    /* --- master weights: where dtype != sdtype an optimizer updates an sdtype copy of the
+     * weights and rounds it into them (its own kernels: methods/<name>/<name>_kernels.h). --- */
     /* Copies n elements of src (dtype) into dst (sdtype): master weights from the weights. */
     void (*widen)(struct mb_ctx *ctx, void *dst, const void *src, size_t n);
-    /* AdamW as torch.optim.AdamW (foreach=False) computes it: p *= 1 - lr*wd; m = lerp(m, g, 1-b1);
-     * v = b2*v + (1-b2)*g*g; p -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps), bc_i = 1 - b_i^t. */
-    void (*adamw)(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v, void *master,
-                  size_t n, double lr, double beta1, double beta2, double eps, double wd,
-                  double bc1, double bc2);
-    /* SGD as torch.optim.SGD: d = g + wd*p; with momentum, buf = d on the first step, else
-     * buf = momentum*buf + (1-dampening)*d; d = nesterov ? d + momentum*buf : buf; p -= lr*d.
-     * buf may be NULL when momentum == 0. */
-    void (*sgd)(struct mb_ctx *ctx, void *p, const void *g, void *buf, void *master, size_t n,
-                double lr, double momentum, double dampening, double wd, int nesterov, int first);
-    /* Adafactor as torch.optim.Adafactor (_single_tensor_adafactor) computes it, p viewed as
-     * rows x cols. cols > 1: row[rows] and col[cols] are EMAs of the mean of g^2 along each row and
-     * each column (lerp weight w = t^beta2_decay), Vhat = row (x) col / max(mean(row), eps1);
-     * cols == 1: row[rows] is the EMA of g^2 itself and Vhat = row (col unused). Then
-     * alpha = max(eps2, RMS(p)) * rho with p before the decay; p *= 1 - lr*wd;
-     * U = g * rsqrt(max(Vhat, eps1^2)); p -= alpha / max(1, RMS(U)/d) * U. Reductions run in fp64
-     * in a fixed order. NULL where the backend has no Adafactor kernel. */
-    void (*adafactor)(struct mb_ctx *ctx, void *p, const void *g, void *row, void *col,
-                      void *master, size_t rows, size_t cols, double w, double rho, double eps1,
-                      double eps2, double d, double lr, double wd);
-    /* Adam-mini (zyushun/Adam-mini): n elements in consecutive blocks of `block` (n % block == 0),
-     * one second moment per block. p *= 1 - lr*wd; m = lerp(m, g, 1-b1) per element;
-     * v[k] = b2*v[k] + (1-b2)*mean(g^2 over block k) (the mean in fp64);
-     * p -= (lr/bc1) * m / (sqrt(v[k])/sqrt(bc2) + eps). NULL where the backend has no kernel. */
-    void (*adam_mini)(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v, void *master,
-                      size_t n, size_t block, double lr, double beta1, double beta2, double eps,
-                      double wd, double bc1, double bc2);
-    /* Adam as bitsandbytes' Adam8bit computes it (kOptimizerStatic8bit2StateBlockwise, blocks of
-     * MB_ADAM8_BLOCK). With absmax1/absmax2: s1 and s2 are uint8 codes into map1 (signed) and map2
-     * (unsigned), one absmax per block. Per element with a finite g: m = map1[s1]*absmax1,
-     * v = map2[s2]*absmax2; v = v*b2 + (1-b2)*g*g; m = m*b1 + (1-b1)*g; p += step * m/(sqrt(v) +
-     * c2*eps) with step = -lr*c2/c1; then p *= 1 - lr*wd when wd > 0 (a non-finite g zeroes m and v
-     * and leaves p). absmax becomes the block's max |m|, |v|; codes are re-found by
-     * mb_dynmap_code on m/absmax1, v/absmax2, and an m code whose value has the wrong sign moves
-     * one step toward m's. Without absmax (NULL): s1, s2 are sdtype m and v (bitsandbytes' 32-bit
-     * path for small tensors), same update. c1 = 1 - b1^t, c2 = sqrt(1 - b2^t). NULL where the
-     * backend has no kernel. */
-    void (*adam8bit)(struct mb_ctx *ctx, void *p, const void *g, void *s1, void *s2, float *absmax1,
-                     float *absmax2, void *master, size_t n, const float *map1, const float *map2,
-                     double lr, double beta1, double beta2, double eps, double wd, double c1,
-                     double c2);
 
     /* --- gradient projection (galore, apollo): row-major matrices, every operand in sdtype unless
      * said otherwise. NULL where the backend has none of them. --- */
@@ -260,7 +221,7 @@ typedef struct mb_backend {
     /* 1 when head size hs has a kernel; NULL: every size does. */
     int (*flash_head_ok)(int hs);
 
-    /* --- fused linear layers and optimizer (NULL: the engine runs the unfused kernels above).
+    /* --- fused linear layers (NULL: the engine runs the unfused kernels above).
      * Each computes what its unfused sequence computes; a GPU may round once where the sequence
      * rounds twice. --- */
     /* out[N,OC] = inp . w^T + b + res (matmul_fwd then residual_fwd; b may be NULL; res[N,OC] is
@@ -274,10 +235,6 @@ typedef struct mb_backend {
      * dinp is not NULL */
     void (*matmul_bwd_dgelu)(struct mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
                              const void *inp, const void *w, const void *pre, int N, int C, int OC);
-    /* adamw on each of n tensors, as n calls of adamw would (the same arithmetic per element) */
-    void (*adamw_many)(struct mb_ctx *ctx, const mb_adamw_tensor *t, int n, double lr, double beta1,
-                       double beta2, double eps, double wd);
-
     /* --- LLaMA kernels (Hugging Face LlamaForCausalLM). NULL where the backend has none. --- */
     /* RMSNorm: out = inp * rstd * w, rstd = 1/sqrt(mean(inp^2) + eps) per row, saved (sdtype) */
     void (*rmsnorm_fwd)(struct mb_ctx *ctx, void *out, void *rstd, const void *inp, const void *w,
@@ -307,10 +264,6 @@ void mb_seq_matmul_fwd_gelu(struct mb_ctx *ctx, void *out, void *pre, const void
                             const void *w, const void *b, int N, int C, int OC);
 void mb_seq_matmul_bwd_dgelu(struct mb_ctx *ctx, void *dinp, void *dw, void *db, const void *dout,
                              const void *inp, const void *w, const void *pre, int N, int C, int OC);
-void mb_seq_adamw_many(struct mb_ctx *ctx, const mb_adamw_tensor *t, int n, double lr, double beta1,
-                       double beta2, double eps, double wd);
-
-#define MB_ADAM8_BLOCK 256 /* elements per absmax in adam8bit (bitsandbytes' BLOCKSIZE_2STATE) */
 
 extern const mb_backend mb_backend_cpu_f32;
 extern const mb_backend mb_backend_cpu_f64;

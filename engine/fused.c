@@ -21,10 +21,3 @@ void mb_seq_matmul_bwd_dgelu(mb_ctx *ctx, void *dinp, void *dw, void *db, const 
     ctx->be->matmul_bwd(ctx, dinp, dw, db, dout, inp, w, N, C, OC, OC);
     ctx->be->gelu_bwd(ctx, dinp, pre, dinp, (size_t)N * C);
 }
-
-void mb_seq_adamw_many(mb_ctx *ctx, const mb_adamw_tensor *t, int n, double lr, double beta1,
-                       double beta2, double eps, double wd) {
-    for (int i = 0; i < n; i++)
-        ctx->be->adamw(ctx, t[i].p, t[i].g, t[i].m, t[i].v, t[i].master, t[i].n, lr, beta1, beta2,
-                       eps, wd, t[i].bc1, t[i].bc2);
-}

@@ -10,6 +10,11 @@
 #include "../engine/dynmap.h"
 #include "../engine/q8.h"
 #include "../engine/rng.h"
+#include "../methods/adafactor/adafactor_kernels.h"
+#include "../methods/adam8bit/adam8bit_kernels.h"
+#include "../methods/adam_mini/adam_mini_kernels.h"
+#include "../methods/adamw/adamw_kernels.h"
+#include "../methods/sgd/sgd_kernels.h"
 #include "check.h"
 #include "planted.h"
 
@@ -859,8 +864,10 @@ static void t_adamw(tcase *tc, size_t n) {
     double lr = 0.05, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
     double bc1 = 1 - pow(b1, 5), bc2 = 1 - pow(b2, 5);
     set_label(tc, "adamw n=%zu%s", n, gmaster ? " +master" : "");
-    tc->gb->adamw(tc->gc, G(p), G(g), G(m), G(v), gmaster, n, lr, b1, b2, eps, wd, bc1, bc2);
-    tc->cb->adamw(tc->cc, R(p), R(g), R(m), R(v), NULL, n, lr, b1, b2, eps, wd, bc1, bc2);
+    mb_adamw_kernels_of(tc->gb)->adamw(tc->gc, G(p), G(g), G(m), G(v), gmaster, n, lr, b1, b2, eps,
+                                       wd, bc1, bc2);
+    mb_adamw_kernels_of(tc->cb)->adamw(tc->cc, R(p), R(g), R(m), R(v), NULL, n, lr, b1, b2, eps, wd,
+                                       bc1, bc2);
     expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
     expect_close(tc, "m", &m, tol(tc, TOL_STATE));
     expect_close(tc, "v", &v, tol(tc, TOL_STATE));
@@ -874,6 +881,7 @@ static void t_adamw(tcase *tc, size_t n) {
 static void t_adamw_many(tcase *tc, int k) {
     enum { P, GR, M, V, MS, NB };
     const mb_backend *be = tc->gb;
+    const mb_adamw_kernels *ak = mb_adamw_kernels_of(be);
     mb_ctx *ctx = tc->gc;
     int mixed = be->dtype != be->sdtype;
     double lr = 0.05, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
@@ -906,11 +914,11 @@ static void t_adamw_many(tcase *tc, int k) {
             a[P].ptr, a[GR].ptr,          a[M].ptr,          a[V].ptr, mixed ? a[MS].ptr : NULL,
             n,        1 - pow(b1, steps), 1 - pow(b2, steps)};
         mb_buf *c = a + NB;
-        be->adamw(ctx, c[P].ptr, c[GR].ptr, c[M].ptr, c[V].ptr, mixed ? c[MS].ptr : NULL, n, lr, b1,
+        ak->adamw(ctx, c[P].ptr, c[GR].ptr, c[M].ptr, c[V].ptr, mixed ? c[MS].ptr : NULL, n, lr, b1,
                   b2, eps, wd, t[i].bc1, t[i].bc2);
     }
     set_label(tc, "adamw_many k=%d (%zu elements)%s", k, total, mixed ? " +master" : "");
-    be->adamw_many(ctx, t, k, lr, b1, b2, eps, wd);
+    ak->adamw_many(ctx, t, k, lr, b1, b2, eps, wd);
     size_t diff = 0, bytes = 0;
     for (int i = 0; i < k; i++)
         for (int q = 0; q < NB; q++) {
@@ -957,10 +965,10 @@ static void t_sgd(tcase *tc, size_t n) {
             pair_rand(tc, &buf, 0, 0.5);
         void *gbuf = mu != 0 ? G(buf) : NULL, *rbuf = mu != 0 ? R(buf) : NULL;
         set_label(tc, "sgd n=%zu %s%s", n, cases[k].name, gmaster ? " +master" : "");
-        tc->gb->sgd(tc->gc, G(p), G(g), gbuf, gmaster, n, lr, mu, cases[k].dampening, wd,
-                    cases[k].nesterov, cases[k].first);
-        tc->cb->sgd(tc->cc, R(p), R(g), rbuf, NULL, n, lr, mu, cases[k].dampening, wd,
-                    cases[k].nesterov, cases[k].first);
+        mb_sgd_kernels_of(tc->gb)->sgd(tc->gc, G(p), G(g), gbuf, gmaster, n, lr, mu,
+                                       cases[k].dampening, wd, cases[k].nesterov, cases[k].first);
+        mb_sgd_kernels_of(tc->cb)->sgd(tc->cc, R(p), R(g), rbuf, NULL, n, lr, mu,
+                                       cases[k].dampening, wd, cases[k].nesterov, cases[k].first);
         expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
         if (gbuf) expect_close(tc, "buf", &buf, tol(tc, TOL_STATE));
         if (gmaster) expect_close2(tc, "master", &master, &p, tol(tc, TOL_STATE));
@@ -988,10 +996,10 @@ static void t_adafactor(tcase *tc, size_t rows, size_t cols, double d) {
      * max(mean(row), eps1) are exercised with rows near 0.5), eps2 1e-3, weight decay 0.1 */
     double w = pow(5.0, -0.8), rho = 0.01, eps1 = 1e-3, eps2 = 1e-3, lr = 0.01, wd = 0.1;
     set_label(tc, "adafactor %zux%zu d=%g%s", rows, cols, d, gmaster ? " +master" : "");
-    tc->gb->adafactor(tc->gc, G(p), G(g), G(row), cols > 1 ? G(col) : NULL, gmaster, rows, cols, w,
-                      rho, eps1, eps2, d, lr, wd);
-    tc->cb->adafactor(tc->cc, R(p), R(g), R(row), cols > 1 ? R(col) : NULL, NULL, rows, cols, w,
-                      rho, eps1, eps2, d, lr, wd);
+    mb_adafactor_kernels_of(tc->gb)->adafactor(tc->gc, G(p), G(g), G(row), cols > 1 ? G(col) : NULL,
+                                               gmaster, rows, cols, w, rho, eps1, eps2, d, lr, wd);
+    mb_adafactor_kernels_of(tc->cb)->adafactor(tc->cc, R(p), R(g), R(row), cols > 1 ? R(col) : NULL,
+                                               NULL, rows, cols, w, rho, eps1, eps2, d, lr, wd);
     expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
     expect_close(tc, "row", &row, tol(tc, TOL_STATE));
     if (cols > 1) expect_close(tc, "col", &col, tol(tc, TOL_STATE));
@@ -1006,10 +1014,10 @@ static void t_adam_mini(tcase *tc, size_t n, size_t block) {
     double lr = 0.05, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
     double bc1 = 1 - pow(b1, 5), bc2 = 1 - pow(b2, 5);
     set_label(tc, "adam_mini n=%zu block=%zu%s", n, block, gmaster ? " +master" : "");
-    tc->gb->adam_mini(tc->gc, G(p), G(g), G(m), G(v), gmaster, n, block, lr, b1, b2, eps, wd, bc1,
-                      bc2);
-    tc->cb->adam_mini(tc->cc, R(p), R(g), R(m), R(v), NULL, n, block, lr, b1, b2, eps, wd, bc1,
-                      bc2);
+    mb_adam_mini_kernels_of(tc->gb)->adam_mini(tc->gc, G(p), G(g), G(m), G(v), gmaster, n, block,
+                                               lr, b1, b2, eps, wd, bc1, bc2);
+    mb_adam_mini_kernels_of(tc->cb)->adam_mini(tc->cc, R(p), R(g), R(m), R(v), NULL, n, block, lr,
+                                               b1, b2, eps, wd, bc1, bc2);
     expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
     expect_close(tc, "m", &m, tol(tc, TOL_STATE));
     expect_close(tc, "v", &v, tol(tc, TOL_STATE));
@@ -1077,10 +1085,12 @@ static void t_adam8bit(tcase *tc, size_t n, int eight) {
     float c1 = 1.0f - powf(0.9f, 5.0f), c2 = sqrtf(1.0f - powf(0.999f, 5.0f));
     set_label(tc, "adam8bit n=%zu %s%s", n, eight ? "8-bit" : "32-bit", mixed ? " +master" : "");
     float *a1 = eight ? ga1.ptr : NULL, *a2 = eight ? ga2.ptr : NULL;
-    tc->gb->adam8bit(tc->gc, gp.ptr, gg.ptr, gs1.ptr, gs2.ptr, a1, a2, gm.ptr, n, gmaps.ptr,
-                     (const float *)gmaps.ptr + 256, lr, b1, b2, eps, wd, c1, c2);
-    fc.be->adam8bit(&fc, pf, gf, st, st + n * es, eight ? am : NULL, eight ? am + nb : NULL, NULL,
-                    n, maps, maps + 256, lr, b1, b2, eps, wd, c1, c2);
+    mb_adam8bit_kernels_of(tc->gb)->adam8bit(tc->gc, gp.ptr, gg.ptr, gs1.ptr, gs2.ptr, a1, a2,
+                                             gm.ptr, n, gmaps.ptr, (const float *)gmaps.ptr + 256,
+                                             lr, b1, b2, eps, wd, c1, c2);
+    mb_adam8bit_kernels_of(fc.be)->adam8bit(&fc, pf, gf, st, st + n * es, eight ? am : NULL,
+                                            eight ? am + nb : NULL, NULL, n, maps, maps + 256, lr,
+                                            b1, b2, eps, wd, c1, c2);
     expect_bytes(tc, mixed ? "master" : "p", mixed ? &gm : &gp, pf, CPU32);
     if (mixed) { /* p is the new master rounded */
         for (size_t i = 0; i < n; i++) pv[i] = pf[i];

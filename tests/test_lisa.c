@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../engine/train.h"
-#include "../methods/lisa.h"
+#include "../methods/lisa/lisa.h"
 #include "../methods/registry.h"
 #include "check.h"
 #include "gpt_fixture.h"

@@ -1,16 +1,13 @@
 /* engine/cpu/backend_cpu.c — the CPU reference backend: plain C11 + OpenMP, fp32 and fp64 tables
  * built from one kernel source (kernels_impl.h), deterministic bit for bit. */
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../ctx.h"
-#include "../dynmap.h"
 #include "../philox.h"
 #include "../q8.h"
-
-#define MB_UNUSED __attribute__((unused))
+#include "real.h"
 
 /* LAPACK's SVD (Fortran calling convention: every argument by pointer, then the lengths of the two
  * CHARACTER arguments). */
@@ -45,12 +42,6 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 
 #define REAL float
 #define SFX(name) name##_f32
-#define sqrt_f32 sqrtf
-#define exp_f32 expf
-#define log_f32 logf
-#define tanh_f32 tanhf
-#define fmax_f32 fmaxf
-#define fabs_f32 fabsf
 #define GESVD sgesvd_
 #include "kernels_impl.h"
 #include "kernels_proj.h"
@@ -65,12 +56,6 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 
 #define REAL double
 #define SFX(name) name##_f64
-#define sqrt_f64 sqrt
-#define exp_f64 exp
-#define log_f64 log
-#define tanh_f64 tanh
-#define fmax_f64 fmax
-#define fabs_f64 fabs
 #define GESVD dgesvd_
 #include "kernels_impl.h"
 #include "kernels_proj.h"
@@ -83,32 +68,31 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #undef SFX
 #undef GESVD
 
-#define MB_CPU_TABLE(sfx, dt)                                                                      \
+/* gemm is gemm_s: dtype == sdtype, the same GEMM with fp64 sums. */
+#define MB_CPU_TABLE(sfx, dt, bid)                                                                 \
     {                                                                                              \
-        .name = "cpu-" #sfx, .dtype = dt, .sdtype = dt, .logits_align = 1, .init = NULL, .fini = NULL, .alloc = cpu_alloc,          \
-        .free = cpu_free, .to_device = cpu_copy, .to_host = cpu_copy, .zero = cpu_zero,            \
-        .sync = NULL, .timer = NULL, .mem_info = NULL, .encoder_fwd = encoder_fwd_##sfx,           \
-        .encoder_bwd = encoder_bwd_##sfx, .layernorm_fwd = layernorm_fwd_##sfx,                    \
-        .layernorm_bwd = layernorm_bwd_##sfx, .matmul_fwd = matmul_fwd_##sfx,                      \
-        .matmul_bwd = matmul_bwd_##sfx, .attention_fwd = attention_fwd_##sfx,                      \
-        .attention_bwd = attention_bwd_##sfx, .gelu_fwd = gelu_fwd_##sfx,                          \
-        .gelu_bwd = gelu_bwd_##sfx, .residual_fwd = residual_fwd_##sfx,                            \
-        .crossentropy_fwd = crossentropy_fwd_##sfx, .crossentropy_bwd = crossentropy_bwd_##sfx,   \
-        .crossentropy_fused = crossentropy_fused_##sfx,                                            \
-        .widen = widen_##sfx, .adamw = adamw_##sfx, .sgd = sgd_##sfx,                            \
-        .adafactor = adafactor_##sfx, .adam_mini = adam_mini_##sfx, .adam8bit = adam8bit_##sfx,    \
+        .name = "cpu-" #sfx, .id = bid, .dtype = dt, .sdtype = dt, .logits_align = 1,              \
+        .init = NULL, .fini = NULL, .alloc = cpu_alloc, .free = cpu_free, .to_device = cpu_copy,   \
+        .to_host = cpu_copy, .zero = cpu_zero, .sync = NULL, .timer = NULL, .mem_info = NULL,      \
+        .describe = NULL, .encoder_fwd = encoder_fwd_##sfx, .encoder_bwd = encoder_bwd_##sfx,      \
+        .layernorm_fwd = layernorm_fwd_##sfx, .layernorm_bwd = layernorm_bwd_##sfx,                \
+        .matmul_fwd = matmul_fwd_##sfx, .matmul_bwd = matmul_bwd_##sfx,                            \
+        .attention_fwd = attention_fwd_##sfx, .attention_bwd = attention_bwd_##sfx,                \
+        .gelu_fwd = gelu_fwd_##sfx, .gelu_bwd = gelu_bwd_##sfx,                                    \
+        .residual_fwd = residual_fwd_##sfx, .crossentropy_fwd = crossentropy_fwd_##sfx,            \
+        .crossentropy_bwd = crossentropy_bwd_##sfx,                                                \
+        .crossentropy_fused = crossentropy_fused_##sfx, .widen = widen_##sfx,                      \
         .gemm_s = gemm_s_##sfx, .svd_top = svd_top_##sfx, .adam_dir = adam_dir_##sfx,              \
         .axpy_decay = axpy_decay_##sfx, .apollo_update = apollo_update_##sfx,                      \
-        .gemm = gemm_s_##sfx, /* dtype == sdtype: the same GEMM, fp64 sums */                    \
-        .cce_lse_chunk = cce_lse_chunk_##sfx, .cce_lse_end = cce_lse_end_##sfx,                  \
-        .cce_grad_chunk = cce_grad_chunk_##sfx, .zo_axpy = zo_axpy_##sfx,                        \
-        .q8_range = q8_range_##sfx, .q8_pack = q8_pack_##sfx, .q8_unpack = q8_unpack_##sfx,       \
-        .flash_fwd = flash_fwd_##sfx, .flash_bwd = flash_bwd_##sfx, .flash_head_ok = NULL,        \
-        .matmul_fwd_res = mb_seq_matmul_fwd_res, .matmul_fwd_gelu = mb_seq_matmul_fwd_gelu,       \
-        .matmul_bwd_dgelu = mb_seq_matmul_bwd_dgelu, .adamw_many = mb_seq_adamw_many,             \
+        .gemm = gemm_s_##sfx, .cce_lse_chunk = cce_lse_chunk_##sfx,                                \
+        .cce_lse_end = cce_lse_end_##sfx, .cce_grad_chunk = cce_grad_chunk_##sfx,                  \
+        .zo_axpy = zo_axpy_##sfx, .q8_range = q8_range_##sfx, .q8_pack = q8_pack_##sfx,            \
+        .q8_unpack = q8_unpack_##sfx, .flash_fwd = flash_fwd_##sfx, .flash_bwd = flash_bwd_##sfx,  \
+        .flash_head_ok = NULL, .matmul_fwd_res = mb_seq_matmul_fwd_res,                            \
+        .matmul_fwd_gelu = mb_seq_matmul_fwd_gelu, .matmul_bwd_dgelu = mb_seq_matmul_bwd_dgelu, \
         .rmsnorm_fwd = rmsnorm_fwd_##sfx, .rmsnorm_bwd = rmsnorm_bwd_##sfx, .rope = rope_##sfx,   \
         .swiglu_fwd = swiglu_fwd_##sfx, .swiglu_bwd = swiglu_bwd_##sfx,                           \
     }
 
-const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32);
-const mb_backend mb_backend_cpu_f64 = MB_CPU_TABLE(f64, MB_F64);
+const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32, MB_BE_CPU_F32);
+const mb_backend mb_backend_cpu_f64 = MB_CPU_TABLE(f64, MB_F64, MB_BE_CPU_F64);

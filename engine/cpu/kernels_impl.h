@@ -1,26 +1,11 @@
 /* engine/cpu/kernels_impl.h — the CPU GPT kernels, written once and compiled for two element types.
- * Included by backend_cpu.c with REAL (float | double) and SFX(name) defined. Every reduction runs in a
- * fixed order whatever the thread count, so results are bit-identical run to run. */
+ * Included by backend_cpu.c with REAL (float | double) and SFX(name) defined. Every reduction runs
+ * in a fixed order whatever the thread count, so results are bit-identical run to run. */
 
-#ifndef MB_PAR_MIN_WORK
-/* Below this many multiply-adds a loop runs on one thread: forking costs more than it saves, and on a
- * loaded 2-core machine a spinning team can stall for milliseconds. */
-#define MB_PAR_MIN_WORK 32768
-#endif
+#include "real.h" /* SFX(dot), MB_PAR_MIN_WORK */
 
-/* Dot product with 8 independent partial sums (vectorizable, fixed order). */
-static REAL SFX(dot)(const REAL *a, const REAL *b, int n) {
-    REAL s[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
-    REAL r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    for (; i < n; i++) r += a[i] * b[i];
-    return r;
-}
-
-static void SFX(encoder_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const int32_t *tok, const void *wte_, const void *wpe_,
-                             int B, int T, int C) {
+static void SFX(encoder_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const int32_t *tok,
+                             const void *wte_, const void *wpe_, int B, int T, int C) {
     REAL *out = out_;
     const REAL *wte = wte_, *wpe = wpe_;
 #pragma omp parallel for if ((size_t)B * T * C >= MB_PAR_MIN_WORK)
@@ -37,8 +22,8 @@ static void SFX(encoder_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const int
     }
 }
 
-static void SFX(encoder_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dwte_, void *dwpe_, const void *dout_, const int32_t *tok,
-                             int B, int T, int C) {
+static void SFX(encoder_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dwte_, void *dwpe_,
+                             const void *dout_, const int32_t *tok, int B, int T, int C) {
     REAL *dwte = dwte_, *dwpe = dwpe_;
     const REAL *dout = dout_;
     /* Channels are split across threads so repeated tokens never race; order per entry is bt. */
@@ -52,8 +37,8 @@ static void SFX(encoder_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dwte_, void *dw
     }
 }
 
-static void SFX(layernorm_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *mean_, void *rstd_, const void *inp_,
-                               const void *w_, const void *b_, int N, int C) {
+static void SFX(layernorm_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *mean_, void *rstd_,
+                               const void *inp_, const void *w_, const void *b_, int N, int C) {
     REAL *out = out_, *mean = mean_, *rstd = rstd_;
     const REAL *inp = inp_, *w = w_, *b = b_;
 #pragma omp parallel for if ((size_t)N * C >= MB_PAR_MIN_WORK)
@@ -73,9 +58,9 @@ static void SFX(layernorm_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, void *m
     }
 }
 
-static void SFX(layernorm_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_, void *db_, const void *dout_,
-                               const void *inp_, const void *w_, const void *mean_,
-                               const void *rstd_, int N, int C) {
+static void SFX(layernorm_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_, void *db_,
+                               const void *dout_, const void *inp_, const void *w_,
+                               const void *mean_, const void *rstd_, int N, int C) {
     REAL *dinp = dinp_, *dw = dw_, *db = db_;
     const REAL *dout = dout_, *inp = inp_, *w = w_, *mean = mean_, *rstd = rstd_;
     if (dinp) {
@@ -113,8 +98,8 @@ static void SFX(layernorm_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *
     }
 }
 
-static void SFX(matmul_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void *inp_, const void *w_, const void *b_, int N,
-                            int C, int OC, int ldo) {
+static void SFX(matmul_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void *inp_,
+                            const void *w_, const void *b_, int N, int C, int OC, int ldo) {
     REAL *out = out_;
     const REAL *inp = inp_, *w = w_, *b = b_;
 #pragma omp parallel for collapse(2) if ((size_t)N * C * OC >= MB_PAR_MIN_WORK)
@@ -126,8 +111,9 @@ static void SFX(matmul_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void
     }
 }
 
-static void SFX(matmul_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_, void *db_, const void *dout_, const void *inp_,
-                            const void *w_, int N, int C, int OC, int ldo) {
+static void SFX(matmul_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, void *dw_, void *db_,
+                            const void *dout_, const void *inp_, const void *w_, int N, int C,
+                            int OC, int ldo) {
     REAL *dinp = dinp_, *dw = dw_, *db = db_;
     const REAL *dout = dout_, *inp = inp_, *w = w_;
     if (dinp) {
@@ -266,7 +252,8 @@ static void SFX(gelu_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void *
     }
 }
 
-static void SFX(gelu_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, const void *inp_, const void *dout_, size_t n) {
+static void SFX(gelu_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, const void *inp_,
+                          const void *dout_, size_t n) {
     REAL *dinp = dinp_;
     const REAL *x = inp_, *dout = dout_;
 #pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
@@ -281,15 +268,16 @@ static void SFX(gelu_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dinp_, const void 
 }
 #undef SFX_GELU_K
 
-static void SFX(residual_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void *a_, const void *b_, size_t n) {
+static void SFX(residual_fwd)(struct mb_ctx *ctx MB_UNUSED, void *out_, const void *a_,
+                              const void *b_, size_t n) {
     REAL *out = out_;
     const REAL *a = a_, *b = b_;
 #pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-static void SFX(crossentropy_fwd)(struct mb_ctx *ctx MB_UNUSED, void *losses_, void *logits_, const int32_t *targets, int N,
-                                  int V, int ld) {
+static void SFX(crossentropy_fwd)(struct mb_ctx *ctx MB_UNUSED, void *losses_, void *logits_,
+                                  const int32_t *targets, int N, int V, int ld) {
     REAL *losses = losses_, *logits = logits_;
 #pragma omp parallel for if ((size_t)N * V >= MB_PAR_MIN_WORK)
     for (int n = 0; n < N; n++) {
@@ -306,8 +294,8 @@ static void SFX(crossentropy_fwd)(struct mb_ctx *ctx MB_UNUSED, void *losses_, v
     }
 }
 
-static void SFX(crossentropy_bwd)(struct mb_ctx *ctx MB_UNUSED, void *probs_, const int32_t *targets, int N, int V,
-                                  int ld, double scale) {
+static void SFX(crossentropy_bwd)(struct mb_ctx *ctx MB_UNUSED, void *probs_,
+                                  const int32_t *targets, int N, int V, int ld, double scale) {
     REAL *probs = probs_;
     REAL s = (REAL)scale;
 #pragma omp parallel for if ((size_t)N * V >= MB_PAR_MIN_WORK)
@@ -327,173 +315,6 @@ static void SFX(crossentropy_fused)(struct mb_ctx *ctx, void *losses, void *logi
                                     const int32_t *targets, int N, int V, int ld, double scale) {
     SFX(crossentropy_fwd)(ctx, losses, logits, targets, N, V, ld);
     SFX(crossentropy_bwd)(ctx, logits, targets, N, V, ld, scale);
-}
-
-static void SFX(adamw)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *m_, void *v_, void *master MB_UNUSED,
-                       size_t n, double lr,
-                       double beta1, double beta2, double eps, double wd, double bc1, double bc2) {
-    REAL *p = p_, *m = m_, *v = v_;
-    const REAL *g = g_;
-    REAL decay = (REAL)(1.0 - lr * wd), w1 = (REAL)(1.0 - beta1), b2 = (REAL)beta2,
-         w2 = (REAL)(1.0 - beta2), step = (REAL)(lr / bc1), bc2s = (REAL)sqrt(bc2), e = (REAL)eps;
-#pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
-    for (size_t i = 0; i < n; i++) {
-        p[i] *= decay;
-        m[i] += w1 * (g[i] - m[i]);
-        v[i] = v[i] * b2 + w2 * g[i] * g[i];
-        REAL denom = SFX(sqrt)(v[i]) / bc2s + e;
-        p[i] -= step * (m[i] / denom);
-    }
-}
-
-static void SFX(adafactor)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *row_,
-                           void *col_, void *master MB_UNUSED, size_t rows, size_t cols, double w,
-                           double rho, double eps1, double eps2, double d, double lr, double wd) {
-    REAL *p = p_, *row = row_, *col = col_;
-    const REAL *g = g_;
-    size_t n = rows * cols;
-    double sp = 0;
-    for (size_t i = 0; i < n; i++) sp += (double)p[i] * p[i];
-    double alpha = fmax(eps2, sqrt(sp / (double)n)) * rho;
-    if (wd != 0) {
-        REAL decay = (REAL)(1.0 - lr * wd);
-        for (size_t i = 0; i < n; i++) p[i] *= decay;
-    }
-    double rmean = 0;
-    if (cols > 1) {
-#pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
-        for (size_t r = 0; r < rows; r++) {
-            double a = 0;
-            for (size_t c = 0; c < cols; c++) a += (double)g[r * cols + c] * g[r * cols + c];
-            row[r] += (REAL)(w * (a / (double)cols - row[r]));
-        }
-#pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
-        for (size_t c = 0; c < cols; c++) {
-            double a = 0;
-            for (size_t r = 0; r < rows; r++) a += (double)g[r * cols + c] * g[r * cols + c];
-            col[c] += (REAL)(w * (a / (double)rows - col[c]));
-        }
-        for (size_t r = 0; r < rows; r++) rmean += row[r];
-        rmean = fmax(rmean / (double)rows, eps1);
-    } else {
-        for (size_t i = 0; i < n; i++) row[i] += (REAL)(w * ((double)g[i] * g[i] - row[i]));
-    }
-    /* U twice: once for its RMS, once to apply, so no n-sized scratch is needed */
-    double e2 = eps1 * eps1, su = 0;
-    for (size_t i = 0; i < n; i++) {
-        double v = cols > 1 ? (double)row[i / cols] * col[i % cols] / rmean : (double)row[i];
-        double u = g[i] / sqrt(fmax(v, e2));
-        su += u * u;
-    }
-    double step = alpha / fmax(1.0, sqrt(su / (double)n) / d);
-#pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
-    for (size_t i = 0; i < n; i++) {
-        double v = cols > 1 ? (double)row[i / cols] * col[i % cols] / rmean : (double)row[i];
-        p[i] -= (REAL)(step * (g[i] / sqrt(fmax(v, e2))));
-    }
-}
-
-static void SFX(adam_mini)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *m_, void *v_,
-                           void *master MB_UNUSED, size_t n, size_t block, double lr, double beta1,
-                           double beta2, double eps, double wd, double bc1, double bc2) {
-    REAL *p = p_, *m = m_, *v = v_;
-    const REAL *g = g_;
-    REAL decay = (REAL)(1.0 - lr * wd), w1 = (REAL)(1.0 - beta1), step = (REAL)(lr / bc1),
-         bc2s = (REAL)sqrt(bc2), e = (REAL)eps;
-    size_t nb = n / block;
-#pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
-    for (size_t k = 0; k < nb; k++) {
-        const REAL *gk = g + k * block;
-        double a = 0;
-        for (size_t i = 0; i < block; i++) a += (double)gk[i] * gk[i];
-        v[k] = (REAL)(beta2 * v[k] + (1.0 - beta2) * (a / (double)block));
-        REAL denom = SFX(sqrt)(v[k]) / bc2s + e;
-        for (size_t i = k * block; i < (k + 1) * block; i++) {
-            p[i] *= decay;
-            m[i] += w1 * (g[i] - m[i]);
-            p[i] -= step * (m[i] / denom);
-        }
-    }
-}
-
-static void SFX(adam8bit)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *s1_,
-                          void *s2_, float *absmax1, float *absmax2, void *master MB_UNUSED,
-                          size_t n, const float *map1, const float *map2, double lr, double beta1,
-                          double beta2, double eps, double wd, double c1, double c2) {
-    REAL *p = p_;
-    const REAL *g = g_;
-    /* bitsandbytes' float expressions: 1 - beta in the state type, not in double */
-    const REAL b1 = (REAL)beta1, b2 = (REAL)beta2, w1 = (REAL)1 - b1, w2 = (REAL)1 - b2,
-               cc2 = (REAL)c2, e = (REAL)eps, lrr = (REAL)lr;
-    const REAL step = -lrr * cc2 / (REAL)c1, decay = (REAL)1 - lrr * (REAL)wd;
-    if (!absmax1) { /* 32-bit states */
-        REAL *m = s1_, *v = s2_;
-        for (size_t i = 0; i < n; i++) {
-            if (!isfinite(g[i])) {
-                m[i] = v[i] = 0;
-                continue;
-            }
-            m[i] = m[i] * b1 + w1 * g[i];
-            v[i] = v[i] * b2 + w2 * g[i] * g[i];
-            p[i] = p[i] + step * (m[i] / (SFX(sqrt)(v[i]) + e * cc2));
-            if (wd > 0) p[i] = p[i] * decay;
-        }
-        return;
-    }
-    uint8_t *q1 = s1_, *q2 = s2_;
-    size_t nb = (n + MB_ADAM8_BLOCK - 1) / MB_ADAM8_BLOCK;
-#pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
-    for (size_t b = 0; b < nb; b++) {
-        REAL m[MB_ADAM8_BLOCK], v[MB_ADAM8_BLOCK];
-        size_t i0 = b * MB_ADAM8_BLOCK, cnt = n - i0 < MB_ADAM8_BLOCK ? n - i0 : MB_ADAM8_BLOCK;
-        REAL a1 = -FLT_MAX, a2 = -FLT_MAX;
-        for (size_t j = 0; j < cnt; j++) {
-            REAL gi = g[i0 + j];
-            if (isfinite(gi)) {
-                v[j] = (REAL)map2[q2[i0 + j]] * (REAL)absmax2[b];
-                v[j] = v[j] * b2 + w2 * gi * gi;
-                m[j] = (REAL)map1[q1[i0 + j]] * (REAL)absmax1[b];
-                m[j] = m[j] * b1 + w1 * gi;
-            } else {
-                m[j] = v[j] = 0;
-            }
-            a1 = SFX(fmax)(a1, SFX(fabs)(m[j]));
-            a2 = SFX(fmax)(a2, SFX(fabs)(v[j]));
-        }
-        absmax1[b] = (float)a1;
-        absmax2[b] = (float)a2;
-        for (size_t j = 0; j < cnt; j++) {
-            size_t i = i0 + j;
-            if (!isfinite(g[i])) continue;
-            p[i] = p[i] + step * (m[j] / (SFX(sqrt)(v[j]) + cc2 * e));
-            if (wd > 0) p[i] = p[i] * decay;
-        }
-        for (size_t j = 0; j < cnt; j++) {
-            size_t i = i0 + j;
-            uint8_t c = mb_dynmap_code(map1, 1, (float)(m[j] / a1));
-            if (!signbit(map1[c]) != !signbit(m[j])) c = (uint8_t)(m[j] > 0 ? c + 1 : c - 1);
-            q1[i] = c;
-            q2[i] = mb_dynmap_code(map2, 0, (float)(v[j] / a2));
-        }
-    }
-}
-
-static void SFX(sgd)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, void *buf_, void *master MB_UNUSED,
-                     size_t n, double lr, double momentum,
-                     double dampening, double wd, int nesterov, int first) {
-    REAL *p = p_, *buf = buf_;
-    const REAL *g = g_;
-    REAL mu = (REAL)momentum, damp = (REAL)(1.0 - dampening), w = (REAL)wd, a = (REAL)lr;
-#pragma omp parallel for if (n >= MB_PAR_MIN_WORK)
-    for (size_t i = 0; i < n; i++) {
-        REAL d = g[i];
-        if (w != 0) d += w * p[i];
-        if (buf) {
-            buf[i] = first ? d : mu * buf[i] + damp * d;
-            d = nesterov ? d + mu * buf[i] : buf[i];
-        }
-        p[i] -= a * d;
-    }
 }
 
 /* Mixed precision is a GPU mode: on the CPU dtype == sdtype, so widening is a copy. */

@@ -1,6 +1,7 @@
 /* engine/cuda/backend_cuda.cu — the CUDA backend: device set-up, a stream-ordered pool behind the
- * tagged tracker, copies, error recording, event timing, device-memory readings, and the three tables
- * (cuda-f32, cuda-tf32, cuda-bf16). Kernels live in kernels_elem.cu, matmul.cu and attention.cu. */
+ * tagged tracker, copies, error recording, event timing, device-memory readings, and the three
+ * tables (cuda-f32, cuda-tf32, cuda-bf16). Kernels live in kernels_elem.cu, matmul.cu and
+ * attention.cu. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -139,8 +140,8 @@ static mb_status cuda_init(mb_ctx *ctx) {
         s = mb_alloc(ctx, &d->workspace, MB_CUDA_WORKSPACE_BYTES, MB_MEM_WORKSPACE,
                      "cublas.workspace");
     INIT_BLAS(cublasSetWorkspace(d->blas, d->workspace.ptr, d->workspace.bytes));
-    INIT_BLAS(cublasSetMathMode(d->blas, d->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                 : CUBLAS_DEFAULT_MATH));
+    INIT_BLAS(
+        cublasSetMathMode(d->blas, d->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     INIT_RT(mb_cuda_kernels_init());
 #undef INIT_RT
 #undef INIT_BLAS
@@ -173,7 +174,8 @@ static mb_status cuda_to_device(mb_ctx *ctx, void *dst, const void *src, size_t 
     mb_cuda *d = mb_cuda_of(ctx);
     if (d->err != MB_OK) return d->err;
     /* from pageable memory the call returns once the source has been staged */
-    if (bytes && MB_CUDA_OK(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, d->stream)))
+    if (bytes &&
+        MB_CUDA_OK(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, d->stream)))
         return d->err;
     return MB_OK;
 }
@@ -181,7 +183,8 @@ static mb_status cuda_to_device(mb_ctx *ctx, void *dst, const void *src, size_t 
 static mb_status cuda_to_host(mb_ctx *ctx, void *dst, const void *src, size_t bytes) {
     mb_cuda *d = mb_cuda_of(ctx);
     if (d->err != MB_OK) return d->err;
-    if (bytes && MB_CUDA_OK(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, d->stream)))
+    if (bytes &&
+        MB_CUDA_OK(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, d->stream)))
         return d->err;
     MB_CUDA_OK(ctx, cudaStreamSynchronize(d->stream));
     return d->err;
@@ -250,31 +253,43 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
     snprintf(out->blas, sizeof out->blas, "%zu.%zu.%zu", lt / 10000, (lt / 100) % 100, lt % 100);
 }
 
-#define MB_CUDA_TABLE(nm, sfx, dt)                                                                 \
+/* Designated initializers (C++20) in declaration order, every field named. */
+#define MB_CUDA_TABLE(nm, bid, sfx, dt)                                                            \
     {                                                                                              \
-        nm, dt, MB_F32, 64, cuda_init, cuda_fini, cuda_alloc, cuda_free, cuda_to_device, cuda_to_host, \
-            cuda_zero, cuda_sync, cuda_timer, cuda_mem_info, cuda_describe,                        \
-            mb_cuda_encoder_fwd_##sfx, mb_cuda_encoder_bwd_##sfx, mb_cuda_layernorm_fwd_##sfx,     \
-            mb_cuda_layernorm_bwd_##sfx, mb_cuda_matmul_fwd_##sfx, mb_cuda_matmul_bwd_##sfx,       \
-            mb_cuda_attention_fwd_##sfx, mb_cuda_attention_bwd_##sfx, mb_cuda_gelu_fwd_##sfx,      \
-            mb_cuda_gelu_bwd_##sfx, mb_cuda_residual_fwd_##sfx, mb_cuda_crossentropy_fwd_##sfx,    \
-            mb_cuda_crossentropy_bwd_##sfx, mb_cuda_crossentropy_fused_##sfx,                      \
-            mb_cuda_widen_##sfx, mb_cuda_adamw_##sfx, mb_cuda_sgd_##sfx,                           \
-            mb_cuda_adafactor_##sfx, mb_cuda_adam_mini_##sfx,                                      \
-            mb_cuda_adam8bit_##sfx, mb_cuda_gemm_s, mb_cuda_svd_top, mb_cuda_adam_dir,             \
-            mb_cuda_axpy_decay_##sfx, mb_cuda_apollo_update_##sfx, mb_cuda_gemm_##sfx,             \
-            mb_cuda_cce_lse_chunk_##sfx, mb_cuda_cce_lse_end, mb_cuda_cce_grad_chunk_##sfx,        \
-            mb_cuda_zo_axpy_##sfx, mb_cuda_q8_range_##sfx, mb_cuda_q8_pack_##sfx,                  \
-            mb_cuda_q8_unpack_##sfx, MB_CUDA_FLASH_##sfx, mb_cuda_matmul_fwd_res_##sfx,            \
-            mb_cuda_matmul_fwd_gelu_##sfx, mb_cuda_matmul_bwd_dgelu_##sfx,                         \
-            mb_cuda_adamw_many_##sfx, /* LLaMA kernels: none yet */ NULL, NULL, NULL, NULL, NULL   \
+        .name = nm, .id = bid, .dtype = dt, .sdtype = MB_F32, .logits_align = 64,                  \
+        .init = cuda_init, .fini = cuda_fini, .alloc = cuda_alloc, .free = cuda_free,              \
+        .to_device = cuda_to_device, .to_host = cuda_to_host, .zero = cuda_zero,                   \
+        .sync = cuda_sync, .timer = cuda_timer, .mem_info = cuda_mem_info,                         \
+        .describe = cuda_describe, .encoder_fwd = mb_cuda_encoder_fwd_##sfx,                       \
+        .encoder_bwd = mb_cuda_encoder_bwd_##sfx, .layernorm_fwd = mb_cuda_layernorm_fwd_##sfx,    \
+        .layernorm_bwd = mb_cuda_layernorm_bwd_##sfx, .matmul_fwd = mb_cuda_matmul_fwd_##sfx,      \
+        .matmul_bwd = mb_cuda_matmul_bwd_##sfx, .attention_fwd = mb_cuda_attention_fwd_##sfx,      \
+        .attention_bwd = mb_cuda_attention_bwd_##sfx, .gelu_fwd = mb_cuda_gelu_fwd_##sfx,          \
+        .gelu_bwd = mb_cuda_gelu_bwd_##sfx, .residual_fwd = mb_cuda_residual_fwd_##sfx,            \
+        .crossentropy_fwd = mb_cuda_crossentropy_fwd_##sfx,                                        \
+        .crossentropy_bwd = mb_cuda_crossentropy_bwd_##sfx,                                        \
+        .crossentropy_fused = mb_cuda_crossentropy_fused_##sfx, .widen = mb_cuda_widen_##sfx,      \
+        .gemm_s = mb_cuda_gemm_s, .svd_top = mb_cuda_svd_top, .adam_dir = mb_cuda_adam_dir,        \
+        .axpy_decay = mb_cuda_axpy_decay_##sfx, .apollo_update = mb_cuda_apollo_update_##sfx,      \
+        .gemm = mb_cuda_gemm_##sfx, .cce_lse_chunk = mb_cuda_cce_lse_chunk_##sfx,                  \
+        .cce_lse_end = mb_cuda_cce_lse_end, .cce_grad_chunk = mb_cuda_cce_grad_chunk_##sfx,        \
+        .zo_axpy = mb_cuda_zo_axpy_##sfx, .q8_range = mb_cuda_q8_range_##sfx,                      \
+        .q8_pack = mb_cuda_q8_pack_##sfx, .q8_unpack = mb_cuda_q8_unpack_##sfx,                    \
+        MB_CUDA_FLASH_##sfx, .matmul_fwd_res = mb_cuda_matmul_fwd_res_##sfx,                       \
+        .matmul_fwd_gelu = mb_cuda_matmul_fwd_gelu_##sfx,                                          \
+        .matmul_bwd_dgelu = mb_cuda_matmul_bwd_dgelu_##sfx,                                        \
+        /* LLaMA's kernels: none on CUDA yet */                                                   \
+        .rmsnorm_fwd = NULL, .rmsnorm_bwd = NULL, .rope = NULL, .swiglu_fwd = NULL,               \
+        .swiglu_bwd = NULL,                                                                        \
     }
 /* Flash attention: bf16 tensor-core kernels only (flash.cu). */
-#define MB_CUDA_FLASH_f32 NULL, NULL, NULL
-#define MB_CUDA_FLASH_bf16 mb_cuda_flash_fwd_bf16, mb_cuda_flash_bwd_bf16, mb_cuda_flash_head_ok
+#define MB_CUDA_FLASH_f32 .flash_fwd = NULL, .flash_bwd = NULL, .flash_head_ok = NULL
+#define MB_CUDA_FLASH_bf16                                                                         \
+    .flash_fwd = mb_cuda_flash_fwd_bf16, .flash_bwd = mb_cuda_flash_bwd_bf16,                      \
+    .flash_head_ok = mb_cuda_flash_head_ok
 
 extern "C" {
-const mb_backend mb_backend_cuda_f32 = MB_CUDA_TABLE("cuda-f32", f32, MB_F32);
-const mb_backend mb_backend_cuda_tf32 = MB_CUDA_TABLE("cuda-tf32", f32, MB_F32);
-const mb_backend mb_backend_cuda_bf16 = MB_CUDA_TABLE("cuda-bf16", bf16, MB_BF16);
+const mb_backend mb_backend_cuda_f32 = MB_CUDA_TABLE("cuda-f32", MB_BE_CUDA_F32, f32, MB_F32);
+const mb_backend mb_backend_cuda_tf32 = MB_CUDA_TABLE("cuda-tf32", MB_BE_CUDA_TF32, f32, MB_F32);
+const mb_backend mb_backend_cuda_bf16 = MB_CUDA_TABLE("cuda-bf16", MB_BE_CUDA_BF16, bf16, MB_BF16);
 }

@@ -110,13 +110,34 @@ __device__ __forceinline__ float mb_warp_max(float v) {
     return v;
 }
 
-/* Rows per partial sum in the two-stage column reductions (LayerNorm and bias gradients, Adafactor's
- * column factor): depends on N alone, so the summation order (and the result) is the same on every
- * run; at most 1024 partial rows. */
+/* Tree sum of one double per thread over a block of MB_SUM_THREADS threads (blockDim.x), in a
+ * fixed order; every thread gets the total. The optimizers' fp64 reductions. */
+#define MB_SUM_THREADS 256
+__device__ __forceinline__ double mb_block_sum_d(double v) {
+    __shared__ double sh[MB_SUM_THREADS];
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = MB_SUM_THREADS / 2; s > 0; s >>= 1) {
+        if ((int)threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+        __syncthreads();
+    }
+    double r = sh[0];
+    __syncthreads();
+    return r;
+}
+
+/* Rows per partial sum in the two-stage column reductions (LayerNorm and bias gradients,
+ * Adafactor's column factor): depends on N alone, so the summation order (and the result) is the
+ * same on every run; at most 1024 partial rows. */
 static inline size_t mb_colsum_rows_per(size_t N) {
     size_t r = (N + 1023) / 1024;
     return r < 32 ? 32 : r;
 }
+
+/* Grid-stride loop over [0, n). */
+#define MB_GRID_LOOP(i, n)                                                                         \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                        \
+         i += (size_t)gridDim.x * blockDim.x)
 
 /* Blocks for a grid-stride loop over n items: enough to fill the device, no more than needed. */
 static inline int mb_cuda_blocks(size_t n, int threads) {

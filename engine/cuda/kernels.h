@@ -14,7 +14,6 @@ extern "C" {
 #endif
 
 struct mb_ctx;
-struct mb_adamw_tensor;
 
 #define MB_CUDA_KERNEL_DECLS(sfx)                                                                  \
     void mb_cuda_encoder_fwd_##sfx(struct mb_ctx *ctx, void *out, const int32_t *tok,              \
@@ -49,30 +48,12 @@ struct mb_adamw_tensor;
     void mb_cuda_crossentropy_bwd_##sfx(struct mb_ctx *ctx, void *probs, const int32_t *targets,   \
                                         int N, int V, int ld, double scale);                       \
     void mb_cuda_widen_##sfx(struct mb_ctx *ctx, void *dst, const void *src, size_t n);            \
-    void mb_cuda_adamw_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v,         \
-                             void *master, size_t n, double lr, double beta1, double beta2,        \
-                             double eps, double wd, double bc1, double bc2);                       \
-    void mb_cuda_sgd_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *buf, void *master,    \
-                           size_t n, double lr, double momentum, double dampening, double wd,      \
-                           int nesterov, int first);                                               \
-    void mb_cuda_adafactor_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *row, void *col, \
-                                 void *master, size_t rows, size_t cols, double w, double rho,     \
-                                 double eps1, double eps2, double d, double lr, double wd);        \
-    void mb_cuda_adam_mini_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *m, void *v,     \
-                                 void *master, size_t n, size_t block, double lr, double beta1,    \
-                                 double beta2, double eps, double wd, double bc1, double bc2);     \
-    void mb_cuda_adam8bit_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *s1, void *s2,    \
-                                float *absmax1, float *absmax2, void *master, size_t n,            \
-                                const float *map1, const float *map2, double lr, double beta1,     \
-                                double beta2, double eps, double wd, double c1, double c2);        \
     void mb_cuda_axpy_decay_##sfx(struct mb_ctx *ctx, void *p, void *master, const void *d,        \
                                   size_t n, double alpha, double decay);                           \
     void mb_cuda_apollo_update_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *master,     \
                                      const void *R, const void *N, size_t m, size_t n,             \
                                      size_t rows, size_t cols, int axis, int front, double k,      \
                                      void *lim_state, double step, double decay, void *s_scratch); \
-    void mb_cuda_adamw_many_##sfx(struct mb_ctx *ctx, const struct mb_adamw_tensor *t, int n,      \
-                                  double lr, double beta1, double beta2, double eps, double wd);   \
     void mb_cuda_matmul_fwd_res_##sfx(struct mb_ctx *ctx, void *out, const void *inp,              \
                                       const void *w, const void *b, const void *res, int N, int C, \
                                       int OC);                                                     \

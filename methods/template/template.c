@@ -18,7 +18,7 @@
  * (9) Test it against an fp64 reference of the paper's update (tests/test_optim.c shows how), run
  *     the ASan preset, and add a row to the README's method table.
  * For a built-in method, add `extern const mb_method mb_method_<name>;` and one line to the list in
- * methods/registry.c, and the source file to engine/CMakeLists.txt. For a plugin, export
+ * methods/registry.c, and mb_method_dir(<name>) to methods/CMakeLists.txt. For a plugin, export
  * membench_method() returning the table, as below. */
 #include "../../engine/train.h"
 

@@ -1,7 +1,7 @@
-/* methods/cce.c — Cut Cross-Entropy: the loss and its gradients without the [N, V] logits. The
+/* methods/cce/cce.c — Cut Cross-Entropy: the loss and its gradients without the [N, V] logits. The
  * vocabulary is taken in chunks: each chunk's logits are computed into one [N, chunk] tile, folded
  * into an online log-sum-exp, and recomputed in backward for that chunk's gradients. */
-#include "../engine/train.h"
+#include "../../engine/train.h"
 
 enum { P_CHUNK, P_N };
 

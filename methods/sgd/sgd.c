@@ -1,6 +1,7 @@
-/* methods/sgd.c — stochastic gradient descent with optional (Nesterov) momentum and L2 weight decay,
- * torch.optim.SGD's formulas; the momentum buffer exists only when momentum > 0. */
-#include "../engine/train.h"
+/* methods/sgd/sgd.c — stochastic gradient descent with optional (Nesterov) momentum and L2 weight
+ * decay, torch.optim.SGD's formulas; the momentum buffer exists only when momentum > 0. */
+#include "../../engine/train.h"
+#include "sgd_kernels.h"
 
 enum { P_LR, P_MOMENTUM, P_DAMPENING, P_WD, P_NESTEROV, P_N };
 
@@ -14,14 +15,32 @@ static const mb_param_decl params[P_N] = {
      "dampening 0)"},
 };
 
+/* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */
+static const mb_sgd_kernels *const tables[MB_BE_N] = {
+    [MB_BE_CPU_F32] = &mb_sgd_cpu_f32,     [MB_BE_CPU_F64] = &mb_sgd_cpu_f64,
+#ifdef MB_HAVE_CUDA
+    [MB_BE_CUDA_F32] = &mb_sgd_cuda_f32,   [MB_BE_CUDA_TF32] = &mb_sgd_cuda_f32,
+    [MB_BE_CUDA_BF16] = &mb_sgd_cuda_bf16,
+#endif
+};
+
+const mb_sgd_kernels *mb_sgd_kernels_of(const mb_backend *be) {
+    return tables[be->id];
+}
+
 typedef struct sgd_state {
     double lr, momentum, dampening, wd;
     int nesterov, n;
+    const mb_sgd_kernels *k;
     mb_buf *buf; /* per parameter id */
 } sgd_state;
 
 static mb_status sgd_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     sgd_state *s = priv;
+    s->k = mb_sgd_kernels_of(tr->ctx->be);
+    if (!s->k)
+        return mb_error(tr->ctx, MB_EUNSUPPORTED, "sgd: backend %s has no SGD kernel",
+                        tr->ctx->be->name);
     s->lr = v[P_LR].num;
     s->momentum = v[P_MOMENTUM].num;
     s->dampening = v[P_DAMPENING].num;
@@ -53,8 +72,8 @@ static mb_status sgd_step(void *priv, mb_train *tr, mb_param *p) {
     }
     mb_buf *master;
     MB_TRY(mb_train_master(tr, p, &master));
-    ctx->be->sgd(ctx, p->w.ptr, p->g.ptr, b->ptr, master ? master->ptr : NULL, p->numel, s->lr,
-                 s->momentum, s->dampening, s->wd, s->nesterov, first);
+    s->k->sgd(ctx, p->w.ptr, p->g.ptr, b->ptr, master ? master->ptr : NULL, p->numel, s->lr,
+              s->momentum, s->dampening, s->wd, s->nesterov, first);
     return MB_OK;
 }
 

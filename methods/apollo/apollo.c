@@ -1,11 +1,12 @@
-/* methods/apollo.c — APOLLO and APOLLO-Mini (zhuhanqing/APOLLO, apollo_torch/apollo.py): Adam on a
- * random projection of the gradient gives channel-wise (rank r) or tensor-wise (rank 1) scales of
- * the raw gradient, with Fira's norm-growth limiter. One file: the two share every line. */
+/* methods/apollo/apollo.c — APOLLO and APOLLO-Mini (zhuhanqing/APOLLO, apollo_torch/apollo.py):
+ * Adam on a random projection of the gradient gives channel-wise (rank r) or tensor-wise (rank 1)
+ * scales of the raw gradient, with Fira's norm-growth limiter. One file: the two share every line.
+ */
 #include <math.h>
 #include <stdlib.h>
 
-#include "../engine/rng.h"
-#include "projection.h"
+#include "../../engine/rng.h"
+#include "../projection/projection.h"
 
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_RANK, P_GAP, P_SCALE, P_FRONT, P_LIMITER, P_N };
 _Static_assert(P_WD == 4 && P_RANK == 5 && P_GAP == 6, "mb_proj_init reads these indices");
@@ -144,7 +145,8 @@ static mb_status apollo_step(void *priv, mb_train *tr, mb_param *p) {
  * projector kept between refreshes as the official code keeps it (s r), and the limiter's previous
  * norm (1, when on); every other tensor AdamW's 2 numel. */
 static void apollo_predict(const mb_pvalue *v, mb_predict *pr) {
-    size_t n = mb_proj_state_elems(pr->model, pr->trainable, (int)v[P_RANK].num, v[P_LIMITER].num != 0 ? 1 : 0);
+    size_t n = mb_proj_state_elems(pr->model, pr->trainable, (int)v[P_RANK].num,
+                                   v[P_LIMITER].num != 0 ? 1 : 0);
     pr->bytes[MB_MEM_OPTIMIZER] += (int64_t)(pr->state_elem * n);
 }
 

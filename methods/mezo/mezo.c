@@ -1,10 +1,10 @@
-/* methods/mezo.c — MeZO: zeroth-order SPSA training. A step runs two lean forwards at theta + eps z
- * and theta - eps z, restores theta, and moves it along z by the projected gradient
- * (L+ - L-) / 2 eps; z is regenerated from the counter-based generator each time (never stored),
- * and there is no backward and no gradient. Read from princeton-nlp/MeZO (large_models/trainer.py).
+/* methods/mezo/mezo.c — MeZO: zeroth-order SPSA training. A step runs two lean forwards at theta +
+ * eps z and theta - eps z, restores theta, and moves it along z by the projected gradient (L+ - L-)
+ * / 2 eps; z is regenerated from the counter-based generator each time (never stored), and there is
+ * no backward and no gradient. Read from princeton-nlp/MeZO (large_models/trainer.py).
  */
-#include "../engine/rng.h"
-#include "../engine/train.h"
+#include "../../engine/rng.h"
+#include "../../engine/train.h"
 
 enum { P_LR, P_EPS, P_WD, P_N };
 

@@ -1,8 +1,9 @@
-/* methods/lora.c — LoRA: y = W x + b + (alpha/r) B A x on the chosen linear layers, A [r, in] and
- * B [out, r] the only trained tensors (the base is frozen: no gradients, no optimizer state), the
- * product merged into W before the final evaluation. Read from huggingface/peft's LoRA layer. */
-#include "../engine/rng.h"
-#include "../engine/train.h"
+/* methods/lora/lora.c — LoRA: y = W x + b + (alpha/r) B A x on the chosen linear layers, A [r, in]
+ * and B [out, r] the only trained tensors (the base is frozen: no gradients, no optimizer state),
+ * the product merged into W before the final evaluation. Read from huggingface/peft's LoRA layer.
+ */
+#include "../../engine/rng.h"
+#include "../../engine/train.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
-/* methods/galore.c — GaLore (jiaweizzhao/GaLore, GaLoreAdamW with the 'std' projector): Adam on the
- * gradient projected onto its top-r singular vectors, refreshed by an SVD every update_proj_gap
- * steps, the update projected back and scaled; other tensors on AdamW. */
+/* methods/galore/galore.c — GaLore (jiaweizzhao/GaLore, GaLoreAdamW with the 'std' projector): Adam
+ * on the gradient projected onto its top-r singular vectors, refreshed by an SVD every
+ * update_proj_gap steps, the update projected back and scaled; other tensors on AdamW. */
 #include <math.h>
 
-#include "projection.h"
+#include "../projection/projection.h"
 
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_RANK, P_GAP, P_SCALE, P_N };
 _Static_assert(P_WD == 4 && P_RANK == 5 && P_GAP == 6, "mb_proj_init reads these indices");

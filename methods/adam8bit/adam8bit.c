@@ -1,10 +1,12 @@
-/* methods/adam8bit.c — 8-bit Adam as bitsandbytes' Adam8bit runs it: m and v of each tensor of at
- * least min_8bit_size elements kept as uint8 codes of the dynamic maps with one fp32 absmax per
- * block of 256 (the blockwise kernel), smaller tensors with fp32 m and v (its 32-bit path). */
+/* methods/adam8bit/adam8bit.c — 8-bit Adam as bitsandbytes' Adam8bit runs it: m and v of each
+ * tensor of at least min_8bit_size elements kept as uint8 codes of the dynamic maps with one fp32
+ * absmax per block of 256 (the blockwise kernel), smaller tensors with fp32 m and v (its 32-bit
+ * path). */
 #include <math.h>
 
-#include "../engine/dynmap.h"
-#include "../engine/train.h"
+#include "../../engine/dynmap.h"
+#include "../../engine/train.h"
+#include "adam8bit_kernels.h"
 
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_MIN8, P_N };
 
@@ -22,9 +24,23 @@ static const mb_param_decl params[P_N] = {
      "elements as in its code; the paper describes 2048"},
 };
 
+/* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */
+static const mb_adam8bit_kernels *const tables[MB_BE_N] = {
+    [MB_BE_CPU_F32] = &mb_adam8bit_cpu_f32,     [MB_BE_CPU_F64] = &mb_adam8bit_cpu_f64,
+#ifdef MB_HAVE_CUDA
+    [MB_BE_CUDA_F32] = &mb_adam8bit_cuda_f32,   [MB_BE_CUDA_TF32] = &mb_adam8bit_cuda_f32,
+    [MB_BE_CUDA_BF16] = &mb_adam8bit_cuda_bf16,
+#endif
+};
+
+const mb_adam8bit_kernels *mb_adam8bit_kernels_of(const mb_backend *be) {
+    return tables[be->id];
+}
+
 typedef struct adam8_state {
     double lr, beta1, beta2, eps, wd;
     size_t min8;
+    const mb_adam8bit_kernels *k;
     mb_opt_state st;   /* a: m (codes or fp32), b: v, t: updates per parameter */
     mb_buf *am1, *am2; /* per parameter: block absmax of m and v (8-bit tensors only) */
     mb_buf map;        /* the signed map, then the unsigned one: 2 x 256 fp32 */
@@ -39,7 +55,8 @@ static mb_status adam8_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     s->eps = v[P_EPS].num;
     s->wd = v[P_WD].num;
     s->min8 = (size_t)v[P_MIN8].num;
-    if (!ctx->be->adam8bit)
+    s->k = mb_adam8bit_kernels_of(ctx->be);
+    if (!s->k)
         return mb_error(ctx, MB_EINVAL, "adam8bit: backend %s has no 8-bit Adam kernel",
                         ctx->be->name);
     MB_TRY(mb_opt_state_init(tr, &s->st, "adam8bit"));
@@ -99,9 +116,9 @@ static mb_status adam8_step(void *priv, mb_train *tr, mb_param *p) {
     float c1 = 1.0f - powf((float)s->beta1, (float)t),
           c2 = sqrtf(1.0f - powf((float)s->beta2, (float)t));
     const float *maps = s->map.ptr;
-    ctx->be->adam8bit(ctx, p->w.ptr, p->g.ptr, s->st.a[i].ptr, s->st.b[i].ptr, s->am1[i].ptr,
-                      s->am2[i].ptr, master ? master->ptr : NULL, p->numel, maps, maps + 256, s->lr,
-                      s->beta1, s->beta2, s->eps, s->wd, c1, c2);
+    s->k->adam8bit(ctx, p->w.ptr, p->g.ptr, s->st.a[i].ptr, s->st.b[i].ptr, s->am1[i].ptr,
+                   s->am2[i].ptr, master ? master->ptr : NULL, p->numel, maps, maps + 256, s->lr,
+                   s->beta1, s->beta2, s->eps, s->wd, c1, c2);
     return MB_OK;
 }
 

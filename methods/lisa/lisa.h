@@ -1,4 +1,4 @@
-/* methods/lisa.h — LISA's block draw, shared by the method and its test. */
+/* methods/lisa/lisa.h — LISA's block draw, shared by the method and its test. */
 #ifndef MB_LISA_H
 #define MB_LISA_H
 

@@ -1,10 +1,12 @@
-/* methods/adamw.c — AdamW with decoupled weight decay and bias correction, torch.optim.AdamW's
- * formulas (foreach=False); state m and v in the backend's state type (fp32 under bf16 mixed
- * precision, which also updates an fp32 master copy), allocated at first update. */
+/* methods/adamw/adamw.c — AdamW with decoupled weight decay and bias correction,
+ * torch.optim.AdamW's formulas (foreach=False); state m and v in the backend's state type (fp32
+ * under bf16 mixed precision, which also updates an fp32 master copy), allocated at first update.
+ */
 #include <math.h>
 #include <stdlib.h>
 
-#include "../engine/train.h"
+#include "../../engine/train.h"
+#include "adamw_kernels.h"
 
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_N };
 
@@ -17,14 +19,32 @@ static const mb_param_decl params[P_N] = {
      "decoupled decay: p *= 1 - lr*weight_decay (torch.optim.AdamW defaults to 0.01)"},
 };
 
+/* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */
+static const mb_adamw_kernels *const tables[MB_BE_N] = {
+    [MB_BE_CPU_F32] = &mb_adamw_cpu_f32,     [MB_BE_CPU_F64] = &mb_adamw_cpu_f64,
+#ifdef MB_HAVE_CUDA
+    [MB_BE_CUDA_F32] = &mb_adamw_cuda_f32,   [MB_BE_CUDA_TF32] = &mb_adamw_cuda_f32,
+    [MB_BE_CUDA_BF16] = &mb_adamw_cuda_bf16,
+#endif
+};
+
+const mb_adamw_kernels *mb_adamw_kernels_of(const mb_backend *be) {
+    return tables[be->id];
+}
+
 typedef struct adamw_state {
     double lr, beta1, beta2, eps, wd;
+    const mb_adamw_kernels *k;
     mb_opt_state st;    /* a: m, b: v, t: updates per parameter */
     mb_adamw_tensor *t; /* the multi-tensor call's table, one entry per parameter */
 } adamw_state;
 
 static mb_status adamw_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     adamw_state *s = priv;
+    s->k = mb_adamw_kernels_of(tr->ctx->be);
+    if (!s->k)
+        return mb_error(tr->ctx, MB_EUNSUPPORTED, "adamw: backend %s has no AdamW kernels",
+                        tr->ctx->be->name);
     s->lr = v[P_LR].num;
     s->beta1 = v[P_BETA1].num;
     s->beta2 = v[P_BETA2].num;
@@ -73,8 +93,8 @@ static mb_status adamw_step(void *priv, mb_train *tr, mb_param *p) {
     adamw_state *s = priv;
     mb_adamw_tensor t;
     MB_TRY(adamw_prepare(s, tr, p, &t));
-    tr->ctx->be->adamw(tr->ctx, t.p, t.g, t.m, t.v, t.master, t.n, s->lr, s->beta1, s->beta2,
-                       s->eps, s->wd, t.bc1, t.bc2);
+    s->k->adamw(tr->ctx, t.p, t.g, t.m, t.v, t.master, t.n, s->lr, s->beta1, s->beta2, s->eps,
+                s->wd, t.bc1, t.bc2);
     return MB_OK;
 }
 
@@ -83,10 +103,7 @@ static mb_status adamw_step_many(void *priv, mb_train *tr, mb_param *const *ps, 
     adamw_state *s = priv;
     mb_ctx *ctx = tr->ctx;
     for (int i = 0; i < n; i++) MB_TRY(adamw_prepare(s, tr, ps[i], &s->t[i]));
-    if (ctx->be->adamw_many)
-        ctx->be->adamw_many(ctx, s->t, n, s->lr, s->beta1, s->beta2, s->eps, s->wd);
-    else
-        mb_seq_adamw_many(ctx, s->t, n, s->lr, s->beta1, s->beta2, s->eps, s->wd);
+    s->k->adamw_many(ctx, s->t, n, s->lr, s->beta1, s->beta2, s->eps, s->wd);
     return MB_OK;
 }
 

@@ -1,9 +1,9 @@
-/* methods/lisa.c — LISA: every `interval` steps, `layers` transformer blocks are drawn uniformly
- * without replacement and only they train beside the embeddings, the final LayerNorm and the head;
- * backward stops below the lowest drawn block, whose predecessors keep no activations. Read from
- * OptimalScale/LMFlow (lisa_trainer.py, DynamicLayerActivationCallback). */
-#include "../engine/rng.h"
-#include "../engine/train.h"
+/* methods/lisa/lisa.c — LISA: every `interval` steps, `layers` transformer blocks are drawn
+ * uniformly without replacement and only they train beside the embeddings, the final LayerNorm and
+ * the head; backward stops below the lowest drawn block, whose predecessors keep no activations.
+ * Read from OptimalScale/LMFlow (lisa_trainer.py, DynamicLayerActivationCallback). */
+#include "../../engine/rng.h"
+#include "../../engine/train.h"
 #include "lisa.h"
 
 #include <stdlib.h>

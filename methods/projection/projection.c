@@ -1,6 +1,6 @@
-/* methods/projection.c — the shared half of GaLore and APOLLO (see projection.h): selection,
- * shapes, state, the projected gradient and its Adam direction, Hugging Face AdamW for the other
- * tensors. */
+/* methods/projection/projection.c — the shared half of GaLore and APOLLO (see projection.h):
+ * selection, shapes, state, the projected gradient and its Adam direction, Hugging Face AdamW for
+ * the other tensors. */
 #include "projection.h"
 
 #include <math.h>
@@ -31,7 +31,9 @@ mb_status mb_proj_init(mb_proj *s, mb_train *tr, const mb_pvalue *v, const char 
     s->wd = v[4].num;
     s->rank = (int)v[5].num;
     s->gap = (int)v[6].num;
-    if (!be->gemm_s || !be->svd_top || !be->adam_dir || !be->axpy_decay || !be->apollo_update)
+    s->adamw = mb_adamw_kernels_of(be);
+    if (!be->gemm_s || !be->svd_top || !be->adam_dir || !be->axpy_decay || !be->apollo_update ||
+        !s->adamw)
         return mb_error(tr->ctx, MB_EUNSUPPORTED, "%s: backend %s has no projection kernels", who,
                         be->name);
     MB_TRY(mb_opt_state_init(tr, &s->st, who));
@@ -75,8 +77,8 @@ mb_status mb_proj_adamw_step(mb_proj *s, mb_train *tr, mb_param *p) {
      * added to the uncorrected sqrt(v) here; its decay (before the step) is left off and applied
      * after, as Hugging Face's AdamW orders it */
     void *mp = master ? master->ptr : NULL;
-    ctx->be->adamw(ctx, p->w.ptr, p->g.ptr, s->st.a[i].ptr, s->st.b[i].ptr, mp, p->numel, s->lr,
-                   s->b1, s->b2, s->eps / sqrt(bc2), 0.0, bc1, bc2);
+    s->adamw->adamw(ctx, p->w.ptr, p->g.ptr, s->st.a[i].ptr, s->st.b[i].ptr, mp, p->numel, s->lr,
+                    s->b1, s->b2, s->eps / sqrt(bc2), 0.0, bc1, bc2);
     if (s->wd > 0) ctx->be->axpy_decay(ctx, p->w.ptr, mp, NULL, p->numel, 0.0, 1 - s->lr * s->wd);
     return MB_OK;
 }

@@ -1,9 +1,10 @@
-/* methods/lomo.c — LOMO: plain SGD fused into backward. Gradients exist on demand, and each is
+/* methods/lomo/lomo.c — LOMO: plain SGD fused into backward. Gradients exist on demand, and each is
  * applied and freed the moment backward completes it, so the gradient peak is the tensors in
  * flight, not the model; there is no optimizer state. */
 #include <stdlib.h>
 
-#include "../engine/train.h"
+#include "../../engine/train.h"
+#include "../sgd/sgd_kernels.h"
 
 enum { P_LR, P_N };
 
@@ -15,11 +16,16 @@ static const mb_param_decl params[P_N] = {
 
 typedef struct lomo_state {
     double lr;
+    const mb_sgd_kernels *sgd;
 } lomo_state;
 
 static mb_status lomo_init(void *priv, mb_train *tr, const mb_pvalue *v) {
-    (void)tr;
-    ((lomo_state *)priv)->lr = v[P_LR].num;
+    lomo_state *s = priv;
+    s->lr = v[P_LR].num;
+    s->sgd = mb_sgd_kernels_of(tr->ctx->be);
+    if (!s->sgd)
+        return mb_error(tr->ctx, MB_EUNSUPPORTED, "lomo: backend %s has no SGD kernel",
+                        tr->ctx->be->name);
     return MB_OK;
 }
 
@@ -30,12 +36,12 @@ static mb_status lomo_begin(void *priv, mb_train *tr, mb_step_plan *plan) {
     return MB_OK;
 }
 
-/* p -= lr * g with the backend's SGD kernel (no momentum, no decay; the fp32 master under bf16). */
+/* p -= lr * g with sgd's kernel (no momentum, no decay; the fp32 master under bf16). */
 static mb_status lomo_apply(lomo_state *s, mb_train *tr, mb_param *p) {
     mb_buf *master;
     MB_TRY(mb_train_master(tr, p, &master));
-    tr->ctx->be->sgd(tr->ctx, p->w.ptr, p->g.ptr, NULL, master ? master->ptr : NULL, p->numel,
-                     s->lr, 0.0, 0.0, 0.0, 0, 1);
+    s->sgd->sgd(tr->ctx, p->w.ptr, p->g.ptr, NULL, master ? master->ptr : NULL, p->numel, s->lr,
+                0.0, 0.0, 0.0, 0, 1);
     return MB_OK;
 }
 

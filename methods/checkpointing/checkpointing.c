@@ -1,7 +1,8 @@
-/* methods/checkpointing.c — activation checkpointing: a block's inside activations are freed after
- * forward and the block is run forward again in backward, for every block or every k-th one. Only
- * the block's input (the residual stream) is kept, as torch.utils.checkpoint per block does. */
-#include "../engine/train.h"
+/* methods/checkpointing/checkpointing.c — activation checkpointing: a block's inside activations
+ * are freed after forward and the block is run forward again in backward, for every block or every
+ * k-th one. Only the block's input (the residual stream) is kept, as torch.utils.checkpoint per
+ * block does. */
+#include "../../engine/train.h"
 
 enum { P_EVERY, P_N };
 

@@ -1,10 +1,12 @@
-/* methods/projection.h — what GaLore and APOLLO share: which matrices are projected, the side and
- * rank rule, the projected gradient R, the Adam state on it, and Hugging Face AdamW for the rest.
+/* methods/projection/projection.h — what GaLore and APOLLO share: which matrices are projected, the
+ * side and rank rule, the projected gradient R, the Adam state on it, and Hugging Face AdamW for
+ * the rest.
  */
 #ifndef MB_PROJECTION_H
 #define MB_PROJECTION_H
 
-#include "../engine/train.h"
+#include "../../engine/train.h"
+#include "../adamw/adamw_kernels.h"
 
 /* The Hugging Face AdamW hyperparameters GaLore and APOLLO declare first (indices 0-4), with their
  * optimizer classes' defaults; LR_HELP says where the recipes differ. */
@@ -32,6 +34,7 @@ typedef struct mb_proj_dims {
 typedef struct mb_proj {
     double lr, b1, b2, eps, wd;
     int rank, gap;
+    const mb_adamw_kernels *adamw; /* the unprojected tensors' update */
     mb_opt_state st;
     mb_buf *P, *aux;
 } mb_proj;

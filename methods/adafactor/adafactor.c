@@ -1,10 +1,11 @@
-/* methods/adafactor.c — Adafactor with PyTorch's formulas (torch.optim.Adafactor, the peer we
- * compare with): a factored second moment (row and column EMAs) for matrices, a full one for
- * vectors, no first moment, relative step size capped by lr, update clipping by RMS. */
+/* methods/adafactor/adafactor.c — Adafactor with PyTorch's formulas (torch.optim.Adafactor, the
+ * peer we compare with): a factored second moment (row and column EMAs) for matrices, a full one
+ * for vectors, no first moment, relative step size capped by lr, update clipping by RMS. */
 #include <float.h>
 #include <math.h>
 
-#include "../engine/train.h"
+#include "../../engine/train.h"
+#include "adafactor_kernels.h"
 
 enum { P_LR, P_DECAY, P_EPS1, P_EPS2, P_D, P_WD, P_N };
 
@@ -22,8 +23,22 @@ static const mb_param_decl params[P_N] = {
     {"weight_decay", MB_PT_FLOAT, 0.0, 0, 10, NULL, "decoupled decay: p *= 1 - lr*weight_decay"},
 };
 
+/* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */
+static const mb_adafactor_kernels *const tables[MB_BE_N] = {
+    [MB_BE_CPU_F32] = &mb_adafactor_cpu_f32,     [MB_BE_CPU_F64] = &mb_adafactor_cpu_f64,
+#ifdef MB_HAVE_CUDA
+    [MB_BE_CUDA_F32] = &mb_adafactor_cuda_f32,   [MB_BE_CUDA_TF32] = &mb_adafactor_cuda_f32,
+    [MB_BE_CUDA_BF16] = &mb_adafactor_cuda_bf16,
+#endif
+};
+
+const mb_adafactor_kernels *mb_adafactor_kernels_of(const mb_backend *be) {
+    return tables[be->id];
+}
+
 typedef struct adafactor_state {
     double lr, decay, eps1, eps2, d, wd;
+    const mb_adafactor_kernels *k;
     mb_opt_state st; /* a: row factor (or full v), b: col factor, t: updates per parameter */
 } adafactor_state;
 
@@ -36,7 +51,8 @@ static void factors(const mb_param *p, size_t *rows, size_t *cols) {
 static mb_status adafactor_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     adafactor_state *s = priv;
     const mb_backend *be = tr->ctx->be;
-    if (!be->adafactor)
+    s->k = mb_adafactor_kernels_of(be);
+    if (!s->k)
         return mb_error(tr->ctx, MB_EUNSUPPORTED,
                         "adafactor: backend %s has no Adafactor kernel (this build has it on the "
                         "cpu and cuda backends)",
@@ -72,9 +88,9 @@ static mb_status adafactor_step(void *priv, mb_train *tr, mb_param *p) {
     mb_buf *master;
     MB_TRY(mb_train_master(tr, p, &master));
     double t = ++s->st.t[i];
-    ctx->be->adafactor(ctx, p->w.ptr, p->g.ptr, s->st.a[i].ptr, s->st.b[i].ptr,
-                       master ? master->ptr : NULL, rows, cols, pow(t, s->decay),
-                       fmin(s->lr, 1.0 / sqrt(t)), s->eps1, s->eps2, s->d, s->lr, s->wd);
+    s->k->adafactor(ctx, p->w.ptr, p->g.ptr, s->st.a[i].ptr, s->st.b[i].ptr,
+                    master ? master->ptr : NULL, rows, cols, pow(t, s->decay),
+                    fmin(s->lr, 1.0 / sqrt(t)), s->eps1, s->eps2, s->d, s->lr, s->wd);
     return MB_OK;
 }
 

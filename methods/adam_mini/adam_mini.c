@@ -1,12 +1,13 @@
-/* methods/adam_mini.c — Adam-mini: Adam's first moment per element, one second moment per block of
- * parameters chosen by role as zyushun/Adam-mini (v1.1.1) partitions by name: token-embedding and
- * output-head rows, query and key heads (GPT's fused QKV split by rows; LLaMA's k_proj by its
- * key/value heads), one row per output neuron of V, the attention output and the MLP, a full v for
- * biases, one per tensor for the rest. */
+/* methods/adam_mini/adam_mini.c — Adam-mini: Adam's first moment per element, one second moment
+ * per block of parameters chosen by role as zyushun/Adam-mini (v1.1.1) partitions by name:
+ * token-embedding and output-head rows, query and key heads (GPT's fused QKV split by rows;
+ * LLaMA's k_proj by its key/value heads), one row per output neuron of V, the attention output and
+ * the MLP, a full v for biases, one per tensor for the rest. */
 #include <math.h>
 #include <string.h>
 
-#include "../engine/train.h"
+#include "../../engine/train.h"
+#include "adam_mini_kernels.h"
 
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_N };
 
@@ -70,15 +71,30 @@ static int decays(const mb_param *p) {
     return !mb_role_is_bias(p->role) && !mb_role_is_norm(p->role);
 }
 
+/* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */
+static const mb_adam_mini_kernels *const tables[MB_BE_N] = {
+    [MB_BE_CPU_F32] = &mb_adam_mini_cpu_f32,     [MB_BE_CPU_F64] = &mb_adam_mini_cpu_f64,
+#ifdef MB_HAVE_CUDA
+    [MB_BE_CUDA_F32] = &mb_adam_mini_cuda_f32,   [MB_BE_CUDA_TF32] = &mb_adam_mini_cuda_f32,
+    [MB_BE_CUDA_BF16] = &mb_adam_mini_cuda_bf16,
+#endif
+};
+
+const mb_adam_mini_kernels *mb_adam_mini_kernels_of(const mb_backend *be) {
+    return tables[be->id];
+}
+
 typedef struct adam_mini_state {
     double lr, beta1, beta2, eps, wd;
+    const mb_adam_mini_kernels *k;
     mb_opt_state st; /* a: m, b: block v, t: updates per parameter */
 } adam_mini_state;
 
 static mb_status adam_mini_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     adam_mini_state *s = priv;
     const mb_backend *be = tr->ctx->be;
-    if (!be->adam_mini)
+    s->k = mb_adam_mini_kernels_of(be);
+    if (!s->k)
         return mb_error(tr->ctx, MB_EUNSUPPORTED,
                         "adam-mini: backend %s has no Adam-mini kernel (this build has it on the "
                         "cpu and cuda backends)",
@@ -116,10 +132,10 @@ static mb_status adam_mini_step(void *priv, mb_train *tr, mb_param *p) {
     size_t vat = 0;
     for (int k = 0, ns = spans(tr->model, p, sp); k < ns; k++) {
         size_t a = sp[k].first;
-        ctx->be->adam_mini(ctx, (char *)p->w.ptr + a * es, (const char *)p->g.ptr + a * es,
-                           (char *)s->st.a[i].ptr + a * ss, (char *)s->st.b[i].ptr + vat * ss,
-                           master ? (char *)master->ptr + a * ss : NULL, sp[k].n, sp[k].block,
-                           s->lr, s->beta1, s->beta2, s->eps, wd, bc1, bc2);
+        s->k->adam_mini(ctx, (char *)p->w.ptr + a * es, (const char *)p->g.ptr + a * es,
+                        (char *)s->st.a[i].ptr + a * ss, (char *)s->st.b[i].ptr + vat * ss,
+                        master ? (char *)master->ptr + a * ss : NULL, sp[k].n, sp[k].block, s->lr,
+                        s->beta1, s->beta2, s->eps, wd, bc1, bc2);
         vat += sp[k].n / sp[k].block;
     }
     return MB_OK;

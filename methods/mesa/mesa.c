@@ -1,12 +1,12 @@
-/* methods/mesa.c — Mesa: the tensors a block saves for backward are stored as 8-bit codes with a
- * running range per group (per head by default) and stochastic rounding, and decoded before the
+/* methods/mesa/mesa.c — Mesa: the tensors a block saves for backward are stored as 8-bit codes with
+ * a running range per group (per head by default) and stochastic rounding, and decoded before the
  * block's backward; forward computes with the exact values. Read from ziplab/Mesa
  * (custom_quant.py: pack_group, update_clip_val_shift, Quant.forward/restore; the CUDA packer). */
 #include <math.h>
 #include <stdlib.h>
 
-#include "../engine/rng.h"
-#include "../engine/train.h"
+#include "../../engine/rng.h"
+#include "../../engine/train.h"
 
 enum { P_GROUPS, P_DECAY, P_N };
 
