@@ -123,43 +123,19 @@ typedef struct mb_backend {
     /* Copies n elements of src (dtype) into dst (sdtype): master weights from the weights. */
     void (*widen)(struct mb_ctx *ctx, void *dst, const void *src, size_t n);
 
-    /* --- gradient projection (galore, apollo): row-major matrices, every operand in sdtype unless
-     * said otherwise. NULL where the backend has none of them. --- */
+    /* --- generic primitives, for methods' own arithmetic: row-major matrices; NULL where the
+     * backend has none. --- */
     /* C[M,N] = alpha * op(A)[M,K] . op(B)[K,N] + beta * C, op(X) = X^T when tX (X then stored K x M
-     * or N x K), in full sdtype arithmetic (no TF32). */
+     * or N x K), every operand in sdtype, in full sdtype arithmetic (no TF32). */
     void (*gemm_s)(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                    const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
-    /* The top r (<= min(m, n)) singular vectors of a[m,n] from a library SVD (LAPACK gesvd on the
-     * CPU, cuSOLVER gesvdj on CUDA): right != 0: out[r,n] = Vh[:r,:] (one vector per row);
-     * right == 0: out[m,r] = U[:,:r] (one per column). Each vector's sign is set so that its
-     * largest-magnitude entry (the first of equals) is positive. a is left unchanged. */
-    mb_status (*svd_top)(struct mb_ctx *ctx, const void *a, int m, int n, int r, int right,
-                         void *out);
-    /* Hugging Face AdamW's direction over n elements: m = b1*m + (1-b1)*x; v = b2*v + (1-b2)*x*x;
-     * out = m / (sqrt(v) + eps) (no bias correction). out may be x. */
-    void (*adam_dir)(struct mb_ctx *ctx, const void *x, void *out, void *m, void *v, size_t n,
-                     double b1, double b2, double eps);
-    /* w = (w + alpha*d) * decay over n elements, w = master when given (then p = w rounded to
-     * dtype), else p itself (dtype == sdtype). d may be NULL: w *= decay. */
+    /* w = (w + alpha*d) * decay over n elements (d in sdtype), w = master when given (then p = w
+     * rounded to dtype), else p itself (dtype == sdtype). d may be NULL: w *= decay. */
     void (*axpy_decay)(struct mb_ctx *ctx, void *p, void *master, const void *d, size_t n,
                        double alpha, double decay);
-    /* APOLLO's update of p[m,n] (dtype; master as in axpy_decay) from its raw gradient g (dtype)
-     * and R, N [rows, cols]: the projected gradient and its Adam direction. The scaling factor s:
-     * axis 1: s_i = |N[i,:]| / (|R[i,:]| + 1e-8) per row (rows == m: g's row i is scaled by s_i);
-     * axis 0: per column (cols == n: g's column j by s_j); axis -1: one s = |N|_F / (|R|_F + 1e-8).
-     * u = g * s * (front ? k : 1). Norm-growth limiter when lim_state is not NULL (one sdtype
-     * value, negative before the first step): a = |u|; with a previous value q,
-     * lim = max(a / (q + 1e-8), 1.01) / 1.01, else lim = 1; lim_state = a / lim. Then
-     * w = (w - step * (front ? 1 : k) / lim * u) * decay. Norms are fp64 sums in a fixed order;
-     * s_scratch holds max(rows, cols) sdtype. */
-    void (*apollo_update)(struct mb_ctx *ctx, void *p, const void *g, void *master, const void *R,
-                          const void *N, size_t m, size_t n, size_t rows, size_t cols, int axis,
-                          int front, double k, void *lim_state, double step, double decay,
-                          void *s_scratch);
-
     /* C[M,N] = alpha * op(A) . op(B) + beta * C as gemm_s, every operand in dtype, with the
-     * backend's linear-layer arithmetic (fp32 accumulation; TF32 on cuda-tf32): LoRA's adapter
-     * products. NULL where the backend has none. */
+     * backend's linear-layer arithmetic (fp32 accumulation; TF32 on cuda-tf32): low-rank adapters'
+     * products, a chunked loss's input gradient. */
     void (*gemm)(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                  const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
 

@@ -14,6 +14,9 @@
 #include "../methods/adam8bit/adam8bit_kernels.h"
 #include "../methods/adam_mini/adam_mini_kernels.h"
 #include "../methods/adamw/adamw_kernels.h"
+#include "../methods/apollo/apollo_kernels.h"
+#include "../methods/galore/galore_kernels.h"
+#include "../methods/projection/projection_kernels.h"
 #include "../methods/sgd/sgd_kernels.h"
 #include "check.h"
 #include "planted.h"
@@ -1239,8 +1242,8 @@ static void t_svd_top(tcase *tc, int m, int n, int r) {
         pair_new(tc, &out, (size_t)(right ? n : m) * r, ST, "out");
         pair_poison(tc, &out);
         set_label(tc, "svd_top %dx%d r=%d %s", m, n, r, right ? "right" : "left");
-        mb_status gs = tc->gb->svd_top(tc->gc, G(a), m, n, r, right, G(out));
-        mb_status cs = tc->cb->svd_top(tc->cc, R(a), m, n, r, right, R(out));
+        mb_status gs = mb_galore_kernels_of(tc->gb)->svd_top(tc->gc, G(a), m, n, r, right, G(out));
+        mb_status cs = mb_galore_kernels_of(tc->cb)->svd_top(tc->cc, R(a), m, n, r, right, R(out));
         CHECK(gs == MB_OK && cs == MB_OK, "%s: %s / %s: %s", tc->label, mb_status_name(gs),
               mb_status_name(cs), tc->gc->err);
         expect_close(tc, "vectors", &out, 1e-4);
@@ -1259,8 +1262,10 @@ static void t_adam_dir(tcase *tc, size_t n) {
     pair_new(tc, &out, n, ST, "out");
     pair_poison(tc, &out);
     set_label(tc, "adam_dir n=%zu", n);
-    tc->gb->adam_dir(tc->gc, G(x), G(out), G(m), G(v), n, 0.9, 0.999, 1e-6);
-    tc->cb->adam_dir(tc->cc, R(x), R(out), R(m), R(v), n, 0.9, 0.999, 1e-6);
+    mb_projection_kernels_of(tc->gb)->adam_dir(tc->gc, G(x), G(out), G(m), G(v), n, 0.9, 0.999,
+                                               1e-6);
+    mb_projection_kernels_of(tc->cb)->adam_dir(tc->cc, R(x), R(out), R(m), R(v), n, 0.9, 0.999,
+                                               1e-6);
     expect_close(tc, "out", &out, 1e-5);
     expect_close(tc, "m", &m, 1e-5);
     expect_close(tc, "v", &v, 1e-5);
@@ -1323,10 +1328,12 @@ static void t_apollo_update(tcase *tc, size_t m, size_t n, size_t r) {
         int on = prev != 0;
         set_label(tc, "apollo_update %zux%zu r=%zu axis=%d front=%d lim=%g%s", m, n, r, axis,
                   cases[k].front, prev, gmaster ? " +master" : "");
-        tc->gb->apollo_update(tc->gc, G(p), G(g), gmaster, G(R), G(N), m, n, rows, cols, axis,
-                              cases[k].front, 3.0, on ? G(lim) : NULL, 0.01, 0.999, G(sc));
-        tc->cb->apollo_update(tc->cc, R(p), R(g), NULL, R(R), R(N), m, n, rows, cols, axis,
-                              cases[k].front, 3.0, on ? R(lim) : NULL, 0.01, 0.999, R(sc));
+        mb_apollo_kernels_of(tc->gb)->apollo_update(tc->gc, G(p), G(g), gmaster, G(R), G(N), m, n,
+                                                    rows, cols, axis, cases[k].front, 3.0,
+                                                    on ? G(lim) : NULL, 0.01, 0.999, G(sc));
+        mb_apollo_kernels_of(tc->cb)->apollo_update(tc->cc, R(p), R(g), NULL, R(R), R(N), m, n,
+                                                    rows, cols, axis, cases[k].front, 3.0,
+                                                    on ? R(lim) : NULL, 0.01, 0.999, R(sc));
         expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
         if (gmaster) expect_close2(tc, "master", &master, &p, tol(tc, TOL_STATE));
         expect_close(tc, "limiter", &lim, tol(tc, TOL_STATE));

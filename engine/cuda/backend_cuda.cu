@@ -57,6 +57,22 @@ void *mb_cuda_scratch(mb_ctx *ctx, size_t bytes) {
     return d->scratch.ptr;
 }
 
+mb_status mb_cuda_solver(mb_ctx *ctx, cusolverDnHandle_t *out) {
+    mb_cuda *d = mb_cuda_of(ctx);
+    if (!d->solver) {
+        cusolverDnHandle_t s = NULL;
+        if (cusolverDnCreate(&s) != CUSOLVER_STATUS_SUCCESS)
+            return mb_error(ctx, MB_EDEVICE, "cusolverDnCreate failed");
+        if (cusolverDnSetStream(s, d->stream) != CUSOLVER_STATUS_SUCCESS) {
+            cusolverDnDestroy(s);
+            return mb_error(ctx, MB_EDEVICE, "cusolverDnSetStream failed");
+        }
+        d->solver = s;
+    }
+    *out = (cusolverDnHandle_t)d->solver;
+    return MB_OK;
+}
+
 /* Bytes in use on the device now, by the best source there is. */
 static mb_status device_used(mb_ctx *ctx, size_t *used) {
     mb_cuda *d = mb_cuda_of(ctx);
@@ -269,8 +285,7 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
         .crossentropy_fwd = mb_cuda_crossentropy_fwd_##sfx,                                        \
         .crossentropy_bwd = mb_cuda_crossentropy_bwd_##sfx,                                        \
         .crossentropy_fused = mb_cuda_crossentropy_fused_##sfx, .widen = mb_cuda_widen_##sfx,      \
-        .gemm_s = mb_cuda_gemm_s, .svd_top = mb_cuda_svd_top, .adam_dir = mb_cuda_adam_dir,        \
-        .axpy_decay = mb_cuda_axpy_decay_##sfx, .apollo_update = mb_cuda_apollo_update_##sfx,      \
+        .gemm_s = mb_cuda_gemm_s, .axpy_decay = mb_cuda_axpy_decay_##sfx,                          \
         .gemm = mb_cuda_gemm_##sfx, .cce_lse_chunk = mb_cuda_cce_lse_chunk_##sfx,                  \
         .cce_lse_end = mb_cuda_cce_lse_end, .cce_grad_chunk = mb_cuda_cce_grad_chunk_##sfx,        \
         .zo_axpy = mb_cuda_zo_axpy_##sfx, .q8_range = mb_cuda_q8_range_##sfx,                      \

@@ -50,10 +50,6 @@ struct mb_ctx;
     void mb_cuda_widen_##sfx(struct mb_ctx *ctx, void *dst, const void *src, size_t n);            \
     void mb_cuda_axpy_decay_##sfx(struct mb_ctx *ctx, void *p, void *master, const void *d,        \
                                   size_t n, double alpha, double decay);                           \
-    void mb_cuda_apollo_update_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *master,     \
-                                     const void *R, const void *N, size_t m, size_t n,             \
-                                     size_t rows, size_t cols, int axis, int front, double k,      \
-                                     void *lim_state, double step, double decay, void *s_scratch); \
     void mb_cuda_matmul_fwd_res_##sfx(struct mb_ctx *ctx, void *out, const void *inp,              \
                                       const void *w, const void *b, const void *res, int N, int C, \
                                       int OC);                                                     \
@@ -104,10 +100,6 @@ void mb_cuda_gemm_bf16(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, 
                        int ldc);
 void mb_cuda_gemm_s(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                     const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
-mb_status mb_cuda_svd_top(struct mb_ctx *ctx, const void *a, int m, int n, int r, int right,
-                          void *out);
-void mb_cuda_adam_dir(struct mb_ctx *ctx, const void *x, void *out, void *m, void *v, size_t n,
-                      double b1, double b2, double eps);
 
 MB_CUDA_KERNEL_DECLS(f32)
 MB_CUDA_KERNEL_DECLS(bf16)
