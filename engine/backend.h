@@ -139,23 +139,6 @@ typedef struct mb_backend {
     void (*gemm)(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                  const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
 
-    /* --- Cut Cross-Entropy over vocabulary chunks: z[N, n] (dtype, rows ldz apart) holds the
-     * logits of entries v0 .. v0+n-1; mx, sum, losses and lse are sdtype [N]. NULL where the
-     * backend has none. --- */
-    /* Online log-sum-exp: m' = max(mx, max_j z), sum = sum * exp(mx - m') + sum_j exp(z - m'),
-     * mx = m' (first: from -inf and 0); losses[i] = z[i, targets[i] - v0] where that falls in the
-     * chunk. */
-    void (*cce_lse_chunk)(struct mb_ctx *ctx, const void *z, int N, int n, int ldz, int v0,
-                          const int32_t *targets, void *mx, void *sum, void *losses, int first);
-    /* After the last chunk: mx becomes the LSE mx + log(sum); losses = LSE - losses (the target's
-     * logit), 0 where targets[i] < 0. */
-    void (*cce_lse_end)(struct mb_ctx *ctx, void *mx, const void *sum, void *losses,
-                        const int32_t *targets, int N);
-    /* In place: z = (exp(z - lse) - [v0 + j == targets[i]]) * scale, rows with targets[i] < 0
-     * zeroed. */
-    void (*cce_grad_chunk)(struct mb_ctx *ctx, void *z, int N, int n, int ldz, int v0,
-                           const int32_t *targets, const void *lse, double scale);
-
     /* MeZO: w = w * decay + alpha * z_j over n elements, z_j the standard normal first + j of
      * stream `stream` under `seed` (mb_rng_normal's value, regenerated here, never stored); the
      * arithmetic in fp64, w rounded once. w = master when given (then p = w rounded to dtype),

@@ -62,15 +62,6 @@ struct mb_ctx;
     void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, int OC,    \
                                  int ld);
 
-/* sdtype (fp32) only: the same on every table */
-#define MB_CCE_DECL(sfx)                                                                           \
-    void mb_cuda_cce_lse_chunk_##sfx(struct mb_ctx *ctx, const void *z, int N, int n, int ldz,     \
-                                     int v0, const int32_t *targets, void *mx, void *sum,          \
-                                     void *losses, int first);                                     \
-    void mb_cuda_cce_grad_chunk_##sfx(struct mb_ctx *ctx, void *z, int N, int n, int ldz, int v0,  \
-                                      const int32_t *targets, const void *lse, double scale);
-MB_CCE_DECL(f32)
-MB_CCE_DECL(bf16)
 void mb_cuda_zo_axpy_f32(struct mb_ctx *ctx, void *p, void *master, size_t n, uint64_t seed,
                          uint32_t stream, uint64_t first, double alpha, double decay);
 void mb_cuda_zo_axpy_bf16(struct mb_ctx *ctx, void *p, void *master, size_t n, uint64_t seed,
@@ -90,8 +81,6 @@ void mb_cuda_flash_fwd_bf16(struct mb_ctx *ctx, void *out, void *lse, const void
 void mb_cuda_flash_bwd_bf16(struct mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv,
                             const void *out, const void *lse, void *D, int B, int T, int C, int NH);
 int mb_cuda_flash_head_ok(int hs);
-void mb_cuda_cce_lse_end(struct mb_ctx *ctx, void *mx, const void *sum, void *losses,
-                         const int32_t *targets, int N);
 void mb_cuda_gemm_f32(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                       const void *A, int lda, const void *B, int ldb, double beta, void *C,
                       int ldc);
