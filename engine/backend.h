@@ -139,13 +139,6 @@ typedef struct mb_backend {
     void (*gemm)(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                  const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
 
-    /* MeZO: w = w * decay + alpha * z_j over n elements, z_j the standard normal first + j of
-     * stream `stream` under `seed` (mb_rng_normal's value, regenerated here, never stored); the
-     * arithmetic in fp64, w rounded once. w = master when given (then p = w rounded to dtype),
-     * else p. NULL where the backend has none. */
-    void (*zo_axpy)(struct mb_ctx *ctx, void *p, void *master, size_t n, uint64_t seed,
-                    uint32_t stream, uint64_t first, double alpha, double decay);
-
     /* --- 8-bit activation codec (Mesa), the arithmetic in q8.h: element i of x[n] (dtype) is in
      * group (i / inner) % G; st (device, fp32) holds clip[G], shift[G], min[G], max[G]. With
      * tri > 0 the entries above the diagonals of x's tri x tri matrices (mb_q8_skip) are ignored,

@@ -16,6 +16,7 @@
 #include "../methods/adamw/adamw_kernels.h"
 #include "../methods/apollo/apollo_kernels.h"
 #include "../methods/galore/galore_kernels.h"
+#include "../methods/mezo/mezo_kernels.h"
 #include "../methods/projection/projection_kernels.h"
 #include "../methods/sgd/sgd_kernels.h"
 #include "check.h"
@@ -1295,8 +1296,8 @@ static void t_zo_axpy(tcase *tc, size_t n) {
     pair p, master;
     void *gmaster = weights_new(tc, &p, &master, n);
     set_label(tc, "zo_axpy n=%zu%s", n, gmaster ? " +master" : "");
-    tc->gb->zo_axpy(tc->gc, G(p), gmaster, n, 77, 3, 1001, 0.01, 0.999);
-    tc->cb->zo_axpy(tc->cc, R(p), NULL, n, 77, 3, 1001, 0.01, 0.999);
+    mb_mezo_kernels_of(tc->gb)->zo_axpy(tc->gc, G(p), gmaster, n, 77, 3, 1001, 0.01, 0.999);
+    mb_mezo_kernels_of(tc->cb)->zo_axpy(tc->cc, R(p), NULL, n, 77, 3, 1001, 0.01, 0.999);
     expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
     if (gmaster) expect_close2(tc, "master", &master, &p, tol(tc, TOL_STATE));
     pairs_free(tc);

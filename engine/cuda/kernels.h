@@ -62,10 +62,6 @@ struct mb_ctx;
     void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, int OC,    \
                                  int ld);
 
-void mb_cuda_zo_axpy_f32(struct mb_ctx *ctx, void *p, void *master, size_t n, uint64_t seed,
-                         uint32_t stream, uint64_t first, double alpha, double decay);
-void mb_cuda_zo_axpy_bf16(struct mb_ctx *ctx, void *p, void *master, size_t n, uint64_t seed,
-                          uint32_t stream, uint64_t first, double alpha, double decay);
 #define MB_Q8_DECL(sfx)                                                                            \
     void mb_cuda_q8_range_##sfx(struct mb_ctx *ctx, float *st, const void *x, size_t n,            \
                                 size_t inner, int G, size_t tri, float decay, int first);          \
