@@ -139,23 +139,6 @@ typedef struct mb_backend {
     void (*gemm)(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                  const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
 
-    /* --- 8-bit activation codec (Mesa), the arithmetic in q8.h: element i of x[n] (dtype) is in
-     * group (i / inner) % G; st (device, fp32) holds clip[G], shift[G], min[G], max[G]. With
-     * tri > 0 the entries above the diagonals of x's tri x tri matrices (mb_q8_skip) are ignored,
-     * coded 0 and decoded as 0. NULL where the backend has none. --- */
-    /* Measures each group's min and max and moves [shift, shift + clip] toward them (mb_q8_ema);
-     * min and max are left at +inf and -inf, where the next call starts. */
-    void (*q8_range)(struct mb_ctx *ctx, float *st, const void *x, size_t n, size_t inner, int G,
-                     size_t tri, float decay, int first);
-    /* q[i] = mb_q8_code(x[i], shift, 255 / clip, u_i), u_i = mb_q8_uniform(seed, stream, first,
-     * i): stochastic rounding with the Philox stream. */
-    void (*q8_pack)(struct mb_ctx *ctx, uint8_t *q, const void *x, const float *st, size_t n,
-                    size_t inner, int G, size_t tri, uint64_t seed, uint32_t stream,
-                    uint64_t first);
-    /* x[i] = mb_q8_value(q[i], shift, 255 / clip), rounded to dtype. */
-    void (*q8_unpack)(struct mb_ctx *ctx, void *x, const uint8_t *q, const float *st, size_t n,
-                      size_t inner, int G, size_t tri);
-
     /* --- memory-efficient exact causal attention (FlashAttention-2's contract): no probabilities
      * are kept, each query row's log-sum-exp is. qkv [B, T, 3C] and out [B, T, C] as
      * attention_fwd's; lse and D are sdtype [B, NH, T]. NULL where the backend has none. --- */

@@ -16,6 +16,7 @@
 #include "../methods/adamw/adamw_kernels.h"
 #include "../methods/apollo/apollo_kernels.h"
 #include "../methods/galore/galore_kernels.h"
+#include "../methods/mesa/mesa_kernels.h"
 #include "../methods/mezo/mezo_kernels.h"
 #include "../methods/projection/projection_kernels.h"
 #include "../methods/sgd/sgd_kernels.h"
@@ -1152,13 +1153,14 @@ static void t_q8(tcase *tc, const shape *s, int att) {
         set_label(tc, "q8 %s B=%d NH=%d T=%d C=%d%s", att ? "att" : "qkv", s->B, s->NH, s->T, s->C,
                   round ? " (range moved)" : "");
         uint64_t first = (uint64_t)(round + 3) << 32;
-        tc->gb->q8_range(tc->gc, gst.ptr, gx.ptr, n, inner, G, tri, 0.9f, !round);
-        tc->gb->q8_pack(tc->gc, gq.ptr, gx.ptr, gst.ptr, n, inner, G, tri, 77, MB_RNG_STREAM_MESA,
-                        first);
-        tc->gb->q8_unpack(tc->gc, gy.ptr, gq.ptr, gst.ptr, n, inner, G, tri);
-        fc.be->q8_range(&fc, fst, xf, n, inner, G, tri, 0.9f, !round);
-        fc.be->q8_pack(&fc, fq, xf, fst, n, inner, G, tri, 77, MB_RNG_STREAM_MESA, first);
-        fc.be->q8_unpack(&fc, yf, fq, fst, n, inner, G, tri);
+        const mb_mesa_kernels *gq8 = mb_mesa_kernels_of(tc->gb), *fq8 = mb_mesa_kernels_of(fc.be);
+        gq8->q8_range(tc->gc, gst.ptr, gx.ptr, n, inner, G, tri, 0.9f, !round);
+        gq8->q8_pack(tc->gc, gq.ptr, gx.ptr, gst.ptr, n, inner, G, tri, 77, MB_RNG_STREAM_MESA,
+                     first);
+        gq8->q8_unpack(tc->gc, gy.ptr, gq.ptr, gst.ptr, n, inner, G, tri);
+        fq8->q8_range(&fc, fst, xf, n, inner, G, tri, 0.9f, !round);
+        fq8->q8_pack(&fc, fq, xf, fst, n, inner, G, tri, 77, MB_RNG_STREAM_MESA, first);
+        fq8->q8_unpack(&fc, yf, fq, fst, n, inner, G, tri);
         for (size_t i = 0; i < n; i++) v[i] = yf[i];
         mb_dtype_from_f64(dt, yd, v, n); /* float to dtype, rounded to nearest as the GPU's */
         expect_bytes(tc, "ranges", &gst, fst, CPU32);

@@ -286,9 +286,8 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
         .crossentropy_bwd = mb_cuda_crossentropy_bwd_##sfx,                                        \
         .crossentropy_fused = mb_cuda_crossentropy_fused_##sfx, .widen = mb_cuda_widen_##sfx,      \
         .gemm_s = mb_cuda_gemm_s, .axpy_decay = mb_cuda_axpy_decay_##sfx,                          \
-        .gemm = mb_cuda_gemm_##sfx, .q8_range = mb_cuda_q8_range_##sfx,                            \
-        .q8_pack = mb_cuda_q8_pack_##sfx, .q8_unpack = mb_cuda_q8_unpack_##sfx,                    \
-        MB_CUDA_FLASH_##sfx, .matmul_fwd_res = mb_cuda_matmul_fwd_res_##sfx,                       \
+        .gemm = mb_cuda_gemm_##sfx, MB_CUDA_FLASH_##sfx,                                           \
+        .matmul_fwd_res = mb_cuda_matmul_fwd_res_##sfx,                                            \
         .matmul_fwd_gelu = mb_cuda_matmul_fwd_gelu_##sfx,                                          \
         .matmul_bwd_dgelu = mb_cuda_matmul_bwd_dgelu_##sfx,                                        \
     }

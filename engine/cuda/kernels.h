@@ -62,16 +62,6 @@ struct mb_ctx;
     void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, int OC,    \
                                  int ld);
 
-#define MB_Q8_DECL(sfx)                                                                            \
-    void mb_cuda_q8_range_##sfx(struct mb_ctx *ctx, float *st, const void *x, size_t n,            \
-                                size_t inner, int G, size_t tri, float decay, int first);          \
-    void mb_cuda_q8_pack_##sfx(struct mb_ctx *ctx, uint8_t *q, const void *x, const float *st,     \
-                               size_t n, size_t inner, int G, size_t tri, uint64_t seed,           \
-                               uint32_t stream, uint64_t first);                                   \
-    void mb_cuda_q8_unpack_##sfx(struct mb_ctx *ctx, void *x, const uint8_t *q, const float *st,   \
-                                 size_t n, size_t inner, int G, size_t tri);
-MB_Q8_DECL(f32)
-MB_Q8_DECL(bf16)
 void mb_cuda_flash_fwd_bf16(struct mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T,
                             int C, int NH);
 void mb_cuda_flash_bwd_bf16(struct mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv,

@@ -7,6 +7,7 @@
 
 #include "../../engine/rng.h"
 #include "../../engine/train.h"
+#include "mesa_kernels.h"
 
 enum { P_GROUPS, P_DECAY, P_N };
 
@@ -29,10 +30,24 @@ static const mb_param_decl params[P_N] = {
 enum { NSAVED = MB_GPT_BLOCK_INSIDE };
 static const int coded[NSAVED] = {1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1};
 
+/* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */
+static const mb_mesa_kernels *const tables[MB_BE_N] = {
+    [MB_BE_CPU_F32] = &mb_mesa_cpu_f32,     [MB_BE_CPU_F64] = &mb_mesa_cpu_f64,
+#ifdef MB_HAVE_CUDA
+    [MB_BE_CUDA_F32] = &mb_mesa_cuda_f32,   [MB_BE_CUDA_TF32] = &mb_mesa_cuda_f32,
+    [MB_BE_CUDA_BF16] = &mb_mesa_cuda_bf16,
+#endif
+};
+
+const mb_mesa_kernels *mb_mesa_kernels_of(const mb_backend *be) {
+    return tables[be->id];
+}
+
 typedef struct mesa_state {
     int G; /* groups per channel split */
     float decay;
     int L;
+    const mb_mesa_kernels *k;
     mb_buf st;     /* per layer and coded tensor: clip, shift, min, max per group (fp32) */
     mb_buf *codes; /* [L * NSAVED]: the codes of a saved tensor until its backward */
     size_t *bytes; /* [L * NSAVED]: the full tensor's bytes, to give back */
@@ -73,7 +88,8 @@ static mb_status mesa_init(void *priv, mb_train *tr, const mb_pvalue *v) {
                             "the attention probabilities it codes do not exist under %s: the two "
                             "do not stack yet",
                             tr->methods[i]->name);
-    if (!ctx->be->q8_range || !ctx->be->q8_pack || !ctx->be->q8_unpack)
+    s->k = mb_mesa_kernels_of(ctx->be);
+    if (!s->k)
         return mb_error(ctx, MB_EUNSUPPORTED, "backend %s has no 8-bit activation codec",
                         ctx->be->name);
     size_t slots = (size_t)s->L * NSAVED, ng = (size_t)s->L * groups_before(s->G, NSAVED);
@@ -138,13 +154,13 @@ static mb_status mesa_save(void *priv, mb_train *tr, int l, int k, mb_buf *act) 
     layout(&tr->model->cfg, s->G, k, tr->T, &g, &inner);
     float *st = ranges(s, l, k);
     size_t tri = k == 4 ? (size_t)tr->T : 0; /* probabilities: only the causal triangle is data */
-    ctx->be->q8_range(ctx, st, act->ptr, n, inner, g, tri, s->decay, !s->seen[i]);
+    s->k->q8_range(ctx, st, act->ptr, n, inner, g, tri, s->decay, !s->seen[i]);
     s->seen[i] = 1;
     mb_free(ctx, &s->codes[i]);
     MB_TRY(mb_alloc(ctx, &s->codes[i], n, MB_MEM_ACTIVATIONS, "mesa.codes"));
     uint64_t first = ((uint64_t)tr->step * (uint64_t)s->L * NSAVED + i) << 32;
-    ctx->be->q8_pack(ctx, s->codes[i].ptr, act->ptr, st, n, inner, g, tri, tr->seed,
-                     MB_RNG_STREAM_MESA, first);
+    s->k->q8_pack(ctx, s->codes[i].ptr, act->ptr, st, n, inner, g, tri, tr->seed,
+                  MB_RNG_STREAM_MESA, first);
     s->bytes[i] = act->bytes;
     s->tag[i] = act->tag;
     mb_free(ctx, act);
@@ -162,8 +178,8 @@ static mb_status mesa_load(void *priv, mb_train *tr, int l, int k, mb_buf *act) 
     int g;
     layout(&tr->model->cfg, s->G, k, tr->T, &g, &inner);
     MB_TRY(mb_alloc(ctx, act, s->bytes[i], MB_MEM_ACTIVATIONS, s->tag[i]));
-    ctx->be->q8_unpack(ctx, act->ptr, s->codes[i].ptr, ranges(s, l, k), s->codes[i].bytes, inner, g,
-                       k == 4 ? (size_t)tr->T : 0);
+    s->k->q8_unpack(ctx, act->ptr, s->codes[i].ptr, ranges(s, l, k), s->codes[i].bytes, inner, g,
+                    k == 4 ? (size_t)tr->T : 0);
     mb_free(ctx, &s->codes[i]);
     return MB_OK;
 }
