@@ -139,19 +139,6 @@ typedef struct mb_backend {
     void (*gemm)(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                  const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
 
-    /* --- memory-efficient exact causal attention (FlashAttention-2's contract): no probabilities
-     * are kept, each query row's log-sum-exp is. qkv [B, T, 3C] and out [B, T, C] as
-     * attention_fwd's; lse and D are sdtype [B, NH, T]. NULL where the backend has none. --- */
-    /* out = softmax(q k^T / sqrt(hs), causal) v; lse = log sum_j exp(s_j) per row. */
-    void (*flash_fwd)(struct mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T,
-                      int C, int NH);
-    /* dqkv (overwritten) from dout, the forward's out and lse; D is scratch (rowsum(dout * out)).
-     */
-    void (*flash_bwd)(struct mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv,
-                      const void *out, const void *lse, void *D, int B, int T, int C, int NH);
-    /* 1 when head size hs has a kernel; NULL: every size does. */
-    int (*flash_head_ok)(int hs);
-
     /* --- fused linear layers (NULL: the engine runs the unfused kernels above).
      * Each computes what its unfused sequence computes; a GPU may round once where the sequence
      * rounds twice. --- */

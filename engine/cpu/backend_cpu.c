@@ -33,7 +33,6 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #define SFX(name) name##_f32
 #include "kernels_impl.h"
 #include "kernels_prim.h"
-#include "kernels_flash.h"
 #undef REAL
 #undef SFX
 
@@ -41,7 +40,6 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 #define SFX(name) name##_f64
 #include "kernels_impl.h"
 #include "kernels_prim.h"
-#include "kernels_flash.h"
 #undef REAL
 #undef SFX
 
@@ -60,7 +58,6 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .crossentropy_bwd = crossentropy_bwd_##sfx,                                                \
         .crossentropy_fused = crossentropy_fused_##sfx, .widen = widen_##sfx,                      \
         .gemm_s = gemm_s_##sfx, .axpy_decay = axpy_decay_##sfx, .gemm = gemm_s_##sfx,              \
-        .flash_fwd = flash_fwd_##sfx, .flash_bwd = flash_bwd_##sfx, .flash_head_ok = NULL,         \
         .matmul_fwd_res = mb_seq_matmul_fwd_res, .matmul_fwd_gelu = mb_seq_matmul_fwd_gelu,        \
         .matmul_bwd_dgelu = mb_seq_matmul_bwd_dgelu,                                               \
     }

@@ -286,17 +286,10 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
         .crossentropy_bwd = mb_cuda_crossentropy_bwd_##sfx,                                        \
         .crossentropy_fused = mb_cuda_crossentropy_fused_##sfx, .widen = mb_cuda_widen_##sfx,      \
         .gemm_s = mb_cuda_gemm_s, .axpy_decay = mb_cuda_axpy_decay_##sfx,                          \
-        .gemm = mb_cuda_gemm_##sfx, MB_CUDA_FLASH_##sfx,                                           \
-        .matmul_fwd_res = mb_cuda_matmul_fwd_res_##sfx,                                            \
+        .gemm = mb_cuda_gemm_##sfx, .matmul_fwd_res = mb_cuda_matmul_fwd_res_##sfx,                \
         .matmul_fwd_gelu = mb_cuda_matmul_fwd_gelu_##sfx,                                          \
         .matmul_bwd_dgelu = mb_cuda_matmul_bwd_dgelu_##sfx,                                        \
     }
-/* Flash attention: bf16 tensor-core kernels only (flash.cu). */
-#define MB_CUDA_FLASH_f32 .flash_fwd = NULL, .flash_bwd = NULL, .flash_head_ok = NULL
-#define MB_CUDA_FLASH_bf16                                                                         \
-    .flash_fwd = mb_cuda_flash_fwd_bf16, .flash_bwd = mb_cuda_flash_bwd_bf16,                      \
-    .flash_head_ok = mb_cuda_flash_head_ok
-
 extern "C" {
 const mb_backend mb_backend_cuda_f32 = MB_CUDA_TABLE("cuda-f32", MB_BE_CUDA_F32, f32, MB_F32);
 const mb_backend mb_backend_cuda_tf32 = MB_CUDA_TABLE("cuda-tf32", MB_BE_CUDA_TF32, f32, MB_F32);

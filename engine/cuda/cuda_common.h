@@ -68,8 +68,6 @@ int mb_cuda_check_blas(mb_ctx *ctx, int st, const char *what, const char *file, 
 
 /* Kernel attributes set once per context, in cuda_init (kernels_elem.cu). */
 extern "C" cudaError_t mb_cuda_kernels_init(void);
-/* Flash attention's part of it (flash.cu): its kernels' shared-memory limits. */
-extern "C" cudaError_t mb_cuda_flash_init(void);
 
 /* The context's cuSOLVER handle on its stream (cusolverDnHandle_t), made at the first call and
  * destroyed with the context: galore's SVD. On failure the error is in ctx. */

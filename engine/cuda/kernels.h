@@ -62,11 +62,6 @@ struct mb_ctx;
     void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, int OC,    \
                                  int ld);
 
-void mb_cuda_flash_fwd_bf16(struct mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T,
-                            int C, int NH);
-void mb_cuda_flash_bwd_bf16(struct mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv,
-                            const void *out, const void *lse, void *D, int B, int T, int C, int NH);
-int mb_cuda_flash_head_ok(int hs);
 void mb_cuda_gemm_f32(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                       const void *A, int lda, const void *B, int ldb, double beta, void *C,
                       int ldc);
