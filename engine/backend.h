@@ -106,15 +106,10 @@ typedef struct mb_backend {
     void (*gelu_bwd)(struct mb_ctx *ctx, void *dinp, const void *inp, const void *dout, size_t n);
     /* out = a + b; out may alias a or b */
     void (*residual_fwd)(struct mb_ctx *ctx, void *out, const void *a, const void *b, size_t n);
-    /* Fused softmax cross-entropy. logits[N,V] (rows ld >= V elements apart) are replaced by
-     * probabilities; losses[N] (sdtype) per row. targets < 0 are ignored (loss 0, no gradient). */
-    void (*crossentropy_fwd)(struct mb_ctx *ctx, void *losses, void *logits, const int32_t *targets,
-                             int N, int V, int ld);
-    /* In place: probs[N,V] become dlogits = (probs - onehot(target)) * scale */
-    void (*crossentropy_bwd)(struct mb_ctx *ctx, void *probs, const int32_t *targets, int N, int V,
-                             int ld, double scale);
-    /* Both in one pass over the logits: losses as crossentropy_fwd, and the logits replaced by
-     * dlogits = (probs - onehot(target)) * scale directly (the training forward's loss) */
+    /* Softmax cross-entropy, loss and gradient in one pass over logits[N,V] (rows ld >= V elements
+     * apart): losses[N] (sdtype) = log(sum exp(logits)) - logits[target] per row, and the logits
+     * replaced by dlogits = (softmax(logits) - onehot(target)) * scale (the training forward's
+     * loss). targets < 0 are ignored (loss 0, gradient 0). */
     void (*crossentropy_fused)(struct mb_ctx *ctx, void *losses, void *logits,
                                const int32_t *targets, int N, int V, int ld, double scale);
 

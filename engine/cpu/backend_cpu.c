@@ -54,12 +54,10 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .matmul_fwd = matmul_fwd_##sfx, .matmul_bwd = matmul_bwd_##sfx,                            \
         .attention_fwd = attention_fwd_##sfx, .attention_bwd = attention_bwd_##sfx,                \
         .gelu_fwd = gelu_fwd_##sfx, .gelu_bwd = gelu_bwd_##sfx,                                    \
-        .residual_fwd = residual_fwd_##sfx, .crossentropy_fwd = crossentropy_fwd_##sfx,            \
-        .crossentropy_bwd = crossentropy_bwd_##sfx,                                                \
-        .crossentropy_fused = crossentropy_fused_##sfx, .widen = widen_##sfx,                      \
-        .gemm_s = gemm_s_##sfx, .axpy_decay = axpy_decay_##sfx, .gemm = gemm_s_##sfx,              \
-        .matmul_fwd_res = mb_seq_matmul_fwd_res, .matmul_fwd_gelu = mb_seq_matmul_fwd_gelu,        \
-        .matmul_bwd_dgelu = mb_seq_matmul_bwd_dgelu,                                               \
+        .residual_fwd = residual_fwd_##sfx, .crossentropy_fused = crossentropy_fused_##sfx,        \
+        .widen = widen_##sfx, .gemm_s = gemm_s_##sfx, .axpy_decay = axpy_decay_##sfx,              \
+        .gemm = gemm_s_##sfx, .matmul_fwd_res = mb_seq_matmul_fwd_res,                             \
+        .matmul_fwd_gelu = mb_seq_matmul_fwd_gelu, .matmul_bwd_dgelu = mb_seq_matmul_bwd_dgelu,    \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32, MB_BE_CPU_F32);

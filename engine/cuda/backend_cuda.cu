@@ -282,8 +282,7 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
         .matmul_bwd = mb_cuda_matmul_bwd_##sfx, .attention_fwd = mb_cuda_attention_fwd_##sfx,      \
         .attention_bwd = mb_cuda_attention_bwd_##sfx, .gelu_fwd = mb_cuda_gelu_fwd_##sfx,          \
         .gelu_bwd = mb_cuda_gelu_bwd_##sfx, .residual_fwd = mb_cuda_residual_fwd_##sfx,            \
-        .crossentropy_fwd = mb_cuda_crossentropy_fwd_##sfx,                                        \
-        .crossentropy_bwd = mb_cuda_crossentropy_bwd_##sfx,                                        \
+                                                                                                   \
         .crossentropy_fused = mb_cuda_crossentropy_fused_##sfx, .widen = mb_cuda_widen_##sfx,      \
         .gemm_s = mb_cuda_gemm_s, .axpy_decay = mb_cuda_axpy_decay_##sfx,                          \
         .gemm = mb_cuda_gemm_##sfx, .matmul_fwd_res = mb_cuda_matmul_fwd_res_##sfx,                \

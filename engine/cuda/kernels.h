@@ -40,11 +40,13 @@ struct mb_ctx;
                                 size_t n);                                                         \
     void mb_cuda_residual_fwd_##sfx(struct mb_ctx *ctx, void *out, const void *a, const void *b,   \
                                     size_t n);                                                     \
-    void mb_cuda_crossentropy_fwd_##sfx(struct mb_ctx *ctx, void *losses, void *logits,            \
-                                        const int32_t *targets, int N, int V, int ld);             \
     void mb_cuda_crossentropy_fused_##sfx(struct mb_ctx *ctx, void *losses, void *logits,          \
                                           const int32_t *targets, int N, int V, int ld,            \
                                           double scale);                                           \
+    /* the fused loss's two halves, in no table (test_cuda_kernels checks them): logits become     \
+     * probabilities and losses are written; probabilities become dlogits */                       \
+    void mb_cuda_crossentropy_fwd_##sfx(struct mb_ctx *ctx, void *losses, void *logits,            \
+                                        const int32_t *targets, int N, int V, int ld);             \
     void mb_cuda_crossentropy_bwd_##sfx(struct mb_ctx *ctx, void *probs, const int32_t *targets,   \
                                         int N, int V, int ld, double scale);                       \
     void mb_cuda_widen_##sfx(struct mb_ctx *ctx, void *dst, const void *src, size_t n);            \
