@@ -110,15 +110,10 @@ typedef struct mb_backend {
     void (*gelu_bwd)(struct mb_ctx *ctx, void *dinp, const void *inp, const void *dout, size_t n);
     /* out = a + b; out may alias a or b */
     void (*residual_fwd)(struct mb_ctx *ctx, void *out, const void *a, const void *b, size_t n);
-    /* Fused softmax cross-entropy. logits[N,V] (rows ld >= V elements apart) are replaced by
-     * probabilities; losses[N] (sdtype) per row. targets < 0 are ignored (loss 0, no gradient). */
-    void (*crossentropy_fwd)(struct mb_ctx *ctx, void *losses, void *logits, const int32_t *targets,
-                             int N, int V, int ld);
-    /* In place: probs[N,V] become dlogits = (probs - onehot(target)) * scale */
-    void (*crossentropy_bwd)(struct mb_ctx *ctx, void *probs, const int32_t *targets, int N, int V,
-                             int ld, double scale);
-    /* Both in one pass over the logits: losses as crossentropy_fwd, and the logits replaced by
-     * dlogits = (probs - onehot(target)) * scale directly (the training forward's loss) */
+    /* Softmax cross-entropy, loss and gradient in one pass over logits[N,V] (rows ld >= V elements
+     * apart): losses[N] (sdtype) = log(sum exp(logits)) - logits[target] per row, and the logits
+     * replaced by dlogits = (softmax(logits) - onehot(target)) * scale (the training forward's
+     * loss). targets < 0 are ignored (loss 0, gradient 0). */
     void (*crossentropy_fused)(struct mb_ctx *ctx, void *losses, void *logits,
                                const int32_t *targets, int N, int V, int ld, double scale);
 
@@ -127,99 +122,21 @@ typedef struct mb_backend {
     /* Copies n elements of src (dtype) into dst (sdtype): master weights from the weights. */
     void (*widen)(struct mb_ctx *ctx, void *dst, const void *src, size_t n);
 
-    /* --- gradient projection (galore, apollo): row-major matrices, every operand in sdtype unless
-     * said otherwise. NULL where the backend has none of them. --- */
+    /* --- generic primitives, for methods' own arithmetic: row-major matrices; NULL where the
+     * backend has none. --- */
     /* C[M,N] = alpha * op(A)[M,K] . op(B)[K,N] + beta * C, op(X) = X^T when tX (X then stored K x M
-     * or N x K), in full sdtype arithmetic (no TF32). */
+     * or N x K), every operand in sdtype, in full sdtype arithmetic (no TF32). */
     void (*gemm_s)(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                    const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
-    /* The top r (<= min(m, n)) singular vectors of a[m,n] from a library SVD (LAPACK gesvd on the
-     * CPU, cuSOLVER gesvdj on CUDA): right != 0: out[r,n] = Vh[:r,:] (one vector per row);
-     * right == 0: out[m,r] = U[:,:r] (one per column). Each vector's sign is set so that its
-     * largest-magnitude entry (the first of equals) is positive. a is left unchanged. */
-    mb_status (*svd_top)(struct mb_ctx *ctx, const void *a, int m, int n, int r, int right,
-                         void *out);
-    /* Hugging Face AdamW's direction over n elements: m = b1*m + (1-b1)*x; v = b2*v + (1-b2)*x*x;
-     * out = m / (sqrt(v) + eps) (no bias correction). out may be x. */
-    void (*adam_dir)(struct mb_ctx *ctx, const void *x, void *out, void *m, void *v, size_t n,
-                     double b1, double b2, double eps);
-    /* w = (w + alpha*d) * decay over n elements, w = master when given (then p = w rounded to
-     * dtype), else p itself (dtype == sdtype). d may be NULL: w *= decay. */
+    /* w = (w + alpha*d) * decay over n elements (d in sdtype), w = master when given (then p = w
+     * rounded to dtype), else p itself (dtype == sdtype). d may be NULL: w *= decay. */
     void (*axpy_decay)(struct mb_ctx *ctx, void *p, void *master, const void *d, size_t n,
                        double alpha, double decay);
-    /* APOLLO's update of p[m,n] (dtype; master as in axpy_decay) from its raw gradient g (dtype)
-     * and R, N [rows, cols]: the projected gradient and its Adam direction. The scaling factor s:
-     * axis 1: s_i = |N[i,:]| / (|R[i,:]| + 1e-8) per row (rows == m: g's row i is scaled by s_i);
-     * axis 0: per column (cols == n: g's column j by s_j); axis -1: one s = |N|_F / (|R|_F + 1e-8).
-     * u = g * s * (front ? k : 1). Norm-growth limiter when lim_state is not NULL (one sdtype
-     * value, negative before the first step): a = |u|; with a previous value q,
-     * lim = max(a / (q + 1e-8), 1.01) / 1.01, else lim = 1; lim_state = a / lim. Then
-     * w = (w - step * (front ? 1 : k) / lim * u) * decay. Norms are fp64 sums in a fixed order;
-     * s_scratch holds max(rows, cols) sdtype. */
-    void (*apollo_update)(struct mb_ctx *ctx, void *p, const void *g, void *master, const void *R,
-                          const void *N, size_t m, size_t n, size_t rows, size_t cols, int axis,
-                          int front, double k, void *lim_state, double step, double decay,
-                          void *s_scratch);
-
     /* C[M,N] = alpha * op(A) . op(B) + beta * C as gemm_s, every operand in dtype, with the
-     * backend's linear-layer arithmetic (fp32 accumulation; TF32 on cuda-tf32): LoRA's adapter
-     * products. NULL where the backend has none. */
+     * backend's linear-layer arithmetic (fp32 accumulation; TF32 on cuda-tf32): low-rank adapters'
+     * products, a chunked loss's input gradient. */
     void (*gemm)(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                  const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
-
-    /* --- Cut Cross-Entropy over vocabulary chunks: z[N, n] (dtype, rows ldz apart) holds the
-     * logits of entries v0 .. v0+n-1; mx, sum, losses and lse are sdtype [N]. NULL where the
-     * backend has none. --- */
-    /* Online log-sum-exp: m' = max(mx, max_j z), sum = sum * exp(mx - m') + sum_j exp(z - m'),
-     * mx = m' (first: from -inf and 0); losses[i] = z[i, targets[i] - v0] where that falls in the
-     * chunk. */
-    void (*cce_lse_chunk)(struct mb_ctx *ctx, const void *z, int N, int n, int ldz, int v0,
-                          const int32_t *targets, void *mx, void *sum, void *losses, int first);
-    /* After the last chunk: mx becomes the LSE mx + log(sum); losses = LSE - losses (the target's
-     * logit), 0 where targets[i] < 0. */
-    void (*cce_lse_end)(struct mb_ctx *ctx, void *mx, const void *sum, void *losses,
-                        const int32_t *targets, int N);
-    /* In place: z = (exp(z - lse) - [v0 + j == targets[i]]) * scale, rows with targets[i] < 0
-     * zeroed. */
-    void (*cce_grad_chunk)(struct mb_ctx *ctx, void *z, int N, int n, int ldz, int v0,
-                           const int32_t *targets, const void *lse, double scale);
-
-    /* MeZO: w = w * decay + alpha * z_j over n elements, z_j the standard normal first + j of
-     * stream `stream` under `seed` (mb_rng_normal's value, regenerated here, never stored); the
-     * arithmetic in fp64, w rounded once. w = master when given (then p = w rounded to dtype),
-     * else p. NULL where the backend has none. */
-    void (*zo_axpy)(struct mb_ctx *ctx, void *p, void *master, size_t n, uint64_t seed,
-                    uint32_t stream, uint64_t first, double alpha, double decay);
-
-    /* --- 8-bit activation codec (Mesa), the arithmetic in q8.h: element i of x[n] (dtype) is in
-     * group (i / inner) % G; st (device, fp32) holds clip[G], shift[G], min[G], max[G]. With
-     * tri > 0 the entries above the diagonals of x's tri x tri matrices (mb_q8_skip) are ignored,
-     * coded 0 and decoded as 0. NULL where the backend has none. --- */
-    /* Measures each group's min and max and moves [shift, shift + clip] toward them (mb_q8_ema);
-     * min and max are left at +inf and -inf, where the next call starts. */
-    void (*q8_range)(struct mb_ctx *ctx, float *st, const void *x, size_t n, size_t inner, int G,
-                     size_t tri, float decay, int first);
-    /* q[i] = mb_q8_code(x[i], shift, 255 / clip, u_i), u_i = mb_q8_uniform(seed, stream, first,
-     * i): stochastic rounding with the Philox stream. */
-    void (*q8_pack)(struct mb_ctx *ctx, uint8_t *q, const void *x, const float *st, size_t n,
-                    size_t inner, int G, size_t tri, uint64_t seed, uint32_t stream,
-                    uint64_t first);
-    /* x[i] = mb_q8_value(q[i], shift, 255 / clip), rounded to dtype. */
-    void (*q8_unpack)(struct mb_ctx *ctx, void *x, const uint8_t *q, const float *st, size_t n,
-                      size_t inner, int G, size_t tri);
-
-    /* --- memory-efficient exact causal attention (FlashAttention-2's contract): no probabilities
-     * are kept, each query row's log-sum-exp is. qkv [B, T, 3C] and out [B, T, C] as
-     * attention_fwd's; lse and D are sdtype [B, NH, T]. NULL where the backend has none. --- */
-    /* out = softmax(q k^T / sqrt(hs), causal) v; lse = log sum_j exp(s_j) per row. */
-    void (*flash_fwd)(struct mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T,
-                      int C, int NH);
-    /* dqkv (overwritten) from dout, the forward's out and lse; D is scratch (rowsum(dout * out)).
-     */
-    void (*flash_bwd)(struct mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv,
-                      const void *out, const void *lse, void *D, int B, int T, int C, int NH);
-    /* 1 when head size hs has a kernel; NULL: every size does. */
-    int (*flash_head_ok)(int hs);
 
     /* --- fused linear layers (NULL: the engine runs the unfused kernels above).
      * Each computes what its unfused sequence computes; a GPU may round once where the sequence

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "../engine/ctx.h"
+#include "../engine/cuda/kernels.h"
 #include "../engine/dynmap.h"
 #include "../engine/q8.h"
 #include "../engine/rng.h"
@@ -14,6 +15,12 @@
 #include "../methods/adam8bit/adam8bit_kernels.h"
 #include "../methods/adam_mini/adam_mini_kernels.h"
 #include "../methods/adamw/adamw_kernels.h"
+#include "../methods/apollo/apollo_kernels.h"
+#include "../methods/flash/flash_kernels.h"
+#include "../methods/galore/galore_kernels.h"
+#include "../methods/mesa/mesa_kernels.h"
+#include "../methods/mezo/mezo_kernels.h"
+#include "../methods/projection/projection_kernels.h"
 #include "../methods/sgd/sgd_kernels.h"
 #include "check.h"
 #include "planted.h"
@@ -755,6 +762,57 @@ static void t_residual_fwd(tcase *tc, const shape *s) {
     pairs_free(tc);
 }
 
+/* The fused loss's two halves are in no table (the engine runs crossentropy_fused): the CUDA
+ * kernels are called by name (engine/cuda/kernels.h), the fp64 reference is the CPU kernels' text
+ * for double, written out here. */
+static void gpu_crossentropy_fwd(tcase *tc, void *losses, void *logits, const int32_t *targets,
+                                 int N, int V, int ld) {
+    if (tc->gb->dtype == MB_BF16)
+        mb_cuda_crossentropy_fwd_bf16(tc->gc, losses, logits, targets, N, V, ld);
+    else
+        mb_cuda_crossentropy_fwd_f32(tc->gc, losses, logits, targets, N, V, ld);
+}
+
+static void gpu_crossentropy_bwd(tcase *tc, void *probs, const int32_t *targets, int N, int V,
+                                 int ld, double scale) {
+    if (tc->gb->dtype == MB_BF16)
+        mb_cuda_crossentropy_bwd_bf16(tc->gc, probs, targets, N, V, ld, scale);
+    else
+        mb_cuda_crossentropy_bwd_f32(tc->gc, probs, targets, N, V, ld, scale);
+}
+
+/* logits[N,V] (rows ld apart) become probabilities; losses[n] = LSE - logit of the target, 0 where
+ * the target is < 0 */
+static void ref_crossentropy_fwd(double *losses, double *logits, const int32_t *targets, int N,
+                                 int V, int ld) {
+    for (int n = 0; n < N; n++) {
+        double *l = logits + (size_t)n * ld;
+        double mx = -INFINITY;
+        for (int v = 0; v < V; v++)
+            if (l[v] > mx) mx = l[v];
+        double sum = 0;
+        for (int v = 0; v < V; v++) sum += exp(l[v] - mx);
+        double lse = mx + log(sum);
+        int tg = targets ? targets[n] : -1;
+        losses[n] = tg >= 0 ? lse - l[tg] : 0;
+        for (int v = 0; v < V; v++) l[v] = exp(l[v] - lse);
+    }
+}
+
+/* In place: probs[N,V] become (probs - onehot(target)) * scale, rows with target < 0 zeroed */
+static void ref_crossentropy_bwd(double *probs, const int32_t *targets, int N, int V, int ld,
+                                 double scale) {
+    for (int n = 0; n < N; n++) {
+        double *p = probs + (size_t)n * ld;
+        int tg = targets[n];
+        if (tg < 0) {
+            for (int v = 0; v < V; v++) p[v] = 0;
+            continue;
+        }
+        for (int v = 0; v < V; v++) p[v] = (p[v] - (v == tg ? 1.0 : 0.0)) * scale;
+    }
+}
+
 static void t_crossentropy_fwd(tcase *tc, const shape *s) {
     int N = s->B * s->T, V = s->V;
     pair logits, targets, losses;
@@ -765,8 +823,8 @@ static void t_crossentropy_fwd(tcase *tc, const shape *s) {
     pair_new(tc, &losses, (size_t)N, ST, "losses");
     pair_poison(tc, &losses);
     set_label(tc, "crossentropy_fwd N=%d V=%d", N, V);
-    tc->gb->crossentropy_fwd(tc->gc, G(losses), G(logits), G(targets), N, V, V);
-    tc->cb->crossentropy_fwd(tc->cc, R(losses), R(logits), R(targets), N, V, V);
+    gpu_crossentropy_fwd(tc, G(losses), G(logits), G(targets), N, V, V);
+    ref_crossentropy_fwd(R(losses), R(logits), R(targets), N, V, V);
     expect_close(tc, "probs", &logits, tol(tc, TOL_ELEM));
     expect_close(tc, "losses", &losses, tol(tc, TOL_ELEM));
     pairs_free(tc);
@@ -781,14 +839,14 @@ static void t_crossentropy_bwd(tcase *tc, const shape *s) {
     pair_ids(tc, &targets, V, 1); /* rows with target -1 must become zeros */
     pair_new(tc, &losses, (size_t)N, ST, "losses");
     /* Real probabilities: the reference softmax of random logits, rounded to dtype. */
-    tc->cb->crossentropy_fwd(tc->cc, R(losses), R(probs), R(targets), N, V, V);
+    ref_crossentropy_fwd(R(losses), R(probs), R(targets), N, V, V);
     pair_from_ref(tc, &probs);
     int valid = 0;
     for (int i = 0; i < N; i++) valid += targets.h[i] >= 0;
     double scale = 1.0 / (valid ? valid : 1);
     set_label(tc, "crossentropy_bwd N=%d V=%d", N, V);
-    tc->gb->crossentropy_bwd(tc->gc, G(probs), G(targets), N, V, V, scale);
-    tc->cb->crossentropy_bwd(tc->cc, R(probs), R(targets), N, V, V, scale);
+    gpu_crossentropy_bwd(tc, G(probs), G(targets), N, V, V, scale);
+    ref_crossentropy_bwd(R(probs), R(targets), N, V, V, scale);
     expect_close(tc, "dlogits", &probs, tol(tc, TOL_ELEM));
     pairs_free(tc);
 }
@@ -1148,14 +1206,14 @@ static void t_q8(tcase *tc, const shape *s, int att) {
         set_label(tc, "q8 %s B=%d NH=%d T=%d C=%d%s", att ? "att" : "qkv", s->B, s->NH, s->T, s->C,
                   round ? " (range moved)" : "");
         uint64_t first = (uint64_t)(round + 3) << 32;
-        tc->gb->q8_range(tc->gc, gst.ptr, gx.ptr, n, inner, G, tri, 0.9f, !round);
-        tc->gb->q8_pack(tc->gc, gq.ptr, gx.ptr, gst.ptr, n, inner, G, tri, 77,
-                        mb_rng_stream("mesa.rounding"), first);
-        tc->gb->q8_unpack(tc->gc, gy.ptr, gq.ptr, gst.ptr, n, inner, G, tri);
-        fc.be->q8_range(&fc, fst, xf, n, inner, G, tri, 0.9f, !round);
-        fc.be->q8_pack(&fc, fq, xf, fst, n, inner, G, tri, 77, mb_rng_stream("mesa.rounding"),
-                       first);
-        fc.be->q8_unpack(&fc, yf, fq, fst, n, inner, G, tri);
+        const mb_mesa_kernels *gq8 = mb_mesa_kernels_of(tc->gb), *fq8 = mb_mesa_kernels_of(fc.be);
+        gq8->q8_range(tc->gc, gst.ptr, gx.ptr, n, inner, G, tri, 0.9f, !round);
+        gq8->q8_pack(tc->gc, gq.ptr, gx.ptr, gst.ptr, n, inner, G, tri, 77, mb_rng_stream("mesa.rounding"),
+                     first);
+        gq8->q8_unpack(tc->gc, gy.ptr, gq.ptr, gst.ptr, n, inner, G, tri);
+        fq8->q8_range(&fc, fst, xf, n, inner, G, tri, 0.9f, !round);
+        fq8->q8_pack(&fc, fq, xf, fst, n, inner, G, tri, 77, mb_rng_stream("mesa.rounding"), first);
+        fq8->q8_unpack(&fc, yf, fq, fst, n, inner, G, tri);
         for (size_t i = 0; i < n; i++) v[i] = yf[i];
         mb_dtype_from_f64(dt, yd, v, n); /* float to dtype, rounded to nearest as the GPU's */
         expect_bytes(tc, "ranges", &gst, fst, CPU32);
@@ -1186,14 +1244,16 @@ static void t_flash(tcase *tc, int B, int T, int NH, int hs) {
     pair_poison(tc, &out);
     pair_poison(tc, &dqkv);
     set_label(tc, "flash B=%d T=%d NH=%d hs=%d", B, T, NH, hs);
-    tc->gb->flash_fwd(tc->gc, G(out), G(lse), G(qkv), B, T, C, NH);
-    tc->cb->flash_fwd(tc->cc, R(out), R(lse), R(qkv), B, T, C, NH);
+    const mb_flash_kernels *gk = mb_flash_kernels_of(tc->gb), *ck = mb_flash_kernels_of(tc->cb);
+    if (gk->init) MUST(tc->gc, gk->init(tc->gc));
+    gk->flash_fwd(tc->gc, G(out), G(lse), G(qkv), B, T, C, NH);
+    ck->flash_fwd(tc->cc, R(out), R(lse), R(qkv), B, T, C, NH);
     expect_close(tc, "out", &out, tol(tc, TOL_ELEM));
     expect_close(tc, "lse", &lse, 1e-4);
     /* backward from the reference's out (rounded to bf16, as the GPU's own is) on both sides */
     pair_from_ref(tc, &out);
-    tc->gb->flash_bwd(tc->gc, G(dqkv), G(dout), G(qkv), G(out), G(lse), G(D), B, T, C, NH);
-    tc->cb->flash_bwd(tc->cc, R(dqkv), R(dout), R(qkv), R(out), R(lse), R(D), B, T, C, NH);
+    gk->flash_bwd(tc->gc, G(dqkv), G(dout), G(qkv), G(out), G(lse), G(D), B, T, C, NH);
+    ck->flash_bwd(tc->cc, R(dqkv), R(dout), R(qkv), R(out), R(lse), R(D), B, T, C, NH);
     expect_close(tc, "dqkv", &dqkv, tol(tc, TOL_ELEM));
     pairs_free(tc);
 }
@@ -1240,8 +1300,8 @@ static void t_svd_top(tcase *tc, int m, int n, int r) {
         pair_new(tc, &out, (size_t)(right ? n : m) * r, ST, "out");
         pair_poison(tc, &out);
         set_label(tc, "svd_top %dx%d r=%d %s", m, n, r, right ? "right" : "left");
-        mb_status gs = tc->gb->svd_top(tc->gc, G(a), m, n, r, right, G(out));
-        mb_status cs = tc->cb->svd_top(tc->cc, R(a), m, n, r, right, R(out));
+        mb_status gs = mb_galore_kernels_of(tc->gb)->svd_top(tc->gc, G(a), m, n, r, right, G(out));
+        mb_status cs = mb_galore_kernels_of(tc->cb)->svd_top(tc->cc, R(a), m, n, r, right, R(out));
         CHECK(gs == MB_OK && cs == MB_OK, "%s: %s / %s: %s", tc->label, mb_status_name(gs),
               mb_status_name(cs), tc->gc->err);
         expect_close(tc, "vectors", &out, 1e-4);
@@ -1260,8 +1320,10 @@ static void t_adam_dir(tcase *tc, size_t n) {
     pair_new(tc, &out, n, ST, "out");
     pair_poison(tc, &out);
     set_label(tc, "adam_dir n=%zu", n);
-    tc->gb->adam_dir(tc->gc, G(x), G(out), G(m), G(v), n, 0.9, 0.999, 1e-6);
-    tc->cb->adam_dir(tc->cc, R(x), R(out), R(m), R(v), n, 0.9, 0.999, 1e-6);
+    mb_projection_kernels_of(tc->gb)->adam_dir(tc->gc, G(x), G(out), G(m), G(v), n, 0.9, 0.999,
+                                               1e-6);
+    mb_projection_kernels_of(tc->cb)->adam_dir(tc->cc, R(x), R(out), R(m), R(v), n, 0.9, 0.999,
+                                               1e-6);
     expect_close(tc, "out", &out, 1e-5);
     expect_close(tc, "m", &m, 1e-5);
     expect_close(tc, "v", &v, 1e-5);
@@ -1291,8 +1353,8 @@ static void t_zo_axpy(tcase *tc, size_t n) {
     pair p, master;
     void *gmaster = weights_new(tc, &p, &master, n);
     set_label(tc, "zo_axpy n=%zu%s", n, gmaster ? " +master" : "");
-    tc->gb->zo_axpy(tc->gc, G(p), gmaster, n, 77, 3, 1001, 0.01, 0.999);
-    tc->cb->zo_axpy(tc->cc, R(p), NULL, n, 77, 3, 1001, 0.01, 0.999);
+    mb_mezo_kernels_of(tc->gb)->zo_axpy(tc->gc, G(p), gmaster, n, 77, 3, 1001, 0.01, 0.999);
+    mb_mezo_kernels_of(tc->cb)->zo_axpy(tc->cc, R(p), NULL, n, 77, 3, 1001, 0.01, 0.999);
     expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
     if (gmaster) expect_close2(tc, "master", &master, &p, tol(tc, TOL_STATE));
     pairs_free(tc);
@@ -1324,10 +1386,12 @@ static void t_apollo_update(tcase *tc, size_t m, size_t n, size_t r) {
         int on = prev != 0;
         set_label(tc, "apollo_update %zux%zu r=%zu axis=%d front=%d lim=%g%s", m, n, r, axis,
                   cases[k].front, prev, gmaster ? " +master" : "");
-        tc->gb->apollo_update(tc->gc, G(p), G(g), gmaster, G(R), G(N), m, n, rows, cols, axis,
-                              cases[k].front, 3.0, on ? G(lim) : NULL, 0.01, 0.999, G(sc));
-        tc->cb->apollo_update(tc->cc, R(p), R(g), NULL, R(R), R(N), m, n, rows, cols, axis,
-                              cases[k].front, 3.0, on ? R(lim) : NULL, 0.01, 0.999, R(sc));
+        mb_apollo_kernels_of(tc->gb)->apollo_update(tc->gc, G(p), G(g), gmaster, G(R), G(N), m, n,
+                                                    rows, cols, axis, cases[k].front, 3.0,
+                                                    on ? G(lim) : NULL, 0.01, 0.999, G(sc));
+        mb_apollo_kernels_of(tc->cb)->apollo_update(tc->cc, R(p), R(g), NULL, R(R), R(N), m, n,
+                                                    rows, cols, axis, cases[k].front, 3.0,
+                                                    on ? R(lim) : NULL, 0.01, 0.999, R(sc));
         expect_close(tc, "p", &p, tol(tc, TOL_ELEM));
         if (gmaster) expect_close2(tc, "master", &master, &p, tol(tc, TOL_STATE));
         expect_close(tc, "limiter", &lim, tol(tc, TOL_STATE));
@@ -1386,7 +1450,7 @@ static int run_table(const mb_backend *be) {
     }
     /* flash attention where the table has it (bf16): T = 64, 1024 and 1000 (a partial last tile),
      * each head size with a kernel */
-    for (int hs = 32; be->flash_fwd && hs <= 128; hs *= 2) {
+    for (int hs = 32; mb_flash_kernels_of(be) && hs <= 128; hs *= 2) {
         t_flash(&tc, 2, 64, 3, hs);
         t_flash(&tc, 1, 1024, 2, hs);
         t_flash(&tc, 2, 1000, 2, hs);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "../engine/train.h"
+#include "../methods/flash/flash_kernels.h"
 #include "check.h"
 #include "gpt_fixture.h"
 
@@ -386,7 +387,7 @@ int main(void) {
         if (cce_parity(tols[i].be, &wide, 3008, tols[i].loss, tols[i].grad, 2, 64)) return 1;
         if (cce_parity(tols[i].be, &wide, 8192, tols[i].loss, tols[i].grad, 2, 64)) return 1;
         if (mesa_parity(tols[i].be, &mid, 2, 64)) return 1;
-        if (tols[i].be->flash_fwd &&
+        if (mb_flash_kernels_of(tols[i].be) &&
             (flash_parity(tols[i].be, &mid, tols[i].loss, tols[i].grad, 2, 64) ||
              flash_parity(tols[i].be, &longseq, tols[i].loss, tols[i].grad, 1, 1000)))
             return 1;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../engine/train.h"
+#include "../methods/flash/flash_kernels.h"
 #include "../methods/registry.h"
 #include "check.h"
 #include "gpt_fixture.h"
@@ -51,9 +52,10 @@ static int check_kernels(const mb_backend *be, int B, int T, int C, int NH) {
     mb_rng_fill_normal(h, n1, 9, 2, 0, 0.0, 1.0);
     CHECK_OK(&ctx, mb_model_param_set(&ctx, &dout, n1, h));
     be->attention_fwd(&ctx, out1.ptr, att.ptr, qkv.ptr, B, T, C, NH, NH);
-    be->flash_fwd(&ctx, out2.ptr, lse.ptr, qkv.ptr, B, T, C, NH);
+    mb_flash_kernels_of(be)->flash_fwd(&ctx, out2.ptr, lse.ptr, qkv.ptr, B, T, C, NH);
     be->attention_bwd(&ctx, dq1.ptr, scratch.ptr, dout.ptr, qkv.ptr, att.ptr, B, T, C, NH, NH);
-    be->flash_bwd(&ctx, dq2.ptr, dout.ptr, qkv.ptr, out2.ptr, lse.ptr, D.ptr, B, T, C, NH);
+    mb_flash_kernels_of(be)->flash_bwd(&ctx, dq2.ptr, dout.ptr, qkv.ptr, out2.ptr, lse.ptr, D.ptr,
+                                       B, T, C, NH);
     CHECK_OK(&ctx, mb_model_param_get(&ctx, &out1, n1, o1));
     CHECK_OK(&ctx, mb_model_param_get(&ctx, &out2, n1, o2));
     CHECK_OK(&ctx, mb_model_param_get(&ctx, &dq1, n3, g1));

@@ -9,6 +9,7 @@
 #include "../datasets/data.h"
 #include "../engine/q8.h"
 #include "../engine/train.h"
+#include "../methods/mesa/mesa_kernels.h"
 #include "../methods/registry.h"
 #include "check.h"
 #include "gpt_fixture.h"
@@ -89,12 +90,13 @@ static void codec_close(codec *k) {
 static int roundtrip(codec *k, const layout *L, double *xs, double *xh, uint8_t *q, float *st,
                      int first, uint64_t counter) {
     const mb_backend *be = k->ctx.be;
+    const mb_mesa_kernels *q8 = mb_mesa_kernels_of(be);
     CHECK_OK(&k->ctx, mb_model_param_set(&k->ctx, &k->x, L->n, xs));
     CHECK_OK(&k->ctx, mb_model_param_get(&k->ctx, &k->x, L->n, xs));
-    be->q8_range(&k->ctx, k->st.ptr, k->x.ptr, L->n, L->inner, L->G, L->tri, 0.9f, first);
-    be->q8_pack(&k->ctx, k->q.ptr, k->x.ptr, k->st.ptr, L->n, L->inner, L->G, L->tri, 99,
+    q8->q8_range(&k->ctx, k->st.ptr, k->x.ptr, L->n, L->inner, L->G, L->tri, 0.9f, first);
+    q8->q8_pack(&k->ctx, k->q.ptr, k->x.ptr, k->st.ptr, L->n, L->inner, L->G, L->tri, 99,
                 mb_rng_stream("mesa.rounding"), counter);
-    be->q8_unpack(&k->ctx, k->xh.ptr, k->q.ptr, k->st.ptr, L->n, L->inner, L->G, L->tri);
+    q8->q8_unpack(&k->ctx, k->xh.ptr, k->q.ptr, k->st.ptr, L->n, L->inner, L->G, L->tri);
     CHECK_OK(&k->ctx, mb_model_param_get(&k->ctx, &k->xh, L->n, xh));
     CHECK_OK(&k->ctx, be->to_host(&k->ctx, q, k->q.ptr, L->n));
     CHECK_OK(&k->ctx, be->to_host(&k->ctx, st, k->st.ptr, 4 * (size_t)L->G * sizeof(float)));
@@ -102,6 +104,7 @@ static int roundtrip(codec *k, const layout *L, double *xs, double *xh, uint8_t 
 }
 
 static int check_codec(const mb_backend *be, int which) {
+    const mb_mesa_kernels *q8 = mb_mesa_kernels_of(be);
     const layout *L = &layouts[which];
     const int G = L->G;
     codec k;
@@ -163,9 +166,9 @@ static int check_codec(const mb_backend *be, int which) {
     memcpy(st0, st, sizeof st0);
     double zmax = 0;
     for (int r = 0; r < R; r++) {
-        be->q8_pack(&k.ctx, k.q.ptr, k.x.ptr, k.st.ptr, L->n, L->inner, G, L->tri, 99,
+        q8->q8_pack(&k.ctx, k.q.ptr, k.x.ptr, k.st.ptr, L->n, L->inner, G, L->tri, 99,
                     mb_rng_stream("mesa.rounding"), (uint64_t)(r + 1) << 32);
-        be->q8_unpack(&k.ctx, k.xh.ptr, k.q.ptr, k.st.ptr, L->n, L->inner, G, L->tri);
+        q8->q8_unpack(&k.ctx, k.xh.ptr, k.q.ptr, k.st.ptr, L->n, L->inner, G, L->tri);
         CHECK_OK(&k.ctx, mb_model_param_get(&k.ctx, &k.xh, L->n, xh));
         for (size_t i = 0; i < L->n; i++) sum[i] += xh[i];
     }

@@ -7,6 +7,7 @@
 
 #include "../engine/rng.h"
 #include "../engine/train.h"
+#include "../methods/mezo/mezo_kernels.h"
 #include "../methods/registry.h"
 #include "check.h"
 #include "gpt_fixture.h"
@@ -37,8 +38,8 @@ static int check_quadratic(const mb_backend *be) {
         fscale += 0.5 * a[j] * th[j] * th[j];
     }
     for (int k = 0; k < 2; k++) {
-        be->zo_axpy(&ctx, p.ptr, NULL, n, 7, mb_rng_stream("mezo.z"), first, k ? -2 * eps : eps,
-                    1.0);
+        mb_mezo_kernels_of(be)->zo_axpy(&ctx, p.ptr, NULL, n, 7, mb_rng_stream("mezo.z"), first,
+                                        k ? -2 * eps : eps, 1.0);
         CHECK_OK(&ctx, mb_model_param_get(&ctx, &p, n, h));
         f[k] = 0;
         for (size_t j = 0; j < n; j++) f[k] += 0.5 * a[j] * h[j] * h[j];

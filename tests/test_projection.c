@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "../engine/rng.h"
+#include "../methods/galore/galore_kernels.h"
 #include "check.h"
 #include "opt_fixture.h"
 #include "planted.h"
@@ -76,7 +77,7 @@ static void svd_f32(const double *g, int m, int n, int r, int right, double *P) 
     size_t mn = (size_t)m * n, pn = (size_t)(right ? n : m) * r;
     float *a = malloc(mn * sizeof *a), *out = malloc(pn * sizeof *out);
     for (size_t i = 0; i < mn; i++) a[i] = (float)g[i];
-    MB_ASSERT(ctx.be->svd_top(&ctx, a, m, n, r, right, out) == MB_OK);
+    MB_ASSERT(mb_galore_kernels_of(ctx.be)->svd_top(&ctx, a, m, n, r, right, out) == MB_OK);
     for (size_t i = 0; i < pn; i++) P[i] = out[i];
     free(a);
     free(out);
@@ -259,7 +260,7 @@ static int check_svd(const mb_backend *be, int m, int n, int r, int right, doubl
     CHECK_OK(&ctx, mb_alloc(&ctx, &a, mn * es, MB_MEM_OTHER, "a"));
     CHECK_OK(&ctx, mb_alloc(&ctx, &out, pn * es, MB_MEM_OTHER, "out"));
     CHECK_OK(&ctx, mb_model_param_set(&ctx, &a, mn, g));
-    CHECK_OK(&ctx, be->svd_top(&ctx, a.ptr, m, n, r, right, out.ptr));
+    CHECK_OK(&ctx, mb_galore_kernels_of(be)->svd_top(&ctx, a.ptr, m, n, r, right, out.ptr));
     CHECK_OK(&ctx, mb_model_param_get(&ctx, &out, pn, got));
     top_vectors(g, m, n, r, right, want);
     double worst = 0;

@@ -5,18 +5,7 @@
 #include <string.h>
 
 #include "../ctx.h"
-#include "../philox.h"
-#include "../q8.h"
 #include "real.h"
-
-/* LAPACK's SVD (Fortran calling convention: every argument by pointer, then the lengths of the two
- * CHARACTER arguments). */
-void sgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, float *a,
-             const int *lda, float *s, float *u, const int *ldu, float *vt, const int *ldvt,
-             float *work, const int *lwork, int *info, size_t ljobu, size_t ljobvt);
-void dgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, double *a,
-             const int *lda, double *s, double *u, const int *ldu, double *vt, const int *ldvt,
-             double *work, const int *lwork, int *info, size_t ljobu, size_t ljobvt);
 
 static mb_status cpu_alloc(mb_ctx *ctx, size_t bytes, void **out) {
     /* 64-byte alignment: cache lines and any SIMD width; size rounded up as aligned_alloc needs. */
@@ -42,31 +31,19 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
 
 #define REAL float
 #define SFX(name) name##_f32
-#define GESVD sgesvd_
 #include "kernels_impl.h"
-#include "kernels_proj.h"
-#include "kernels_cce.h"
-#include "kernels_zo.h"
-#include "kernels_q8.h"
-#include "kernels_flash.h"
+#include "kernels_prim.h"
 #include "kernels_llama.h"
 #undef REAL
 #undef SFX
-#undef GESVD
 
 #define REAL double
 #define SFX(name) name##_f64
-#define GESVD dgesvd_
 #include "kernels_impl.h"
-#include "kernels_proj.h"
-#include "kernels_cce.h"
-#include "kernels_zo.h"
-#include "kernels_q8.h"
-#include "kernels_flash.h"
+#include "kernels_prim.h"
 #include "kernels_llama.h"
 #undef REAL
 #undef SFX
-#undef GESVD
 
 /* gemm is gemm_s: dtype == sdtype, the same GEMM with fp64 sums. */
 #define MB_CPU_TABLE(sfx, dt, bid)                                                                 \
@@ -79,19 +56,12 @@ static void cpu_zero(mb_ctx *ctx, void *p, size_t bytes) {
         .matmul_fwd = matmul_fwd_##sfx, .matmul_bwd = matmul_bwd_##sfx,                            \
         .attention_fwd = attention_fwd_##sfx, .attention_bwd = attention_bwd_##sfx,                \
         .gelu_fwd = gelu_fwd_##sfx, .gelu_bwd = gelu_bwd_##sfx,                                    \
-        .residual_fwd = residual_fwd_##sfx, .crossentropy_fwd = crossentropy_fwd_##sfx,            \
-        .crossentropy_bwd = crossentropy_bwd_##sfx,                                                \
-        .crossentropy_fused = crossentropy_fused_##sfx, .widen = widen_##sfx,                      \
-        .gemm_s = gemm_s_##sfx, .svd_top = svd_top_##sfx, .adam_dir = adam_dir_##sfx,              \
-        .axpy_decay = axpy_decay_##sfx, .apollo_update = apollo_update_##sfx,                      \
-        .gemm = gemm_s_##sfx, .cce_lse_chunk = cce_lse_chunk_##sfx,                                \
-        .cce_lse_end = cce_lse_end_##sfx, .cce_grad_chunk = cce_grad_chunk_##sfx,                  \
-        .zo_axpy = zo_axpy_##sfx, .q8_range = q8_range_##sfx, .q8_pack = q8_pack_##sfx,            \
-        .q8_unpack = q8_unpack_##sfx, .flash_fwd = flash_fwd_##sfx, .flash_bwd = flash_bwd_##sfx,  \
-        .flash_head_ok = NULL, .matmul_fwd_res = mb_seq_matmul_fwd_res,                            \
-        .matmul_fwd_gelu = mb_seq_matmul_fwd_gelu, .matmul_bwd_dgelu = mb_seq_matmul_bwd_dgelu, \
-        .rmsnorm_fwd = rmsnorm_fwd_##sfx, .rmsnorm_bwd = rmsnorm_bwd_##sfx, .rope = rope_##sfx,   \
-        .swiglu_fwd = swiglu_fwd_##sfx, .swiglu_bwd = swiglu_bwd_##sfx,                           \
+        .residual_fwd = residual_fwd_##sfx, .crossentropy_fused = crossentropy_fused_##sfx,        \
+        .widen = widen_##sfx, .gemm_s = gemm_s_##sfx, .axpy_decay = axpy_decay_##sfx,              \
+        .gemm = gemm_s_##sfx, .matmul_fwd_res = mb_seq_matmul_fwd_res,                             \
+        .matmul_fwd_gelu = mb_seq_matmul_fwd_gelu, .matmul_bwd_dgelu = mb_seq_matmul_bwd_dgelu,    \
+        .rmsnorm_fwd = rmsnorm_fwd_##sfx, .rmsnorm_bwd = rmsnorm_bwd_##sfx, .rope = rope_##sfx,    \
+        .swiglu_fwd = swiglu_fwd_##sfx, .swiglu_bwd = swiglu_bwd_##sfx,                            \
     }
 
 const mb_backend mb_backend_cpu_f32 = MB_CPU_TABLE(f32, MB_F32, MB_BE_CPU_F32);

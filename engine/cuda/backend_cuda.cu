@@ -57,6 +57,22 @@ void *mb_cuda_scratch(mb_ctx *ctx, size_t bytes) {
     return d->scratch.ptr;
 }
 
+mb_status mb_cuda_solver(mb_ctx *ctx, cusolverDnHandle_t *out) {
+    mb_cuda *d = mb_cuda_of(ctx);
+    if (!d->solver) {
+        cusolverDnHandle_t s = NULL;
+        if (cusolverDnCreate(&s) != CUSOLVER_STATUS_SUCCESS)
+            return mb_error(ctx, MB_EDEVICE, "cusolverDnCreate failed");
+        if (cusolverDnSetStream(s, d->stream) != CUSOLVER_STATUS_SUCCESS) {
+            cusolverDnDestroy(s);
+            return mb_error(ctx, MB_EDEVICE, "cusolverDnSetStream failed");
+        }
+        d->solver = s;
+    }
+    *out = (cusolverDnHandle_t)d->solver;
+    return MB_OK;
+}
+
 /* Bytes in use on the device now, by the best source there is. */
 static mb_status device_used(mb_ctx *ctx, size_t *used) {
     mb_cuda *d = mb_cuda_of(ctx);
@@ -266,28 +282,16 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
         .matmul_bwd = mb_cuda_matmul_bwd_##sfx, .attention_fwd = mb_cuda_attention_fwd_##sfx,      \
         .attention_bwd = mb_cuda_attention_bwd_##sfx, .gelu_fwd = mb_cuda_gelu_fwd_##sfx,          \
         .gelu_bwd = mb_cuda_gelu_bwd_##sfx, .residual_fwd = mb_cuda_residual_fwd_##sfx,            \
-        .crossentropy_fwd = mb_cuda_crossentropy_fwd_##sfx,                                        \
-        .crossentropy_bwd = mb_cuda_crossentropy_bwd_##sfx,                                        \
+                                                                                                   \
         .crossentropy_fused = mb_cuda_crossentropy_fused_##sfx, .widen = mb_cuda_widen_##sfx,      \
-        .gemm_s = mb_cuda_gemm_s, .svd_top = mb_cuda_svd_top, .adam_dir = mb_cuda_adam_dir,        \
-        .axpy_decay = mb_cuda_axpy_decay_##sfx, .apollo_update = mb_cuda_apollo_update_##sfx,      \
-        .gemm = mb_cuda_gemm_##sfx, .cce_lse_chunk = mb_cuda_cce_lse_chunk_##sfx,                  \
-        .cce_lse_end = mb_cuda_cce_lse_end, .cce_grad_chunk = mb_cuda_cce_grad_chunk_##sfx,        \
-        .zo_axpy = mb_cuda_zo_axpy_##sfx, .q8_range = mb_cuda_q8_range_##sfx,                      \
-        .q8_pack = mb_cuda_q8_pack_##sfx, .q8_unpack = mb_cuda_q8_unpack_##sfx,                    \
-        MB_CUDA_FLASH_##sfx, .matmul_fwd_res = mb_cuda_matmul_fwd_res_##sfx,                       \
+        .gemm_s = mb_cuda_gemm_s, .axpy_decay = mb_cuda_axpy_decay_##sfx,                          \
+        .gemm = mb_cuda_gemm_##sfx, .matmul_fwd_res = mb_cuda_matmul_fwd_res_##sfx,                \
         .matmul_fwd_gelu = mb_cuda_matmul_fwd_gelu_##sfx,                                          \
         .matmul_bwd_dgelu = mb_cuda_matmul_bwd_dgelu_##sfx,                                        \
         /* LLaMA's kernels: none on CUDA yet */                                                   \
         .rmsnorm_fwd = NULL, .rmsnorm_bwd = NULL, .rope = NULL, .swiglu_fwd = NULL,               \
         .swiglu_bwd = NULL,                                                                        \
     }
-/* Flash attention: bf16 tensor-core kernels only (flash.cu). */
-#define MB_CUDA_FLASH_f32 .flash_fwd = NULL, .flash_bwd = NULL, .flash_head_ok = NULL
-#define MB_CUDA_FLASH_bf16                                                                         \
-    .flash_fwd = mb_cuda_flash_fwd_bf16, .flash_bwd = mb_cuda_flash_bwd_bf16,                      \
-    .flash_head_ok = mb_cuda_flash_head_ok
-
 extern "C" {
 const mb_backend mb_backend_cuda_f32 = MB_CUDA_TABLE("cuda-f32", MB_BE_CUDA_F32, f32, MB_F32);
 const mb_backend mb_backend_cuda_tf32 = MB_CUDA_TABLE("cuda-tf32", MB_BE_CUDA_TF32, f32, MB_F32);

@@ -32,7 +32,7 @@ typedef struct mb_cuda {
     cudaMemPool_t pool;  /* our own stream-ordered pool: its reserved high watermark is reported */
     cublasLtHandle_t lt;
     cublasHandle_t blas; /* strided-batched GEMMs of attention, the projections' fp32 GEMMs */
-    void *solver;        /* cusolverDnHandle_t, made at the first SVD (galore) */
+    void *solver;        /* cusolverDnHandle_t, made at the first mb_cuda_solver */
     mb_buf workspace;    /* cuBLAS/cuBLASLt workspace, counted as WORKSPACE */
     mb_buf scratch; /* kernel scratch (partial sums, permuted heads), WORKSPACE, grown on demand */
     cudaEvent_t ev_start, ev_stop;
@@ -68,8 +68,11 @@ int mb_cuda_check_blas(mb_ctx *ctx, int st, const char *what, const char *file, 
 
 /* Kernel attributes set once per context, in cuda_init (kernels_elem.cu). */
 extern "C" cudaError_t mb_cuda_kernels_init(void);
-/* Flash attention's part of it (flash.cu): its kernels' shared-memory limits. */
-extern "C" cudaError_t mb_cuda_flash_init(void);
+
+/* The context's cuSOLVER handle on its stream (cusolverDnHandle_t), made at the first call and
+ * destroyed with the context: galore's SVD. On failure the error is in ctx. */
+struct cusolverDnContext;
+mb_status mb_cuda_solver(mb_ctx *ctx, struct cusolverDnContext **out);
 
 /* Device scratch of at least `bytes` (WORKSPACE, tag "cuda.scratch"), valid until the next call to
  * this function. Grows by reallocating (stream-ordered). NULL after recording MB_ENOMEM. */

@@ -40,20 +40,18 @@ struct mb_ctx;
                                 size_t n);                                                         \
     void mb_cuda_residual_fwd_##sfx(struct mb_ctx *ctx, void *out, const void *a, const void *b,   \
                                     size_t n);                                                     \
-    void mb_cuda_crossentropy_fwd_##sfx(struct mb_ctx *ctx, void *losses, void *logits,            \
-                                        const int32_t *targets, int N, int V, int ld);             \
     void mb_cuda_crossentropy_fused_##sfx(struct mb_ctx *ctx, void *losses, void *logits,          \
                                           const int32_t *targets, int N, int V, int ld,            \
                                           double scale);                                           \
+    /* the fused loss's two halves, in no table (test_cuda_kernels checks them): logits become     \
+     * probabilities and losses are written; probabilities become dlogits */                       \
+    void mb_cuda_crossentropy_fwd_##sfx(struct mb_ctx *ctx, void *losses, void *logits,            \
+                                        const int32_t *targets, int N, int V, int ld);             \
     void mb_cuda_crossentropy_bwd_##sfx(struct mb_ctx *ctx, void *probs, const int32_t *targets,   \
                                         int N, int V, int ld, double scale);                       \
     void mb_cuda_widen_##sfx(struct mb_ctx *ctx, void *dst, const void *src, size_t n);            \
     void mb_cuda_axpy_decay_##sfx(struct mb_ctx *ctx, void *p, void *master, const void *d,        \
                                   size_t n, double alpha, double decay);                           \
-    void mb_cuda_apollo_update_##sfx(struct mb_ctx *ctx, void *p, const void *g, void *master,     \
-                                     const void *R, const void *N, size_t m, size_t n,             \
-                                     size_t rows, size_t cols, int axis, int front, double k,      \
-                                     void *lim_state, double step, double decay, void *s_scratch); \
     void mb_cuda_matmul_fwd_res_##sfx(struct mb_ctx *ctx, void *out, const void *inp,              \
                                       const void *w, const void *b, const void *res, int N, int C, \
                                       int OC);                                                     \
@@ -66,36 +64,6 @@ struct mb_ctx;
     void mb_cuda_bias_grad_##sfx(struct mb_ctx *ctx, void *db, const void *dout, int N, int OC,    \
                                  int ld);
 
-/* sdtype (fp32) only: the same on every table */
-#define MB_CCE_DECL(sfx)                                                                           \
-    void mb_cuda_cce_lse_chunk_##sfx(struct mb_ctx *ctx, const void *z, int N, int n, int ldz,     \
-                                     int v0, const int32_t *targets, void *mx, void *sum,          \
-                                     void *losses, int first);                                     \
-    void mb_cuda_cce_grad_chunk_##sfx(struct mb_ctx *ctx, void *z, int N, int n, int ldz, int v0,  \
-                                      const int32_t *targets, const void *lse, double scale);
-MB_CCE_DECL(f32)
-MB_CCE_DECL(bf16)
-void mb_cuda_zo_axpy_f32(struct mb_ctx *ctx, void *p, void *master, size_t n, uint64_t seed,
-                         uint32_t stream, uint64_t first, double alpha, double decay);
-void mb_cuda_zo_axpy_bf16(struct mb_ctx *ctx, void *p, void *master, size_t n, uint64_t seed,
-                          uint32_t stream, uint64_t first, double alpha, double decay);
-#define MB_Q8_DECL(sfx)                                                                            \
-    void mb_cuda_q8_range_##sfx(struct mb_ctx *ctx, float *st, const void *x, size_t n,            \
-                                size_t inner, int G, size_t tri, float decay, int first);          \
-    void mb_cuda_q8_pack_##sfx(struct mb_ctx *ctx, uint8_t *q, const void *x, const float *st,     \
-                               size_t n, size_t inner, int G, size_t tri, uint64_t seed,           \
-                               uint32_t stream, uint64_t first);                                   \
-    void mb_cuda_q8_unpack_##sfx(struct mb_ctx *ctx, void *x, const uint8_t *q, const float *st,   \
-                                 size_t n, size_t inner, int G, size_t tri);
-MB_Q8_DECL(f32)
-MB_Q8_DECL(bf16)
-void mb_cuda_flash_fwd_bf16(struct mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T,
-                            int C, int NH);
-void mb_cuda_flash_bwd_bf16(struct mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv,
-                            const void *out, const void *lse, void *D, int B, int T, int C, int NH);
-int mb_cuda_flash_head_ok(int hs);
-void mb_cuda_cce_lse_end(struct mb_ctx *ctx, void *mx, const void *sum, void *losses,
-                         const int32_t *targets, int N);
 void mb_cuda_gemm_f32(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                       const void *A, int lda, const void *B, int ldb, double beta, void *C,
                       int ldc);
@@ -104,10 +72,6 @@ void mb_cuda_gemm_bf16(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, 
                        int ldc);
 void mb_cuda_gemm_s(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                     const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
-mb_status mb_cuda_svd_top(struct mb_ctx *ctx, const void *a, int m, int n, int r, int right,
-                          void *out);
-void mb_cuda_adam_dir(struct mb_ctx *ctx, const void *x, void *out, void *m, void *v, size_t n,
-                      double b1, double b2, double eps);
 
 MB_CUDA_KERNEL_DECLS(f32)
 MB_CUDA_KERNEL_DECLS(bf16)

@@ -901,8 +901,6 @@ MB_ELEM_WRAPPERS(bf16, __nv_bfloat16)
 /* Once per context: the fp32 cross-entropy's dynamic shared memory limit, raised to the most a row
  * may take (MB_CE_SMEM_MAX). */
 extern "C" cudaError_t mb_cuda_kernels_init(void) {
-    cudaError_t e =
-        cudaFuncSetAttribute(mb_crossentropy_fwd_k<float, 1>,
-                             cudaFuncAttributeMaxDynamicSharedMemorySize, MB_CE_SMEM_MAX);
-    return e == cudaSuccess ? mb_cuda_flash_init() : e;
+    return cudaFuncSetAttribute(mb_crossentropy_fwd_k<float, 1>,
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, MB_CE_SMEM_MAX);
 }

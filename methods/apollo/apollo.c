@@ -7,6 +7,7 @@
 
 #include "../../engine/rng.h"
 #include "../projection/projection.h"
+#include "apollo_kernels.h"
 
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_RANK, P_GAP, P_SCALE, P_FRONT, P_LIMITER, P_N };
 _Static_assert(P_WD == 4 && P_RANK == 5 && P_GAP == 6, "mb_proj_init reads these indices");
@@ -44,10 +45,24 @@ static const mb_param_decl mini_params[P_N] = {
 
 #define MB_APOLLO_STREAM 0xA9011000u /* + parameter id: the projections' counter-based stream */
 
+/* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */
+static const mb_apollo_kernels *const tables[MB_BE_N] = {
+    [MB_BE_CPU_F32] = &mb_apollo_cpu_f32,     [MB_BE_CPU_F64] = &mb_apollo_cpu_f64,
+#ifdef MB_HAVE_CUDA
+    [MB_BE_CUDA_F32] = &mb_apollo_cuda_f32,   [MB_BE_CUDA_TF32] = &mb_apollo_cuda_f32,
+    [MB_BE_CUDA_BF16] = &mb_apollo_cuda_bf16,
+#endif
+};
+
+const mb_apollo_kernels *mb_apollo_kernels_of(const mb_backend *be) {
+    return tables[be->id];
+}
+
 typedef struct apollo_state {
     mb_proj pj;
     double k; /* sqrt(scale) */
     int front, limiter, tensor;
+    const mb_apollo_kernels *kern;
 } apollo_state;
 
 static mb_status init_common(apollo_state *s, mb_train *tr, const mb_pvalue *v, int tensor,
@@ -56,6 +71,10 @@ static mb_status init_common(apollo_state *s, mb_train *tr, const mb_pvalue *v, 
     s->front = v[P_FRONT].num != 0;
     s->limiter = v[P_LIMITER].num != 0;
     s->tensor = tensor;
+    s->kern = mb_apollo_kernels_of(tr->ctx->be);
+    if (!s->kern)
+        return mb_error(tr->ctx, MB_EUNSUPPORTED, "%s: backend %s has no projection kernels", who,
+                        tr->ctx->be->name);
     return mb_proj_init(&s->pj, tr, v, who);
 }
 
@@ -130,9 +149,10 @@ static mb_status apollo_step(void *priv, mb_train *tr, mb_param *p) {
     if (st == MB_OK) {
         /* channel: norms over the rank dimension, one scale per row (right) or column (left) */
         int axis = s->tensor ? -1 : d.right ? 1 : 0;
-        be->apollo_update(ctx, p->w.ptr, p->g.ptr, master ? master->ptr : NULL, rbuf.ptr, nbuf.ptr,
-                          (size_t)d.m, (size_t)d.n, d.rows, d.cols, axis, s->front, s->k,
-                          s->limiter ? lim->ptr : NULL, step, 1 - s->pj.lr * s->pj.wd, sbuf.ptr);
+        s->kern->apollo_update(ctx, p->w.ptr, p->g.ptr, master ? master->ptr : NULL, rbuf.ptr,
+                               nbuf.ptr, (size_t)d.m, (size_t)d.n, d.rows, d.cols, axis, s->front,
+                               s->k, s->limiter ? lim->ptr : NULL, step, 1 - s->pj.lr * s->pj.wd,
+                               sbuf.ptr);
     }
     mb_free(ctx, &sbuf);
     mb_free(ctx, &nbuf);

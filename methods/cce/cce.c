@@ -2,6 +2,7 @@
  * vocabulary is taken in chunks: each chunk's logits are computed into one [N, chunk] tile, folded
  * into an online log-sum-exp, and recomputed in backward for that chunk's gradients. */
 #include "../../engine/train.h"
+#include "cce_kernels.h"
 
 enum { P_CHUNK, P_N };
 
@@ -15,8 +16,22 @@ static const mb_param_decl params[P_N] = {
      "variant)"},
 };
 
+/* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */
+static const mb_cce_kernels *const tables[MB_BE_N] = {
+    [MB_BE_CPU_F32] = &mb_cce_cpu_f32,     [MB_BE_CPU_F64] = &mb_cce_cpu_f64,
+#ifdef MB_HAVE_CUDA
+    [MB_BE_CUDA_F32] = &mb_cce_cuda_f32,   [MB_BE_CUDA_TF32] = &mb_cce_cuda_f32,
+    [MB_BE_CUDA_BF16] = &mb_cce_cuda_bf16,
+#endif
+};
+
+const mb_cce_kernels *mb_cce_kernels_of(const mb_backend *be) {
+    return tables[be->id];
+}
+
 typedef struct cce_state {
     int chunk;
+    const mb_cce_kernels *k;
     mb_buf lse; /* [N] sdtype: each row's log-sum-exp, from the forward to the end of backward */
 } cce_state;
 
@@ -26,7 +41,8 @@ static mb_status cce_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     s->chunk = (int)v[P_CHUNK].num;
     if (s->chunk % 64)
         return mb_error(tr->ctx, MB_EINVAL, "vocab_chunk %d is not a multiple of 64", s->chunk);
-    if (!be->cce_lse_chunk || !be->cce_lse_end || !be->cce_grad_chunk || !be->gemm)
+    s->k = mb_cce_kernels_of(be);
+    if (!s->k || !be->gemm)
         return mb_error(tr->ctx, MB_EUNSUPPORTED, "backend %s has no Cut Cross-Entropy kernels",
                         be->name);
     return MB_OK;
@@ -58,10 +74,10 @@ static mb_status cce_forward(cce_state *s, mb_train *tr, const mb_loss_call *c) 
     for (int v0 = 0; v0 < c->V && st == MB_OK; v0 += Vc) {
         int n = c->V - v0 < Vc ? c->V - v0 : Vc;
         be->matmul_fwd(ctx, z.ptr, c->lnf, W + (size_t)v0 * c->C * es, NULL, c->N, c->C, n, Vc);
-        be->cce_lse_chunk(ctx, z.ptr, c->N, n, Vc, v0, c->targets, s->lse.ptr, sum.ptr, c->losses,
-                          v0 == 0);
+        s->k->cce_lse_chunk(ctx, z.ptr, c->N, n, Vc, v0, c->targets, s->lse.ptr, sum.ptr, c->losses,
+                            v0 == 0);
     }
-    if (st == MB_OK) be->cce_lse_end(ctx, s->lse.ptr, sum.ptr, c->losses, c->targets, c->N);
+    if (st == MB_OK) s->k->cce_lse_end(ctx, s->lse.ptr, sum.ptr, c->losses, c->targets, c->N);
     mb_free(ctx, &z);
     mb_free(ctx, &sum);
     if (st != MB_OK || !c->keep) mb_free(ctx, &s->lse);
@@ -84,7 +100,7 @@ static mb_status cce_backward(cce_state *s, mb_train *tr, const mb_loss_call *c)
         int n = c->V - v0 < Vc ? c->V - v0 : Vc;
         const char *Wc = W + (size_t)v0 * c->C * es;
         be->matmul_fwd(ctx, z.ptr, c->lnf, Wc, NULL, c->N, c->C, n, Vc);
-        be->cce_grad_chunk(ctx, z.ptr, c->N, n, Vc, v0, c->targets, s->lse.ptr, c->scale);
+        s->k->cce_grad_chunk(ctx, z.ptr, c->N, n, Vc, v0, c->targets, s->lse.ptr, c->scale);
         be->gemm(ctx, 0, 0, c->N, c->C, n, 1.0, z.ptr, Vc, Wc, c->C, v0 ? 1.0 : 0.0, c->dlnf, c->C);
         if (dW)
             be->matmul_bwd(ctx, NULL, dW + (size_t)v0 * c->C * es, NULL, z.ptr, c->lnf, Wc, c->N,

@@ -5,9 +5,24 @@
 #include <stdlib.h>
 
 #include "../../engine/train.h"
+#include "flash_kernels.h"
+
+/* The kernels per backend: on CUDA bf16 tensor cores only. */
+static const mb_flash_kernels *const tables[MB_BE_N] = {
+    [MB_BE_CPU_F32] = &mb_flash_cpu_f32,
+    [MB_BE_CPU_F64] = &mb_flash_cpu_f64,
+#ifdef MB_HAVE_CUDA
+    [MB_BE_CUDA_BF16] = &mb_flash_cuda_bf16,
+#endif
+};
+
+const mb_flash_kernels *mb_flash_kernels_of(const mb_backend *be) {
+    return tables[be->id];
+}
 
 typedef struct flash_state {
     int L;
+    const mb_flash_kernels *k;
     mb_buf *lse; /* [L]: each block's log-sum-exp rows, from its forward to its backward */
 } flash_state;
 
@@ -17,7 +32,8 @@ static mb_status flash_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     mb_ctx *ctx = tr->ctx;
     const mb_backend *be = ctx->be;
     const mb_model_config *cfg = &tr->model->cfg;
-    if (!be->flash_fwd || !be->flash_bwd)
+    s->k = mb_flash_kernels_of(be);
+    if (!s->k)
         return mb_error(ctx, MB_EUNSUPPORTED,
                         "flash: backend %s has no flash attention kernels (on CUDA: cuda-bf16, "
                         "precision bf16)",
@@ -28,11 +44,12 @@ static mb_status flash_init(void *priv, mb_train *tr, const mb_pvalue *v) {
                         "has no flash kernel yet",
                         cfg->heads, cfg->kv_heads);
     int hs = cfg->d_model / cfg->heads;
-    if (be->flash_head_ok && !be->flash_head_ok(hs))
+    if (s->k->flash_head_ok && !s->k->flash_head_ok(hs))
         return mb_error(ctx, MB_EUNSUPPORTED,
                         "flash: head size %d (d_model %d / %d heads) has no %s kernel; sizes 32, "
                         "64 and 128 do",
                         hs, cfg->d_model, cfg->heads, be->name);
+    if (s->k->init) MB_TRY(s->k->init(ctx));
     s->L = cfg->layers;
     s->lse = calloc((size_t)s->L, sizeof *s->lse);
     if (!s->lse) return mb_error(ctx, MB_ENOMEM, "flash: host state");
@@ -59,7 +76,7 @@ static mb_status flash_attention(void *priv, mb_train *tr, const mb_attn_call *c
             for (int l = 0; l < s->L; l++) mb_free(ctx, &s->lse[l]);
         mb_free(ctx, lse);
         MB_TRY(mb_alloc(ctx, lse, rows * ss, MB_MEM_ACTIVATIONS, "flash.lse"));
-        be->flash_fwd(ctx, c->out, lse->ptr, c->qkv, c->B, c->T, c->C, c->NH);
+        s->k->flash_fwd(ctx, c->out, lse->ptr, c->qkv, c->B, c->T, c->C, c->NH);
         if (!c->keep) mb_free(ctx, lse);
         return MB_OK;
     }
@@ -67,7 +84,8 @@ static mb_status flash_attention(void *priv, mb_train *tr, const mb_attn_call *c
         return mb_error(ctx, MB_EINVAL, "flash: block %d's backward without its forward", c->layer);
     mb_buf D;
     MB_TRY(mb_alloc(ctx, &D, rows * ss, MB_MEM_ACTIVATIONS, "flash.rowdot"));
-    be->flash_bwd(ctx, c->dqkv, c->dout, c->qkv, c->out, lse->ptr, D.ptr, c->B, c->T, c->C, c->NH);
+    s->k->flash_bwd(ctx, c->dqkv, c->dout, c->qkv, c->out, lse->ptr, D.ptr, c->B, c->T, c->C,
+                    c->NH);
     mb_free(ctx, &D);
     mb_free(ctx, lse);
     return MB_OK;

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "../projection/projection.h"
+#include "galore_kernels.h"
 
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_RANK, P_GAP, P_SCALE, P_N };
 _Static_assert(P_WD == 4 && P_RANK == 5 && P_GAP == 6, "mb_proj_init reads these indices");
@@ -19,14 +20,32 @@ static const mb_param_decl params[P_N] = {
      "multiplies the projected-back update (README 0.25; argparse galore_scale 1.0)"},
 };
 
+/* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */
+static const mb_galore_kernels *const tables[MB_BE_N] = {
+    [MB_BE_CPU_F32] = &mb_galore_cpu_f32,     [MB_BE_CPU_F64] = &mb_galore_cpu_f64,
+#ifdef MB_HAVE_CUDA
+    [MB_BE_CUDA_F32] = &mb_galore_cuda_f32,   [MB_BE_CUDA_TF32] = &mb_galore_cuda_f32,
+    [MB_BE_CUDA_BF16] = &mb_galore_cuda_bf16,
+#endif
+};
+
+const mb_galore_kernels *mb_galore_kernels_of(const mb_backend *be) {
+    return tables[be->id];
+}
+
 typedef struct galore_state {
     mb_proj pj;
     double scale;
+    const mb_galore_kernels *k;
 } galore_state;
 
 static mb_status galore_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     galore_state *s = priv;
     s->scale = v[P_SCALE].num;
+    s->k = mb_galore_kernels_of(tr->ctx->be);
+    if (!s->k)
+        return mb_error(tr->ctx, MB_EUNSUPPORTED, "galore: backend %s has no projection kernels",
+                        tr->ctx->be->name);
     return mb_proj_init(&s->pj, tr, v, "galore");
 }
 
@@ -49,7 +68,7 @@ static mb_status galore_step(void *priv, mb_train *tr, mb_param *p) {
     mb_buf *master = NULL;
     mb_status st = mb_proj_prepare(&s->pj, tr, p, &d, &gbuf, &G, &refresh);
     if (st == MB_OK && refresh)
-        st = be->svd_top(ctx, G, d.m, d.n, d.r, d.right, s->pj.P[p->id].ptr);
+        st = s->k->svd_top(ctx, G, d.m, d.n, d.r, d.right, s->pj.P[p->id].ptr);
     if (st == MB_OK)
         st = mb_alloc(ctx, &rbuf, d.rows * d.cols * mb_dtype_size(be->sdtype), MB_MEM_WORKSPACE,
                       "galore.R");

@@ -7,6 +7,7 @@
 
 #include "../../engine/rng.h"
 #include "../../engine/train.h"
+#include "mesa_kernels.h"
 
 enum { P_GROUPS, P_DECAY, P_N };
 
@@ -31,6 +32,19 @@ static int coded(const mb_saved *w) {
     return w->kind != MB_SAVED_STAT;
 }
 
+/* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */
+static const mb_mesa_kernels *const tables[MB_BE_N] = {
+    [MB_BE_CPU_F32] = &mb_mesa_cpu_f32,     [MB_BE_CPU_F64] = &mb_mesa_cpu_f64,
+#ifdef MB_HAVE_CUDA
+    [MB_BE_CUDA_F32] = &mb_mesa_cuda_f32,   [MB_BE_CUDA_TF32] = &mb_mesa_cuda_f32,
+    [MB_BE_CUDA_BF16] = &mb_mesa_cuda_bf16,
+#endif
+};
+
+const mb_mesa_kernels *mb_mesa_kernels_of(const mb_backend *be) {
+    return tables[be->id];
+}
+
 typedef struct mesa_state {
     int G; /* groups per channel split */
     float decay;
@@ -38,6 +52,7 @@ typedef struct mesa_state {
     int ns;                    /* saved tensors per block (the family's list) */
     mb_saved sv[MB_MAX_SAVED]; /* at B = T = 1: kinds, splits and widths */
     int before[MB_MAX_SAVED + 1]; /* groups of the coded tensors before each, per block */
+    const mb_mesa_kernels *k;
     mb_buf st;     /* per layer and coded tensor: clip, shift, min, max per group (fp32) */
     mb_buf *codes; /* [L * ns]: the codes of a saved tensor until its backward */
     size_t *bytes; /* [L * ns]: the full tensor's bytes, to give back */
@@ -83,7 +98,8 @@ static mb_status mesa_init(void *priv, mb_train *tr, const mb_pvalue *v) {
                             "the attention probabilities it codes do not exist under %s: the two "
                             "do not stack yet",
                             tr->methods[i]->name);
-    if (!ctx->be->q8_range || !ctx->be->q8_pack || !ctx->be->q8_unpack)
+    s->k = mb_mesa_kernels_of(ctx->be);
+    if (!s->k)
         return mb_error(ctx, MB_EUNSUPPORTED, "backend %s has no 8-bit activation codec",
                         ctx->be->name);
     size_t slots = (size_t)s->L * s->ns, ng = (size_t)s->L * s->before[s->ns];
@@ -152,13 +168,13 @@ static mb_status mesa_save(void *priv, mb_train *tr, int l, const mb_saved *w, m
     float *st = ranges(s, l, k);
     /* probabilities: only the causal triangle is data */
     size_t tri = w->kind == MB_SAVED_ATTN_PROBS ? (size_t)tr->T : 0;
-    ctx->be->q8_range(ctx, st, act->ptr, n, inner, g, tri, s->decay, !s->seen[i]);
+    s->k->q8_range(ctx, st, act->ptr, n, inner, g, tri, s->decay, !s->seen[i]);
     s->seen[i] = 1;
     mb_free(ctx, &s->codes[i]);
     MB_TRY(mb_alloc(ctx, &s->codes[i], n, MB_MEM_ACTIVATIONS, "mesa.codes"));
     uint64_t first = ((uint64_t)tr->step * (uint64_t)s->L * (uint64_t)s->ns + i) << 32;
-    ctx->be->q8_pack(ctx, s->codes[i].ptr, act->ptr, st, n, inner, g, tri, tr->seed,
-                     mb_rng_stream("mesa.rounding"), first);
+    s->k->q8_pack(ctx, s->codes[i].ptr, act->ptr, st, n, inner, g, tri, tr->seed,
+                  mb_rng_stream("mesa.rounding"), first);
     s->bytes[i] = act->bytes;
     s->tag[i] = act->tag;
     mb_free(ctx, act);
@@ -177,8 +193,8 @@ static mb_status mesa_load(void *priv, mb_train *tr, int l, const mb_saved *w, m
     int g;
     layout(w, s->G, tr->T, &g, &inner);
     MB_TRY(mb_alloc(ctx, act, s->bytes[i], MB_MEM_ACTIVATIONS, s->tag[i]));
-    ctx->be->q8_unpack(ctx, act->ptr, s->codes[i].ptr, ranges(s, l, k), s->codes[i].bytes, inner, g,
-                       w->kind == MB_SAVED_ATTN_PROBS ? (size_t)tr->T : 0);
+    s->k->q8_unpack(ctx, act->ptr, s->codes[i].ptr, ranges(s, l, k), s->codes[i].bytes, inner, g,
+                    w->kind == MB_SAVED_ATTN_PROBS ? (size_t)tr->T : 0);
     mb_free(ctx, &s->codes[i]);
     return MB_OK;
 }

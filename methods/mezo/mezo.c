@@ -5,6 +5,7 @@
  */
 #include "../../engine/rng.h"
 #include "../../engine/train.h"
+#include "mezo_kernels.h"
 
 enum { P_LR, P_EPS, P_WD, P_N };
 
@@ -17,8 +18,22 @@ static const mb_param_decl params[P_N] = {
      "weights, as zo_update does"},
 };
 
+/* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */
+static const mb_mezo_kernels *const tables[MB_BE_N] = {
+    [MB_BE_CPU_F32] = &mb_mezo_cpu_f32,     [MB_BE_CPU_F64] = &mb_mezo_cpu_f64,
+#ifdef MB_HAVE_CUDA
+    [MB_BE_CUDA_F32] = &mb_mezo_cuda_f32,   [MB_BE_CUDA_TF32] = &mb_mezo_cuda_f32,
+    [MB_BE_CUDA_BF16] = &mb_mezo_cuda_bf16,
+#endif
+};
+
+const mb_mezo_kernels *mb_mezo_kernels_of(const mb_backend *be) {
+    return tables[be->id];
+}
+
 typedef struct mezo_state {
     double lr, eps, wd;
+    const mb_mezo_kernels *k;
     double gproj; /* the last step's projected gradient (L+ - L-) / 2 eps */
 } mezo_state;
 
@@ -27,7 +42,8 @@ static mb_status mezo_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     s->lr = v[P_LR].num;
     s->eps = v[P_EPS].num;
     s->wd = v[P_WD].num;
-    if (!tr->ctx->be->zo_axpy)
+    s->k = mb_mezo_kernels_of(tr->ctx->be);
+    if (!s->k)
         return mb_error(tr->ctx, MB_EUNSUPPORTED, "backend %s has no zo_axpy kernel",
                         tr->ctx->be->name);
     return MB_OK;
@@ -46,8 +62,8 @@ static mb_status move(mezo_state *s, mb_train *tr, double alpha, int update) {
         MB_TRY(mb_train_master(tr, p, &master));
         int decays = !mb_role_is_bias(p->role) && !mb_role_is_norm(p->role);
         double decay = update && decays ? 1.0 - s->lr * s->wd : 1.0;
-        tr->ctx->be->zo_axpy(tr->ctx, p->w.ptr, master ? master->ptr : NULL, p->numel, tr->seed,
-                             mb_rng_stream("mezo.z"), off, alpha, decay);
+        s->k->zo_axpy(tr->ctx, p->w.ptr, master ? master->ptr : NULL, p->numel, tr->seed,
+                      mb_rng_stream("mezo.z"), off, alpha, decay);
         off += p->numel;
     }
     return MB_OK;

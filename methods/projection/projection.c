@@ -6,6 +6,20 @@
 #include <math.h>
 #include <stdlib.h>
 
+/* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */
+static const mb_projection_kernels *const tables[MB_BE_N] = {
+    [MB_BE_CPU_F32] = &mb_projection_cpu_f32,     [MB_BE_CPU_F64] = &mb_projection_cpu_f64,
+#ifdef MB_HAVE_CUDA
+    [MB_BE_CUDA_F32] = &mb_projection_cuda_f32,   [MB_BE_CUDA_TF32] = &mb_projection_cuda_f32,
+    [MB_BE_CUDA_BF16] = &mb_projection_cuda_bf16,
+#endif
+};
+
+const mb_projection_kernels *mb_projection_kernels_of(const mb_backend *be) {
+    return tables[be->id];
+}
+
+
 /* The official code projects the modules whose names hold "attn" or "mlp": every attention and
  * MLP matrix (GPT's c_attn, c_proj, c_fc; LLaMA's q, k, v, o, gate, up, down). */
 int mb_proj_selected(const mb_param *p) {
@@ -31,9 +45,9 @@ mb_status mb_proj_init(mb_proj *s, mb_train *tr, const mb_pvalue *v, const char 
     s->wd = v[4].num;
     s->rank = (int)v[5].num;
     s->gap = (int)v[6].num;
+    s->k = mb_projection_kernels_of(be);
     s->adamw = mb_adamw_kernels_of(be);
-    if (!be->gemm_s || !be->svd_top || !be->adam_dir || !be->axpy_decay || !be->apollo_update ||
-        !s->adamw)
+    if (!be->gemm_s || !be->axpy_decay || !s->k || !s->adamw)
         return mb_error(tr->ctx, MB_EUNSUPPORTED, "%s: backend %s has no projection kernels", who,
                         be->name);
     MB_TRY(mb_opt_state_init(tr, &s->st, who));
@@ -115,8 +129,8 @@ mb_status mb_proj_adam(mb_proj *s, mb_train *tr, mb_param *p, const mb_proj_dims
     else /* R[r,n] = P[m,r]^T G[m,n] */
         be->gemm_s(ctx, 1, 0, r, n, m, 1.0, P, r, G, n, 0.0, R, n);
     int t = ++s->st.t[i];
-    be->adam_dir(ctx, R, out, s->st.a[i].ptr, s->st.b[i].ptr, d->rows * d->cols, s->b1, s->b2,
-                 s->eps);
+    s->k->adam_dir(ctx, R, out, s->st.a[i].ptr, s->st.b[i].ptr, d->rows * d->cols, s->b1, s->b2,
+                   s->eps);
     *step = s->lr * sqrt(1 - pow(s->b2, t)) / (1 - pow(s->b1, t));
     return MB_OK;
 }

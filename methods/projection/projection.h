@@ -7,6 +7,7 @@
 
 #include "../../engine/train.h"
 #include "../adamw/adamw_kernels.h"
+#include "projection_kernels.h"
 
 /* The Hugging Face AdamW hyperparameters GaLore and APOLLO declare first (indices 0-4), with their
  * optimizer classes' defaults; LR_HELP says where the recipes differ. */
@@ -34,6 +35,7 @@ typedef struct mb_proj_dims {
 typedef struct mb_proj {
     double lr, b1, b2, eps, wd;
     int rank, gap;
+    const mb_projection_kernels *k;
     const mb_adamw_kernels *adamw; /* the unprojected tensors' update */
     mb_opt_state st;
     mb_buf *P, *aux;

@@ -1,9 +1,10 @@
-/* engine/cuda/kernels_cce.cu — Cut Cross-Entropy's per-chunk kernels: one warp per row, an online
- * log-sum-exp over the chunk's logits in fp32, and the chunk's logit gradient in place. */
+/* methods/cce/cce.cu — Cut Cross-Entropy's per-chunk kernels on CUDA: one warp per row, an online
+ * log-sum-exp over the chunk's logits in fp32, and the chunk's logit gradient in place; the
+ * cuda-f32 (also cuda-tf32's) and cuda-bf16 tables. */
 #include <math.h>
 
-#include "cuda_common.h"
-#include "kernels.h"
+#include "../../engine/cuda/cuda_common.h"
+#include "cce_kernels.h"
 
 #define MB_CCE_WARPS 8 /* rows per CUDA block */
 
@@ -91,24 +92,20 @@ static void mb_cce_grad(mb_ctx *ctx, void *z, int N, int n, int ldz, int v0, con
     MB_CUDA_LAUNCHED(ctx);
 }
 
-extern "C" void mb_cuda_cce_lse_end(struct mb_ctx *ctx, void *mx, const void *sum, void *losses,
-                                    const int32_t *targets, int N) {
+static void mb_cce_lse_end(mb_ctx *ctx, void *mx, const void *sum, void *losses,
+                           const int32_t *targets, int N) {
     if (mb_cuda_failed(ctx) || N <= 0) return;
     mb_cce_end_k<<<(N + 255) / 256, 256, 0, mb_cuda_stream(ctx)>>>((float *)mx, (const float *)sum,
                                                                    (float *)losses, targets, N);
     MB_CUDA_LAUNCHED(ctx);
 }
 
-#define MB_CCE_ENTRIES(sfx, T)                                                                     \
-    extern "C" void mb_cuda_cce_lse_chunk_##sfx(struct mb_ctx *ctx, const void *z, int N, int n,   \
-                                                int ldz, int v0, const int32_t *targets, void *mx, \
-                                                void *sum, void *losses, int first) {              \
-        mb_cce_lse<T>(ctx, z, N, n, ldz, v0, targets, mx, sum, losses, first);                     \
-    }                                                                                              \
-    extern "C" void mb_cuda_cce_grad_chunk_##sfx(struct mb_ctx *ctx, void *z, int N, int n,        \
-                                                 int ldz, int v0, const int32_t *targets,          \
-                                                 const void *lse, double scale) {                  \
-        mb_cce_grad<T>(ctx, z, N, n, ldz, v0, targets, lse, scale);                                \
+#define MB_CCE_TABLE(T)                                                                            \
+    {                                                                                              \
+        .cce_lse_chunk = mb_cce_lse<T>, .cce_lse_end = mb_cce_lse_end,                             \
+        .cce_grad_chunk = mb_cce_grad<T>,                                                          \
     }
-MB_CCE_ENTRIES(f32, float)
-MB_CCE_ENTRIES(bf16, __nv_bfloat16)
+extern "C" {
+const mb_cce_kernels mb_cce_cuda_f32 = MB_CCE_TABLE(float);
+const mb_cce_kernels mb_cce_cuda_bf16 = MB_CCE_TABLE(__nv_bfloat16);
+}

@@ -1,9 +1,10 @@
-/* engine/cuda/kernels_zo.cu — MeZO's seeded update on CUDA: each thread regenerates its normal from
- * the Philox stream with the CPU's own text (philox.h, fp64 Box-Muller), so z matches the CPU's up
- * to the last bit of the device's log/cos/sin. */
-#include "../philox.h"
-#include "cuda_common.h"
-#include "kernels.h"
+/* methods/mezo/mezo.cu — MeZO's seeded update on CUDA: each thread regenerates its normal from the
+ * Philox stream with the CPU's own text (engine/philox.h, fp64 Box-Muller), so z matches the CPU's
+ * up to the last bit of the device's log/cos/sin; the cuda-f32 (also cuda-tf32's) and cuda-bf16
+ * tables. */
+#include "../../engine/cuda/cuda_common.h"
+#include "../../engine/philox.h"
+#include "mezo_kernels.h"
 
 template <typename T>
 __global__ void mb_zo_axpy_k(T *p, float *master, size_t n, uint64_t seed, uint32_t stream,
@@ -30,13 +31,7 @@ static void mb_zo_axpy(mb_ctx *ctx, void *p, void *master, size_t n, uint64_t se
     MB_CUDA_LAUNCHED(ctx);
 }
 
-extern "C" void mb_cuda_zo_axpy_f32(struct mb_ctx *ctx, void *p, void *master, size_t n,
-                                    uint64_t seed, uint32_t stream, uint64_t first, double alpha,
-                                    double decay) {
-    mb_zo_axpy<float>(ctx, p, master, n, seed, stream, first, alpha, decay);
-}
-extern "C" void mb_cuda_zo_axpy_bf16(struct mb_ctx *ctx, void *p, void *master, size_t n,
-                                     uint64_t seed, uint32_t stream, uint64_t first, double alpha,
-                                     double decay) {
-    mb_zo_axpy<__nv_bfloat16>(ctx, p, master, n, seed, stream, first, alpha, decay);
+extern "C" {
+const mb_mezo_kernels mb_mezo_cuda_f32 = {.zo_axpy = mb_zo_axpy<float>};
+const mb_mezo_kernels mb_mezo_cuda_bf16 = {.zo_axpy = mb_zo_axpy<__nv_bfloat16>};
 }

@@ -1,18 +1,18 @@
-/* engine/cuda/kernels_optim.cu — the optimizer kernels with reductions: APOLLO's scaled update
- * (channel norms, norm-growth limiter).
- * Sums run in fp64 in a fixed order (no atomics); scalars stay on the device (no host sync). */
+/* methods/apollo/apollo.cu — APOLLO's scaled update on CUDA (channel norms, norm-growth limiter),
+ * templated over the storage type (float, bf16) with fp32 state: the cuda-f32 (also cuda-tf32's)
+ * and cuda-bf16 tables. Sums run in fp64 in a fixed order (no atomics); scalars stay on the device
+ * (no host sync). */
 #include <math.h>
 #include <stdint.h>
 
-#include "cuda_common.h"
-#include "kernels.h"
+#include "../../engine/cuda/cuda_common.h"
+#include "apollo_kernels.h"
 
 #define MB_OPT_THREADS MB_SUM_THREADS /* mb_block_sum_d's block */
 #define MB_OPT_PARTS                                                                               \
     256 /* partial sums of a whole-tensor reduction: a constant, so a fixed order */
 
-/* ---------------------------------------------------------------------------------------------- */
-/* APOLLO's update (see engine/backend.h). Scalars on the device: sc[0] the fp64 sum of |u|^2 parts
+/* APOLLO's update (see apollo_kernels.h). Scalars on the device: sc[0] the fp64 sum of |u|^2 parts
  * reduced, sc[1] the factor step * (front ? 1 : k) / lim * (front ? k : 1). */
 
 /* s[c] = |N_c| / (|R_c| + 1e-8), one block per channel c (axis 1: row c; 0: column c; -1: all). */
@@ -104,15 +104,7 @@ static void mb_apollo_update(mb_ctx *ctx, void *p, const void *g, void *master, 
     MB_CUDA_LAUNCHED(ctx);
 }
 
-/* ---------------------------------------------------------------------------------------------- */
-#define MB_OPT_WRAPPERS(sfx, T)                                                                    \
-    extern "C" void mb_cuda_apollo_update_##sfx(                                                   \
-        struct mb_ctx *ctx, void *p, const void *g, void *master, const void *R, const void *N,    \
-        size_t m, size_t n, size_t rows, size_t cols, int axis, int front, double k,               \
-        void *lim_state, double step, double decay, void *s_scratch) {                             \
-        mb_apollo_update<T>(ctx, p, g, master, R, N, m, n, rows, cols, axis, front, k, lim_state,  \
-                            step, decay, s_scratch);                                               \
-    }
-
-MB_OPT_WRAPPERS(f32, float)
-MB_OPT_WRAPPERS(bf16, __nv_bfloat16)
+extern "C" {
+const mb_apollo_kernels mb_apollo_cuda_f32 = {.apollo_update = mb_apollo_update<float>};
+const mb_apollo_kernels mb_apollo_cuda_bf16 = {.apollo_update = mb_apollo_update<__nv_bfloat16>};
+}

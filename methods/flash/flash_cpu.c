@@ -1,6 +1,35 @@
-/* engine/cpu/kernels_flash.h — memory-efficient exact causal attention on the CPU, the contract of
+/* methods/flash/flash_cpu.c — memory-efficient exact causal attention on the CPU, the contract of
  * the GPU's flash kernels: forward saves each query row's log-sum-exp (no probabilities), backward
- * recomputes them from it. Included by backend_cpu.c once per element type (REAL, SFX). */
+ * recomputes them from it; the cpu-f32 and cpu-f64 tables. The kernel text (after #else) is
+ * compiled once per element type, with REAL and SFX defined (engine/cpu/real.h). */
+#ifndef REAL
+#include <stdlib.h>
+
+#include "../../engine/cpu/real.h"
+#include "flash_kernels.h"
+
+#define REAL float
+#define SFX(name) name##_f32
+#include __FILE__
+#undef REAL
+#undef SFX
+#define REAL double
+#define SFX(name) name##_f64
+#include __FILE__
+#undef REAL
+#undef SFX
+
+#define MB_FLASH_CPU_TABLE(sfx)                                                                    \
+    {                                                                                              \
+        .init = NULL, .flash_fwd = flash_fwd_##sfx, .flash_bwd = flash_bwd_##sfx,                  \
+        .flash_head_ok = NULL                                                                      \
+    }
+const mb_flash_kernels mb_flash_cpu_f32 = MB_FLASH_CPU_TABLE(f32);
+const mb_flash_kernels mb_flash_cpu_f64 = MB_FLASH_CPU_TABLE(f64);
+
+#else
+
+#include "../../engine/cpu/real.h" /* SFX(dot) for this element type */
 
 /* out[b, t, h] = sum_{j <= t} p_j v_j with p_j = exp(s_j - lse), s_j = q . k_j / sqrt(hs);
  * lse[(b*NH + h)*T + t] (REAL) = max_j s_j + log(sum_j exp(s_j - max)). A row of scores at a time
@@ -77,3 +106,5 @@ static void SFX(flash_bwd)(struct mb_ctx *ctx MB_UNUSED, void *dqkv_, const void
             }
         }
 }
+
+#endif

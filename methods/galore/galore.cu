@@ -1,26 +1,14 @@
-/* engine/cuda/kernels_proj.cu — gradient projection on CUDA (GaLore, APOLLO): fp32 GEMM through
- * cuBLAS (pedantic fp32, no TF32), the top singular vectors through cuSOLVER's gesvdj, the Adam
- * direction and the weight update. */
+/* methods/galore/galore.cu — GaLore's SVD on CUDA: the top singular vectors through cuSOLVER's
+ * gesvdj (the context's handle, engine/cuda/cuda_common.h) and the sign rule, fp32 on every table:
+ * the cuda-f32 (also cuda-tf32's) and cuda-bf16 tables. */
 #include <cusolverDn.h>
 #include <math.h>
 #include <string.h>
 
-#include "cuda_common.h"
-#include "kernels.h"
+#include "../../engine/cuda/cuda_common.h"
+#include "galore_kernels.h"
 
 #define MB_PROJ_THREADS 256
-
-extern "C" void mb_cuda_gemm_s(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K,
-                               double alpha, const void *A, int lda, const void *B, int ldb,
-                               double beta, void *C, int ldc) {
-    if (mb_cuda_failed(ctx) || !M || !N) return;
-    /* row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T */
-    const float a = (float)alpha, b = (float)beta;
-    MB_CUBLAS_OK(ctx, cublasGemmEx(mb_cuda_of(ctx)->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                   ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &a, B, CUDA_R_32F, ldb,
-                                   A, CUDA_R_32F, lda, &b, C, CUDA_R_32F, ldc,
-                                   CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT));
-}
 
 /* out[x, y] (rows x cols, row-major) = src[x*sx + y*sy]. */
 __global__ void mb_gather_k(float *out, const float *src, int rows, int cols, size_t sx,
@@ -64,27 +52,10 @@ __global__ void mb_sign_fix_k(float *out, int len, size_t vs, size_t es) {
     for (int e = threadIdx.x; e < len; e += blockDim.x) v[e * es] = -v[e * es];
 }
 
-static mb_status mb_solver(mb_ctx *ctx, cusolverDnHandle_t *h) {
-    mb_cuda *d = mb_cuda_of(ctx);
-    if (!d->solver) {
-        cusolverDnHandle_t s = NULL;
-        if (cusolverDnCreate(&s) != CUSOLVER_STATUS_SUCCESS)
-            return mb_error(ctx, MB_EDEVICE, "cusolverDnCreate failed");
-        if (cusolverDnSetStream(s, d->stream) != CUSOLVER_STATUS_SUCCESS) {
-            cusolverDnDestroy(s);
-            return mb_error(ctx, MB_EDEVICE, "cusolverDnSetStream failed");
-        }
-        d->solver = s;
-    }
-    *h = (cusolverDnHandle_t)d->solver;
-    return MB_OK;
-}
-
 /* Row-major a[m,n] is column-major a^T (n x m) = U S V^T (gesvdj, economy size, any shape), so
  * a = V S U^T: a's right singular vectors are U's columns, its left ones V's. gesvdj (Jacobi) is
  * several times faster than gesvd (QR) on GPT-2's matrices. */
-extern "C" mb_status mb_cuda_svd_top(struct mb_ctx *ctx, const void *a, int m, int n, int r,
-                                     int right, void *out) {
+static mb_status mb_svd_top(mb_ctx *ctx, const void *a, int m, int n, int r, int right, void *out) {
     mb_cuda *d = mb_cuda_of(ctx);
     if (d->err != MB_OK) return d->err;
     const int k = m < n ? m : n;
@@ -92,7 +63,7 @@ extern "C" mb_status mb_cuda_svd_top(struct mb_ctx *ctx, const void *a, int m, i
         return mb_error(ctx, MB_EINVAL, "svd_top: rank %d outside 1..%d for a %d x %d matrix", r, k,
                         m, n);
     cusolverDnHandle_t h = NULL;
-    MB_TRY(mb_solver(ctx, &h));
+    MB_TRY(mb_cuda_solver(ctx, &h));
     gesvdjInfo_t params = NULL;
     if (cusolverDnCreateGesvdjInfo(&params) != CUSOLVER_STATUS_SUCCESS)
         return mb_error(ctx, MB_EDEVICE, "cusolverDnCreateGesvdjInfo failed");
@@ -152,52 +123,7 @@ extern "C" mb_status mb_cuda_svd_top(struct mb_ctx *ctx, const void *a, int m, i
     return s != MB_OK ? s : d->err;
 }
 
-__global__ void mb_adam_dir_k(const float *x, float *out, float *m, float *v, size_t n, float b1,
-                              float b2, float w1, float w2, float e) {
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        float xi = x[i], mi = b1 * m[i] + w1 * xi, vi = b2 * v[i] + w2 * xi * xi;
-        m[i] = mi;
-        v[i] = vi;
-        out[i] = mi / (sqrtf(vi) + e);
-    }
-}
-
-extern "C" void mb_cuda_adam_dir(struct mb_ctx *ctx, const void *x, void *out, void *m, void *v,
-                                 size_t n, double b1, double b2, double eps) {
-    if (mb_cuda_failed(ctx) || !n) return;
-    mb_adam_dir_k<<<mb_cuda_blocks(n, MB_PROJ_THREADS), MB_PROJ_THREADS, 0, mb_cuda_stream(ctx)>>>(
-        (const float *)x, (float *)out, (float *)m, (float *)v, n, (float)b1, (float)b2,
-        (float)(1.0 - b1), (float)(1.0 - b2), (float)eps);
-    MB_CUDA_LAUNCHED(ctx);
-}
-
-template <typename T>
-__global__ void mb_axpy_decay_k(T *p, float *master, const float *d, size_t n, float a, float dc) {
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        float w = mb_ldw(p, master, i);
-        w = (d ? w + a * d[i] : w) * dc;
-        if (master) master[i] = w;
-        mb_st(p + i, w);
-    }
-}
-
-template <typename T>
-static void mb_axpy_decay(mb_ctx *ctx, void *p, void *master, const void *d, size_t n, double alpha,
-                          double decay) {
-    if (mb_cuda_failed(ctx) || !n) return;
-    mb_axpy_decay_k<T>
-        <<<mb_cuda_blocks(n, MB_PROJ_THREADS), MB_PROJ_THREADS, 0, mb_cuda_stream(ctx)>>>(
-            (T *)p, (float *)master, (const float *)d, n, (float)alpha, (float)decay);
-    MB_CUDA_LAUNCHED(ctx);
-}
-
-extern "C" void mb_cuda_axpy_decay_f32(struct mb_ctx *ctx, void *p, void *master, const void *d,
-                                       size_t n, double alpha, double decay) {
-    mb_axpy_decay<float>(ctx, p, master, d, n, alpha, decay);
-}
-extern "C" void mb_cuda_axpy_decay_bf16(struct mb_ctx *ctx, void *p, void *master, const void *d,
-                                        size_t n, double alpha, double decay) {
-    mb_axpy_decay<__nv_bfloat16>(ctx, p, master, d, n, alpha, decay);
+extern "C" {
+const mb_galore_kernels mb_galore_cuda_f32 = {.svd_top = mb_svd_top};
+const mb_galore_kernels mb_galore_cuda_bf16 = {.svd_top = mb_svd_top};
 }

@@ -1,14 +1,14 @@
-/* engine/cuda/flash.cu — memory-efficient exact causal attention in bf16 on tensor cores (mma.sync
- * m16n8k16 fed by ldmatrix, fp32 accumulation), FlashAttention-2's tiling: forward keeps an online
- * softmax per query row and saves its log-sum-exp; backward recomputes the probabilities from it,
- * dk and dv per key block and dq per query block (two kernels, no atomics: deterministic). No T x T
- * matrix exists. */
+/* methods/flash/flash.cu — memory-efficient exact causal attention in bf16 on tensor cores
+ * (mma.sync m16n8k16 fed by ldmatrix, fp32 accumulation), FlashAttention-2's tiling: forward keeps
+ * an online softmax per query row and saves its log-sum-exp; backward recomputes the probabilities
+ * from it, dk and dv per key block and dq per query block (two kernels, no atomics: deterministic).
+ * No T x T matrix exists. */
 #include <math.h>
 #include <cuda_pipeline.h>
 #include <stdint.h>
 
-#include "cuda_common.h"
-#include "kernels.h"
+#include "../../engine/cuda/cuda_common.h"
+#include "flash_kernels.h"
 
 typedef __nv_bfloat16 bf16;
 
@@ -491,7 +491,7 @@ template <int HD> static size_t fa_dq_smem() { /* q, dO, two k, two v */
 template <int HD>
 static void fa_fwd(mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T, int C,
                    int NH) {
-    size_t sm = fa_fwd_smem<HD>(); /* its limit was raised by mb_cuda_flash_init */
+    size_t sm = fa_fwd_smem<HD>(); /* its limit was raised by mb_flash_init */
     dim3 grid((T + FA_B - 1) / FA_B, NH, B);
     mb_fa_fwd_k<HD><<<grid, FA_THREADS, sm, mb_cuda_stream(ctx)>>>(
         (bf16 *)out, (float *)lse, (const bf16 *)qkv, T, C, NH, 1.0f / sqrtf((float)HD));
@@ -507,7 +507,7 @@ static void fa_bwd(mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv, c
         (float *)D, (const bf16 *)dout, (const bf16 *)out, B, T, C, NH);
     if (MB_CUDA_LAUNCHED(ctx)) return;
     dim3 grid((T + FA_B - 1) / FA_B, NH, B);
-    size_t s1 = fa_dkv_smem<HD>(), s2 = fa_dq_smem<HD>(); /* raised by mb_cuda_flash_init */
+    size_t s1 = fa_dkv_smem<HD>(), s2 = fa_dq_smem<HD>(); /* raised by mb_flash_init */
     mb_fa_dkv_k<HD><<<grid, FA_THREADS, s1, mb_cuda_stream(ctx)>>>(
         (bf16 *)dqkv, (const bf16 *)qkv, (const bf16 *)dout, (const float *)lse, (const float *)D,
         T, C, NH, scale);
@@ -531,19 +531,26 @@ template <int HD> static cudaError_t fa_init() {
     return e;
 }
 
-extern "C" cudaError_t mb_cuda_flash_init(void) {
+static cudaError_t fa_init_all(void) {
     cudaError_t e = fa_init<32>();
     if (e == cudaSuccess) e = fa_init<64>();
     return e == cudaSuccess ? fa_init<128>() : e;
 }
 
+/* The table's init: the shared-memory limits of every kernel, once per context (the flash method's
+ * init). */
+static mb_status mb_flash_init(mb_ctx *ctx) {
+    if (!mb_cuda_failed(ctx)) MB_CUDA_OK(ctx, fa_init_all());
+    return mb_cuda_of(ctx)->err;
+}
+
 /* Head sizes with a kernel: 32, 64, 128. */
-extern "C" int mb_cuda_flash_head_ok(int hd) {
+static int mb_flash_head_ok(int hd) {
     return hd == 32 || hd == 64 || hd == 128;
 }
 
-extern "C" void mb_cuda_flash_fwd_bf16(struct mb_ctx *ctx, void *out, void *lse, const void *qkv,
-                                       int B, int T, int C, int NH) {
+static void mb_flash_fwd(mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T, int C,
+                         int NH) {
     if (mb_cuda_failed(ctx) || B <= 0 || T <= 0) return;
     switch (C / NH) {
     case 32:
@@ -561,9 +568,8 @@ extern "C" void mb_cuda_flash_fwd_bf16(struct mb_ctx *ctx, void *out, void *lse,
     }
 }
 
-extern "C" void mb_cuda_flash_bwd_bf16(struct mb_ctx *ctx, void *dqkv, const void *dout,
-                                       const void *qkv, const void *out, const void *lse, void *D,
-                                       int B, int T, int C, int NH) {
+static void mb_flash_bwd(mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv,
+                         const void *out, const void *lse, void *D, int B, int T, int C, int NH) {
     if (mb_cuda_failed(ctx) || B <= 0 || T <= 0) return;
     switch (C / NH) {
     case 32:
@@ -580,3 +586,8 @@ extern "C" void mb_cuda_flash_bwd_bf16(struct mb_ctx *ctx, void *dqkv, const voi
                      "flash attention: head size %d has no kernel (32, 64, 128)", C / NH);
     }
 }
+
+extern "C" const mb_flash_kernels mb_flash_cuda_bf16 = {.init = mb_flash_init,
+                                                        .flash_fwd = mb_flash_fwd,
+                                                        .flash_bwd = mb_flash_bwd,
+                                                        .flash_head_ok = mb_flash_head_ok};

@@ -1,9 +1,10 @@
-/* engine/cuda/kernels_q8.cu — the 8-bit activation codec (Mesa) on CUDA with q8.h's arithmetic:
+/* methods/mesa/mesa.cu — the 8-bit activation codec (Mesa) on CUDA with engine/q8.h's arithmetic:
  * per-group min and max by warp reductions and float atomics (order-free, so deterministic), the
- * range update in one small kernel, and packing 8 elements a thread (two Philox blocks). */
-#include "../q8.h"
-#include "cuda_common.h"
-#include "kernels.h"
+ * range update in one small kernel, and packing 8 elements a thread (two Philox blocks); the
+ * cuda-f32 (also cuda-tf32's) and cuda-bf16 tables. */
+#include "../../engine/cuda/cuda_common.h"
+#include "../../engine/q8.h"
+#include "mesa_kernels.h"
 
 #define MB_Q8_THREADS 256
 
@@ -264,28 +265,28 @@ __global__ void mb_q8_unpack_k(T *x, const uint8_t *__restrict__ q, const float 
         for (int k = 0; k < MB_Q8_PER && i0 + k < n; k++) x[i0 + k] = xv[k];
 }
 
-#define MB_Q8_DEF(sfx, T)                                                                          \
-    extern "C" void mb_cuda_q8_range_##sfx(struct mb_ctx *ctx, float *st, const void *x, size_t n, \
-                                           size_t inner, int G, size_t tri, float decay,           \
-                                           int first) {                                            \
-        mb_q8_range<T>(ctx, st, x, n, inner, G, tri, decay, first);                                \
-    }                                                                                              \
-    extern "C" void mb_cuda_q8_pack_##sfx(                                                         \
-        struct mb_ctx *ctx, uint8_t *q, const void *x, const float *st, size_t n, size_t inner,    \
-        int G, size_t tri, uint64_t seed, uint32_t stream, uint64_t first) {                       \
-        if (mb_cuda_failed(ctx) || !n) return;                                                     \
-        mb_q8_pack_k<T><<<q8_blocks(n), MB_Q8_THREADS, 0, mb_cuda_stream(ctx)>>>(                  \
-            q, (const T *)x, st, n, q8_shape_of(n, inner, G, tri), seed, stream, first);           \
-        MB_CUDA_LAUNCHED(ctx);                                                                     \
-    }                                                                                              \
-    extern "C" void mb_cuda_q8_unpack_##sfx(struct mb_ctx *ctx, void *x, const uint8_t *q,         \
-                                            const float *st, size_t n, size_t inner, int G,        \
-                                            size_t tri) {                                          \
-        if (mb_cuda_failed(ctx) || !n) return;                                                     \
-        mb_q8_unpack_k<T><<<q8_blocks(n), MB_Q8_THREADS, 0, mb_cuda_stream(ctx)>>>(                \
-            (T *)x, q, st, n, q8_shape_of(n, inner, G, tri));                                      \
-        MB_CUDA_LAUNCHED(ctx);                                                                     \
-    }
+template <typename T>
+static void mb_q8_pack(mb_ctx *ctx, uint8_t *q, const void *x, const float *st, size_t n,
+                       size_t inner, int G, size_t tri, uint64_t seed, uint32_t stream,
+                       uint64_t first) {
+    if (mb_cuda_failed(ctx) || !n) return;
+    mb_q8_pack_k<T><<<q8_blocks(n), MB_Q8_THREADS, 0, mb_cuda_stream(ctx)>>>(
+        q, (const T *)x, st, n, q8_shape_of(n, inner, G, tri), seed, stream, first);
+    MB_CUDA_LAUNCHED(ctx);
+}
 
-MB_Q8_DEF(f32, float)
-MB_Q8_DEF(bf16, __nv_bfloat16)
+template <typename T>
+static void mb_q8_unpack(mb_ctx *ctx, void *x, const uint8_t *q, const float *st, size_t n,
+                         size_t inner, int G, size_t tri) {
+    if (mb_cuda_failed(ctx) || !n) return;
+    mb_q8_unpack_k<T><<<q8_blocks(n), MB_Q8_THREADS, 0, mb_cuda_stream(ctx)>>>(
+        (T *)x, q, st, n, q8_shape_of(n, inner, G, tri));
+    MB_CUDA_LAUNCHED(ctx);
+}
+
+#define MB_MESA_TABLE(T)                                                                           \
+    { .q8_range = mb_q8_range<T>, .q8_pack = mb_q8_pack<T>, .q8_unpack = mb_q8_unpack<T> }
+extern "C" {
+const mb_mesa_kernels mb_mesa_cuda_f32 = MB_MESA_TABLE(float);
+const mb_mesa_kernels mb_mesa_cuda_bf16 = MB_MESA_TABLE(__nv_bfloat16);
+}

@@ -1,6 +1,33 @@
-/* engine/cpu/kernels_cce.h — Cut Cross-Entropy's per-chunk kernels on the CPU: the online
- * log-sum-exp over vocabulary chunks and the chunk's logit gradient. Included by backend_cpu.c once
- * per element type with REAL and SFX(name) defined. */
+/* methods/cce/cce_cpu.c — Cut Cross-Entropy's per-chunk kernels on the CPU: the online
+ * log-sum-exp over vocabulary chunks and the chunk's logit gradient; the cpu-f32 and cpu-f64
+ * tables. The kernel text (after #else) is compiled once per element type, with REAL and SFX
+ * defined (engine/cpu/real.h). */
+#ifndef REAL
+#include <stdint.h>
+
+#include "../../engine/cpu/real.h"
+#include "cce_kernels.h"
+
+#define REAL float
+#define SFX(name) name##_f32
+#include __FILE__
+#undef REAL
+#undef SFX
+#define REAL double
+#define SFX(name) name##_f64
+#include __FILE__
+#undef REAL
+#undef SFX
+
+#define MB_CCE_CPU_TABLE(sfx)                                                                      \
+    {                                                                                              \
+        .cce_lse_chunk = cce_lse_chunk_##sfx, .cce_lse_end = cce_lse_end_##sfx,                    \
+        .cce_grad_chunk = cce_grad_chunk_##sfx,                                                    \
+    }
+const mb_cce_kernels mb_cce_cpu_f32 = MB_CCE_CPU_TABLE(f32);
+const mb_cce_kernels mb_cce_cpu_f64 = MB_CCE_CPU_TABLE(f64);
+
+#else
 
 static void SFX(cce_lse_chunk)(struct mb_ctx *ctx MB_UNUSED, const void *z_, int N, int n, int ldz,
                                int v0, const int32_t *targets, void *mx_, void *sum_, void *losses_,
@@ -48,3 +75,5 @@ static void SFX(cce_grad_chunk)(struct mb_ctx *ctx MB_UNUSED, void *z_, int N, i
         }
     }
 }
+
+#endif

@@ -1,6 +1,31 @@
-/* engine/cpu/kernels_q8.h — the 8-bit activation codec (Mesa) on the CPU, with q8.h's arithmetic
- * (the text the GPU runs). Included by backend_cpu.c once per element type with REAL and SFX(name)
- * defined. st holds clip[G], shift[G], min[G], max[G] as floats (backend.h). */
+/* methods/mesa/mesa_cpu.c — the 8-bit activation codec (Mesa) on the CPU, with engine/q8.h's
+ * arithmetic (the text the GPU runs); st holds clip[G], shift[G], min[G], max[G] as floats
+ * (mesa_kernels.h). The cpu-f32 and cpu-f64 tables: the kernel text (after #else) is compiled once
+ * per element type, with REAL and SFX defined (engine/cpu/real.h). */
+#ifndef REAL
+#include <stdint.h>
+
+#include "../../engine/cpu/real.h"
+#include "../../engine/q8.h"
+#include "mesa_kernels.h"
+
+#define REAL float
+#define SFX(name) name##_f32
+#include __FILE__
+#undef REAL
+#undef SFX
+#define REAL double
+#define SFX(name) name##_f64
+#include __FILE__
+#undef REAL
+#undef SFX
+
+#define MB_MESA_CPU_TABLE(sfx)                                                                     \
+    { .q8_range = q8_range_##sfx, .q8_pack = q8_pack_##sfx, .q8_unpack = q8_unpack_##sfx }
+const mb_mesa_kernels mb_mesa_cpu_f32 = MB_MESA_CPU_TABLE(f32);
+const mb_mesa_kernels mb_mesa_cpu_f64 = MB_MESA_CPU_TABLE(f64);
+
+#else
 
 static void SFX(q8_range)(struct mb_ctx *ctx MB_UNUSED, float *st, const void *x_, size_t n,
                           size_t inner, int G, size_t tri, float decay, int first) {
@@ -45,3 +70,5 @@ static void SFX(q8_unpack)(struct mb_ctx *ctx MB_UNUSED, void *x_, const uint8_t
         x[i] = mb_q8_skip(i, tri) ? 0 : (REAL)mb_q8_value(q[i], st[G + g], mb_q8_step(st[g]));
     }
 }
+
+#endif
