@@ -1,6 +1,5 @@
 /* engine/philox.h — Philox 4x32-10 and the Box-Muller pair, inline for host and device: the CPU's
- * generator (rng.c) and CUDA kernels that regenerate a stream on the GPU (MeZO) run this one text.
- */
+ * generator (rng.c) and a method's CUDA kernels that regenerate a stream on the GPU run one text. */
 #ifndef MB_PHILOX_H
 #define MB_PHILOX_H
 

@@ -1,6 +1,6 @@
 /* engine/rng.h — Philox 4x32-10 counter-based generator keyed by (seed, stream, counter).
  * Every value is addressable by its index, so a stream can be regenerated anywhere (init on any
- * backend, data order, dropout, MeZO's perturbation regenerated four times a step). */
+ * backend, data order, dropout, a method's perturbation regenerated several times a step). */
 #ifndef MB_RNG_H
 #define MB_RNG_H
 
@@ -16,7 +16,7 @@ enum {
     MB_RNG_STREAM_INIT = 0x10000,
 };
 
-/* The stream called `name` ("<method>.<purpose>", e.g. "mesa.rounding"): the 32-bit FNV-1a hash
+/* The stream called `name` ("<method>.<purpose>", e.g. "template.noise"): the 32-bit FNV-1a hash
  * of the name with its top bit set, so a named stream is stable across runs, builds and stacks,
  * and lies above every numbered stream (those stay below 2^31: MB_RNG_STREAM_INIT + ids). */
 uint32_t mb_rng_stream(const char *name);

@@ -122,5 +122,21 @@ int main(int argc, char **argv) {
           "engine/method_abi.txt",
           hex, MB_METHOD_ABI_VERSION, recorded, MB_METHOD_ABI_VERSION + 1, hex);
     CHECK(nfound >= 6, "only %d headers found", nfound);
+
+    /* The backend table stays a core: at most 35 function pointers (a method's kernels live in its
+     * own folder), counted in engine/backend.h's struct mb_backend. */
+    snprintf(path, sizeof path, "%s/engine/backend.h", root);
+    f = fopen(path, "r");
+    CHECK(f != NULL, "cannot read %s", path);
+    if (!f) return 1;
+    int in = 0, ptrs = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "typedef struct mb_backend {")) in = 1;
+        else if (in && strstr(line, "} mb_backend;")) in = 0;
+        else if (in && strstr(line, "(*")) ptrs++;
+    }
+    fclose(f);
+    printf("struct mb_backend: %d function pointers (at most 35)\n", ptrs);
+    CHECK(ptrs >= 20 && ptrs <= 35, "struct mb_backend has %d function pointers", ptrs);
     CHECK_DONE();
 }

@@ -9,7 +9,7 @@
 #include "../engine/ctx.h"
 #include "../engine/cuda/kernels.h"
 #include "../engine/dynmap.h"
-#include "../engine/q8.h"
+#include "../methods/mesa/q8.h"
 #include "../engine/rng.h"
 #include "../methods/adafactor/adafactor_kernels.h"
 #include "../methods/adam8bit/adam8bit_kernels.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../datasets/data.h"
-#include "../engine/q8.h"
+#include "../methods/mesa/q8.h"
 #include "../engine/train.h"
 #include "../methods/mesa/mesa_kernels.h"
 #include "../methods/registry.h"

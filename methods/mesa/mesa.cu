@@ -1,9 +1,9 @@
-/* methods/mesa/mesa.cu — the 8-bit activation codec (Mesa) on CUDA with engine/q8.h's arithmetic:
+/* methods/mesa/mesa.cu — the 8-bit activation codec (Mesa) on CUDA with methods/mesa/q8.h's arithmetic:
  * per-group min and max by warp reductions and float atomics (order-free, so deterministic), the
  * range update in one small kernel, and packing 8 elements a thread (two Philox blocks); the
  * cuda-f32 (also cuda-tf32's) and cuda-bf16 tables. */
 #include "../../engine/cuda/cuda_common.h"
-#include "../../engine/q8.h"
+#include "q8.h"
 #include "mesa_kernels.h"
 
 #define MB_Q8_THREADS 256

@@ -1,4 +1,4 @@
-/* methods/mesa/mesa_cpu.c — the 8-bit activation codec (Mesa) on the CPU, with engine/q8.h's
+/* methods/mesa/mesa_cpu.c — the 8-bit activation codec (Mesa) on the CPU, with methods/mesa/q8.h's
  * arithmetic (the text the GPU runs); st holds clip[G], shift[G], min[G], max[G] as floats
  * (mesa_kernels.h). The cpu-f32 and cpu-f64 tables: the kernel text (after #else) is compiled once
  * per element type, with REAL and SFX defined (engine/cpu/real.h). */
@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "../../engine/cpu/real.h"
-#include "../../engine/q8.h"
+#include "q8.h"
 #include "mesa_kernels.h"
 
 #define REAL float

@@ -10,7 +10,7 @@
 extern "C" {
 #endif
 
-/* The arithmetic in engine/q8.h: element i of x[n] (dtype) is in group (i / inner) % G; st
+/* The arithmetic in methods/mesa/q8.h: element i of x[n] (dtype) is in group (i / inner) % G; st
  * (device, fp32) holds clip[G], shift[G], min[G], max[G]. With tri > 0 the entries above the
  * diagonals of x's tri x tri matrices (mb_q8_skip) are ignored, coded 0 and decoded as 0. */
 typedef struct mb_mesa_kernels {

@@ -1,4 +1,4 @@
-/* engine/q8.h — the arithmetic of the 8-bit activation codec (Mesa), inline for host and device, so
+/* methods/mesa/q8.h — the arithmetic of the 8-bit activation codec (Mesa), inline for host and device, so
  * the CPU backend and the CUDA kernels quantize with one text: the range update, the stochastic
  * rounding to a code and the code's value. Every step in fp32, as Mesa's kernels compute. */
 #ifndef MB_Q8_H
@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "philox.h"
+#include "../../engine/philox.h"
 
 #ifdef __CUDACC__
 #define MB_Q8_FN __host__ __device__ static inline
