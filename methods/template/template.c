@@ -39,7 +39,8 @@ static mb_status template_init(void *priv, mb_train *tr, const mb_pvalue *vals) 
     template_state *s = priv;
     s->lr = vals[P_LR].num;
     /* This sketch updates through host pointers, which only the CPU backend has; a method meant
-     * for the GPU adds its update kernel to the backends (engine/cpu, engine/cuda) instead. */
+     * for the GPU keeps its kernels in its folder instead: a table type in <name>_kernels.h, one
+     * table per backend (<name>_cpu.c, <name>.cu), picked by ctx->be->id (as methods/sgd/). */
     if (tr->ctx->be != &mb_backend_cpu_f32 && tr->ctx->be != &mb_backend_cpu_f64)
         return mb_error(tr->ctx, MB_EUNSUPPORTED, "template runs on the cpu backend only");
     return MB_OK;
@@ -90,4 +91,6 @@ static const mb_method method = {
 };
 
 const mb_method *membench_method(void);
-const mb_method *membench_method(void) { return &method; }
+const mb_method *membench_method(void) {
+    return &method;
+}
