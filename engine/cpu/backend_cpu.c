@@ -1,5 +1,5 @@
 /* engine/cpu/backend_cpu.c — the CPU reference backend: plain C11 + OpenMP, fp32 and fp64 tables
- * built from one kernel source (kernels_impl.h), deterministic bit for bit. */
+ * built from one kernel text (kernels_impl.h, kernels_prim.h), deterministic bit for bit. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

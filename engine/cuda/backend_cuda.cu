@@ -1,7 +1,7 @@
 /* engine/cuda/backend_cuda.cu — the CUDA backend: device set-up, a stream-ordered pool behind the
  * tagged tracker, copies, error recording, event timing, device-memory readings, and the three
- * tables (cuda-f32, cuda-tf32, cuda-bf16). Kernels live in kernels_elem.cu, matmul.cu and
- * attention.cu. */
+ * tables (cuda-f32, cuda-tf32, cuda-bf16). Kernels live in kernels_elem.cu, kernels_prim.cu,
+ * matmul.cu and attention.cu; a method's own in its folder (methods/<name>/<name>.cu). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

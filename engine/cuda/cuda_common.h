@@ -70,7 +70,7 @@ int mb_cuda_check_blas(mb_ctx *ctx, int st, const char *what, const char *file, 
 extern "C" cudaError_t mb_cuda_kernels_init(void);
 
 /* The context's cuSOLVER handle on its stream (cusolverDnHandle_t), made at the first call and
- * destroyed with the context: a projection method's SVD. On failure the error is in ctx. */
+ * destroyed with the context (a method's SVD). On failure the error is in ctx. */
 struct cusolverDnContext;
 mb_status mb_cuda_solver(mb_ctx *ctx, struct cusolverDnContext **out);
 
@@ -129,8 +129,8 @@ __device__ __forceinline__ double mb_block_sum_d(double v) {
     return r;
 }
 
-/* Rows per partial sum in the two-stage column reductions (LayerNorm and bias gradients,
- * a factored optimizer's column factor): depends on N alone, so the summation order (and the result) is the
+/* Rows per partial sum in the two-stage column reductions (LayerNorm and bias gradients, a
+ * method's column sums): depends on N alone, so the summation order (and the result) is the
  * same on every run; at most 1024 partial rows. */
 static inline size_t mb_colsum_rows_per(size_t N) {
     size_t r = (N + 1023) / 1024;

@@ -1,7 +1,7 @@
 /* methods/flash/flash.c — FlashAttention-2: exact causal attention without the [B, NH, T, T]
  * probabilities. Forward keeps each query row's log-sum-exp (4 bytes a row); backward recomputes
- * the probabilities from it tile by tile. The kernels are the backend's flash_fwd/flash_bwd
- * (engine/cuda/flash.cu: bf16 tensor cores; the CPU's a row at a time). */
+ * the probabilities from it tile by tile. The kernels are this folder's (flash_kernels.h:
+ * flash.cu, bf16 tensor cores; flash_cpu.c, a row at a time). */
 #include <stdlib.h>
 
 #include "../../engine/train.h"
