@@ -11,8 +11,8 @@
 #define MB_UNUSED __attribute__((unused))
 
 #ifndef MB_PAR_MIN_WORK
-/* Below this many multiply-adds a loop runs on one thread: forking costs more than it saves, and on a
- * loaded 2-core machine a spinning team can stall for milliseconds. */
+/* Below this many multiply-adds a loop runs on one thread: forking costs more than it saves, and on
+ * a loaded 2-core machine a spinning team can stall for milliseconds. */
 #define MB_PAR_MIN_WORK 32768
 #endif
 

@@ -41,10 +41,11 @@ static void SFX(adamw)(struct mb_ctx *ctx MB_UNUSED, void *p_, const void *g_, v
 /* One tensor at a time: the bits of n adamw calls. */
 static void SFX(adamw_many)(struct mb_ctx *ctx, const mb_adamw_tensor *t, int n, double lr,
                             double beta1, double beta2, double eps, double wd) {
-    for (int i = 0; i < n; i++)
-        SFX(adamw)
-        (ctx, t[i].p, t[i].g, t[i].m, t[i].v, t[i].master, t[i].n, lr, beta1, beta2, eps, wd,
-         t[i].bc1, t[i].bc2);
+    for (int i = 0; i < n; i++) {
+        const mb_adamw_tensor *x = &t[i];
+        (SFX(adamw))(ctx, x->p, x->g, x->m, x->v, x->master, x->n, lr, beta1, beta2, eps, wd,
+                     x->bc1, x->bc2);
+    }
 }
 
 #endif
