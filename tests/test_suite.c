@@ -16,8 +16,20 @@ static mb_status probe_linear(void *priv, struct mb_train *tr, const mb_linear_c
     return MB_OK;
 }
 static const mb_param_decl probe_params[] = {
-    {"rank", MB_PT_INT, 8, 1, 4096, NULL, "adapter rank"},
-    {"mode", MB_PT_ENUM, 0, 0, 0, "fast|exact|lazy", "how to compute"},
+    {.name = "rank",
+     .type = MB_PT_INT,
+     .def = 8,
+     .min = 1,
+     .max = 4096,
+     .choices = NULL,
+     .help = "adapter rank"},
+    {.name = "mode",
+     .type = MB_PT_ENUM,
+     .def = 0,
+     .min = 0,
+     .max = 0,
+     .choices = "fast|exact|lazy",
+     .help = "how to compute"},
 };
 static const mb_method probe = {
     .abi_version = MB_METHOD_ABI_VERSION,
@@ -355,10 +367,10 @@ static int test_preset_overrides(mb_ctx *ctx, const mb_registry *reg) {
                       "  - {name: b, preset: llama-60m, heads: 16}\n"
                       "  - {name: c, preset: llama-60m, heads: 16, kv_heads: 4}\n",
                       &s));
-    const mb_model_config *a = &s.models[0].shape, *b = &s.models[1].shape,
-                          *c = &s.models[2].shape;
+    const mb_model_config *a = &s.models[0].shape, *b = &s.models[1].shape, *c = &s.models[2].shape;
     CHECK(a->arch == MB_ARCH_GPT && a->kv_heads == 6 && a->d_ff == 1536 && a->tie == 1,
-          "gpt2-124m at d 384, 6 heads: kv_heads %d, d_ff %d, tie %d", a->kv_heads, a->d_ff, a->tie);
+          "gpt2-124m at d 384, 6 heads: kv_heads %d, d_ff %d, tie %d", a->kv_heads, a->d_ff,
+          a->tie);
     CHECK(b->arch == MB_ARCH_LLAMA && b->heads == 16 && b->kv_heads == 16 && b->d_ff == 1376 &&
               b->tie == -1,
           "llama-60m with 16 heads: kv_heads %d, d_ff %d, tie %d", b->kv_heads, b->d_ff, b->tie);
@@ -471,7 +483,8 @@ int main(int argc, char **argv) {
         "t.yaml:4:8: error: unknown key 'checkpont' in init (did you mean 'checkpoint'?)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [shampoo]\n",
         "t.yaml:3:11: error: unknown method 'shampoo' (valid: adamw, sgd, adafactor, adam-mini, "
-        "adam8bit, galore, apollo, apollo-mini, lomo, checkpointing, lora, cce, mezo, lisa, mesa, flash)");
+        "adam8bit, galore, apollo, apollo-mini, lomo, checkpointing, lora, cce, mezo, lisa, mesa, "
+        "flash)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: adamw, betas: 1}]\n",
         "t.yaml:3:25: error: unknown parameter 'betas' for method adamw (did you mean 'beta1'?)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [{name: sgd, zzz: 1}]\n",

@@ -103,8 +103,13 @@ static mb_status p_init(void *pv, mb_train *tr, const mb_pvalue *v) {
     p->frozen = (int)v[0].num;
     return MB_OK;
 }
-static const mb_param_decl probe_params[] = {
-    {"frozen", MB_PT_INT, -1, -1, 1000, NULL, "parameter id to freeze"}};
+static const mb_param_decl probe_params[] = {{.name = "frozen",
+                                             .type = MB_PT_INT,
+                                             .def = -1,
+                                             .min = -1,
+                                             .max = 1000,
+                                             .choices = NULL,
+                                             .help = "parameter id to freeze"}};
 static const mb_method probe_method = {
     .abi_version = MB_METHOD_ABI_VERSION,
     .name = "probe",

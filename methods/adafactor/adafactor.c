@@ -10,17 +10,52 @@
 enum { P_LR, P_DECAY, P_EPS1, P_EPS2, P_D, P_WD, P_N };
 
 static const mb_param_decl params[P_N] = {
-    {"lr", MB_PT_FLOAT, 1e-2, 0, 10, NULL,
-     "cap on the relative step rho_t = min(lr, 1/sqrt(t)) and the weight-decay factor (torch's "
-     "default; the paper has no lr and caps rho_t at 0.01)"},
-    {"beta2_decay", MB_PT_FLOAT, -0.8, -10, 0, NULL,
-     "1 - beta2_t = t^beta2_decay (paper: beta2_t = 1 - t^-0.8)"},
-    {"eps1", MB_PT_FLOAT, 0, 0, 1, NULL,
-     "floor of the variance estimate (squared) and of mean(row); 0 = the state type's machine "
-     "epsilon, torch's None (the paper adds 1e-30 to g^2 instead)"},
-    {"eps2", MB_PT_FLOAT, 1e-3, 0, 1, NULL, "floor of RMS(p) in the step size alpha_t"},
-    {"d", MB_PT_FLOAT, 1.0, 1, 100, NULL, "clipping threshold: U / max(1, RMS(U)/d)"},
-    {"weight_decay", MB_PT_FLOAT, 0.0, 0, 10, NULL, "decoupled decay: p *= 1 - lr*weight_decay"},
+    {.name = "lr",
+     .type = MB_PT_FLOAT,
+     .def = 1e-2,
+     .min = 0,
+     .max = 10,
+     .choices = NULL,
+     .help =
+         "cap on the relative step rho_t = min(lr, 1/sqrt(t)) and the weight-decay factor (torch's "
+         "default; the paper has no lr and caps rho_t at 0.01)"},
+    {.name = "beta2_decay",
+     .type = MB_PT_FLOAT,
+     .def = -0.8,
+     .min = -10,
+     .max = 0,
+     .choices = NULL,
+     .help = "1 - beta2_t = t^beta2_decay (paper: beta2_t = 1 - t^-0.8)"},
+    {.name = "eps1",
+     .type = MB_PT_FLOAT,
+     .def = 0,
+     .min = 0,
+     .max = 1,
+     .choices = NULL,
+     .help =
+         "floor of the variance estimate (squared) and of mean(row); 0 = the state type's machine "
+         "epsilon, torch's None (the paper adds 1e-30 to g^2 instead)"},
+    {.name = "eps2",
+     .type = MB_PT_FLOAT,
+     .def = 1e-3,
+     .min = 0,
+     .max = 1,
+     .choices = NULL,
+     .help = "floor of RMS(p) in the step size alpha_t"},
+    {.name = "d",
+     .type = MB_PT_FLOAT,
+     .def = 1.0,
+     .min = 1,
+     .max = 100,
+     .choices = NULL,
+     .help = "clipping threshold: U / max(1, RMS(U)/d)"},
+    {.name = "weight_decay",
+     .type = MB_PT_FLOAT,
+     .def = 0.0,
+     .min = 0,
+     .max = 10,
+     .choices = NULL,
+     .help = "decoupled decay: p *= 1 - lr*weight_decay"},
 };
 
 /* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */

@@ -11,17 +11,51 @@
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_MIN8, P_N };
 
 static const mb_param_decl params[P_N] = {
-    {"lr", MB_PT_FLOAT, 1e-3, 0, 10, NULL, "learning rate (bnb.optim.Adam8bit default 1e-3)"},
-    {"beta1", MB_PT_FLOAT, 0.9, 0, 0.999999, NULL, "first-moment decay"},
-    {"beta2", MB_PT_FLOAT, 0.999, 0, 0.999999, NULL, "second-moment decay"},
-    {"eps", MB_PT_FLOAT, 1e-8, 0, 1, NULL,
-     "added to sqrt(v), scaled by sqrt(1 - beta2^t) as bitsandbytes does"},
-    {"weight_decay", MB_PT_FLOAT, 0.0, 0, 10, NULL,
-     "decoupled, applied after the step: p *= 1 - lr*weight_decay (bitsandbytes' order; "
-     "torch.optim.AdamW decays before)"},
-    {"min_8bit_size", MB_PT_INT, 4096, 1, 1e9, NULL,
-     "tensors with fewer elements keep fp32 m and v (bitsandbytes' default 4096). Blocks are 256 "
-     "elements as in its code; the paper describes 2048"},
+    {.name = "lr",
+     .type = MB_PT_FLOAT,
+     .def = 1e-3,
+     .min = 0,
+     .max = 10,
+     .choices = NULL,
+     .help = "learning rate (bnb.optim.Adam8bit default 1e-3)"},
+    {.name = "beta1",
+     .type = MB_PT_FLOAT,
+     .def = 0.9,
+     .min = 0,
+     .max = 0.999999,
+     .choices = NULL,
+     .help = "first-moment decay"},
+    {.name = "beta2",
+     .type = MB_PT_FLOAT,
+     .def = 0.999,
+     .min = 0,
+     .max = 0.999999,
+     .choices = NULL,
+     .help = "second-moment decay"},
+    {.name = "eps",
+     .type = MB_PT_FLOAT,
+     .def = 1e-8,
+     .min = 0,
+     .max = 1,
+     .choices = NULL,
+     .help = "added to sqrt(v), scaled by sqrt(1 - beta2^t) as bitsandbytes does"},
+    {.name = "weight_decay",
+     .type = MB_PT_FLOAT,
+     .def = 0.0,
+     .min = 0,
+     .max = 10,
+     .choices = NULL,
+     .help = "decoupled, applied after the step: p *= 1 - lr*weight_decay (bitsandbytes' order; "
+             "torch.optim.AdamW decays before)"},
+    {.name = "min_8bit_size",
+     .type = MB_PT_INT,
+     .def = 4096,
+     .min = 1,
+     .max = 1e9,
+     .choices = NULL,
+     .help = "tensors with fewer elements keep fp32 m and v (bitsandbytes' default 4096). Blocks "
+             "are 256 "
+             "elements as in its code; the paper describes 2048"},
 };
 
 /* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */

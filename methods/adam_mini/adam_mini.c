@@ -12,16 +12,44 @@
 enum { P_LR, P_BETA1, P_BETA2, P_EPS, P_WD, P_N };
 
 static const mb_param_decl params[P_N] = {
-    {"lr", MB_PT_FLOAT, 1e-3, 0, 10, NULL,
-     "learning rate (the official default; its GPT-2 small "
-     "config uses 6e-4)"},
-    {"beta1", MB_PT_FLOAT, 0.9, 0, 0.999999, NULL, "first-moment decay"},
-    {"beta2", MB_PT_FLOAT, 0.999, 0, 0.999999, NULL,
-     "block second-moment decay (GPT-2 config: "
-     "0.95)"},
-    {"eps", MB_PT_FLOAT, 1e-8, 0, 1, NULL, "added to sqrt(v_hat)"},
-    {"weight_decay", MB_PT_FLOAT, 0.0, 0, 10, NULL,
-     "decoupled decay p *= 1 - lr*wd, skipped for LayerNorms and biases as the official code does"},
+    {.name = "lr",
+     .type = MB_PT_FLOAT,
+     .def = 1e-3,
+     .min = 0,
+     .max = 10,
+     .choices = NULL,
+     .help = "learning rate (the official default; its GPT-2 small "
+             "config uses 6e-4)"},
+    {.name = "beta1",
+     .type = MB_PT_FLOAT,
+     .def = 0.9,
+     .min = 0,
+     .max = 0.999999,
+     .choices = NULL,
+     .help = "first-moment decay"},
+    {.name = "beta2",
+     .type = MB_PT_FLOAT,
+     .def = 0.999,
+     .min = 0,
+     .max = 0.999999,
+     .choices = NULL,
+     .help = "block second-moment decay (GPT-2 config: "
+             "0.95)"},
+    {.name = "eps",
+     .type = MB_PT_FLOAT,
+     .def = 1e-8,
+     .min = 0,
+     .max = 1,
+     .choices = NULL,
+     .help = "added to sqrt(v_hat)"},
+    {.name = "weight_decay",
+     .type = MB_PT_FLOAT,
+     .def = 0.0,
+     .min = 0,
+     .max = 10,
+     .choices = NULL,
+     .help = "decoupled decay p *= 1 - lr*wd, skipped for LayerNorms and biases as the official "
+             "code does"},
 };
 
 /* One contiguous range of a tensor and its block size. */

@@ -7,13 +7,22 @@
 enum { P_CHUNK, P_N };
 
 static const mb_param_decl params[P_N] = {
-    {"vocab_chunk", MB_PT_INT, 4096, 64, 1 << 20, NULL,
-     "vocabulary entries per chunk, a multiple of 64 (tile rows stay 16-byte aligned for tensor "
-     "cores): one [tokens, chunk] tile of logits exists at a time (a vocabulary under the chunk "
-     "takes one tile of V rounded up to 64). The "
-     "official kernels keep their tiles in on-chip memory and skip gradient tiles below 2^-12 "
-     "(filter_eps); here the tile is in device memory and nothing is filtered (the paper's exact "
-     "variant)"},
+    {.name = "vocab_chunk",
+     .type = MB_PT_INT,
+     .def = 4096,
+     .min = 64,
+     .max = 1 << 20,
+     .choices = NULL,
+     .help =
+         "vocabulary entries per chunk, a multiple of 64 (tile rows stay 16-byte aligned for "
+         "tensor "
+         "cores): one [tokens, chunk] tile of logits exists at a time (a vocabulary under the "
+         "chunk "
+         "takes one tile of V rounded up to 64). The "
+         "official kernels keep their tiles in on-chip memory and skip gradient tiles below 2^-12 "
+         "(filter_eps); here the tile is in device memory and nothing is filtered (the paper's "
+         "exact "
+         "variant)"},
 };
 
 /* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */

@@ -7,9 +7,15 @@
 enum { P_EVERY, P_N };
 
 static const mb_param_decl params[P_N] = {
-    {"every", MB_PT_INT, 1, 1, 1000, NULL,
-     "recompute blocks 0, k, 2k, ... (k = every); 1 recomputes every block, as the PyTorch peer "
-     "script does with torch.utils.checkpoint around each block"},
+    {.name = "every",
+     .type = MB_PT_INT,
+     .def = 1,
+     .min = 1,
+     .max = 1000,
+     .choices = NULL,
+     .help = "recompute blocks 0, k, 2k, ... (k = every); 1 recomputes every block, as the PyTorch "
+             "peer "
+             "script does with torch.utils.checkpoint around each block"},
 };
 
 typedef struct ckpt_state {

@@ -12,12 +12,28 @@ _Static_assert(P_WD == 4 && P_RANK == 5 && P_GAP == 6, "mb_proj_init reads these
 static const mb_param_decl params[P_N] = {
     MB_PROJ_ADAM_PARAMS(
         "learning rate (GaLoreAdamW's default; the README's pre-training recipes use 0.01)"),
-    {"rank", MB_PT_INT, 128, 1, 65536, NULL,
-     "projection rank r, capped at min(rows, cols) (README and argparse default 128)"},
-    {"update_proj_gap", MB_PT_INT, 200, 1, 1e9, NULL,
-     "SVD refresh every this many updates, the first at update 1 (README 200; argparse 50)"},
-    {"scale", MB_PT_FLOAT, 0.25, 0, 1e6, NULL,
-     "multiplies the projected-back update (README 0.25; argparse galore_scale 1.0)"},
+    {.name = "rank",
+     .type = MB_PT_INT,
+     .def = 128,
+     .min = 1,
+     .max = 65536,
+     .choices = NULL,
+     .help = "projection rank r, capped at min(rows, cols) (README and argparse default 128)"},
+    {.name = "update_proj_gap",
+     .type = MB_PT_INT,
+     .def = 200,
+     .min = 1,
+     .max = 1e9,
+     .choices = NULL,
+     .help =
+         "SVD refresh every this many updates, the first at update 1 (README 200; argparse 50)"},
+    {.name = "scale",
+     .type = MB_PT_FLOAT,
+     .def = 0.25,
+     .min = 0,
+     .max = 1e6,
+     .choices = NULL,
+     .help = "multiplies the projected-back update (README 0.25; argparse galore_scale 1.0)"},
 };
 
 /* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */

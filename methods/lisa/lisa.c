@@ -11,15 +11,30 @@
 enum { P_INTERVAL, P_LAYERS, P_N };
 
 static const mb_param_decl params[P_N] = {
-    {"interval", MB_PT_INT, 20, 1, 1000000, NULL,
-     "steps between draws (lisa_interval_steps). Optimizer state follows LMFlow, whose optimizer "
-     "is built once: a block's state is made at its first update and kept when the block leaves "
-     "the active set (the optimizer's bytes grow towards a full model's as blocks are drawn)"},
-    {"layers", MB_PT_INT, 2, 1, 1000, NULL,
-     "blocks trained at a time (lisa_activated_layers). LMFlow keeps the input embeddings "
-     "trainable, which needs backward through every frozen block; here backward stops below the "
-     "lowest drawn block, so wpe and the input side of the tied wte only train when block 0 is "
-     "drawn (the tied head's side of wte always does)"},
+    {.name = "interval",
+     .type = MB_PT_INT,
+     .def = 20,
+     .min = 1,
+     .max = 1000000,
+     .choices = NULL,
+     .help =
+         "steps between draws (lisa_interval_steps). Optimizer state follows LMFlow, whose "
+         "optimizer "
+         "is built once: a block's state is made at its first update and kept when the block "
+         "leaves "
+         "the active set (the optimizer's bytes grow towards a full model's as blocks are drawn)"},
+    {.name = "layers",
+     .type = MB_PT_INT,
+     .def = 2,
+     .min = 1,
+     .max = 1000,
+     .choices = NULL,
+     .help =
+         "blocks trained at a time (lisa_activated_layers). LMFlow keeps the input embeddings "
+         "trainable, which needs backward through every frozen block; here backward stops below "
+         "the "
+         "lowest drawn block, so wpe and the input side of the tied wte only train when block 0 is "
+         "drawn (the tied head's side of wte always does)"},
 };
 
 typedef struct lisa_state {
@@ -76,8 +91,8 @@ static mb_status lisa_begin(void *priv, mb_train *tr, mb_step_plan *plan) {
         const mb_param *p = &m->params[i];
         if (p->layer >= 0) {
             plan->trainable[i] &= s->drawn[p->layer];
-        } else if (s->lowest > 0 && (p->role == MB_ROLE_POS_EMBED ||
-                                     (p->role == MB_ROLE_EMBED && !p->tied_with))) {
+        } else if (s->lowest > 0 &&
+                   (p->role == MB_ROLE_POS_EMBED || (p->role == MB_ROLE_EMBED && !p->tied_with))) {
             /* their gradient needs backward through block 0 (a tied embedding's head side
              * still trains) */
             plan->trainable[i] = 0;

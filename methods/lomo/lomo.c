@@ -9,9 +9,15 @@
 enum { P_LR, P_N };
 
 static const mb_param_decl params[P_N] = {
-    {"lr", MB_PT_FLOAT, 1e-3, 0, 10, NULL,
-     "learning rate: p -= lr * g (lomo_optim's default; the paper's recipe uses 0.03 with a "
-     "schedule). Gradient-norm clipping, which needs a second backward, is not offered"},
+    {.name = "lr",
+     .type = MB_PT_FLOAT,
+     .def = 1e-3,
+     .min = 0,
+     .max = 10,
+     .choices = NULL,
+     .help =
+         "learning rate: p -= lr * g (lomo_optim's default; the paper's recipe uses 0.03 with a "
+         "schedule). Gradient-norm clipping, which needs a second backward, is not offered"},
 };
 
 typedef struct lomo_state {

@@ -13,24 +13,49 @@
 enum { P_RANK, P_ALPHA, P_TARGETS, P_RSLORA, P_N };
 
 static const mb_param_decl params[P_N] = {
-    {"rank", MB_PT_INT, 8, 1, 4096, NULL, "adapter rank r (peft LoraConfig r, default 8)"},
-    {"alpha", MB_PT_FLOAT, 8, 0, 1e6, NULL,
-     "lora_alpha: the update is scaled by alpha/r (peft's default 8; microsoft/LoRA's GPT-2 "
-     "recipe uses r 4, alpha 32)"},
-    {"targets", MB_PT_ENUM, 0, 0, 0, "all|attn|mlp|qkv",
-     "adapted layers: all = every attention and MLP matrix (GPT: c_attn, attn.c_proj, mlp.c_fc, "
-     "mlp.c_proj, the peer script's target_modules; LLaMA: q, k, v, o, gate, up, down_proj); "
-     "attn = the attention's; mlp = the MLP's; qkv = the query, key and value projections "
-     "(GPT's fused c_attn; microsoft/LoRA adapts its q and v rows, here all three)"},
-    {"rslora", MB_PT_BOOL, 0, 0, 1, NULL,
-     "scale by alpha/sqrt(r) instead of alpha/r (peft use_rslora). Dropout on the adapter input "
-     "(peft lora_dropout, default 0) is not offered"},
+    {.name = "rank",
+     .type = MB_PT_INT,
+     .def = 8,
+     .min = 1,
+     .max = 4096,
+     .choices = NULL,
+     .help = "adapter rank r (peft LoraConfig r, default 8)"},
+    {.name = "alpha",
+     .type = MB_PT_FLOAT,
+     .def = 8,
+     .min = 0,
+     .max = 1e6,
+     .choices = NULL,
+     .help =
+         "lora_alpha: the update is scaled by alpha/r (peft's default 8; microsoft/LoRA's GPT-2 "
+         "recipe uses r 4, alpha 32)"},
+    {.name = "targets",
+     .type = MB_PT_ENUM,
+     .def = 0,
+     .min = 0,
+     .max = 0,
+     .choices = "all|attn|mlp|qkv",
+     .help =
+         "adapted layers: all = every attention and MLP matrix (GPT: c_attn, attn.c_proj, "
+         "mlp.c_fc, "
+         "mlp.c_proj, the peer script's target_modules; LLaMA: q, k, v, o, gate, up, down_proj); "
+         "attn = the attention's; mlp = the MLP's; qkv = the query, key and value projections "
+         "(GPT's fused c_attn; microsoft/LoRA adapts its q and v rows, here all three)"},
+    {.name = "rslora",
+     .type = MB_PT_BOOL,
+     .def = 0,
+     .min = 0,
+     .max = 1,
+     .choices = NULL,
+     .help = "scale by alpha/sqrt(r) instead of alpha/r (peft use_rslora). Dropout on the adapter "
+             "input "
+             "(peft lora_dropout, default 0) is not offered"},
 };
 
 /* The adaptable roles, in block order (a family has some of them); `targets` picks a subset. */
 #define NK 8
-static const mb_role kinds[NK] = {MB_ROLE_ATTN_QKV, MB_ROLE_ATTN_Q,    MB_ROLE_ATTN_K,
-                                  MB_ROLE_ATTN_V,   MB_ROLE_ATTN_OUT,  MB_ROLE_MLP_GATE,
+static const mb_role kinds[NK] = {MB_ROLE_ATTN_QKV, MB_ROLE_ATTN_Q,   MB_ROLE_ATTN_K,
+                                  MB_ROLE_ATTN_V,   MB_ROLE_ATTN_OUT, MB_ROLE_MLP_GATE,
                                   MB_ROLE_MLP_UP,   MB_ROLE_MLP_DOWN};
 static const unsigned target_sets[4] = {0xFF, 0x1F, 0xE0, 0x0F}; /* bit k: kinds[k] */
 

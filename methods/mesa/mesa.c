@@ -12,15 +12,28 @@
 enum { P_GROUPS, P_DECAY, P_N };
 
 static const mb_param_decl params[P_N] = {
-    {"groups", MB_PT_INT, 0, 0, 4096, NULL,
-     "ranges per saved tensor: its channels in this many contiguous groups (q, k and v each so "
-     "split; attention probabilities by heads), dividing the heads; 0 = one per head, as Mesa's "
-     "README sets DeiT-Ti (3 groups for its 3 heads). Codes above the range saturate at 255 "
-     "(Mesa's packer clamps only at 0), and scale and shift are fp32 (Mesa casts them to the "
-     "activation's dtype)"},
-    {"ema_decay", MB_PT_FLOAT, 0.9, 0, 0.999999, NULL,
-     "decay of the running range (Mesa's lambda): clip and shift move toward each step's max - min "
-     "and min by 1 - ema_decay; the first step takes them as measured"},
+    {.name = "groups",
+     .type = MB_PT_INT,
+     .def = 0,
+     .min = 0,
+     .max = 4096,
+     .choices = NULL,
+     .help =
+         "ranges per saved tensor: its channels in this many contiguous groups (q, k and v each so "
+         "split; attention probabilities by heads), dividing the heads; 0 = one per head, as "
+         "Mesa's "
+         "README sets DeiT-Ti (3 groups for its 3 heads). Codes above the range saturate at 255 "
+         "(Mesa's packer clamps only at 0), and scale and shift are fp32 (Mesa casts them to the "
+         "activation's dtype)"},
+    {.name = "ema_decay",
+     .type = MB_PT_FLOAT,
+     .def = 0.9,
+     .min = 0,
+     .max = 0.999999,
+     .choices = NULL,
+     .help = "decay of the running range (Mesa's lambda): clip and shift move toward each step's "
+             "max - min "
+             "and min by 1 - ema_decay; the first step takes them as measured"},
 };
 
 /* Every tensor a block saves is coded but its norm statistics (MB_SAVED_STAT), which stay exact,
@@ -49,8 +62,8 @@ typedef struct mesa_state {
     int G; /* groups per channel split */
     float decay;
     int L;
-    int ns;                    /* saved tensors per block (the family's list) */
-    mb_saved sv[MB_MAX_SAVED]; /* at B = T = 1: kinds, splits and widths */
+    int ns;                       /* saved tensors per block (the family's list) */
+    mb_saved sv[MB_MAX_SAVED];    /* at B = T = 1: kinds, splits and widths */
     int before[MB_MAX_SAVED + 1]; /* groups of the coded tensors before each, per block */
     const mb_mesa_kernels *k;
     mb_buf st;     /* per layer and coded tensor: clip, shift, min, max per group (fp32) */
@@ -64,8 +77,8 @@ typedef struct mesa_state {
  * each so), the probabilities [B, NH, T, T] by runs of NH/G heads. */
 static void layout(const mb_saved *w, int G, int T, int *groups, size_t *inner) {
     *groups = w->splits * G;
-    *inner = w->kind == MB_SAVED_ATTN_PROBS ? (size_t)(w->heads / G) * T * T
-                                            : w->cols / (size_t)*groups;
+    *inner =
+        w->kind == MB_SAVED_ATTN_PROBS ? (size_t)(w->heads / G) * T * T : w->cols / (size_t)*groups;
 }
 
 static mb_status mesa_init(void *priv, mb_train *tr, const mb_pvalue *v) {

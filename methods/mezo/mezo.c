@@ -10,12 +10,30 @@
 enum { P_LR, P_EPS, P_WD, P_N };
 
 static const mb_param_decl params[P_N] = {
-    {"lr", MB_PT_FLOAT, 1e-5, 0, 10, NULL,
-     "learning rate (MeZO's OPT script, large_models/mezo.sh; its RoBERTa script uses 1e-6)"},
-    {"eps", MB_PT_FLOAT, 1e-3, 1e-12, 1, NULL, "perturbation scale (zo_eps)"},
-    {"weight_decay", MB_PT_FLOAT, 0, 0, 1, NULL,
-     "theta -= lr * (g z + wd theta) with the update, on every tensor but biases and LayerNorm "
-     "weights, as zo_update does"},
+    {.name = "lr",
+     .type = MB_PT_FLOAT,
+     .def = 1e-5,
+     .min = 0,
+     .max = 10,
+     .choices = NULL,
+     .help =
+         "learning rate (MeZO's OPT script, large_models/mezo.sh; its RoBERTa script uses 1e-6)"},
+    {.name = "eps",
+     .type = MB_PT_FLOAT,
+     .def = 1e-3,
+     .min = 1e-12,
+     .max = 1,
+     .choices = NULL,
+     .help = "perturbation scale (zo_eps)"},
+    {.name = "weight_decay",
+     .type = MB_PT_FLOAT,
+     .def = 0,
+     .min = 0,
+     .max = 1,
+     .choices = NULL,
+     .help =
+         "theta -= lr * (g z + wd theta) with the update, on every tensor but biases and LayerNorm "
+         "weights, as zo_update does"},
 };
 
 /* The kernels per backend: cuda-tf32 stores fp32, so it runs the f32 ones. */

@@ -19,7 +19,6 @@ const mb_projection_kernels *mb_projection_kernels_of(const mb_backend *be) {
     return tables[be->id];
 }
 
-
 /* The official code projects the modules whose names hold "attn" or "mlp": every attention and
  * MLP matrix (GPT's c_attn, c_proj, c_fc; LLaMA's q, k, v, o, gate, up, down). */
 int mb_proj_selected(const mb_param *p) {

@@ -13,13 +13,18 @@
  * optimizer classes' defaults; LR_HELP says where the recipes differ. */
 // clang-format off
 #define MB_PROJ_ADAM_PARAMS(LR_HELP)                                                               \
-    {"lr", MB_PT_FLOAT, 1e-3, 0, 10, NULL, LR_HELP},                                               \
-    {"beta1", MB_PT_FLOAT, 0.9, 0, 0.999999, NULL, "first-moment decay"},                          \
-    {"beta2", MB_PT_FLOAT, 0.999, 0, 0.999999, NULL, "second-moment decay"},                       \
-    {"eps", MB_PT_FLOAT, 1e-6, 0, 1, NULL,                                                         \
-     "added to sqrt(v) before bias correction (Hugging Face AdamW's placement and default)"},      \
-    {"weight_decay", MB_PT_FLOAT, 0.0, 0, 10, NULL,                                                \
-     "decoupled, after the update: p -= lr*weight_decay*p (unscaled lr, as the official code)"}
+    {.name = "lr", .type = MB_PT_FLOAT, .def = 1e-3, .min = 0, .max = 10, .choices = NULL,         \
+     .help = LR_HELP},                                                                             \
+    {.name = "beta1", .type = MB_PT_FLOAT, .def = 0.9, .min = 0, .max = 0.999999,                  \
+     .choices = NULL, .help = "first-moment decay"},                                               \
+    {.name = "beta2", .type = MB_PT_FLOAT, .def = 0.999, .min = 0, .max = 0.999999,                \
+     .choices = NULL, .help = "second-moment decay"},                                              \
+    {.name = "eps", .type = MB_PT_FLOAT, .def = 1e-6, .min = 0, .max = 1, .choices = NULL,         \
+     .help = "added to sqrt(v) before bias correction (Hugging Face AdamW's placement and "        \
+             "default)"},                                                                          \
+    {.name = "weight_decay", .type = MB_PT_FLOAT, .def = 0.0, .min = 0, .max = 10, .choices = NULL, \
+     .help = "decoupled, after the update: p -= lr*weight_decay*p (unscaled lr, as the official "  \
+             "code)"}
 // clang-format on
 
 /* A projected matrix p[m,n]: rank r = min(rank, m, n); right (m >= n): P[r,n], R = G P^T [m,r];

@@ -30,8 +30,13 @@ enum { P_LR, P_N };
 
 /* (4) */
 static const mb_param_decl params[P_N] = {
-    {"lr", MB_PT_FLOAT, 1e-4, 0, 1, NULL,
-     "step size; the paper tunes it per task, there is no single official default"},
+    {.name = "lr",
+     .type = MB_PT_FLOAT,
+     .def = 1e-4,
+     .min = 0,
+     .max = 1,
+     .choices = NULL,
+     .help = "step size; the paper tunes it per task, there is no single official default"},
 };
 
 /* (5) signSGD without momentum keeps no state beyond its parameters and its kernel table. */
