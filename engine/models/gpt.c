@@ -313,13 +313,6 @@ static void free_block_inside(mb_ctx *ctx, mb_gpt_layer_acts *la) {
     for (int k = 0; k < MB_GPT_BLOCK_INSIDE; k++) mb_free(ctx, &layer_bufs(la)[k]);
 }
 
-static int attention_replaced(const mb_model *m) {
-    return m->hooks && m->hooks->attention;
-}
-static int loss_replaced(const mb_model *m) {
-    return m->hooks && m->hooks->loss;
-}
-
 /* The block's inside activations, in the order its forward fills them. */
 static mb_status alloc_block_inside(mb_ctx *ctx, const mb_model *m, mb_gpt_layer_acts *la, int B,
                                     int T) {
@@ -330,7 +323,7 @@ static mb_status alloc_block_inside(mb_ctx *ctx, const mb_model *m, mb_gpt_layer
     MB_TRY(mb_alloc(ctx, &la->ln1_mean, BT * ss, A, "ln1_mean"));
     MB_TRY(mb_alloc(ctx, &la->ln1_rstd, BT * ss, A, "ln1_rstd"));
     MB_TRY(mb_alloc(ctx, &la->qkv, 3 * BT * C * es, A, "qkv"));
-    if (!attention_replaced(m)) MB_TRY(mb_alloc(ctx, &la->att, NH * BT * T * es, A, "att"));
+    if (!mb_model_attention_owned(m)) MB_TRY(mb_alloc(ctx, &la->att, NH * BT * T * es, A, "att"));
     MB_TRY(mb_alloc(ctx, &la->atty, BT * C * es, A, "atty"));
     MB_TRY(mb_alloc(ctx, &la->res2, BT * C * es, A, "res2"));
     MB_TRY(mb_alloc(ctx, &la->ln2, BT * C * es, A, "ln2"));
@@ -371,20 +364,12 @@ static mb_status linear(mb_ctx *ctx, mb_model *m, int layer, int wid, int backwa
     return mb_model_linear_default(ctx, &c, backward);
 }
 
-/* 1 when no method replaces this direction of the linear layers: the backend's fused linear
- * kernels (bias + GELU, + residual) may then stand for a layer plus the elementwise pass after it.
- */
-static int linear_plain(const mb_model *m, int backward) {
-    const mb_model_hooks *h = m->hooks;
-    return !h || !(backward ? h->linear_backward : h->linear_forward);
-}
-
 /* out = inp . W^T + b + res for linear wid of block l: the backend's fused call where it has one
  * and no method replaces the layer, else the layer and then the residual add. */
 static mb_status linear_res(mb_ctx *ctx, mb_model *m, int l, int wid, void *out, const void *inp,
                             const void *res, int N, int C, int OC) {
     const mb_backend *be = ctx->be;
-    if (linear_plain(m, 0) && be->matmul_fwd_res) {
+    if (mb_model_linear_plain(m, 0) && be->matmul_fwd_res) {
         be->matmul_fwd_res(ctx, out, inp, W(wid), W(wid + 1), res, N, C, OC);
         return MB_OK;
     }
@@ -409,7 +394,7 @@ static mb_status attention(mb_ctx *ctx, mb_model *m, mb_gpt_layer_acts *la, int 
                       .dout = dout,
                       .dqkv = dqkv,
                       .att = la->att.ptr};
-    if (attention_replaced(m)) return m->hooks->attention(m->hooks->user, &c);
+    if (mb_model_attention_owned(m)) return m->hooks->attention(m->hooks->user, &c);
     return mb_model_attention_default(ctx, &c, scratch);
 }
 
@@ -423,11 +408,6 @@ static mb_status save_block(mb_ctx *ctx, mb_model *m, int l) {
         if (layer_bufs(la)[k].ptr)
             MB_TRY(m->hooks->act_save(m->hooks->user, l, &sv[k], &layer_bufs(la)[k]));
     return MB_OK;
-}
-
-static mb_act_mode act_policy(const mb_model *m, int layer) {
-    return m->hooks && m->hooks->act_policy ? m->hooks->act_policy(m->hooks->user, layer)
-                                            : MB_ACT_KEEP;
 }
 
 /* One block's forward from res_in into la (inside buffers allocated here; res3 by the caller). */
@@ -444,7 +424,7 @@ static mb_status block_forward(mb_ctx *ctx, mb_model *m, int l, const void *res_
     MB_TRY(linear_res(ctx, m, l, p + 4, la->res2.ptr, la->atty.ptr, res_in, N, C, C));
     be->layernorm_fwd(ctx, la->ln2.ptr, la->ln2_mean.ptr, la->ln2_rstd.ptr, la->res2.ptr, W(p + 6),
                       W(p + 7), N, C);
-    if (linear_plain(m, 0) && be->matmul_fwd_gelu) {
+    if (mb_model_linear_plain(m, 0) && be->matmul_fwd_gelu) {
         be->matmul_fwd_gelu(ctx, a->gelu.ptr, la->fch.ptr, la->ln2.ptr, W(p + 8), W(p + 9), N, C,
                             4 * C);
     } else {
@@ -486,7 +466,7 @@ static mb_status forward_impl(mb_ctx *ctx, mb_model *m, const int32_t *tokens,
             res = la->res3.ptr;
             continue;
         }
-        mb_act_mode mode = act_policy(m, l);
+        mb_act_mode mode = mb_model_act_policy(m, l);
         if (mode == MB_ACT_RECOMPUTE)
             free_block_inside(ctx, la);
         else if (mode == MB_ACT_CUSTOM)
@@ -504,7 +484,7 @@ static mb_status forward_impl(mb_ctx *ctx, mb_model *m, const int32_t *tokens,
         be->matmul_fwd(ctx, a->logits.ptr, a->lnf.ptr, W(H), NULL, N, C, V, LD);
         return MB_OK;
     }
-    if (!loss_replaced(m)) MB_TRY(mb_alloc(ctx, &a->logits, BT * LD * es, A, "logits"));
+    if (!mb_model_loss_owned(m)) MB_TRY(mb_alloc(ctx, &a->logits, BT * LD * es, A, "logits"));
     MB_TRY(mb_alloc(ctx, &a->losses, BT * ss, A, "losses"));
     int counted = 0;
     for (int i = 0; i < N; i++) counted += targets[i] >= 0;
@@ -521,8 +501,8 @@ static mb_status forward_impl(mb_ctx *ctx, mb_model *m, const int32_t *tokens,
                        .losses = a->losses.ptr,
                        .logits = a->logits.ptr,
                        .scale = counted ? 1.0 / counted : 0.0};
-    MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc)
-                            : mb_model_loss_default(ctx, &lc));
+    MB_TRY(mb_model_loss_owned(m) ? m->hooks->loss(m->hooks->user, &lc)
+                                  : mb_model_loss_default(ctx, &lc));
     double *h = malloc(BT * sizeof *h);
     if (!h) return mb_error(ctx, MB_ENOMEM, "host staging of losses");
     mb_status s = mb_model_state_get(ctx, &a->losses, BT, h);
@@ -534,12 +514,6 @@ static mb_status forward_impl(mb_ctx *ctx, mb_model *m, const int32_t *tokens,
     }
     free(h);
     return s;
-}
-
-static mb_status grad_ready(mb_model *m, int id) {
-    mb_param *p = &m->params[id];
-    if (!p->g.ptr || !m->hooks || !m->hooks->grad_ready) return MB_OK;
-    return m->hooks->grad_ready(m->hooks->user, p);
 }
 
 /* Scratch buffers of backward (see mb_gpt_bwd_scratch_elems): dres and dtmp from the start, the
@@ -560,7 +534,7 @@ static mb_status block_restore(mb_ctx *ctx, mb_model *m, int l, mb_act_mode mode
         mb_saved sv[MB_MAX_SAVED];
         gpt_saved(&m->cfg, acts_of(m)->B, acts_of(m)->T, sv);
         for (int k = 0; k < MB_GPT_BLOCK_INSIDE; k++)
-            if (k != 4 || !attention_replaced(m))
+            if (k != 4 || !mb_model_attention_owned(m))
                 MB_TRY(m->hooks->act_load(m->hooks->user, l, &sv[k], &layer_bufs(la)[k]));
     }
     return MB_OK;
@@ -574,43 +548,43 @@ static mb_status block_backward(mb_ctx *ctx, mb_model *m, int l, const bwd_scrat
     int C = m->cfg.d_model, N = a->B * a->T, p = 2 + l * MB_GPT_PER_LAYER;
     size_t NC = (size_t)N * C;
     const void *res_in = l ? a->layer[l - 1].res3.ptr : a->encoded.ptr;
-    const mb_act_mode mode = act_policy(m, l);
+    const mb_act_mode mode = mb_model_act_policy(m, l);
     MB_TRY(block_restore(ctx, m, l, mode));
     /* GELU's output for the weight gradient of the MLP projection (a recomputed block has it) */
     if (mode != MB_ACT_RECOMPUTE) be->gelu_fwd(ctx, a->gelu.ptr, la->fch.ptr, 4 * NC);
-    if (linear_plain(m, 1) && be->matmul_bwd_dgelu) {
+    if (mb_model_linear_plain(m, 1) && be->matmul_bwd_dgelu) {
         MB_TRY(need_grads(ctx, m, p + 10, p + 11));
         be->matmul_bwd_dgelu(ctx, s->dfch.ptr, G(p + 10), G(p + 11), s->dres.ptr, a->gelu.ptr,
                              W(p + 10), la->fch.ptr, N, 4 * C, C);
-        MB_TRY(grad_ready(m, p + 10));
-        MB_TRY(grad_ready(m, p + 11));
+        MB_TRY(mb_model_grad_ready(m, p + 10));
+        MB_TRY(mb_model_grad_ready(m, p + 11));
     } else {
         MB_TRY(
             linear(ctx, m, l, p + 10, 1, NULL, a->gelu.ptr, s->dfch.ptr, s->dres.ptr, N, 4 * C, C));
-        MB_TRY(grad_ready(m, p + 10));
-        MB_TRY(grad_ready(m, p + 11));
+        MB_TRY(mb_model_grad_ready(m, p + 10));
+        MB_TRY(mb_model_grad_ready(m, p + 11));
         be->gelu_bwd(ctx, s->dfch.ptr, la->fch.ptr, s->dfch.ptr, 4 * NC);
     }
     MB_TRY(linear(ctx, m, l, p + 8, 1, NULL, la->ln2.ptr, s->dtmp.ptr, s->dfch.ptr, N, C, 4 * C));
-    MB_TRY(grad_ready(m, p + 8));
-    MB_TRY(grad_ready(m, p + 9));
+    MB_TRY(mb_model_grad_ready(m, p + 8));
+    MB_TRY(mb_model_grad_ready(m, p + 9));
     MB_TRY(need_grads(ctx, m, p + 6, p + 7));
     be->layernorm_bwd(ctx, s->dres.ptr, G(p + 6), G(p + 7), s->dtmp.ptr, la->res2.ptr, W(p + 6),
                       la->ln2_mean.ptr, la->ln2_rstd.ptr, N, C);
-    MB_TRY(grad_ready(m, p + 6));
-    MB_TRY(grad_ready(m, p + 7));
+    MB_TRY(mb_model_grad_ready(m, p + 6));
+    MB_TRY(mb_model_grad_ready(m, p + 7));
     MB_TRY(linear(ctx, m, l, p + 4, 1, NULL, la->atty.ptr, s->dtmp.ptr, s->dres.ptr, N, C, C));
-    MB_TRY(grad_ready(m, p + 4));
-    MB_TRY(grad_ready(m, p + 5));
+    MB_TRY(mb_model_grad_ready(m, p + 4));
+    MB_TRY(mb_model_grad_ready(m, p + 5));
     MB_TRY(attention(ctx, m, la, l, 1, s->dtmp.ptr, s->dqkv.ptr, s->datt.ptr));
     MB_TRY(linear(ctx, m, l, p + 2, 1, NULL, la->ln1.ptr, s->dtmp.ptr, s->dqkv.ptr, N, C, 3 * C));
-    MB_TRY(grad_ready(m, p + 2));
-    MB_TRY(grad_ready(m, p + 3));
+    MB_TRY(mb_model_grad_ready(m, p + 2));
+    MB_TRY(mb_model_grad_ready(m, p + 3));
     MB_TRY(need_grads(ctx, m, p, p + 1));
     be->layernorm_bwd(ctx, need_dinp ? s->dres.ptr : NULL, G(p), G(p + 1), s->dtmp.ptr, res_in,
                       W(p), la->ln1_mean.ptr, la->ln1_rstd.ptr, N, C);
-    MB_TRY(grad_ready(m, p));
-    MB_TRY(grad_ready(m, p + 1));
+    MB_TRY(mb_model_grad_ready(m, p));
+    MB_TRY(mb_model_grad_ready(m, p + 1));
     /* The block's inside is no longer needed: free it now so the peak is one block's worth. */
     free_block_inside(ctx, la);
     return MB_OK;
@@ -637,9 +611,10 @@ static mb_status backward_impl(mb_ctx *ctx, mb_model *m, bwd_scratch *s) {
                        .logits = a->logits.ptr,
                        .scale = a->counted ? 1.0 / a->counted : 0.0};
     MB_TRY(need_grad(ctx, m, H));
-    MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc)
-                            : mb_model_loss_default(ctx, &lc));
-    if (H != 0) MB_TRY(grad_ready(m, H)); /* a classifier's head is complete after the loss */
+    MB_TRY(mb_model_loss_owned(m) ? m->hooks->loss(m->hooks->user, &lc)
+                                  : mb_model_loss_default(ctx, &lc));
+    if (H != 0)
+        MB_TRY(mb_model_grad_ready(m, H)); /* a classifier's head is complete after the loss */
     /* The logits (dlogits by now) are spent: free them before taking the rest of the scratch, so
      * backward's peak holds one or the other (see mb_gpt_train_act_peak). */
     mb_free(ctx, &a->logits);
@@ -647,21 +622,21 @@ static mb_status backward_impl(mb_ctx *ctx, mb_model *m, bwd_scratch *s) {
     const mb_mem_cat A = MB_MEM_ACTIVATIONS;
     MB_TRY(mb_alloc(ctx, &s->dqkv, 3 * NC * es, A, "d_qkv"));
     MB_TRY(mb_alloc(ctx, &s->dfch, 4 * NC * es, A, "d_fch"));
-    if (!attention_replaced(m))
+    if (!mb_model_attention_owned(m))
         MB_TRY(mb_alloc(ctx, &s->datt, (size_t)a->B * m->cfg.heads * a->T * es, A, "d_att_row"));
     be->zero(ctx, s->dres.ptr, (size_t)N * C * mb_dtype_size(be->dtype));
     MB_TRY(need_grads(ctx, m, f, f + 1));
     be->layernorm_bwd(ctx, s->dres.ptr, G(f), G(f + 1), s->dtmp.ptr, a->layer[L - 1].res3.ptr, W(f),
                       a->lnf_mean.ptr, a->lnf_rstd.ptr, N, C);
-    MB_TRY(grad_ready(m, f));
-    MB_TRY(grad_ready(m, f + 1));
+    MB_TRY(mb_model_grad_ready(m, f));
+    MB_TRY(mb_model_grad_ready(m, f + 1));
     for (int l = L - 1; l >= lowest && l >= 0; l--)
         MB_TRY(block_backward(ctx, m, l, s, l > lowest || lowest == 0));
     if (lowest == 0) MB_TRY(need_grads(ctx, m, 0, 1));
     if (lowest == 0 && (G(0) || G(1))) /* frozen embeddings (an adapter's base) need no pass */
         be->encoder_bwd(ctx, G(0), G(1), s->dres.ptr, a->tokens.ptr, a->B, a->T, C);
-    MB_TRY(grad_ready(m, 0));
-    if (lowest == 0) MB_TRY(grad_ready(m, 1));
+    MB_TRY(mb_model_grad_ready(m, 0));
+    if (lowest == 0) MB_TRY(mb_model_grad_ready(m, 1));
     return MB_OK;
 }
 

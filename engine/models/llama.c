@@ -295,17 +295,6 @@ static void llama_free_acts(mb_ctx *ctx, mb_model *m) {
     m->acts = NULL;
 }
 
-static int attention_replaced(const mb_model *m) {
-    return m->hooks && m->hooks->attention;
-}
-static int loss_replaced(const mb_model *m) {
-    return m->hooks && m->hooks->loss;
-}
-static int linear_plain(const mb_model *m, int backward) {
-    const mb_model_hooks *h = m->hooks;
-    return !h || !(backward ? h->linear_backward : h->linear_forward);
-}
-
 static mb_status alloc_inside(mb_ctx *ctx, const mb_model *m, layer_acts *la, int B, int T) {
     size_t es = mb_dtype_size(ctx->be->dtype), ss = mb_dtype_size(ctx->be->sdtype);
     size_t N = (size_t)B * T, C = m->cfg.d_model, F = m->cfg.d_ff, NH = m->cfg.heads;
@@ -313,7 +302,7 @@ static mb_status alloc_inside(mb_ctx *ctx, const mb_model *m, layer_acts *la, in
     MB_TRY(mb_alloc(ctx, &la->ln1, N * C * es, A, "ln1"));
     MB_TRY(mb_alloc(ctx, &la->rstd1, N * ss, A, "rstd1"));
     MB_TRY(mb_alloc(ctx, &la->qkv, N * qkv_width(&m->cfg) * es, A, "qkv"));
-    if (!attention_replaced(m)) MB_TRY(mb_alloc(ctx, &la->att, NH * N * T * es, A, "att"));
+    if (!mb_model_attention_owned(m)) MB_TRY(mb_alloc(ctx, &la->att, NH * N * T * es, A, "att"));
     MB_TRY(mb_alloc(ctx, &la->atty, N * C * es, A, "atty"));
     MB_TRY(mb_alloc(ctx, &la->res2, N * C * es, A, "res2"));
     MB_TRY(mb_alloc(ctx, &la->ln2, N * C * es, A, "ln2"));
@@ -348,12 +337,6 @@ static mb_status linear(mb_ctx *ctx, mb_model *m, int layer, int wid, int backwa
     return mb_model_linear_default(ctx, &c, backward);
 }
 
-static mb_status grad_ready(mb_model *m, int id) {
-    mb_param *p = &m->params[id];
-    if (!p->g.ptr || !m->hooks || !m->hooks->grad_ready) return MB_OK;
-    return m->hooks->grad_ready(m->hooks->user, p);
-}
-
 static mb_status attention(mb_ctx *ctx, mb_model *m, layer_acts *la, int layer, int backward,
                            const void *dout, void *dqkv, void *scratch) {
     const mb_llama_acts *a = acts_of(m);
@@ -370,7 +353,7 @@ static mb_status attention(mb_ctx *ctx, mb_model *m, layer_acts *la, int layer, 
                       .dout = dout,
                       .dqkv = dqkv,
                       .att = la->att.ptr};
-    if (attention_replaced(m)) return m->hooks->attention(m->hooks->user, &c);
+    if (mb_model_attention_owned(m)) return m->hooks->attention(m->hooks->user, &c);
     return mb_model_attention_default(ctx, &c, scratch);
 }
 
@@ -382,11 +365,6 @@ static void rope_qk(mb_ctx *ctx, const mb_model *m, void *qkv, int B, int T, int
     ctx->be->rope(ctx, qkv, B, T, c->heads, hs, ld, c->rope_theta, inverse);
     ctx->be->rope(ctx, (char *)qkv + (size_t)c->heads * hs * es, B, T, c->kv_heads, hs, ld,
                   c->rope_theta, inverse);
-}
-
-static mb_act_mode act_policy(const mb_model *m, int layer) {
-    return m->hooks && m->hooks->act_policy ? m->hooks->act_policy(m->hooks->user, layer)
-                                            : MB_ACT_KEEP;
 }
 
 static mb_status block_forward(mb_ctx *ctx, mb_model *m, int l, const void *res_in) {
@@ -408,7 +386,7 @@ static mb_status block_forward(mb_ctx *ctx, mb_model *m, int l, const void *res_
                   N, C, KVd, QW));
     rope_qk(ctx, m, qkv, a->B, a->T, 0);
     MB_TRY(attention(ctx, m, la, l, 0, NULL, NULL, NULL));
-    if (linear_plain(m, 0) && be->matmul_fwd_res) {
+    if (mb_model_linear_plain(m, 0) && be->matmul_fwd_res) {
         be->matmul_fwd_res(ctx, la->res2.ptr, la->atty.ptr, W(pid(l, K_O)), NULL, res_in, N, Qd, C);
     } else {
         MB_TRY(
@@ -420,7 +398,7 @@ static mb_status block_forward(mb_ctx *ctx, mb_model *m, int l, const void *res_
     MB_TRY(linear(ctx, m, l, pid(l, K_GATE), 0, la->gate.ptr, la->ln2.ptr, NULL, NULL, N, C, F, 0));
     MB_TRY(linear(ctx, m, l, pid(l, K_UP), 0, la->up.ptr, la->ln2.ptr, NULL, NULL, N, C, F, 0));
     be->swiglu_fwd(ctx, a->swi.ptr, la->gate.ptr, la->up.ptr, (size_t)N * F);
-    if (linear_plain(m, 0) && be->matmul_fwd_res) {
+    if (mb_model_linear_plain(m, 0) && be->matmul_fwd_res) {
         be->matmul_fwd_res(ctx, la->res3.ptr, a->swi.ptr, W(pid(l, K_DOWN)), NULL, la->res2.ptr, N,
                            F, C);
         return MB_OK;
@@ -482,7 +460,7 @@ static mb_status forward_impl(mb_ctx *ctx, mb_model *m, const int32_t *tokens,
             res = la->res3.ptr;
             continue;
         }
-        mb_act_mode mode = act_policy(m, l);
+        mb_act_mode mode = mb_model_act_policy(m, l);
         if (mode == MB_ACT_RECOMPUTE)
             free_inside(ctx, la);
         else if (mode == MB_ACT_CUSTOM)
@@ -498,7 +476,7 @@ static mb_status forward_impl(mb_ctx *ctx, mb_model *m, const int32_t *tokens,
         be->matmul_fwd(ctx, a->logits.ptr, a->lnf.ptr, W(H), NULL, N, C, V, LD);
         return MB_OK;
     }
-    if (!loss_replaced(m)) MB_TRY(mb_alloc(ctx, &a->logits, BT * LD * es, A, "logits"));
+    if (!mb_model_loss_owned(m)) MB_TRY(mb_alloc(ctx, &a->logits, BT * LD * es, A, "logits"));
     MB_TRY(mb_alloc(ctx, &a->losses, BT * ss, A, "losses"));
     int counted = 0;
     for (int i = 0; i < N; i++) counted += targets[i] >= 0;
@@ -515,8 +493,8 @@ static mb_status forward_impl(mb_ctx *ctx, mb_model *m, const int32_t *tokens,
                        .losses = a->losses.ptr,
                        .logits = a->logits.ptr,
                        .scale = counted ? 1.0 / counted : 0.0};
-    MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc)
-                            : mb_model_loss_default(ctx, &lc));
+    MB_TRY(mb_model_loss_owned(m) ? m->hooks->loss(m->hooks->user, &lc)
+                                  : mb_model_loss_default(ctx, &lc));
     double *h = malloc(BT * sizeof *h);
     if (!h) return mb_error(ctx, MB_ENOMEM, "host staging of losses");
     mb_status s = mb_model_state_get(ctx, &a->losses, BT, h);
@@ -544,7 +522,7 @@ static mb_status block_restore(mb_ctx *ctx, mb_model *m, int l, mb_act_mode mode
         mb_saved sv[MB_MAX_SAVED];
         llama_saved(&m->cfg, a->B, a->T, sv);
         for (int k = 0; k < INSIDE; k++)
-            if (sv[k].kind != MB_SAVED_ATTN_PROBS || !attention_replaced(m))
+            if (sv[k].kind != MB_SAVED_ATTN_PROBS || !mb_model_attention_owned(m))
                 MB_TRY(m->hooks->act_load(m->hooks->user, l, &sv[k], &inside_bufs(la)[k]));
     }
     return MB_OK;
@@ -569,43 +547,43 @@ static mb_status block_backward(mb_ctx *ctx, mb_model *m, int l, const bwd_scrat
     int QW = (int)qkv_width(c), Qd = c->heads * hs, KVd = c->kv_heads * hs;
     size_t es = mb_dtype_size(be->dtype), NF = (size_t)N * F;
     const void *res_in = l ? a->layer[l - 1].res3.ptr : a->encoded.ptr;
-    const mb_act_mode mode = act_policy(m, l);
+    const mb_act_mode mode = mb_model_act_policy(m, l);
     MB_TRY(block_restore(ctx, m, l, mode));
     /* SwiGLU's output for the down projection's weight gradient (a recomputed block has it) */
     if (mode != MB_ACT_RECOMPUTE) be->swiglu_fwd(ctx, a->swi.ptr, la->gate.ptr, la->up.ptr, NF);
     MB_TRY(linear(ctx, m, l, pid(l, K_DOWN), 1, NULL, a->swi.ptr, s->dmlp.ptr, s->dres.ptr, N, F, C,
                   0));
-    MB_TRY(grad_ready(m, pid(l, K_DOWN)));
+    MB_TRY(mb_model_grad_ready(m, pid(l, K_DOWN)));
     /* dgate overwrites the SwiGLU output's gradient in place, dup goes to the second buffer */
     be->swiglu_bwd(ctx, s->dmlp.ptr, s->dmlp2.ptr, s->dmlp.ptr, la->gate.ptr, la->up.ptr, NF);
     MB_TRY(linear(ctx, m, l, pid(l, K_GATE), 1, NULL, la->ln2.ptr, s->dtmp.ptr, s->dmlp.ptr, N, C,
                   F, 0));
-    MB_TRY(grad_ready(m, pid(l, K_GATE)));
+    MB_TRY(mb_model_grad_ready(m, pid(l, K_GATE)));
     MB_TRY(linear_bwd_add(ctx, m, l, pid(l, K_UP), la->ln2.ptr, s->dtmp.ptr, s->dqkv.ptr,
                           s->dmlp2.ptr, N, C, F, 0));
-    MB_TRY(grad_ready(m, pid(l, K_UP)));
+    MB_TRY(mb_model_grad_ready(m, pid(l, K_UP)));
     MB_TRY(mb_model_need_grad(ctx, m, pid(l, K_LN2)));
     be->rmsnorm_bwd(ctx, s->dres.ptr, G(pid(l, K_LN2)), s->dtmp.ptr, la->res2.ptr, W(pid(l, K_LN2)),
                     la->rstd2.ptr, N, C);
-    MB_TRY(grad_ready(m, pid(l, K_LN2)));
+    MB_TRY(mb_model_grad_ready(m, pid(l, K_LN2)));
     MB_TRY(linear(ctx, m, l, pid(l, K_O), 1, NULL, la->atty.ptr, s->dtmp.ptr, s->dres.ptr, N, Qd, C,
                   0));
-    MB_TRY(grad_ready(m, pid(l, K_O)));
+    MB_TRY(mb_model_grad_ready(m, pid(l, K_O)));
     MB_TRY(attention(ctx, m, la, l, 1, s->dtmp.ptr, s->dqkv.ptr, s->datt.ptr));
     rope_qk(ctx, m, s->dqkv.ptr, a->B, a->T, 1);
     char *dq = s->dqkv.ptr;
     MB_TRY(linear(ctx, m, l, pid(l, K_Q), 1, NULL, la->ln1.ptr, s->dtmp.ptr, dq, N, C, Qd, QW));
-    MB_TRY(grad_ready(m, pid(l, K_Q)));
+    MB_TRY(mb_model_grad_ready(m, pid(l, K_Q)));
     MB_TRY(linear_bwd_add(ctx, m, l, pid(l, K_K), la->ln1.ptr, s->dtmp.ptr, s->dmlp2.ptr,
                           dq + (size_t)Qd * es, N, C, KVd, QW));
-    MB_TRY(grad_ready(m, pid(l, K_K)));
+    MB_TRY(mb_model_grad_ready(m, pid(l, K_K)));
     MB_TRY(linear_bwd_add(ctx, m, l, pid(l, K_V), la->ln1.ptr, s->dtmp.ptr, s->dmlp2.ptr,
                           dq + (size_t)(Qd + KVd) * es, N, C, KVd, QW));
-    MB_TRY(grad_ready(m, pid(l, K_V)));
+    MB_TRY(mb_model_grad_ready(m, pid(l, K_V)));
     MB_TRY(mb_model_need_grad(ctx, m, pid(l, K_LN1)));
     be->rmsnorm_bwd(ctx, need_dinp ? s->dres.ptr : NULL, G(pid(l, K_LN1)), s->dtmp.ptr, res_in,
                     W(pid(l, K_LN1)), la->rstd1.ptr, N, C);
-    MB_TRY(grad_ready(m, pid(l, K_LN1)));
+    MB_TRY(mb_model_grad_ready(m, pid(l, K_LN1)));
     free_inside(ctx, la);
     return MB_OK;
 }
@@ -634,9 +612,9 @@ static mb_status backward_impl(mb_ctx *ctx, mb_model *m, bwd_scratch *s) {
                        .logits = a->logits.ptr,
                        .scale = a->counted ? 1.0 / a->counted : 0.0};
     MB_TRY(mb_model_need_grad(ctx, m, H));
-    MB_TRY(loss_replaced(m) ? m->hooks->loss(m->hooks->user, &lc)
-                            : mb_model_loss_default(ctx, &lc));
-    if (H != 0) MB_TRY(grad_ready(m, H)); /* an untied head or a classifier's: complete */
+    MB_TRY(mb_model_loss_owned(m) ? m->hooks->loss(m->hooks->user, &lc)
+                                  : mb_model_loss_default(ctx, &lc));
+    if (H != 0) MB_TRY(mb_model_grad_ready(m, H)); /* an untied head or a classifier's: complete */
     mb_free(ctx, &a->logits);
     size_t es = mb_dtype_size(be->dtype), NQ = (size_t)N * qkv_width(c), NF = (size_t)N * c->d_ff;
     size_t NF2 = (size_t)N * max_sz((size_t)c->d_ff, (size_t)C);
@@ -644,19 +622,19 @@ static mb_status backward_impl(mb_ctx *ctx, mb_model *m, bwd_scratch *s) {
     MB_TRY(mb_alloc(ctx, &s->dqkv, NQ * es, A, "d_qkv"));
     MB_TRY(mb_alloc(ctx, &s->dmlp, NF * es, A, "d_mlp"));
     MB_TRY(mb_alloc(ctx, &s->dmlp2, NF2 * es, A, "d_mlp2"));
-    if (!attention_replaced(m))
+    if (!mb_model_attention_owned(m))
         MB_TRY(mb_alloc(ctx, &s->datt, (size_t)a->B * c->heads * a->T * es, A, "d_att_row"));
     be->zero(ctx, s->dres.ptr, (size_t)N * C * es);
     MB_TRY(mb_model_need_grad(ctx, m, f));
     be->rmsnorm_bwd(ctx, s->dres.ptr, G(f), s->dtmp.ptr, a->layer[L - 1].res3.ptr, W(f),
                     a->lnf_rstd.ptr, N, C);
-    MB_TRY(grad_ready(m, f));
+    MB_TRY(mb_model_grad_ready(m, f));
     for (int l = L - 1; l >= lowest && l >= 0; l--)
         MB_TRY(block_backward(ctx, m, l, s, l > lowest || lowest == 0));
     if (lowest == 0) MB_TRY(mb_model_need_grad(ctx, m, 0));
     if (lowest == 0 && G(0))
         be->encoder_bwd(ctx, G(0), NULL, s->dres.ptr, a->tokens.ptr, a->B, a->T, C);
-    MB_TRY(grad_ready(m, 0));
+    MB_TRY(mb_model_grad_ready(m, 0));
     return MB_OK;
 }
 

@@ -279,6 +279,32 @@ mb_status mb_model_need_grad(mb_ctx *ctx, mb_model *m, int id) {
     return MB_OK;
 }
 
+/* ---- the hooks, as the families ask them ---- */
+
+int mb_model_attention_owned(const mb_model *m) {
+    return m->hooks && m->hooks->attention;
+}
+
+int mb_model_loss_owned(const mb_model *m) {
+    return m->hooks && m->hooks->loss;
+}
+
+int mb_model_linear_plain(const mb_model *m, int backward) {
+    const mb_model_hooks *h = m->hooks;
+    return !h || !(backward ? h->linear_backward : h->linear_forward);
+}
+
+mb_act_mode mb_model_act_policy(const mb_model *m, int layer) {
+    return m->hooks && m->hooks->act_policy ? m->hooks->act_policy(m->hooks->user, layer)
+                                            : MB_ACT_KEEP;
+}
+
+mb_status mb_model_grad_ready(mb_model *m, int id) {
+    mb_param *p = &m->params[id];
+    if (!p->g.ptr || !m->hooks || !m->hooks->grad_ready) return MB_OK;
+    return m->hooks->grad_ready(m->hooks->user, p);
+}
+
 /* ---- the replaceable sites' defaults ---- */
 
 mb_status mb_model_linear_default(mb_ctx *ctx, const mb_linear_call *c, int backward) {

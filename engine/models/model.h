@@ -367,6 +367,16 @@ mb_status mb_model_backward(mb_ctx *ctx, mb_model *m);
 size_t mb_model_act_walk(const mb_model_config *cfg, int B, int T, size_t es, size_t ss, int ld,
                          const mb_act_walk *w);
 
+/* What a family's forward and backward ask of the hooks: whether a method owns the attention or the
+ * loss, whether no method replaces the linear layers in this direction (the backend's fused kernels
+ * may then stand for a layer and the elementwise pass after it), a block's activation mode, and
+ * telling the owner of grad_ready that parameter id's gradient is complete. */
+int mb_model_attention_owned(const mb_model *m);
+int mb_model_loss_owned(const mb_model *m);
+int mb_model_linear_plain(const mb_model *m, int backward);
+mb_act_mode mb_model_act_policy(const mb_model *m, int layer);
+mb_status mb_model_grad_ready(mb_model *m, int id);
+
 /* The defaults of the replaceable sites, for methods that wrap them. */
 mb_status mb_model_linear_default(mb_ctx *ctx, const mb_linear_call *c, int backward);
 mb_status mb_model_attention_default(mb_ctx *ctx, const mb_attn_call *c, void *scratch);
