@@ -12,6 +12,7 @@ const char *mb_status_name(mb_status s) {
     case MB_EUNSUPPORTED: return "unsupported";
     case MB_EDEVICE: return "device error";
     case MB_EINTERRUPTED: return "interrupted";
+    case MB_ESTORAGE: return "storage failure";
     }
     return "unknown status";
 }

@@ -16,6 +16,7 @@ typedef enum mb_status {
     MB_EUNSUPPORTED = 6, /* valid, but not supported by this build or backend */
     MB_EDEVICE = 7,      /* an accelerator runtime or library call failed */
     MB_EINTERRUPTED = 8, /* stopped by a signal */
+    MB_ESTORAGE = 9,     /* a write failed for want of storage: disk full, quota, I/O error, read-only */
 } mb_status;
 
 const char *mb_status_name(mb_status s);
