@@ -1,6 +1,5 @@
 /* engine/file.c — safe writes (mkstemp + fsync + rename) and checked reads (regular files only,
  * opened non-blocking so a FIFO cannot hang the run, within a size limit). */
-#define _GNU_SOURCE
 #include "file.h"
 
 #include <errno.h>
