@@ -133,8 +133,7 @@ mb_status mb_file_open_read(mb_ctx *ctx, const char *path, const char *what, uin
     *out = NULL;
     /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0)
-        return mb_error(ctx, MB_EIO, "cannot read %s %s: %s", what, path, strerror(errno));
+    if (fd < 0) return mb_error(ctx, MB_EIO, "cannot read %s %s: %s", what, path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;

@@ -1,6 +1,7 @@
 /* engine/file.h — files written safely and read only when they are what they claim: a new file is
  * made with mkstemp beside its final name and renamed over it when complete (never through a
- * symlink, never half-written), and a file to read is refused unless it is a regular file within a size limit. */
+ * symlink, never half-written), and a file to read is refused unless it is a regular file within a
+ * size limit. */
 #ifndef MB_FILE_H
 #define MB_FILE_H
 
@@ -22,7 +23,8 @@ typedef struct mb_file_out {
 /* Creates the temporary file for `path` (mode 0644 less the umask). MB_EIO names the reason. */
 mb_status mb_file_begin(mb_ctx *ctx, mb_file_out *f, const char *path);
 /* Flushes, fsyncs, closes and renames the temporary file over `path`; on any failure (a full disk
- * included) the temporary file is removed, `path` is untouched, and MB_EIO says what failed and why. */
+ * included) the temporary file is removed, `path` is untouched, and MB_EIO says what failed and
+ * why. */
 mb_status mb_file_commit(mb_ctx *ctx, mb_file_out *f);
 /* Closes and removes the temporary file (after a failure); safe to call twice. */
 void mb_file_abort(mb_file_out *f);

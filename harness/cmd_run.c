@@ -35,6 +35,9 @@ static void run_usage(FILE *fp) {
         "  -n, --dry-run       print the planned cells and their config hashes, run nothing\n"
         "  -r, --resume        skip cells already in DIR/results.csv (by config hash); drop a\n"
         "                      truncated last row and the steps of cells without a row\n"
+        "      --force         DIR holds an earlier run's results: delete its results.csv,\n"
+        "                      steps.csv and run.json and start over (without --resume or\n"
+        "                      --force, a folder that holds results is refused)\n"
         "  -p, --plugin PATH   load an out-of-tree method from a shared object (repeatable)\n"
         "      --isolate       run each cell in a child process: a cell that crashes (segfault,\n"
         "                      abort, ...) gets a row with status error naming the signal, and\n"
@@ -44,15 +47,19 @@ static void run_usage(FILE *fp) {
         "                      status timeout; implies --isolate\n"
         "  -q, --quiet         no progress output\n"
         "  -h, --help          this text\n\n"
+        "DIR is locked while a run uses it: a second run into the same folder is refused\n"
+        "with the pid of the one that holds it.\n\n"
         "exit codes: 0 every cell ended ok, oom, invalid or skipped; 1 a cell ended with\n"
-        "status error or timeout; 2 bad usage or an invalid suite; 130 interrupted (SIGINT or\n"
-        "SIGTERM): the cell in flight is dropped, run.json says complete false, and\n"
-        "--resume finishes the run. A second Ctrl-C stops at once.\n");
+        "status error or timeout; 2 bad usage, an invalid suite, or DIR in use or holding\n"
+        "other results; 4 a write failed for want of storage (disk full, quota, I/O error):\n"
+        "the cell in flight leaves no row, so --resume reruns it once space is freed;\n"
+        "130 interrupted (SIGINT or SIGTERM): the cell in flight is dropped, run.json says\n"
+        "complete false, and --resume finishes the run. A second Ctrl-C stops at once.\n");
 }
 
 typedef struct run_opts {
     const char *path, *out, *filter;
-    int dry, quiet, resume, isolate;
+    int dry, quiet, resume, force, isolate;
     double cell_timeout;
     int several; /* the file holds several suites: each gets OUT/<suite name> */
 } run_opts;
@@ -108,12 +115,16 @@ static int run_doc(mb_ctx *ctx, mb_suite_file *sf, int d, const run_opts *o, int
         return MB_EXIT_OK;
     }
     mb_runner r;
-    if (mb_runner_open(ctx, &r, suite, &plan, dir, o->quiet, o->resume) != MB_OK) {
+    mb_out_mode mode = o->force ? MB_OUT_FORCE : o->resume ? MB_OUT_RESUME : MB_OUT_FRESH;
+    mb_status os = mb_runner_open(ctx, &r, suite, &plan, dir, o->quiet, mode);
+    if (os != MB_OK) {
         fprintf(stderr, "membench run: %s\n", ctx->err);
         mb_runner_close(&r);
         mb_plan_free(&plan);
-        return MB_EXIT_USAGE;
+        return os == MB_ESTORAGE ? MB_EXIT_STORAGE : MB_EXIT_USAGE;
     }
+    if (r.outdir.cleared)
+        fprintf(stderr, "membench: --force: deleted the earlier results in %s\n", dir);
     if (o->resume) {
         /* Said even with --quiet: rows were removed from the user's files. */
         if (r.dropped_results)
@@ -159,6 +170,14 @@ static int run_doc(mb_ctx *ctx, mb_suite_file *sf, int d, const run_opts *o, int
                 "says complete false; rerun with --resume to finish\n",
                 r.interrupted == SIGTERM ? "SIGTERM" : "SIGINT", written, plan.n, dir);
         rc = MB_EXIT_INTERRUPTED;
+    } else if (s == MB_ESTORAGE) {
+        int written = 0;
+        for (int i = 0; i < plan.n; i++) written += r.summary[i].status[0] != 0;
+        fprintf(stderr,
+                "membench run: %s\nmembench run: stopped: %d of %d cells are in %s/results.csv; "
+                "the cell in flight left no row; free space and rerun with --resume to finish\n",
+                ctx->err, written, plan.n, dir);
+        rc = MB_EXIT_STORAGE;
     } else if (s != MB_OK) {
         fprintf(stderr, "membench run: %s\n", ctx->err);
         rc = MB_EXIT_FAIL;
@@ -180,6 +199,7 @@ int mb_cmd_run(int argc, char **argv) {
         {"dry-run", no_argument, NULL, 'n'},
         {"plugin", required_argument, NULL, 'p'},
         {"resume", no_argument, NULL, 'r'},
+        {"force", no_argument, NULL, 'F'},
         {"isolate", no_argument, NULL, 'I'},
         {"cell-timeout", required_argument, NULL, 'T'},
         {"quiet", no_argument, NULL, 'q'},
@@ -187,7 +207,7 @@ int mb_cmd_run(int argc, char **argv) {
         {NULL, 0, NULL, 0},
     };
     const char *out = NULL, *filter = NULL, *plugins[MB_MAX_PLUGINS];
-    int dry = 0, quiet = 0, resume = 0, isolate = 0, nplugins = 0, c;
+    int dry = 0, quiet = 0, resume = 0, force = 0, isolate = 0, nplugins = 0, c;
     double cell_timeout = 0;
     char *end;
     optind = 0;
@@ -195,6 +215,10 @@ int mb_cmd_run(int argc, char **argv) {
         switch (c) {
         case 'o':
             out = optarg;
+            if (!out[0]) {
+                fprintf(stderr, "membench run: --out needs a folder name, got ''\n");
+                return MB_EXIT_USAGE;
+            }
             break;
         case 'f':
             filter = optarg;
@@ -207,6 +231,9 @@ int mb_cmd_run(int argc, char **argv) {
             break;
         case 'r':
             resume = 1;
+            break;
+        case 'F':
+            force = 1;
             break;
         case 'I':
             isolate = 1;
@@ -244,6 +271,11 @@ int mb_cmd_run(int argc, char **argv) {
                 argc - optind);
         return MB_EXIT_USAGE;
     }
+    if (resume && force) {
+        fprintf(stderr, "membench run: --resume and --force contradict each other: --resume "
+                        "finishes the run in DIR, --force deletes it\n");
+        return MB_EXIT_USAGE;
+    }
     const char *path = argv[optind];
     mb_ctx ctx;
     mb_ctx_init(&ctx, &mb_backend_cpu_f32);
@@ -264,9 +296,11 @@ int mb_cmd_run(int argc, char **argv) {
         rc = MB_EXIT_USAGE;
         goto done;
     }
-    run_opts o = {path, out, filter, dry, quiet, resume, isolate, cell_timeout, sf.n > 1};
+    run_opts o = {path, out, filter, dry, quiet, resume, force, isolate, cell_timeout, sf.n > 1};
     int matched = 0;
-    for (int d = 0; d < sf.n && rc != MB_EXIT_INTERRUPTED && rc != MB_EXIT_USAGE; d++) {
+    for (int d = 0;
+         d < sf.n && rc != MB_EXIT_INTERRUPTED && rc != MB_EXIT_USAGE && rc != MB_EXIT_STORAGE;
+         d++) {
         int r = run_doc(&ctx, &sf, d, &o, &matched);
         if (r > rc || r == MB_EXIT_INTERRUPTED) rc = r;
     }

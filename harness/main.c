@@ -1,4 +1,5 @@
 /* harness/main.c — `membench`: dispatches to the subcommands in a const table (git style). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,7 +19,8 @@ static const mb_command commands[] = {
     {"env", mb_cmd_env, "print the build and host facts recorded with every result"},
     {"report", mb_cmd_report, "draw results.csv files: figures (gnuplot), report.md, index.html"},
     {"compare", mb_cmd_compare, "gate NEW.csv against BASE.csv: memory, time, quality, status"},
-    {"data", mb_cmd_data, "list, fetch and verify the data sets (corpora, spam, GPT-2 BPE, Fashion-MNIST)"},
+    {"data", mb_cmd_data,
+     "list, fetch and verify the data sets (corpora, spam, GPT-2 BPE, Fashion-MNIST)"},
 };
 #define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
@@ -26,7 +28,8 @@ static void usage(FILE *fp) {
     fprintf(fp, "usage: membench COMMAND [OPTIONS] [ARGS]\n\n"
                 "membench compares memory-efficient training methods on one engine, with exact\n"
                 "memory accounting and reproducible runs.\n\ncommands:\n");
-    for (int i = 0; i < NCOMMANDS; i++) fprintf(fp, "  %-9s %s\n", commands[i].name, commands[i].help);
+    for (int i = 0; i < NCOMMANDS; i++)
+        fprintf(fp, "  %-9s %s\n", commands[i].name, commands[i].help);
     fprintf(fp, "\n'membench COMMAND --help' describes a command.\n"
                 "exit codes: 0 success; 1 a cell failed with status error, or compare found a\n"
                 "regression; 2 bad usage or invalid input; 3 compare was inconclusive (rerun with\n"
@@ -34,6 +37,9 @@ static void usage(FILE *fp) {
 }
 
 int main(int argc, char **argv) {
+    /* A file-size limit (ulimit -f) then fails the write with EFBIG, which is reported as a storage
+     * failure with the run's state kept, instead of killing the process mid-row. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return MB_EXIT_USAGE;
@@ -43,7 +49,8 @@ int main(int argc, char **argv) {
         return MB_EXIT_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("membench %s (git %s%s)\n", MB_VERSION, MB_GIT_SHA, MB_GIT_DIRTY == 1 ? ", dirty" : "");
+        printf("membench %s (git %s%s)\n", MB_VERSION, MB_GIT_SHA,
+               MB_GIT_DIRTY == 1 ? ", dirty" : "");
         return MB_EXIT_OK;
     }
     for (int i = 0; i < NCOMMANDS; i++)

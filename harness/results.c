@@ -2,15 +2,18 @@
  * reports/csvread.h), one flushed row per call (strings quoted by libcsv, numbers bare). */
 #include "results.h"
 
+#include "../engine/file.h"
 #include "../engine/fmt.h"
 #include "../reports/csvread.h"
 
 #include <csv.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -21,31 +24,83 @@ _Static_assert(MB_MEM_NCAT == 8 && MB_PHASE_N == 7,
                "mb_results_columns has 8 categories and 7 phases: update it and MB_RESULTS_SCHEMA");
 
 const char *const mb_results_columns[] = {
-    "schema_version", "suite", "target", "backend", "model", "method_stack", "method_params",
-    "task", "batch_size", "seq_len", "precision", "repeat", "seed", "status", "reason",
-    "tracked_peak_bytes", "reserved_peak_bytes", "device_peak_bytes", "runtime_baseline_bytes",
+    "schema_version",
+    "suite",
+    "target",
+    "backend",
+    "model",
+    "method_stack",
+    "method_params",
+    "task",
+    "batch_size",
+    "seq_len",
+    "precision",
+    "repeat",
+    "seed",
+    "status",
+    "reason",
+    "tracked_peak_bytes",
+    "reserved_peak_bytes",
+    "device_peak_bytes",
+    "runtime_baseline_bytes",
     "memory_cap_bytes",
     /* breakdown at the tracked peak, per mb_mem_cat */
-    "peak_weights_bytes", "peak_grads_bytes", "peak_optimizer_bytes", "peak_activations_bytes",
-    "peak_kv_cache_bytes", "peak_workspace_bytes", "peak_comm_bytes", "peak_other_bytes",
+    "peak_weights_bytes",
+    "peak_grads_bytes",
+    "peak_optimizer_bytes",
+    "peak_activations_bytes",
+    "peak_kv_cache_bytes",
+    "peak_workspace_bytes",
+    "peak_comm_bytes",
+    "peak_other_bytes",
     /* predict_bytes, per mb_mem_cat */
-    "pred_weights_bytes", "pred_grads_bytes", "pred_optimizer_bytes", "pred_activations_bytes",
-    "pred_kv_cache_bytes", "pred_workspace_bytes", "pred_comm_bytes", "pred_other_bytes",
+    "pred_weights_bytes",
+    "pred_grads_bytes",
+    "pred_optimizer_bytes",
+    "pred_activations_bytes",
+    "pred_kv_cache_bytes",
+    "pred_workspace_bytes",
+    "pred_comm_bytes",
+    "pred_other_bytes",
     "pred_total_bytes",
     /* per mb_phase */
-    "phase_load_peak_bytes", "phase_forward_peak_bytes", "phase_backward_peak_bytes",
-    "phase_optimizer_peak_bytes", "phase_eval_peak_bytes", "phase_prefill_peak_bytes",
+    "phase_load_peak_bytes",
+    "phase_forward_peak_bytes",
+    "phase_backward_peak_bytes",
+    "phase_optimizer_peak_bytes",
+    "phase_eval_peak_bytes",
+    "phase_prefill_peak_bytes",
     "phase_decode_peak_bytes",
-    "steps", "warmup_steps", "timed_steps", "step_ms_median", "step_ms_p10", "step_ms_p90",
-    "tokens_per_s", "mfu", "metric", "metric_value", "metric_stderr", "final_train_loss",
-    "git_sha", "git_dirty", "config_hash", "device_name", "device_uuid", "driver_version",
-    "cuda_runtime", "cublas_version", "host", "started_at", "wall_s", "search",
+    "steps",
+    "warmup_steps",
+    "timed_steps",
+    "step_ms_median",
+    "step_ms_p10",
+    "step_ms_p90",
+    "tokens_per_s",
+    "mfu",
+    "metric",
+    "metric_value",
+    "metric_stderr",
+    "final_train_loss",
+    "git_sha",
+    "git_dirty",
+    "config_hash",
+    "device_name",
+    "device_uuid",
+    "driver_version",
+    "cuda_runtime",
+    "cublas_version",
+    "host",
+    "started_at",
+    "wall_s",
+    "search",
     NULL,
 };
 
 static const char *const mb_steps_columns[] = {
-    "config_hash", "repeat", "step", "phase", "loss",
-    "lr", "step_ms", "tracked_bytes", "peak_bytes", NULL,
+    "config_hash", "repeat",  "step",          "phase",      "loss",
+    "lr",          "step_ms", "tracked_bytes", "peak_bytes", NULL,
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -108,7 +163,9 @@ static mb_status out_end(mb_ctx *ctx, rowout *o, const char *path) {
         o->bad = 1;
         o->err_no = errno;
     }
-    if (o->bad) return mb_error(ctx, MB_EIO, "%s: cannot write: %s", path, strerror(o->err_no));
+    if (o->bad)
+        return mb_error(ctx, mb_file_errno_is_storage(o->err_no) ? MB_ESTORAGE : MB_EIO,
+                        "%s: cannot write: %s", path, strerror(o->err_no));
     return MB_OK;
 }
 
@@ -142,18 +199,34 @@ static int on_header(void *user, int line, int nf, char **f) {
     return 1; /* only the first record matters */
 }
 
+/* Checks the header of an open, non-empty file that ends in '\n' against `cols`; reads from the
+ * start and leaves the position anywhere. */
+static mb_status check_header(mb_ctx *ctx, FILE *fp, const char *path, const char *const *cols) {
+    rewind(fp);
+    header_cmp h = {.cols = cols};
+    mb_csv_stop stop;
+    MB_TRY(mb_csv_scan(ctx, fp, path, on_header, &h, &stop));
+    if (!h.seen) { /* only blank lines */
+        h.col = 1;
+        snprintf(h.what, sizeof h.what, "file has no header, expected '%s'", cols[0]);
+    }
+    if (h.col)
+        return mb_error(ctx, MB_EFORMAT,
+                        "%s: header differs from this build's at column %d: %s (written by "
+                        "another schema version? use a new --out folder)",
+                        path, h.col, h.what);
+    return MB_OK;
+}
+
 static mb_status open_csv(mb_ctx *ctx, mb_results *r, const char *path, const char *const *cols) {
     memset(r, 0, sizeof *r);
     r->path = strdup(path);
     if (!r->path) return mb_error(ctx, MB_ENOMEM, "%s: no memory for the path", path);
-    /* Append mode: every write lands at the end even if something else appended meanwhile; the
-     * '+' lets us read the existing header first. */
-    FILE *fp = fopen(path, "a+b");
-    mb_status st = MB_OK;
-    if (!fp) {
-        st = mb_error(ctx, MB_EIO, "%s: cannot open: %s", path, strerror(errno));
-        goto fail;
-    }
+    /* Append mode: every write lands at the end; the '+' lets us read the existing header first.
+     * Never through a symbolic link, never into anything but a regular file. */
+    FILE *fp = NULL;
+    mb_status st = mb_file_append(ctx, path, "a+b", &fp);
+    if (st != MB_OK) goto fail;
     long size;
     if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < 0) {
         st = mb_error(ctx, MB_EIO, "%s: cannot read: %s", path, strerror(errno));
@@ -168,22 +241,8 @@ static mb_status open_csv(mb_ctx *ctx, mb_results *r, const char *path, const ch
                           path);
             goto fail;
         }
-        rewind(fp);
-        header_cmp h = {.cols = cols};
-        mb_csv_stop stop;
-        st = mb_csv_scan(ctx, fp, path, on_header, &h, &stop);
+        st = check_header(ctx, fp, path, cols);
         if (st != MB_OK) goto fail;
-        if (!h.seen) { /* only blank lines */
-            h.col = 1;
-            snprintf(h.what, sizeof h.what, "file has no header, expected '%s'", cols[0]);
-        }
-        if (h.col) {
-            st = mb_error(ctx, MB_EFORMAT,
-                          "%s: header differs from this build's at column %d: %s (written by "
-                          "another schema version? use a new --out folder)",
-                          path, h.col, h.what);
-            goto fail;
-        }
         if (fseek(fp, 0, SEEK_END) != 0) { /* C requires a seek between reading and writing */
             st = mb_error(ctx, MB_EIO, "%s: cannot seek: %s", path, strerror(errno));
             goto fail;
@@ -204,12 +263,42 @@ fail:
     return st;
 }
 
+/* The header of an existing results.csv or steps.csv, checked before --resume changes anything in
+ * it (a torn last row does not matter here). A missing or empty file passes. */
+static mb_status check_existing(mb_ctx *ctx, const char *path, const char *const *cols) {
+    FILE *fp = NULL;
+    struct stat sb;
+    if (lstat(path, &sb) != 0 && errno == ENOENT) return MB_OK;
+    if (S_ISLNK(sb.st_mode))
+        return mb_error(ctx, MB_EINVAL, "cannot use %s: it is a symbolic link (refused)", path);
+    MB_TRY(mb_file_open_read(ctx, path, "results file", 0, &fp, NULL));
+    mb_status st = MB_OK;
+    int c = fgetc(fp);
+    if (c != EOF) st = check_header(ctx, fp, path, cols); /* it rewinds */
+    fclose(fp);
+    return st;
+}
+
+mb_status mb_results_check_existing(mb_ctx *ctx, const char *results_path, const char *steps_path) {
+    MB_TRY(check_existing(ctx, results_path, mb_results_columns));
+    return check_existing(ctx, steps_path, mb_steps_columns);
+}
+
 mb_status mb_results_drop_partial(mb_ctx *ctx, const char *path, size_t *dropped) {
     *dropped = 0;
-    FILE *fp = fopen(path, "rb");
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    FILE *fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!fp) {
-        if (errno == ENOENT) return MB_OK; /* nothing written yet */
-        return mb_error(ctx, MB_EIO, "%s: cannot open: %s", path, strerror(errno));
+        int e = errno;
+        if (fd >= 0) close(fd);
+        if (e == ENOENT) return MB_OK; /* nothing written yet */
+        return mb_error(ctx, MB_EIO, "%s: cannot open: %s", path,
+                        e == ELOOP ? "it is a symbolic link (refused)" : strerror(e));
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(fp);
+        return mb_error(ctx, MB_EIO, "%s: not a regular file", path);
     }
     /* Scan backwards in chunks for the last '\n'; a torn row is at most a few KiB. */
     char buf[4096];
@@ -238,10 +327,10 @@ mb_status mb_results_drop_partial(mb_ctx *ctx, const char *path, size_t *dropped
         end = start;
     }
 done:
+    if (st == MB_OK && keep != size && ftruncate(fd, (off_t)keep) != 0)
+        st = mb_error(ctx, MB_EIO, "%s: cannot truncate: %s", path, strerror(errno));
     fclose(fp);
     if (st != MB_OK || keep == size) return st;
-    if (truncate(path, (off_t)keep) != 0)
-        return mb_error(ctx, MB_EIO, "%s: cannot truncate: %s", path, strerror(errno));
     *dropped = (size_t)(size - keep);
     return MB_OK;
 }

@@ -61,6 +61,9 @@ mb_status mb_results_write(mb_ctx *ctx, mb_results *r, const mb_row *row); /* wr
  * *dropped: the bytes removed (0 when the file was whole or does not exist). */
 mb_status mb_results_drop_partial(mb_ctx *ctx, const char *path, size_t *dropped);
 void mb_results_close(mb_results *r);
+/* For --resume, before anything is changed: the headers of an existing results.csv and steps.csv
+ * are this build's (a file of another tool or schema is refused, untouched). Missing files pass. */
+mb_status mb_results_check_existing(mb_ctx *ctx, const char *results_path, const char *steps_path);
 
 /* The header line's column names, in order, NULL-terminated. */
 extern const char *const mb_results_columns[];

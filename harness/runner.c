@@ -1,6 +1,6 @@
 /* harness/runner.c — the cell loop: set up a context on the target, train, evaluate, measure,
  * write. */
-#include "runner.h"
+#include "cell.h"
 
 #include "../datasets/corpus.h"
 #include "../datasets/fashion.h"
@@ -10,15 +10,14 @@
 #include <errno.h>
 #include <signal.h>
 #include <math.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../engine/train.h"
+#include "../engine/file.h"
 #include "json.h"
 #include "../reports/csvtable.h"
 
@@ -40,22 +39,7 @@ double mb_quantile(double *v, int n, double q) {
     return v[lo] + (pos - lo) * (v[hi] - v[lo]);
 }
 
-static mb_status mkdirs(mb_ctx *ctx, const char *path) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return mb_error(ctx, MB_EIO, "cannot create %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return mb_error(ctx, MB_EIO, "cannot create %s: %s", buf, strerror(errno));
-    return MB_OK;
-}
-
-static void utc_now(char *buf, size_t n) {
+void mb_utc_now(char *buf, size_t n) {
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -64,17 +48,17 @@ static void utc_now(char *buf, size_t n) {
 
 /* run.json: the resolved suite, the environment and the planned cells; rewritten atomically. */
 static mb_status write_run_json(mb_ctx *ctx, const mb_runner *r, int complete) {
-    char path[4096], tmp[4200], now[32];
+    char path[4096], now[32];
     snprintf(path, sizeof path, "%s/run.json", r->out_dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *fp = fopen(tmp, "w");
-    if (!fp) return mb_error(ctx, MB_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    mb_file_out out;
+    MB_TRY(mb_file_begin(ctx, &out, path));
+    FILE *fp = out.fp;
     const mb_suite *s = r->suite;
     const mb_env *e = &r->env;
     mb_json j;
     mb_json_begin(&j, fp);
     mb_json_int(&j, "schema_version", MB_RESULTS_SCHEMA);
-    utc_now(now, sizeof now);
+    mb_utc_now(now, sizeof now);
     mb_json_str(&j, complete ? "finished_at" : "written_at", now);
     mb_json_bool(&j, "complete", complete);
     mb_json_bool(&j, "interrupted", r->interrupted != 0);
@@ -120,14 +104,11 @@ static mb_status write_run_json(mb_ctx *ctx, const mb_runner *r, int complete) {
     }
     mb_json_close(&j);
     mb_json_end(&j);
-    int bad = j.err || ferror(fp);
-    if (fclose(fp) != 0 || bad) {
-        remove(tmp);
-        return mb_error(ctx, MB_EIO, "cannot write %s", tmp);
+    if (j.err && !ferror(fp)) { /* a write the JSON writer saw fail: the commit names the reason */
+        mb_file_abort(&out);
+        return mb_error(ctx, MB_EIO, "cannot write %s", path);
     }
-    if (rename(tmp, path) != 0)
-        return mb_error(ctx, MB_EIO, "cannot rename %s: %s", tmp, strerror(errno));
-    return MB_OK;
+    return mb_file_commit(ctx, &out);
 }
 
 /* The summary line of a cell from its results.csv row (a resumed run prints every cell). */
@@ -157,56 +138,56 @@ static int has_hash(const mb_table *t, int col, const char *hash, size_t n) {
 }
 
 /* Keeps steps.csv's header and the rows whose config hash has a results.csv row; rewritten
- * through a temporary file and rename so a crash here leaves the old file. Steps rows are one line
+ * through a temporary file and rename so a crash here leaves the old file. With no results.csv
+ * rows (t NULL) only the header is kept. Steps rows are one line
  * each (the hash is hex, the phase a word, the rest numbers), so they are filtered line by line. */
 static mb_status keep_steps_of(mb_ctx *ctx, mb_runner *r, const char *path, const mb_table *t,
                                int col) {
     FILE *in = fopen(path, "rb");
     if (!in) return MB_OK; /* none yet */
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *out = fopen(tmp, "wb");
-    if (!out) {
+    mb_file_out fo;
+    mb_status fs = mb_file_begin(ctx, &fo, path);
+    if (fs != MB_OK) {
         fclose(in);
-        return mb_error(ctx, MB_EIO, "cannot write %s: %s", tmp, strerror(errno));
+        return fs;
     }
+    FILE *out = fo.fp;
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
     long lineno = 0;
-    int bad = 0;
     while ((n = getline(&line, &cap, in)) > 0) {
         int keep = lineno++ == 0; /* the header */
         if (!keep) {
             const char *h = line + (line[0] == '"');
             size_t len = strcspn(h, "\",\r\n");
-            keep = has_hash(t, col, h, len);
+            keep = t && has_hash(t, col, h, len);
         }
-        if (keep)
-            bad |= fwrite(line, 1, (size_t)n, out) != (size_t)n;
-        else
-            r->dropped_step_rows++;
+        if (keep && fwrite(line, 1, (size_t)n, out) != (size_t)n)
+            break; /* the stream's error flag is set: the commit reports it */
+        if (!keep) r->dropped_step_rows++;
     }
-    bad |= ferror(in);
+    int rerr = ferror(in);
     free(line);
     fclose(in);
-    if (fclose(out) != 0 || bad) {
-        remove(tmp);
-        return mb_error(ctx, MB_EIO, "cannot rewrite %s", path);
+    if (rerr) {
+        mb_file_abort(&fo);
+        return mb_error(ctx, MB_EIO, "cannot read %s", path);
     }
-    if (rename(tmp, path) != 0)
-        return mb_error(ctx, MB_EIO, "cannot rename %s: %s", tmp, strerror(errno));
-    return MB_OK;
+    return mb_file_commit(ctx, &fo);
 }
 
 static mb_status prepare_resume(mb_ctx *ctx, mb_runner *r) {
     char res[4096], steps[4096];
     snprintf(res, sizeof res, "%s/results.csv", r->out_dir);
     snprintf(steps, sizeof steps, "%s/steps.csv", r->out_dir);
+    /* Nothing is changed before both files are known to be this build's results. */
+    MB_TRY(mb_results_check_existing(ctx, res, steps));
     MB_TRY(mb_results_drop_partial(ctx, res, &r->dropped_results));
     MB_TRY(mb_results_drop_partial(ctx, steps, &r->dropped_steps));
     struct stat sb;
-    if (stat(res, &sb) != 0 || sb.st_size == 0) return MB_OK; /* nothing to resume from */
+    if (stat(res, &sb) != 0 || sb.st_size == 0) /* no cell finished: no step row belongs */
+        return keep_steps_of(ctx, r, steps, NULL, -1);
     mb_table t;
     MB_TRY(mb_table_load(ctx, res, &t));
     int col = mb_table_col(&t, "config_hash");
@@ -234,8 +215,9 @@ static mb_status prepare_resume(mb_ctx *ctx, mb_runner *r) {
 }
 
 mb_status mb_runner_open(mb_ctx *ctx, mb_runner *r, const mb_suite *s, const mb_plan *p,
-                         const char *out_dir, int quiet, int resume) {
+                         const char *out_dir, int quiet, mb_out_mode mode) {
     memset(r, 0, sizeof *r);
+    r->outdir.lock_fd = -1;
     r->suite = s;
     r->plan = p;
     mb_env_read(&r->env);
@@ -264,8 +246,8 @@ mb_status mb_runner_open(mb_ctx *ctx, mb_runner *r, const mb_suite *s, const mb_
                         "%s: init.checkpoint %s: %s (a suite with save: {checkpoint: ...} writes "
                         "one)",
                         s->path, s->init_checkpoint, strerror(errno));
-    MB_TRY(mkdirs(ctx, out_dir));
-    if (resume) MB_TRY(prepare_resume(ctx, r));
+    MB_TRY(mb_outdir_open(ctx, &r->outdir, out_dir, s->name, mode));
+    if (mode == MB_OUT_RESUME) MB_TRY(prepare_resume(ctx, r));
     char path[4096];
     snprintf(path, sizeof path, "%s/results.csv", out_dir);
     MB_TRY(mb_results_open(ctx, &r->results, path));
@@ -281,6 +263,7 @@ void mb_runner_close(mb_runner *r) {
     mb_results_close(&r->results);
     mb_results_close(&r->steps);
     mb_data_free(&r->data);
+    mb_outdir_close(&r->outdir);
     free(r->summary);
     free(r->done);
     free(r->out_dir);
@@ -484,7 +467,7 @@ static const mb_backend *cell_backend(const mb_cell *c, char *why, size_t n) {
     return NULL;
 }
 
-static void fill_identity(const mb_runner *r, const mb_cell *c, mb_row *row, char *started) {
+static void fill_identity(const mb_runner *r, const mb_cell *c, mb_row *row, const char *started) {
     row->suite = r->suite->name;
     row->target = c->target->name;
     row->backend = c->target->backend == MB_TARGET_CUDA ? "cuda" : "cpu";
@@ -609,19 +592,8 @@ static mb_status run_one(mb_runner *r, const mb_cell *c, cell_run *cr, char *rea
         row->metric_stderr = cr->val_se;
         row->final_train_loss = cr->final_loss;
     }
-    return st == MB_EINTERRUPTED ? st : MB_OK;
+    return st == MB_EINTERRUPTED || st == MB_ESTORAGE ? st : MB_OK;
 }
-
-/* What the suite loop needs of a finished cell: its summary line and reason, and whether its row
- * was written. Under --isolate a child sends it to the parent through a pipe in one write, so it
- * must fit in PIPE_BUF (atomic, and never blocks the child on a full pipe). */
-typedef struct cell_outcome {
-    mb_cell_summary sm;
-    char reason[MB_ERRMSG_MAX + 64];
-    mb_status ws;            /* writing the row */
-    char err[MB_ERRMSG_MAX]; /* ws's message */
-} cell_outcome;
-_Static_assert(sizeof(cell_outcome) <= 4096, "cell_outcome must fit in PIPE_BUF");
 
 static void summary_from(mb_cell_summary *sm, const mb_row *row) {
     sm->answer = -1;
@@ -634,19 +606,24 @@ static void summary_from(mb_cell_summary *sm, const mb_row *row) {
     sm->metric = row->metric_value;
 }
 
-/* Runs cell `c` in this process and writes its row. MB_EINTERRUPTED when `stop` cut it short (no
- * row then); otherwise MB_OK with o->ws saying whether the row was written. */
-static mb_status run_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_outcome *o) {
+mb_status mb_cell_run(mb_ctx *ctx, mb_runner *r, const mb_cell *c, mb_cell_outcome *o) {
     cell_run cr;
     memset(&cr, 0, sizeof cr);
     memset(o, 0, sizeof *o);
     char started[32];
-    utc_now(started, sizeof started);
+    mb_utc_now(started, sizeof started);
     double t0 = mb_now();
     fill_identity(r, c, &cr.row, started);
-    if (run_one(r, c, &cr, o->reason, sizeof o->reason) == MB_EINTERRUPTED) {
+    mb_status st = run_one(r, c, &cr, o->reason, sizeof o->reason);
+    if (st == MB_EINTERRUPTED) {
         free(cr.ms);
         return MB_EINTERRUPTED;
+    }
+    if (st == MB_ESTORAGE) { /* not the cell's result: no row, --resume reruns it */
+        o->ws = MB_ESTORAGE;
+        snprintf(o->err, sizeof o->err, "%.1000s", o->reason);
+        free(cr.ms);
+        return MB_OK;
     }
     cr.row.reason = o->reason;
     cr.row.wall_s = mb_now() - t0;
@@ -657,168 +634,23 @@ static mb_status run_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_outc
     return MB_OK;
 }
 
-static const char *signal_abbrev(int sig) {
-    /* strsignal gives prose ("Segmentation fault"); users search for the macro name. */
-    static const struct {
-        int sig;
-        const char *name;
-    } tab[] = {
-        {SIGSEGV, "SIGSEGV"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},
-        {SIGILL, "SIGILL"},   {SIGKILL, "SIGKILL"}, {SIGTERM, "SIGTERM"}, {SIGINT, "SIGINT"},
-        {SIGTRAP, "SIGTRAP"}, {SIGSYS, "SIGSYS"},   {SIGPIPE, "SIGPIPE"}, {SIGHUP, "SIGHUP"},
-        {SIGQUIT, "SIGQUIT"}, {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"}, {SIGALRM, "SIGALRM"},
-        {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"},
-    };
-    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
-        if (tab[i].sig == sig) return tab[i].name;
-    return NULL;
-}
-
-/* A child that ends because `stop` interrupted it exits with 128 + the signal, as a shell would. */
-enum { CHILD_STOPPED = 128 };
-
-/* --isolate: runs cell `c` in a forked child that takes run_cell's path unchanged (it writes its
- * own rows; the files are opened for appending and flushed per row, so parent and child share
- * them). The parent waits, kills the child past --cell-timeout, and writes the row itself when the
- * child died or exited without writing one. Same returns as run_cell. */
-static mb_status run_cell_isolated(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_outcome *o) {
-    memset(o, 0, sizeof *o);
-    int fd[2];
-    if (pipe(fd) != 0) {
-        o->ws = mb_error(ctx, MB_EIO, "--isolate: pipe: %s", strerror(errno));
-        snprintf(o->err, sizeof o->err, "%s", ctx->err);
-        return MB_OK;
-    }
-    char started[32];
-    utc_now(started, sizeof started);
-    double t0 = mb_now();
-    /* results.csv's size before the child runs: a longer file afterwards holds the child's row. */
-    char before_path[4200];
-    struct stat before;
-    snprintf(before_path, sizeof before_path, "%s/results.csv", r->out_dir);
-    off_t size_before = stat(before_path, &before) == 0 ? before.st_size : 0;
-    /* Whatever sits in a stdio buffer now would be written by both processes. */
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fd[0]);
-        close(fd[1]);
-        o->ws = mb_error(ctx, MB_EIO, "--isolate: fork: %s", strerror(errno));
-        snprintf(o->err, sizeof o->err, "%s", ctx->err);
-        return MB_OK;
-    }
-    if (pid == 0) {
-        /* The parent never trains under --isolate, so no OpenMP pool exists here to be broken by
-         * the fork. _exit, not exit: the parent's copies of stdio buffers and atexit handlers
-         * are not the child's to run. */
-        close(fd[0]);
-        if (run_cell(ctx, r, c, o) == MB_EINTERRUPTED) _exit(CHILD_STOPPED + (int)r->stop);
-        ssize_t n = write(fd[1], o, sizeof *o);
-        _exit(n == (ssize_t)sizeof *o ? 0 : 1);
-    }
-    close(fd[1]);
-    int forwarded = 0, timed_out = 0;
-    size_t got = 0;
-    for (;;) {
-        /* A signal sent to the parent alone (kill PID) reaches the cell too, so it stops. */
-        if (r->stop && !forwarded) {
-            kill(pid, (int)r->stop);
-            forwarded = 1;
-        }
-        int wait_ms = 100;
-        if (r->cell_timeout > 0) {
-            double left = r->cell_timeout - (mb_now() - t0);
-            if (left <= 0) {
-                kill(pid, SIGKILL);
-                timed_out = 1;
-                break;
-            }
-            if (left * 1e3 < wait_ms) wait_ms = (int)(left * 1e3) + 1;
-        }
-        struct pollfd pfd = {fd[0], POLLIN, 0};
-        if (poll(&pfd, 1, wait_ms) <= 0) continue; /* timeout, or EINTR from a stop signal */
-        ssize_t n = read(fd[0], (char *)o + got, sizeof *o - got);
-        if (n > 0) got += (size_t)n;
-        if (n == 0 || (n < 0 && errno != EINTR) || got == sizeof *o) break;
-    }
-    int wst = 0;
-    while (waitpid(pid, &wst, 0) < 0 && errno == EINTR) {
-    }
-    /* The child is gone, so this cannot block: it picks up a row written just before a kill. */
-    while (got < sizeof *o) {
-        ssize_t n = read(fd[0], (char *)o + got, sizeof *o - got);
-        if (n > 0)
-            got += (size_t)n;
-        else if (n == 0 || errno != EINTR)
-            break;
-    }
-    close(fd[0]);
-    if (got == sizeof *o) return MB_OK; /* the child wrote its row */
-    memset(o, 0, sizeof *o);
-    int sig = WIFSIGNALED(wst) ? WTERMSIG(wst) : 0;
-    int code = WIFEXITED(wst) ? WEXITSTATUS(wst) : -1;
-    if (!timed_out && r->stop && (sig || code > CHILD_STOPPED)) return MB_EINTERRUPTED;
-    if (!timed_out && code > CHILD_STOPPED) { /* a stop signal sent to the child alone */
-        r->stop = code - CHILD_STOPPED;
-        return MB_EINTERRUPTED;
-    }
-    /* A child killed mid-write leaves a torn last line; cut it so the next rows stay whole. */
-    char path[4200];
-    size_t dropped = 0;
-    snprintf(path, sizeof path, "%s/results.csv", r->out_dir);
-    mb_status ds = mb_results_drop_partial(ctx, path, &dropped);
-    snprintf(path, sizeof path, "%s/steps.csv", r->out_dir);
-    if (ds == MB_OK) ds = mb_results_drop_partial(ctx, path, &dropped);
-    if (ds != MB_OK) {
-        o->ws = ds;
-        snprintf(o->err, sizeof o->err, "%s", ctx->err);
-        return MB_OK;
-    }
-    /* A child killed between writing its row and reporting it: keep that row, write no second. */
-    snprintf(path, sizeof path, "%s/results.csv", r->out_dir);
-    struct stat after;
-    mb_table t;
-    if (stat(path, &after) == 0 && after.st_size > size_before &&
-        mb_table_load(ctx, path, &t) == MB_OK) {
-        int col = mb_table_col(&t, "config_hash"), found = -1;
-        for (int i = 0; i < t.nrows && col >= 0; i++)
-            if (!strcmp(mb_table_get(&t, i, col), c->hash)) found = i;
-        if (found >= 0) summary_from_row(&o->sm, &t, found);
-        mb_table_free(&t);
-        if (found >= 0) return MB_OK;
-    }
+void mb_cell_write_failed(mb_ctx *ctx, mb_runner *r, const mb_cell *c, const char *status,
+                          const char *started, double wall_s, mb_cell_outcome *o) {
     cell_run cr;
     memset(&cr, 0, sizeof cr);
     fill_identity(r, c, &cr.row, started);
-    if (timed_out) {
-        cr.row.status = "timeout";
-        snprintf(o->reason, sizeof o->reason,
-                 "the cell ran past --cell-timeout %g s and was killed", r->cell_timeout);
-    } else {
-        cr.row.status = "error";
-        const char *name = sig ? signal_abbrev(sig) : NULL;
-        if (sig && name)
-            snprintf(o->reason, sizeof o->reason, "the cell's process was killed by signal %d (%s)",
-                     sig, name);
-        else if (sig)
-            snprintf(o->reason, sizeof o->reason, "the cell's process was killed by signal %d",
-                     sig);
-        else
-            snprintf(o->reason, sizeof o->reason,
-                     "the cell's process exited with code %d without writing its row", code);
-    }
+    cr.row.status = status;
     cr.row.reason = o->reason;
-    cr.row.wall_s = mb_now() - t0;
+    cr.row.wall_s = wall_s;
     o->ws = mb_results_write(ctx, &r->results, &cr.row);
     if (o->ws != MB_OK) snprintf(o->err, sizeof o->err, "%s", ctx->err);
     summary_from(&o->sm, &cr.row);
-    return MB_OK;
 }
 
 /* One trial of search cell `c` at `size`: a row of its own (search "trial", hash over the search's
  * description and the size), or, under --resume, the row an earlier run wrote for it. */
 static mb_status run_trial(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int size, int isolate,
-                           cell_outcome *o) {
+                           mb_cell_outcome *o) {
     mb_cell tc = *c;
     int batch = c->search == MB_SEARCH_MAX_BATCH;
     tc.search = MB_SEARCH_NONE;
@@ -852,7 +684,7 @@ static mb_status run_trial(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int size
                 reused = 1;
             }
     }
-    if (!reused) st = isolate ? run_cell_isolated(ctx, r, &tc, o) : run_cell(ctx, r, &tc, o);
+    if (!reused) st = isolate ? mb_cell_run_isolated(ctx, r, &tc, o) : mb_cell_run(ctx, r, &tc, o);
     if (st == MB_OK && o->ws == MB_OK)
         mb_progress_note(&r->progress, tc.label,
                          !strcmp(o->sm.status, "ok")    ? "trial: fits"
@@ -868,7 +700,7 @@ static mb_status run_trial(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int size
  * its row; then one row with search = max_batch_size | max_seq_len holds the answer in its
  * batch_size / seq_len column, the best trial's measurements, and the trials in its reason. */
 static mb_status run_search(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int isolate,
-                            cell_outcome *o) {
+                            mb_cell_outcome *o) {
     const mb_search_cfg *q = &r->suite->search;
     int batch = c->search == MB_SEARCH_MAX_BATCH;
     int max = q->max ? q->max : c->model->shape.seq_len;
@@ -876,7 +708,7 @@ static mb_status run_search(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int iso
     int lo = 0, hi = max + 1, ntrials = 0; /* lo fits (0: none yet), hi does not */
     char log[640] = "";
     size_t used = 0;
-    cell_outcome best, t;
+    mb_cell_outcome best, t;
     memset(&best, 0, sizeof best);
     const char *fail = NULL; /* a trial that ended neither ok nor oom */
     char failwhy[768] = "";
@@ -916,7 +748,7 @@ static mb_status run_search(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int iso
     memset(&cr, 0, sizeof cr);
     memset(o, 0, sizeof *o);
     char started[32];
-    utc_now(started, sizeof started);
+    mb_utc_now(started, sizeof started);
     fill_identity(r, c, &cr.row, started);
     mb_row *row = &cr.row;
     if (batch)
@@ -959,13 +791,19 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
             r->interrupted = r->stop;
             break;
         }
-        cell_outcome o;
+        mb_cell_outcome o;
         mb_status st = c->search ? run_search(ctx, r, c, isolate, &o)
-                       : isolate ? run_cell_isolated(ctx, r, c, &o)
-                                 : run_cell(ctx, r, c, &o);
+                       : isolate ? mb_cell_run_isolated(ctx, r, c, &o)
+                                 : mb_cell_run(ctx, r, c, &o);
         if (st == MB_EINTERRUPTED) {
             r->interrupted = r->stop;
             break;
+        }
+        if (o.ws != MB_OK) { /* the row (or the cell's steps) could not be written: stop here */
+            mb_progress_end(&r->progress);
+            mb_status ws = o.ws;
+            (void)write_run_json(ctx, r, 0); /* best effort: the disk may still be full */
+            return mb_error(ctx, ws, "%s", o.err);
         }
         mb_cell_summary *sm = &r->summary[i];
         *sm = o.sm;
@@ -981,7 +819,6 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
         else
             snprintf(what, sizeof what, "%s: %s", sm->status, o.reason);
         mb_progress_cell(&r->progress, c->label, what);
-        if (o.ws != MB_OK) return mb_error(ctx, o.ws, "%s", o.err);
     }
     mb_progress_end(&r->progress);
     return write_run_json(ctx, r, !r->interrupted);

@@ -8,6 +8,7 @@
 #include "../datasets/data.h"
 #include "../reports/csvtable.h"
 #include "env.h"
+#include "outdir.h"
 #include "plan.h"
 #include "progress.h"
 #include "results.h"
@@ -23,6 +24,7 @@ typedef struct mb_runner {
     const mb_plan *plan;
     mb_env env;
     char *out_dir;
+    mb_outdir outdir; /* its lock, held from mb_runner_open to mb_runner_close */
     mb_results results, steps;
     mb_dataset data;
     int data_ok;
@@ -49,12 +51,14 @@ typedef struct mb_runner {
     int have_prior;
 } mb_runner;
 
-/* Creates out_dir (and parents), opens results.csv and steps.csv for appending, writes run.json,
- * loads the data set. With `resume`, first cuts a torn last row from both files, marks the cells
- * whose config hash already has a results.csv row as done, and drops the steps.csv rows of cells
- * with no results.csv row (a cell interrupted mid-way), so each cell's steps appear once. */
+/* Loads the data set, creates and locks out_dir (mb_outdir_open: a folder holding results is
+ * refused unless `mode` resumes this suite's run or forces a new one), opens results.csv and
+ * steps.csv for appending and writes run.json. MB_OUT_RESUME first checks both files' headers,
+ * cuts a torn last row, marks the cells whose config hash already has a results.csv row as done,
+ * and drops the steps.csv rows of cells with no results.csv row (a cell interrupted mid-way), so
+ * each cell's steps appear once. */
 mb_status mb_runner_open(mb_ctx *ctx, mb_runner *r, const mb_suite *s, const mb_plan *p,
-                         const char *out_dir, int quiet, int resume);
+                         const char *out_dir, int quiet, mb_out_mode mode);
 /* Runs every cell not done; each ends as a row whatever happens inside it, except one stopped by
  * `stop` (then r->interrupted is set, run.json says complete false, and MB_OK returns). Fails only
  * when a row cannot be written. */

@@ -352,8 +352,25 @@ static int check_refusals(mb_ctx *ctx, const char *dir) {
     CHECK_EQ_U(dropped, 0);
 
     snprintf(path, sizeof path, "%s/missing_dir/results.csv", dir);
-    snprintf(msg, sizeof msg, "%s: cannot open: No such file or directory", path);
+    snprintf(msg, sizeof msg, "cannot write %s: No such file or directory", path);
     expect_err(ctx, mb_results_open(ctx, &r, path), MB_EIO, msg, __LINE__);
+
+    /* a symbolic link planted at the results file's name is refused, its target untouched */
+    char target[4096];
+    snprintf(target, sizeof target, "%s/victim.txt", dir);
+    write_text(target, "precious\n");
+    snprintf(path, sizeof path, "%s/linked.csv", dir);
+    CHECK(symlink(target, path) == 0, "symlink");
+    snprintf(msg, sizeof msg, "cannot write %s: it is a symbolic link (refused)", path);
+    expect_err(ctx, mb_results_open(ctx, &r, path), MB_EIO, msg, __LINE__);
+    back = read_text(target);
+    CHECK(back && !strcmp(back, "precious\n"), "the link's target is untouched");
+    /* nor does --resume's cut of a torn row follow one */
+    write_text(target, "precious, torn");
+    snprintf(msg, sizeof msg, "%s: cannot open: it is a symbolic link (refused)", path);
+    expect_err(ctx, mb_results_drop_partial(ctx, path, &dropped), MB_EIO, msg, __LINE__);
+    back = read_text(target);
+    CHECK(back && !strcmp(back, "precious, torn"), "the link's target is not cut");
     return 0;
 }
 
