@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../engine/file.h"
+#include "data.h"
 #include "fetch.h"
 #include "sha256.h"
 
@@ -275,8 +277,8 @@ static void manifest_free(mb_manifest *m) {
 static mb_status manifest_load(mb_ctx *ctx, mb_manifest *m) {
     memset(m, 0, sizeof *m);
     MB_TRY(manifest_find(ctx, m->file, sizeof m->file));
-    FILE *f = fopen(m->file, "rb");
-    if (!f) return mb_error(ctx, MB_EIO, "cannot open %s: %s", m->file, strerror(errno));
+    FILE *f;
+    MB_TRY(mb_file_open_read(ctx, m->file, "manifest", (uint64_t)64 << 20, &f, NULL));
     size_t cap = 1 << 20, len = 0;
     m->text = malloc(cap + 1);
     for (size_t got; m->text && (got = fread(m->text + len, 1, cap - len, f)) > 0;) {
@@ -390,14 +392,14 @@ static void to_hex(const uint8_t d[32], char hex[65]) {
 }
 
 /* Feeds file `src` to the hash and, when out is not NULL, copies it there. ENOENT comes back as
- * MB_ENOTFOUND with no message set, so callers can word it. */
-static mb_status pour(mb_ctx *ctx, const char *src, FILE *out, const char *out_path, mb_sha256 *h,
-                      uint64_t *bytes) {
-    FILE *in = fopen(src, "rb");
-    if (!in) {
-        if (errno == ENOENT) return MB_ENOTFOUND;
-        return mb_error(ctx, MB_EIO, "cannot open %s: %s", src, strerror(errno));
-    }
+ * MB_ENOTFOUND with no message set, so callers can word it; anything but a regular file of at most
+ * MB_DATA_FILE_MAX bytes is refused (MB_EINVAL, `what` naming its role) before it is read. */
+static mb_status pour(mb_ctx *ctx, const char *src, const char *what, FILE *out,
+                      const char *out_path, mb_sha256 *h, uint64_t *bytes) {
+    struct stat st;
+    if (stat(src, &st) != 0 && errno == ENOENT) return MB_ENOTFOUND;
+    FILE *in;
+    MB_TRY(mb_file_open_read(ctx, src, what, MB_DATA_FILE_MAX, &in, NULL));
     unsigned char buf[1 << 16];
     size_t got;
     mb_status s = MB_OK;
@@ -405,7 +407,9 @@ static mb_status pour(mb_ctx *ctx, const char *src, FILE *out, const char *out_p
         mb_sha256_update(h, buf, got);
         *bytes += got;
         if (out && fwrite(buf, 1, got, out) != got) {
-            s = mb_error(ctx, MB_EIO, "cannot write %s: %s", out_path, strerror(errno));
+            int e = errno;
+            s = mb_error(ctx, mb_file_errno_is_storage(e) ? MB_ESTORAGE : MB_EIO,
+                         "cannot write %s: %s", out_path, strerror(e));
             break;
         }
     }
@@ -414,11 +418,12 @@ static mb_status pour(mb_ctx *ctx, const char *src, FILE *out, const char *out_p
     return s;
 }
 
-static mb_status hash_file(mb_ctx *ctx, const char *path, char hex[65], uint64_t *bytes) {
+static mb_status hash_file(mb_ctx *ctx, const char *path, const char *what, char hex[65],
+                           uint64_t *bytes) {
     mb_sha256 h;
     uint8_t d[32];
     mb_sha256_init(&h);
-    MB_TRY(pour(ctx, path, NULL, NULL, &h, bytes));
+    MB_TRY(pour(ctx, path, what, NULL, NULL, &h, bytes));
     mb_sha256_final(&h, d);
     to_hex(d, hex);
     return MB_OK;
@@ -659,8 +664,9 @@ static mb_status produce(mb_ctx *ctx, const mb_fetch_set *ds, const char *x, con
         return mb_error(ctx, MB_EFORMAT, "the manifest lists %s/%s, which no rule of %s makes",
                         ds->name, rel, ds->name);
     MB_TRY(make_parents(ctx, dst));
-    FILE *out = fopen(dst, "wb");
-    if (!out) return mb_error(ctx, MB_EIO, "cannot create %s: %s", dst, strerror(errno));
+    mb_file_out fo; /* mkstemp beside dst, renamed over it when complete */
+    MB_TRY(mb_file_begin(ctx, &fo, dst));
+    FILE *out = fo.fp;
     mb_sha256 h;
     mb_sha256_init(&h);
     mb_status s = MB_OK;
@@ -668,7 +674,7 @@ static mb_status produce(mb_ctx *ctx, const mb_fetch_set *ds, const char *x, con
     if (m->src) {
         int prefix = plen == 0 || m->cache[plen - 1] == '/';
         s = path_fmt(ctx, src, sizeof src, "%s/%s%s", x, m->src, prefix ? rel + plen : "");
-        if (s == MB_OK) s = pour(ctx, src, out, dst, &h, bytes);
+        if (s == MB_OK) s = pour(ctx, src, "extracted file", out, dst, &h, bytes);
         if (s == MB_ENOTFOUND)
             s = mb_error(ctx, MB_EFORMAT, "%s has no %s (needed for %s/%s)", origin,
                          src + strlen(x) + 1, ds->name, rel);
@@ -682,20 +688,23 @@ static mb_status produce(mb_ctx *ctx, const mb_fetch_set *ds, const char *x, con
         for (int i = 0; i < n; i++) {
             char part[MB_FETCH_PATH];
             if (s == MB_OK) s = path_fmt(ctx, part, sizeof part, "%s/%s", src, list[i]->d_name);
-            if (s == MB_OK) s = pour(ctx, part, out, dst, &h, bytes);
+            if (s == MB_OK) s = pour(ctx, part, "extracted file", out, dst, &h, bytes);
             if (s == MB_ENOTFOUND) s = mb_error(ctx, MB_EIO, "%s vanished", part);
             if (s == MB_OK) {
                 mb_sha256_update(&h, "\n", 1);
                 ++*bytes;
                 if (fputc('\n', out) == EOF)
-                    s = mb_error(ctx, MB_EIO, "cannot write %s: %s", dst, strerror(errno));
+                    s = mb_error(ctx, mb_file_errno_is_storage(errno) ? MB_ESTORAGE : MB_EIO,
+                                 "cannot write %s: %s", dst, strerror(errno));
             }
             free(list[i]);
         }
         free(list);
     }
-    if (fclose(out) != 0 && s == MB_OK)
-        s = mb_error(ctx, MB_EIO, "cannot write %s: %s", dst, strerror(errno));
+    if (s == MB_OK)
+        s = mb_file_commit(ctx, &fo);
+    else
+        mb_file_abort(&fo);
     uint8_t d[32];
     mb_sha256_final(&h, d);
     to_hex(d, hex);
@@ -746,7 +755,7 @@ static mb_status fetch_into(mb_ctx *ctx, const mb_fetch_set *ds, const mb_manife
         if (!want) return mb_error(ctx, MB_EFORMAT, "%s has no line for %s", m->file, origin);
         char got[65];
         uint64_t bytes = 0;
-        MB_TRY(hash_file(ctx, archive, got, &bytes));
+        MB_TRY(hash_file(ctx, archive, "npm pack's archive", got, &bytes));
         const char *base = strrchr(archive, '/') + 1;
         if (strcmp(got, want))
             return mb_error(ctx, MB_EFORMAT,
@@ -982,7 +991,7 @@ mb_status mb_fetch_verify(mb_ctx *ctx, const char *name, FILE *log) {
             s = mb_error(ctx, MB_EINVAL, "path too long: %s/%s", root, m.line[i].path);
             break;
         }
-        mb_status h = hash_file(ctx, p, hex, &bytes);
+        mb_status h = hash_file(ctx, p, "cached file", hex, &bytes);
         if (h != MB_OK && h != MB_ENOTFOUND)
             s = h;
         else if (h == MB_ENOTFOUND || strcmp(hex, m.line[i].hex)) {
