@@ -810,15 +810,49 @@ static mb_status fetch_into(mb_ctx *ctx, const mb_fetch_set *ds, const mb_manife
     return MB_OK;
 }
 
-static int files_present(const mb_manifest *m, const char *root, size_t first, size_t count) {
+/* 1 when every file of the range is there: as a regular file (`regular`), else as anything, so
+ * that a FIFO or folder in a file's place is named by check_files rather than called missing. */
+static int files_present(const mb_manifest *m, const char *root, size_t first, size_t count,
+                         int regular) {
     for (size_t i = first; i < first + count; i++) {
         char p[MB_FETCH_PATH];
         struct stat st;
         if (snprintf(p, sizeof p, "%s/%s", root, m->line[i].path) >= (int)sizeof p ||
-            stat(p, &st) != 0 || !S_ISREG(st.st_mode))
+            stat(p, &st) != 0 || (regular && !S_ISREG(st.st_mode)))
             return 0;
     }
     return count > 0;
+}
+
+/* Re-hashes the cached files of set `name` (manifest lines [first, first + count)) and stops at
+ * the first that is not a regular file within MB_DATA_FILE_MAX or differs from the manifest, with
+ * the file, both hashes and the fix. Every use hashes again: the sets are small (45 MiB at most,
+ * well under a second), and no stamp can then hide a change. */
+static mb_status check_files(mb_ctx *ctx, const mb_manifest *m, const char *root, const char *name,
+                             size_t first, size_t count) {
+    for (size_t i = first; i < first + count; i++) {
+        char p[MB_FETCH_PATH], hex[65];
+        uint64_t bytes = 0;
+        MB_TRY(path_fmt(ctx, p, sizeof p, "%s/%s", root, m->line[i].path));
+        mb_status s = hash_file(ctx, p, "cached file", hex, &bytes);
+        if (s == MB_ENOTFOUND)
+            return mb_error(ctx, MB_ENOTFOUND,
+                            "data set %s is incomplete: %s is missing; run `membench data fetch "
+                            "%s` (it replaces the incomplete folder)",
+                            name, p, name);
+        if (s == MB_EINVAL) { /* not a regular file, or too large: say how to get the real one */
+            size_t len = strlen(ctx->err);
+            snprintf(ctx->err + len, sizeof ctx->err - len,
+                     "; delete %s/%s and run `membench data fetch %s` again", root, name, name);
+        }
+        if (s != MB_OK) return s;
+        if (strcmp(hex, m->line[i].hex))
+            return mb_error(ctx, MB_EFORMAT,
+                            "%s: SHA-256 mismatch: expected %s, got %s (the cached file is damaged "
+                            "or was changed); delete %s/%s and run `membench data fetch %s` again",
+                            p, m->line[i].hex, hex, root, name, name);
+    }
+    return MB_OK;
 }
 
 int mb_fetch_present(mb_ctx *ctx, const char *name) {
@@ -828,22 +862,74 @@ int mb_fetch_present(mb_ctx *ctx, const char *name) {
     if (mb_fetch_root(ctx, root, sizeof root) != MB_OK || manifest_load(ctx, &m) != MB_OK) return 0;
     size_t first, count;
     manifest_range(&m, name, &first, &count);
-    int ok = files_present(&m, root, first, count);
+    int ok = files_present(&m, root, first, count, 1);
     manifest_free(&m);
     return ok;
 }
 
 mb_status mb_fetch_need(mb_ctx *ctx, const char *what, const char *const *names) {
-    char missing[256] = "";
-    size_t at = 0;
+    char root[MB_FETCH_PATH], missing[256] = "";
+    MB_TRY(mb_fetch_root(ctx, root, sizeof root));
     for (int i = 0; names[i]; i++)
-        if (!mb_fetch_present(ctx, names[i]) && at < sizeof missing)
+        if (!find_set(ctx, names[i])) return MB_ENOTFOUND;
+    mb_manifest m;
+    MB_TRY(manifest_load(ctx, &m));
+    size_t at = 0, first, count;
+    for (int i = 0; names[i]; i++) {
+        manifest_range(&m, names[i], &first, &count);
+        if (!files_present(&m, root, first, count, 0) && at < sizeof missing)
             at += (size_t)snprintf(missing + at, sizeof missing - at, "%s%s", at ? " " : "",
                                    names[i]);
-    if (!at) return MB_OK;
-    return mb_error(ctx, MB_ENOTFOUND,
-                    "data set %s needs %s, which is not fetched: run `membench data fetch %s`",
-                    what, missing, missing);
+    }
+    mb_status s = MB_OK;
+    if (at)
+        s = mb_error(ctx, MB_ENOTFOUND,
+                     "data set %s needs %s, which is not fetched: run `membench data fetch %s`",
+                     what, missing, missing);
+    for (int i = 0; names[i] && s == MB_OK; i++) {
+        manifest_range(&m, names[i], &first, &count);
+        s = check_files(ctx, &m, root, names[i], first, count);
+    }
+    manifest_free(&m);
+    return s;
+}
+
+mb_status mb_fetch_expected(mb_ctx *ctx, const char *name, const char *file, char hex[65]) {
+    char path[MB_FETCH_PATH];
+    if (!find_set(ctx, name)) return MB_ENOTFOUND;
+    MB_TRY(path_fmt(ctx, path, sizeof path, "%s/%s", name, file));
+    mb_manifest m;
+    MB_TRY(manifest_load(ctx, &m));
+    const char *h = manifest_hash(&m, path);
+    mb_status s = h ? MB_OK : mb_error(ctx, MB_ENOTFOUND, "%s lists no %s", m.file, path);
+    if (h) memcpy(hex, h, 65);
+    manifest_free(&m);
+    return s;
+}
+
+mb_status mb_fetch_manifest_id(mb_ctx *ctx, const char *const *names, char hex[65]) {
+    mb_manifest m;
+    MB_TRY(manifest_load(ctx, &m));
+    mb_sha256 h;
+    mb_sha256_init(&h);
+    mb_status s = MB_OK;
+    for (int i = 0; names[i] && s == MB_OK; i++) {
+        size_t first, count;
+        manifest_range(&m, names[i], &first, &count);
+        if (!count) s = mb_error(ctx, MB_EFORMAT, "%s lists no file of %s", m.file, names[i]);
+        for (size_t k = first; k < first + count && s == MB_OK; k++) {
+            mb_sha256_update(&h, m.line[k].hex, 64);
+            mb_sha256_update(&h, "  ", 2);
+            mb_sha256_update(&h, m.line[k].path, strlen(m.line[k].path));
+            mb_sha256_update(&h, "\n", 1);
+        }
+    }
+    manifest_free(&m);
+    if (s != MB_OK) return s;
+    uint8_t d[32];
+    mb_sha256_final(&h, d);
+    to_hex(d, hex);
+    return MB_OK;
 }
 
 mb_status mb_fetch_list(mb_ctx *ctx, const char *name, const char *prefix, char ***out, size_t *n) {
@@ -902,7 +988,7 @@ mb_status mb_fetch(mb_ctx *ctx, const char *name, FILE *log) {
         manifest_free(&m);
         return MB_EFORMAT;
     }
-    if (files_present(&m, root, first, count)) {
+    if (files_present(&m, root, first, count, 1)) {
         if (log)
             fprintf(log, "%s: already in %s (`membench data verify %s` re-hashes it)\n", name,
                     final, name);
