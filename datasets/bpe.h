@@ -11,6 +11,10 @@
 
 typedef struct mb_bpe mb_bpe;
 
+/* Names this implementation in the key of token files (datasets/corpus.h): change it whenever a
+ * change here would tokenize any text differently, and every token file is made again. */
+#define MB_BPE_IMPL "membench gpt2-bpe 1"
+
 /* Loads the vocabulary (encoder.json: token string -> id, 50257 entries) and the merge ranks
  * (vocab.bpe). Errors name the file and what was wrong (FILE:LINE for vocab.bpe); a merge whose
  * token encoder.json lacks names encoder.json first, then the merge's FILE:LINE. */
