@@ -305,8 +305,10 @@ static mb_bpe_merge *mb_bpe_merge_slot(const mb_bpe *b, uint64_t key) {
     return &b->merges[i];
 }
 
-/* The merge ranks, one "left right" pair a line after the "#version" line, lowest rank first. */
-static mb_status mb_bpe_load_merges(mb_ctx *ctx, mb_bpe *b, const char *path,
+/* The merge ranks, one "left right" pair a line after the "#version" line, lowest rank first. A
+ * merge whose token is not in the vocabulary names encoder.json (`enc`) first: either file may be
+ * the damaged one, and a flipped byte in encoder.json shows up here, not while parsing it. */
+static mb_status mb_bpe_load_merges(mb_ctx *ctx, mb_bpe *b, const char *path, const char *enc,
                                     const int16_t *cp_byte, const mb_bpe_index *vocab) {
     char *text;
     size_t tlen;
@@ -366,12 +368,15 @@ static mb_status mb_bpe_load_merges(mb_ctx *ctx, mb_bpe *b, const char *path,
         if (ia < 0 || ib < 0 || im < 0) {
             int k = ia < 0 ? 0 : ib < 0 ? 1 : 2;
             if (k < 2)
-                s = mb_error(ctx, MB_EFORMAT, "%s:%zu: \"%.*s\" is not a token of encoder.json",
-                             path, lineno, (int)fl[k], f[k]);
+                s = mb_error(ctx, MB_EFORMAT,
+                             "%s has no token \"%.*s\" for the merge on %s:%zu: one of the two "
+                             "files is damaged, or they are not a pair",
+                             enc, (int)fl[k], f[k], path, lineno);
             else
                 s = mb_error(ctx, MB_EFORMAT,
-                             "%s:%zu: the merged token \"%.*s%.*s\" is not in encoder.json", path,
-                             lineno, (int)fl[0], f[0], (int)fl[1], f[1]);
+                             "%s has no token \"%.*s%.*s\" for the merge on %s:%zu: one of the two "
+                             "files is damaged, or they are not a pair",
+                             enc, (int)fl[0], f[0], (int)fl[1], f[1], path, lineno);
             goto done;
         }
         uint64_t key = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib;
@@ -422,7 +427,7 @@ mb_status mb_bpe_load(mb_ctx *ctx, const char *encoder_json, const char *vocab_b
             s = mb_error(ctx, MB_EFORMAT, "%s: no token for the single byte 0x%02x", encoder_json,
                          c);
     }
-    if (s == MB_OK) s = mb_bpe_load_merges(ctx, b, vocab_bpe, cp_byte, &vocab);
+    if (s == MB_OK) s = mb_bpe_load_merges(ctx, b, vocab_bpe, encoder_json, cp_byte, &vocab);
     free(vocab.slot);
     if (s == MB_OK) {
         int err;

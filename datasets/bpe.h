@@ -11,8 +11,13 @@
 
 typedef struct mb_bpe mb_bpe;
 
+/* Names this implementation in the key of token files (datasets/corpus.h): change it whenever a
+ * change here would tokenize any text differently, and every token file is made again. */
+#define MB_BPE_IMPL "membench gpt2-bpe 1"
+
 /* Loads the vocabulary (encoder.json: token string -> id, 50257 entries) and the merge ranks
- * (vocab.bpe). Errors name the file and what was wrong (FILE:LINE for vocab.bpe). */
+ * (vocab.bpe). Errors name the file and what was wrong (FILE:LINE for vocab.bpe); a merge whose
+ * token encoder.json lacks names encoder.json first, then the merge's FILE:LINE. */
 mb_status mb_bpe_load(mb_ctx *ctx, const char *encoder_json, const char *vocab_bpe, mb_bpe **out);
 void mb_bpe_free(mb_bpe *b);
 int mb_bpe_vocab(const mb_bpe *b); /* number of token ids (50257 for GPT-2) */

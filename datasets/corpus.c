@@ -1,5 +1,6 @@
-/* datasets/corpus.c — corpus loading: presence check with the fetch command in the error, the
- * GPT-2 token file (made once, atomically, keyed by the text's SHA-256), and the split. */
+/* datasets/corpus.c — corpus loading: the cached files checked against the manifest first, the
+ * GPT-2 token file (derived once, written with mkstemp + rename, derived again whenever its source,
+ * its tokenizer or its own hash does not match), and the split. */
 #include "corpus.h"
 
 #include <errno.h>
@@ -7,8 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
+#include "../engine/file.h"
 #include "bpe.h"
 #include "fetch.h"
 #include "sha256.h"
@@ -25,46 +27,88 @@ static uint64_t get_le(const unsigned char *p, int n) {
     return v;
 }
 
-#define HDR 56 /* magic 8 + version 4 + vocab 4 + count 8 + sha256 32 */
+#define HDR MB_TOKFILE_HEADER
+#define HASHED 88 /* the header before the file's own hash: hashed together with the tokens */
 
-/* Reads a token file made from text with hash `sha`; MB_ENOTFOUND when absent or stale. */
-static mb_status read_tokens(mb_ctx *ctx, const char *path, const unsigned char sha[32],
-                             int32_t **tok, size_t *n, int *vocab) {
-    unsigned char *b;
-    size_t len;
-    if (access(path, R_OK) != 0) return MB_ENOTFOUND;
-    MB_TRY(mb_read_file(ctx, path, (char **)&b, &len));
+static int hex_digit(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static void from_hex(const char hex[65], unsigned char out[32]) {
+    for (int i = 0; i < 32; i++)
+        out[i] = (unsigned char)(hex_digit(hex[2 * i]) << 4 | hex_digit(hex[2 * i + 1]));
+}
+
+static void to_hex(const unsigned char d[32], char hex[65]) {
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[d[i] >> 4];
+        hex[2 * i + 1] = digits[d[i] & 15];
+    }
+    hex[64] = 0;
+}
+
+/* The token file's own hash: its first HASHED header bytes, then the tokens. */
+static void file_hash(const unsigned char *b, size_t len, unsigned char out[32]) {
+    mb_sha256 h;
+    mb_sha256_init(&h);
+    mb_sha256_update(&h, b, HASHED);
+    mb_sha256_update(&h, b + HDR, len - HDR);
+    mb_sha256_final(&h, out);
+}
+
+/* Reads the token file made from text `src` by tokenizer `tk`. MB_ENOTFOUND, with no message,
+ * when it is absent, made from another text or tokenizer, or fails its own hash or shape checks:
+ * the caller derives it again. A FIFO, device or folder at the path is refused (MB_EINVAL). */
+static mb_status read_tokens(mb_ctx *ctx, const char *path, const unsigned char src[32],
+                             const unsigned char tk[32], int32_t **tok, size_t *n, int *vocab) {
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT) return MB_ENOTFOUND;
+    FILE *f;
+    uint64_t size;
+    MB_TRY(mb_file_open_read(ctx, path, "token file", HDR + 2 * MB_DATA_FILE_MAX, &f, &size));
+    unsigned char *b = size >= HDR ? malloc((size_t)size) : NULL;
+    if (size >= HDR && !b) {
+        fclose(f);
+        return mb_error(ctx, MB_ENOMEM, "token file %s: out of host memory", path);
+    }
+    size_t got = b ? fread(b, 1, (size_t)size, f) : 0;
+    int rerr = ferror(f);
+    fclose(f);
+    if (rerr) {
+        free(b);
+        return mb_error(ctx, MB_EIO, "cannot read token file %s", path);
+    }
     mb_status s = MB_ENOTFOUND;
-    if (len >= HDR && !memcmp(b, MB_TOKFILE_MAGIC, 8) && get_le(b + 8, 4) == MB_TOKFILE_VERSION &&
-        !memcmp(b + 24, sha, 32)) {
-        uint64_t count = get_le(b + 16, 8);
-        if (count != (len - HDR) / 2 || (len - HDR) % 2) {
-            s = mb_error(ctx, MB_EFORMAT,
-                         "%s: header says %llu tokens, the file holds %zu bytes "
-                         "of them: delete it and run again",
-                         path, (unsigned long long)count, len - HDR);
+    uint64_t count = b && got == size ? get_le(b + 16, 8) : 0;
+    uint64_t v = b && got == size ? get_le(b + 12, 4) : 0;
+    unsigned char own[32];
+    if (b && got == size && !memcmp(b, MB_TOKFILE_MAGIC, 8) &&
+        get_le(b + 8, 4) == MB_TOKFILE_VERSION && !memcmp(b + 24, src, 32) &&
+        !memcmp(b + 56, tk, 32) && (size - HDR) % 2 == 0 && count == (size - HDR) / 2 && v >= 1 &&
+        v <= 65536) {
+        file_hash(b, (size_t)size, own);
+        int32_t *t = memcmp(own, b + HASHED, 32) ? NULL : malloc((count ? count : 1) * sizeof *t);
+        int ok = t != NULL;
+        for (uint64_t i = 0; ok && i < count; i++)
+            ok = (t[i] = (int32_t)get_le(b + HDR + 2 * i, 2)) < (int32_t)v;
+        if (ok) {
+            *tok = t;
+            *n = (size_t)count;
+            *vocab = (int)v;
+            s = MB_OK;
         } else {
-            int32_t *t = malloc((count ? count : 1) * sizeof *t);
-            if (!t) {
-                s = mb_error(ctx, MB_ENOMEM, "%s: out of host memory", path);
-            } else {
-                for (uint64_t i = 0; i < count; i++) t[i] = (int32_t)get_le(b + HDR + 2 * i, 2);
-                *tok = t;
-                *n = (size_t)count;
-                *vocab = (int)get_le(b + 12, 4);
-                s = MB_OK;
-            }
+            free(t);
         }
     }
     free(b);
     return s;
 }
 
-/* Writes path.tmp, then renames it over path: a crash never leaves a torn token file. */
-static mb_status write_tokens(mb_ctx *ctx, const char *path, const unsigned char sha[32],
-                              const int32_t *tok, size_t n, int vocab) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+/* Writes the token file through mb_file_begin/commit: a temporary file from mkstemp beside it
+ * (never a planted name or symlink), renamed over it once complete and synced. */
+static mb_status write_tokens(mb_ctx *ctx, const char *path, const unsigned char src[32],
+                              const unsigned char tk[32], const int32_t *tok, size_t n, int vocab) {
     size_t bytes = HDR + 2 * n;
     unsigned char *b = malloc(bytes);
     if (!b) return mb_error(ctx, MB_ENOMEM, "token file %s: out of host memory", path);
@@ -72,22 +116,18 @@ static mb_status write_tokens(mb_ctx *ctx, const char *path, const unsigned char
     put_u32(b + 8, MB_TOKFILE_VERSION);
     put_u32(b + 12, (uint32_t)vocab);
     put_u64(b + 16, (uint64_t)n);
-    memcpy(b + 24, sha, 32);
+    memcpy(b + 24, src, 32);
+    memcpy(b + 56, tk, 32);
     for (size_t i = 0; i < n; i++) {
         b[HDR + 2 * i] = (unsigned char)(tok[i] & 0xFF);
         b[HDR + 2 * i + 1] = (unsigned char)(tok[i] >> 8);
     }
-    FILE *f = fopen(tmp, "wb");
-    mb_status s = MB_OK;
-    if (!f)
-        s = mb_error(ctx, MB_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    else {
-        size_t w = fwrite(b, 1, bytes, f);
-        if (fclose(f) != 0 || w != bytes)
-            s = mb_error(ctx, MB_EIO, "cannot write %s", tmp);
-        else if (rename(tmp, path) != 0)
-            s = mb_error(ctx, MB_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        if (s != MB_OK) remove(tmp);
+    file_hash(b, bytes, b + HASHED);
+    mb_file_out fo;
+    mb_status s = mb_file_begin(ctx, &fo, path);
+    if (s == MB_OK) {
+        fwrite(b, 1, bytes, fo.fp); /* a short write sets the error flag: commit reports it */
+        s = mb_file_commit(ctx, &fo);
     }
     free(b);
     return s;
@@ -97,7 +137,7 @@ mb_status mb_data_corpus(mb_ctx *ctx, mb_dataset *d, const char *name, mb_tokeni
                          double val_fraction) {
     memset(d, 0, sizeof *d);
     const char *need[] = {name, tok == MB_TOK_GPT2 ? "gpt2-bpe" : NULL, NULL};
-    MB_TRY(mb_fetch_need(ctx, name, need));
+    MB_TRY(mb_fetch_need(ctx, name, need)); /* every file of the sets hashed against the manifest */
     char text_path[4096], tok_path[4096], enc[4096], merges[4096], file[64];
     snprintf(file, sizeof file, "%s.txt", name);
     MB_TRY(mb_fetch_path(ctx, name, file, text_path, sizeof text_path));
@@ -109,45 +149,54 @@ mb_status mb_data_corpus(mb_ctx *ctx, mb_dataset *d, const char *name, mb_tokeni
     }
     snprintf(file, sizeof file, "%s.gpt2.tokens", name);
     MB_TRY(mb_fetch_path(ctx, name, file, tok_path, sizeof tok_path));
-    unsigned char *text;
-    size_t len;
-    MB_TRY(mb_read_file(ctx, text_path, (char **)&text, &len));
-    /* the token file is keyed by the text and the tokenizer's files together */
-    unsigned char sha[32];
+    MB_TRY(mb_fetch_path(ctx, "gpt2-bpe", "encoder.json", enc, sizeof enc));
+    MB_TRY(mb_fetch_path(ctx, "gpt2-bpe", "vocab.bpe", merges, sizeof merges));
+    /* The token file is keyed by its source (the text's SHA-256) and its tokenizer (the SHA-256
+     * of encoder.json's and vocab.bpe's hashes and MB_BPE_IMPL): the manifest's hashes, which
+     * mb_fetch_need has just checked the cached files against. */
+    char src_hex[65], enc_hex[65], voc_hex[65], tk_text[160];
+    snprintf(file, sizeof file, "%s.txt", name);
+    MB_TRY(mb_fetch_expected(ctx, name, file, src_hex));
+    MB_TRY(mb_fetch_expected(ctx, "gpt2-bpe", "encoder.json", enc_hex));
+    MB_TRY(mb_fetch_expected(ctx, "gpt2-bpe", "vocab.bpe", voc_hex));
+    unsigned char src[32], tk[32];
+    from_hex(src_hex, src);
+    snprintf(tk_text, sizeof tk_text, "%s\n%s\n%s\n", MB_BPE_IMPL, enc_hex, voc_hex);
     mb_sha256 h;
     mb_sha256_init(&h);
-    mb_sha256_update(&h, text, len);
-    mb_status s = mb_fetch_path(ctx, "gpt2-bpe", "encoder.json", enc, sizeof enc);
-    if (s == MB_OK) s = mb_fetch_path(ctx, "gpt2-bpe", "vocab.bpe", merges, sizeof merges);
-    for (int i = 0; i < 2 && s == MB_OK; i++) {
-        unsigned char *vb;
-        size_t vn;
-        s = mb_read_file(ctx, i ? merges : enc, (char **)&vb, &vn);
-        if (s == MB_OK) {
-            mb_sha256_update(&h, vb, vn);
-            free(vb);
-        }
-    }
-    if (s != MB_OK) {
-        free(text);
-        return s;
-    }
-    mb_sha256_final(&h, sha);
+    mb_sha256_update(&h, tk_text, strlen(tk_text));
+    mb_sha256_final(&h, tk);
     int32_t *ids = NULL;
     size_t n = 0;
     int vocab = 0;
-    s = read_tokens(ctx, tok_path, sha, &ids, &n, &vocab);
-    if (s == MB_ENOTFOUND) { /* first use, or the text changed: tokenize once and keep the file */
-        mb_bpe *bpe = NULL;
-        s = mb_bpe_load(ctx, enc, merges, &bpe);
-        if (s == MB_OK) s = mb_bpe_encode(ctx, bpe, (const char *)text, len, &ids, &n);
+    mb_status s = read_tokens(ctx, tok_path, src, tk, &ids, &n, &vocab);
+    if (s == MB_ENOTFOUND) { /* first use, or stale or damaged: tokenize once and keep the file */
+        unsigned char *text = NULL, got[32];
+        size_t len = 0;
+        s = mb_read_file(ctx, text_path, (char **)&text, &len);
         if (s == MB_OK) {
-            vocab = mb_bpe_vocab(bpe);
-            s = write_tokens(ctx, tok_path, sha, ids, n, vocab);
+            mb_sha256_init(&h);
+            mb_sha256_update(&h, text, len);
+            mb_sha256_final(&h, got);
         }
+        if (s == MB_OK && memcmp(got, src, 32)) {
+            char got_hex[65];
+            to_hex(got, got_hex);
+            s = mb_error(ctx, MB_EFORMAT,
+                         "%s: SHA-256 mismatch: expected %s, got %s (the file changed while it was "
+                         "read); run again",
+                         text_path, src_hex, got_hex);
+        }
+        mb_bpe *bpe = NULL;
+        if (s == MB_OK) s = mb_bpe_load(ctx, enc, merges, &bpe);
+        if (s == MB_OK) s = mb_bpe_encode(ctx, bpe, (const char *)text, len, &ids, &n);
+        if (s == MB_OK && (vocab = mb_bpe_vocab(bpe)) > 65536)
+            s = mb_error(ctx, MB_EUNSUPPORTED, "%s: %d tokens do not fit a token file's 16 bits",
+                         enc, vocab);
+        if (s == MB_OK) s = write_tokens(ctx, tok_path, src, tk, ids, n, vocab);
         mb_bpe_free(bpe);
+        free(text);
     }
-    free(text);
     if (s == MB_OK) {
         char desc[256];
         snprintf(desc, sizeof desc, "%s, GPT-2 BPE (%zu tokens)", name, n);

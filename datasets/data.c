@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/file.h"
 #include "../engine/rng.h"
 
 /* Streams used only to build synthetic data (engine/rng.h reserves them), apart from batch order,
@@ -131,7 +132,8 @@ mb_status mb_data_synthetic(mb_ctx *ctx, mb_dataset *d, int vocab, int branch, s
     return MB_OK;
 }
 
-/* Reads all of `f` into a growing buffer; works on pipes and files whose size is unknown. */
+/* Reads all of `f` into a growing buffer, at most MB_DATA_FILE_MAX bytes (a file that grows past
+ * the limit after it was checked is refused too). */
 static mb_status read_all(mb_ctx *ctx, FILE *f, const char *path, unsigned char **out,
                           size_t *len) {
     size_t cap = 1 << 16, n = 0;
@@ -152,6 +154,11 @@ static mb_status read_all(mb_ctx *ctx, FILE *f, const char *path, unsigned char 
         size_t got = fread(buf + n, 1, cap - n, f);
         n += got;
         if (got == 0) break;
+        if ((uint64_t)n > MB_DATA_FILE_MAX) {
+            free(buf);
+            return mb_error(ctx, MB_EINVAL, "%s grew past the limit of %llu bytes while read", path,
+                            (unsigned long long)MB_DATA_FILE_MAX);
+        }
     }
     if (ferror(f)) {
         int e = errno;
@@ -164,8 +171,8 @@ static mb_status read_all(mb_ctx *ctx, FILE *f, const char *path, unsigned char 
 }
 
 mb_status mb_read_file(mb_ctx *ctx, const char *path, char **out, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return mb_error(ctx, MB_EIO, "cannot open %s: %s", path, strerror(errno));
+    FILE *f;
+    MB_TRY(mb_file_open_read(ctx, path, "file", MB_DATA_FILE_MAX, &f, NULL));
     unsigned char *b = NULL;
     size_t n = 0;
     mb_status s = read_all(ctx, f, path, &b, &n);
@@ -187,11 +194,8 @@ mb_status mb_data_text_file(mb_ctx *ctx, mb_dataset *d, const char *path, double
     if (!fraction_ok(val_fraction))
         return mb_error(ctx, MB_EINVAL, "%s: val_fraction must be in [0, 0.5], got %g", path,
                         val_fraction);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        return mb_error(ctx, MB_EIO, "cannot open %s: %s", path, strerror(e));
-    }
+    FILE *f; /* a FIFO would block here and /dev/zero fill memory: refused before reading */
+    MB_TRY(mb_file_open_read(ctx, path, "data file", MB_DATA_FILE_MAX, &f, NULL));
     unsigned char *bytes = NULL;
     size_t n = 0;
     mb_status s = read_all(ctx, f, path, &bytes, &n);

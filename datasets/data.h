@@ -10,6 +10,10 @@
 
 typedef enum mb_split { MB_SPLIT_TRAIN = 0, MB_SPLIT_VAL = 1 } mb_split;
 
+/* The largest data file read (a data.path, a cached corpus, JSON or IDX file): 4 GiB. A larger
+ * file, a FIFO, a device or a directory is refused before a byte of it is read. */
+#define MB_DATA_FILE_MAX ((uint64_t)4 << 30)
+
 typedef struct mb_dataset {
     int vocab;
     int32_t *tokens[2]; /* [MB_SPLIT_TRAIN], [MB_SPLIT_VAL] */
@@ -32,7 +36,8 @@ typedef struct mb_dataset {
  * ntokens tokens in all; the last val_fraction of them is the validation split. */
 mb_status mb_data_synthetic(mb_ctx *ctx, mb_dataset *d, int vocab, int branch, size_t ntokens,
                             uint64_t seed, double val_fraction);
-/* Any file, one token per byte (vocab 256); the last val_fraction of its bytes is validation. */
+/* Any regular file of at most MB_DATA_FILE_MAX bytes, one token per byte (vocab 256); the last
+ * val_fraction of its bytes is validation. */
 mb_status mb_data_text_file(mb_ctx *ctx, mb_dataset *d, const char *path, double val_fraction);
 /* n tokens of a vocabulary of `vocab` (copied). block == 0: the last val_fraction of them is
  * validation; else the text is cut into blocks of `block` tokens and the val_fraction of the blocks
@@ -69,7 +74,8 @@ mb_status mb_data_batch(mb_ctx *ctx, const mb_dataset *d, mb_split split, uint64
 mb_status mb_data_labeled_batch(mb_ctx *ctx, const mb_dataset *d, mb_split split, uint64_t seed,
                                 uint64_t index, int B, int T, int32_t *x, int32_t *y);
 void mb_data_free(mb_dataset *d);
-/* A whole file into memory: *out is malloc'd and NUL-terminated, *len bytes without the NUL. */
+/* A whole file into memory: *out is malloc'd and NUL-terminated, *len bytes without the NUL. Only
+ * a regular file of at most MB_DATA_FILE_MAX bytes is read (engine/file.h's checks). */
 mb_status mb_read_file(mb_ctx *ctx, const char *path, char **out, size_t *len);
 
 #endif

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../engine/file.h"
+#include "data.h"
 #include "fetch.h"
 #include "sha256.h"
 
@@ -275,8 +277,8 @@ static void manifest_free(mb_manifest *m) {
 static mb_status manifest_load(mb_ctx *ctx, mb_manifest *m) {
     memset(m, 0, sizeof *m);
     MB_TRY(manifest_find(ctx, m->file, sizeof m->file));
-    FILE *f = fopen(m->file, "rb");
-    if (!f) return mb_error(ctx, MB_EIO, "cannot open %s: %s", m->file, strerror(errno));
+    FILE *f;
+    MB_TRY(mb_file_open_read(ctx, m->file, "manifest", (uint64_t)64 << 20, &f, NULL));
     size_t cap = 1 << 20, len = 0;
     m->text = malloc(cap + 1);
     for (size_t got; m->text && (got = fread(m->text + len, 1, cap - len, f)) > 0;) {
@@ -390,14 +392,14 @@ static void to_hex(const uint8_t d[32], char hex[65]) {
 }
 
 /* Feeds file `src` to the hash and, when out is not NULL, copies it there. ENOENT comes back as
- * MB_ENOTFOUND with no message set, so callers can word it. */
-static mb_status pour(mb_ctx *ctx, const char *src, FILE *out, const char *out_path, mb_sha256 *h,
-                      uint64_t *bytes) {
-    FILE *in = fopen(src, "rb");
-    if (!in) {
-        if (errno == ENOENT) return MB_ENOTFOUND;
-        return mb_error(ctx, MB_EIO, "cannot open %s: %s", src, strerror(errno));
-    }
+ * MB_ENOTFOUND with no message set, so callers can word it; anything but a regular file of at most
+ * MB_DATA_FILE_MAX bytes is refused (MB_EINVAL, `what` naming its role) before it is read. */
+static mb_status pour(mb_ctx *ctx, const char *src, const char *what, FILE *out,
+                      const char *out_path, mb_sha256 *h, uint64_t *bytes) {
+    struct stat st;
+    if (stat(src, &st) != 0 && errno == ENOENT) return MB_ENOTFOUND;
+    FILE *in;
+    MB_TRY(mb_file_open_read(ctx, src, what, MB_DATA_FILE_MAX, &in, NULL));
     unsigned char buf[1 << 16];
     size_t got;
     mb_status s = MB_OK;
@@ -405,7 +407,9 @@ static mb_status pour(mb_ctx *ctx, const char *src, FILE *out, const char *out_p
         mb_sha256_update(h, buf, got);
         *bytes += got;
         if (out && fwrite(buf, 1, got, out) != got) {
-            s = mb_error(ctx, MB_EIO, "cannot write %s: %s", out_path, strerror(errno));
+            int e = errno;
+            s = mb_error(ctx, mb_file_errno_is_storage(e) ? MB_ESTORAGE : MB_EIO,
+                         "cannot write %s: %s", out_path, strerror(e));
             break;
         }
     }
@@ -414,11 +418,12 @@ static mb_status pour(mb_ctx *ctx, const char *src, FILE *out, const char *out_p
     return s;
 }
 
-static mb_status hash_file(mb_ctx *ctx, const char *path, char hex[65], uint64_t *bytes) {
+static mb_status hash_file(mb_ctx *ctx, const char *path, const char *what, char hex[65],
+                           uint64_t *bytes) {
     mb_sha256 h;
     uint8_t d[32];
     mb_sha256_init(&h);
-    MB_TRY(pour(ctx, path, NULL, NULL, &h, bytes));
+    MB_TRY(pour(ctx, path, what, NULL, NULL, &h, bytes));
     mb_sha256_final(&h, d);
     to_hex(d, hex);
     return MB_OK;
@@ -659,8 +664,9 @@ static mb_status produce(mb_ctx *ctx, const mb_fetch_set *ds, const char *x, con
         return mb_error(ctx, MB_EFORMAT, "the manifest lists %s/%s, which no rule of %s makes",
                         ds->name, rel, ds->name);
     MB_TRY(make_parents(ctx, dst));
-    FILE *out = fopen(dst, "wb");
-    if (!out) return mb_error(ctx, MB_EIO, "cannot create %s: %s", dst, strerror(errno));
+    mb_file_out fo; /* mkstemp beside dst, renamed over it when complete */
+    MB_TRY(mb_file_begin(ctx, &fo, dst));
+    FILE *out = fo.fp;
     mb_sha256 h;
     mb_sha256_init(&h);
     mb_status s = MB_OK;
@@ -668,7 +674,7 @@ static mb_status produce(mb_ctx *ctx, const mb_fetch_set *ds, const char *x, con
     if (m->src) {
         int prefix = plen == 0 || m->cache[plen - 1] == '/';
         s = path_fmt(ctx, src, sizeof src, "%s/%s%s", x, m->src, prefix ? rel + plen : "");
-        if (s == MB_OK) s = pour(ctx, src, out, dst, &h, bytes);
+        if (s == MB_OK) s = pour(ctx, src, "extracted file", out, dst, &h, bytes);
         if (s == MB_ENOTFOUND)
             s = mb_error(ctx, MB_EFORMAT, "%s has no %s (needed for %s/%s)", origin,
                          src + strlen(x) + 1, ds->name, rel);
@@ -682,20 +688,23 @@ static mb_status produce(mb_ctx *ctx, const mb_fetch_set *ds, const char *x, con
         for (int i = 0; i < n; i++) {
             char part[MB_FETCH_PATH];
             if (s == MB_OK) s = path_fmt(ctx, part, sizeof part, "%s/%s", src, list[i]->d_name);
-            if (s == MB_OK) s = pour(ctx, part, out, dst, &h, bytes);
+            if (s == MB_OK) s = pour(ctx, part, "extracted file", out, dst, &h, bytes);
             if (s == MB_ENOTFOUND) s = mb_error(ctx, MB_EIO, "%s vanished", part);
             if (s == MB_OK) {
                 mb_sha256_update(&h, "\n", 1);
                 ++*bytes;
                 if (fputc('\n', out) == EOF)
-                    s = mb_error(ctx, MB_EIO, "cannot write %s: %s", dst, strerror(errno));
+                    s = mb_error(ctx, mb_file_errno_is_storage(errno) ? MB_ESTORAGE : MB_EIO,
+                                 "cannot write %s: %s", dst, strerror(errno));
             }
             free(list[i]);
         }
         free(list);
     }
-    if (fclose(out) != 0 && s == MB_OK)
-        s = mb_error(ctx, MB_EIO, "cannot write %s: %s", dst, strerror(errno));
+    if (s == MB_OK)
+        s = mb_file_commit(ctx, &fo);
+    else
+        mb_file_abort(&fo);
     uint8_t d[32];
     mb_sha256_final(&h, d);
     to_hex(d, hex);
@@ -746,7 +755,7 @@ static mb_status fetch_into(mb_ctx *ctx, const mb_fetch_set *ds, const mb_manife
         if (!want) return mb_error(ctx, MB_EFORMAT, "%s has no line for %s", m->file, origin);
         char got[65];
         uint64_t bytes = 0;
-        MB_TRY(hash_file(ctx, archive, got, &bytes));
+        MB_TRY(hash_file(ctx, archive, "npm pack's archive", got, &bytes));
         const char *base = strrchr(archive, '/') + 1;
         if (strcmp(got, want))
             return mb_error(ctx, MB_EFORMAT,
@@ -801,15 +810,49 @@ static mb_status fetch_into(mb_ctx *ctx, const mb_fetch_set *ds, const mb_manife
     return MB_OK;
 }
 
-static int files_present(const mb_manifest *m, const char *root, size_t first, size_t count) {
+/* 1 when every file of the range is there: as a regular file (`regular`), else as anything, so
+ * that a FIFO or folder in a file's place is named by check_files rather than called missing. */
+static int files_present(const mb_manifest *m, const char *root, size_t first, size_t count,
+                         int regular) {
     for (size_t i = first; i < first + count; i++) {
         char p[MB_FETCH_PATH];
         struct stat st;
         if (snprintf(p, sizeof p, "%s/%s", root, m->line[i].path) >= (int)sizeof p ||
-            stat(p, &st) != 0 || !S_ISREG(st.st_mode))
+            stat(p, &st) != 0 || (regular && !S_ISREG(st.st_mode)))
             return 0;
     }
     return count > 0;
+}
+
+/* Re-hashes the cached files of set `name` (manifest lines [first, first + count)) and stops at
+ * the first that is not a regular file within MB_DATA_FILE_MAX or differs from the manifest, with
+ * the file, both hashes and the fix. Every use hashes again: the sets are small (45 MiB at most,
+ * well under a second), and no stamp can then hide a change. */
+static mb_status check_files(mb_ctx *ctx, const mb_manifest *m, const char *root, const char *name,
+                             size_t first, size_t count) {
+    for (size_t i = first; i < first + count; i++) {
+        char p[MB_FETCH_PATH], hex[65];
+        uint64_t bytes = 0;
+        MB_TRY(path_fmt(ctx, p, sizeof p, "%s/%s", root, m->line[i].path));
+        mb_status s = hash_file(ctx, p, "cached file", hex, &bytes);
+        if (s == MB_ENOTFOUND)
+            return mb_error(ctx, MB_ENOTFOUND,
+                            "data set %s is incomplete: %s is missing; run `membench data fetch "
+                            "%s` (it replaces the incomplete folder)",
+                            name, p, name);
+        if (s == MB_EINVAL) { /* not a regular file, or too large: say how to get the real one */
+            size_t len = strlen(ctx->err);
+            snprintf(ctx->err + len, sizeof ctx->err - len,
+                     "; delete %s/%s and run `membench data fetch %s` again", root, name, name);
+        }
+        if (s != MB_OK) return s;
+        if (strcmp(hex, m->line[i].hex))
+            return mb_error(ctx, MB_EFORMAT,
+                            "%s: SHA-256 mismatch: expected %s, got %s (the cached file is damaged "
+                            "or was changed); delete %s/%s and run `membench data fetch %s` again",
+                            p, m->line[i].hex, hex, root, name, name);
+    }
+    return MB_OK;
 }
 
 int mb_fetch_present(mb_ctx *ctx, const char *name) {
@@ -819,22 +862,74 @@ int mb_fetch_present(mb_ctx *ctx, const char *name) {
     if (mb_fetch_root(ctx, root, sizeof root) != MB_OK || manifest_load(ctx, &m) != MB_OK) return 0;
     size_t first, count;
     manifest_range(&m, name, &first, &count);
-    int ok = files_present(&m, root, first, count);
+    int ok = files_present(&m, root, first, count, 1);
     manifest_free(&m);
     return ok;
 }
 
 mb_status mb_fetch_need(mb_ctx *ctx, const char *what, const char *const *names) {
-    char missing[256] = "";
-    size_t at = 0;
+    char root[MB_FETCH_PATH], missing[256] = "";
+    MB_TRY(mb_fetch_root(ctx, root, sizeof root));
     for (int i = 0; names[i]; i++)
-        if (!mb_fetch_present(ctx, names[i]) && at < sizeof missing)
+        if (!find_set(ctx, names[i])) return MB_ENOTFOUND;
+    mb_manifest m;
+    MB_TRY(manifest_load(ctx, &m));
+    size_t at = 0, first, count;
+    for (int i = 0; names[i]; i++) {
+        manifest_range(&m, names[i], &first, &count);
+        if (!files_present(&m, root, first, count, 0) && at < sizeof missing)
             at += (size_t)snprintf(missing + at, sizeof missing - at, "%s%s", at ? " " : "",
                                    names[i]);
-    if (!at) return MB_OK;
-    return mb_error(ctx, MB_ENOTFOUND,
-                    "data set %s needs %s, which is not fetched: run `membench data fetch %s`",
-                    what, missing, missing);
+    }
+    mb_status s = MB_OK;
+    if (at)
+        s = mb_error(ctx, MB_ENOTFOUND,
+                     "data set %s needs %s, which is not fetched: run `membench data fetch %s`",
+                     what, missing, missing);
+    for (int i = 0; names[i] && s == MB_OK; i++) {
+        manifest_range(&m, names[i], &first, &count);
+        s = check_files(ctx, &m, root, names[i], first, count);
+    }
+    manifest_free(&m);
+    return s;
+}
+
+mb_status mb_fetch_expected(mb_ctx *ctx, const char *name, const char *file, char hex[65]) {
+    char path[MB_FETCH_PATH];
+    if (!find_set(ctx, name)) return MB_ENOTFOUND;
+    MB_TRY(path_fmt(ctx, path, sizeof path, "%s/%s", name, file));
+    mb_manifest m;
+    MB_TRY(manifest_load(ctx, &m));
+    const char *h = manifest_hash(&m, path);
+    mb_status s = h ? MB_OK : mb_error(ctx, MB_ENOTFOUND, "%s lists no %s", m.file, path);
+    if (h) memcpy(hex, h, 65);
+    manifest_free(&m);
+    return s;
+}
+
+mb_status mb_fetch_manifest_id(mb_ctx *ctx, const char *const *names, char hex[65]) {
+    mb_manifest m;
+    MB_TRY(manifest_load(ctx, &m));
+    mb_sha256 h;
+    mb_sha256_init(&h);
+    mb_status s = MB_OK;
+    for (int i = 0; names[i] && s == MB_OK; i++) {
+        size_t first, count;
+        manifest_range(&m, names[i], &first, &count);
+        if (!count) s = mb_error(ctx, MB_EFORMAT, "%s lists no file of %s", m.file, names[i]);
+        for (size_t k = first; k < first + count && s == MB_OK; k++) {
+            mb_sha256_update(&h, m.line[k].hex, 64);
+            mb_sha256_update(&h, "  ", 2);
+            mb_sha256_update(&h, m.line[k].path, strlen(m.line[k].path));
+            mb_sha256_update(&h, "\n", 1);
+        }
+    }
+    manifest_free(&m);
+    if (s != MB_OK) return s;
+    uint8_t d[32];
+    mb_sha256_final(&h, d);
+    to_hex(d, hex);
+    return MB_OK;
 }
 
 mb_status mb_fetch_list(mb_ctx *ctx, const char *name, const char *prefix, char ***out, size_t *n) {
@@ -893,7 +988,7 @@ mb_status mb_fetch(mb_ctx *ctx, const char *name, FILE *log) {
         manifest_free(&m);
         return MB_EFORMAT;
     }
-    if (files_present(&m, root, first, count)) {
+    if (files_present(&m, root, first, count, 1)) {
         if (log)
             fprintf(log, "%s: already in %s (`membench data verify %s` re-hashes it)\n", name,
                     final, name);
@@ -982,7 +1077,7 @@ mb_status mb_fetch_verify(mb_ctx *ctx, const char *name, FILE *log) {
             s = mb_error(ctx, MB_EINVAL, "path too long: %s/%s", root, m.line[i].path);
             break;
         }
-        mb_status h = hash_file(ctx, p, hex, &bytes);
+        mb_status h = hash_file(ctx, p, "cached file", hex, &bytes);
         if (h != MB_OK && h != MB_ENOTFOUND)
             s = h;
         else if (h == MB_ENOTFOUND || strcmp(hex, m.line[i].hex)) {

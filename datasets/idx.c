@@ -3,8 +3,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include "../engine/file.h"
+#include "data.h"
 #include "idx.h"
 
 /* Reads up to n bytes; *got says how many. A gzip stream that ends early is not an error here
@@ -101,11 +105,20 @@ static mb_status idx_parse(mb_ctx *ctx, gzFile f, const char *path, mb_idx *out)
 
 mb_status mb_idx_read(mb_ctx *ctx, const char *path, mb_idx *out) {
     memset(out, 0, sizeof *out);
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f)
+    struct stat st;
+    if (stat(path, &st) != 0)
         return mb_error(ctx, errno == ENOENT ? MB_ENOTFOUND : MB_EIO, "cannot open %s: %s", path,
-                        errno ? strerror(errno) : "out of memory");
+                        strerror(errno));
+    FILE *fp; /* a regular file within the limit, or nothing: a FIFO would block gzopen */
+    MB_TRY(mb_file_open_read(ctx, path, "IDX file", MB_DATA_FILE_MAX, &fp, NULL));
+    int fd = dup(fileno(fp));
+    fclose(fp);
+    gzFile f = fd >= 0 ? gzdopen(fd, "rb") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        return mb_error(ctx, MB_EIO, "cannot open %s: %s", path, e ? strerror(e) : "out of memory");
+    }
     mb_status s = idx_parse(ctx, f, path, out);
     gzclose(f);
     if (s != MB_OK) mb_idx_free(out);

@@ -52,6 +52,9 @@ static void usage(FILE *fp) {
         "         rename. A data set already fetched is left as it is. No NAME: all of them.\n"
         "         Needs npm (Node.js) and tar; fashion-mnist needs apt-get and dpkg-deb.\n"
         "verify   re-hashes the cached files of each NAME (no NAME: every fetched one)\n\n"
+        "`membench run` hashes every cached file it uses the same way, at plan time and again\n"
+        "when it loads the data, and stops at one that differs: delete that data set's folder\n"
+        "and fetch it again. The data's SHA-256 is part of each cell's config hash.\n\n"
         "Progress goes to stderr. exit codes: 0 ok; 1 a fetch or verify failed; 2 bad usage\n"
         "or an unknown NAME; 130 interrupted (nothing half-written is left behind).\n");
 }

@@ -98,10 +98,12 @@ static int run_doc(mb_ctx *ctx, mb_suite_file *sf, int d, const run_opts *o, int
                 }
             }
     }
-    if (mb_plan_build(ctx, suite, o->filter, &plan) != MB_OK) {
+    /* Other than memory, a plan fails on the suite's input: its data missing or damaged. */
+    mb_status ps = mb_plan_build(ctx, suite, o->filter, &plan);
+    if (ps != MB_OK) {
         fprintf(stderr, "membench run: %s\n", ctx->err);
         mb_plan_free(&plan);
-        return MB_EXIT_FAIL;
+        return ps == MB_ENOMEM ? MB_EXIT_FAIL : MB_EXIT_USAGE;
     }
     if (plan.n == 0) { /* another document may match */
         mb_plan_free(&plan);

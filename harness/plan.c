@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../datasets/content.h"
 #include "../datasets/sha256.h"
 
 void mb_plan_free(mb_plan *p) {
@@ -90,7 +91,8 @@ static void stack_label(const mb_stack_cfg *st, char *out, size_t n) {
 
 static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, const mb_target_cfg *tg,
                           const mb_model_cfg *md, const mb_stack_cfg *st, int bs, int seq,
-                          mb_precision prec, int rep, mb_search_kind search, const char *filter) {
+                          mb_precision prec, int rep, mb_search_kind search, const char *filter,
+                          char data_id[65]) {
     mb_cell c;
     memset(&c, 0, sizeof c);
     c.target = tg;
@@ -111,6 +113,10 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, const mb_t
              search == MB_SEARCH_MAX_BATCH ? "max" : bl, search == MB_SEARCH_MAX_SEQ ? "max" : tl,
              mb_precision_name(prec), rep);
     if (filter && fnmatch(filter, c.label, 0) != 0) return MB_OK;
+    mb_status ds = data_id[0] != '?' ? MB_OK /* the data's content id, once, for the first cell */
+                                     : mb_data_content_id(ctx, mb_data_kinds[s->data.kind],
+                                                          s->data.tokenizer, s->data.path, data_id);
+    if (ds != MB_OK) return mb_error_prefix(ctx, ds, "%s: data", s->path);
     c.params = params_text(st);
     sbuf b = {0};
     const mb_model_config *g = &md->shape;
@@ -138,6 +144,7 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, const mb_t
     else
         sb_printf(&b, "data=synthetic vocab=%d val_fraction=%.17g\n", s->data.vocab,
                   s->data.val_fraction);
+    if (data_id[0]) sb_printf(&b, "data_sha256=%s\n", data_id);
     sb_printf(&b, "seed=%llu repeat=%d\n", (unsigned long long)c.seed, rep);
     if (search)
         sb_printf(&b, "search=%s start=%d max=%d trial_steps=%d\n", mb_search_name(search),
@@ -172,6 +179,7 @@ mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_p
     const mb_matrix_axis *ab = axis(s, "batch_size"), *as = axis(s, "seq_len"),
                          *ap = axis(s, "precision");
     int nb = ab ? ab->n : 1, ns = as ? as->n : 1, np = ap ? ap->n : 1;
+    char data_id[65] = "?";
     for (int t = 0; t < s->ntargets; t++)
         for (int mo = 0; mo < s->nmodels; mo++)
             for (int st = 0; st < s->nstacks; st++)
@@ -191,7 +199,8 @@ mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_p
                                     (sk == MB_SEARCH_MAX_SEQ && is > 0))
                                     continue;
                                 mb_status rc = add_cell(ctx, s, out, &s->targets[t], &s->models[mo],
-                                                        &s->stacks[st], bs, seq, pr, r, sk, filter);
+                                                        &s->stacks[st], bs, seq, pr, r, sk, filter,
+                                                        data_id);
                                 if (rc != MB_OK) {
                                     mb_plan_free(out);
                                     return rc;
