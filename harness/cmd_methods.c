@@ -73,7 +73,7 @@ int mb_cmd_methods(int argc, char **argv) {
     mb_registry_init(&reg);
     int c, rc = MB_EXIT_OK;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+p:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
         if (c == 'h') {
             methods_usage(stdout);
             goto done;

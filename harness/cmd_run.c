@@ -4,18 +4,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "runner.h"
 #include "suite.h"
 
 /* The one mutable global outside main's objects: a signal handler takes no argument, so it reaches
- * the runner's stop flag through this pointer. Only on_stop_signal reads it; mb_cmd_run sets it
- * before installing the handler and clears it after restoring the old one. */
-static volatile sig_atomic_t *stop_flag;
+ * the runner through this pointer. Only on_stop_signal reads it; run_doc sets it before installing
+ * the handler and clears it after restoring the old one. */
+static mb_runner *volatile signalled;
 
+/* The first SIGINT/SIGTERM asks the run to stop before the next step; a second ends the process at
+ * once, after writing the run.json prepared for that case (interrupted, complete false). */
 static void on_stop_signal(int sig) {
-    if (stop_flag) *stop_flag = sig;
+    mb_runner *r = signalled;
+    if (!r) return;
+    if (!r->stop) {
+        r->stop = sig;
+        return;
+    }
+    mb_runner_emergency(r, (int)r->stop);
+    _exit(MB_EXIT_INTERRUPTED);
 }
 
 static void run_usage(FILE *fp) {
@@ -45,24 +55,54 @@ static void run_usage(FILE *fp) {
         "      --cell-timeout SECONDS\n"
         "                      kill a cell that runs longer (SIGKILL) and give it a row with\n"
         "                      status timeout; implies --isolate\n"
+        "      --allow-invalid exit 0 even when every cell ended invalid or skipped (nothing\n"
+        "                      ran: by default that is a failure, exit 1, with the reasons)\n"
         "  -q, --quiet         no progress output\n"
         "  -h, --help          this text\n\n"
         "DIR is locked while a run uses it: a second run into the same folder is refused\n"
         "with the pid of the one that holds it.\n\n"
-        "exit codes: 0 every cell ended ok, oom, invalid or skipped; 1 a cell ended with\n"
-        "status error or timeout; 2 bad usage, an invalid suite, or DIR in use or holding\n"
-        "other results; 4 a write failed for want of storage (disk full, quota, I/O error):\n"
-        "the cell in flight leaves no row, so --resume reruns it once space is freed;\n"
-        "130 interrupted (SIGINT or SIGTERM): the cell in flight is dropped, run.json says\n"
-        "complete false, and --resume finishes the run. A second Ctrl-C stops at once.\n");
+        "exit codes: 0 every cell ended ok, oom, invalid or skipped, and at least one ran;\n"
+        "1 a cell ended with status error or timeout, or no cell ran; 2 bad usage, an\n"
+        "invalid suite, or DIR in use or holding other results; 4 a write failed for want\n"
+        "of storage (disk full, quota, I/O error): the cell in flight leaves no row, so\n"
+        "--resume reruns it once space is freed; 130 interrupted (SIGINT or SIGTERM): the\n"
+        "cell in flight is dropped, the finished cells' summary is printed, run.json says\n"
+        "complete false, and --resume finishes the run. A second Ctrl-C stops at once,\n"
+        "leaving run.json marked interrupted.\n");
 }
 
 typedef struct run_opts {
     const char *path, *out, *filter;
-    int dry, quiet, resume, force, isolate;
+    int dry, quiet, resume, force, isolate, allow_invalid;
     double cell_timeout;
     int several; /* the file holds several suites: each gets OUT/<suite name> */
 } run_opts;
+
+/* A run in which every cell ended invalid or skipped measured nothing: each distinct reason goes
+ * to stderr (also with --quiet) and, without --allow-invalid, the run fails. Returns 1 then. */
+static int no_cell_ran(const mb_runner *r, const char *dir, int allow) {
+    int n = r->plan->n, invalid = 0, skipped = 0;
+    for (int i = 0; i < n; i++) {
+        const char *st = r->summary[i].status;
+        invalid += !strcmp(st, "invalid");
+        skipped += !strcmp(st, "skipped");
+    }
+    if (n == 0 || invalid + skipped < n) return 0;
+    fprintf(stderr, "membench run: no cell of %s ran: %d invalid, %d skipped\n", dir, invalid,
+            skipped);
+    for (int i = 0; i < n; i++) {
+        int seen = 0;
+        for (int k = 0; k < i && !seen; k++)
+            seen = !strcmp(r->summary[k].reason, r->summary[i].reason) &&
+                   !strcmp(r->summary[k].status, r->summary[i].status);
+        if (!seen)
+            fprintf(stderr, "  %s: %s: %s\n", r->plan->cells[i].label, r->summary[i].status,
+                    r->summary[i].reason);
+    }
+    if (allow) return 0;
+    fprintf(stderr, "membench run: --allow-invalid accepts a run in which no cell ran\n");
+    return 1;
+}
 
 /* The results folder of document d: -o DIR (DIR/<name> when the file holds several suites), else
  * results/<name>. */
@@ -151,22 +191,21 @@ static int run_doc(mb_ctx *ctx, mb_suite_file *sf, int d, const run_opts *o, int
     r.cell_timeout = o->cell_timeout;
     if (!o->quiet)
         fprintf(stderr, "membench: %d cells of suite %s -> %s\n", plan.n, suite->name, dir);
-    /* SA_RESETHAND: a second Ctrl-C gets the default action and ends the process at once. */
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
-    stop_flag = &r.stop;
+    signalled = &r;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     mb_status s = mb_runner_run(ctx, &r);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    stop_flag = NULL;
+    signalled = NULL;
     if (s == MB_OK && r.interrupted) {
         int written = 0;
         for (int i = 0; i < plan.n; i++) written += r.summary[i].status[0] != 0;
+        if (written) mb_runner_print_summary(&r, stdout, 1); /* what finished */
         fprintf(stderr,
                 "membench run: interrupted by %s: %d of %d cells are in %s/results.csv; run.json "
                 "says complete false; rerun with --resume to finish\n",
@@ -184,10 +223,11 @@ static int run_doc(mb_ctx *ctx, mb_suite_file *sf, int d, const run_opts *o, int
         fprintf(stderr, "membench run: %s\n", ctx->err);
         rc = MB_EXIT_FAIL;
     } else {
-        mb_runner_print_summary(&r, stdout);
+        mb_runner_print_summary(&r, stdout, 0);
         if (!o->quiet)
             fprintf(stderr, "results: %s/results.csv, %s/steps.csv, %s/run.json\n", dir, dir, dir);
         if (r.nerror) rc = MB_EXIT_FAIL;
+        if (no_cell_ran(&r, dir, o->allow_invalid)) rc = MB_EXIT_FAIL;
     }
     mb_runner_close(&r);
     mb_plan_free(&plan);
@@ -202,6 +242,7 @@ int mb_cmd_run(int argc, char **argv) {
         {"plugin", required_argument, NULL, 'p'},
         {"resume", no_argument, NULL, 'r'},
         {"force", no_argument, NULL, 'F'},
+        {"allow-invalid", no_argument, NULL, 'A'},
         {"isolate", no_argument, NULL, 'I'},
         {"cell-timeout", required_argument, NULL, 'T'},
         {"quiet", no_argument, NULL, 'q'},
@@ -209,11 +250,11 @@ int mb_cmd_run(int argc, char **argv) {
         {NULL, 0, NULL, 0},
     };
     const char *out = NULL, *filter = NULL, *plugins[MB_MAX_PLUGINS];
-    int dry = 0, quiet = 0, resume = 0, force = 0, isolate = 0, nplugins = 0, c;
+    int dry = 0, quiet = 0, resume = 0, force = 0, isolate = 0, allow_invalid = 0, nplugins = 0, c;
     double cell_timeout = 0;
     char *end;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+o:f:np:qrh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:f:np:qrh", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
             out = optarg;
@@ -236,6 +277,9 @@ int mb_cmd_run(int argc, char **argv) {
             break;
         case 'F':
             force = 1;
+            break;
+        case 'A':
+            allow_invalid = 1;
             break;
         case 'I':
             isolate = 1;
@@ -298,7 +342,17 @@ int mb_cmd_run(int argc, char **argv) {
         rc = MB_EXIT_USAGE;
         goto done;
     }
-    run_opts o = {path, out, filter, dry, quiet, resume, force, isolate, cell_timeout, sf.n > 1};
+    run_opts o = {.path = path,
+                  .out = out,
+                  .filter = filter,
+                  .dry = dry,
+                  .quiet = quiet,
+                  .resume = resume,
+                  .force = force,
+                  .isolate = isolate,
+                  .allow_invalid = allow_invalid,
+                  .cell_timeout = cell_timeout,
+                  .several = sf.n > 1};
     int matched = 0;
     for (int d = 0;
          d < sf.n && rc != MB_EXIT_INTERRUPTED && rc != MB_EXIT_USAGE && rc != MB_EXIT_STORAGE;

@@ -66,6 +66,7 @@ static void child(mb_ctx *ctx, mb_runner *r, const mb_cell *c, pid_t parent, int
     if (getppid() != parent) _exit(CHILD_ORPHANED);
     setpgid(0, 0);
     mb_outdir_forget(&r->outdir);
+    r->sig_slot = -1; /* a second stop signal here must not write the parent's run.json */
     /* The parent's files stay the parent's: the buffers were flushed before the fork, and the
      * descriptors are closed here without writing. */
     if (r->steps.fp) fclose(r->steps.fp);

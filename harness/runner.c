@@ -8,6 +8,7 @@
 #include "../datasets/spam.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <math.h>
 #include <stdlib.h>
@@ -46,13 +47,11 @@ void mb_utc_now(char *buf, size_t n) {
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* run.json: the resolved suite, the environment and the planned cells; rewritten atomically. */
-static mb_status write_run_json(mb_ctx *ctx, const mb_runner *r, int complete) {
-    char path[4096], now[32];
-    snprintf(path, sizeof path, "%s/run.json", r->out_dir);
-    mb_file_out out;
-    MB_TRY(mb_file_begin(ctx, &out, path));
-    FILE *fp = out.fp;
+/* run.json's text on fp: the resolved suite, the environment and the planned cells, as of now or,
+ * with sig != 0, as it should read if that signal stopped the run now. Returns the JSON writer's
+ * error flag. */
+static int render_run_json(FILE *fp, const mb_runner *r, int complete, int sig) {
+    char now[32];
     const mb_suite *s = r->suite;
     const mb_env *e = &r->env;
     mb_json j;
@@ -60,13 +59,11 @@ static mb_status write_run_json(mb_ctx *ctx, const mb_runner *r, int complete) {
     mb_json_int(&j, "schema_version", MB_RESULTS_SCHEMA);
     mb_utc_now(now, sizeof now);
     mb_json_str(&j, complete ? "finished_at" : "written_at", now);
+    if (!sig) sig = r->interrupted;
     mb_json_bool(&j, "complete", complete);
-    mb_json_bool(&j, "interrupted", r->interrupted != 0);
-    if (r->interrupted)
-        mb_json_str(&j, "signal",
-                    r->interrupted == SIGTERM  ? "SIGTERM"
-                    : r->interrupted == SIGINT ? "SIGINT"
-                                               : "signal");
+    mb_json_bool(&j, "interrupted", sig != 0);
+    if (sig)
+        mb_json_str(&j, "signal", sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal");
     mb_json_int(&j, "resumed_cells", r->nskipped);
     mb_json_key_obj(&j, "suite");
     mb_json_str(&j, "name", s->name);
@@ -104,11 +101,63 @@ static mb_status write_run_json(mb_ctx *ctx, const mb_runner *r, int complete) {
     }
     mb_json_close(&j);
     mb_json_end(&j);
-    if (j.err && !ferror(fp)) { /* a write the JSON writer saw fail: the commit names the reason */
-        mb_file_abort(&out);
+    return j.err;
+}
+
+/* The texts a second Ctrl-C writes as run.json before the process ends (mb_runner_emergency):
+ * rendered after each cell into the slot not in use, then published by flipping r->sig_slot. */
+static void prerender_interrupted(mb_runner *r) {
+    int slot = r->sig_slot == 0 ? 1 : 0;
+    for (int k = 0; k < 2; k++) {
+        mb_sig_text *t = &r->sig_text[slot][k];
+        free(t->text);
+        t->text = NULL;
+        t->len = 0;
+        FILE *fp = open_memstream(&t->text, &t->len);
+        if (!fp) continue;
+        int err = render_run_json(fp, r, 0, k == 0 ? SIGINT : SIGTERM);
+        if (fclose(fp) != 0 || err) {
+            free(t->text);
+            t->text = NULL;
+            t->len = 0;
+        }
+    }
+    r->sig_slot = slot;
+}
+
+static mb_status write_run_json(mb_ctx *ctx, mb_runner *r, int complete) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/run.json", r->out_dir);
+    mb_file_out out;
+    MB_TRY(mb_file_begin(ctx, &out, path));
+    if (render_run_json(out.fp, r, complete, 0) && !ferror(out.fp)) {
+        mb_file_abort(&out); /* a write the JSON writer saw fail: the commit names the reason */
         return mb_error(ctx, MB_EIO, "cannot write %s", path);
     }
-    return mb_file_commit(ctx, &out);
+    MB_TRY(mb_file_commit(ctx, &out));
+    if (!complete) prerender_interrupted(r);
+    return MB_OK;
+}
+
+void mb_runner_emergency(mb_runner *r, int sig) {
+    int slot = r->sig_slot;
+    if (slot < 0) return;
+    const mb_sig_text *t = &r->sig_text[slot][sig == SIGTERM ? 1 : 0];
+    if (!t->text) return;
+    /* only async-signal-safe calls: open, write, close, rename */
+    int fd = open(r->sig_tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    size_t off = 0;
+    while (off < t->len) {
+        ssize_t n = write(fd, t->text + off, t->len - off);
+        if (n <= 0) break;
+        off += (size_t)n;
+    }
+    close(fd);
+    if (off == t->len)
+        rename(r->sig_tmp, r->sig_final);
+    else
+        unlink(r->sig_tmp);
 }
 
 /* The summary line of a cell from its results.csv row (a resumed run prints every cell). */
@@ -126,6 +175,7 @@ static void summary_from_row(mb_cell_summary *sm, const mb_table *t, int row) {
     sm->p90 = mb_table_num(t, row, mb_table_col(t, "step_ms_p90"));
     sm->tokens_per_s = mb_table_num(t, row, mb_table_col(t, "tokens_per_s"));
     sm->metric = mb_table_num(t, row, mb_table_col(t, "metric_value"));
+    snprintf(sm->reason, sizeof sm->reason, "%s", mb_table_get(t, row, mb_table_col(t, "reason")));
     if (isnan(sm->peak_bytes)) sm->peak_bytes = 0;
 }
 
@@ -218,6 +268,9 @@ mb_status mb_runner_open(mb_ctx *ctx, mb_runner *r, const mb_suite *s, const mb_
                          const char *out_dir, int quiet, mb_out_mode mode) {
     memset(r, 0, sizeof *r);
     r->outdir.lock_fd = -1;
+    r->sig_slot = -1;
+    snprintf(r->sig_final, sizeof r->sig_final, "%s/run.json", out_dir);
+    snprintf(r->sig_tmp, sizeof r->sig_tmp, "%s/run.json.%ld.interrupted", out_dir, (long)getpid());
     r->suite = s;
     r->plan = p;
     mb_env_read(&r->env);
@@ -264,6 +317,9 @@ void mb_runner_close(mb_runner *r) {
     mb_results_close(&r->steps);
     mb_data_free(&r->data);
     mb_outdir_close(&r->outdir);
+    r->sig_slot = -1;
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2; k++) free(r->sig_text[i][k].text);
     free(r->summary);
     free(r->done);
     free(r->out_dir);
@@ -807,6 +863,7 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
         }
         mb_cell_summary *sm = &r->summary[i];
         *sm = o.sm;
+        snprintf(sm->reason, sizeof sm->reason, "%.*s", (int)sizeof sm->reason - 1, o.reason);
         if (!strcmp(sm->status, "error") || !strcmp(sm->status, "timeout")) r->nerror++;
         char what[MB_ERRMSG_MAX + 128];
         if (c->search && !strcmp(sm->status, "ok"))
@@ -819,12 +876,13 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
         else
             snprintf(what, sizeof what, "%s: %s", sm->status, o.reason);
         mb_progress_cell(&r->progress, c->label, what);
+        prerender_interrupted(r);
     }
     mb_progress_end(&r->progress);
     return write_run_json(ctx, r, !r->interrupted);
 }
 
-void mb_runner_print_summary(const mb_runner *r, FILE *fp) {
+void mb_runner_print_summary(const mb_runner *r, FILE *fp, int finished_only) {
     int w = 4;
     for (int i = 0; i < r->plan->n; i++) {
         int n = (int)strlen(r->plan->cells[i].label);
@@ -834,6 +892,7 @@ void mb_runner_print_summary(const mb_runner *r, FILE *fp) {
             "p10-p90 ms", "tokens/s", r->suite->classify ? "accuracy" : "val loss");
     for (int i = 0; i < r->plan->n; i++) {
         const mb_cell_summary *s = &r->summary[i];
+        if (finished_only && !s->status[0]) continue;
         char range[40] = "", ms[24] = "", tps[24] = "", vl[24] = "";
         if (!isnan(s->step_ms)) {
             snprintf(ms, sizeof ms, "%.3f", s->step_ms);

@@ -16,8 +16,15 @@
 typedef struct mb_cell_summary {
     char status[16];
     double peak_bytes, step_ms, p10, p90, tokens_per_s, metric; /* val loss or accuracy */
-    int answer; /* a search cell: the largest size that fits (0: none); -1 for other cells */
+    int answer;       /* a search cell: the largest size that fits (0: none); -1 for other cells */
+    char reason[200]; /* why a cell did not end ok (cut to fit) */
 } mb_cell_summary;
+
+/* run.json as a second Ctrl-C must leave it, ready to be written from a signal handler. */
+typedef struct mb_sig_text {
+    char *text;
+    size_t len;
+} mb_sig_text;
 
 typedef struct mb_runner {
     const mb_suite *suite;
@@ -40,14 +47,19 @@ typedef struct mb_runner {
     /* Set to a signal number (SIGINT, SIGTERM) by the caller's signal handler: the run stops
      * before the next cell or step. A cell stopped mid-way writes no row (--resume reruns it). */
     volatile sig_atomic_t stop;
-    int interrupted;          /* the signal that stopped the run before its last cell; 0 if none */
+    int interrupted; /* the signal that stopped the run before its last cell; 0 if none */
     /* --resume */
-    unsigned char *done;      /* [plan->n]: the cell's row was already in results.csv */
-    int nskipped;             /* cells skipped because of that */
+    unsigned char *done; /* [plan->n]: the cell's row was already in results.csv */
+    int nskipped;        /* cells skipped because of that */
     size_t dropped_results, dropped_steps; /* bytes of torn last rows cut from the two files */
-    long dropped_step_rows;   /* steps.csv rows of cells that had no results.csv row */
-    mb_table prior;           /* results.csv as it was before resuming (a search reuses the rows of
-                               * its trials instead of running them again) */
+    long dropped_step_rows;                /* steps.csv rows of cells that had no results.csv row */
+    /* run.json for SIGINT [0] and SIGTERM [1], in two slots: sig_slot (-1: none) is the one a
+     * handler may read; the other is rewritten after each cell, then the index flips */
+    mb_sig_text sig_text[2][2];
+    volatile sig_atomic_t sig_slot;
+    char sig_tmp[4200], sig_final[4200];
+    mb_table prior; /* results.csv as it was before resuming (a search reuses the rows of
+                     * its trials instead of running them again) */
     int have_prior;
 } mb_runner;
 
@@ -63,8 +75,13 @@ mb_status mb_runner_open(mb_ctx *ctx, mb_runner *r, const mb_suite *s, const mb_
  * `stop` (then r->interrupted is set, run.json says complete false, and MB_OK returns). Fails only
  * when a row cannot be written. */
 mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r);
-/* The summary table on `fp`. */
-void mb_runner_print_summary(const mb_runner *r, FILE *fp);
+/* The summary table on `fp`; finished_only leaves out the cells with no result (an interrupted
+ * run). */
+void mb_runner_print_summary(const mb_runner *r, FILE *fp, int finished_only);
+/* From a signal handler, when a second stop signal ends the process at once: writes the run.json
+ * prepared for `sig` (interrupted, complete false, the finished cells' statuses) with
+ * async-signal-safe calls only. */
+void mb_runner_emergency(mb_runner *r, int sig);
 void mb_runner_close(mb_runner *r);
 
 /* Order statistics with linear interpolation (numpy's default): q in [0, 1]; sorts v in place. */

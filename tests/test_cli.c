@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
     drop(&o);
     o = mb("frobnicate");
     CHECK(o.rc == 2, "unknown command rc %d", o.rc);
-    CHECK_STR(o.se, "membench: unknown command 'frobnicate'\nTry 'membench --help'.\n");
+    CHECK_STR(o.se, "membench: unknown command 'frobnicate'\nTry 'membench help'.\n");
     drop(&o);
     o = mb("run --help");
     CHECK(o.rc == 0 && strstr(o.so, "--filter GLOB"), "run --help");

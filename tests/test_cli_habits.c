@@ -1,0 +1,150 @@
+/* tests/test_cli_habits.c — the CLI conventions of git and cargo: options after the suite file,
+ * `membench help CMD`, `membench version`, "did you mean" for a mistyped command, the program name
+ * in getopt's errors; a run in which no cell ran fails with its reasons (also with --quiet); an
+ * interrupt prints the finished cells; a second Ctrl-C leaves run.json marked interrupted.
+ * argv: membench binary, source dir, build dir. */
+#include <signal.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "proc.h"
+
+static int write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: test_cli_habits MEMBENCH SOURCE_DIR BUILD_DIR\n");
+        return 2;
+    }
+    const char *bin = argv[1], *src = argv[2], *build = argv[3];
+    setenv("OMP_NUM_THREADS", "1", 0);
+    char tmp[64] = "/tmp/mb_test_cli_habits_XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL, "mkdtemp");
+    char cmd[4096], p[512];
+
+    /* options after the suite file */
+    snprintf(cmd, sizeof cmd, "%s run suites/smoke.yaml --out %s/after -q", bin, tmp);
+    out o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 0, "options after the file: exit %d: %s", o.rc, o.se);
+    CHECK(strstr(o.so, "cpu/gpt-nano/adamw"), "no summary: %s", o.so);
+    drop(&o);
+
+    /* help CMD, version, did you mean, the program's name in getopt's messages */
+    snprintf(cmd, sizeof cmd, "%s help run", bin);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 0 && !strncmp(o.so, "usage: membench run [OPTIONS] SUITE.yaml\n\n", 42),
+          "help run: exit %d: %.80s", o.rc, o.so);
+    drop(&o);
+    snprintf(cmd, sizeof cmd, "%s version", bin);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 0 && !strncmp(o.so, "membench 0.", 11) && strstr(o.so, "(git "),
+          "version: exit %d: %s", o.rc, o.so);
+    drop(&o);
+    snprintf(cmd, sizeof cmd, "%s runn", bin);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 2, "runn: exit %d", o.rc);
+    CHECK_STR(o.se, "membench: unknown command 'runn'; did you mean 'run'?\n"
+                    "Try 'membench help'.\n");
+    drop(&o);
+    snprintf(cmd, sizeof cmd, "%s help compar", bin);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 2, "help compar: exit %d", o.rc);
+    CHECK_STR(o.se, "membench: unknown command 'compar'; did you mean 'compare'?\n"
+                    "Try 'membench help'.\n");
+    drop(&o);
+    snprintf(cmd, sizeof cmd, "%s run --bogus suites/smoke.yaml", bin);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 2, "--bogus: exit %d", o.rc);
+    CHECK_STR(o.se, "membench run: unrecognized option '--bogus'\nTry 'membench run --help'.\n");
+    drop(&o);
+
+    /* every cell invalid (bf16 on the CPU): exit 1 with the reason, also under --quiet */
+    snprintf(p, sizeof p, "%s/invalid.yaml", tmp);
+    if (write_file(p, "suite: invalid\nseed: 1\n"
+                      "defaults: {steps: 2, warmup_steps: 0, precision: bf16}\n"
+                      "targets: [{name: cpu, backend: cpu}]\n"
+                      "models: [{name: gpt-nano, preset: gpt-nano}]\n"
+                      "data: {name: synthetic, vocab: 256}\n"
+                      "task: {kind: train, batch_size: 2}\n"
+                      "methods: [{name: adamw}, {name: sgd}]\n"))
+        return 1;
+    snprintf(cmd, sizeof cmd, "%s run --quiet --out %s/inv %s", bin, tmp, p);
+    o = run_capture(src, tmp, cmd);
+    char want[2048];
+    snprintf(want, sizeof want,
+             "membench run: no cell of %s/inv ran: 2 invalid, 0 skipped\n"
+             "  cpu/gpt-nano/adamw/bs=2/seq=32/bf16/r0: invalid: ",
+             tmp);
+    CHECK(o.rc == 1, "all invalid: exit %d, expected 1: %s", o.rc, o.se);
+    CHECK(!strncmp(o.se, want, strlen(want)), "all invalid:\n%s\nexpected to start\n%s", o.se,
+          want);
+    CHECK(strstr(o.se, "bf16") && strstr(o.se, "membench run: --allow-invalid accepts a run in "
+                                               "which no cell ran\n"),
+          "all invalid: %s", o.se);
+    drop(&o);
+    snprintf(cmd, sizeof cmd, "%s run --quiet --allow-invalid --out %s/inv2 %s", bin, tmp, p);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 0, "--allow-invalid: exit %d: %s", o.rc, o.se);
+    CHECK(strstr(o.se, "ran: 2 invalid, 0 skipped") && !strstr(o.se, "--allow-invalid accepts"),
+          "--allow-invalid: %s", o.se);
+    drop(&o);
+
+    /* Ctrl-C in the second of two cells: the finished cell's summary on stdout */
+    snprintf(p, sizeof p, "%s/two.yaml", tmp);
+    if (write_file(p, "suite: two\nseed: 1\n"
+                      "defaults: {steps: 100, warmup_steps: 0, precision: fp32}\n"
+                      "targets: [{name: cpu, backend: cpu}]\n"
+                      "models: [{name: small, preset: gpt-nano},\n"
+                      "         {name: big, preset: gpt-nano, layers: 6, d_model: 256, heads: 4}]\n"
+                      "data: {name: synthetic, vocab: 256}\n"
+                      "task: {kind: train, batch_size: 2}\n"
+                      "methods: [{name: adamw}]\n"))
+        return 1;
+    snprintf(cmd, sizeof cmd,
+             "(%s run -q --out %s/int %s & pid=$!; "
+             "while [ \"$(cat %s/int/results.csv 2>/dev/null | wc -l)\" -lt 2 ]; do sleep 0.05; "
+             "done; sleep 0.3; kill -INT $pid; wait $pid)",
+             bin, tmp, p, tmp);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 130, "Ctrl-C: exit %d, expected 130: %s", o.rc, o.se);
+    CHECK(!strncmp(o.so, "cell ", 5) && strstr(o.so, "cpu/small/adamw/bs=2/seq=32/fp32/r0  ok ") &&
+              !strstr(o.so, "cpu/big/"),
+          "the summary of the finished cell: %s", o.so);
+    CHECK(strstr(o.se, "membench run: interrupted by SIGINT: 1 of 2 cells are in "), "Ctrl-C: %s",
+          o.se);
+    drop(&o);
+
+    /* a second Ctrl-C while a cell ignores the first (it hangs): the process ends at once and
+     * run.json says interrupted */
+    snprintf(p, sizeof p, "%s/hang.yaml", tmp);
+    if (write_file(p, "suite: hang\nseed: 1\n"
+                      "defaults: {steps: 2, warmup_steps: 0, precision: fp32}\n"
+                      "targets: [{name: cpu, backend: cpu}]\n"
+                      "models: [{name: gpt-nano, preset: gpt-nano}]\n"
+                      "data: {name: synthetic, vocab: 256}\n"
+                      "task: {kind: train, batch_size: 2}\n"
+                      "methods: [{name: adamw, lr: 0.001}, {name: hang}]\n"))
+        return 1;
+    snprintf(cmd, sizeof cmd,
+             "(%s run --plugin %s/libmb_hang.so --out %s/twice %s & pid=$!; "
+             "while [ \"$(cat %s/twice/results.csv 2>/dev/null | wc -l)\" -lt 2 ]; do sleep 0.05; "
+             "done; sleep 0.5; kill -INT $pid; sleep 0.3; kill -INT $pid; wait $pid)",
+             bin, build, tmp, p, tmp);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 130, "double Ctrl-C: exit %d, expected 130: %s", o.rc, o.se);
+    drop(&o);
+    snprintf(p, sizeof p, "%s/twice/run.json", tmp);
+    char *js = slurp(p);
+    CHECK(js && strstr(js, "\"complete\": false") && strstr(js, "\"interrupted\": true") &&
+              strstr(js, "\"signal\": \"SIGINT\"") && strstr(js, "\"status\": \"ok\""),
+          "run.json after a double Ctrl-C: %s", js ? js : "(none)");
+    free(js);
+
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
+    CHECK_DONE();
+}
