@@ -88,9 +88,10 @@ static void stack_label(const mb_stack_cfg *st, char *out, size_t n) {
     }
 }
 
-static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, const mb_target_cfg *tg,
-                          const mb_model_cfg *md, const mb_stack_cfg *st, int bs, int seq,
-                          mb_precision prec, int rep, mb_search_kind search, const char *filter) {
+static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
+                          const mb_target_cfg *tg, const mb_model_cfg *md, const mb_stack_cfg *st,
+                          int bs, int seq, mb_precision prec, int rep, mb_search_kind search,
+                          const char *filter) {
     mb_cell c;
     memset(&c, 0, sizeof c);
     c.target = tg;
@@ -149,13 +150,17 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, const mb_t
         return mb_error(ctx, MB_ENOMEM, "host allocation while planning");
     }
     mb_sha256_hex(c.config, c.hash);
-    mb_cell *cells = realloc(p->cells, (size_t)(p->n + 1) * sizeof *cells);
-    if (!cells) {
-        free(c.config);
-        free(c.params);
-        return mb_error(ctx, MB_ENOMEM, "host allocation while planning");
+    if (p->n == *cap) { /* doubling: the count is at most MB_MAX_CELLS, checked before */
+        int ncap = *cap ? 2 * *cap : 16;
+        mb_cell *cells = realloc(p->cells, (size_t)ncap * sizeof *cells);
+        if (!cells) {
+            free(c.config);
+            free(c.params);
+            return mb_error(ctx, MB_ENOMEM, "host allocation while planning");
+        }
+        p->cells = cells;
+        *cap = ncap;
     }
-    p->cells = cells;
     c.index = p->n;
     p->cells[p->n++] = c;
     return MB_OK;
@@ -169,6 +174,11 @@ static const mb_matrix_axis *axis(const mb_suite *s, const char *key) {
 
 mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_plan *out) {
     memset(out, 0, sizeof *out);
+    const char *file = s->path ? s->path : s->name;
+    char why[512];
+    if (mb_suite_over_limit(s, why, sizeof why) >= 0) /* before a cell is allocated */
+        return mb_error(ctx, MB_EINVAL, "%s: error: %s", file, why);
+    int cap = 0;
     const mb_matrix_axis *ab = axis(s, "batch_size"), *as = axis(s, "seq_len"),
                          *ap = axis(s, "precision");
     int nb = ab ? ab->n : 1, ns = as ? as->n : 1, np = ap ? ap->n : 1;
@@ -190,8 +200,9 @@ mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_p
                                 if ((sk == MB_SEARCH_MAX_BATCH && ib > 0) ||
                                     (sk == MB_SEARCH_MAX_SEQ && is > 0))
                                     continue;
-                                mb_status rc = add_cell(ctx, s, out, &s->targets[t], &s->models[mo],
-                                                        &s->stacks[st], bs, seq, pr, r, sk, filter);
+                                mb_status rc =
+                                    add_cell(ctx, s, out, &cap, &s->targets[t], &s->models[mo],
+                                             &s->stacks[st], bs, seq, pr, r, sk, filter);
                                 if (rc != MB_OK) {
                                     mb_plan_free(out);
                                     return rc;
