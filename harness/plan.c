@@ -172,6 +172,37 @@ static const mb_matrix_axis *axis(const mb_suite *s, const char *key) {
     return NULL;
 }
 
+static int by_hash(const void *a, const void *b) {
+    const mb_cell *x = *(const mb_cell *const *)a, *y = *(const mb_cell *const *)b;
+    int c = strcmp(x->hash, y->hash);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Two cells of one configuration share a config hash, and results and --resume tell cells apart
+ * by it: refused (the loader refuses duplicate lists; this holds for a suite changed in code). */
+static mb_status unique_cells(mb_ctx *ctx, const mb_suite *s, const mb_plan *p) {
+    if (p->n < 2) return MB_OK;
+    const mb_cell **v = malloc((size_t)p->n * sizeof *v);
+    if (!v) return mb_error(ctx, MB_ENOMEM, "host allocation while planning");
+    for (int i = 0; i < p->n; i++) v[i] = &p->cells[i];
+    qsort(v, (size_t)p->n, sizeof *v, by_hash);
+    const mb_cell *first = NULL, *again = NULL; /* the earliest repeat, and what it repeats */
+    for (int i = 1, g = 0; i < p->n; i++) {
+        if (strcmp(v[i]->hash, v[g]->hash)) {
+            g = i;
+        } else if (i == g + 1 && (!again || v[i]->index < again->index)) {
+            first = v[g];
+            again = v[i];
+        }
+    }
+    free(v);
+    if (!again) return MB_OK;
+    return mb_error(ctx, MB_EINVAL,
+                    "%s: error: cells %d and %d have the same configuration (%s); their results "
+                    "would mix",
+                    s->path ? s->path : s->name, first->index, again->index, again->label);
+}
+
 mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_plan *out) {
     memset(out, 0, sizeof *out);
     const char *file = s->path ? s->path : s->name;
@@ -208,5 +239,7 @@ mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_p
                                     return rc;
                                 }
                             }
-    return MB_OK;
+    mb_status rc = unique_cells(ctx, s, out);
+    if (rc != MB_OK) mb_plan_free(out);
+    return rc;
 }

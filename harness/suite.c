@@ -1059,6 +1059,48 @@ static mb_status load_stack(ld *L, const yaml_node_t *e, const yaml_node_t *stk,
     return finish_stack(L, sc, stk);
 }
 
+/* Two entries of `methods` with the same methods and parameters would be one configuration twice:
+ * two cells under one config hash, whose results mix. Each stack's key is its methods and values.
+ */
+static mb_status unique_stacks(ld *L, const yaml_node_t *list) {
+    const mb_suite *s = L->s;
+    size_t total = 0;
+    for (int i = 0; i < s->nstacks; i++)
+        for (int k = 0; k < s->stacks[i].n; k++)
+            total += sizeof(const mb_method *) +
+                     (size_t)s->stacks[i].items[k].method->nparams * sizeof(mb_pvalue);
+    unsigned char *buf = malloc(total ? total : 1);
+    size_t *off = malloc(((size_t)s->nstacks + 1) * sizeof *off);
+    mb_status st = buf && off ? MB_OK : oom(L);
+    size_t o = 0;
+    for (int i = 0; st == MB_OK && i < s->nstacks; i++) {
+        off[i] = o;
+        for (int k = 0; k < s->stacks[i].n; k++) {
+            const mb_method_inst *mi = &s->stacks[i].items[k];
+            memcpy(buf + o, &mi->method, sizeof mi->method);
+            o += sizeof mi->method;
+            memcpy(buf + o, mi->vals, (size_t)mi->method->nparams * sizeof *mi->vals);
+            o += (size_t)mi->method->nparams * sizeof *mi->vals;
+        }
+    }
+    if (st == MB_OK) off[s->nstacks] = o;
+    seen_free(&L->names);
+    for (int i = 0; st == MB_OK && i < s->nstacks; i++) {
+        int j;
+        st = seen_add(L, &L->names, buf + off[i], off[i + 1] - off[i], i, &j);
+        if (st == MB_OK && j >= 0) {
+            const yaml_node_t *e = seq_at(L, list, i);
+            char at[64];
+            st = fail(L, e, "duplicate method stack '%s' with the same parameters (first at %s)",
+                      s->stacks[i].label, first_at(seq_at(L, list, j), e, at, sizeof at));
+        }
+    }
+    seen_free(&L->names); /* its keys point into buf */
+    free(buf);
+    free(off);
+    return st;
+}
+
 static mb_status load_methods(ld *L, const yaml_node_t *list) {
     mb_suite *s = L->s;
     char b[QCAP];
@@ -1102,7 +1144,7 @@ static mb_status load_methods(ld *L, const yaml_node_t *list) {
         MB_TRY(load_params(L, e, "name", &sc->items[0]));
         MB_TRY(finish_stack(L, sc, e));
     }
-    return MB_OK;
+    return unique_stacks(L, list);
 }
 
 /* ---- matrix ---- */

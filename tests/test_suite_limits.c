@@ -1,5 +1,5 @@
 /* tests/test_suite_limits.c — the suite loader and planner against inputs that used to cost or
- * lose: a plan too big to build, long lists with a late duplicate (timed). */
+ * lose: a plan too big to build and long lists with a late duplicate (timed). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,6 +235,28 @@ static int test_fast_duplicates(mb_ctx *ctx, const mb_registry *reg) {
     dt = expect_fail(ctx, reg, t.s, 1, msg, __LINE__);
     fast_enough(dt, base, "30,001 documents, the last a duplicate suite name");
 
+    /* two method entries the same: every cell of one would be a cell of the other */
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\n"
+        "methods: [adamw, {name: adamw, lr: 0.0003}]\n",
+        "t.yaml:3:18: error: duplicate method stack 'adamw' with the same parameters (first at "
+        "line 3, column 11)");
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods:\n"
+        "  - {stack: [lora, adamw], lora: {rank: 4}}\n  - sgd\n"
+        "  - {stack: [lora, adamw], adamw: {lr: 0.0003}, lora: {rank: 4}}\n",
+        "t.yaml:6:5: error: duplicate method stack 'lora+adamw' with the same parameters (first "
+        "at line 4)");
+    mb_suite s;
+    CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "t.yaml",
+                                       "suite: x\nmodels: [{name: m, preset: gpt-nano}]\n"
+                                       "methods: [adamw, {name: adamw, lr: 0.001}]\n",
+                                       &s));
+    /* the planner still refuses two cells of one configuration (a suite changed in code) */
+    s.stacks[1].items[0].vals[0] = s.stacks[0].items[0].vals[0];
+    mb_plan p;
+    CHECK(mb_plan_build(ctx, &s, NULL, &p) == MB_EINVAL, "two cells of one configuration");
+    CHECK_STR(ctx->err, "t.yaml: error: cells 0 and 1 have the same configuration "
+                        "(cpu/m/adamw/bs=4/seq=32/fp32/r0); their results would mix");
+    mb_suite_free(&s);
     free(t.s);
     return 0;
 }
