@@ -757,6 +757,42 @@ static mb_status load_init_suite(ld *L, const yaml_node_t *n) {
                 quote(name, b, sizeof b));
 }
 
+/* Every fixed name membench writes into a results folder, which save.checkpoint must not take:
+ * `membench run` (harness/runner.c, and the results folder's lock) and `membench report --out` into
+ * the same folder (reports/: report.md, index.html, each figure's .gp, .dat, .png and .svg). */
+static const char *const results_files[] = {
+    "results.csv",  "steps.csv",    "run.json",     "steps.csv.tmp",
+    ".lock",        "report.md",    "index.html",   "loss.gp",
+    "loss.dat",     "loss.png",     "loss.svg",     "memory.gp",
+    "memory.dat",   "memory.png",   "memory.svg",   "time.gp",
+    "time.dat",     "time.png",     "time.svg",     "maxbatch.gp",
+    "maxbatch.dat", "maxbatch.png", "maxbatch.svg", "peers.gp",
+    "peers.dat",    "peers.png",    "peers.svg",    "pareto.gp",
+    "pareto.dat",   "pareto.png",   "pareto.svg",   "quality.gp",
+    "quality.dat",  "quality.png",  "quality.svg",  "pareto_frontier.dat"};
+
+/* save.checkpoint: a plain name (no folder, not hidden, so never '.', '..' or the lock), none of
+ * the results folder's files, ending in .safetensors (which none of them does). */
+static mb_status save_name(ld *L, const yaml_node_t *n, const char *name) {
+    static const char ext[] = ".safetensors";
+    char b[QCAP];
+    if (name[0] == '.' || strchr(name, '/'))
+        return fail(L, n,
+                    "save.checkpoint must be a plain file name (no '/', not starting with '.'), "
+                    "written into the results folder; got %s",
+                    quote(name, b, sizeof b));
+    for (int i = 0; i < NKEYS(results_files); i++)
+        if (!strcmp(name, results_files[i]))
+            return fail(L, n,
+                        "save.checkpoint %s is the name of a file membench writes into the results "
+                        "folder; name the checkpoint NAME.safetensors",
+                        quote(name, b, sizeof b));
+    size_t len = strlen(name);
+    if (len < sizeof ext || strcmp(name + len - (sizeof ext - 1), ext))
+        return fail(L, n, "save.checkpoint must end in %s, got %s", ext, quote(name, b, sizeof b));
+    return MB_OK;
+}
+
 /* init: {checkpoint: FILE} (relative to the suite's folder) or {suite: NAME}; save:
  * {checkpoint: NAME} (a plain file name, written into the results folder). */
 static mb_status load_checkpoint_key(ld *L, const yaml_node_t *m, const char *key, char **out) {
@@ -775,12 +811,7 @@ static mb_status load_checkpoint_key(ld *L, const yaml_node_t *m, const char *ke
                     init ? " (or 'suite')" : "");
     if (init) return get_path(L, c, what, out);
     MB_TRY(get_string(L, c, what, out));
-    if (!**out || strchr(*out, '/'))
-        return fail(L, c,
-                    "save.checkpoint is a file name written into the results folder; "
-                    "'%s' is not one",
-                    *out);
-    return MB_OK;
+    return save_name(L, c, *out);
 }
 
 static mb_status load_data(ld *L, const yaml_node_t *m) {

@@ -1,5 +1,6 @@
 /* tests/test_suite_limits.c — the suite loader and planner against inputs that used to cost or
- * lose: a plan too big to build and long lists with a late duplicate (timed). */
+ * lose: a plan too big to build, long lists with a late duplicate (timed) and checkpoint names that
+ * would overwrite results. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +262,48 @@ static int test_fast_duplicates(mb_ctx *ctx, const mb_registry *reg) {
     return 0;
 }
 
+/* save: {checkpoint: NAME}: a plain name ending in .safetensors, never a file membench writes. */
+static int test_save_names(mb_ctx *ctx, const mb_registry *reg) {
+    static const char *const reserved[] = {"results.csv", "steps.csv",  "run.json",
+                                           "report.md",   "index.html", "memory.svg"};
+    char src[256], msg[512];
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+        snprintf(src, sizeof src, HEAD "save: {checkpoint: %s}\n", reserved[i]);
+        snprintf(msg, sizeof msg,
+                 "t.yaml:4:20: error: save.checkpoint '%s' is the name of a file membench writes "
+                 "into the results folder; name the checkpoint NAME.safetensors",
+                 reserved[i]);
+        BAD(src, msg);
+    }
+    static const char *const not_plain[] = {".",
+                                            "..",
+                                            ".lock",
+                                            ".w.safetensors",
+                                            "out/w.safetensors",
+                                            "'../w.safetensors'",
+                                            "/tmp/w.safetensors"};
+    for (size_t i = 0; i < sizeof not_plain / sizeof not_plain[0]; i++) {
+        const char *v = not_plain[i];
+        size_t n = strlen(v);
+        snprintf(src, sizeof src, HEAD "save: {checkpoint: %s}\n", v);
+        snprintf(msg, sizeof msg,
+                 "t.yaml:4:20: error: save.checkpoint must be a plain file name (no '/', not "
+                 "starting with '.'), written into the results folder; got '%.*s'",
+                 v[0] == '\'' ? (int)n - 2 : (int)n, v + (v[0] == '\''));
+        BAD(src, msg);
+    }
+    BAD(HEAD "save: {checkpoint: w.st}\n",
+        "t.yaml:4:20: error: save.checkpoint must end in .safetensors, got 'w.st'");
+    BAD(HEAD "save: {checkpoint: ''}\n", "t.yaml:4:20: error: save.checkpoint must not be empty");
+    mb_suite s;
+    CHECK_OK(ctx,
+             mb_suite_load_string(ctx, reg, "t.yaml",
+                                  HEAD "save: {checkpoint: gpt-small-sotu.safetensors}\n", &s));
+    CHECK_STR(s.save_checkpoint, "gpt-small-sotu.safetensors");
+    mb_suite_free(&s);
+    return 0;
+}
+
 int main(void) {
     mb_ctx ctx;
     CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
@@ -268,6 +311,7 @@ int main(void) {
     mb_registry_init(&reg);
     if (test_cell_limit(&ctx, &reg)) return 1;
     if (test_fast_duplicates(&ctx, &reg)) return 1;
+    if (test_save_names(&ctx, &reg)) return 1;
     mb_ctx_fini(&ctx);
     CHECK_DONE();
 }
