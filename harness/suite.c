@@ -1560,6 +1560,18 @@ static mb_status syntax_error(ld *L, const yaml_parser_t *p, const char *text, s
                     col + 1, problem);
 }
 
+/* libyaml gives a scalar's length: a NUL from a "\0" escape would cut the value short where C reads
+ * it ("adamw\0junk" read as adamw), so a value holding one is refused where it is. */
+static mb_status no_nul(ld *L) {
+    char b[QCAP];
+    for (const yaml_node_t *n = L->doc->nodes.start; n < L->doc->nodes.top; n++)
+        if (n->type == YAML_SCALAR_NODE && strlen(sv(n)) != n->data.scalar.length)
+            return fail(L, n,
+                        "a value must not contain a NUL character (\\0); this one has one after %s",
+                        quote(sv(n), b, sizeof b));
+    return MB_OK;
+}
+
 /* Validates and resolves one parsed document into L->s. */
 static mb_status load_one(ld *L, yaml_document_t *doc, const yaml_node_t *root) {
     L->doc = doc;
@@ -1567,9 +1579,10 @@ static mb_status load_one(ld *L, yaml_document_t *doc, const yaml_node_t *root) 
     if (!root || is_null(root)) {
         st = fail(L, NULL, "the suite is empty: expected a mapping with suite, models and methods");
     } else {
+        st = no_nul(L);
         int nnodes = (int)(doc->nodes.top - doc->nodes.start);
-        int *height = calloc((size_t)nnodes, sizeof *height);
-        st = height ? check_depth(L, 1, 1, height) : oom(L);
+        int *height = st == MB_OK ? calloc((size_t)nnodes, sizeof *height) : NULL;
+        if (st == MB_OK) st = height ? check_depth(L, 1, 1, height) : oom(L);
         free(height);
     }
     if (st == MB_OK) st = load_root(L, root);

@@ -1,6 +1,6 @@
 /* tests/test_suite_limits.c — the suite loader and planner against inputs that used to cost or
- * lose: a plan too big to build, long lists with a late duplicate (timed) and checkpoint names that
- * would overwrite results. */
+ * lose: a plan too big to build, long lists with a late duplicate (timed), checkpoint names that
+ * would overwrite results and a NUL that cut a value short. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +304,20 @@ static int test_save_names(mb_ctx *ctx, const mb_registry *reg) {
     return 0;
 }
 
+/* "\0" in a double-quoted scalar: refused where it is, not cut short to a valid value. */
+static int test_nul(mb_ctx *ctx, const mb_registry *reg) {
+    BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [\"adamw\\0junk\"]\n",
+        "t.yaml:3:11: error: a value must not contain a NUL character (\\0); this one has one "
+        "after 'adamw'");
+    BAD(HEAD "\"see\\0d\": 1\n",
+        "t.yaml:4:1: error: a value must not contain a NUL character (\\0); this one has one "
+        "after 'see'");
+    BAD("suite: \"\\0\"\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n",
+        "t.yaml:1:8: error: a value must not contain a NUL character (\\0); this one has one "
+        "after ''");
+    return 0;
+}
+
 int main(void) {
     mb_ctx ctx;
     CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
@@ -312,6 +326,7 @@ int main(void) {
     if (test_cell_limit(&ctx, &reg)) return 1;
     if (test_fast_duplicates(&ctx, &reg)) return 1;
     if (test_save_names(&ctx, &reg)) return 1;
+    if (test_nul(&ctx, &reg)) return 1;
     mb_ctx_fini(&ctx);
     CHECK_DONE();
 }
