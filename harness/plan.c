@@ -5,8 +5,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../datasets/sha256.h"
+#include "../engine/file.h"
 
 void mb_plan_free(mb_plan *p) {
     for (int i = 0; i < p->n; i++) {
@@ -209,6 +211,13 @@ mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_p
     char why[512];
     if (mb_suite_over_limit(s, why, sizeof why) >= 0) /* before a cell is allocated */
         return mb_error(ctx, MB_EINVAL, "%s: error: %s", file, why);
+    /* A FIFO as init.checkpoint would block the run when the weights are opened; checked again
+     * here because `membench run` resolves init: {suite: NAME} and the file may have changed since
+     * loading. A missing file is the runner's to report. */
+    struct stat sb;
+    if (s->init_checkpoint && stat(s->init_checkpoint, &sb) == 0 && !S_ISREG(sb.st_mode) &&
+        mb_file_check_regular(ctx, s->init_checkpoint, "init.checkpoint", 0) != MB_OK)
+        return mb_error_prefix(ctx, MB_EINVAL, "%s: error", file);
     int cap = 0;
     const mb_matrix_axis *ab = axis(s, "batch_size"), *as = axis(s, "seq_len"),
                          *ap = axis(s, "precision");

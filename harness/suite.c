@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
+
+#include "../engine/file.h"
 
 /* Aliases make the node graph a DAG (or even a cycle); no real suite nests anywhere near this. */
 #define MAX_DEPTH 64
@@ -793,6 +796,16 @@ static mb_status save_name(ld *L, const yaml_node_t *n, const char *name) {
     return MB_OK;
 }
 
+/* init.checkpoint, when it exists, must be a regular file: a FIFO would block the run when the
+ * weights are opened, a directory or device fail only then. A missing one is the runner's to report
+ * (an earlier run may write it). */
+static mb_status init_file(ld *L, const yaml_node_t *n, const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) != 0 || S_ISREG(sb.st_mode)) return MB_OK;
+    if (mb_file_check_regular(L->ctx, path, "init.checkpoint", 0) == MB_OK) return MB_OK;
+    return fail(L, n, "%s", L->ctx->err);
+}
+
 /* init: {checkpoint: FILE} (relative to the suite's folder) or {suite: NAME}; save:
  * {checkpoint: NAME} (a plain file name, written into the results folder). */
 static mb_status load_checkpoint_key(ld *L, const yaml_node_t *m, const char *key, char **out) {
@@ -809,7 +822,10 @@ static mb_status load_checkpoint_key(ld *L, const yaml_node_t *m, const char *ke
     if (!c)
         return fail(L, m, "missing required key 'checkpoint' in %s%s", key,
                     init ? " (or 'suite')" : "");
-    if (init) return get_path(L, c, what, out);
+    if (init) {
+        MB_TRY(get_path(L, c, what, out));
+        return init_file(L, c, *out);
+    }
     MB_TRY(get_string(L, c, what, out));
     return save_name(L, c, *out);
 }

@@ -1,11 +1,14 @@
 /* tests/test_suite_limits.c — the suite loader and planner against inputs that used to cost or
  * lose: a plan too big to build, long lists with a late duplicate (timed), checkpoint names that
- * would overwrite results and a NUL that cut a value short. */
+ * would overwrite results, a NUL that cut a value short, and a checkpoint that is a FIFO. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../harness/plan.h"
 #include "../harness/suite.h"
@@ -318,6 +321,61 @@ static int test_nul(mb_ctx *ctx, const mb_registry *reg) {
     return 0;
 }
 
+/* init: {checkpoint: FILE} that exists must be a regular file: a FIFO would block the run for
+ * ever, a directory fail late. Missing is left to the runner (a later run may write it). */
+static int test_checkpoint_kind(mb_ctx *ctx, const mb_registry *reg) {
+    char dir[] = "/tmp/mb-limits-XXXXXX", fifo[256], sub[256], reg_file[256], src[1024], msg[1024];
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+        return 1;
+    }
+    snprintf(fifo, sizeof fifo, "%s/ck.safetensors", dir);
+    snprintf(sub, sizeof sub, "%s/d.safetensors", dir);
+    snprintf(reg_file, sizeof reg_file, "%s/r.safetensors", dir);
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo: %s", strerror(errno));
+    CHECK(mkdir(sub, 0700) == 0, "mkdir: %s", strerror(errno));
+    FILE *f = fopen(reg_file, "wb");
+    CHECK(f && fclose(f) == 0, "cannot write %s", reg_file);
+
+    snprintf(src, sizeof src, HEAD "init: {checkpoint: %s}\n", fifo);
+    snprintf(msg, sizeof msg,
+             "t.yaml:4:20: error: init.checkpoint %s is a FIFO; expected a regular file", fifo);
+    BAD(src, msg);
+    snprintf(src, sizeof src, HEAD "init: {checkpoint: %s}\n", sub);
+    snprintf(msg, sizeof msg,
+             "t.yaml:4:20: error: init.checkpoint %s is a directory; expected a regular file", sub);
+    BAD(src, msg);
+    BAD(HEAD "init: {checkpoint: /dev/null}\n",
+        "t.yaml:4:20: error: init.checkpoint /dev/null is a character device; expected a regular "
+        "file");
+
+    /* missing, or regular: loaded */
+    mb_suite s;
+    snprintf(src, sizeof src, HEAD "init: {checkpoint: %s/none.safetensors}\n", dir);
+    CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "t.yaml", src, &s));
+    mb_suite_free(&s);
+    snprintf(src, sizeof src, HEAD "init: {checkpoint: %s}\n", reg_file);
+    CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "t.yaml", src, &s));
+    /* a FIFO by the time the run plans (replaced after loading, or an earlier document's output
+     * resolved by `membench run`): refused before the runner opens it */
+    mb_plan p;
+    CHECK_OK(ctx, mb_plan_build(ctx, &s, NULL, &p));
+    mb_plan_free(&p);
+    free(s.init_checkpoint);
+    s.init_checkpoint = strdup(fifo);
+    CHECK(mb_plan_build(ctx, &s, NULL, &p) == MB_EINVAL, "a FIFO checkpoint planned");
+    snprintf(msg, sizeof msg,
+             "t.yaml: error: init.checkpoint %s is a FIFO; expected a regular file", fifo);
+    CHECK_STR(ctx->err, msg);
+    mb_suite_free(&s);
+
+    unlink(fifo);
+    rmdir(sub);
+    unlink(reg_file);
+    rmdir(dir);
+    return 0;
+}
+
 int main(void) {
     mb_ctx ctx;
     CHECK_OK(&ctx, mb_ctx_init(&ctx, &mb_backend_cpu_f32));
@@ -327,6 +385,7 @@ int main(void) {
     if (test_fast_duplicates(&ctx, &reg)) return 1;
     if (test_save_names(&ctx, &reg)) return 1;
     if (test_nul(&ctx, &reg)) return 1;
+    if (test_checkpoint_kind(&ctx, &reg)) return 1;
     mb_ctx_fini(&ctx);
     CHECK_DONE();
 }
