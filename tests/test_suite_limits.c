@@ -82,27 +82,36 @@ static double expect_fail(mb_ctx *ctx, const mb_registry *reg, const char *src, 
 }
 #define BAD(src, msg) expect_fail(ctx, reg, (src), 0, (msg), __LINE__)
 
-/* Seconds to load "seed: x" and then `src`: the text read in full, the suite refused at its first
- * key. */
-static double read_cost(mb_ctx *ctx, const mb_registry *reg, const char *src) {
-    size_t n = strlen(src);
-    char *t = malloc(n + 16);
-    if (!t) return 0;
-    memcpy(t, "seed: x\n", 8);
-    memcpy(t + 8, src, n + 1);
-    mb_suite s;
+/* Seconds to load `src`, whatever the outcome. */
+static double load_time(mb_ctx *ctx, const mb_registry *reg, const char *src) {
     double t0 = now_s();
-    mb_status st = mb_suite_load_string(ctx, reg, "t.yaml", t, &s);
-    double dt = now_s() - t0;
-    if (st == MB_OK) mb_suite_free(&s);
-    free(t);
-    return dt;
+    mb_suite_file f;
+    if (mb_suite_file_load_string(ctx, reg, "t.yaml", src, &f) == MB_OK) mb_suite_file_free(&f);
+    return now_s() - t0;
 }
 
-/* A timed case against its limits (see FAST_S). */
-static void fast_enough(double dt, double base, const char *what) {
-    printf("%s: %.3f s (reading the text alone: %.3f s)\n", what, dt, base);
-    CHECK(dt < FAST_S || dt < SLOWER * base, "%s took %.3f s, reading it %.3f s", what, dt, base);
+/* A timed case, `dt` seconds for `src`, against its limits (see FAST_S). What reading the text
+ * costs: `base`, or else `src` after a "seed: x" line (refused at its first key). Over the limit,
+ * both are timed once more (another job on the machine slows one run, not two alike). */
+static void fast_enough(mb_ctx *ctx, const mb_registry *reg, const char *src, const char *base,
+                        double dt, const char *what) {
+    char *seeded = NULL;
+    if (!base) {
+        size_t n = strlen(src);
+        if (!(seeded = malloc(n + 9))) return;
+        memcpy(seeded, "seed: x\n", 8);
+        memcpy(seeded + 8, src, n + 1);
+        base = seeded;
+    }
+    double read = load_time(ctx, reg, base);
+    if (!(dt < FAST_S || dt < SLOWER * read)) {
+        double again = load_time(ctx, reg, src), read2 = load_time(ctx, reg, base);
+        dt = again < dt ? again : dt;
+        read = read2 > read ? read2 : read;
+    }
+    printf("%s: %.3f s (reading the text alone: %.3f s)\n", what, dt, read);
+    CHECK(dt < FAST_S || dt < SLOWER * read, "%s took %.3f s, reading it %.3f s", what, dt, read);
+    free(seeded);
 }
 
 /* 3000 x 3000 matrix values in a 30 KB suite: refused at load, before anything is planned, with
@@ -121,7 +130,7 @@ static int test_cell_limit(mb_ctx *ctx, const mb_registry *reg) {
                  "methods 1 x matrix.batch_size 3000 x matrix.seq_len 3000 x repeat 1), "
                  "more than the limit of 100000; split it into several suites or shorten "
                  "its lists");
-    fast_enough(dt, read_cost(ctx, reg, t.s), "a 3000 x 3000 matrix, refused");
+    fast_enough(ctx, reg, t.s, NULL, dt, "a 3000 x 3000 matrix, refused");
 
     /* the list that passes the limit, in plan order (targets, models, methods, matrix, repeat) */
     BAD(HEAD "repeat: 1000\nmatrix: {precision: [fp32, bf16], batch_size: [1, 2, 3, 4, 5, 6, 7, "
@@ -181,7 +190,7 @@ static int test_fast_duplicates(mb_ctx *ctx, const mb_registry *reg) {
              "t.yaml:4:%zu: error: matrix.batch_size lists 1 twice (first at line 4, column %zu)",
              col_of(&t, again), col_of(&t, first));
     dt = BAD(t.s, msg);
-    fast_enough(dt, read_cost(ctx, reg, t.s), "300,001 matrix values, the last a duplicate");
+    fast_enough(ctx, reg, t.s, NULL, dt, "300,001 matrix values, the last a duplicate");
 
     /* 300,000 distinct values: no duplicate, and too many cells */
     t.len = again - 2;
@@ -189,7 +198,7 @@ static int test_fast_duplicates(mb_ctx *ctx, const mb_registry *reg) {
     dt = BAD(t.s, "t.yaml:4:22: error: the suite plans 300000 cells (targets 1 x models 1 x "
                   "methods 1 x matrix.batch_size 300000 x repeat 1), more than the limit of "
                   "100000; split it into several suites or shorten its lists");
-    fast_enough(dt, read_cost(ctx, reg, t.s), "300,000 distinct matrix values");
+    fast_enough(ctx, reg, t.s, NULL, dt, "300,000 distinct matrix values");
 
     /* the keys of a method entry (any key may be a method's name, so they are only checked for
      * duplicates before the stack is read) */
@@ -200,8 +209,7 @@ static int test_fast_duplicates(mb_ctx *ctx, const mb_registry *reg) {
     snprintf(msg, sizeof msg, "t.yaml:%d:5: error: duplicate key 'k0' (first at line 5)",
              NNAMES + 5);
     dt = BAD(t.s, msg);
-    fast_enough(dt, read_cost(ctx, reg, t.s),
-                "100,001 keys of a method entry, the last a duplicate");
+    fast_enough(ctx, reg, t.s, NULL, dt, "100,001 keys of a method entry, the last a duplicate");
 
     t.len = 0;
     add(&t, "suite: x\nmethods: [adamw]\nmodels:\n");
@@ -210,7 +218,7 @@ static int test_fast_duplicates(mb_ctx *ctx, const mb_registry *reg) {
     snprintf(msg, sizeof msg, "t.yaml:%d:12: error: duplicate model name 'm0' (first at line 4)",
              NNAMES + 4);
     dt = BAD(t.s, msg);
-    fast_enough(dt, read_cost(ctx, reg, t.s), "100,001 models, the last a duplicate name");
+    fast_enough(ctx, reg, t.s, NULL, dt, "100,001 models, the last a duplicate name");
 
     t.len = 0;
     add(&t, HEAD "targets:\n");
@@ -219,7 +227,7 @@ static int test_fast_duplicates(mb_ctx *ctx, const mb_registry *reg) {
     snprintf(msg, sizeof msg, "t.yaml:%d:12: error: duplicate target name 't0' (first at line 5)",
              NNAMES + 5);
     dt = BAD(t.s, msg);
-    fast_enough(dt, read_cost(ctx, reg, t.s), "100,001 targets, the last a duplicate name");
+    fast_enough(ctx, reg, t.s, NULL, dt, "100,001 targets, the last a duplicate name");
 
     /* documents: the baseline reads them all and stops at the last one's first key */
     t.len = 0;
@@ -227,17 +235,16 @@ static int test_fast_duplicates(mb_ctx *ctx, const mb_registry *reg) {
         add(&t, "suite: s%d\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n---\n", i);
     size_t last = t.len;
     add(&t, "seed: x\nsuite: s0\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n");
-    mb_suite_file f;
-    double t0 = now_s();
-    CHECK(mb_suite_file_load_string(ctx, reg, "t.yaml", t.s, &f) == MB_EINVAL, "seed: x");
-    double base = now_s() - t0;
+    char *base = strdup(t.s);
     t.len = last;
     add(&t, "suite: s0\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n");
     snprintf(msg, sizeof msg,
              "t.yaml:%d:8: error: suite s0 is the name of an earlier document of this file",
              4 * NDOCS + 1);
     dt = expect_fail(ctx, reg, t.s, 1, msg, __LINE__);
-    fast_enough(dt, base, "30,001 documents, the last a duplicate suite name");
+    if (base)
+        fast_enough(ctx, reg, t.s, base, dt, "30,001 documents, the last a duplicate suite name");
+    free(base);
 
     /* two method entries the same: every cell of one would be a cell of the other */
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\n"
