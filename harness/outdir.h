@@ -5,10 +5,8 @@
 
 #include "../engine/ctx.h"
 
-/* The files membench keeps in a results folder; nothing else may be written under these names
- * (a checkpoint named like one is refused when the suite loads). */
+/* The lock file's name (in suite.c's table of names a checkpoint may not take). */
 #define MB_OUT_LOCK ".lock"
-extern const char *const mb_outdir_reserved[]; /* NULL-terminated */
 
 typedef struct mb_outdir {
     int lock_fd; /* -1 when not held */

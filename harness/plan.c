@@ -5,9 +5,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../datasets/content.h"
 #include "../datasets/sha256.h"
+#include "../engine/file.h"
 
 void mb_plan_free(mb_plan *p) {
     for (int i = 0; i < p->n; i++) {
@@ -89,10 +91,10 @@ static void stack_label(const mb_stack_cfg *st, char *out, size_t n) {
     }
 }
 
-static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, const mb_target_cfg *tg,
-                          const mb_model_cfg *md, const mb_stack_cfg *st, int bs, int seq,
-                          mb_precision prec, int rep, mb_search_kind search, const char *filter,
-                          char data_id[65]) {
+static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
+                          const mb_target_cfg *tg, const mb_model_cfg *md, const mb_stack_cfg *st,
+                          int bs, int seq, mb_precision prec, int rep, mb_search_kind search,
+                          const char *filter, char data_id[65]) {
     mb_cell c;
     memset(&c, 0, sizeof c);
     c.target = tg;
@@ -156,13 +158,17 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, const mb_t
         return mb_error(ctx, MB_ENOMEM, "host allocation while planning");
     }
     mb_sha256_hex(c.config, c.hash);
-    mb_cell *cells = realloc(p->cells, (size_t)(p->n + 1) * sizeof *cells);
-    if (!cells) {
-        free(c.config);
-        free(c.params);
-        return mb_error(ctx, MB_ENOMEM, "host allocation while planning");
+    if (p->n == *cap) { /* doubling: the count is at most MB_MAX_CELLS, checked before */
+        int ncap = *cap ? 2 * *cap : 16;
+        mb_cell *cells = realloc(p->cells, (size_t)ncap * sizeof *cells);
+        if (!cells) {
+            free(c.config);
+            free(c.params);
+            return mb_error(ctx, MB_ENOMEM, "host allocation while planning");
+        }
+        p->cells = cells;
+        *cap = ncap;
     }
-    p->cells = cells;
     c.index = p->n;
     p->cells[p->n++] = c;
     return MB_OK;
@@ -174,8 +180,51 @@ static const mb_matrix_axis *axis(const mb_suite *s, const char *key) {
     return NULL;
 }
 
+static int by_hash(const void *a, const void *b) {
+    const mb_cell *x = *(const mb_cell *const *)a, *y = *(const mb_cell *const *)b;
+    int c = strcmp(x->hash, y->hash);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Two cells of one configuration share a config hash, and results and --resume tell cells apart
+ * by it: refused (the loader refuses duplicate lists; this holds for a suite changed in code). */
+static mb_status unique_cells(mb_ctx *ctx, const mb_suite *s, const mb_plan *p) {
+    if (p->n < 2) return MB_OK;
+    const mb_cell **v = malloc((size_t)p->n * sizeof *v);
+    if (!v) return mb_error(ctx, MB_ENOMEM, "host allocation while planning");
+    for (int i = 0; i < p->n; i++) v[i] = &p->cells[i];
+    qsort(v, (size_t)p->n, sizeof *v, by_hash);
+    const mb_cell *first = NULL, *again = NULL; /* the earliest repeat, and what it repeats */
+    for (int i = 1, g = 0; i < p->n; i++) {
+        if (strcmp(v[i]->hash, v[g]->hash)) {
+            g = i;
+        } else if (i == g + 1 && (!again || v[i]->index < again->index)) {
+            first = v[g];
+            again = v[i];
+        }
+    }
+    free(v);
+    if (!again) return MB_OK;
+    return mb_error(ctx, MB_EINVAL,
+                    "%s: error: cells %d and %d have the same configuration (%s); their results "
+                    "would mix",
+                    s->path ? s->path : s->name, first->index, again->index, again->label);
+}
+
 mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_plan *out) {
     memset(out, 0, sizeof *out);
+    const char *file = s->path ? s->path : s->name;
+    char why[512];
+    if (mb_suite_over_limit(s, why, sizeof why) >= 0) /* before a cell is allocated */
+        return mb_error(ctx, MB_EINVAL, "%s: error: %s", file, why);
+    /* A FIFO as init.checkpoint would block the run when the weights are opened; checked again
+     * here because `membench run` resolves init: {suite: NAME} and the file may have changed since
+     * loading. A missing file is the runner's to report. */
+    struct stat sb;
+    if (s->init_checkpoint && stat(s->init_checkpoint, &sb) == 0 && !S_ISREG(sb.st_mode) &&
+        mb_file_check_regular(ctx, s->init_checkpoint, "init.checkpoint", 0) != MB_OK)
+        return mb_error_prefix(ctx, MB_EINVAL, "%s: error", file);
+    int cap = 0;
     const mb_matrix_axis *ab = axis(s, "batch_size"), *as = axis(s, "seq_len"),
                          *ap = axis(s, "precision");
     int nb = ab ? ab->n : 1, ns = as ? as->n : 1, np = ap ? ap->n : 1;
@@ -198,13 +247,15 @@ mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_p
                                 if ((sk == MB_SEARCH_MAX_BATCH && ib > 0) ||
                                     (sk == MB_SEARCH_MAX_SEQ && is > 0))
                                     continue;
-                                mb_status rc = add_cell(ctx, s, out, &s->targets[t], &s->models[mo],
-                                                        &s->stacks[st], bs, seq, pr, r, sk, filter,
-                                                        data_id);
+                                mb_status rc = add_cell(ctx, s, out, &cap, &s->targets[t],
+                                                        &s->models[mo], &s->stacks[st], bs, seq,
+                                                        pr, r, sk, filter, data_id);
                                 if (rc != MB_OK) {
                                     mb_plan_free(out);
                                     return rc;
                                 }
                             }
-    return MB_OK;
+    mb_status rc = unique_cells(ctx, s, out);
+    if (rc != MB_OK) mb_plan_free(out);
+    return rc;
 }

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
+
+#include "../engine/file.h"
 
 /* Aliases make the node graph a DAG (or even a cycle); no real suite nests anywhere near this. */
 #define MAX_DEPTH 64
@@ -25,6 +28,19 @@ const char *mb_precision_name(mb_precision p) {
     return "unknown";
 }
 
+/* Values already seen in one list, by their bytes, so that checking n values for a duplicate takes
+ * n look-ups, not n^2/2 comparisons (300,000 matrix values took 20 s). Open addressing; keys point
+ * into the document or the suite, which outlive the set. */
+typedef struct seen_slot {
+    const void *key; /* NULL: empty */
+    size_t len;
+    int idx;
+} seen_slot;
+typedef struct seen {
+    seen_slot *slot;
+    size_t cap, n; /* cap: 0 or a power of two, kept at least twice n */
+} seen;
+
 /* The loader's state: where messages point and what is being filled. */
 typedef struct ld {
     mb_ctx *ctx;
@@ -35,6 +51,8 @@ typedef struct ld {
     mb_suite *s;
     const mb_suite *prev; /* the file's earlier documents (init: {suite: NAME} names one) */
     int nprev;
+    seen docs;  /* the earlier documents' suite names -> their index */
+    seen names; /* the list being loaded: its names or values -> their index */
 } ld;
 
 /* ---- messages ---- */
@@ -91,6 +109,57 @@ static void join(const char *const *v, int n, const char *sep, char *buf, size_t
         if (w < 0) break;
         o += (size_t)w;
     }
+}
+
+/* ---- duplicates ---- */
+
+static uint64_t seen_hash(const void *key, size_t len) {
+    const unsigned char *p = key;
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then MurmurHash3's finaliser: the slot is the
+                                         * low bits, which must depend on every byte */
+    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
+
+static void seen_free(seen *s) {
+    free(s->slot);
+    memset(s, 0, sizeof *s);
+}
+
+/* The index recorded under `key`, or -1. */
+static int seen_find(const seen *s, const void *key, size_t len) {
+    for (size_t h = s->cap ? seen_hash(key, len) & (s->cap - 1) : 0; s->cap && s->slot[h].key;
+         h = (h + 1) & (s->cap - 1))
+        if (s->slot[h].len == len && !memcmp(s->slot[h].key, key, len)) return s->slot[h].idx;
+    return -1;
+}
+
+/* *first: the index recorded earlier under the same bytes, or -1 after recording `idx`. */
+static mb_status seen_add(ld *L, seen *s, const void *key, size_t len, int idx, int *first) {
+    if ((*first = seen_find(s, key, len)) >= 0) return MB_OK;
+    if (2 * (s->n + 1) > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        seen_slot *t = calloc(cap, sizeof *t);
+        if (!t) return oom(L);
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->slot[i].key) continue;
+            size_t h = seen_hash(s->slot[i].key, s->slot[i].len) & (cap - 1);
+            while (t[h].key) h = (h + 1) & (cap - 1);
+            t[h] = s->slot[i];
+        }
+        free(s->slot);
+        s->slot = t;
+        s->cap = cap;
+    }
+    size_t h = seen_hash(key, len) & (s->cap - 1);
+    while (s->slot[h].key) h = (h + 1) & (s->cap - 1);
+    s->slot[h] = (seen_slot){.key = key, .len = len, .idx = idx};
+    s->n++;
+    return MB_OK;
 }
 
 /* ---- nodes ---- */
@@ -177,24 +246,32 @@ static mb_status unknown(ld *L, const yaml_node_t *k, const char *noun, const ch
 static mb_status check_keys(ld *L, const yaml_node_t *map, const char *allow,
                             const char *const *valid, int nvalid, const char *noun,
                             const char *where) {
-    char b[QCAP];
-    for (int i = 0; i < map_len(map); i++) {
+    char b[QCAP], at[64];
+    seen keys = {0};
+    mb_status st = MB_OK;
+    const int few = map_len(map) <= 16; /* compared pairwise: cheaper than a table, still bounded */
+    for (int i = 0; st == MB_OK && i < map_len(map); i++) {
         const yaml_node_t *k = map_key(L, map, i);
-        if (k->type != YAML_SCALAR_NODE)
-            return fail(L, k, "a key must be a name, got %s", got(k, b, sizeof b));
-        for (int j = 0; j < i; j++) {
-            const yaml_node_t *kj = map_key(L, map, j);
-            char at[64];
-            if (kj->type != YAML_SCALAR_NODE || strcmp(sv(kj), sv(k))) continue;
-            return fail(L, k, "duplicate key %s (first at %s)", quote(sv(k), b, sizeof b),
-                        first_at(kj, k, at, sizeof at));
+        int j = -1;
+        if (k->type != YAML_SCALAR_NODE) {
+            st = fail(L, k, "a key must be a name, got %s", got(k, b, sizeof b));
+            break;
+        }
+        for (int q = 0; few && q < i && j < 0; q++)
+            if (!strcmp(sv(map_key(L, map, q)), sv(k))) j = q;
+        if (!few && (st = seen_add(L, &keys, sv(k), k->data.scalar.length, i, &j)) != MB_OK) break;
+        if (j >= 0) {
+            st = fail(L, k, "duplicate key %s (first at %s)", quote(sv(k), b, sizeof b),
+                      first_at(map_key(L, map, j), k, at, sizeof at));
+            break;
         }
         if (nvalid < 0 || (allow && !strcmp(sv(k), allow))) continue;
         int found = 0;
         for (int v = 0; v < nvalid && !found; v++) found = !strcmp(sv(k), valid[v]);
-        if (!found) return unknown(L, k, noun, where, valid, nvalid);
+        if (!found) st = unknown(L, k, noun, where, valid, nvalid);
     }
-    return MB_OK;
+    seen_free(&keys);
+    return st;
 }
 
 #define NKEYS(a) ((int)(sizeof(a) / sizeof(a)[0]))
@@ -426,34 +503,20 @@ static mb_status load_defaults(ld *L, const yaml_node_t *m) {
     return MB_OK;
 }
 
-/* A later list entry repeating an earlier entry's name. */
-static mb_status unique_name(ld *L, const yaml_node_t *list, int i, const char *kind) {
-    const yaml_node_t *n = map_get(L, seq_at(L, list, i), "name");
-    char b[QCAP], at[64];
-    for (int j = 0; j < i; j++) {
-        const yaml_node_t *p = map_get(L, seq_at(L, list, j), "name");
-        if (!strcmp(sv(p), sv(n)))
-            return fail(L, n, "duplicate %s name %s (first at %s)", kind, quote(sv(n), b, sizeof b),
-                        first_at(p, n, at, sizeof at));
-    }
-    return MB_OK;
-}
-
-/* A target's name is its `name`, else its `preset`: a later one repeating an earlier one's. */
-static const yaml_node_t *target_name_node(ld *L, const yaml_node_t *e) {
+/* Entry i of a list of models or targets repeating an earlier entry's name (L->names holds the
+ * earlier ones, cleared before the list). A target's name is its `name`, else its `preset`. */
+static const yaml_node_t *name_node(ld *L, const yaml_node_t *e) {
     const yaml_node_t *n = map_get(L, e, "name");
     return n ? n : map_get(L, e, "preset");
 }
-static mb_status unique_target(ld *L, const yaml_node_t *list, int i) {
-    const yaml_node_t *n = target_name_node(L, seq_at(L, list, i));
+static mb_status unique_name(ld *L, const yaml_node_t *list, int i, const char *kind) {
+    const yaml_node_t *n = name_node(L, seq_at(L, list, i));
     char b[QCAP], at[64];
-    for (int j = 0; j < i; j++) {
-        const yaml_node_t *p = target_name_node(L, seq_at(L, list, j));
-        if (p && !strcmp(sv(p), sv(n)))
-            return fail(L, n, "duplicate target name %s (first at %s)", quote(sv(n), b, sizeof b),
-                        first_at(p, n, at, sizeof at));
-    }
-    return MB_OK;
+    int j;
+    MB_TRY(seen_add(L, &L->names, sv(n), n->data.scalar.length, i, &j));
+    if (j < 0) return MB_OK;
+    return fail(L, n, "duplicate %s name %s (first at %s)", kind, quote(sv(n), b, sizeof b),
+                first_at(name_node(L, seq_at(L, list, j)), n, at, sizeof at));
 }
 
 /* Target presets: a device's backend and its memory in GiB (binary: 80 GiB = 85899345920 bytes),
@@ -481,6 +544,7 @@ static mb_status load_targets(ld *L, const yaml_node_t *list) {
     const int npresets = NKEYS(target_preset_names);
     mb_suite *s = L->s;
     MB_TRY(want_list(L, list, "targets", "target"));
+    seen_free(&L->names);
     int n = seq_len(list);
     if (!(s->targets = calloc((size_t)n, sizeof *s->targets))) return oom(L);
     s->ntargets = n;
@@ -515,12 +579,12 @@ static mb_status load_targets(ld *L, const yaml_node_t *list) {
         if ((v = map_get(L, e, "name"))) {
             snprintf(field, sizeof field, "%s.name", what);
             MB_TRY(get_name(L, v, field, &t->name));
-            MB_TRY(unique_target(L, list, i));
+            MB_TRY(unique_name(L, list, i, "target"));
         } else if (pre) {
             /* Named after its preset; two such targets would share one name. */
             snprintf(field, sizeof field, "%s.preset", what);
             MB_TRY(get_name(L, pre, field, &t->name));
-            MB_TRY(unique_target(L, list, i));
+            MB_TRY(unique_name(L, list, i, "target"));
         } else {
             return fail(L, e, "missing required key 'name'%s (or a preset)", where);
         }
@@ -563,6 +627,7 @@ static mb_status load_models(ld *L, const yaml_node_t *list) {
     int npresets = mb_model_preset_names(presets, 64);
     if (npresets > 64) npresets = 64;
     MB_TRY(want_list(L, list, "models", "model"));
+    seen_free(&L->names);
     int n = seq_len(list);
     if (!(s->models = calloc((size_t)n, sizeof *s->models))) return oom(L);
     s->nmodels = n;
@@ -683,16 +748,62 @@ static mb_status load_init_suite(ld *L, const yaml_node_t *n) {
     char *name, b[QCAP];
     MB_TRY(get_string(L, n, "init.suite", &name));
     L->s->init_suite = name;
-    for (int i = 0; i < L->nprev; i++)
-        if (!strcmp(L->prev[i].name, name)) {
-            if (L->prev[i].save_checkpoint) return MB_OK;
-            return fail(L, n, "suite %s saves no checkpoint (it has no save: {checkpoint: NAME})",
-                        quote(name, b, sizeof b));
-        }
+    int i = seen_find(&L->docs, name, strlen(name));
+    if (i >= 0) {
+        if (L->prev[i].save_checkpoint) return MB_OK;
+        return fail(L, n, "suite %s saves no checkpoint (it has no save: {checkpoint: NAME})",
+                    quote(name, b, sizeof b));
+    }
     return fail(L, n,
                 "no earlier document of this file is suite %s (init.suite names one that "
                 "runs before, in the same file)",
                 quote(name, b, sizeof b));
+}
+
+/* Every fixed name membench writes into a results folder, which save.checkpoint must not take:
+ * `membench run` (harness/runner.c, and the results folder's lock) and `membench report --out` into
+ * the same folder (reports/: report.md, index.html, each figure's .gp, .dat, .png and .svg). */
+static const char *const results_files[] = {
+    "results.csv",  "steps.csv",    "run.json",     "steps.csv.tmp",
+    ".lock",        "report.md",    "index.html",   "loss.gp",
+    "loss.dat",     "loss.png",     "loss.svg",     "memory.gp",
+    "memory.dat",   "memory.png",   "memory.svg",   "time.gp",
+    "time.dat",     "time.png",     "time.svg",     "maxbatch.gp",
+    "maxbatch.dat", "maxbatch.png", "maxbatch.svg", "peers.gp",
+    "peers.dat",    "peers.png",    "peers.svg",    "pareto.gp",
+    "pareto.dat",   "pareto.png",   "pareto.svg",   "quality.gp",
+    "quality.dat",  "quality.png",  "quality.svg",  "pareto_frontier.dat"};
+
+/* save.checkpoint: a plain name (no folder, not hidden, so never '.', '..' or the lock), none of
+ * the results folder's files, ending in .safetensors (which none of them does). */
+static mb_status save_name(ld *L, const yaml_node_t *n, const char *name) {
+    static const char ext[] = ".safetensors";
+    char b[QCAP];
+    if (name[0] == '.' || strchr(name, '/'))
+        return fail(L, n,
+                    "save.checkpoint must be a plain file name (no '/', not starting with '.'), "
+                    "written into the results folder; got %s",
+                    quote(name, b, sizeof b));
+    for (int i = 0; i < NKEYS(results_files); i++)
+        if (!strcmp(name, results_files[i]))
+            return fail(L, n,
+                        "save.checkpoint %s is the name of a file membench writes into the results "
+                        "folder; name the checkpoint NAME.safetensors",
+                        quote(name, b, sizeof b));
+    size_t len = strlen(name);
+    if (len < sizeof ext || strcmp(name + len - (sizeof ext - 1), ext))
+        return fail(L, n, "save.checkpoint must end in %s, got %s", ext, quote(name, b, sizeof b));
+    return MB_OK;
+}
+
+/* init.checkpoint, when it exists, must be a regular file: a FIFO would block the run when the
+ * weights are opened, a directory or device fail only then. A missing one is the runner's to report
+ * (an earlier run may write it). */
+static mb_status init_file(ld *L, const yaml_node_t *n, const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) != 0 || S_ISREG(sb.st_mode)) return MB_OK;
+    if (mb_file_check_regular(L->ctx, path, "init.checkpoint", 0) == MB_OK) return MB_OK;
+    return fail(L, n, "%s", L->ctx->err);
 }
 
 /* init: {checkpoint: FILE} (relative to the suite's folder) or {suite: NAME}; save:
@@ -711,14 +822,12 @@ static mb_status load_checkpoint_key(ld *L, const yaml_node_t *m, const char *ke
     if (!c)
         return fail(L, m, "missing required key 'checkpoint' in %s%s", key,
                     init ? " (or 'suite')" : "");
-    if (init) return get_path(L, c, what, out);
+    if (init) {
+        MB_TRY(get_path(L, c, what, out));
+        return init_file(L, c, *out);
+    }
     MB_TRY(get_string(L, c, what, out));
-    if (!**out || strchr(*out, '/'))
-        return fail(L, c,
-                    "save.checkpoint is a file name written into the results folder; "
-                    "'%s' is not one",
-                    *out);
-    return MB_OK;
+    return save_name(L, c, *out);
 }
 
 static mb_status load_data(ld *L, const yaml_node_t *m) {
@@ -997,6 +1106,48 @@ static mb_status load_stack(ld *L, const yaml_node_t *e, const yaml_node_t *stk,
     return finish_stack(L, sc, stk);
 }
 
+/* Two entries of `methods` with the same methods and parameters would be one configuration twice:
+ * two cells under one config hash, whose results mix. Each stack's key is its methods and values.
+ */
+static mb_status unique_stacks(ld *L, const yaml_node_t *list) {
+    const mb_suite *s = L->s;
+    size_t total = 0;
+    for (int i = 0; i < s->nstacks; i++)
+        for (int k = 0; k < s->stacks[i].n; k++)
+            total += sizeof(const mb_method *) +
+                     (size_t)s->stacks[i].items[k].method->nparams * sizeof(mb_pvalue);
+    unsigned char *buf = malloc(total ? total : 1);
+    size_t *off = malloc(((size_t)s->nstacks + 1) * sizeof *off);
+    mb_status st = buf && off ? MB_OK : oom(L);
+    size_t o = 0;
+    for (int i = 0; st == MB_OK && i < s->nstacks; i++) {
+        off[i] = o;
+        for (int k = 0; k < s->stacks[i].n; k++) {
+            const mb_method_inst *mi = &s->stacks[i].items[k];
+            memcpy(buf + o, &mi->method, sizeof mi->method);
+            o += sizeof mi->method;
+            memcpy(buf + o, mi->vals, (size_t)mi->method->nparams * sizeof *mi->vals);
+            o += (size_t)mi->method->nparams * sizeof *mi->vals;
+        }
+    }
+    if (st == MB_OK) off[s->nstacks] = o;
+    seen_free(&L->names);
+    for (int i = 0; st == MB_OK && i < s->nstacks; i++) {
+        int j;
+        st = seen_add(L, &L->names, buf + off[i], off[i + 1] - off[i], i, &j);
+        if (st == MB_OK && j >= 0) {
+            const yaml_node_t *e = seq_at(L, list, i);
+            char at[64];
+            st = fail(L, e, "duplicate method stack '%s' with the same parameters (first at %s)",
+                      s->stacks[i].label, first_at(seq_at(L, list, j), e, at, sizeof at));
+        }
+    }
+    seen_free(&L->names); /* its keys point into buf */
+    free(buf);
+    free(off);
+    return st;
+}
+
 static mb_status load_methods(ld *L, const yaml_node_t *list) {
     mb_suite *s = L->s;
     char b[QCAP];
@@ -1040,7 +1191,7 @@ static mb_status load_methods(ld *L, const yaml_node_t *list) {
         MB_TRY(load_params(L, e, "name", &sc->items[0]));
         MB_TRY(finish_stack(L, sc, e));
     }
-    return MB_OK;
+    return unique_stacks(L, list);
 }
 
 /* ---- matrix ---- */
@@ -1066,22 +1217,23 @@ static mb_status load_matrix(ld *L, const yaml_node_t *m) {
                     : !(ax->ints = calloc((size_t)k, sizeof *ax->ints)))
             return oom(L);
         ax->n = k;
+        seen_free(&L->names);
         for (int i = 0; i < k; i++) {
             const yaml_node_t *v = seq_at(L, list, i);
             snprintf(field, sizeof field, "%s[%d]", what, i);
-            int x = 0, j = 0;
+            int x = 0, j = -1;
             if (is_prec) {
                 MB_TRY(get_enum(L, v, field, prec_names, NKEYS(prec_names), &x));
                 ax->precs[i] = (mb_precision)x;
-                while (ax->precs[j] != ax->precs[i]) j++;
+                MB_TRY(seen_add(L, &L->names, &ax->precs[i], sizeof ax->precs[i], i, &j));
             } else {
                 /* the same ranges as task.batch_size and task.seq_len, which these override */
                 MB_TRY(get_int(L, v, field, 1, INT_MAX, &x));
                 ax->ints[i] = x;
-                while (ax->ints[j] != ax->ints[i]) j++;
+                MB_TRY(seen_add(L, &L->names, &ax->ints[i], sizeof ax->ints[i], i, &j));
             }
             char at[64];
-            if (j < i)
+            if (j >= 0)
                 return fail(L, v, "%s lists %s twice (first at %s)", what, sv(v),
                             first_at(seq_at(L, list, j), v, at, sizeof at));
         }
@@ -1177,6 +1329,44 @@ static mb_status load_search(ld *L, const yaml_node_t *m) {
     return MB_OK;
 }
 
+/* ---- the plan's size ---- */
+
+int mb_suite_over_limit(const mb_suite *s, char *why, size_t cap) {
+    uint64_t n = 1;
+    int over = -1, saturated = 0, nf = 4 + s->naxes;
+    char list[512];
+    size_t o = 0;
+    list[0] = 0;
+    for (int f = 0; f < nf; f++) {
+        const mb_matrix_axis *ax = f >= 3 && f < nf - 1 ? &s->axes[f - 3] : NULL;
+        const char *name = f == 0 ? "targets" : f == 1 ? "models" : f == 2 ? "methods" : "repeat";
+        int k = f == 0 ? s->ntargets : f == 1 ? s->nmodels : f == 2 ? s->nstacks : s->repeat;
+        if (ax) k = ax->n;
+        /* saturating: three long matrix lists overflow 64 bits */
+        if (!saturated && __builtin_mul_overflow(n, (uint64_t)(k > 0 ? k : 0), &n)) saturated = 1;
+        if (over < 0 && (saturated || n > MB_MAX_CELLS)) over = f;
+        if (o < sizeof list) {
+            int w = snprintf(list + o, sizeof list - o, "%s%s%.64s %d", f ? " x " : "",
+                             ax ? "matrix." : name, ax ? ax->key : "", k);
+            o += w > 0 ? (size_t)w : 0;
+        }
+    }
+    if (over < 0) {
+        if (cap) why[0] = 0;
+        return -1;
+    }
+    char count[48];
+    if (saturated)
+        snprintf(count, sizeof count, "more than %llu", (unsigned long long)UINT64_MAX);
+    else
+        snprintf(count, sizeof count, "%llu", (unsigned long long)n);
+    snprintf(why, cap,
+             "the suite plans %s cells (%s), more than the limit of %d; split it into several "
+             "suites or shorten its lists",
+             count, list, MB_MAX_CELLS);
+    return over;
+}
+
 /* ---- the document ---- */
 
 static mb_status load_root(ld *L, const yaml_node_t *root) {
@@ -1245,6 +1435,17 @@ static mb_status load_root(ld *L, const yaml_node_t *root) {
     }
     const yaml_node_t *sr = map_get(L, root, "search"); /* after the targets, wherever it is */
     if (sr) MB_TRY(load_search(L, sr));
+    char why[512];
+    int over = mb_suite_over_limit(s, why, sizeof why);
+    if (over >= 0) { /* at the list that takes the count past the limit, in plan order */
+        const yaml_node_t *at = over == 0   ? map_get(L, root, "targets")
+                                : over == 1 ? map_get(L, root, "models")
+                                : over == 2 ? map_get(L, root, "methods")
+                                : over < 3 + s->naxes
+                                    ? map_val(L, map_get(L, root, "matrix"), over - 3)
+                                    : map_get(L, root, "repeat");
+        return fail(L, at ? at : root, "%s", why);
+    }
     const yaml_node_t *sv_ = map_get(L, root, "save");
     if (sv_) { /* one cell, so one set of trained weights: the file is not overwritten */
         long cells = (long)s->ntargets * s->nmodels * s->nstacks * s->repeat;
@@ -1375,6 +1576,18 @@ static mb_status syntax_error(ld *L, const yaml_parser_t *p, const char *text, s
                     col + 1, problem);
 }
 
+/* libyaml gives a scalar's length: a NUL from a "\0" escape would cut the value short where C reads
+ * it ("adamw\0junk" read as adamw), so a value holding one is refused where it is. */
+static mb_status no_nul(ld *L) {
+    char b[QCAP];
+    for (const yaml_node_t *n = L->doc->nodes.start; n < L->doc->nodes.top; n++)
+        if (n->type == YAML_SCALAR_NODE && strlen(sv(n)) != n->data.scalar.length)
+            return fail(L, n,
+                        "a value must not contain a NUL character (\\0); this one has one after %s",
+                        quote(sv(n), b, sizeof b));
+    return MB_OK;
+}
+
 /* Validates and resolves one parsed document into L->s. */
 static mb_status load_one(ld *L, yaml_document_t *doc, const yaml_node_t *root) {
     L->doc = doc;
@@ -1382,16 +1595,19 @@ static mb_status load_one(ld *L, yaml_document_t *doc, const yaml_node_t *root) 
     if (!root || is_null(root)) {
         st = fail(L, NULL, "the suite is empty: expected a mapping with suite, models and methods");
     } else {
+        st = no_nul(L);
         int nnodes = (int)(doc->nodes.top - doc->nodes.start);
-        int *height = calloc((size_t)nnodes, sizeof *height);
-        st = height ? check_depth(L, 1, 1, height) : oom(L);
+        int *height = st == MB_OK ? calloc((size_t)nnodes, sizeof *height) : NULL;
+        if (st == MB_OK) st = height ? check_depth(L, 1, 1, height) : oom(L);
         free(height);
     }
     if (st == MB_OK) st = load_root(L, root);
-    for (int i = 0; st == MB_OK && i < L->nprev; i++)
-        if (!strcmp(L->prev[i].name, L->s->name))
-            st = fail(L, map_get(L, root, "suite"),
-                      "suite %s is the name of an earlier document of this file", L->s->name);
+    seen_free(&L->names);
+    int first = -1;
+    if (st == MB_OK) st = seen_add(L, &L->docs, L->s->name, strlen(L->s->name), L->nprev, &first);
+    if (st == MB_OK && first >= 0)
+        st = fail(L, map_get(L, root, "suite"),
+                  "suite %s is the name of an earlier document of this file", L->s->name);
     L->doc = NULL;
     return st;
 }
@@ -1401,6 +1617,7 @@ static mb_status load_one(ld *L, yaml_document_t *doc, const yaml_node_t *root) 
 static mb_status load_docs(ld *L, const char *text, size_t len, mb_suite_file *f) {
     yaml_parser_t p;
     mb_status st = MB_OK;
+    size_t cap = 0; /* f->docs grows by doubling: one realloc a document copied them all again */
     if (!yaml_parser_initialize(&p)) return oom(L);
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
     for (;;) {
@@ -1414,13 +1631,17 @@ static mb_status load_docs(ld *L, const char *text, size_t len, mb_suite_file *f
             yaml_document_delete(&doc);
             break;
         }
-        mb_suite *docs = realloc(f->docs, ((size_t)f->n + 1) * sizeof *docs);
-        if (!docs) {
-            yaml_document_delete(&doc);
-            st = oom(L);
-            break;
+        if ((size_t)f->n == cap) {
+            size_t ncap = cap ? 2 * cap : 1;
+            mb_suite *docs = ncap <= (size_t)INT_MAX ? realloc(f->docs, ncap * sizeof *docs) : NULL;
+            if (!docs) {
+                yaml_document_delete(&doc);
+                st = oom(L);
+                break;
+            }
+            f->docs = docs;
+            cap = ncap;
         }
-        f->docs = docs;
         L->s = &f->docs[f->n];
         memset(L->s, 0, sizeof *L->s);
         L->prev = f->docs;
@@ -1436,9 +1657,11 @@ static mb_status load_docs(ld *L, const char *text, size_t len, mb_suite_file *f
 
 static mb_status load_text(mb_ctx *ctx, const mb_registry *reg, const char *file, size_t dirlen,
                            const char *text, size_t len, mb_suite_file *out) {
-    ld L = {ctx, reg, file, dirlen, NULL, NULL, NULL, 0};
+    ld L = {.ctx = ctx, .reg = reg, .file = file, .dirlen = dirlen};
     memset(out, 0, sizeof *out);
     mb_status st = load_docs(&L, text, len, out);
+    seen_free(&L.docs);
+    seen_free(&L.names);
     if (st != MB_OK) mb_suite_file_free(out);
     return st;
 }

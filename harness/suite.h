@@ -121,6 +121,16 @@ typedef struct mb_suite {
     int index; /* 0-based document of its file */
 } mb_suite;
 
+/* The most cells one suite may plan. The count (targets x models x methods x each matrix list x
+ * repeat, before a search or --filter narrows it) is checked by arithmetic before anything is
+ * planned: a 30 KB suite with a 3000 x 3000 matrix would otherwise plan 9 million cells. */
+#define MB_MAX_CELLS 100000
+/* -1 when the suite is within MB_MAX_CELLS. Over it: the factor that takes the count past the
+ * limit, in that order (0 targets, 1 models, 2 methods, 3 + a for matrix axis a, 3 + naxes
+ * repeat), and in why[cap] "the suite plans N cells (targets 1 x ... x repeat 1), more than the
+ * limit of 100000; ...". The loader checks it at load, the planner again before planning. */
+int mb_suite_over_limit(const mb_suite *s, char *why, size_t cap);
+
 /* A suite file: one YAML document or several ("---" between them), each a suite, run in order: a
  * pipeline where an earlier one saves a checkpoint that a later one starts from. */
 typedef struct mb_suite_file {

@@ -291,17 +291,20 @@ int main(int argc, char **argv) {
 
     /* a checkpoint saved by one suite starts another: with lr 0 its evaluation (same seed, same
      * validation batches) gives the saving run's final validation loss to the last digit */
-    write_file("pre.yaml", "suite: pre\nseed: 3\ndefaults: {steps: 12, warmup_steps: 1, eval: "
-                           "{batches: 2}}\nmodels: [{name: m, preset: gpt-nano}]\n"
-                           "methods: [{name: adamw, lr: 0.01}]\nsave: {checkpoint: pre.st}\n");
-    write_file("ft.yaml", "suite: ft\nseed: 3\ndefaults: {steps: 1, warmup_steps: 0, eval: "
-                          "{batches: 2}}\nmodels: [{name: m, preset: gpt-nano}]\n"
-                          "methods: [{name: sgd, lr: 0}]\ninit: {checkpoint: pre-out/pre.st}\n");
+    write_file("pre.yaml",
+               "suite: pre\nseed: 3\ndefaults: {steps: 12, warmup_steps: 1, eval: "
+               "{batches: 2}}\nmodels: [{name: m, preset: gpt-nano}]\n"
+               "methods: [{name: adamw, lr: 0.01}]\nsave: {checkpoint: pre.safetensors}\n");
+    write_file("ft.yaml",
+               "suite: ft\nseed: 3\ndefaults: {steps: 1, warmup_steps: 0, eval: "
+               "{batches: 2}}\nmodels: [{name: m, preset: gpt-nano}]\n"
+               "methods: [{name: sgd, lr: 0}]\ninit: {checkpoint: pre-out/pre.safetensors}\n");
     o = mb("run -q -o %s/ft-out %s/ft.yaml", tmp, tmp);
-    snprintf(exp, sizeof exp,
-             "membench run: %s/ft.yaml: init.checkpoint %s/pre-out/pre.st: No such file or "
-             "directory (a suite with save: {checkpoint: ...} writes one)\n",
-             tmp, tmp);
+    snprintf(
+        exp, sizeof exp,
+        "membench run: %s/ft.yaml: init.checkpoint %s/pre-out/pre.safetensors: No such file or "
+        "directory (a suite with save: {checkpoint: ...} writes one)\n",
+        tmp, tmp);
     CHECK(o.rc == 2, "missing checkpoint rc %d", o.rc);
     CHECK_STR(o.se, exp);
     drop(&o);
@@ -328,12 +331,13 @@ int main(int argc, char **argv) {
            vals[1]);
 
     /* the same as one file of two suites: the second starts from the first's checkpoint */
-    write_file("pipe.yaml", "suite: pre\nseed: 3\ndefaults: {steps: 12, warmup_steps: 1, eval: "
-                            "{batches: 2}}\nmodels: [{name: m, preset: gpt-nano}]\n"
-                            "methods: [{name: adamw, lr: 0.01}]\nsave: {checkpoint: pre.st}\n"
-                            "---\nsuite: ft\nseed: 3\ndefaults: {steps: 1, warmup_steps: 0, "
-                            "eval: {batches: 2}}\nmodels: [{name: m, preset: gpt-nano}]\n"
-                            "methods: [{name: sgd, lr: 0}]\ninit: {suite: pre}\n");
+    write_file("pipe.yaml",
+               "suite: pre\nseed: 3\ndefaults: {steps: 12, warmup_steps: 1, eval: "
+               "{batches: 2}}\nmodels: [{name: m, preset: gpt-nano}]\n"
+               "methods: [{name: adamw, lr: 0.01}]\nsave: {checkpoint: pre.safetensors}\n"
+               "---\nsuite: ft\nseed: 3\ndefaults: {steps: 1, warmup_steps: 0, "
+               "eval: {batches: 2}}\nmodels: [{name: m, preset: gpt-nano}]\n"
+               "methods: [{name: sgd, lr: 0}]\ninit: {suite: pre}\n");
     o = mb("run -q -o %s/pipe %s/pipe.yaml", tmp, tmp);
     CHECK(o.rc == 0, "pipeline rc %d: %s", o.rc, o.se);
     drop(&o);

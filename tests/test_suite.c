@@ -319,13 +319,14 @@ static int test_data_corpus(mb_ctx *ctx, mb_registry *reg) {
 /* A file of several suites: loaded in order; init: {suite: NAME} must name an earlier document
  * that saves; names are unique; the one-suite loader refuses such a file. */
 static int check_pipeline(mb_ctx *ctx, const mb_registry *reg) {
-    const char *two = "suite: pre\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n"
-                      "save: {checkpoint: w.st}\n---\nsuite: ft\nmodels: [{name: m, preset: "
-                      "gpt-nano}]\nmethods: [lora, sgd]\ninit: {suite: pre}\n---\n";
+    const char *two =
+        "suite: pre\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n"
+        "save: {checkpoint: w.safetensors}\n---\nsuite: ft\nmodels: [{name: m, preset: "
+        "gpt-nano}]\nmethods: [lora, sgd]\ninit: {suite: pre}\n---\n";
     mb_suite_file f;
     CHECK_OK(ctx, mb_suite_file_load_string(ctx, reg, "p.yaml", two, &f));
     CHECK(f.n == 2 && !strcmp(f.docs[0].name, "pre") && !strcmp(f.docs[1].init_suite, "pre") &&
-              !strcmp(f.docs[0].save_checkpoint, "w.st") && f.docs[1].index == 1,
+              !strcmp(f.docs[0].save_checkpoint, "w.safetensors") && f.docs[1].index == 1,
           "two documents read wrong");
     mb_suite_file_free(&f);
     mb_suite one;
@@ -471,13 +472,13 @@ int main(int argc, char **argv) {
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamww]\n",
         "t.yaml:3:11: error: unknown method 'adamww' (did you mean 'adamw'?)");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw, sgd]\n"
-        "save: {checkpoint: w.st}\n",
+        "save: {checkpoint: w.safetensors}\n",
         "t.yaml:4:7: error: a suite that saves a checkpoint runs one cell (one target, model and "
         "method stack, no matrix, repeat 1, no search); this one has 2");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n"
-        "save: {checkpoint: out/w.st}\n",
-        "t.yaml:4:20: error: save.checkpoint is a file name written into the results folder; "
-        "'out/w.st' is not one");
+        "save: {checkpoint: out/w.safetensors}\n",
+        "t.yaml:4:20: error: save.checkpoint must be a plain file name (no '/', not starting with "
+        "'.'), written into the results folder; got 'out/w.safetensors'");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano}]\nmethods: [adamw]\n"
         "init: {checkpont: w.st}\n",
         "t.yaml:4:8: error: unknown key 'checkpont' in init (did you mean 'checkpoint'?)");
