@@ -3,11 +3,12 @@
 # its own CPU kernels and, where nvcc is found, its own CUDA kernel) and trains: gpt-nano's validation
 # loss after 30 signSGD steps is below the untrained model's. With `cuda` it runs on the GPU's
 # cuda-f32 and cuda-bf16 backends and exits 77 where there is no GPU.
-# usage: test_template_build.sh SOURCE_DIR MEMBENCH [cuda]
+# usage: test_template_build.sh SOURCE_DIR MEMBENCH [cpu|cuda] [ON|OFF: membench has CUDA]
 set -eu
 src=$1
 membench=$2
 mode=${3:-cpu}
+with_cuda=${4:-ON}
 if [ "$mode" = cuda ] && ! nvidia-smi -L >/dev/null 2>&1; then
     echo "no GPU: skipped"
     exit 77
@@ -15,6 +16,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if ! cmake -S "$src/methods/template" -B "$tmp/build" -DMEMBENCH_SOURCE_DIR="$src" \
+    -DMB_TEMPLATE_CUDA="$with_cuda" \
     >"$tmp/configure.log" 2>&1; then
     cat "$tmp/configure.log"
     exit 1
