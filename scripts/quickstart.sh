@@ -4,7 +4,7 @@
 # arguments ask to --resume). Extra arguments go to `membench run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build.sh
+MB_DEPS=quickstart scripts/build.sh
 fresh=--force
 for a in "$@"; do
   case $a in -r | --resume) fresh= ;; esac

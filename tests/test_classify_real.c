@@ -116,7 +116,8 @@ int main(int argc, char **argv) {
     }
     if (!mb_fetch_present(&ctx, "spam-assassin") || !mb_fetch_present(&ctx, "gpt2-bpe") ||
         !mb_fetch_present(&ctx, "fashion-mnist")) {
-        printf("spam-assassin, gpt2-bpe and fashion-mnist are not all fetched: skipped\n");
+        printf("skipped: spam-assassin, gpt2-bpe and fashion-mnist are not all fetched (run "
+               "`membench data fetch spam-assassin gpt2-bpe fashion-mnist`)\n");
         return 77;
     }
     if (test_spam(&ctx) || test_fashion(&ctx) || test_run(argv[1])) return 1;

@@ -18,7 +18,7 @@ int main(int argc, char **argv) {
     mb_ctx ctx;
     mb_ctx_init(&ctx, &mb_backend_cpu_f32);
     if (!mb_fetch_present(&ctx, "sotu")) {
-        printf("sotu is not fetched: skipped\n");
+        printf("skipped: sotu is not fetched (run `membench data fetch sotu gpt2-bpe`)\n");
         return 77;
     }
     char tmp[] = "/tmp/mb-test-opt-XXXXXX", cmd[1024], dir[64];
