@@ -2,6 +2,7 @@
 #include "env.h"
 
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -52,10 +53,49 @@ void mb_env_read(mb_env *e) {
 #endif
 }
 
+int mb_physical_cores(void) {
+    /* distinct (package, core) pairs of the online CPUs; SMT siblings share one */
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n <= 0) return 1;
+    int seen[1024][2], ns = 0;
+    for (long c = 0; c < n && c < 1024; c++) {
+        int v[2] = {-1, -1};
+        static const char *const f[2] = {"physical_package_id", "core_id"};
+        for (int k = 0; k < 2; k++) {
+            char path[128];
+            snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%ld/topology/%s", c, f[k]);
+            FILE *fp = fopen(path, "r");
+            if (!fp || fscanf(fp, "%d", &v[k]) != 1) v[k] = -1;
+            if (fp) fclose(fp);
+        }
+        if (v[1] < 0) return (int)n; /* no topology: count logical CPUs */
+        int dup = 0;
+        for (int i = 0; i < ns && !dup; i++) dup = seen[i][0] == v[0] && seen[i][1] == v[1];
+        if (!dup) {
+            seen[ns][0] = v[0];
+            seen[ns][1] = v[1];
+            ns++;
+        }
+    }
+    return ns > 0 ? ns : 1;
+}
+
+int mb_default_threads(void) {
+    const char *e = getenv("OMP_NUM_THREADS");
+    if (e && *e) {
+        char *end;
+        long v = strtol(e, &end, 10);
+        if ((*end == 0 || *end == ',') && v >= 1 && v <= 4096) return (int)v;
+    }
+    return mb_physical_cores();
+}
+
 void mb_env_print(FILE *fp, const mb_env *e) {
     fprintf(fp, "membench      %s\n", e->version);
     fprintf(fp, "git           %s%s\n", e->git_sha,
-            e->git_dirty == 1 ? " (dirty)" : e->git_dirty < 0 ? " (state unknown)" : "");
+            e->git_dirty == 1  ? " (dirty)"
+            : e->git_dirty < 0 ? " (state unknown)"
+                               : "");
     fprintf(fp, "build         %s, %s\n", e->build_type, e->compiler);
     fprintf(fp, "host          %s\n", e->host);
     fprintf(fp, "os            %s\n", e->os);

@@ -19,6 +19,11 @@ typedef struct mb_env {
 } mb_env;
 
 void mb_env_read(mb_env *e);
+/* The machine's physical cores (SMT siblings counted once); the logical CPUs without topology. */
+int mb_physical_cores(void);
+/* A target's threads when the suite sets none: OMP_NUM_THREADS when it is set, else the physical
+ * cores (a second SMT thread per core slows these kernels rather than helping). */
+int mb_default_threads(void);
 void mb_env_print(FILE *fp, const mb_env *e);
 
 #endif

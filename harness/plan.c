@@ -132,6 +132,7 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
               st->label, c.params ? c.params : "", s->classify ? "classify" : "train", bs,
               c.seq_len, mb_precision_name(prec), s->steps, s->warmup_steps, s->eval_every,
               s->eval_batches);
+    if (tg->threads) sb_printf(&b, "threads=%d\n", tg->threads); /* set: part of the cell */
     if (s->data.kind == MB_DATA_FILE)
         sb_printf(&b, "data=file path=%s val_fraction=%.17g\n", s->data.path, s->data.val_fraction);
     else if (s->data.kind == MB_DATA_SOTU || s->data.kind == MB_DATA_MOBY_DICK ||
@@ -247,9 +248,9 @@ mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_p
                                 if ((sk == MB_SEARCH_MAX_BATCH && ib > 0) ||
                                     (sk == MB_SEARCH_MAX_SEQ && is > 0))
                                     continue;
-                                mb_status rc = add_cell(ctx, s, out, &cap, &s->targets[t],
-                                                        &s->models[mo], &s->stacks[st], bs, seq,
-                                                        pr, r, sk, filter, data_id);
+                                mb_status rc =
+                                    add_cell(ctx, s, out, &cap, &s->targets[t], &s->models[mo],
+                                             &s->stacks[st], bs, seq, pr, r, sk, filter, data_id);
                                 if (rc != MB_OK) {
                                     mb_plan_free(out);
                                     return rc;

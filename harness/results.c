@@ -95,6 +95,7 @@ const char *const mb_results_columns[] = {
     "started_at",
     "wall_s",
     "search",
+    "threads",
     NULL,
 };
 
@@ -402,6 +403,7 @@ mb_status mb_results_write(mb_ctx *ctx, mb_results *r, const mb_row *row) {
     out_str(&o, row->started_at);
     out_f64(&o, row->wall_s);
     out_str(&o, row->search);
+    out_i64(&o, row->threads);
     return out_end(ctx, &o, r->path);
 }
 

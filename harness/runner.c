@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -553,6 +554,7 @@ static void fill_identity(const mb_runner *r, const mb_cell *c, mb_row *row, con
     row->metric_value = row->metric_stderr = row->final_train_loss = NAN;
     for (int k = 0; k < MB_MEM_NCAT; k++) row->pred_by_cat[k] = UNSET;
     row->pred_total = UNSET;
+    row->threads = c->target->threads ? c->target->threads : mb_default_threads();
 }
 
 /* Returns MB_EINTERRUPTED when `stop` cut the cell short (no row is written then). */
@@ -588,6 +590,7 @@ static mb_status run_one(mb_runner *r, const mb_cell *c, cell_run *cr, char *rea
                  r->data.vocab, c->model->name, g->vocab);
         return MB_OK;
     }
+    omp_set_num_threads((int)row->threads);
     mb_ctx cctx;
     mb_status st = mb_ctx_init_on(&cctx, be, c->target->device);
     if (st == MB_EUNSUPPORTED) { /* a CUDA build on a machine with no GPU */
@@ -838,9 +841,31 @@ static mb_status run_search(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int iso
     return MB_OK;
 }
 
+/* Repeats run in rounds: every cell's repeat 0, then every cell's repeat 1, ... so a burst of load
+ * on the machine falls on different cells' repeats instead of on all repeats of one cell (the
+ * U test in `compare` assumes independent samples). Within a round, the plan's order. */
+static int *run_order(const mb_plan *p) {
+    int *ord = malloc((size_t)(p->n ? p->n : 1) * sizeof *ord), k = 0, rounds = 0;
+    if (!ord) return NULL;
+    for (int i = 0; i < p->n; i++)
+        if (p->cells[i].repeat + 1 > rounds) rounds = p->cells[i].repeat + 1;
+    for (int rep = 0; rep < rounds; rep++)
+        for (int i = 0; i < p->n; i++)
+            if (p->cells[i].repeat == rep) ord[k++] = i;
+    return ord;
+}
+
+/* Timing a gate can trust needs a quiet machine: a spread (p10 to p90) over this fraction of the
+ * median says something else ran. */
+#define MB_NOISE_SPREAD 0.5
+
 mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
     int isolate = r->isolate || r->cell_timeout > 0;
-    for (int i = 0; i < r->plan->n; i++) {
+    int *order = run_order(r->plan);
+    if (!order) return mb_error(ctx, MB_ENOMEM, "host allocation");
+    mb_status result = MB_OK;
+    for (int oi = 0; oi < r->plan->n; oi++) {
+        int i = order[oi];
         const mb_cell *c = &r->plan->cells[i];
         if (r->done[i]) continue;
         if (r->stop) {
@@ -857,9 +882,9 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
         }
         if (o.ws != MB_OK) { /* the row (or the cell's steps) could not be written: stop here */
             mb_progress_end(&r->progress);
-            mb_status ws = o.ws;
             (void)write_run_json(ctx, r, 0); /* best effort: the disk may still be full */
-            return mb_error(ctx, ws, "%s", o.err);
+            result = mb_error(ctx, o.ws, "%s", o.err);
+            break;
         }
         mb_cell_summary *sm = &r->summary[i];
         *sm = o.sm;
@@ -876,8 +901,20 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
         else
             snprintf(what, sizeof what, "%s: %s", sm->status, o.reason);
         mb_progress_cell(&r->progress, c->label, what);
+        if (!strcmp(sm->status, "ok") && sm->step_ms > 0 &&
+            (sm->p90 - sm->p10) > MB_NOISE_SPREAD * sm->step_ms) {
+            /* said even with --quiet: the cell's time is not to be trusted */
+            fprintf(stderr,
+                    "membench: warning: %s: noisy timing: p10-p90 %.3f-%.3f ms around a median of "
+                    "%.3f ms (spread over %.0f%%); is something else running? (threads: %d)\n",
+                    c->label, sm->p10, sm->p90, sm->step_ms, MB_NOISE_SPREAD * 100,
+                    c->target->threads ? c->target->threads : mb_default_threads());
+            r->noisy++;
+        }
         prerender_interrupted(r);
     }
+    free(order);
+    if (result != MB_OK) return result;
     mb_progress_end(&r->progress);
     return write_run_json(ctx, r, !r->interrupted);
 }

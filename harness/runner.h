@@ -39,6 +39,7 @@ typedef struct mb_runner {
     mb_progress progress;
     mb_cell_summary *summary; /* [plan->n] */
     int nerror;               /* cells that ended with status error or timeout */
+    int noisy;                /* ok cells whose step times spread widely (warned about) */
     /* --isolate: each cell runs in a forked child, so a crash or a hang in a method costs one
      * cell's row, not the suite. cell_timeout > 0 (seconds; implies isolate) kills a cell that runs
      * longer. Set by the caller after mb_runner_open. */

@@ -539,7 +539,8 @@ _Static_assert(sizeof target_presets / sizeof target_presets[0] ==
                "one name per target preset");
 
 static mb_status load_targets(ld *L, const yaml_node_t *list) {
-    static const char *const keys[] = {"name", "preset", "backend", "device", "memory_cap"};
+    static const char *const keys[] = {"name",   "preset",     "backend",
+                                       "device", "memory_cap", "threads"};
     static const char *const backends[] = {"cpu", "cuda"};
     const int npresets = NKEYS(target_preset_names);
     mb_suite *s = L->s;
@@ -602,15 +603,18 @@ static mb_status load_targets(ld *L, const yaml_node_t *list) {
             snprintf(field, sizeof field, "%s.memory_cap", what);
             MB_TRY(get_size(L, v, field, &t->memory_cap));
         }
+        if ((v = map_get(L, e, "threads"))) {
+            snprintf(field, sizeof field, "%s.threads", what);
+            MB_TRY(get_int(L, v, field, 1, 4096, &t->threads));
+        }
     }
     return MB_OK;
 }
 
 static mb_status load_models(ld *L, const yaml_node_t *list) {
-    static const char *const keys[] = {"name",     "preset", "arch",       "layers",
-                                       "d_model",  "heads",  "seq_len",    "vocab",
-                                       "kv_heads", "d_ff",   "rope_theta", "tie_embeddings",
-                                       "batch_size"};
+    static const char *const keys[] = {
+        "name",  "preset",   "arch", "layers",     "d_model",        "heads",     "seq_len",
+        "vocab", "kv_heads", "d_ff", "rope_theta", "tie_embeddings", "batch_size"};
     static const char *const archs[] = {"gpt", "llama"};
     /* Upper bounds keep the engine's size arithmetic far from overflow; they are well above
      * today's largest models (Llama 3 405B: 126 layers, d_model 16384, 128 heads). */

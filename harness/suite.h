@@ -18,6 +18,8 @@ typedef struct mb_target_cfg {
     mb_backend_kind backend; /* "cpu" (default) | "cuda" */
     int device;              /* default 0 */
     size_t memory_cap;       /* bytes; 0 = none. YAML: integer bytes or "24GiB", "512MiB", "8GB" */
+    int threads;             /* OpenMP threads for the cell's host work; 0: OMP_NUM_THREADS when set,
+                              * else the machine's physical cores (mb_default_threads) */
 } mb_target_cfg;
 
 typedef struct mb_model_cfg {
