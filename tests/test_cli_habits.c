@@ -1,11 +1,13 @@
 /* tests/test_cli_habits.c — the CLI conventions of git and cargo: options after the suite file,
  * `membench help CMD`, `membench version`, "did you mean" for a mistyped command, the program name
  * in getopt's errors; a run in which no cell ran fails with its reasons (also with --quiet); an
- * interrupt prints the finished cells; a second Ctrl-C leaves run.json marked interrupted.
+ * interrupt prints the finished cells; a second Ctrl-C leaves run.json marked interrupted; repeats
+ * run in rounds and each row records its threads.
  * argv: membench binary, source dir, build dir. */
 #include <signal.h>
 #include <unistd.h>
 
+#include "../reports/csvtable.h"
 #include "check.h"
 #include "proc.h"
 
@@ -92,6 +94,40 @@ int main(int argc, char **argv) {
     CHECK(strstr(o.se, "ran: 2 invalid, 0 skipped") && !strstr(o.se, "--allow-invalid accepts"),
           "--allow-invalid: %s", o.se);
     drop(&o);
+
+    /* repeats run in rounds (r0 of every cell, then r1); threads recorded per row: a target's
+     * own setting, else OMP_NUM_THREADS (1 here) */
+    snprintf(p, sizeof p, "%s/rounds.yaml", tmp);
+    if (write_file(p,
+                   "suite: rounds\nseed: 1\nrepeat: 2\n"
+                   "defaults: {steps: 3, warmup_steps: 0, precision: fp32}\n"
+                   "targets: [{name: cpu, backend: cpu}, {name: two, backend: cpu, threads: 2}]\n"
+                   "models: [{name: gpt-nano, preset: gpt-nano}]\n"
+                   "data: {name: synthetic, vocab: 256}\n"
+                   "task: {kind: train, batch_size: 2}\n"
+                   "methods: [{name: adamw}, {name: sgd}]\n"))
+        return 1;
+    snprintf(cmd, sizeof cmd, "%s run -q --out %s/rounds %s", bin, tmp, p);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 0, "rounds: exit %d: %s", o.rc, o.se);
+    drop(&o);
+    char rdir[128];
+    snprintf(rdir, sizeof rdir, "%s/rounds", tmp);
+    mb_table t;
+    if (load_results(rdir, &t)) return 1;
+    static const char *const order[][3] = {
+        {"cpu", "adamw", "0"}, {"cpu", "sgd", "0"}, {"two", "adamw", "0"}, {"two", "sgd", "0"},
+        {"cpu", "adamw", "1"}, {"cpu", "sgd", "1"}, {"two", "adamw", "1"}, {"two", "sgd", "1"},
+    };
+    CHECK(t.nrows == 8, "rounds: %d rows", t.nrows);
+    for (int i = 0; i < t.nrows && i < 8; i++) {
+        CHECK_STR(mb_table_get(&t, i, mb_table_col(&t, "target")), order[i][0]);
+        CHECK_STR(mb_table_get(&t, i, mb_table_col(&t, "method_stack")), order[i][1]);
+        CHECK_STR(mb_table_get(&t, i, mb_table_col(&t, "repeat")), order[i][2]);
+        CHECK_STR(mb_table_get(&t, i, mb_table_col(&t, "threads")),
+                  !strcmp(order[i][0], "two") ? "2" : "1");
+    }
+    mb_table_free(&t);
 
     /* Ctrl-C in the second of two cells: the finished cell's summary on stdout */
     snprintf(p, sizeof p, "%s/two.yaml", tmp);
