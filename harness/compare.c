@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../reports/csvnum.h"
 #include "../reports/csvtable.h"
 #include "../reports/metric.h"
 #include "stats.h"
@@ -660,6 +661,7 @@ mb_status mb_compare_run(mb_ctx *ctx, const char *base_path, const char *new_pat
     mb_status s = MB_OK;
     for (int side = 0; side < 2 && s == MB_OK; side++) {
         s = mb_table_load(ctx, path[side], &C->t[side]);
+        if (s == MB_OK) s = mb_table_check_numbers(ctx, &C->t[side], mb_results_num_kind);
         if (s == MB_OK) s = find_cols(ctx, C, side);
     }
     if (s == MB_OK) s = group_cells(ctx, C);

@@ -48,10 +48,13 @@ typedef struct mb_compare_counts {
     int findings_regression, findings_inconclusive; /* messages, several per cell at most */
 } mb_compare_counts;
 
-/* Loads both files and compares them. Errors are input errors, the message naming the file:
- * MB_EIO (cannot open), MB_EFORMAT (the table loader's "FILE:LINE: ..." for malformed CSV,
- * "FILE: missing column 'NAME' ..." for a required column that is absent, "FILE:LINE: COLUMN:
- * 'TEXT' is not a number" for a value that cannot be read), MB_ENOMEM. */
+/* Loads both files (reports/csvtable.h, MB_TABLE_STRICT) and compares them. Errors are input
+ * errors, the message naming the file: MB_EIO (cannot open), MB_EFORMAT (the table loader's
+ * "FILE:LINE: expected ..." for malformed CSV, a row of the wrong width or a cut-off last row,
+ * "FILE:LINE: COLUMN: expected a number, found 'TEXT'" for any row's number column that holds
+ * something else (reports/csvnum.h), "FILE: missing column 'NAME' ..." for a required column that
+ * is absent, "FILE:LINE: COLUMN: 'TEXT' is not a number" for a gated value out of range), MB_ENOMEM.
+ */
 mb_status mb_compare_run(mb_ctx *ctx, const char *base_path, const char *new_path,
                          const mb_compare_opts *o, mb_compare **out);
 

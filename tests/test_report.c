@@ -195,6 +195,94 @@ static void check_markdown(const char *dir) {
     free(md);
 }
 
+/* tmp/name holds the first n bytes of text, then `tail`. */
+static void write_tmp(const char *name, const char *text, size_t n, const char *tail) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", tmp, name);
+    FILE *f = fopen(p, "wb");
+    if (!f) return;
+    fwrite(text, 1, n, f);
+    fputs(tail, f);
+    fclose(f);
+}
+
+/* `membench report` on tmp/name (with the fixture's steps.csv, or tmp/steps_name): exit 2 and
+ * exactly "TMP/NAME:" + want on stderr, and no report.md. */
+static void expect_refused(const char *name, const char *steps, const char *want) {
+    out o = sh("%s report %s/%s --steps %s --out %s/refused", bin, tmp, name, steps, tmp);
+    char full[1024], dir[256];
+    snprintf(full, sizeof full, "%s/%s\n", tmp, want);
+    snprintf(dir, sizeof dir, "%s/refused", tmp);
+    CHECK(o.rc == 2 && !strcmp(o.se, full), "%s: exit %d, stderr:\n%s\nexpected exit 2 and:\n%s",
+          name, o.rc, o.se, full);
+    CHECK(file_size(dir, "report.md") < 0, "%s: report.md written from a malformed file", name);
+    drop(&o);
+}
+
+/* Malformed results.csv and steps.csv are refused with FILE:LINE and what was expected: they used
+ * to be drawn, a cut last row padded with empty fields, a garbage line or a second header as a
+ * cell of their own, a word in a number column as a missing value. */
+static void check_malformed(const char *fx) {
+    char path[1024], steps[1024];
+    snprintf(path, sizeof path, "%s/results.csv", fx);
+    snprintf(steps, sizeof steps, "%s/steps.csv", fx);
+    char *text = slurp(path), *st = slurp(steps);
+    CHECK(text && st, "cannot read the fixture");
+    if (!text || !st) return;
+    size_t len = strlen(text);
+    int last = 0; /* the line of the last row */
+    for (const char *p = text; *p; p++) last += *p == '\n';
+    const char *row = text + len - 1;
+    while (row > text && row[-1] != '\n') row--;
+    const char *peak = strstr(row, "\"ok\",\"\",");
+    CHECK(peak != NULL, "no ok row last in the fixture");
+    if (!peak) return;
+    char want[512];
+    write_tmp("cut.csv", text, (size_t)(peak - text) + strlen("\"ok\",\"\",15"), "");
+    snprintf(want, sizeof want,
+             "cut.csv:%d: expected 68 fields as in the header, found 16; the file ends mid-row "
+             "(an interrupted write?)",
+             last);
+    expect_refused("cut.csv", steps, want);
+    write_tmp("nonl.csv", text, len - 1, "");
+    snprintf(want, sizeof want,
+             "nonl.csv:%d: expected a newline at the end of the last row; the file ends mid-row "
+             "(an interrupted write?)",
+             last);
+    expect_refused("nonl.csv", steps, want);
+    write_tmp("garbage.csv", text, len, "<html>\n");
+    snprintf(want, sizeof want, "garbage.csv:%d: expected 68 fields as in the header, found 1",
+             last + 1);
+    expect_refused("garbage.csv", steps, want);
+    write_tmp("twice.csv", text, len, text);
+    snprintf(want, sizeof want,
+             "twice.csv:%d: expected a data row, found the header again (two files joined?)",
+             last + 1);
+    expect_refused("twice.csv", steps, want);
+    char *word = strdup(text), *p = strstr(word + (row - text), ",0.016157776000000013,");
+    CHECK(p != NULL, "no wall_s to replace in the fixture");
+    if (p) {
+        memcpy(p, ",abc", 4);
+        memmove(p + 4, p + 21, strlen(p + 21) + 1);
+        write_tmp("word.csv", word, strlen(word), "");
+        snprintf(want, sizeof want, "word.csv:%d: wall_s: expected a number, found 'abc'", last);
+        expect_refused("word.csv", steps, want);
+    }
+    free(word);
+    /* steps.csv: a short row in the middle, a number that is not one */
+    char sp[512];
+    const char *l3 = strchr(strchr(st, '\n') + 1, '\n') + 1;
+    write_tmp("steps_short.csv", st, (size_t)(l3 - st), "\"abc\",0,1\n");
+    snprintf(sp, sizeof sp, "%s/steps_short.csv", tmp);
+    write_tmp("ok.csv", text, len, "");
+    expect_refused("ok.csv", sp, "steps_short.csv:3: expected 9 fields as in the header, found 3");
+    write_tmp("steps_nan.csv", st, (size_t)(l3 - st), "\"abc\",0,2,\"train\",nan,0.003,1,1,1\n");
+    snprintf(sp, sizeof sp, "%s/steps_nan.csv", tmp);
+    expect_refused("ok.csv", sp, "steps_nan.csv:3: loss: expected a number, found 'nan'");
+    free(text);
+    free(st);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_report MEMBENCH SOURCE_DIR\n");
@@ -324,6 +412,7 @@ int main(int argc, char **argv) {
     snprintf(want, sizeof want, "%s/long.csv:2:", tmp);
     CHECK(o.rc == 2 && strstr(o.se, want), "malformed CSV: %d\n%s", o.rc, o.se);
     drop(&o);
+    check_malformed(fx);
     o = sh("env PATH=%s/nowhere %s report %s/results.csv --out %s/x", tmp, bin, fx, tmp);
     CHECK(o.rc == 2 && strstr(o.se, "gnuplot is not on PATH; install it (Debian/Ubuntu: apt-get "
                                     "install gnuplot-nox)"),
