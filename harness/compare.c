@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/file.h"
 #include "../reports/csvnum.h"
 #include "../reports/csvtable.h"
 #include "../reports/metric.h"
@@ -864,15 +865,12 @@ static void md_code(FILE *fp, const char *s) {
     fputc('`', fp);
 }
 
-static mb_status finish_file(mb_ctx *ctx, FILE *fp, const char *path) {
-    int bad = ferror(fp);
-    if (fclose(fp) != 0 || bad) return mb_error(ctx, MB_EIO, "%s: write failed", path);
-    return MB_OK;
-}
-
 mb_status mb_compare_write_markdown(mb_ctx *ctx, const mb_compare *C, const char *path) {
-    FILE *fp = fopen(path, "w");
-    if (!fp) return mb_error(ctx, MB_EIO, "%s: cannot create: %s", path, strerror(errno));
+    /* A new file renamed over `path` when complete: a symlink planted there is replaced, never
+     * written through, and CI never reads a half-written summary. */
+    mb_file_out out;
+    MB_TRY(mb_file_begin(ctx, &out, path));
+    FILE *fp = out.fp;
     mb_verdict v = mb_compare_verdict(C);
     fprintf(fp, "## membench compare: %s\n\n",
             v == MB_VERDICT_REGRESSION     ? "REGRESSION"
@@ -925,7 +923,7 @@ mb_status mb_compare_write_markdown(mb_ctx *ctx, const mb_compare *C, const char
         fprintf(fp, " |\n");
     }
     fprintf(fp, "\n</details>\n");
-    return finish_file(ctx, fp, path);
+    return mb_file_commit(ctx, &out);
 }
 
 /* XML 1.0 text or attribute value: the five entities; newlines and tabs as character references
@@ -989,8 +987,9 @@ static void junit_findings(FILE *fp, const mb_compare *C, int c, kind k, const c
 }
 
 mb_status mb_compare_write_junit(mb_ctx *ctx, const mb_compare *C, const char *path) {
-    FILE *fp = fopen(path, "w");
-    if (!fp) return mb_error(ctx, MB_EIO, "%s: cannot create: %s", path, strerror(errno));
+    mb_file_out out; /* as in mb_compare_write_markdown */
+    MB_TRY(mb_file_begin(ctx, &out, path));
+    FILE *fp = out.fp;
     mb_compare_counts k;
     mb_compare_count(C, &k);
     fprintf(fp,
@@ -1035,5 +1034,5 @@ mb_status mb_compare_write_junit(mb_ctx *ctx, const mb_compare *C, const char *p
         fputs("  </testcase>\n", fp);
     }
     fputs("</testsuite>\n", fp);
-    return finish_file(ctx, fp, path);
+    return mb_file_commit(ctx, &out);
 }

@@ -66,10 +66,12 @@ mb_verdict mb_compare_verdict(const mb_compare *c);
 /* The console report: one line per cell, then the findings grouped (regressions, inconclusive,
  * improvements, notes), then a summary line. */
 void mb_compare_print(const mb_compare *c, FILE *fp);
-/* A Markdown summary for a pull-request comment. MB_EIO when the file cannot be written. */
+/* A Markdown summary for a pull-request comment, written as a new file renamed over `path`
+ * (engine/file.h: a symlink there is replaced, never followed). MB_EIO when the file cannot be
+ * written, MB_ESTORAGE when the disk is full. */
 mb_status mb_compare_write_markdown(mb_ctx *ctx, const mb_compare *c, const char *path);
 /* JUnit XML: one testsuite, one testcase per cell; <failure> for a regression or a missing cell,
- * <skipped> for an inconclusive one. MB_EIO when the file cannot be written. */
+ * <skipped> for an inconclusive one. Written and failing as mb_compare_write_markdown. */
 mb_status mb_compare_write_junit(mb_ctx *ctx, const mb_compare *c, const char *path);
 
 void mb_compare_free(mb_compare *c);

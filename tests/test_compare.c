@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -476,6 +477,30 @@ int main(int argc, char **argv) {
     CHECK_STR(o.se, "membench compare: nan.csv:2: peak_activations_bytes: expected a whole number "
                     "of bytes, found '3357x96'\n");
     drop(&o);
+
+    /* --markdown and --junit never write through a symlink planted at their names: the link is
+     * replaced by the file, its target keeps its bytes. */
+    write_text("victim.txt", "precious\n");
+    char lp[256], vp[256];
+    snprintf(vp, sizeof vp, "%s/victim.txt", tmp);
+    snprintf(lp, sizeof lp, "%s/link.md", tmp);
+    CHECK(symlink(vp, lp) == 0, "symlink %s", lp);
+    snprintf(lp, sizeof lp, "%s/link.xml", tmp);
+    CHECK(symlink(vp, lp) == 0, "symlink %s", lp);
+    o = cmp("base.csv base.csv --markdown link.md --junit link.xml");
+    RC(o, 0);
+    drop(&o);
+    char *victim = read_tmp("victim.txt");
+    CHECK_STR(victim, "precious\n");
+    free(victim);
+    struct stat lsb;
+    CHECK(lstat(lp, &lsb) == 0 && S_ISREG(lsb.st_mode), "%s is not a regular file", lp);
+    xml = read_tmp("link.xml");
+    HAS(xml, "<testsuite name=\"membench compare\" tests=\"3\"");
+    free(xml);
+    md = read_tmp("link.md");
+    HAS(md, "## membench compare: OK\n");
+    free(md);
 
     /* Malformed CSV never passes the gate: each of these used to compare (a cut last row padded
      * with empty fields read as a smaller peak, "improved"; a garbage line or a second header a

@@ -195,6 +195,56 @@ static void check_markdown(const char *dir) {
     free(md);
 }
 
+/* `membench report` into a folder where every file it writes is first planted as a symlink to a
+ * file elsewhere: each link is replaced by the file, no target is written through. */
+static void check_symlinks(const char *fx) {
+    static const char *const names[] = {
+        "report.md",    "index.html",
+        "memory.dat",   "memory.gp",
+        "memory.png",   "memory.svg",
+        "time.dat",     "time.gp",
+        "time.png",     "time.svg",
+        "pareto.dat",   "pareto.gp",
+        "pareto.png",   "pareto_frontier.dat",
+        "pareto.svg",   "loss.dat",
+        "loss.gp",      "loss.png",
+        "loss.svg",     "quality.dat",
+        "quality.gp",   "quality.png",
+        "quality.svg",  "maxbatch.dat",
+        "maxbatch.gp",  "maxbatch.png",
+        "maxbatch.svg",
+    };
+    enum { N = sizeof names / sizeof names[0] };
+    char dir[256], vict[256], p[512], v[512];
+    snprintf(dir, sizeof dir, "%s/linked", tmp);
+    snprintf(vict, sizeof vict, "%s/victims", tmp);
+    CHECK(mkdir(dir, 0777) == 0 && mkdir(vict, 0777) == 0, "mkdir %s", dir);
+    for (int i = 0; i < N; i++) {
+        snprintf(v, sizeof v, "%s/%s", vict, names[i]);
+        FILE *f = fopen(v, "w");
+        if (f) {
+            fprintf(f, "precious %s\n", names[i]);
+            fclose(f);
+        }
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        CHECK(symlink(v, p) == 0, "symlink %s", p);
+    }
+    out o = sh("%s report %s/results.csv --out %s", bin, fx, dir);
+    CHECK(o.rc == 0, "report into planted links: exit %d\n%s", o.rc, o.se);
+    drop(&o);
+    for (int i = 0; i < N; i++) {
+        char *text = slurp_in(vict, names[i]), want[128];
+        snprintf(want, sizeof want, "precious %s\n", names[i]);
+        CHECK(text && !strcmp(text, want), "the target of %s/%s was written through", dir,
+              names[i]);
+        free(text);
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        struct stat st;
+        CHECK(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0,
+              "%s is not a regular file", p);
+    }
+}
+
 /* tmp/name holds the first n bytes of text, then `tail`. */
 static void write_tmp(const char *name, const char *text, size_t n, const char *tail) {
     char p[512];
@@ -413,6 +463,7 @@ int main(int argc, char **argv) {
     CHECK(o.rc == 2 && strstr(o.se, want), "malformed CSV: %d\n%s", o.rc, o.se);
     drop(&o);
     check_malformed(fx);
+    check_symlinks(fx);
     o = sh("env PATH=%s/nowhere %s report %s/results.csv --out %s/x", tmp, bin, fx, tmp);
     CHECK(o.rc == 2 && strstr(o.se, "gnuplot is not on PATH; install it (Debian/Ubuntu: apt-get "
                                     "install gnuplot-nox)"),
