@@ -770,6 +770,25 @@ mb_status mb_st_open(mb_ctx *ctx, const char *path, mb_st_file *out) {
             goto fail;
         }
     }
+    /* No byte belongs to two tensors: aliased data would make a write to one change the other,
+     * and a loader that trusts offsets would read one tensor's bytes as another's. Sorted by begin,
+     * a tensor overlaps an earlier one exactly when it begins before the furthest end so far; empty
+     * tensors hold no bytes, so they may sit anywhere. */
+    size_t far = SIZE_MAX; /* the non-empty tensor reaching furthest so far */
+    for (size_t i = 0; i < f.n; i++) {
+        const mb_st_tensor *t = &f.t[i];
+        if (t->end == t->begin) continue;
+        if (far != SIZE_MAX && f.t[far].end > t->begin) {
+            char nb[MB_ST_SHOW_BUF], ob[MB_ST_SHOW_BUF];
+            st = mb_error(ctx, MB_EFORMAT,
+                          "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64
+                          "] overlap those of tensor '%s' [%" PRIu64 ", %" PRIu64 "]",
+                          path, mb_st_show(nb, t->name), t->begin, t->end,
+                          mb_st_show(ob, f.t[far].name), f.t[far].begin, f.t[far].end);
+            goto fail;
+        }
+        if (far == SIZE_MAX || t->end > f.t[far].end) far = i;
+    }
     *out = f;
     return MB_OK;
 

@@ -39,8 +39,11 @@ typedef struct mb_st_file {
     mb_st_tensor **by_name; /* the n tensors sorted by name (for mb_st_find) */
 } mb_st_file;
 
-/* Opens `path`, parses and validates its header. On failure *out is zeroed and nothing is held;
- * MB_EIO when the file cannot be opened or read, MB_EFORMAT when its content is malformed. */
+/* Opens `path`, parses and validates its header: among what is refused, a tensor name given twice
+ * ("duplicate tensor name 'NAME'") and two tensors sharing data bytes ("tensor 'B': data_offsets
+ * [b, e] overlap those of tensor 'A' [b, e]"; empty tensors share none). On failure *out is zeroed
+ * and nothing is held; MB_EIO when the file cannot be opened or read, MB_EFORMAT when its content
+ * is malformed. */
 mb_status mb_st_open(mb_ctx *ctx, const char *path, mb_st_file *out);
 /* The tensor called `name`, or NULL. */
 const mb_st_tensor *mb_st_find(const mb_st_file *f, const char *name);

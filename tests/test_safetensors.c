@@ -259,6 +259,18 @@ static int test_accepts(tenv *env) {
     CHECK(mb_st_find(&f, "z\xc3\xa9") == &f.t[1]);
     mb_st_close(&f);
 
+    /* empty tensors share offsets with each other and sit inside others: no byte is shared */
+    CHECK(write_hdr(path,
+                    "{\"a\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]},"
+                    "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[2,2]},"
+                    "\"f\":{\"dtype\":\"U8\",\"shape\":[0,3],\"data_offsets\":[2,2]},"
+                    "\"g\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[4,4]},"
+                    "\"b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[4,6]}}",
+                    6) == 0);
+    CHECK(mb_st_open(&env->ctx, path, &f) == MB_OK);
+    CHECK(f.n == 5);
+    mb_st_close(&f);
+
     /* no tensors at all */
     CHECK(write_hdr(path, "{}", 0) == 0);
     CHECK(mb_st_open(&env->ctx, path, &f) == MB_OK);
@@ -419,6 +431,22 @@ static int test_errors(tenv *env) {
             3, "duplicate tensor name 'a'");
     BAD_HDR("{\"a\\nb\":{\"dtype\":\"X\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
             "tensor 'a?b': unknown dtype \"X\"");
+    /* one name spelled twice (an escape decodes to the same name) */
+    BAD_HDR("{\"ab\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+            "\"\\u0061b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}",
+            2, "duplicate tensor name 'ab'");
+    /* two tensors over the same bytes: a write to one would change the other */
+    BAD_HDR("{\"a\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]},"
+            "\"b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[2,4]}}",
+            4, "tensor 'b': data_offsets [2, 4] overlap those of tensor 'a' [0, 4]");
+    BAD_HDR("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+            "\"v\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+            8, "tensor 'w': data_offsets [0, 8] overlap those of tensor 'v' [0, 8]");
+    BAD_HDR("{\"a\":{\"dtype\":\"U8\",\"shape\":[8],\"data_offsets\":[0,8]},"
+            "\"e\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[3,3]},"
+            "\"b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[8,9]},"
+            "\"c\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[7,9]}}",
+            9, "tensor 'c': data_offsets [7, 9] overlap those of tensor 'a' [0, 8]");
     return 0;
 }
 
