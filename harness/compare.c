@@ -12,6 +12,7 @@
 #include "../engine/file.h"
 #include "../reports/csvnum.h"
 #include "../reports/csvtable.h"
+#include "../reports/escape.h"
 #include "../reports/metric.h"
 #include "stats.h"
 
@@ -842,27 +843,28 @@ void mb_compare_print(const mb_compare *C, FILE *fp) {
                                            : "OK");
 }
 
-/* Markdown: a backslash before each character that could start markup inside a line (a '>' or
- * '#' only does at the start of one, where a detail never is). */
-static void md_text(FILE *fp, const char *s) {
-    for (; *s; s++) {
-        if (strchr("\\`*_[]<|~", *s)) fputc('\\', fp);
-        fputc(*s, fp);
-    }
+/* Markdown prose and code spans, and XML text, as report.md and index.html escape them
+ * (reports/escape.h): valid UTF-8, no code span a name can close early. */
+typedef void (*escaper)(mb_text *b, const char *s);
+
+static void put_escaped(FILE *fp, escaper esc, const char *s) {
+    mb_text t = {0};
+    esc(&t, s);
+    fputs(mb_text_str(&t), fp); /* on a failed allocation nothing: the file is incomplete, */
+    if (t.oom) fputc('\0', fp); /* and a NUL makes it invalid rather than silently short */
+    mb_text_free(&t);
 }
 
-/* Inside a code span only a backtick ends it, and in a table cell a bar splits it. */
+static void md_text(FILE *fp, const char *s) {
+    put_escaped(fp, mb_esc_md_text, s);
+}
+
 static void md_code(FILE *fp, const char *s) {
-    fputc('`', fp);
-    for (; *s; s++) {
-        if (*s == '`')
-            fputc('\'', fp);
-        else if (*s == '|')
-            fputs("\\|", fp);
-        else
-            fputc(*s, fp);
-    }
-    fputc('`', fp);
+    put_escaped(fp, mb_esc_md_code, s);
+}
+
+static void xml_esc(mb_text *b, const char *s) {
+    mb_esc_xml(b, s, 0);
 }
 
 mb_status mb_compare_write_markdown(mb_ctx *ctx, const mb_compare *C, const char *path) {
@@ -926,38 +928,10 @@ mb_status mb_compare_write_markdown(mb_ctx *ctx, const mb_compare *C, const char
     return mb_file_commit(ctx, &out);
 }
 
-/* XML 1.0 text or attribute value: the five entities; newlines and tabs as character references
- * (kept in attributes, where a parser would fold them into spaces); other control characters are
- * not allowed in XML 1.0 at all and become '?'. */
+/* XML 1.0 text or attribute value (mb_esc_xml): the five entities, tab and newline as character
+ * references, other control characters as their control pictures, bad UTF-8 as U+FFFD. */
 static void xml_text(FILE *fp, const char *s) {
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        switch (ch) {
-        case '&':
-            fputs("&amp;", fp);
-            break;
-        case '<':
-            fputs("&lt;", fp);
-            break;
-        case '>':
-            fputs("&gt;", fp);
-            break;
-        case '"':
-            fputs("&quot;", fp);
-            break;
-        case '\'':
-            fputs("&apos;", fp);
-            break;
-        case '\n':
-            fputs("&#10;", fp);
-            break;
-        case '\t':
-            fputs("&#9;", fp);
-            break;
-        default:
-            fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, fp);
-        }
-    }
+    put_escaped(fp, xml_esc, s);
 }
 
 /* "GATE: CELL: DETAIL", escaped. */

@@ -15,28 +15,33 @@
 #include <unistd.h>
 
 #include "../engine/file.h"
+#include "escape.h"
 
-/* A gnuplot single-quoted string: nothing is substituted inside one (double-quoted strings run
- * `backquoted` shell commands), and '' is the only escape. Control characters become spaces. In
- * explicit tic labels gnuplot reads the text as a format, so '%' is doubled there. */
+/* A gnuplot string. Single-quoted ones cannot hold every name: gnuplot 5.4 misreads a '' escape
+ * at the start of one or right after another ('''a' and 'a''''b' do not parse, and the script
+ * fails). So double quotes, where a backslash escapes: '"' and '\' get one, and a backquote, which
+ * would run a shell command there, is written as its octal escape \140. Control characters become
+ * spaces, bytes that are not UTF-8 U+FFFD. In explicit tic labels gnuplot reads the text as a
+ * format, so '%' is doubled there. */
 void mb_rp_gp_quote(mb_text *b, const char *s, int tic) {
-    mb_text_add(b, "'");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '\'')
-            mb_text_add(b, "''");
-        else if (*p == '%' && tic)
+    mb_text_add(b, "\"");
+    size_t i = 0;
+    uint32_t cp;
+    while (mb_esc_utf8_next(s, &i, &cp)) {
+        if (cp == '"' || cp == '\\')
+            mb_text_add(b, "\\%c", (int)cp);
+        else if (cp == '`')
+            mb_text_add(b, "\\140");
+        else if (cp == '%' && tic)
             mb_text_add(b, "%%%%");
-        else if (*p < 0x20 || *p == 0x7f)
-            mb_text_add(b, " ");
         else
-            mb_text_add(b, "%c", *p);
+            mb_text_add_cp(b, cp < 0x20 || cp == 0x7f ? ' ' : cp);
     }
-    mb_text_add(b, "'");
+    mb_text_add(b, "\"");
 }
 
 void mb_rp_plain_text(mb_text *b, const char *s) {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        mb_text_add(b, "%c", *p < 0x20 || *p == 0x7f ? ' ' : *p);
+    mb_esc_plain(b, s);
 }
 
 static int on_path(const char *prog) {

@@ -12,6 +12,7 @@
 #include "../reports/csvtable.h"
 #include "check.h"
 #include "proc.h"
+#include "textcheck.h"
 
 static const char *bin;
 static char tmp[64];
@@ -289,8 +290,8 @@ int main(int argc, char **argv) {
     char *md = read_tmp("mem.md");
     HAS(md, "## membench compare: REGRESSION\n");
     HAS(md, "### Regressions (2)\n\n"
-            "- **memory** `" A_LABEL "`: tracked peak +1 B (5256192 -> 5256193)\n"
-            "- **memory** `" A_LABEL "`: activations +1 B (3357696 -> 3357697)\n");
+            "- **memory** `" A_LABEL "`: tracked peak +1 B (5256192 -\\> 5256193)\n"
+            "- **memory** `" A_LABEL "`: activations +1 B (3357696 -\\> 3357697)\n");
     HAS(md,
         "| REGRESSION | `" A_LABEL "` | ok | 9:9 | +1 B | 1.00x | 0.518 | val\\_loss +0.00% |\n");
     HAS(md, "</details>\n");
@@ -500,6 +501,36 @@ int main(int argc, char **argv) {
     free(xml);
     md = read_tmp("link.md");
     HAS(md, "## membench compare: OK\n");
+    free(md);
+
+    /* Names are shown as they are, whatever they hold: bytes that are not UTF-8 and control
+     * characters never reach junit.xml (they made it invalid XML), and 15 backticks before HTML
+     * stay inside the Markdown code span (a longer fence, not backticks turned into quotes). */
+    cell odd[2] = {nano("ad\xff\xc3(\x01m", "", 1, 10.0, 0),
+                   nano("```````````````<img src=x onerror=alert(1)>|", "", 1, 8.0, 0)};
+    if (write_cells(&ctx, "odd.csv", odd, 2)) return 1;
+    o = cmp("odd.csv odd.csv --junit odd.xml --markdown odd.md");
+    RC(o, 0);
+    drop(&o);
+    xml = read_tmp("odd.xml");
+    size_t bad = bad_utf8_at(xml);
+    CHECK(!bad, "odd.xml: not valid UTF-8 (or a character XML forbids) at byte %zu", bad);
+    HAS(xml, "name=\"cpu/gpt-nano/ad\xef\xbf\xbd\xef\xbf\xbd(\xe2\x90\x81m/bs=4/seq=32/fp32\"");
+    HAS(xml, "name=\"cpu/gpt-nano/```````````````&lt;img src=x onerror=alert(1)&gt;|/bs=4/seq=32/"
+             "fp32\"");
+    free(xml);
+    md = read_tmp("odd.md");
+    bad = bad_utf8_at(md);
+    CHECK(!bad, "odd.md: not valid UTF-8 at byte %zu", bad);
+    HAS(md, "| ok | ````````````````cpu/gpt-nano/```````````````<img src=x onerror=alert(1)>\\|/"
+            "bs=4/seq=32/fp32```````````````` |");
+    HAS(md, "| ok | `cpu/gpt-nano/ad\xef\xbf\xbd\xef\xbf\xbd( m/bs=4/seq=32/fp32` |");
+    char *p2 = strstr(md, "<details><summary>All 2 cells</summary>");
+    CHECK(p2 != NULL, "no <details> in odd.md");
+    if (p2) memset(p2, ' ', strlen("<details><summary>All 2 cells</summary>"));
+    if ((p2 = strstr(md, "</details>"))) memset(p2, ' ', strlen("</details>"));
+    bad = md_raw_html_at(md);
+    CHECK(!bad, "odd.md lets HTML out of a code span at byte %zu:\n%s", bad, md);
     free(md);
 
     /* Malformed CSV never passes the gate: each of these used to compare (a cut last row padded

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "proc.h"
+#include "textcheck.h"
 
 static const char *bin, *src;
 static char tmp[64];
@@ -245,6 +246,104 @@ static void check_symlinks(const char *fx) {
     }
 }
 
+static void write_tmp(const char *name, const char *text, size_t n, const char *tail);
+
+/* A copy of `text` with every `from` replaced by `to`. */
+static char *replace_all(const char *text, const char *from, const char *to) {
+    size_t n = 0, fl = strlen(from), tl = strlen(to);
+    for (const char *p = text; (p = strstr(p, from)); p += fl) n++;
+    char *out = malloc(strlen(text) + n * tl + 1), *w = out;
+    for (const char *p = text, *q; out; p = q + fl) {
+        if (!(q = strstr(p, from))) {
+            strcpy(w, p);
+            break;
+        }
+        memcpy(w, p, (size_t)(q - p));
+        w += q - p;
+        memcpy(w, to, tl);
+        w += tl;
+    }
+    return out;
+}
+
+/* Method names that broke or escaped the outputs: a leading quote and a doubled one (the gnuplot
+ * script failed to parse: no report at all), a double quote, backslashes and a backquoted command
+ * (double-quoted gnuplot strings run those), a printf format in a tic label, bytes that are not
+ * UTF-8 and a control character (copied into SVG, HTML and Markdown as they were), and 15 backticks
+ * before HTML (they closed report.md's 15-backtick code span and let the HTML out). */
+static void check_names(const char *fx) {
+    char path[1024], pwned[256], n2[512], n2csv[1024];
+    snprintf(path, sizeof path, "%s/results.csv", fx);
+    snprintf(pwned, sizeof pwned, "%s/PWNED", tmp);
+    const char *n1 = "'adam''w";
+    snprintf(n2, sizeof n2, "sgd\"q\\\"`touch %s`\xff\xc3(\x01%%d%%s\\n", pwned);
+    char *w = n2csv;
+    for (const char *p = n2; *p; p++) { /* inside a quoted CSV field, '"' is doubled */
+        if (*p == '"') *w++ = '"';
+        *w++ = *p;
+    }
+    *w = 0;
+    const char *n3 = "```````````````<img src=x onerror=alert(1)>|";
+    char *text = slurp(path);
+    CHECK(text != NULL, "cannot read %s", path);
+    if (!text) return;
+    char *a = replace_all(text, "adam_w^2", n1), *b = replace_all(a, "sgd{m}&n<x>", n2csv),
+         *c = replace_all(b, "lion_8bit+ckpt~2", n3);
+    write_tmp("names.csv", c, strlen(c), "");
+    free(text);
+    free(a);
+    free(b);
+    free(c);
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/names", tmp);
+    out o = sh("%s report %s/names.csv --steps %s/steps.csv --out %s", bin, tmp, fx, dir);
+    CHECK(o.rc == 0, "report with odd names: exit %d\n%s", o.rc, o.se);
+    drop(&o);
+    CHECK(access(pwned, F_OK) != 0, "a backquoted command in a name ran");
+    static const char *const outs[] = {
+        "report.md",   "index.html",   "memory.gp",  "memory.dat", "memory.svg", "time.gp",
+        "time.svg",    "pareto.gp",    "pareto.dat", "pareto.svg", "quality.gp", "quality.svg",
+        "maxbatch.gp", "maxbatch.svg", "loss.gp",    "loss.dat",   "loss.svg"};
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        char *t = slurp_in(dir, outs[i]);
+        CHECK(t != NULL, "no %s/%s", dir, outs[i]);
+        size_t bad = t ? bad_utf8_at(t) : 0;
+        CHECK(!bad, "%s: not valid UTF-8 (or a character XML forbids) at byte %zu", outs[i], bad);
+        free(t);
+    }
+    char *md = slurp_in(dir, "report.md");
+    size_t at = md ? md_raw_html_at(md) : 0;
+    CHECK(md && !at, "report.md lets HTML out of its code spans at byte %zu:\n%s", at,
+          md ? md + (at > 40 ? at - 40 : 0) : "");
+    CHECK(md && strstr(md, "| ````````````````cpu/gpt-nano/```````````````<img src=x "
+                           "onerror=alert(1)>\\|/bs=2/seq=32/fp32```````````````` |"),
+          "report.md does not show the 15-backtick name literally:\n%s", md ? md : "");
+    free(md);
+    char *html = slurp_in(dir, "index.html");
+    CHECK(html && !strstr(html, "<img src=x") && strstr(html, "&lt;img src=x onerror=alert(1)&gt;"),
+          "index.html does not escape a name");
+    free(html);
+    /* the peers figure's tic labels: a peer named with quotes, a backquote and a format */
+    o = sh(
+        "printf 'peer,model,batch_size,seq_len,precision,step_ms,peak_mib,source\\n"
+        "\"it'\\''s \"\"q\"\" `x` 50%%%%d\",gpt-nano,4,32,fp32,5.25,4.5,s\\n' >%s/odd_peers.csv && "
+        "%s report %s/names.csv --peers %s/odd_peers.csv --out %s/peers_out",
+        tmp, bin, tmp, tmp, tmp);
+    CHECK(o.rc == 0, "report with an odd peer name: exit %d\n%s", o.rc, o.se);
+    drop(&o);
+    char pdir[256];
+    snprintf(pdir, sizeof pdir, "%s/peers_out", tmp);
+    char *psvg = slurp_in(pdir, "peers.svg");
+    CHECK(psvg && svg_has_name(psvg, "it's \"q\" `x` 50%d"),
+          "peers.svg does not show the peer's name literally");
+    free(psvg);
+    char *svg = slurp_in(dir, "memory.svg");
+    CHECK(svg && svg_has_name(svg, n1), "memory.svg does not show %s literally", n1);
+    CHECK(svg && svg_has_name(svg, "```````````````<img src=x onerror=alert(1)>|"),
+          "memory.svg does not show the 15-backtick name literally");
+    free(svg);
+}
+
 /* tmp/name holds the first n bytes of text, then `tail`. */
 static void write_tmp(const char *name, const char *text, size_t n, const char *tail) {
     char p[512];
@@ -464,6 +563,7 @@ int main(int argc, char **argv) {
     drop(&o);
     check_malformed(fx);
     check_symlinks(fx);
+    check_names(fx);
     o = sh("env PATH=%s/nowhere %s report %s/results.csv --out %s/x", tmp, bin, fx, tmp);
     CHECK(o.rc == 2 && strstr(o.se, "gnuplot is not on PATH; install it (Debian/Ubuntu: apt-get "
                                     "install gnuplot-nox)"),
