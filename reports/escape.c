@@ -13,7 +13,7 @@ int mb_esc_utf8_next(const char *str, size_t *i, uint32_t *cp) {
             : c >= 0xe0 && c <= 0xef ? 3
             : c >= 0xf0 && c <= 0xf4 ? 4
                                      : 0;
-    uint32_t v = n == 1 ? c : c & (0x3fu >> (n - 1));
+    uint32_t v = n == 1 ? c : n ? c & (0x3fu >> (n - 1)) : 0;
     for (int k = 1; k < n; k++) {
         if ((s[k] & 0xc0) != 0x80) { /* the NUL at the end stops here too */
             n = 0;
