@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# scripts/fuzz.sh [SECONDS] — builds the libFuzzer targets (clang, ASan+UBSan) and fuzzes each for
-# SECONDS (default 60), as many at once as there are cores: the suite loader, the CSV reader, compare
-# and report behind it, the safetensors loader; seeded from suites/, tests/, baselines/.
+# scripts/fuzz.sh [SECONDS [TARGET...]] — builds the libFuzzer targets (clang, ASan+UBSan) and
+# fuzzes each for SECONDS (default 60), as many at once as there are cores: the suite loader (suite),
+# the CSV reader (csv), compare and report behind it (compare, report), the safetensors loader
+# (safetensors), or only the TARGETs named; seeded from suites/, tests/, baselines/.
 # A crash stops with its input saved as build-fuzz/crash-*; keep it under tests/fuzz/regressions/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 targets=(suite csv compare report safetensors)
+if [ $# -gt 1 ]; then shift; targets=("$@"); fi
 cmake --preset fuzz >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >build-fuzz.log 2>&1 ||
   { tail -n 30 build-fuzz.log >&2; exit 1; }
