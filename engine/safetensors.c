@@ -12,6 +12,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "file.h"
+
 #define MB_ST_MAX_DEPTH 64 /* nesting allowed inside values we skip (unknown keys) */
 #define MB_ST_SHOW 160     /* longest name quoted in full in an error message */
 #define MB_ST_SHOW_BUF (MB_ST_SHOW + 8)
@@ -768,6 +770,25 @@ mb_status mb_st_open(mb_ctx *ctx, const char *path, mb_st_file *out) {
             goto fail;
         }
     }
+    /* No byte belongs to two tensors: aliased data would make a write to one change the other,
+     * and a loader that trusts offsets would read one tensor's bytes as another's. Sorted by begin,
+     * a tensor overlaps an earlier one exactly when it begins before the furthest end so far; empty
+     * tensors hold no bytes, so they may sit anywhere. */
+    size_t far = SIZE_MAX; /* the non-empty tensor reaching furthest so far */
+    for (size_t i = 0; i < f.n; i++) {
+        const mb_st_tensor *t = &f.t[i];
+        if (t->end == t->begin) continue;
+        if (far != SIZE_MAX && f.t[far].end > t->begin) {
+            char nb[MB_ST_SHOW_BUF], ob[MB_ST_SHOW_BUF];
+            st = mb_error(ctx, MB_EFORMAT,
+                          "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64
+                          "] overlap those of tensor '%s' [%" PRIu64 ", %" PRIu64 "]",
+                          path, mb_st_show(nb, t->name), t->begin, t->end,
+                          mb_st_show(ob, f.t[far].name), f.t[far].begin, f.t[far].end);
+            goto fail;
+        }
+        if (far == SIZE_MAX || t->end > f.t[far].end) far = i;
+    }
     *out = f;
     return MB_OK;
 
@@ -1029,50 +1050,36 @@ mb_status mb_st_write(mb_ctx *ctx, const char *path, const mb_st_entry *e, size_
         return st;
     }
 
-    const size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp) {
+    /* A new file beside `path` (mkstemp: never through a symlink planted anywhere), renamed over it
+     * once complete and synced: a crash leaves the old file or the new one, never half of one. */
+    mb_file_out out;
+    st = mb_file_begin(ctx, &out, path);
+    if (st != MB_OK) {
         free(hb.p);
-        return mb_error(ctx, MB_ENOMEM, "%s: out of memory", path);
-    }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        st = mb_error(ctx, MB_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-        free(hb.p);
-        free(tmp);
         return st;
     }
+    FILE *fp = out.fp;
     unsigned char lenb[8];
     const uint64_t hl = hb.len;
     for (int i = 0; i < 8; i++) lenb[i] = (unsigned char)(hl >> (8 * i));
     errno = 0;
-    if (fwrite(lenb, 1, 8, fp) != 8 || fwrite(hb.p, 1, hb.len, fp) != hb.len) {
-        st = mb_error(ctx, MB_EIO, "%s: write failed: %s", tmp, mb_st_errstr(errno));
-    }
+    if (fwrite(lenb, 1, 8, fp) != 8 || fwrite(hb.p, 1, hb.len, fp) != hb.len)
+        st = mb_error(ctx, mb_file_errno_is_storage(errno) ? MB_ESTORAGE : MB_EIO,
+                      "%s: write failed: %s", path, mb_st_errstr(errno));
     for (size_t i = 0; i < n && st == MB_OK; i++) {
         errno = 0;
         if (e[i].bytes && fwrite(e[i].data, 1, e[i].bytes, fp) != e[i].bytes) {
             char nb[MB_ST_SHOW_BUF];
-            st = mb_error(ctx, MB_EIO, "%s: write failed in tensor '%s': %s", tmp,
-                          mb_st_show(nb, e[i].name), mb_st_errstr(errno));
+            st = mb_error(ctx, mb_file_errno_is_storage(errno) ? MB_ESTORAGE : MB_EIO,
+                          "%s: write failed in tensor '%s': %s", path, mb_st_show(nb, e[i].name),
+                          mb_st_errstr(errno));
         }
     }
     free(hb.p);
-    errno = 0;
-    if (st == MB_OK && fflush(fp) != 0)
-        st = mb_error(ctx, MB_EIO, "%s: write failed: %s", tmp, mb_st_errstr(errno));
-    if (st == MB_OK && fsync(fileno(fp)) != 0)
-        st = mb_error(ctx, MB_EIO, "%s: fsync failed: %s", tmp, strerror(errno));
-    errno = 0;
-    if (fclose(fp) != 0 && st == MB_OK)
-        st = mb_error(ctx, MB_EIO, "%s: close failed: %s", tmp, mb_st_errstr(errno));
-    if (st == MB_OK && rename(tmp, path) != 0)
-        st = mb_error(ctx, MB_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (st != MB_OK) unlink(tmp);
-    free(tmp);
+    if (st == MB_OK)
+        st = mb_file_commit(ctx, &out); /* flush, fsync, close, rename; removes it on failure */
+    else
+        mb_file_abort(&out);
     (void)total;
     return st;
 }

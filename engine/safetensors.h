@@ -39,8 +39,11 @@ typedef struct mb_st_file {
     mb_st_tensor **by_name; /* the n tensors sorted by name (for mb_st_find) */
 } mb_st_file;
 
-/* Opens `path`, parses and validates its header. On failure *out is zeroed and nothing is held;
- * MB_EIO when the file cannot be opened or read, MB_EFORMAT when its content is malformed. */
+/* Opens `path`, parses and validates its header: among what is refused, a tensor name given twice
+ * ("duplicate tensor name 'NAME'") and two tensors sharing data bytes ("tensor 'B': data_offsets
+ * [b, e] overlap those of tensor 'A' [b, e]"; empty tensors share none). On failure *out is zeroed
+ * and nothing is held; MB_EIO when the file cannot be opened or read, MB_EFORMAT when its content
+ * is malformed. */
 mb_status mb_st_open(mb_ctx *ctx, const char *path, mb_st_file *out);
 /* The tensor called `name`, or NULL. */
 const mb_st_tensor *mb_st_find(const mb_st_file *f, const char *name);
@@ -64,10 +67,12 @@ typedef struct mb_st_entry {
     size_t bytes;     /* must equal product(shape) * dtype size */
 } mb_st_entry;
 
-/* Writes n tensors, laid out in the order given, to `path` (through `path`.tmp and a rename, so a
- * crash leaves either the old file or the complete new one). metadata_json is NULL or the text of a
+/* Writes n tensors, laid out in the order given, to `path` (engine/file.h: a new file beside it,
+ * synced and renamed over it, so a crash leaves either the old file or the complete new one, and a
+ * symlink at `path` is replaced, never written through). metadata_json is NULL or the text of a
  * JSON object of string -> string, stored as "__metadata__". The header is padded with spaces to a
- * multiple of 8 bytes. MB_EINVAL for bad entries or metadata, MB_EIO when writing fails. */
+ * multiple of 8 bytes. MB_EINVAL for bad entries or metadata, MB_EIO when writing fails,
+ * MB_ESTORAGE when the disk is full. */
 mb_status mb_st_write(mb_ctx *ctx, const char *path, const mb_st_entry *e, size_t n,
                       const char *metadata_json);
 

@@ -54,8 +54,11 @@ static void compare_usage(FILE *fp) {
             "  -h, --help         this text\n\n"
             "exit codes: 0 no regression and nothing inconclusive; 1 a regression (including a\n"
             "missing cell); 3 inconclusive only (too noisy: rerun, with more repeats); 2 bad\n"
-            "usage, a file that cannot be read or written, malformed CSV, or a file without a\n"
-            "required column.\n");
+            "usage, a file that cannot be read or written, a file without a required column, or\n"
+            "malformed CSV: a row with more or fewer fields than the header (a last row cut off\n"
+            "mid-write included), the header repeated, a column named twice, or a value that is\n"
+            "not a number in a number column. Such a file is never compared: the message names\n"
+            "FILE:LINE and what was expected there.\n");
 }
 
 /* "4096", "64KiB", "1 MiB" -> bytes, or "2.5%" -> fraction of the base value. */

@@ -35,7 +35,10 @@ static void report_usage(FILE *fp) {
             "                     (peak_mib may be empty); e.g. baselines/h100/gpt2-peers.csv\n"
             "  -h, --help         this text\n\n"
             "exit codes: 0 report written; 1 a file could not be written or gnuplot failed;\n"
-            "2 bad usage, an unreadable or malformed CSV, or gnuplot is not installed.\n");
+            "2 bad usage, an unreadable or malformed CSV (a row with more or fewer fields than\n"
+            "the header, a last row cut off mid-write, the header repeated, a word in a number\n"
+            "column: nothing is drawn, the message names FILE:LINE), or gnuplot is not\n"
+            "installed.\n");
 }
 
 int mb_cmd_report(int argc, char **argv) {

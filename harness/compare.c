@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/file.h"
+#include "../reports/csvnum.h"
 #include "../reports/csvtable.h"
+#include "../reports/escape.h"
 #include "../reports/metric.h"
 #include "stats.h"
 
@@ -660,6 +663,7 @@ mb_status mb_compare_run(mb_ctx *ctx, const char *base_path, const char *new_pat
     mb_status s = MB_OK;
     for (int side = 0; side < 2 && s == MB_OK; side++) {
         s = mb_table_load(ctx, path[side], &C->t[side]);
+        if (s == MB_OK) s = mb_table_check_numbers(ctx, &C->t[side], mb_results_num_kind);
         if (s == MB_OK) s = find_cols(ctx, C, side);
     }
     if (s == MB_OK) s = group_cells(ctx, C);
@@ -839,38 +843,36 @@ void mb_compare_print(const mb_compare *C, FILE *fp) {
                                            : "OK");
 }
 
-/* Markdown: a backslash before each character that could start markup inside a line (a '>' or
- * '#' only does at the start of one, where a detail never is). */
+/* Markdown prose and code spans, and XML text, as report.md and index.html escape them
+ * (reports/escape.h): valid UTF-8, no code span a name can close early. */
+typedef void (*escaper)(mb_text *b, const char *s);
+
+static void put_escaped(FILE *fp, escaper esc, const char *s) {
+    mb_text t = {0};
+    esc(&t, s);
+    fputs(mb_text_str(&t), fp); /* on a failed allocation nothing: the file is incomplete, */
+    if (t.oom) fputc('\0', fp); /* and a NUL makes it invalid rather than silently short */
+    mb_text_free(&t);
+}
+
 static void md_text(FILE *fp, const char *s) {
-    for (; *s; s++) {
-        if (strchr("\\`*_[]<|~", *s)) fputc('\\', fp);
-        fputc(*s, fp);
-    }
+    put_escaped(fp, mb_esc_md_text, s);
 }
 
-/* Inside a code span only a backtick ends it, and in a table cell a bar splits it. */
 static void md_code(FILE *fp, const char *s) {
-    fputc('`', fp);
-    for (; *s; s++) {
-        if (*s == '`')
-            fputc('\'', fp);
-        else if (*s == '|')
-            fputs("\\|", fp);
-        else
-            fputc(*s, fp);
-    }
-    fputc('`', fp);
+    put_escaped(fp, mb_esc_md_code, s);
 }
 
-static mb_status finish_file(mb_ctx *ctx, FILE *fp, const char *path) {
-    int bad = ferror(fp);
-    if (fclose(fp) != 0 || bad) return mb_error(ctx, MB_EIO, "%s: write failed", path);
-    return MB_OK;
+static void xml_esc(mb_text *b, const char *s) {
+    mb_esc_xml(b, s, 0);
 }
 
 mb_status mb_compare_write_markdown(mb_ctx *ctx, const mb_compare *C, const char *path) {
-    FILE *fp = fopen(path, "w");
-    if (!fp) return mb_error(ctx, MB_EIO, "%s: cannot create: %s", path, strerror(errno));
+    /* A new file renamed over `path` when complete: a symlink planted there is replaced, never
+     * written through, and CI never reads a half-written summary. */
+    mb_file_out out;
+    MB_TRY(mb_file_begin(ctx, &out, path));
+    FILE *fp = out.fp;
     mb_verdict v = mb_compare_verdict(C);
     fprintf(fp, "## membench compare: %s\n\n",
             v == MB_VERDICT_REGRESSION     ? "REGRESSION"
@@ -923,41 +925,13 @@ mb_status mb_compare_write_markdown(mb_ctx *ctx, const mb_compare *C, const char
         fprintf(fp, " |\n");
     }
     fprintf(fp, "\n</details>\n");
-    return finish_file(ctx, fp, path);
+    return mb_file_commit(ctx, &out);
 }
 
-/* XML 1.0 text or attribute value: the five entities; newlines and tabs as character references
- * (kept in attributes, where a parser would fold them into spaces); other control characters are
- * not allowed in XML 1.0 at all and become '?'. */
+/* XML 1.0 text or attribute value (mb_esc_xml): the five entities, tab and newline as character
+ * references, other control characters as their control pictures, bad UTF-8 as U+FFFD. */
 static void xml_text(FILE *fp, const char *s) {
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        switch (ch) {
-        case '&':
-            fputs("&amp;", fp);
-            break;
-        case '<':
-            fputs("&lt;", fp);
-            break;
-        case '>':
-            fputs("&gt;", fp);
-            break;
-        case '"':
-            fputs("&quot;", fp);
-            break;
-        case '\'':
-            fputs("&apos;", fp);
-            break;
-        case '\n':
-            fputs("&#10;", fp);
-            break;
-        case '\t':
-            fputs("&#9;", fp);
-            break;
-        default:
-            fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, fp);
-        }
-    }
+    put_escaped(fp, xml_esc, s);
 }
 
 /* "GATE: CELL: DETAIL", escaped. */
@@ -987,8 +961,9 @@ static void junit_findings(FILE *fp, const mb_compare *C, int c, kind k, const c
 }
 
 mb_status mb_compare_write_junit(mb_ctx *ctx, const mb_compare *C, const char *path) {
-    FILE *fp = fopen(path, "w");
-    if (!fp) return mb_error(ctx, MB_EIO, "%s: cannot create: %s", path, strerror(errno));
+    mb_file_out out; /* as in mb_compare_write_markdown */
+    MB_TRY(mb_file_begin(ctx, &out, path));
+    FILE *fp = out.fp;
     mb_compare_counts k;
     mb_compare_count(C, &k);
     fprintf(fp,
@@ -1033,5 +1008,5 @@ mb_status mb_compare_write_junit(mb_ctx *ctx, const mb_compare *C, const char *p
         fputs("  </testcase>\n", fp);
     }
     fputs("</testsuite>\n", fp);
-    return finish_file(ctx, fp, path);
+    return mb_file_commit(ctx, &out);
 }

@@ -48,10 +48,13 @@ typedef struct mb_compare_counts {
     int findings_regression, findings_inconclusive; /* messages, several per cell at most */
 } mb_compare_counts;
 
-/* Loads both files and compares them. Errors are input errors, the message naming the file:
- * MB_EIO (cannot open), MB_EFORMAT (the table loader's "FILE:LINE: ..." for malformed CSV,
- * "FILE: missing column 'NAME' ..." for a required column that is absent, "FILE:LINE: COLUMN:
- * 'TEXT' is not a number" for a value that cannot be read), MB_ENOMEM. */
+/* Loads both files (reports/csvtable.h, MB_TABLE_STRICT) and compares them. Errors are input
+ * errors, the message naming the file: MB_EIO (cannot open), MB_EFORMAT (the table loader's
+ * "FILE:LINE: expected ..." for malformed CSV, a row of the wrong width or a cut-off last row,
+ * "FILE:LINE: COLUMN: expected a number, found 'TEXT'" for any row's number column that holds
+ * something else (reports/csvnum.h), "FILE: missing column 'NAME' ..." for a required column that
+ * is absent, "FILE:LINE: COLUMN: 'TEXT' is not a number" for a gated value out of range), MB_ENOMEM.
+ */
 mb_status mb_compare_run(mb_ctx *ctx, const char *base_path, const char *new_path,
                          const mb_compare_opts *o, mb_compare **out);
 
@@ -63,10 +66,12 @@ mb_verdict mb_compare_verdict(const mb_compare *c);
 /* The console report: one line per cell, then the findings grouped (regressions, inconclusive,
  * improvements, notes), then a summary line. */
 void mb_compare_print(const mb_compare *c, FILE *fp);
-/* A Markdown summary for a pull-request comment. MB_EIO when the file cannot be written. */
+/* A Markdown summary for a pull-request comment, written as a new file renamed over `path`
+ * (engine/file.h: a symlink there is replaced, never followed). MB_EIO when the file cannot be
+ * written, MB_ESTORAGE when the disk is full. */
 mb_status mb_compare_write_markdown(mb_ctx *ctx, const mb_compare *c, const char *path);
 /* JUnit XML: one testsuite, one testcase per cell; <failure> for a regression or a missing cell,
- * <skipped> for an inconclusive one. MB_EIO when the file cannot be written. */
+ * <skipped> for an inconclusive one. Written and failing as mb_compare_write_markdown. */
 mb_status mb_compare_write_junit(mb_ctx *ctx, const mb_compare *c, const char *path);
 
 void mb_compare_free(mb_compare *c);

@@ -8,7 +8,8 @@
 #include <string.h>
 
 typedef struct scan {
-    mb_csv_row_fn fn;
+    mb_csv_row_fn fn;  /* one of these two is set */
+    mb_csv_rec_fn rfn; /* (mb_csv_read_records: each record says how it ended) */
     void *user;
     char **f;    /* the current record's fields, NUL-terminated copies */
     size_t *cap; /* allocated size of each f[i]; buffers are reused from record to record */
@@ -52,30 +53,46 @@ static void on_field(void *s, size_t len, void *data) {
     sc->n++;
 }
 
-static void on_record(int c, void *data) {
-    (void)c;
-    scan *sc = data;
-    if (!sc->stopped && !sc->nomem) {
-        int r = sc->fn(sc->user, sc->rec_line, sc->n, sc->f);
-        if (r) {
-            sc->stopped = 1;
-            sc->stop_ret = r;
-            sc->stop_line = sc->rec_line;
-        }
+static void deliver(scan *sc, mb_csv_end end) {
+    if (sc->stopped || sc->nomem) return;
+    int r = sc->rfn
+                ? sc->rfn(sc->user,
+                          &(mb_csv_rec){
+                              .line = sc->rec_line, .nfields = sc->n, .fields = sc->f, .end = end})
+                : sc->fn(sc->user, sc->rec_line, sc->n, sc->f);
+    if (r) {
+        sc->stopped = 1;
+        sc->stop_ret = r;
+        sc->stop_line = sc->rec_line;
     }
+}
+
+/* c is the character that ended the record, or -1 when csv_fini ended it: no line break follows. */
+static void on_record(int c, void *data) {
+    scan *sc = data;
+    deliver(sc, c == -1 ? MB_CSV_NO_NEWLINE : MB_CSV_WHOLE);
     sc->n = 0;
     sc->between = 1;
     sc->rec_line = sc->line; /* a record after a bare CR starts on this same line */
 }
 
-mb_status mb_csv_scan(mb_ctx *ctx, FILE *fp, const char *path, mb_csv_row_fn fn, void *user,
-                      mb_csv_stop *stop) {
+/* libcsv's message; with `explain` (mb_csv_read_records), what strict RFC 4180 expected too. */
+static mb_status parse_error(mb_ctx *ctx, const char *path, int line, int err, int explain) {
+    if (explain && err == CSV_EPARSE)
+        return mb_error(ctx, MB_EFORMAT,
+                        "%s:%d: malformed CSV: expected a quote only around a whole field, and "
+                        "doubled inside one (libcsv: %s)",
+                        path, line, csv_strerror(err));
+    return mb_error(ctx, MB_EFORMAT, "%s:%d: %s", path, line, csv_strerror(err));
+}
+
+static mb_status scan_stream(mb_ctx *ctx, FILE *fp, const char *path, scan sc, mb_csv_stop *stop) {
     struct csv_parser p;
     /* CSV_STRICT_FINI on top of CSV_STRICT: without it csv_fini accepts an unterminated quoted
      * field at EOF (a truncated file) as if it were complete. */
     if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
         return mb_error(ctx, MB_ENOMEM, "%s: cannot set up the CSV parser", path);
-    scan sc = {.fn = fn, .user = user, .line = 1, .rec_line = 1, .between = 1};
+    const int records = sc.rfn != NULL;
     enum { CHUNK = 1 << 16 };
     char *buf = malloc(CHUNK);
     mb_status st = MB_OK;
@@ -106,17 +123,21 @@ mb_status mb_csv_scan(mb_ctx *ctx, FILE *fp, const char *path, mb_csv_row_fn fn,
                 }
             }
             if (csv_parse(&p, buf + off, end - off, on_field, on_record, &sc) != end - off) {
-                st = mb_error(ctx, MB_EFORMAT, "%s:%d: %s", path, sc.rec_line,
-                              csv_strerror(csv_error(&p)));
+                st = parse_error(ctx, path, sc.rec_line, csv_error(&p), records);
                 break;
             }
             if (nl) sc.line++;
             off = end;
         }
     }
-    /* Always finish: it hands over a last record that has no newline after it. */
-    if (st == MB_OK && !sc.stopped && !sc.nomem && csv_fini(&p, on_field, on_record, &sc) != 0)
-        st = mb_error(ctx, MB_EFORMAT, "%s:%d: %s", path, sc.rec_line, csv_strerror(csv_error(&p)));
+    /* Always finish: it hands over a last record that has no newline after it. It fails only on
+     * an open quote at the end (CSV_STRICT_FINI): a record cut off, which `records` passes on. */
+    if (st == MB_OK && !sc.stopped && !sc.nomem && csv_fini(&p, on_field, on_record, &sc) != 0) {
+        if (records)
+            deliver(&sc, MB_CSV_OPEN_QUOTE);
+        else
+            st = parse_error(ctx, path, sc.rec_line, csv_error(&p), 0);
+    }
     if (st == MB_OK && sc.nomem)
         st =
             mb_error(ctx, MB_ENOMEM, "%s:%d: no memory for the record's fields", path, sc.rec_line);
@@ -129,14 +150,31 @@ mb_status mb_csv_scan(mb_ctx *ctx, FILE *fp, const char *path, mb_csv_row_fn fn,
     return st;
 }
 
-mb_status mb_csv_read(mb_ctx *ctx, const char *path, mb_csv_row_fn row, void *user) {
+mb_status mb_csv_scan(mb_ctx *ctx, FILE *fp, const char *path, mb_csv_row_fn fn, void *user,
+                      mb_csv_stop *stop) {
+    return scan_stream(ctx, fp, path,
+                       (scan){.fn = fn, .user = user, .line = 1, .rec_line = 1, .between = 1},
+                       stop);
+}
+
+static mb_status read_path(mb_ctx *ctx, const char *path, scan sc) {
     FILE *fp = fopen(path, "rb");
     if (!fp) return mb_error(ctx, MB_EIO, "%s: cannot open: %s", path, strerror(errno));
     mb_csv_stop stop;
-    mb_status st = mb_csv_scan(ctx, fp, path, row, user, &stop);
+    mb_status st = scan_stream(ctx, fp, path, sc, &stop);
     fclose(fp);
     if (st == MB_OK && stop.stopped)
         st = mb_error(ctx, MB_EINVAL, "%s:%d: reading stopped by the row callback (it returned %d)",
                       path, stop.line, stop.ret);
     return st;
+}
+
+mb_status mb_csv_read(mb_ctx *ctx, const char *path, mb_csv_row_fn row, void *user) {
+    return read_path(ctx, path,
+                     (scan){.fn = row, .user = user, .line = 1, .rec_line = 1, .between = 1});
+}
+
+mb_status mb_csv_read_records(mb_ctx *ctx, const char *path, mb_csv_rec_fn fn, void *user) {
+    return read_path(ctx, path,
+                     (scan){.rfn = fn, .user = user, .line = 1, .rec_line = 1, .between = 1});
 }

@@ -154,10 +154,9 @@ mb_status mb_rp_fig_quality(mb_ctx *ctx, mb_report *R, const char *dir) {
         if (strcmp(R->rows[R->cells[p[i].cell].rows[0]].s[MB_RC_METRIC_NAME], metric)) metric = "";
     if (!*metric) metric = "metric_value";
     mb_text d = {0}, g = {0};
-    mb_text_add(&d,
-                "# quality.dat - tracked peak memory (MiB) and %s per cell\n"
-                "# peak_mib\tmetric_value\tlabel\n",
-                metric);
+    mb_text_add(&d, "# quality.dat - tracked peak memory (MiB) and ");
+    mb_rp_plain_text(&d, metric);
+    mb_text_add(&d, " per cell\n# peak_mib\tmetric_value\tlabel\n");
     for (int i = 0; i < n; i++) {
         mb_text_add(&d, "%.9g\t%.9g", p[i].x, p[i].y);
         mb_rp_dat_label(&d, R->cells[p[i].cell].label);

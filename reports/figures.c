@@ -3,6 +3,7 @@
 #include "figures.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,27 +14,34 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* A gnuplot single-quoted string: nothing is substituted inside one (double-quoted strings run
- * `backquoted` shell commands), and '' is the only escape. Control characters become spaces. In
- * explicit tic labels gnuplot reads the text as a format, so '%' is doubled there. */
+#include "../engine/file.h"
+#include "escape.h"
+
+/* A gnuplot string. Single-quoted ones cannot hold every name: gnuplot 5.4 misreads a '' escape
+ * at the start of one or right after another ('''a' and 'a''''b' do not parse, and the script
+ * fails). So double quotes, where a backslash escapes: '"' and '\' get one, and a backquote, which
+ * would run a shell command there, is written as its octal escape \140. Control characters become
+ * spaces, bytes that are not UTF-8 U+FFFD. In explicit tic labels gnuplot reads the text as a
+ * format, so '%' is doubled there. */
 void mb_rp_gp_quote(mb_text *b, const char *s, int tic) {
-    mb_text_add(b, "'");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '\'')
-            mb_text_add(b, "''");
-        else if (*p == '%' && tic)
+    mb_text_add(b, "\"");
+    size_t i = 0;
+    uint32_t cp;
+    while (mb_esc_utf8_next(s, &i, &cp)) {
+        if (cp == '"' || cp == '\\')
+            mb_text_add(b, "\\%c", (int)cp);
+        else if (cp == '`')
+            mb_text_add(b, "\\140");
+        else if (cp == '%' && tic)
             mb_text_add(b, "%%%%");
-        else if (*p < 0x20 || *p == 0x7f)
-            mb_text_add(b, " ");
         else
-            mb_text_add(b, "%c", *p);
+            mb_text_add_cp(b, cp < 0x20 || cp == 0x7f ? ' ' : cp);
     }
-    mb_text_add(b, "'");
+    mb_text_add(b, "\"");
 }
 
 void mb_rp_plain_text(mb_text *b, const char *s) {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        mb_text_add(b, "%c", *p < 0x20 || *p == 0x7f ? ' ' : *p);
+    mb_esc_plain(b, s);
 }
 
 static int on_path(const char *prog) {
@@ -57,9 +65,10 @@ static int on_path(const char *prog) {
     "gnuplot is not on PATH; install it (Debian/Ubuntu: apt-get install gnuplot-nox) and run "     \
     "again"
 
-/* `gnuplot NAME.gp` in `dir` (the script names its files relative to it, so a person can re-run
- * it the same way); its stdout goes to our stderr, which keeps stdout for results. */
-static mb_status run_gnuplot(mb_ctx *ctx, const char *dir, const char *name) {
+/* `gnuplot NAME.gp` in `work` (the script names its files relative to its folder, so a person can
+ * re-run it the same way in `dir`, where it is kept); its stdout goes to our stderr, which keeps
+ * stdout for results. */
+static mb_status run_gnuplot(mb_ctx *ctx, const char *work, const char *dir, const char *name) {
     char script[128], prog[] = "gnuplot";
     snprintf(script, sizeof script, "%s.gp", name);
     char *argv[] = {prog, script, NULL};
@@ -67,7 +76,7 @@ static mb_status run_gnuplot(mb_ctx *ctx, const char *dir, const char *name) {
     pid_t pid = fork();
     if (pid < 0) return mb_error(ctx, MB_EIO, "cannot start gnuplot: %s", strerror(errno));
     if (pid == 0) {
-        if (chdir(dir) != 0) _exit(126);
+        if (chdir(work) != 0) _exit(126);
         dup2(STDERR_FILENO, STDOUT_FILENO);
         execvp(prog, argv);
         _exit(errno == ENOENT ? 127 : 126);
@@ -89,13 +98,30 @@ static mb_status run_gnuplot(mb_ctx *ctx, const char *dir, const char *name) {
     }
     static const char *const ext[] = {"png", "svg"};
     for (int i = 0; i < 2; i++) {
-        char path[4200];
+        char path[4400];
         struct stat sb;
-        snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext[i]);
-        if (stat(path, &sb) != 0 || sb.st_size == 0)
+        if (snprintf(path, sizeof path, "%s/%s.%s", work, name, ext[i]) >= (int)sizeof path ||
+            lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0)
             return mb_error(ctx, MB_EIO, "gnuplot %s wrote no %s.%s in %s", script, name, ext[i],
                             dir);
     }
+    return MB_OK;
+}
+
+/* Moves work/FILE to dir/FILE, synced first: rename replaces whatever is at dir/FILE (a symlink
+ * planted there included) without following it. */
+static mb_status move_out(mb_ctx *ctx, const char *work, const char *dir, const char *file) {
+    char from[4400], to[4400];
+    if (snprintf(from, sizeof from, "%s/%s", work, file) >= (int)sizeof from ||
+        snprintf(to, sizeof to, "%s/%s", dir, file) >= (int)sizeof to)
+        return mb_error(ctx, MB_EINVAL, "path too long: %.64s.../%s", dir, file);
+    int fd = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int e = fd < 0 ? errno : fsync(fd) != 0 && errno != EINVAL ? errno : 0;
+    if (fd >= 0) close(fd);
+    if (!e && rename(from, to) != 0) e = errno;
+    if (e)
+        return mb_error(ctx, mb_file_errno_is_storage(e) ? MB_ESTORAGE : MB_EIO,
+                        "cannot write %s: %s", to, strerror(e));
     return MB_OK;
 }
 
@@ -136,15 +162,41 @@ void mb_rp_gp_end(mb_text *g, const char *name, int w, int h) {
 mb_status mb_rp_draw(mb_ctx *ctx, mb_report *R, const char *dir, const char *name,
                      const mb_text *dat, const mb_text *frontier, const mb_text *gp,
                      const char *caption, ...) {
-    char file[128];
-    snprintf(file, sizeof file, "%s.dat", name);
-    MB_TRY(mb_text_write(ctx, dir, file, dat));
-    if (frontier) MB_TRY(mb_text_write(ctx, dir, "pareto_frontier.dat", frontier));
-    snprintf(file, sizeof file, "%s.gp", name);
-    MB_TRY(mb_text_write(ctx, dir, file, gp));
-    MB_TRY(run_gnuplot(ctx, dir, name));
     if (R->nfigs == MB_RP_MAX_FIGS)
         return mb_error(ctx, MB_EINVAL, "more than %d figures", MB_RP_MAX_FIGS);
+    /* gnuplot opens its outputs with fopen, which follows a symlink planted at NAME.png: it runs in
+     * a folder of our own (mkdtemp, mode 0700) and what it wrote is moved into `dir`. The data and
+     * the script are moved out too, even when gnuplot fails, so they can be looked at. */
+    enum { DAT, FRONTIER, GP, PNG, SVG, NFILES };
+    char files[NFILES][160], work[4200];
+    snprintf(files[DAT], sizeof files[DAT], "%s.dat", name);
+    snprintf(files[FRONTIER], sizeof files[FRONTIER], "pareto_frontier.dat");
+    snprintf(files[GP], sizeof files[GP], "%s.gp", name);
+    snprintf(files[PNG], sizeof files[PNG], "%s.png", name);
+    snprintf(files[SVG], sizeof files[SVG], "%s.svg", name);
+    if (snprintf(work, sizeof work, "%s/.membench-%s.XXXXXX", dir, name) >= (int)sizeof work)
+        return mb_error(ctx, MB_EINVAL, "output folder name too long: %.64s...", dir);
+    if (!mkdtemp(work)) {
+        int e = errno;
+        return mb_error(ctx, mb_file_errno_is_storage(e) ? MB_ESTORAGE : MB_EIO,
+                        "cannot create a folder in %s for gnuplot: %s", dir, strerror(e));
+    }
+    mb_status s = mb_text_write(ctx, work, files[DAT], dat);
+    if (s == MB_OK && frontier) s = mb_text_write(ctx, work, files[FRONTIER], frontier);
+    if (s == MB_OK) s = mb_text_write(ctx, work, files[GP], gp);
+    mb_status drawn = s == MB_OK ? run_gnuplot(ctx, work, dir, name) : s;
+    char why[MB_ERRMSG_MAX];
+    snprintf(why, sizeof why, "%s", ctx->err); /* gnuplot's failure, kept past the moves */
+    for (int i = 0; i < NFILES && s == MB_OK; i++)
+        if ((i != FRONTIER || frontier) && (i < PNG || drawn == MB_OK))
+            s = move_out(ctx, work, dir, files[i]);
+    for (int i = 0; i < NFILES; i++) { /* whatever was not moved out */
+        char p[4400];
+        if (snprintf(p, sizeof p, "%s/%s", work, files[i]) < (int)sizeof p) unlink(p);
+    }
+    rmdir(work);
+    if (s == MB_OK && drawn != MB_OK) return mb_error(ctx, drawn, "%s", why);
+    MB_TRY(s);
     mb_rp_fig *f = &R->figs[R->nfigs++];
     f->name = name;
     f->frontier = frontier != NULL;

@@ -22,9 +22,10 @@ mb_status mb_rp_fig_quality(mb_ctx *ctx, mb_report *R, const char *dir);  /* fig
 mb_status mb_rp_fig_loss(mb_ctx *ctx, mb_report *R, const char *dir);     /* fig_loss.c */
 mb_status mb_rp_fig_peers(mb_ctx *ctx, mb_report *R, const char *dir);    /* fig_peers.c */
 
-/* A gnuplot single-quoted string; `tic`: for an explicit tic label, where '%' is doubled. */
+/* A gnuplot string literal that shows s as it is, whatever it holds (double-quoted, escaped, valid
+ * UTF-8); `tic`: for an explicit tic label, where '%' is doubled. */
 void mb_rp_gp_quote(mb_text *b, const char *s, int tic);
-/* Text for a data-file column or a script comment: one line, no tabs. */
+/* Text for a data-file column or a script comment: one line, no tabs, valid UTF-8. */
 void mb_rp_plain_text(mb_text *b, const char *s);
 /* A data file's last column: a tab, the label, the end of the line. */
 void mb_rp_dat_label(mb_text *d, const char *label);

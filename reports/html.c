@@ -2,29 +2,11 @@
  * and links name only files in the output folder), every name and message escaped. */
 #include "table.h"
 
-/* Text, attribute-safe: & < > " ' become entities, control characters spaces. */
+#include "escape.h"
+
+/* Text, attribute-safe, valid UTF-8 (reports/escape.h). */
 static void html_text(mb_text *b, const char *s) {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '&':
-            mb_text_add(b, "&amp;");
-            break;
-        case '<':
-            mb_text_add(b, "&lt;");
-            break;
-        case '>':
-            mb_text_add(b, "&gt;");
-            break;
-        case '"':
-            mb_text_add(b, "&quot;");
-            break;
-        case '\'':
-            mb_text_add(b, "&#39;");
-            break;
-        default:
-            mb_text_add(b, "%c", *p < 0x20 || *p == 0x7f ? ' ' : *p);
-        }
-    }
+    mb_esc_xml(b, s, 1);
 }
 
 static void html_spans(mb_text *h, const mb_rp_span *v, int n) {

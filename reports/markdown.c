@@ -1,49 +1,18 @@
 /* reports/markdown.c — report.md from the report's text model: GitHub-flavoured Markdown with
- * images, tables and prose escaped so that names from the results show literally. */
+ * images, tables and prose escaped (reports/escape.h) so that names from the results show
+ * literally, in valid UTF-8. */
 #include "table.h"
 
 #include <string.h>
 
-/* Markdown prose, in a table cell or not: CommonMark lets any ASCII punctuation be
- * backslash-escaped; these are the characters that would otherwise format, link, or split the cell.
- */
-static void md_text(mb_text *b, const char *s) {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (strchr("\\`*_[]<>|~&#!", *p))
-            mb_text_add(b, "\\%c", *p);
-        else
-            mb_text_add(b, "%c", *p < 0x20 || *p == 0x7f ? ' ' : *p);
-    }
-}
-
-/* A name shown literally in a Markdown table: a code span, fenced with more backticks than it
- * contains; '|' still needs its backslash there (GFM splits cells before parsing spans). */
-static void md_code(mb_text *b, const char *s) {
-    int run = 0, longest = 0;
-    for (const char *p = s; *p; p++) {
-        run = *p == '`' ? run + 1 : 0;
-        if (run > longest) longest = run;
-    }
-    char fence[16];
-    int n = longest + 1 < (int)sizeof fence ? longest + 1 : (int)sizeof fence - 1;
-    memset(fence, '`', (size_t)n);
-    fence[n] = 0;
-    mb_text_add(b, "%s%s", fence, longest ? " " : "");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '|')
-            mb_text_add(b, "\\|");
-        else
-            mb_text_add(b, "%c", *p < 0x20 || *p == 0x7f ? ' ' : *p);
-    }
-    mb_text_add(b, "%s%s", longest ? " " : "", fence);
-}
+#include "escape.h"
 
 static void md_spans(mb_text *m, const mb_rp_span *v, int n) {
     for (int i = 0; i < n; i++) {
         if (v[i].kind == MB_RP_TEXT)
-            md_text(m, v[i].text);
+            mb_esc_md_text(m, v[i].text);
         else if (v[i].kind == MB_RP_CODE)
-            md_code(m, v[i].text);
+            mb_esc_md_code(m, v[i].text);
         else
             mb_text_add(m, "%s", v[i].text);
     }
@@ -74,7 +43,7 @@ mb_status mb_rp_write_markdown(mb_ctx *ctx, const mb_rp_doc *doc, const char *di
     for (int i = 0; i < doc->nfigs; i++) {
         const mb_rp_fig *f = &doc->figs[i];
         mb_text_add(&m, "![%s](%s.png)\n\n", f->name, f->name);
-        md_text(&m, f->caption);
+        mb_esc_md_text(&m, f->caption);
         mb_text_add(&m, " ([SVG](%s.svg), [data](%s.dat)%s, [gnuplot script](%s.gp))\n\n", f->name,
                     f->name, f->frontier ? ", [frontier](pareto_frontier.dat)" : "", f->name);
     }
@@ -88,7 +57,7 @@ mb_status mb_rp_write_markdown(mb_ctx *ctx, const mb_rp_doc *doc, const char *di
         if (s->ncols && s->nrows) {
             md_table(&m, s);
         } else if (s->ncols && s->empty) {
-            md_text(&m, s->empty);
+            mb_esc_md_text(&m, s->empty);
             mb_text_add(&m, "\n");
         }
         for (int k = 0; k < s->items.n; k++) {

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "csvnum.h"
+
 /* The results.csv column of each MB_RC_ below MB_RC_PEAK (the peaks are named per category). */
 static const char *const col_names[MB_RC_PEAK] = {
     [MB_RC_SUITE] = "suite",           [MB_RC_TARGET] = "target",
@@ -137,6 +139,7 @@ static mb_status label_stack(mb_ctx *ctx, mb_report *R, int first) {
 
 mb_status mb_rp_add_results(mb_ctx *ctx, mb_report *R, int fi) {
     const mb_table *t = &R->res[fi];
+    MB_TRY(mb_table_check_numbers(ctx, t, mb_results_num_kind));
     int col[MB_RC_N];
     for (int c = 0; c < MB_RC_N; c++) {
         char name[64];
@@ -170,6 +173,7 @@ mb_status mb_rp_load_steps(mb_ctx *ctx, mb_report *R, const char *path) {
     mb_table *t = &R->steps[R->nsteps];
     MB_TRY(mb_table_load(ctx, path, t));
     R->nsteps++;
+    MB_TRY(mb_table_check_numbers(ctx, t, mb_steps_num_kind));
     mb_rp_steps_cols *c = &R->scols[R->nsteps - 1];
     const struct {
         const char *name;

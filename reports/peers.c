@@ -29,7 +29,7 @@ mb_status mb_peers_load(mb_ctx *ctx, const char *path, mb_peer **out, int *n) {
     *out = NULL;
     *n = 0;
     mb_table t;
-    MB_TRY(mb_table_load(ctx, path, &t));
+    MB_TRY(mb_table_load_mode(ctx, path, MB_TABLE_TEXT, &t));
     int col[P_N];
     mb_status s = MB_OK;
     for (int k = 0; k < P_N && s == MB_OK; k++)

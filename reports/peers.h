@@ -13,7 +13,8 @@ typedef struct mb_peer {
 } mb_peer;
 
 /* Loads `path`: a CSV with columns peer, model, batch_size, seq_len, precision, step_ms, peak_mib,
- * source (any order, others ignored). Errors (MB_EFORMAT unless the file cannot be read, MB_EIO):
+ * source (any order, others ignored), read as MB_TABLE_TEXT (a hand-written file: its last line
+ * may lack a newline). Errors (MB_EFORMAT unless the file cannot be read, MB_EIO):
  * "PATH: missing column 'NAME'", "PATH:LINE: step_ms '...' is not a positive number", likewise
  * batch_size and seq_len (positive integers) and peak_mib (empty or a positive number), and empty
  * peer or model. Fills *out (free() it) and *n. */

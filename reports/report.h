@@ -9,7 +9,9 @@ typedef struct mb_report mb_report;
 
 /* Reads the results files and the steps files: `steps` when nsteps > 0, else the steps.csv beside
  * each results file where there is one. Errors are input errors: MB_EIO or MB_EFORMAT with the
- * table loader's "FILE:LINE: ..." message, or "FILE: missing column 'NAME' ..." (MB_EFORMAT). */
+ * table loader's "FILE:LINE: expected ..." message (MB_TABLE_STRICT: a malformed or cut-off file
+ * is refused whole), "FILE:LINE: COLUMN: expected a number, found '...'" (reports/csvnum.h), or
+ * "FILE: missing column 'NAME' ..." (MB_EFORMAT). */
 mb_status mb_report_load(mb_ctx *ctx, const char *const *results, int nresults,
                          const char *const *steps, int nsteps, mb_report **out);
 

@@ -1,12 +1,13 @@
 /* reports/text.c — growable text (doubling, with a sticky out-of-memory flag) and writing it to
- * a file. */
+ * a file safely (engine/file.h: a new file renamed into place, never through a symlink). */
 #include "text.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "../engine/file.h"
 
 void mb_text_add(mb_text *b, const char *fmt, ...) {
     while (!b->oom) {
@@ -57,12 +58,13 @@ char *mb_text_take(mb_text *b) {
 
 mb_status mb_text_write(mb_ctx *ctx, const char *dir, const char *name, const mb_text *b) {
     if (b->oom) return mb_error(ctx, MB_ENOMEM, "host allocation while writing %s", name);
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *fp = fopen(path, "w");
-    if (!fp) return mb_error(ctx, MB_EIO, "cannot write %s: %s", path, strerror(errno));
-    size_t n = fwrite(mb_text_str(b), 1, b->len, fp);
-    int bad = n != b->len || ferror(fp);
-    if (fclose(fp) != 0 || bad) return mb_error(ctx, MB_EIO, "cannot write %s", path);
-    return MB_OK;
+    char path[MB_FILE_PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+        return mb_error(ctx, MB_EINVAL, "path too long: %.64s.../%s", dir, name);
+    /* A new file renamed over `path` when complete: a symlink planted there is replaced, never
+     * written through, and a reader never sees half a file. */
+    mb_file_out f;
+    MB_TRY(mb_file_begin(ctx, &f, path));
+    if (b->len) (void)fwrite(mb_text_str(b), 1, b->len, f.fp); /* a short write sets ferror */
+    return mb_file_commit(ctx, &f);
 }

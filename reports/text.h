@@ -20,8 +20,9 @@ const char *mb_text_str(const mb_text *b);
 void mb_text_free(mb_text *b);
 /* Hands over the string (free() it) and empties b; NULL when an allocation failed. */
 char *mb_text_take(mb_text *b);
-/* Writes b to DIR/NAME. MB_ENOMEM when b ran out of memory, MB_EIO when the file cannot be
- * written. */
+/* Writes b to DIR/NAME as a new file renamed over it (engine/file.h: a symlink at DIR/NAME is
+ * replaced, never followed). MB_ENOMEM when b ran out of memory, MB_EIO when the file cannot be
+ * written, MB_ESTORAGE when the disk is full. */
 mb_status mb_text_write(mb_ctx *ctx, const char *dir, const char *name, const mb_text *b);
 
 #endif

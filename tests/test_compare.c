@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include "../reports/csvtable.h"
 #include "check.h"
 #include "proc.h"
+#include "textcheck.h"
 
 static const char *bin;
 static char tmp[64];
@@ -167,6 +169,15 @@ static void write_text(const char *name, const char *text) {
     fclose(f);
 }
 
+/* The first n bytes of text as tmp/name. */
+static void write_text_n(const char *name, const char *text, size_t n) {
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", tmp, name);
+    FILE *f = fopen(p, "wb");
+    fwrite(text, 1, n, f);
+    fclose(f);
+}
+
 static char *read_tmp(const char *name) {
     char p[256];
     snprintf(p, sizeof p, "%s/%s", tmp, name);
@@ -279,8 +290,8 @@ int main(int argc, char **argv) {
     char *md = read_tmp("mem.md");
     HAS(md, "## membench compare: REGRESSION\n");
     HAS(md, "### Regressions (2)\n\n"
-            "- **memory** `" A_LABEL "`: tracked peak +1 B (5256192 -> 5256193)\n"
-            "- **memory** `" A_LABEL "`: activations +1 B (3357696 -> 3357697)\n");
+            "- **memory** `" A_LABEL "`: tracked peak +1 B (5256192 -\\> 5256193)\n"
+            "- **memory** `" A_LABEL "`: activations +1 B (3357696 -\\> 3357697)\n");
     HAS(md,
         "| REGRESSION | `" A_LABEL "` | ok | 9:9 | +1 B | 1.00x | 0.518 | val\\_loss +0.00% |\n");
     HAS(md, "</details>\n");
@@ -448,8 +459,8 @@ int main(int argc, char **argv) {
     write_text("bad.csv", "schema_version,suite\n1,\"smoke\n");
     o = cmp("base.csv bad.csv");
     RC(o, 2);
-    CHECK_STR(o.se,
-              "membench compare: bad.csv:2: error parsing data while strict checking enabled\n");
+    CHECK_STR(o.se, "membench compare: bad.csv:2: expected a closing quote; the file ends inside "
+                    "a quoted field (an interrupted write?)\n");
     drop(&o);
     if (drop_column(&ctx, "base.csv", "nocol.csv", "peak_activations_bytes")) return 1;
     o = cmp("nocol.csv base.csv");
@@ -464,9 +475,134 @@ int main(int argc, char **argv) {
     free(text);
     o = cmp("base.csv nan.csv");
     RC(o, 2);
-    CHECK_STR(o.se, "membench compare: nan.csv:2: peak_activations_bytes: '3357x96' is not a "
-                    "number of bytes\n");
+    CHECK_STR(o.se, "membench compare: nan.csv:2: peak_activations_bytes: expected a whole number "
+                    "of bytes, found '3357x96'\n");
     drop(&o);
+
+    /* --markdown and --junit never write through a symlink planted at their names: the link is
+     * replaced by the file, its target keeps its bytes. */
+    write_text("victim.txt", "precious\n");
+    char lp[256], vp[256];
+    snprintf(vp, sizeof vp, "%s/victim.txt", tmp);
+    snprintf(lp, sizeof lp, "%s/link.md", tmp);
+    CHECK(symlink(vp, lp) == 0, "symlink %s", lp);
+    snprintf(lp, sizeof lp, "%s/link.xml", tmp);
+    CHECK(symlink(vp, lp) == 0, "symlink %s", lp);
+    o = cmp("base.csv base.csv --markdown link.md --junit link.xml");
+    RC(o, 0);
+    drop(&o);
+    char *victim = read_tmp("victim.txt");
+    CHECK_STR(victim, "precious\n");
+    free(victim);
+    struct stat lsb;
+    CHECK(lstat(lp, &lsb) == 0 && S_ISREG(lsb.st_mode), "%s is not a regular file", lp);
+    xml = read_tmp("link.xml");
+    HAS(xml, "<testsuite name=\"membench compare\" tests=\"3\"");
+    free(xml);
+    md = read_tmp("link.md");
+    HAS(md, "## membench compare: OK\n");
+    free(md);
+
+    /* Names are shown as they are, whatever they hold: bytes that are not UTF-8 and control
+     * characters never reach junit.xml (they made it invalid XML), and 15 backticks before HTML
+     * stay inside the Markdown code span (a longer fence, not backticks turned into quotes). */
+    cell odd[2] = {nano("ad\xff\xc3(\x01m", "", 1, 10.0, 0),
+                   nano("```````````````<img src=x onerror=alert(1)>|", "", 1, 8.0, 0)};
+    if (write_cells(&ctx, "odd.csv", odd, 2)) return 1;
+    o = cmp("odd.csv odd.csv --junit odd.xml --markdown odd.md");
+    RC(o, 0);
+    drop(&o);
+    xml = read_tmp("odd.xml");
+    size_t bad = bad_utf8_at(xml);
+    CHECK(!bad, "odd.xml: not valid UTF-8 (or a character XML forbids) at byte %zu", bad);
+    HAS(xml, "name=\"cpu/gpt-nano/ad\xef\xbf\xbd\xef\xbf\xbd(\xe2\x90\x81m/bs=4/seq=32/fp32\"");
+    HAS(xml, "name=\"cpu/gpt-nano/```````````````&lt;img src=x onerror=alert(1)&gt;|/bs=4/seq=32/"
+             "fp32\"");
+    free(xml);
+    md = read_tmp("odd.md");
+    bad = bad_utf8_at(md);
+    CHECK(!bad, "odd.md: not valid UTF-8 at byte %zu", bad);
+    HAS(md, "| ok | ````````````````cpu/gpt-nano/```````````````<img src=x onerror=alert(1)>\\|/"
+            "bs=4/seq=32/fp32```````````````` |");
+    HAS(md, "| ok | `cpu/gpt-nano/ad\xef\xbf\xbd\xef\xbf\xbd( m/bs=4/seq=32/fp32` |");
+    char *p2 = strstr(md, "<details><summary>All 2 cells</summary>");
+    CHECK(p2 != NULL, "no <details> in odd.md");
+    if (p2) memset(p2, ' ', strlen("<details><summary>All 2 cells</summary>"));
+    if ((p2 = strstr(md, "</details>"))) memset(p2, ' ', strlen("</details>"));
+    bad = md_raw_html_at(md);
+    CHECK(!bad, "odd.md lets HTML out of a code span at byte %zu:\n%s", bad, md);
+    free(md);
+
+    /* Malformed CSV never passes the gate: each of these used to compare (a cut last row padded
+     * with empty fields read as a smaller peak, "improved"; a garbage line or a second header a
+     * "new" cell; a word where a number belongs unread). Exit 2, FILE:LINE and what was expected.
+     */
+    cell one[2] = {nano("adamw", ADAMW, 1, 10.0, 0), nano("sgd", SGD, 1, 8.0, 0)};
+    if (write_cells(&ctx, "one.csv", one, 2)) return 1;
+    text = read_tmp("one.csv");
+    size_t len = strlen(text);
+    const char *row3 = strchr(strchr(text, '\n') + 1, '\n') + 1;
+    const char *peak = strstr(row3, "\"ok\",\"\",5256192,");
+    CHECK(peak != NULL, "no tracked peak in the last row of one.csv:\n%s", text);
+    if (!peak) return 1;
+    write_text_n("cut.csv", text, (size_t)(peak - text) + strlen("\"ok\",\"\",52"));
+    o = cmp("one.csv cut.csv");
+    RC(o, 2);
+    CHECK_STR(o.se, "membench compare: cut.csv:3: expected 68 fields as in the header, found 16; "
+                    "the file ends mid-row (an interrupted write?)\n");
+    CHECK_STR(o.so, "");
+    drop(&o);
+    write_text_n("nonl.csv", text, len - 1);
+    o = cmp("one.csv nonl.csv");
+    RC(o, 2);
+    CHECK_STR(o.se, "membench compare: nonl.csv:3: expected a newline at the end of the last row; "
+                    "the file ends mid-row (an interrupted write?)\n");
+    drop(&o);
+    char *bigger = malloc(2 * len + 64);
+    snprintf(bigger, 2 * len + 64, "%sgarbage\n", text);
+    write_text("garbage.csv", bigger);
+    o = cmp("one.csv garbage.csv");
+    RC(o, 2);
+    CHECK_STR(o.se, "membench compare: garbage.csv:4: expected 68 fields as in the header, found "
+                    "1\n");
+    drop(&o);
+    snprintf(bigger, 2 * len + 64, "%s%s", text, text);
+    write_text("twice.csv", bigger);
+    o = cmp("twice.csv one.csv");
+    RC(o, 2);
+    CHECK_STR(o.se, "membench compare: twice.csv:4: expected a data row, found the header again "
+                    "(two files joined?)\n");
+    drop(&o);
+    snprintf(bigger, 2 * len + 64, "%s", text);
+    p = strstr(bigger, ",12,0,10,");
+    CHECK(p != NULL, "no steps in one.csv");
+    if (!p) return 1;
+    memmove(p + 10, p + 9, strlen(p + 9) + 1);
+    memcpy(p, ",12,0,ten,", 10);
+    write_text("words.csv", bigger);
+    o = cmp("one.csv words.csv");
+    RC(o, 2);
+    CHECK_STR(o.se, "membench compare: words.csv:2: timed_steps: expected a whole number, found "
+                    "'ten'\n");
+    drop(&o);
+    snprintf(bigger, 2 * len + 64, "%s", text);
+    p = strstr(bigger, ",reason,");
+    memcpy(p, ",status,", 8);
+    write_text("dupcol.csv", bigger);
+    o = cmp("one.csv dupcol.csv");
+    RC(o, 2);
+    CHECK_STR(o.se, "membench compare: dupcol.csv:1: expected each column name once, found "
+                    "'status' as columns 14 and 15\n");
+    drop(&o);
+    write_text("quote.csv", "schema_version,suite\n1,sm\"oke\n");
+    o = cmp("one.csv quote.csv");
+    RC(o, 2);
+    CHECK_STR(o.se, "membench compare: quote.csv:2: malformed CSV: expected a quote only around a "
+                    "whole field, and doubled inside one (libcsv: error parsing data while strict "
+                    "checking enabled)\n");
+    drop(&o);
+    free(bigger);
+    free(text);
 
     mb_ctx_fini(&ctx);
     if (!mb_check_failures) {

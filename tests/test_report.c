@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "proc.h"
+#include "textcheck.h"
 
 static const char *bin, *src;
 static char tmp[64];
@@ -195,6 +196,242 @@ static void check_markdown(const char *dir) {
     free(md);
 }
 
+/* `membench report` into a folder where every file it writes is first planted as a symlink to a
+ * file elsewhere: each link is replaced by the file, no target is written through. */
+static void check_symlinks(const char *fx) {
+    static const char *const names[] = {
+        "report.md",    "index.html",
+        "memory.dat",   "memory.gp",
+        "memory.png",   "memory.svg",
+        "time.dat",     "time.gp",
+        "time.png",     "time.svg",
+        "pareto.dat",   "pareto.gp",
+        "pareto.png",   "pareto_frontier.dat",
+        "pareto.svg",   "loss.dat",
+        "loss.gp",      "loss.png",
+        "loss.svg",     "quality.dat",
+        "quality.gp",   "quality.png",
+        "quality.svg",  "maxbatch.dat",
+        "maxbatch.gp",  "maxbatch.png",
+        "maxbatch.svg",
+    };
+    enum { N = sizeof names / sizeof names[0] };
+    char dir[256], vict[256], p[512], v[512];
+    snprintf(dir, sizeof dir, "%s/linked", tmp);
+    snprintf(vict, sizeof vict, "%s/victims", tmp);
+    CHECK(mkdir(dir, 0777) == 0 && mkdir(vict, 0777) == 0, "mkdir %s", dir);
+    for (int i = 0; i < N; i++) {
+        snprintf(v, sizeof v, "%s/%s", vict, names[i]);
+        FILE *f = fopen(v, "w");
+        if (f) {
+            fprintf(f, "precious %s\n", names[i]);
+            fclose(f);
+        }
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        CHECK(symlink(v, p) == 0, "symlink %s", p);
+    }
+    out o = sh("%s report %s/results.csv --out %s", bin, fx, dir);
+    CHECK(o.rc == 0, "report into planted links: exit %d\n%s", o.rc, o.se);
+    drop(&o);
+    for (int i = 0; i < N; i++) {
+        char *text = slurp_in(vict, names[i]), want[128];
+        snprintf(want, sizeof want, "precious %s\n", names[i]);
+        CHECK(text && !strcmp(text, want), "the target of %s/%s was written through", dir,
+              names[i]);
+        free(text);
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        struct stat st;
+        CHECK(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0,
+              "%s is not a regular file", p);
+    }
+}
+
+static void write_tmp(const char *name, const char *text, size_t n, const char *tail);
+
+/* A copy of `text` with every `from` replaced by `to`. */
+static char *replace_all(const char *text, const char *from, const char *to) {
+    size_t n = 0, fl = strlen(from), tl = strlen(to);
+    for (const char *p = text; (p = strstr(p, from)); p += fl) n++;
+    char *out = malloc(strlen(text) + n * tl + 1), *w = out;
+    for (const char *p = text, *q; out; p = q + fl) {
+        if (!(q = strstr(p, from))) {
+            strcpy(w, p);
+            break;
+        }
+        memcpy(w, p, (size_t)(q - p));
+        w += q - p;
+        memcpy(w, to, tl);
+        w += tl;
+    }
+    return out;
+}
+
+/* Method names that broke or escaped the outputs: a leading quote and a doubled one (the gnuplot
+ * script failed to parse: no report at all), a double quote, backslashes and a backquoted command
+ * (double-quoted gnuplot strings run those), a printf format in a tic label, bytes that are not
+ * UTF-8 and a control character (copied into SVG, HTML and Markdown as they were), and 15 backticks
+ * before HTML (they closed report.md's 15-backtick code span and let the HTML out). */
+static void check_names(const char *fx) {
+    char path[1024], pwned[256], n2[512], n2csv[1024];
+    snprintf(path, sizeof path, "%s/results.csv", fx);
+    snprintf(pwned, sizeof pwned, "%s/PWNED", tmp);
+    const char *n1 = "'adam''w";
+    snprintf(n2, sizeof n2, "sgd\"q\\\"`touch %s`\xff\xc3(\x01%%d%%s\\n", pwned);
+    char *w = n2csv;
+    for (const char *p = n2; *p; p++) { /* inside a quoted CSV field, '"' is doubled */
+        if (*p == '"') *w++ = '"';
+        *w++ = *p;
+    }
+    *w = 0;
+    const char *n3 = "```````````````<img src=x onerror=alert(1)>|";
+    char *text = slurp(path);
+    CHECK(text != NULL, "cannot read %s", path);
+    if (!text) return;
+    char *a = replace_all(text, "adam_w^2", n1), *b = replace_all(a, "sgd{m}&n<x>", n2csv),
+         *c = replace_all(b, "lion_8bit+ckpt~2", n3);
+    write_tmp("names.csv", c, strlen(c), "");
+    free(text);
+    free(a);
+    free(b);
+    free(c);
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/names", tmp);
+    out o = sh("%s report %s/names.csv --steps %s/steps.csv --out %s", bin, tmp, fx, dir);
+    CHECK(o.rc == 0, "report with odd names: exit %d\n%s", o.rc, o.se);
+    drop(&o);
+    CHECK(access(pwned, F_OK) != 0, "a backquoted command in a name ran");
+    static const char *const outs[] = {
+        "report.md",   "index.html",   "memory.gp",  "memory.dat", "memory.svg", "time.gp",
+        "time.svg",    "pareto.gp",    "pareto.dat", "pareto.svg", "quality.gp", "quality.svg",
+        "maxbatch.gp", "maxbatch.svg", "loss.gp",    "loss.dat",   "loss.svg"};
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        char *t = slurp_in(dir, outs[i]);
+        CHECK(t != NULL, "no %s/%s", dir, outs[i]);
+        size_t bad = t ? bad_utf8_at(t) : 0;
+        CHECK(!bad, "%s: not valid UTF-8 (or a character XML forbids) at byte %zu", outs[i], bad);
+        free(t);
+    }
+    char *md = slurp_in(dir, "report.md");
+    size_t at = md ? md_raw_html_at(md) : 0;
+    CHECK(md && !at, "report.md lets HTML out of its code spans at byte %zu:\n%s", at,
+          md ? md + (at > 40 ? at - 40 : 0) : "");
+    CHECK(md && strstr(md, "| ````````````````cpu/gpt-nano/```````````````<img src=x "
+                           "onerror=alert(1)>\\|/bs=2/seq=32/fp32```````````````` |"),
+          "report.md does not show the 15-backtick name literally:\n%s", md ? md : "");
+    free(md);
+    char *html = slurp_in(dir, "index.html");
+    CHECK(html && !strstr(html, "<img src=x") && strstr(html, "&lt;img src=x onerror=alert(1)&gt;"),
+          "index.html does not escape a name");
+    free(html);
+    /* the peers figure's tic labels: a peer named with quotes, a backquote and a format */
+    o = sh(
+        "printf 'peer,model,batch_size,seq_len,precision,step_ms,peak_mib,source\\n"
+        "\"it'\\''s \"\"q\"\" `x` 50%%%%d\",gpt-nano,4,32,fp32,5.25,4.5,s\\n' >%s/odd_peers.csv && "
+        "%s report %s/names.csv --peers %s/odd_peers.csv --out %s/peers_out",
+        tmp, bin, tmp, tmp, tmp);
+    CHECK(o.rc == 0, "report with an odd peer name: exit %d\n%s", o.rc, o.se);
+    drop(&o);
+    char pdir[256];
+    snprintf(pdir, sizeof pdir, "%s/peers_out", tmp);
+    char *psvg = slurp_in(pdir, "peers.svg");
+    CHECK(psvg && svg_has_name(psvg, "it's \"q\" `x` 50%d"),
+          "peers.svg does not show the peer's name literally");
+    free(psvg);
+    char *svg = slurp_in(dir, "memory.svg");
+    CHECK(svg && svg_has_name(svg, n1), "memory.svg does not show %s literally", n1);
+    CHECK(svg && svg_has_name(svg, "```````````````<img src=x onerror=alert(1)>|"),
+          "memory.svg does not show the 15-backtick name literally");
+    free(svg);
+}
+
+/* tmp/name holds the first n bytes of text, then `tail`. */
+static void write_tmp(const char *name, const char *text, size_t n, const char *tail) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", tmp, name);
+    FILE *f = fopen(p, "wb");
+    if (!f) return;
+    fwrite(text, 1, n, f);
+    fputs(tail, f);
+    fclose(f);
+}
+
+/* `membench report` on tmp/name (with the fixture's steps.csv, or tmp/steps_name): exit 2 and
+ * exactly "TMP/NAME:" + want on stderr, and no report.md. */
+static void expect_refused(const char *name, const char *steps, const char *want) {
+    out o = sh("%s report %s/%s --steps %s --out %s/refused", bin, tmp, name, steps, tmp);
+    char full[1024], dir[256];
+    snprintf(full, sizeof full, "%s/%s\n", tmp, want);
+    snprintf(dir, sizeof dir, "%s/refused", tmp);
+    CHECK(o.rc == 2 && !strcmp(o.se, full), "%s: exit %d, stderr:\n%s\nexpected exit 2 and:\n%s",
+          name, o.rc, o.se, full);
+    CHECK(file_size(dir, "report.md") < 0, "%s: report.md written from a malformed file", name);
+    drop(&o);
+}
+
+/* Malformed results.csv and steps.csv are refused with FILE:LINE and what was expected: they used
+ * to be drawn, a cut last row padded with empty fields, a garbage line or a second header as a
+ * cell of their own, a word in a number column as a missing value. */
+static void check_malformed(const char *fx) {
+    char path[1024], steps[1024];
+    snprintf(path, sizeof path, "%s/results.csv", fx);
+    snprintf(steps, sizeof steps, "%s/steps.csv", fx);
+    char *text = slurp(path), *st = slurp(steps);
+    CHECK(text && st, "cannot read the fixture");
+    if (!text || !st) return;
+    size_t len = strlen(text);
+    int last = 0; /* the line of the last row */
+    for (const char *p = text; *p; p++) last += *p == '\n';
+    const char *row = text + len - 1;
+    while (row > text && row[-1] != '\n') row--;
+    const char *peak = strstr(row, "\"ok\",\"\",");
+    CHECK(peak != NULL, "no ok row last in the fixture");
+    if (!peak) return;
+    char want[512];
+    write_tmp("cut.csv", text, (size_t)(peak - text) + strlen("\"ok\",\"\",15"), "");
+    snprintf(want, sizeof want,
+             "cut.csv:%d: expected 68 fields as in the header, found 16; the file ends mid-row "
+             "(an interrupted write?)",
+             last);
+    expect_refused("cut.csv", steps, want);
+    write_tmp("nonl.csv", text, len - 1, "");
+    snprintf(want, sizeof want,
+             "nonl.csv:%d: expected a newline at the end of the last row; the file ends mid-row "
+             "(an interrupted write?)",
+             last);
+    expect_refused("nonl.csv", steps, want);
+    write_tmp("garbage.csv", text, len, "<html>\n");
+    snprintf(want, sizeof want, "garbage.csv:%d: expected 68 fields as in the header, found 1",
+             last + 1);
+    expect_refused("garbage.csv", steps, want);
+    write_tmp("twice.csv", text, len, text);
+    snprintf(want, sizeof want,
+             "twice.csv:%d: expected a data row, found the header again (two files joined?)",
+             last + 1);
+    expect_refused("twice.csv", steps, want);
+    char *word = strdup(text), *p = strstr(word + (row - text), ",0.016157776000000013,");
+    CHECK(p != NULL, "no wall_s to replace in the fixture");
+    if (p) {
+        memcpy(p, ",abc", 4);
+        memmove(p + 4, p + 21, strlen(p + 21) + 1);
+        write_tmp("word.csv", word, strlen(word), "");
+        snprintf(want, sizeof want, "word.csv:%d: wall_s: expected a number, found 'abc'", last);
+        expect_refused("word.csv", steps, want);
+    }
+    free(word);
+    /* steps.csv: a short row in the middle, a number that is not one */
+    char sp[512];
+    const char *l3 = strchr(strchr(st, '\n') + 1, '\n') + 1;
+    write_tmp("steps_short.csv", st, (size_t)(l3 - st), "\"abc\",0,1\n");
+    snprintf(sp, sizeof sp, "%s/steps_short.csv", tmp);
+    write_tmp("ok.csv", text, len, "");
+    expect_refused("ok.csv", sp, "steps_short.csv:3: expected 9 fields as in the header, found 3");
+    write_tmp("steps_nan.csv", st, (size_t)(l3 - st), "\"abc\",0,2,\"train\",nan,0.003,1,1,1\n");
+    snprintf(sp, sizeof sp, "%s/steps_nan.csv", tmp);
+    expect_refused("ok.csv", sp, "steps_nan.csv:3: loss: expected a number, found 'nan'");
+    free(text);
+    free(st);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_report MEMBENCH SOURCE_DIR\n");
@@ -324,6 +561,9 @@ int main(int argc, char **argv) {
     snprintf(want, sizeof want, "%s/long.csv:2:", tmp);
     CHECK(o.rc == 2 && strstr(o.se, want), "malformed CSV: %d\n%s", o.rc, o.se);
     drop(&o);
+    check_malformed(fx);
+    check_symlinks(fx);
+    check_names(fx);
     o = sh("env PATH=%s/nowhere %s report %s/results.csv --out %s/x", tmp, bin, fx, tmp);
     CHECK(o.rc == 2 && strstr(o.se, "gnuplot is not on PATH; install it (Debian/Ubuntu: apt-get "
                                     "install gnuplot-nox)"),

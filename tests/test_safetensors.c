@@ -259,6 +259,18 @@ static int test_accepts(tenv *env) {
     CHECK(mb_st_find(&f, "z\xc3\xa9") == &f.t[1]);
     mb_st_close(&f);
 
+    /* empty tensors share offsets with each other and sit inside others: no byte is shared */
+    CHECK(write_hdr(path,
+                    "{\"a\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]},"
+                    "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[2,2]},"
+                    "\"f\":{\"dtype\":\"U8\",\"shape\":[0,3],\"data_offsets\":[2,2]},"
+                    "\"g\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[4,4]},"
+                    "\"b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[4,6]}}",
+                    6) == 0);
+    CHECK(mb_st_open(&env->ctx, path, &f) == MB_OK);
+    CHECK(f.n == 5);
+    mb_st_close(&f);
+
     /* no tensors at all */
     CHECK(write_hdr(path, "{}", 0) == 0);
     CHECK(mb_st_open(&env->ctx, path, &f) == MB_OK);
@@ -419,6 +431,22 @@ static int test_errors(tenv *env) {
             3, "duplicate tensor name 'a'");
     BAD_HDR("{\"a\\nb\":{\"dtype\":\"X\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
             "tensor 'a?b': unknown dtype \"X\"");
+    /* one name spelled twice (an escape decodes to the same name) */
+    BAD_HDR("{\"ab\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+            "\"\\u0061b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}",
+            2, "duplicate tensor name 'ab'");
+    /* two tensors over the same bytes: a write to one would change the other */
+    BAD_HDR("{\"a\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]},"
+            "\"b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[2,4]}}",
+            4, "tensor 'b': data_offsets [2, 4] overlap those of tensor 'a' [0, 4]");
+    BAD_HDR("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+            "\"v\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+            8, "tensor 'w': data_offsets [0, 8] overlap those of tensor 'v' [0, 8]");
+    BAD_HDR("{\"a\":{\"dtype\":\"U8\",\"shape\":[8],\"data_offsets\":[0,8]},"
+            "\"e\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[3,3]},"
+            "\"b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[8,9]},"
+            "\"c\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[7,9]}}",
+            9, "tensor 'c': data_offsets [7, 9] overlap those of tensor 'a' [0, 8]");
     return 0;
 }
 
@@ -482,8 +510,34 @@ static int test_write_errors(tenv *env) {
     /* unwritable location */
     char nodir[256];
     tpath(env, nodir, sizeof nodir, "no/such/dir.safetensors");
-    snprintf(want, sizeof want, "%s.tmp: cannot create: No such file or directory", nodir);
+    snprintf(want, sizeof want, "cannot create a temporary file for %s: No such file or directory",
+             nodir);
     CHECK_ERR_EQ(env, mb_st_write(&env->ctx, nodir, &ok, 1, NULL), MB_EIO, want);
+    return 0;
+}
+
+/* A symlink planted at the file's name or at the temporary name the writer once used (PATH.tmp) is
+ * never written through: the new file replaces the link at PATH, the target keeps its bytes. */
+static int test_write_symlinks(tenv *env) {
+    char path[256], old_tmp[300], victim[256];
+    tpath(env, path, sizeof path, "sym.safetensors");
+    snprintf(old_tmp, sizeof old_tmp, "%s.tmp", path);
+    tpath(env, victim, sizeof victim, "victim.txt");
+    FILE *v = fopen(victim, "wb");
+    CHECK(v && fputs("precious\n", v) >= 0 && fclose(v) == 0);
+    CHECK(symlink(victim, path) == 0 && symlink(victim, old_tmp) == 0);
+    float a[2] = {1.0f, 2.0f};
+    mb_st_entry e = {.name = "a", .dtype = "F32", .ndim = 1, .shape = {2}, .data = a, .bytes = 8};
+    CHECK(mb_st_write(&env->ctx, path, &e, 1, NULL) == MB_OK);
+    char got[64] = "";
+    v = fopen(victim, "rb");
+    CHECK(v && fread(got, 1, sizeof got - 1, v) == 9 && fclose(v) == 0);
+    CHECK(strcmp(got, "precious\n") == 0);
+    struct stat sb;
+    CHECK(lstat(path, &sb) == 0 && S_ISREG(sb.st_mode));
+    mb_st_file f;
+    CHECK(mb_st_open(&env->ctx, path, &f) == MB_OK && f.n == 1);
+    mb_st_close(&f);
     return 0;
 }
 
@@ -521,6 +575,7 @@ int main(void) {
     fails += test_accepts(&env);
     fails += test_errors(&env);
     fails += test_write_errors(&env);
+    fails += test_write_symlinks(&env);
     mb_ctx_fini(&env.ctx);
     remove_dir(env.dir);
     if (fails) {
