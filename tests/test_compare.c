@@ -548,8 +548,14 @@ int main(int argc, char **argv) {
     write_text_n("cut.csv", text, (size_t)(peak - text) + strlen("\"ok\",\"\",52"));
     o = cmp("one.csv cut.csv");
     RC(o, 2);
-    CHECK_STR(o.se, "membench compare: cut.csv:3: expected 68 fields as in the header, found 16; "
-                    "the file ends mid-row (an interrupted write?)\n");
+    int ncols = 0; /* the header's field count: every column this build writes */
+    while (mb_results_columns[ncols]) ncols++;
+    char want[256];
+    snprintf(want, sizeof want,
+             "membench compare: cut.csv:3: expected %d fields as in the header, found 16; the "
+             "file ends mid-row (an interrupted write?)\n",
+             ncols);
+    CHECK_STR(o.se, want);
     CHECK_STR(o.so, "");
     drop(&o);
     write_text_n("nonl.csv", text, len - 1);
@@ -563,8 +569,10 @@ int main(int argc, char **argv) {
     write_text("garbage.csv", bigger);
     o = cmp("one.csv garbage.csv");
     RC(o, 2);
-    CHECK_STR(o.se, "membench compare: garbage.csv:4: expected 68 fields as in the header, found "
-                    "1\n");
+    snprintf(want, sizeof want,
+             "membench compare: garbage.csv:4: expected %d fields as in the header, found 1\n",
+             ncols);
+    CHECK_STR(o.se, want);
     drop(&o);
     snprintf(bigger, 2 * len + 64, "%s%s", text, text);
     write_text("twice.csv", bigger);
