@@ -91,7 +91,14 @@ static char *sb_take(sbuf *b) {
 
 enum { SIDE_BASE, SIDE_NEW };
 
-typedef enum kind { F_REGRESSION, F_INCONCLUSIVE, F_IMPROVEMENT, F_NOTE, F_NKINDS } kind;
+typedef enum kind {
+    F_REGRESSION,
+    F_INCONCLUSIVE,
+    F_IMPROVEMENT,
+    F_NOTE,
+    F_DIFFERS, /* the two sides ran different configurations: not gated */
+    F_NKINDS
+} kind;
 
 typedef struct finding {
     int cell;
@@ -613,6 +620,34 @@ static mb_status gate_quality(mb_ctx *ctx, mb_compare *C, int c) {
     return MB_OK;
 }
 
+/* Whether the cell's runs on the two sides share a configuration (a config hash in common); when
+ * they share none, `why` names the fields that differ between the first run of each side, or says
+ * that only the hash does (data, model shape, evaluation). Files without config_hash pass. */
+static int config_differs(const mb_compare *C, const cell *cl, char *why, size_t n) {
+    int h[2] = {mb_table_col(&C->t[0], "config_hash"), mb_table_col(&C->t[1], "config_hash")};
+    if (h[0] < 0 || h[1] < 0) return 0;
+    for (int i = 0; i < cl->n[1]; i++)
+        for (int k = 0; k < cl->n[0]; k++)
+            if (!strcmp(get(C, 1, cl->rows[1][i], h[1]), get(C, 0, cl->rows[0][k], h[0]))) return 0;
+    static const char *const fields[] = {"steps", "warmup_steps", "seed"};
+    size_t used = 0;
+    why[0] = 0;
+    for (size_t f = 0; f < sizeof fields / sizeof *fields; f++) {
+        int col[2] = {mb_table_col(&C->t[0], fields[f]), mb_table_col(&C->t[1], fields[f])};
+        if (col[0] < 0 || col[1] < 0) continue;
+        const char *v[2] = {get(C, 0, cl->rows[0][0], col[0]), get(C, 1, cl->rows[1][0], col[1])};
+        if (!strcmp(v[0], v[1])) continue;
+        if (used < n)
+            used += (size_t)snprintf(why + used, n - used, "%s%s %.40s in BASE, %.40s in NEW",
+                                     used ? "; " : "", fields[f], v[0], v[1]);
+    }
+    if (!used)
+        snprintf(why, n,
+                 "config_hash differs, the columns alike: the data, the model's shape or "
+                 "the evaluation differ (see each run.json)");
+    return 1;
+}
+
 static mb_status judge(mb_ctx *ctx, mb_compare *C, int c) {
     cell *cl = &C->cells[c];
     MB_TRY(gate_status(ctx, C, c));
@@ -622,6 +657,9 @@ static mb_status judge(mb_ctx *ctx, mb_compare *C, int c) {
     if (!cl->n[SIDE_BASE])
         return add_finding(ctx, C, c, F_NOTE, "new", "only in NEW (%d run%s, %s)", cl->n[SIDE_NEW],
                            cl->n[SIDE_NEW] == 1 ? "" : "s", cl->status[SIDE_NEW]);
+    char why[512];
+    if (config_differs(C, cl, why, sizeof why))
+        return add_finding(ctx, C, c, F_DIFFERS, "config", "not comparable, not gated: %s", why);
     MB_TRY(gate_memory(ctx, C, c));
     MB_TRY(gate_time(ctx, C, c));
     return gate_quality(ctx, C, c);
@@ -637,6 +675,8 @@ static void set_verdicts(mb_compare *C) {
             cl->verdict = MB_VERDICT_REGRESSION;
         else if (k[F_INCONCLUSIVE])
             cl->verdict = MB_VERDICT_INCONCLUSIVE;
+        else if (k[F_DIFFERS])
+            cl->verdict = MB_VERDICT_DIFFERS;
         else if (!cl->n[SIDE_BASE])
             cl->verdict = MB_VERDICT_NEW;
         else if (k[F_IMPROVEMENT])
@@ -697,7 +737,7 @@ void mb_compare_free(mb_compare *C) {
  * Results */
 
 const char *mb_verdict_name(mb_verdict v) {
-    static const char *const names[] = {"ok",           "improved", "new",
+    static const char *const names[] = {"ok",           "improved", "new",       "differs",
                                         "inconclusive", "missing",  "REGRESSION"};
     return (unsigned)v < sizeof names / sizeof *names ? names[v] : "?";
 }
@@ -714,6 +754,9 @@ void mb_compare_count(const mb_compare *C, mb_compare_counts *n) {
             break;
         case MB_VERDICT_NEW:
             n->new_cells++;
+            break;
+        case MB_VERDICT_DIFFERS:
+            n->differs++;
             break;
         case MB_VERDICT_INCONCLUSIVE:
             n->inconclusive++;
@@ -737,6 +780,7 @@ mb_verdict mb_compare_verdict(const mb_compare *C) {
         if (C->cells[c].verdict > v) v = C->cells[c].verdict;
     /* The worst of a whole comparison reads as one of three outcomes. */
     if (v == MB_VERDICT_MISSING) return MB_VERDICT_REGRESSION;
+    if (v == MB_VERDICT_DIFFERS) return MB_VERDICT_INCONCLUSIVE; /* nothing to judge them by */
     if (v == MB_VERDICT_NEW || v == MB_VERDICT_IMPROVED) return MB_VERDICT_OK;
     return v;
 }
@@ -777,8 +821,9 @@ static void cell_figs(const mb_compare *C, const cell *cl, figs *f) {
         snprintf(f->quality, sizeof f->quality, "-");
 }
 
-static const char *const kind_title[F_NKINDS] = {"regressions", "inconclusive (too noisy: rerun)",
-                                                 "improvements", "notes"};
+static const char *const kind_title[F_NKINDS] = {
+    "regressions", "inconclusive (too noisy: rerun)", "improvements", "notes",
+    "not comparable (the configurations differ: rerun BASE, or update it)"};
 
 static void gates_text(const mb_compare *C, char *buf, size_t n) {
     char mem[96];
@@ -803,6 +848,10 @@ static void summary_text(const mb_compare *C, char *buf, size_t n) {
              "%d cell%s: %d ok, %d regression%s, %d inconclusive, %d improved, %d new, %d missing",
              k.cells, k.cells == 1 ? "" : "s", k.ok, k.regressions, k.regressions == 1 ? "" : "s",
              k.inconclusive, k.improved, k.new_cells, k.missing);
+    if (k.differs) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, n - l, ", %d not comparable (configurations differ)", k.differs);
+    }
 }
 
 void mb_compare_print(const mb_compare *C, FILE *fp) {
@@ -837,8 +886,12 @@ void mb_compare_print(const mb_compare *C, FILE *fp) {
     char sum[256];
     summary_text(C, sum, sizeof sum);
     mb_verdict v = mb_compare_verdict(C);
+    mb_compare_counts kc;
+    mb_compare_count(C, &kc);
     fprintf(fp, "\n%s\nresult: %s\n", sum,
-            v == MB_VERDICT_REGRESSION     ? "REGRESSION"
+            v == MB_VERDICT_REGRESSION ? "REGRESSION"
+            : v == MB_VERDICT_INCONCLUSIVE && kc.differs && !kc.inconclusive
+                ? "INCONCLUSIVE (cells ran with other configurations: rerun BASE with this suite)"
             : v == MB_VERDICT_INCONCLUSIVE ? "INCONCLUSIVE (too noisy: rerun with more repeats)"
                                            : "OK");
 }
@@ -991,6 +1044,8 @@ mb_status mb_compare_write_junit(mb_ctx *ctx, const mb_compare *C, const char *p
             junit_findings(fp, C, c, F_REGRESSION, "failure");
         else if (cl->verdict == MB_VERDICT_INCONCLUSIVE)
             junit_findings(fp, C, c, F_INCONCLUSIVE, "skipped");
+        else if (cl->verdict == MB_VERDICT_DIFFERS)
+            junit_findings(fp, C, c, F_DIFFERS, "skipped");
         /* Improvements and notes ride along as output: CI shows them, nothing fails on them. */
         int other = 0;
         for (int i = 0; i < C->nf; i++)

@@ -30,11 +30,14 @@ typedef struct mb_compare_opts {
 void mb_compare_opts_default(mb_compare_opts *o);
 
 /* A cell's verdict, worst last. A "missing" cell (in base only) fails the comparison like a
- * regression; a "new" one (in new only) does not. */
+ * regression; a "new" one (in new only) does not. A "differs" cell ran with another configuration
+ * on each side (no config hash in common: other steps, seed, data, ...): it is listed with the
+ * fields that differ, not gated, and makes the comparison inconclusive. */
 typedef enum mb_verdict {
     MB_VERDICT_OK,
     MB_VERDICT_IMPROVED,
     MB_VERDICT_NEW,
+    MB_VERDICT_DIFFERS,
     MB_VERDICT_INCONCLUSIVE,
     MB_VERDICT_MISSING,
     MB_VERDICT_REGRESSION,
@@ -44,7 +47,7 @@ const char *mb_verdict_name(mb_verdict v); /* "ok", "improved", ..., "REGRESSION
 typedef struct mb_compare mb_compare;
 
 typedef struct mb_compare_counts {
-    int cells, ok, improved, new_cells, inconclusive, missing, regressions;
+    int cells, ok, improved, new_cells, differs, inconclusive, missing, regressions;
     int findings_regression, findings_inconclusive; /* messages, several per cell at most */
 } mb_compare_counts;
 
@@ -53,7 +56,8 @@ typedef struct mb_compare_counts {
  * "FILE:LINE: expected ..." for malformed CSV, a row of the wrong width or a cut-off last row,
  * "FILE:LINE: COLUMN: expected a number, found 'TEXT'" for any row's number column that holds
  * something else (reports/csvnum.h), "FILE: missing column 'NAME' ..." for a required column that
- * is absent, "FILE:LINE: COLUMN: 'TEXT' is not a number" for a gated value out of range), MB_ENOMEM.
+ * is absent, "FILE:LINE: COLUMN: 'TEXT' is not a number" for a gated value out of range),
+ * MB_ENOMEM.
  */
 mb_status mb_compare_run(mb_ctx *ctx, const char *base_path, const char *new_path,
                          const mb_compare_opts *o, mb_compare **out);

@@ -49,13 +49,22 @@ typedef struct cell {
     int nrep;
     double ms[MAXREP];
     double val;
+    int steps;        /* 0: 12 */
+    const char *hash; /* the config hash; NULL: "0" */
 } cell;
 
 /* gpt-nano, batch 4 x 32, fp32: the README's numbers (tracked peak 5,256,192 B). */
 static cell nano(const char *stack, const char *params, int nrep, double ms0, double step) {
-    cell c = {"cpu", "gpt-nano", stack, params,
-              "ok",  "",         4,     {474112, 474112, 948224, 3357696, 0, 0, 0, 2048},
-              nrep,  {0},        3.39};
+    cell c = {.target = "cpu",
+              .model = "gpt-nano",
+              .stack = stack,
+              .params = params,
+              .status = "ok",
+              .reason = "",
+              .bs = 4,
+              .peak = {474112, 474112, 948224, 3357696, 0, 0, 0, 2048},
+              .nrep = nrep,
+              .val = 3.39};
     for (int r = 0; r < nrep; r++) c.ms[r] = ms0 + r * step;
     return c;
 }
@@ -95,14 +104,14 @@ static int write_cells(mb_ctx *ctx, const char *name, const cell *cells, int n) 
             row.tracked_peak = ok ? total(c) : 65536;
             row.reserved_peak = row.device_peak = INT64_MIN;
             for (int k = 0; k < MB_MEM_NCAT; k++) row.peak_by_cat[k] = ok ? c->peak[k] : 0;
-            row.steps = 12;
+            row.steps = c->steps ? c->steps : 12;
             row.timed_steps = 10;
             row.step_ms_median = ok ? c->ms[rep] : NAN;
             row.step_ms_p10 = row.step_ms_p90 = row.tokens_per_s = row.mfu = NAN;
             row.metric = "val_loss";
             row.metric_value = ok ? c->val : NAN;
             row.metric_stderr = row.final_train_loss = NAN;
-            row.config_hash = "0";
+            row.config_hash = c->hash ? c->hash : "0";
             row.wall_s = 0.1;
             CHECK_OK(ctx, mb_results_write(ctx, &r, &row));
         }
@@ -611,6 +620,40 @@ int main(int argc, char **argv) {
     drop(&o);
     free(bigger);
     free(text);
+
+    /* Cells with no config hash in common are listed with what differs, not gated: exit 3 */
+    cell same[2] = {nano("adamw", ADAMW, 3, 10.0, 0.1), nano("sgd", SGD, 3, 8.0, 0.1)};
+    cell other[2] = {nano("adamw", ADAMW, 3, 30.0, 0.1), nano("sgd", SGD, 3, 8.0, 0.1)};
+    other[0].steps = 30; /* three times the steps: three times slower, not a regression */
+    other[0].hash = "1";
+    other[1].hash = "2"; /* only the hash differs: another data set, say */
+    other[1].val = 9.9;
+    if (write_cells(&ctx, "cfg_base.csv", same, 2) || write_cells(&ctx, "cfg_new.csv", other, 2))
+        return 1;
+    o = cmp("--ignore-time cfg_base.csv cfg_new.csv");
+    RC(o, 3);
+    HAS(o.so, "not comparable (the configurations differ: rerun BASE, or update it) (2):\n"
+              "  config: cpu/gpt-nano/adamw/bs=4/seq=32/fp32: not comparable, not gated: steps 12 "
+              "in BASE, 30 in NEW\n"
+              "  config: cpu/gpt-nano/sgd/bs=4/seq=32/fp32: not comparable, not gated: config_hash "
+              "differs, the columns alike: the data, the model's shape or the evaluation differ "
+              "(see each run.json)\n");
+    HAS(o.so, "2 cells: 0 ok, 0 regressions, 0 inconclusive, 0 improved, 0 new, 0 missing, 2 not "
+              "comparable (configurations differ)\nresult: INCONCLUSIVE (cells ran with other "
+              "configurations: rerun BASE with this suite)\n");
+    CHECK(!strstr(o.so, "REGRESSION"), "a cell of another configuration was gated:\n%s", o.so);
+    drop(&o);
+    /* one run in common is enough to compare */
+    other[0].hash = "0";
+    other[0].steps = 0;
+    other[0].ms[0] = 10.0;
+    other[1].hash = "0";
+    other[1].val = 3.39;
+    if (write_cells(&ctx, "cfg_new2.csv", other, 2)) return 1;
+    o = cmp("--ignore-time cfg_base.csv cfg_new2.csv");
+    RC(o, 0);
+    CHECK(!strstr(o.so, "not comparable"), "%s", o.so);
+    drop(&o);
 
     mb_ctx_fini(&ctx);
     if (!mb_check_failures) {
