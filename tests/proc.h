@@ -1,5 +1,6 @@
-/* tests/proc.h — helpers for tests that run programs: read a whole file, look a program up on PATH,
- * run a shell command capturing its exit code, stdout and stderr, load the results.csv it wrote. */
+/* tests/proc.h — helpers for tests that run programs: read and write a whole file, look a program
+ * up on PATH, run a shell command capturing its exit code, stdout and stderr, load the results.csv
+ * it wrote. */
 #ifndef MB_TEST_PROC_H
 #define MB_TEST_PROC_H
 
@@ -22,6 +23,15 @@ static inline char *slurp(const char *path) {
     if (s) s[got] = 0;
     fclose(f);
     return s;
+}
+
+/* Writes `text` as the whole file; 0 on success, else prints why and returns 1. */
+static inline int write_whole(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    int ok = f && fputs(text, f) >= 0;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok) fprintf(stderr, "cannot write %s\n", path);
+    return !ok;
 }
 
 static inline int have(const char *prog) {

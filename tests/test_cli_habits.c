@@ -11,12 +11,6 @@
 #include "check.h"
 #include "proc.h"
 
-static int write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0, "cannot write %s", path);
-    return 0;
-}
-
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: test_cli_habits MEMBENCH SOURCE_DIR BUILD_DIR\n");
@@ -66,13 +60,13 @@ int main(int argc, char **argv) {
 
     /* every cell invalid (bf16 on the CPU): exit 1 with the reason, also under --quiet */
     snprintf(p, sizeof p, "%s/invalid.yaml", tmp);
-    if (write_file(p, "suite: invalid\nseed: 1\n"
-                      "defaults: {steps: 2, warmup_steps: 0, precision: bf16}\n"
-                      "targets: [{name: cpu, backend: cpu}]\n"
-                      "models: [{name: gpt-nano, preset: gpt-nano}]\n"
-                      "data: {name: synthetic, vocab: 256}\n"
-                      "task: {kind: train, batch_size: 2}\n"
-                      "methods: [{name: adamw}, {name: sgd}]\n"))
+    if (write_whole(p, "suite: invalid\nseed: 1\n"
+                       "defaults: {steps: 2, warmup_steps: 0, precision: bf16}\n"
+                       "targets: [{name: cpu, backend: cpu}]\n"
+                       "models: [{name: gpt-nano, preset: gpt-nano}]\n"
+                       "data: {name: synthetic, vocab: 256}\n"
+                       "task: {kind: train, batch_size: 2}\n"
+                       "methods: [{name: adamw}, {name: sgd}]\n"))
         return 1;
     snprintf(cmd, sizeof cmd, "%s run --quiet --out %s/inv %s", bin, tmp, p);
     o = run_capture(src, tmp, cmd);
@@ -98,14 +92,14 @@ int main(int argc, char **argv) {
     /* repeats run in rounds (r0 of every cell, then r1); threads recorded per row: a target's
      * own setting, else OMP_NUM_THREADS (1 here) */
     snprintf(p, sizeof p, "%s/rounds.yaml", tmp);
-    if (write_file(p,
-                   "suite: rounds\nseed: 1\nrepeat: 2\n"
-                   "defaults: {steps: 3, warmup_steps: 0, precision: fp32}\n"
-                   "targets: [{name: cpu, backend: cpu}, {name: two, backend: cpu, threads: 2}]\n"
-                   "models: [{name: gpt-nano, preset: gpt-nano}]\n"
-                   "data: {name: synthetic, vocab: 256}\n"
-                   "task: {kind: train, batch_size: 2}\n"
-                   "methods: [{name: adamw}, {name: sgd}]\n"))
+    if (write_whole(p,
+                    "suite: rounds\nseed: 1\nrepeat: 2\n"
+                    "defaults: {steps: 3, warmup_steps: 0, precision: fp32}\n"
+                    "targets: [{name: cpu, backend: cpu}, {name: two, backend: cpu, threads: 2}]\n"
+                    "models: [{name: gpt-nano, preset: gpt-nano}]\n"
+                    "data: {name: synthetic, vocab: 256}\n"
+                    "task: {kind: train, batch_size: 2}\n"
+                    "methods: [{name: adamw}, {name: sgd}]\n"))
         return 1;
     snprintf(cmd, sizeof cmd, "%s run -q --out %s/rounds %s", bin, tmp, p);
     o = run_capture(src, tmp, cmd);
@@ -131,14 +125,15 @@ int main(int argc, char **argv) {
 
     /* Ctrl-C in the second of two cells: the finished cell's summary on stdout */
     snprintf(p, sizeof p, "%s/two.yaml", tmp);
-    if (write_file(p, "suite: two\nseed: 1\n"
-                      "defaults: {steps: 100, warmup_steps: 0, precision: fp32}\n"
-                      "targets: [{name: cpu, backend: cpu}]\n"
-                      "models: [{name: small, preset: gpt-nano},\n"
-                      "         {name: big, preset: gpt-nano, layers: 6, d_model: 256, heads: 4}]\n"
-                      "data: {name: synthetic, vocab: 256}\n"
-                      "task: {kind: train, batch_size: 2}\n"
-                      "methods: [{name: adamw}]\n"))
+    if (write_whole(p,
+                    "suite: two\nseed: 1\n"
+                    "defaults: {steps: 100, warmup_steps: 0, precision: fp32}\n"
+                    "targets: [{name: cpu, backend: cpu}]\n"
+                    "models: [{name: small, preset: gpt-nano},\n"
+                    "         {name: big, preset: gpt-nano, layers: 6, d_model: 256, heads: 4}]\n"
+                    "data: {name: synthetic, vocab: 256}\n"
+                    "task: {kind: train, batch_size: 2}\n"
+                    "methods: [{name: adamw}]\n"))
         return 1;
     snprintf(cmd, sizeof cmd,
              "(%s run -q --out %s/int %s & pid=$!; "
@@ -157,13 +152,13 @@ int main(int argc, char **argv) {
     /* a second Ctrl-C while a cell ignores the first (it hangs): the process ends at once and
      * run.json says interrupted */
     snprintf(p, sizeof p, "%s/hang.yaml", tmp);
-    if (write_file(p, "suite: hang\nseed: 1\n"
-                      "defaults: {steps: 2, warmup_steps: 0, precision: fp32}\n"
-                      "targets: [{name: cpu, backend: cpu}]\n"
-                      "models: [{name: gpt-nano, preset: gpt-nano}]\n"
-                      "data: {name: synthetic, vocab: 256}\n"
-                      "task: {kind: train, batch_size: 2}\n"
-                      "methods: [{name: adamw, lr: 0.001}, {name: hang}]\n"))
+    if (write_whole(p, "suite: hang\nseed: 1\n"
+                       "defaults: {steps: 2, warmup_steps: 0, precision: fp32}\n"
+                       "targets: [{name: cpu, backend: cpu}]\n"
+                       "models: [{name: gpt-nano, preset: gpt-nano}]\n"
+                       "data: {name: synthetic, vocab: 256}\n"
+                       "task: {kind: train, batch_size: 2}\n"
+                       "methods: [{name: adamw, lr: 0.001}, {name: hang}]\n"))
         return 1;
     snprintf(cmd, sizeof cmd,
              "(%s run --plugin %s/libmb_hang.so --out %s/twice %s & pid=$!; "
