@@ -386,12 +386,22 @@ static mb_status make_labels(mb_ctx *ctx, mb_compare *C) {
     mb_status s = MB_OK;
     for (int c = 0; c < C->ncells && s == MB_OK; c++)
         if (!method[c]) s = label_stack(ctx, C, c, method);
+    int lc[2] = {mb_table_col(&C->t[0], "label"), mb_table_col(&C->t[1], "label")};
     for (int c = 0; c < C->ncells && s == MB_OK; c++) {
         cell *cl = &C->cells[c];
         sbuf b = {0};
         if (C->many_suites) sb_add(&b, "%s:", cl->id[I_SUITE]);
-        sb_add(&b, "%s/%s/%s/bs=%s/seq=%s/%s", cl->id[I_TARGET], cl->id[I_MODEL], method[c],
-               cl->id[I_BS], cl->id[I_SEQ], cl->id[I_PREC]);
+        /* the label the run printed (and --filter takes), less its "/rN"; files written before
+         * the label column get one built from the identity columns */
+        int side = cl->n[SIDE_NEW] ? SIDE_NEW : SIDE_BASE;
+        const char *run =
+            lc[side] >= 0 && !*cl->id[I_SEARCH] ? get(C, side, cl->rows[side][0], lc[side]) : "";
+        const char *rep = *run ? strrchr(run, '/') : NULL;
+        if (rep && rep[1] == 'r')
+            sb_add(&b, "%.*s", (int)(rep - run), run);
+        else
+            sb_add(&b, "%s/%s/%s/bs=%s/seq=%s/%s", cl->id[I_TARGET], cl->id[I_MODEL], method[c],
+                   cl->id[I_BS], cl->id[I_SEQ], cl->id[I_PREC]);
         if (C->many_tasks) sb_add(&b, "/%s", cl->id[I_TASK]);
         if (*cl->id[I_SEARCH]) sb_add(&b, " [%s]", cl->id[I_SEARCH]);
         if (!(cl->label = sb_take(&b))) s = nomem(ctx);

@@ -81,7 +81,8 @@ static void stack_label(const mb_stack_cfg *st, char *out, size_t n) {
         int opened = 0;
         for (int k = 0; k < m->nparams && used < n; k++) {
             double v = st->items[i].vals[k].num;
-            if (v == m->params[k].def) continue;
+            int set = st->items[i].set && st->items[i].set[k];
+            if (v == m->params[k].def && !set) continue; /* a default the suite left alone */
             const mb_param_decl *d = &m->params[k];
             used += (size_t)snprintf(out + used, n - used, "%s%s=", opened ? "," : "(", d->name);
             if (used < n) used += mb_param_format(d, v, 0, out + used, n - used);
@@ -89,6 +90,16 @@ static void stack_label(const mb_stack_cfg *st, char *out, size_t n) {
         }
         if (opened && used < n) used += (size_t)snprintf(out + used, n - used, ")");
     }
+}
+
+int mb_plan_label_matches(const char *pattern, const char *label) {
+    if (fnmatch(pattern, label, 0) == 0) return 1;
+    /* compare and report name a cell without its repeat: such a label selects all its repeats */
+    const char *r = strrchr(label, '/');
+    if (!r || r[1] != 'r') return 0;
+    char cell[sizeof((mb_cell *)0)->label];
+    snprintf(cell, sizeof cell, "%.*s", (int)(r - label), label);
+    return fnmatch(pattern, cell, 0) == 0;
 }
 
 static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
@@ -114,7 +125,7 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
     snprintf(c.label, sizeof c.label, "%s/%s/%s/bs=%s/seq=%s/%s/r%d", tg->name, md->name, sl,
              search == MB_SEARCH_MAX_BATCH ? "max" : bl, search == MB_SEARCH_MAX_SEQ ? "max" : tl,
              mb_precision_name(prec), rep);
-    if (filter && fnmatch(filter, c.label, 0) != 0) return MB_OK;
+    if (filter && !mb_plan_label_matches(filter, c.label)) return MB_OK;
     mb_status ds = data_id[0] != '?' ? MB_OK /* the data's content id, once, for the first cell */
                                      : mb_data_content_id(ctx, mb_data_kinds[s->data.kind],
                                                           s->data.tokenizer, s->data.path, data_id);

@@ -33,5 +33,8 @@ typedef struct mb_plan {
 /* Expands the suite; `filter` (fnmatch pattern on the label, NULL = all) keeps a subset. */
 mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_plan *out);
 void mb_plan_free(mb_plan *p);
+/* --filter: `pattern` (fnmatch) matches the label, or the label without its "/rN" (the cell as
+ * compare and report name it, so a name pasted from them selects every repeat of that cell). */
+int mb_plan_label_matches(const char *pattern, const char *label);
 
 #endif

@@ -96,6 +96,7 @@ const char *const mb_results_columns[] = {
     "wall_s",
     "search",
     "threads",
+    "label",
     NULL,
 };
 
@@ -404,6 +405,7 @@ mb_status mb_results_write(mb_ctx *ctx, mb_results *r, const mb_row *row) {
     out_f64(&o, row->wall_s);
     out_str(&o, row->search);
     out_i64(&o, row->threads);
+    out_str(&o, row->label);
     return out_end(ctx, &o, r->path);
 }
 

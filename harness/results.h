@@ -46,7 +46,8 @@ typedef struct mb_row {
     /* empty for a plain cell; "trial" for a trial of a search; "max_batch_size" or "max_seq_len"
      * for the row that reports a search's result (its batch_size or seq_len is the answer) */
     const char *search;
-    int64_t threads; /* the OpenMP threads the cell's host work ran on */
+    int64_t threads;   /* the OpenMP threads the cell's host work ran on */
+    const char *label; /* the cell's label as run, --filter and compare show it (with /rN) */
 } mb_row;
 
 /* Appends rows to `path`, writing the header first when the file is new or empty; an existing

@@ -555,6 +555,7 @@ static void fill_identity(const mb_runner *r, const mb_cell *c, mb_row *row, con
     for (int k = 0; k < MB_MEM_NCAT; k++) row->pred_by_cat[k] = UNSET;
     row->pred_total = UNSET;
     row->threads = c->target->threads ? c->target->threads : mb_default_threads();
+    row->label = c->label;
 }
 
 /* Returns MB_EINTERRUPTED when `stop` cut the cell short (no row is written then). */

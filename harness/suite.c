@@ -965,6 +965,7 @@ static mb_status find_method(ld *L, const yaml_node_t *n, const char *what, cons
 static mb_status inst_init(ld *L, mb_method_inst *mi, const mb_method *m) {
     mi->method = m;
     if (!(mi->vals = calloc(m->nparams ? (size_t)m->nparams : 1, sizeof *mi->vals))) return oom(L);
+    if (!(mi->set = calloc(m->nparams ? (size_t)m->nparams : 1, 1))) return oom(L);
     mb_method_defaults(m, mi->vals);
     return MB_OK;
 }
@@ -1030,6 +1031,7 @@ static mb_status load_params(ld *L, const yaml_node_t *map, const char *allow, m
         if (allow && !strcmp(k, allow)) continue;
         int idx = mb_method_param_index(m, k);
         MB_TRY(get_param(L, map_val(L, map, i), m, idx, &mi->vals[idx]));
+        mi->set[idx] = 1;
     }
     return MB_OK;
 }
@@ -1764,8 +1766,10 @@ void mb_suite_free(mb_suite *s) {
     free(s->models);
     for (int i = 0; s->stacks && i < s->nstacks; i++) {
         free(s->stacks[i].label);
-        for (int j = 0; s->stacks[i].items && j < s->stacks[i].n; j++)
+        for (int j = 0; s->stacks[i].items && j < s->stacks[i].n; j++) {
             free(s->stacks[i].items[j].vals);
+            free(s->stacks[i].items[j].set);
+        }
         free(s->stacks[i].items);
     }
     free(s->stacks);

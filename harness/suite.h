@@ -50,7 +50,9 @@ typedef struct mb_data_cfg {
 
 typedef struct mb_method_inst {
     const mb_method *method;
-    mb_pvalue *vals; /* [method->nparams], defaults overridden by YAML */
+    mb_pvalue *vals;    /* [method->nparams], defaults overridden by YAML */
+    unsigned char *set; /* [method->nparams]: 1 where the suite gave the value (shown in labels
+                         * even when it equals the default) */
 } mb_method_inst;
 
 typedef struct mb_stack_cfg {

@@ -10,17 +10,29 @@
 
 /* The results.csv column of each MB_RC_ below MB_RC_PEAK (the peaks are named per category). */
 static const char *const col_names[MB_RC_PEAK] = {
-    [MB_RC_SUITE] = "suite",           [MB_RC_TARGET] = "target",
-    [MB_RC_MODEL] = "model",           [MB_RC_STACK] = "method_stack",
-    [MB_RC_PARAMS] = "method_params",  [MB_RC_TASK] = "task",
-    [MB_RC_BS] = "batch_size",         [MB_RC_SEQ] = "seq_len",
-    [MB_RC_PREC] = "precision",        [MB_RC_SEARCH] = "search",
-    [MB_RC_REPEAT] = "repeat",         [MB_RC_STATUS] = "status",
-    [MB_RC_REASON] = "reason",         [MB_RC_HASH] = "config_hash",
-    [MB_RC_METRIC_NAME] = "metric",    [MB_RC_TRACKED] = "tracked_peak_bytes",
-    [MB_RC_PRED] = "pred_total_bytes", [MB_RC_MED] = "step_ms_median",
-    [MB_RC_P10] = "step_ms_p10",       [MB_RC_P90] = "step_ms_p90",
-    [MB_RC_TPS] = "tokens_per_s",      [MB_RC_METRIC] = "metric_value",
+    [MB_RC_SUITE] = "suite",
+    [MB_RC_TARGET] = "target",
+    [MB_RC_MODEL] = "model",
+    [MB_RC_STACK] = "method_stack",
+    [MB_RC_PARAMS] = "method_params",
+    [MB_RC_TASK] = "task",
+    [MB_RC_BS] = "batch_size",
+    [MB_RC_SEQ] = "seq_len",
+    [MB_RC_PREC] = "precision",
+    [MB_RC_SEARCH] = "search",
+    [MB_RC_REPEAT] = "repeat",
+    [MB_RC_STATUS] = "status",
+    [MB_RC_REASON] = "reason",
+    [MB_RC_HASH] = "config_hash",
+    [MB_RC_METRIC_NAME] = "metric",
+    [MB_RC_LABEL] = "label",
+    [MB_RC_TRACKED] = "tracked_peak_bytes",
+    [MB_RC_PRED] = "pred_total_bytes",
+    [MB_RC_MED] = "step_ms_median",
+    [MB_RC_P10] = "step_ms_p10",
+    [MB_RC_P90] = "step_ms_p90",
+    [MB_RC_TPS] = "tokens_per_s",
+    [MB_RC_METRIC] = "metric_value",
     [MB_RC_BSNUM] = "batch_size",
 };
 
@@ -148,8 +160,9 @@ mb_status mb_rp_add_results(mb_ctx *ctx, mb_report *R, int fi) {
         else
             snprintf(name, sizeof name, "%s", col_names[c]);
         col[c] = mb_table_col(t, name);
-        /* `search` was appended to the schema later: older files read as plain cells. */
-        if (col[c] < 0 && c != MB_RC_SEARCH)
+        /* `search` and `label` were appended to the schema later: older files read as plain
+         * cells, labelled from their identity columns. */
+        if (col[c] < 0 && c != MB_RC_SEARCH && c != MB_RC_LABEL)
             return mb_error(ctx, MB_EFORMAT,
                             "%s: missing column '%s' (is this a membench results.csv?)", t->path,
                             name);
@@ -318,8 +331,14 @@ mb_status mb_rp_build(mb_ctx *ctx, mb_report *R) {
         const mb_rp_row *r = &R->rows[cl->rows[0]];
         mb_text b = {0};
         if (R->many_suites) mb_text_add(&b, "%s:", r->s[MB_RC_SUITE]);
-        mb_text_add(&b, "%s/%s/%s/bs=%s/seq=%s/%s", r->s[MB_RC_TARGET], r->s[MB_RC_MODEL],
-                    cl->method, r->s[MB_RC_BS], r->s[MB_RC_SEQ], r->s[MB_RC_PREC]);
+        /* the run's label less its "/rN", as compare shows it and --filter takes it */
+        const char *run = cl->kind == MB_RK_PLAIN ? r->s[MB_RC_LABEL] : "";
+        const char *rep = run && *run ? strrchr(run, '/') : NULL;
+        if (rep && rep[1] == 'r')
+            mb_text_add(&b, "%.*s", (int)(rep - run), run);
+        else
+            mb_text_add(&b, "%s/%s/%s/bs=%s/seq=%s/%s", r->s[MB_RC_TARGET], r->s[MB_RC_MODEL],
+                        cl->method, r->s[MB_RC_BS], r->s[MB_RC_SEQ], r->s[MB_RC_PREC]);
         if (R->many_tasks) mb_text_add(&b, "/%s", r->s[MB_RC_TASK]);
         if (cl->kind != MB_RK_PLAIN) mb_text_add(&b, " [%s]", r->s[MB_RC_SEARCH]);
         if (!(cl->label = mb_text_take(&b))) return mb_error(ctx, MB_ENOMEM, "host allocation");

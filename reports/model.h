@@ -29,6 +29,7 @@ enum {
     MB_RC_REASON,
     MB_RC_HASH,
     MB_RC_METRIC_NAME,
+    MB_RC_LABEL, /* the run's label (with /rN); absent from files written before it */
     MB_RC_TRACKED,
     MB_RC_PRED,
     MB_RC_MED,

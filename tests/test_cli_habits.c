@@ -99,7 +99,7 @@ int main(int argc, char **argv) {
                     "models: [{name: gpt-nano, preset: gpt-nano}]\n"
                     "data: {name: synthetic, vocab: 256}\n"
                     "task: {kind: train, batch_size: 2}\n"
-                    "methods: [{name: adamw}, {name: sgd}]\n"))
+                    "methods: [{name: adamw}, {name: sgd, momentum: 0}]\n"))
         return 1;
     snprintf(cmd, sizeof cmd, "%s run -q --out %s/rounds %s", bin, tmp, p);
     o = run_capture(src, tmp, cmd);
@@ -122,6 +122,27 @@ int main(int argc, char **argv) {
                   !strcmp(order[i][0], "two") ? "2" : "1");
     }
     mb_table_free(&t);
+
+    /* one label everywhere: compare prints the run's label (a parameter set to its default is
+     * shown), and that label pasted into --filter selects exactly that cell's repeats */
+    snprintf(cmd, sizeof cmd, "%s compare %s/results.csv %s/results.csv", bin, rdir, rdir);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 0, "compare: exit %d: %s", o.rc, o.se);
+    const char *want_label = "two/gpt-nano/sgd(momentum=0)/bs=2/seq=32/fp32";
+    char line[512];
+    snprintf(line, sizeof line, "ok            %s  ", want_label);
+    CHECK(strstr(o.so, line), "compare's label for the sgd cell: %s", o.so);
+    drop(&o);
+    snprintf(cmd, sizeof cmd, "%s run --dry-run --filter '%s' %s/rounds.yaml", bin, want_label,
+             tmp);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 0, "--filter with compare's label: exit %d: %s", o.rc, o.se);
+    int nl = 0;
+    for (const char *q = o.so; *q; q++) nl += *q == '\n';
+    CHECK(nl == 2 && strstr(o.so, "  two/gpt-nano/sgd(momentum=0)/bs=2/seq=32/fp32/r0\n") &&
+              strstr(o.so, "  two/gpt-nano/sgd(momentum=0)/bs=2/seq=32/fp32/r1\n"),
+          "--filter '%s' planned:\n%s", want_label, o.so);
+    drop(&o);
 
     /* Ctrl-C in the second of two cells: the finished cell's summary on stdout */
     snprintf(p, sizeof p, "%s/two.yaml", tmp);

@@ -266,7 +266,7 @@ static int test_fast_duplicates(mb_ctx *ctx, const mb_registry *reg) {
     mb_plan p;
     CHECK(mb_plan_build(ctx, &s, NULL, &p) == MB_EINVAL, "two cells of one configuration");
     CHECK_STR(ctx->err, "t.yaml: error: cells 0 and 1 have the same configuration "
-                        "(cpu/m/adamw/bs=4/seq=32/fp32/r0); their results would mix");
+                        "(cpu/m/adamw(lr=0.0003)/bs=4/seq=32/fp32/r0); their results would mix");
     mb_suite_free(&s);
     free(t.s);
     return 0;

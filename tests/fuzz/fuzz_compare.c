@@ -39,7 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     if (mb_compare_run(&ctx, base, new_, &o, &c) == MB_OK) {
         mb_compare_counts k;
         mb_compare_count(c, &k);
-        if (k.ok + k.improved + k.new_cells + k.inconclusive + k.missing + k.regressions != k.cells)
+        if (k.ok + k.improved + k.new_cells + k.differs + k.inconclusive + k.missing +
+                k.regressions !=
+            k.cells)
             abort();
         FILE *null = fopen("/dev/null", "w");
         if (null) {
