@@ -856,6 +856,30 @@ static int *run_order(const mb_plan *p) {
     return ord;
 }
 
+/* A method that saves nothing against the suite's baseline (its first stack) on the same target,
+ * model, batch, sequence, precision and repeat: a setting such as a rank at or above the matrix's
+ * smaller side. Said on stderr (even with --quiet); the cell's row stands as measured. */
+static void warn_no_saving(mb_runner *r, int i) {
+    const mb_cell *c = &r->plan->cells[i], *b = NULL;
+    const mb_cell_summary *sc = &r->summary[i], *sb = NULL;
+    if (c->stack == &r->suite->stacks[0] || c->search || strcmp(sc->status, "ok")) return;
+    for (int k = 0; k < r->plan->n && !b; k++) {
+        const mb_cell *o = &r->plan->cells[k];
+        if (o->stack == &r->suite->stacks[0] && o->target == c->target && o->model == c->model &&
+            o->batch_size == c->batch_size && o->seq_len == c->seq_len &&
+            o->precision == c->precision && o->repeat == c->repeat && !o->search &&
+            !strcmp(r->summary[k].status, "ok"))
+            b = o, sb = &r->summary[k];
+    }
+    if (!b || sc->peak_bytes < sb->peak_bytes) return;
+    fprintf(stderr,
+            "membench: warning: %s saves no memory against the suite's baseline %s: tracked peak "
+            "%.3f MiB, baseline %.3f MiB; check its settings (a rank at or above the matrix's "
+            "smaller side, say)\n",
+            c->label, r->suite->stacks[0].label, sc->peak_bytes / 1048576.0,
+            sb->peak_bytes / 1048576.0);
+}
+
 /* Timing a gate can trust needs a quiet machine: a spread (p10 to p90) over this fraction of the
  * median says something else ran. */
 #define MB_NOISE_SPREAD 0.5
@@ -912,6 +936,7 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
                     c->target->threads ? c->target->threads : mb_default_threads());
             r->noisy++;
         }
+        warn_no_saving(r, i);
         prerender_interrupted(r);
     }
     free(order);

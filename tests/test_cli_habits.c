@@ -144,6 +144,28 @@ int main(int argc, char **argv) {
           "--filter '%s' planned:\n%s", want_label, o.so);
     drop(&o);
 
+    /* a method that saves nothing against the suite's baseline is warned about, also with -q */
+    snprintf(p, sizeof p, "%s/nosave.yaml", tmp);
+    if (write_whole(p, "suite: nosave\nseed: 1\n"
+                       "defaults: {steps: 3, warmup_steps: 0, precision: fp32}\n"
+                       "targets: [{name: cpu, backend: cpu}]\n"
+                       "models: [{name: gpt-nano, preset: gpt-nano}]\n"
+                       "data: {name: synthetic, vocab: 256}\n"
+                       "task: {kind: train, batch_size: 2}\n"
+                       "methods: [{name: adamw}, {name: galore, rank: 128}, "
+                       "{name: galore, rank: 8}]\n"))
+        return 1;
+    snprintf(cmd, sizeof cmd, "%s run -q --out %s/nosave %s", bin, tmp, p);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 0, "nosave: exit %d: %s", o.rc, o.se);
+    CHECK(strstr(o.se, "membench: warning: cpu/gpt-nano/galore(rank=128)/bs=2/seq=32/fp32/r0 saves "
+                       "no memory against the suite's baseline adamw: tracked peak 2.610 MiB, "
+                       "baseline 2.485 MiB; check its settings (a rank at or above the matrix's "
+                       "smaller side, say)\n") &&
+              !strstr(o.se, "galore(rank=8)/bs=2/seq=32/fp32/r0 saves"),
+          "nosave: %s", o.se);
+    drop(&o);
+
     /* Ctrl-C in the second of two cells: the finished cell's summary on stdout */
     snprintf(p, sizeof p, "%s/two.yaml", tmp);
     if (write_whole(p,
