@@ -92,14 +92,18 @@ static int no_cell_ran(const mb_runner *r, const char *dir, int allow) {
     if (n == 0 || invalid + skipped < n) return 0;
     fprintf(stderr, "membench run: no cell of %s ran: %d invalid, %d skipped\n", dir, invalid,
             skipped);
-    for (int i = 0; i < n; i++) {
+    /* each distinct reason once, with the first cell that gave it; at most 20 of them */
+    enum { MAX_SHOWN = 20 };
+    int shown[MAX_SHOWN], nshown = 0;
+    for (int i = 0; i < n && nshown < MAX_SHOWN; i++) {
         int seen = 0;
-        for (int k = 0; k < i && !seen; k++)
-            seen = !strcmp(r->summary[k].reason, r->summary[i].reason) &&
-                   !strcmp(r->summary[k].status, r->summary[i].status);
-        if (!seen)
-            fprintf(stderr, "  %s: %s: %s\n", r->plan->cells[i].label, r->summary[i].status,
-                    r->summary[i].reason);
+        for (int k = 0; k < nshown && !seen; k++)
+            seen = !strcmp(r->summary[shown[k]].reason, r->summary[i].reason) &&
+                   !strcmp(r->summary[shown[k]].status, r->summary[i].status);
+        if (seen) continue;
+        shown[nshown++] = i;
+        fprintf(stderr, "  %s: %s: %s\n", r->plan->cells[i].label, r->summary[i].status,
+                r->summary[i].reason);
     }
     if (allow) return 0;
     fprintf(stderr, "membench run: --allow-invalid accepts a run in which no cell ran\n");

@@ -13,6 +13,7 @@
 #include "../reports/csvnum.h"
 #include "../reports/csvtable.h"
 #include "../reports/escape.h"
+#include "../reports/label.h"
 #include "../reports/metric.h"
 #include "stats.h"
 
@@ -396,9 +397,9 @@ static mb_status make_labels(mb_ctx *ctx, mb_compare *C) {
         int side = cl->n[SIDE_NEW] ? SIDE_NEW : SIDE_BASE;
         const char *run =
             lc[side] >= 0 && !*cl->id[I_SEARCH] ? get(C, side, cl->rows[side][0], lc[side]) : "";
-        const char *rep = *run ? strrchr(run, '/') : NULL;
-        if (rep && rep[1] == 'r')
-            sb_add(&b, "%.*s", (int)(rep - run), run);
+        size_t len = mb_label_cell_len(run);
+        if (len)
+            sb_add(&b, "%.*s", (int)len, run);
         else
             sb_add(&b, "%s/%s/%s/bs=%s/seq=%s/%s", cl->id[I_TARGET], cl->id[I_MODEL], method[c],
                    cl->id[I_BS], cl->id[I_SEQ], cl->id[I_PREC]);

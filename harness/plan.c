@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "../datasets/content.h"
+#include "../reports/label.h"
 #include "../datasets/sha256.h"
 #include "../engine/file.h"
 
@@ -95,10 +96,10 @@ static void stack_label(const mb_stack_cfg *st, char *out, size_t n) {
 int mb_plan_label_matches(const char *pattern, const char *label) {
     if (fnmatch(pattern, label, 0) == 0) return 1;
     /* compare and report name a cell without its repeat: such a label selects all its repeats */
-    const char *r = strrchr(label, '/');
-    if (!r || r[1] != 'r') return 0;
+    size_t len = mb_label_cell_len(label);
+    if (!len) return 0;
     char cell[sizeof((mb_cell *)0)->label];
-    snprintf(cell, sizeof cell, "%.*s", (int)(r - label), label);
+    snprintf(cell, sizeof cell, "%.*s", (int)len, label);
     return fnmatch(pattern, cell, 0) == 0;
 }
 

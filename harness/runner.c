@@ -108,6 +108,7 @@ static int render_run_json(FILE *fp, const mb_runner *r, int complete, int sig) 
 /* The texts a second Ctrl-C writes as run.json before the process ends (mb_runner_emergency):
  * rendered after each cell into the slot not in use, then published by flipping r->sig_slot. */
 static void prerender_interrupted(mb_runner *r) {
+    double t0 = mb_now();
     int slot = r->sig_slot == 0 ? 1 : 0;
     for (int k = 0; k < 2; k++) {
         mb_sig_text *t = &r->sig_text[slot][k];
@@ -124,6 +125,15 @@ static void prerender_interrupted(mb_runner *r) {
         }
     }
     r->sig_slot = slot;
+    r->sig_rendered_at = mb_now();
+    r->sig_render_s = r->sig_rendered_at - t0;
+}
+
+/* After a cell: the prepared texts again, unless rendering them (all cells' configurations: tens of
+ * MB for 100,000 cells) would cost more than a tenth of the time since the last rendering; a double
+ * Ctrl-C then leaves run.json a few cells behind results.csv, which has every row. */
+static void prerender_after_cell(mb_runner *r) {
+    if (mb_now() - r->sig_rendered_at >= 10 * r->sig_render_s) prerender_interrupted(r);
 }
 
 static mb_status write_run_json(mb_ctx *ctx, mb_runner *r, int complete) {
@@ -845,38 +855,95 @@ static mb_status run_search(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int iso
 /* Repeats run in rounds: every cell's repeat 0, then every cell's repeat 1, ... so a burst of load
  * on the machine falls on different cells' repeats instead of on all repeats of one cell (the
  * U test in `compare` assumes independent samples). Within a round, the plan's order. */
+static int by_round(const void *x, const void *y) {
+    const int *a = x, *b = y; /* {repeat, index} pairs */
+    return a[0] != b[0] ? (a[0] > b[0]) - (a[0] < b[0]) : (a[1] > b[1]) - (a[1] < b[1]);
+}
+
 static int *run_order(const mb_plan *p) {
-    int *ord = malloc((size_t)(p->n ? p->n : 1) * sizeof *ord), k = 0, rounds = 0;
-    if (!ord) return NULL;
-    for (int i = 0; i < p->n; i++)
-        if (p->cells[i].repeat + 1 > rounds) rounds = p->cells[i].repeat + 1;
-    for (int rep = 0; rep < rounds; rep++)
-        for (int i = 0; i < p->n; i++)
-            if (p->cells[i].repeat == rep) ord[k++] = i;
+    int n = p->n ? p->n : 1;
+    int(*key)[2] = malloc((size_t)n * sizeof *key);
+    int *ord = malloc((size_t)n * sizeof *ord);
+    if (!key || !ord) {
+        free(key);
+        free(ord);
+        return NULL;
+    }
+    for (int i = 0; i < p->n; i++) {
+        key[i][0] = p->cells[i].repeat;
+        key[i][1] = i;
+    }
+    qsort(key, (size_t)p->n, sizeof *key, by_round);
+    for (int i = 0; i < p->n; i++) ord[i] = key[i][1];
+    free(key);
     return ord;
 }
 
-/* A method that saves nothing against the suite's baseline (its first stack) on the same target,
- * model, batch, sequence, precision and repeat: a setting such as a rank at or above the matrix's
- * smaller side. Said on stderr (even with --quiet); the cell's row stands as measured. */
-static void warn_no_saving(mb_runner *r, int i) {
-    const mb_cell *c = &r->plan->cells[i], *b = NULL;
-    const mb_cell_summary *sc = &r->summary[i], *sb = NULL;
-    if (c->stack == &r->suite->stacks[0] || c->search || strcmp(sc->status, "ok")) return;
-    for (int k = 0; k < r->plan->n && !b; k++) {
-        const mb_cell *o = &r->plan->cells[k];
-        if (o->stack == &r->suite->stacks[0] && o->target == c->target && o->model == c->model &&
-            o->batch_size == c->batch_size && o->seq_len == c->seq_len &&
-            o->precision == c->precision && o->repeat == c->repeat && !o->search &&
-            !strcmp(r->summary[k].status, "ok"))
-            b = o, sb = &r->summary[k];
+/* The cell a method is measured against: the suite's baseline (its first stack) on the same target,
+ * model, batch, sequence, precision and repeat. */
+static int same_setting(const mb_cell *a, const mb_cell *b) {
+    return a->target == b->target && a->model == b->model && a->batch_size == b->batch_size &&
+           a->seq_len == b->seq_len && a->precision == b->precision && a->repeat == b->repeat;
+}
+
+static uint64_t setting_hash(const mb_cell *c) {
+    uint64_t h = 1469598103934665603u;
+    uint64_t v[] = {(uint64_t)(uintptr_t)c->target, (uint64_t)(uintptr_t)c->model,
+                    (uint64_t)c->batch_size,        (uint64_t)c->seq_len,
+                    (uint64_t)c->precision,         (uint64_t)c->repeat};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) h = (h ^ v[i]) * 1099511628211u;
+    return h;
+}
+
+/* base[i]: the index of cell i's baseline cell, or -1 (it is one, a search, or has none); one pass
+ * through a hash table of the baseline cells, so 100,000 cells cost no more than planning them. */
+static int *baseline_of(const mb_runner *r) {
+    const mb_plan *p = r->plan;
+    int n = p->n, cap = 16;
+    while (cap < 2 * n) cap *= 2;
+    int *base = malloc((size_t)(n ? n : 1) * sizeof *base),
+        *slot = malloc((size_t)cap * sizeof *slot);
+    if (!base || !slot) {
+        free(base);
+        free(slot);
+        return NULL;
     }
-    if (!b || sc->peak_bytes < sb->peak_bytes) return;
+    for (int k = 0; k < cap; k++) slot[k] = -1;
+    const mb_stack_cfg *first = &r->suite->stacks[0];
+    for (int i = 0; i < n; i++) {
+        const mb_cell *c = &p->cells[i];
+        if (c->stack != first || c->search) continue;
+        int k = (int)(setting_hash(c) & (uint64_t)(cap - 1));
+        while (slot[k] >= 0) k = (k + 1) & (cap - 1);
+        slot[k] = i;
+    }
+    for (int i = 0; i < n; i++) {
+        const mb_cell *c = &p->cells[i];
+        base[i] = -1;
+        if (c->stack == first || c->search) continue;
+        for (int k = (int)(setting_hash(c) & (uint64_t)(cap - 1)); slot[k] >= 0;
+             k = (k + 1) & (cap - 1))
+            if (same_setting(&p->cells[slot[k]], c)) {
+                base[i] = slot[k];
+                break;
+            }
+    }
+    free(slot);
+    return base;
+}
+
+/* A method that saves nothing against its baseline cell: a setting such as a rank at or above the
+ * matrix's smaller side. Said on stderr (even with --quiet); the cell's row stands as measured. */
+static void warn_no_saving(const mb_runner *r, int i, int base) {
+    const mb_cell_summary *sc = &r->summary[i];
+    if (base < 0 || strcmp(sc->status, "ok") || strcmp(r->summary[base].status, "ok")) return;
+    const mb_cell_summary *sb = &r->summary[base];
+    if (sc->peak_bytes < sb->peak_bytes) return;
     fprintf(stderr,
             "membench: warning: %s saves no memory against the suite's baseline %s: tracked peak "
             "%.3f MiB, baseline %.3f MiB; check its settings (a rank at or above the matrix's "
             "smaller side, say)\n",
-            c->label, r->suite->stacks[0].label, sc->peak_bytes / 1048576.0,
+            r->plan->cells[i].label, r->suite->stacks[0].label, sc->peak_bytes / 1048576.0,
             sb->peak_bytes / 1048576.0);
 }
 
@@ -886,8 +953,12 @@ static void warn_no_saving(mb_runner *r, int i) {
 
 mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
     int isolate = r->isolate || r->cell_timeout > 0;
-    int *order = run_order(r->plan);
-    if (!order) return mb_error(ctx, MB_ENOMEM, "host allocation");
+    int *order = run_order(r->plan), *base = baseline_of(r);
+    if (!order || !base) {
+        free(order);
+        free(base);
+        return mb_error(ctx, MB_ENOMEM, "host allocation");
+    }
     mb_status result = MB_OK;
     for (int oi = 0; oi < r->plan->n; oi++) {
         int i = order[oi];
@@ -936,10 +1007,11 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
                     c->target->threads ? c->target->threads : mb_default_threads());
             r->noisy++;
         }
-        warn_no_saving(r, i);
-        prerender_interrupted(r);
+        warn_no_saving(r, i, base[i]);
+        prerender_after_cell(r);
     }
     free(order);
+    free(base);
     if (result != MB_OK) return result;
     mb_progress_end(&r->progress);
     return write_run_json(ctx, r, !r->interrupted);

@@ -58,6 +58,8 @@ typedef struct mb_runner {
      * handler may read; the other is rewritten after each cell, then the index flips */
     mb_sig_text sig_text[2][2];
     volatile sig_atomic_t sig_slot;
+    double sig_rendered_at,
+        sig_render_s; /* when the texts were last rendered, and how long it took */
     char sig_tmp[4200], sig_final[4200];
     mb_table prior; /* results.csv as it was before resuming (a search reuses the rows of
                      * its trials instead of running them again) */

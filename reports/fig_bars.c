@@ -127,6 +127,23 @@ static void bars_xtics(mb_text *g, const mb_report *R, const rp_bars *b, const r
 /* ---------------------------------------------------------------------------------------------
  * Figures. Each returns MB_OK without drawing when it has nothing to show (a note says so). */
 
+/* The bars of a figure, or, when no cell has any (*none set, b freed), a note saying the figure
+ * is left out. */
+static mb_status bars_begin(mb_ctx *ctx, mb_report *R, int kind, int (*keep)(const mb_rp_agg *),
+                            const char *note, rp_bars *b, int *none) {
+    *none = 0;
+    if (bars_collect(R, kind, keep, b) < 0) {
+        bars_free(b);
+        return mb_error(ctx, MB_ENOMEM, "host allocation");
+    }
+    if (b->n == 0) {
+        bars_free(b);
+        mb_text_add(&R->notes, "%s", note);
+        *none = 1;
+    }
+    return MB_OK;
+}
+
 static int keep_memory(const mb_rp_agg *a) {
     return a->peak_row >= 0;
 }
@@ -139,15 +156,10 @@ static int keep_maxbatch(const mb_rp_agg *a) {
 
 mb_status mb_rp_fig_memory(mb_ctx *ctx, mb_report *R, const char *dir) {
     rp_bars b;
-    if (bars_collect(R, MB_RK_PLAIN, keep_memory, &b) < 0) {
-        bars_free(&b);
-        return mb_error(ctx, MB_ENOMEM, "host allocation");
-    }
-    if (b.n == 0) {
-        bars_free(&b);
-        mb_text_add(&R->notes, "memory: no ok cell has a memory breakdown; figure left out\n");
-        return MB_OK;
-    }
+    int none = 0;
+    MB_TRY(bars_begin(ctx, R, MB_RK_PLAIN, keep_memory,
+                      "memory: no ok cell has a memory breakdown; figure left out\n", &b, &none));
+    if (none) return MB_OK;
     mb_text d = {0}, g = {0};
     int shown[MB_MEM_NCAT] = {0};
     mb_text_add(&d,
@@ -214,15 +226,10 @@ mb_status mb_rp_fig_memory(mb_ctx *ctx, mb_report *R, const char *dir) {
 
 mb_status mb_rp_fig_time(mb_ctx *ctx, mb_report *R, const char *dir) {
     rp_bars b;
-    if (bars_collect(R, MB_RK_PLAIN, keep_time, &b) < 0) {
-        bars_free(&b);
-        return mb_error(ctx, MB_ENOMEM, "host allocation");
-    }
-    if (b.n == 0) {
-        bars_free(&b);
-        mb_text_add(&R->notes, "time: no ok cell has step times; figure left out\n");
-        return MB_OK;
-    }
+    int none = 0;
+    MB_TRY(bars_begin(ctx, R, MB_RK_PLAIN, keep_time,
+                      "time: no ok cell has step times; figure left out\n", &b, &none));
+    if (none) return MB_OK;
     mb_text d = {0}, g = {0};
     int repeats = 0;
     mb_text_add(&d,
@@ -280,15 +287,10 @@ mb_status mb_rp_fig_maxbatch(mb_ctx *ctx, mb_report *R, const char *dir) {
     for (int c = 0; c < R->ncells && !any; c++) any = R->cells[c].kind == MB_RK_MAXBATCH;
     if (!any) return MB_OK; /* no search in these results: not a figure to miss */
     rp_bars b;
-    if (bars_collect(R, MB_RK_MAXBATCH, keep_maxbatch, &b) < 0) {
-        bars_free(&b);
-        return mb_error(ctx, MB_ENOMEM, "host allocation");
-    }
-    if (b.n == 0) {
-        bars_free(&b);
-        mb_text_add(&R->notes, "maxbatch: no max_batch_size row is ok; figure left out\n");
-        return MB_OK;
-    }
+    int none = 0;
+    MB_TRY(bars_begin(ctx, R, MB_RK_MAXBATCH, keep_maxbatch,
+                      "maxbatch: no max_batch_size row is ok; figure left out\n", &b, &none));
+    if (none) return MB_OK;
     mb_text d = {0}, g = {0};
     mb_text_add(&d,
                 "# maxbatch.dat - the largest batch size that fits (search max_batch_size), per "

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "csvnum.h"
+#include "label.h"
 
 /* The results.csv column of each MB_RC_ below MB_RC_PEAK (the peaks are named per category). */
 static const char *const col_names[MB_RC_PEAK] = {
@@ -333,9 +334,9 @@ mb_status mb_rp_build(mb_ctx *ctx, mb_report *R) {
         if (R->many_suites) mb_text_add(&b, "%s:", r->s[MB_RC_SUITE]);
         /* the run's label less its "/rN", as compare shows it and --filter takes it */
         const char *run = cl->kind == MB_RK_PLAIN ? r->s[MB_RC_LABEL] : "";
-        const char *rep = run && *run ? strrchr(run, '/') : NULL;
-        if (rep && rep[1] == 'r')
-            mb_text_add(&b, "%.*s", (int)(rep - run), run);
+        size_t len = mb_label_cell_len(run);
+        if (len)
+            mb_text_add(&b, "%.*s", (int)len, run);
         else
             mb_text_add(&b, "%s/%s/%s/bs=%s/seq=%s/%s", r->s[MB_RC_TARGET], r->s[MB_RC_MODEL],
                         cl->method, r->s[MB_RC_BS], r->s[MB_RC_SEQ], r->s[MB_RC_PREC]);
