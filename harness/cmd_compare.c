@@ -25,8 +25,13 @@ static void compare_usage(FILE *fp) {
             "           growth is a regression (see --mem-tol), a decrease an improvement\n"
             "  time     ratio = median(NEW) / median(BASE) of step_ms_median over the ok runs.\n"
             "           A regression needs ratio > --time-ratio AND a one-sided Mann-Whitney U\n"
-            "           test (NEW slower than BASE) with p < --alpha; past the ratio without that\n"
-            "           significance the cell is inconclusive\n"
+            "           test (NEW slower than BASE) with p < --alpha AND a change larger than the\n"
+            "           noise (the spread of the middle half of a side's runs); short of that the\n"
+            "           cell is inconclusive. With 3 or more cells in both files, each run is\n"
+            "           first divided by the median cell of its round (the runs of one repeat\n"
+            "           index, which run together), so a slow phase of the machine cancels; a\n"
+            "           change of the whole suite is then judged on the raw times, and only\n"
+            "           where both files' rounds stayed within --time-ratio of each other\n"
             "  quality  median metric_value over the runs (loss, perplexity: lower is better;\n"
             "           accuracy: higher is better); worse by more than --quality-tol is a\n"
             "           regression\n"
@@ -42,7 +47,8 @@ static void compare_usage(FILE *fp) {
             "  --alpha A          significance level of the U test (default 0.05, as\n"
             "                     google/benchmark's compare.py). The samples are the runs: 2 a\n"
             "                     side can never give p below 1/6, 4 can reach 1/70; set\n"
-            "                     'repeat: 9' or more in the suite to gate time\n"
+            "                     'repeat: %d' or more in the suite to gate time (every\n"
+            "                     message that advises repeats says this number)\n"
             "  --ignore-time      show time but gate nothing on it (noisy CI machines)\n"
             "  --quality-tol F    relative worsening of the metric allowed, as F or P%% (default\n"
             "                     0.01 = 1%%: a loss reproduces exactly on one build and machine;\n"
@@ -60,7 +66,8 @@ static void compare_usage(FILE *fp) {
             "malformed CSV: a row with more or fewer fields than the header (a last row cut off\n"
             "mid-write included), the header repeated, a column named twice, or a value that is\n"
             "not a number in a number column. Such a file is never compared: the message names\n"
-            "FILE:LINE and what was expected there.\n");
+            "FILE:LINE and what was expected there.\n",
+            mb_compare_runs_advised(MB_COMPARE_ALPHA));
 }
 
 /* "4096", "64KiB", "1 MiB" -> bytes, or "2.5%" -> fraction of the base value. */

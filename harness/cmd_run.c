@@ -77,6 +77,8 @@ typedef struct run_opts {
     const char *path, *out, *filter;
     int dry, quiet, resume, force, isolate, allow_invalid;
     double cell_timeout;
+    const char *slow_glob; /* MEMBENCH_TEST_SLOW's pattern, NULL: off */
+    double slow_factor;
     int several; /* the file holds several suites: each gets OUT/<suite name> */
 } run_opts;
 
@@ -195,6 +197,14 @@ static int run_doc(mb_ctx *ctx, mb_suite_file *sf, int d, const run_opts *o, int
     }
     r.isolate = o->isolate;
     r.cell_timeout = o->cell_timeout;
+    if (o->slow_glob) {
+        r.slow_glob = o->slow_glob;
+        r.slow_factor = o->slow_factor;
+        fprintf(stderr,
+                "membench: warning: MEMBENCH_TEST_SLOW: timed steps of cells matching '%s' are "
+                "made %.2fx slower on CPU targets (a test hook; run.json records it)\n",
+                o->slow_glob, o->slow_factor);
+    }
     if (!o->quiet)
         fprintf(stderr, "membench: %d cells of suite %s -> %s\n", plan.n, suite->name, dir);
     struct sigaction sa, old_int, old_term;
@@ -328,6 +338,23 @@ int mb_cmd_run(int argc, char **argv) {
                         "finishes the run in DIR, --force deletes it\n");
         return MB_EXIT_USAGE;
     }
+    /* The timing test hook (README, "Gating CI"): GLOB:FACTOR, the factor after the last colon. */
+    char slow_glob[256];
+    double slow_factor = 0;
+    const char *slow = getenv("MEMBENCH_TEST_SLOW");
+    if (slow && *slow) {
+        const char *colon = strrchr(slow, ':');
+        if (colon) slow_factor = strtod(colon + 1, &end);
+        if (!colon || colon == slow || (size_t)(colon - slow) >= sizeof slow_glob ||
+            end == colon + 1 || *end || !(slow_factor > 1 && slow_factor <= 100)) {
+            fprintf(stderr,
+                    "membench run: MEMBENCH_TEST_SLOW: expected GLOB:FACTOR (a cell label pattern "
+                    "and a factor in (1, 100]), got '%s'\n",
+                    slow);
+            return MB_EXIT_USAGE;
+        }
+        snprintf(slow_glob, sizeof slow_glob, "%.*s", (int)(colon - slow), slow);
+    }
     const char *path = argv[optind];
     mb_ctx ctx;
     mb_ctx_init(&ctx, &mb_backend_cpu_f32);
@@ -350,6 +377,8 @@ int mb_cmd_run(int argc, char **argv) {
     }
     run_opts o = {.path = path,
                   .out = out,
+                  .slow_glob = slow_factor > 0 ? slow_glob : NULL,
+                  .slow_factor = slow_factor,
                   .filter = filter,
                   .dry = dry,
                   .quiet = quiet,

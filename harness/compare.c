@@ -15,6 +15,7 @@
 #include "../reports/escape.h"
 #include "../reports/label.h"
 #include "../reports/metric.h"
+#include "rounds.h"
 #include "stats.h"
 
 /* ---------------------------------------------------------------------------------------------
@@ -119,7 +120,11 @@ typedef struct cell {
     int has_mem;
     int64_t mem[2]; /* tracked peak */
     int has_time, has_p;
-    double ratio, p; /* median(new) / median(base); p of the one-sided test in that direction */
+    /* median(new) / median(base) of the figure the time gate judged (the cell's time over its
+     * rounds' reference, or its raw time); p of the one-sided test in that direction */
+    double ratio, p;
+    double raw;    /* median(new) / median(base) of the step times as measured */
+    char *differs; /* why the two sides are not comparable; NULL when they are */
     int has_q;
     const char *metric;
     double q[2];
@@ -134,6 +139,12 @@ struct mb_compare {
     finding *f;
     int nf, fcap;
     int many_suites, many_tasks;
+    /* The time gate's view of the two files (plan_time): with MB_ROUNDS_MIN_CELLS shared cells or
+     * more, each cell's time is judged over its rounds' reference (blocked), and a change of the
+     * whole suite (shift, the median cell's ratio) only where both machines held steady. */
+    int blocked;
+    mb_rounds rounds[2];
+    double shift, spread[2];
 };
 
 static mb_status nomem(mb_ctx *ctx) {
@@ -495,85 +506,200 @@ static mb_status gate_memory(mb_ctx *ctx, mb_compare *C, int c) {
 }
 
 /* Samples: step_ms_median of each ok run; a cell's runs are the independent samples (DESIGN.md:
- * "timing statistics use runs as samples"), the steps inside a run are not. */
+ * "timing statistics use runs as samples"), the steps inside a run are not. Where the comparison is
+ * blocked, rel[] gets each run's time over its round's reference (those rounds that have one). */
 static mb_status time_samples(mb_ctx *ctx, const mb_compare *C, const cell *cl, int side, double *v,
-                              int *n) {
-    *n = 0;
+                              int *n, double *rel, int *nrel) {
+    *n = *nrel = 0;
+    int rc = mb_table_col(&C->t[side], "repeat");
     for (int i = 0; i < cl->n[side]; i++) {
         int r = cl->rows[side][i], h;
         if (!is_ok(C, side, r)) continue;
         MB_TRY(read_num(ctx, &C->t[side], r, C->c[side].time, &v[*n], &h));
-        if (h && v[*n] > 0) (*n)++;
+        if (!h || !(v[*n] > 0)) continue;
+        if (C->blocked) {
+            double ref = mb_rounds_ref(&C->rounds[side], atol(get(C, side, r, rc)));
+            if (ref > 0) rel[(*nrel)++] = v[*n] / ref;
+        }
+        (*n)++;
     }
     return MB_OK;
 }
 
-/* The smallest per-side run count whose fully separated samples can reach p < alpha. */
-static int runs_needed(double alpha) {
-    int k = 1;
-    while (k < 1000 && mb_mwu_min_p(k, k) >= alpha) k++;
-    return k;
+/* The run count compare advises, the same number in every message and in `compare --help`: enough
+ * runs a side that the U test can reach alpha with one run out of order, and never fewer than 7. */
+int mb_compare_runs_advised(double alpha) {
+    int k = 2;
+    /* with one inversion between fully separated samples, P(U >= k*k - 1) = 2 / C(2k, k) */
+    while (k < 1000 && 2 * mb_mwu_min_p(k, k) >= alpha) k++;
+    return k < 7 ? 7 : k;
 }
 
-static mb_status gate_time(mb_ctx *ctx, mb_compare *C, int c) {
+/* Too few runs or too much noise for the ratio seen: why the slowdown is only inconclusive. */
+static void noise_hint(const mb_compare *C, int nb, int nn, char *hint, size_t len) {
+    hint[0] = 0;
+    double pmin = mb_mwu_min_p(nn, nb);
+    if (pmin >= C->o.alpha)
+        snprintf(hint, len,
+                 "; %d vs %d runs cannot give p below %.3g: rerun with repeat: %d or more", nb, nn,
+                 pmin, mb_compare_runs_advised(C->o.alpha));
+    else
+        snprintf(hint, len, ": too noisy, rerun (with repeat: %d or more if it stays)",
+                 mb_compare_runs_advised(C->o.alpha));
+}
+
+/* How widely a cell's figure varies within a file: the upper quartile over the lower, the larger of
+ * the two files'. A change smaller than that is the machine's, not the code's: past the ratio and
+ * significant, it is still only inconclusive. Sorts v in place. */
+static double noise_of(double *v[2], const int n[2]) {
+    double w = 1;
+    for (int side = 0; side < 2; side++) {
+        double lo = mb_quantile(v[side], n[side], 0.25), hi = mb_quantile(v[side], n[side], 0.75);
+        if (n[side] >= 4 && lo > 0 && hi / lo > w) w = hi / lo;
+    }
+    return w;
+}
+
+/* A slowdown past the ratio: a regression when significant and above the noise, else
+ * inconclusive with what would settle it. */
+static mb_status judge_slower(mb_ctx *ctx, mb_compare *C, int c, const char *what, double ratio,
+                              double p, double noise, int nb, int nn) {
+    double a = C->o.alpha;
+    if (p < a && ratio > noise)
+        return add_finding(ctx, C, c, F_REGRESSION, "time",
+                           "%s, Mann-Whitney U p = %.3g < alpha %g", what, p, a);
+    char hint[320];
+    if (p < a)
+        snprintf(hint, sizeof hint,
+                 ", but within the noise: the middle half of a side's runs spans %.2fx; rerun on a "
+                 "quieter machine",
+                 noise);
+    else {
+        char more[120];
+        noise_hint(C, nb, nn, more, sizeof more);
+        snprintf(hint, sizeof hint, ", but not significant: Mann-Whitney U p = %.3g >= alpha %g%s",
+                 p, a, more);
+    }
+    return add_finding(ctx, C, c, F_INCONCLUSIVE, "time", "%s%s", what, hint);
+}
+
+/* One-sided U test in the direction of the ratio: "new slower" or "new faster". */
+static mb_status u_test(mb_ctx *ctx, const cell *cl, double *v[2], const int n[2], int slower,
+                        mb_mwu *t) {
+    mb_status s = slower ? mb_mann_whitney(v[1], n[1], v[0], n[0], t)
+                         : mb_mann_whitney(v[0], n[0], v[1], n[1], t);
+    return s == MB_OK ? MB_OK : mb_error(ctx, s, "Mann-Whitney U test for %s", cl->label);
+}
+
+/* Time, blocked: first the cell against the median cell of its own rounds (a slow phase of the
+ * machine moves the whole round, not the cell); when the cell kept pace with its rounds but its
+ * raw time moved (the whole suite did), that is judged only where both machines held steady. */
+static mb_status gate_time_blocked(mb_ctx *ctx, mb_compare *C, int c, double *v[2], const int n[2],
+                                   double *w[2], const int m[2], const double med[2]) {
     cell *cl = &C->cells[c];
-    double *v[2];
-    v[0] = malloc((size_t)(cl->n[0] + 1) * sizeof(double));
-    v[1] = malloc((size_t)(cl->n[1] + 1) * sizeof(double));
-    mb_status s = MB_OK;
-    if (!v[0] || !v[1]) {
-        s = nomem(ctx);
-        goto done;
-    }
-    int n[2];
-    for (int side = 0; side < 2 && s == MB_OK; side++)
-        s = time_samples(ctx, C, cl, side, v[side], &n[side]);
-    if (s != MB_OK || !n[0] || !n[1]) goto done;
-    /* mb_median sorts the samples in place; the U test does not depend on their order. */
-    double med[2] = {mb_median(v[0], n[0]), mb_median(v[1], n[1])};
+    double q = mb_median(w[1], m[1]) / mb_median(w[0], m[0]), thr = C->o.time_ratio, a = C->o.alpha;
+    int slower = q >= 1;
     mb_mwu t;
-    cl->has_time = 1;
-    cl->ratio = med[1] / med[0];
-    int slower = cl->ratio >= 1;
-    /* One-sided in the direction of the change: "new slower" or "new faster". */
-    s = slower ? mb_mann_whitney(v[1], n[1], v[0], n[0], &t)
-               : mb_mann_whitney(v[0], n[0], v[1], n[1], &t);
-    if (s != MB_OK) {
-        s = mb_error(ctx, s, "Mann-Whitney U test for %s", cl->label);
-        goto done;
-    }
+    MB_TRY(u_test(ctx, cl, w, m, slower, &t));
+    cl->ratio = q;
     cl->has_p = 1;
     cl->p = t.p;
-    if (C->o.ignore_time) goto done;
+    if (C->o.ignore_time) return MB_OK;
+    char what[320];
+    snprintf(what, sizeof what,
+             "%.2fx %s against the median cell of its rounds (raw medians %.4g -> %.4g ms, "
+             "%.2fx, over %d vs %d runs)",
+             slower ? q : 1 / q, slower ? "slower" : "faster", med[0], med[1], cl->raw, m[0], m[1]);
+    double noise = noise_of(w, m);
+    if (slower && q > thr) return judge_slower(ctx, C, c, what, q, t.p, noise, m[0], m[1]);
+    if (!slower && 1 / q > thr && t.p < a && 1 / q > noise)
+        return add_finding(ctx, C, c, F_IMPROVEMENT, "time", "%s, Mann-Whitney U p = %.3g", what,
+                           t.p);
+    /* The cell kept pace with its rounds; did the whole suite move? */
+    double r = cl->raw;
+    int rslower = r >= 1;
+    if ((rslower ? r : 1 / r) <= thr) return MB_OK;
+    MB_TRY(u_test(ctx, cl, v, n, rslower, &t));
+    cl->ratio = r; /* the table shows the figure the finding is about */
+    cl->p = t.p;
+    int steady = C->spread[0] <= thr && C->spread[1] <= thr;
+    snprintf(what, sizeof what,
+             "%.2fx %s (median %.4g -> %.4g ms over %d vs %d runs) with the whole suite (its "
+             "median cell %.2fx)",
+             rslower ? r : 1 / r, rslower ? "slower" : "faster", med[0], med[1], n[0], n[1],
+             C->shift);
+    if (!steady) {
+        if (rslower)
+            return add_finding(ctx, C, c, F_INCONCLUSIVE, "time",
+                               "%s, while the machine's speed moved %.2fx between rounds in BASE "
+                               "and %.2fx in NEW: a change that slows every cell cannot be told "
+                               "from the machine; rerun both on a quiet machine",
+                               what, C->spread[0], C->spread[1]);
+        return MB_OK;
+    }
+    noise = noise_of(v, n);
+    if (!rslower) {
+        if (t.p < a && 1 / r > noise)
+            return add_finding(ctx, C, c, F_IMPROVEMENT, "time",
+                               "%s, the machine steady (rounds within %.2fx and %.2fx), "
+                               "Mann-Whitney U p = %.3g",
+                               what, C->spread[0], C->spread[1], t.p);
+        return MB_OK;
+    }
+    size_t l = strlen(what);
+    snprintf(what + l, sizeof what - l, ", the machine steady (rounds within %.2fx and %.2fx)",
+             C->spread[0], C->spread[1]);
+    return judge_slower(ctx, C, c, what, r, t.p, noise, n[0], n[1]);
+}
+
+/* Time, unblocked (fewer shared cells than a round reference needs): the raw times. */
+static mb_status gate_time_raw(mb_ctx *ctx, mb_compare *C, int c, double *v[2], const int n[2],
+                               const double med[2]) {
+    cell *cl = &C->cells[c];
+    int slower = cl->ratio >= 1;
+    mb_mwu t;
+    MB_TRY(u_test(ctx, cl, v, n, slower, &t));
+    cl->has_p = 1;
+    cl->p = t.p;
+    if (C->o.ignore_time) return MB_OK;
     double a = C->o.alpha;
     char what[256];
     snprintf(what, sizeof what, "%.2fx %s (median %.4g -> %.4g ms over %d vs %d runs)",
              slower ? cl->ratio : 1 / cl->ratio, slower ? "slower" : "faster", med[0], med[1], n[0],
              n[1]);
-    if (slower && cl->ratio > C->o.time_ratio) {
-        if (t.p < a) {
-            s = add_finding(ctx, C, c, F_REGRESSION, "time",
-                            "%s, Mann-Whitney U p = %.3g < alpha %g", what, t.p, a);
-        } else {
-            double pmin = mb_mwu_min_p(n[1], n[0]);
-            char hint[160];
-            if (pmin >= a)
-                snprintf(hint, sizeof hint,
-                         "; %d vs %d runs cannot give p below %.3g: rerun with repeat: %d or more",
-                         n[0], n[1], pmin, runs_needed(a));
-            else
-                snprintf(hint, sizeof hint, ": too noisy, rerun (with more repeats if it stays)");
-            s = add_finding(ctx, C, c, F_INCONCLUSIVE, "time",
-                            "%s, but not significant: Mann-Whitney U p = %.3g >= alpha "
-                            "%g%s",
-                            what, t.p, a, hint);
-        }
-    } else if (!slower && 1 / cl->ratio > C->o.time_ratio && t.p < a) {
-        s = add_finding(ctx, C, c, F_IMPROVEMENT, "time", "%s, Mann-Whitney U p = %.3g", what, t.p);
+    double noise = noise_of(v, n);
+    if (slower && cl->ratio > C->o.time_ratio)
+        return judge_slower(ctx, C, c, what, cl->ratio, t.p, noise, n[0], n[1]);
+    if (!slower && 1 / cl->ratio > C->o.time_ratio && t.p < a && 1 / cl->ratio > noise)
+        return add_finding(ctx, C, c, F_IMPROVEMENT, "time", "%s, Mann-Whitney U p = %.3g", what,
+                           t.p);
+    return MB_OK;
+}
+
+static mb_status gate_time(mb_ctx *ctx, mb_compare *C, int c) {
+    cell *cl = &C->cells[c];
+    double *v[2] = {NULL, NULL}, *w[2] = {NULL, NULL};
+    mb_status s = MB_OK;
+    for (int side = 0; side < 2; side++) {
+        v[side] = malloc((size_t)(cl->n[side] + 1) * sizeof(double));
+        w[side] = malloc((size_t)(cl->n[side] + 1) * sizeof(double));
+        if (!v[side] || !w[side]) s = nomem(ctx);
     }
-done:
-    free(v[0]);
-    free(v[1]);
+    int n[2] = {0, 0}, m[2] = {0, 0};
+    for (int side = 0; side < 2 && s == MB_OK; side++)
+        s = time_samples(ctx, C, cl, side, v[side], &n[side], w[side], &m[side]);
+    if (s == MB_OK && n[0] && n[1]) {
+        /* mb_median sorts in place; neither the U test nor the rest depend on the order */
+        double med[2] = {mb_median(v[0], n[0]), mb_median(v[1], n[1])};
+        cl->has_time = 1;
+        cl->ratio = cl->raw = med[1] / med[0];
+        s = C->blocked && m[0] && m[1] ? gate_time_blocked(ctx, C, c, v, n, w, m, med)
+                                       : gate_time_raw(ctx, C, c, v, n, med);
+    }
+    for (int side = 0; side < 2; side++) {
+        free(v[side]);
+        free(w[side]);
+    }
     return s;
 }
 
@@ -659,6 +785,67 @@ static int config_differs(const mb_compare *C, const cell *cl, char *why, size_t
     return 1;
 }
 
+/* Before any cell is judged: which cells are comparable, each file's rounds over the cells both
+ * share (ok runs), how far the machine's speed moved between them, and the whole suite's shift (the
+ * median over those cells of their raw time ratios). */
+static mb_status plan_time(mb_ctx *ctx, mb_compare *C) {
+    char why[512];
+    for (int c = 0; c < C->ncells; c++) {
+        cell *cl = &C->cells[c];
+        if (cl->n[0] && cl->n[1] && config_differs(C, cl, why, sizeof why) &&
+            !(cl->differs = strdup(why)))
+            return nomem(ctx);
+    }
+    int rc[2] = {mb_table_col(&C->t[0], "repeat"), mb_table_col(&C->t[1], "repeat")};
+    if (rc[0] < 0 || rc[1] < 0) return MB_OK;
+    int cap = C->t[0].nrows + C->t[1].nrows + 1, nshared = 0;
+    long *rep = malloc((size_t)cap * sizeof *rep);
+    double *ms = malloc((size_t)cap * sizeof *ms), *ratio = malloc((size_t)cap * sizeof *ratio),
+           *one = malloc((size_t)cap * sizeof *one);
+    mb_status s = rep && ms && ratio && one ? MB_OK : nomem(ctx);
+    for (int side = 0; side < 2 && s == MB_OK; side++) {
+        int n = 0;
+        for (int c = 0; c < C->ncells && s == MB_OK; c++) {
+            const cell *cl = &C->cells[c];
+            if (!cl->n[0] || !cl->n[1] || cl->differs) continue;
+            for (int i = 0; i < cl->n[side] && s == MB_OK; i++) {
+                int r = cl->rows[side][i], h;
+                if (!is_ok(C, side, r)) continue;
+                s = read_num(ctx, &C->t[side], r, C->c[side].time, &ms[n], &h);
+                if (s == MB_OK && h && ms[n] > 0) rep[n++] = atol(get(C, side, r, rc[side]));
+            }
+        }
+        if (s == MB_OK) s = mb_rounds_build(ctx, rep, ms, n, &C->rounds[side]);
+        if (s == MB_OK) C->spread[side] = mb_rounds_spread(&C->rounds[side]);
+    }
+    /* the whole suite's shift: each shared cell's raw median ratio, their median */
+    for (int c = 0; c < C->ncells && s == MB_OK; c++) {
+        const cell *cl = &C->cells[c];
+        if (!cl->n[0] || !cl->n[1] || cl->differs) continue;
+        double med[2];
+        for (int side = 0; side < 2 && s == MB_OK; side++) {
+            int n = 0;
+            for (int i = 0; i < cl->n[side] && s == MB_OK; i++) {
+                int r = cl->rows[side][i], h;
+                if (!is_ok(C, side, r)) continue;
+                s = read_num(ctx, &C->t[side], r, C->c[side].time, &one[n], &h);
+                if (s == MB_OK && h && one[n] > 0) n++;
+            }
+            med[side] = n ? mb_median(one, n) : NAN;
+        }
+        if (s == MB_OK && med[0] > 0 && med[1] > 0) ratio[nshared++] = med[1] / med[0];
+    }
+    if (s == MB_OK && nshared >= MB_ROUNDS_MIN_CELLS && C->rounds[0].n && C->rounds[1].n) {
+        C->blocked = 1;
+        C->shift = mb_median(ratio, nshared);
+    }
+    free(rep);
+    free(ms);
+    free(ratio);
+    free(one);
+    return s;
+}
+
 static mb_status judge(mb_ctx *ctx, mb_compare *C, int c) {
     cell *cl = &C->cells[c];
     MB_TRY(gate_status(ctx, C, c));
@@ -668,9 +855,9 @@ static mb_status judge(mb_ctx *ctx, mb_compare *C, int c) {
     if (!cl->n[SIDE_BASE])
         return add_finding(ctx, C, c, F_NOTE, "new", "only in NEW (%d run%s, %s)", cl->n[SIDE_NEW],
                            cl->n[SIDE_NEW] == 1 ? "" : "s", cl->status[SIDE_NEW]);
-    char why[512];
-    if (config_differs(C, cl, why, sizeof why))
-        return add_finding(ctx, C, c, F_DIFFERS, "config", "not comparable, not gated: %s", why);
+    if (cl->differs)
+        return add_finding(ctx, C, c, F_DIFFERS, "config", "not comparable, not gated: %s",
+                           cl->differs);
     MB_TRY(gate_memory(ctx, C, c));
     MB_TRY(gate_time(ctx, C, c));
     return gate_quality(ctx, C, c);
@@ -719,6 +906,7 @@ mb_status mb_compare_run(mb_ctx *ctx, const char *base_path, const char *new_pat
     }
     if (s == MB_OK) s = group_cells(ctx, C);
     if (s == MB_OK) s = make_labels(ctx, C);
+    if (s == MB_OK) s = plan_time(ctx, C);
     for (int c = 0; c < C->ncells && s == MB_OK; c++) s = judge(ctx, C, c);
     if (s != MB_OK) {
         mb_compare_free(C);
@@ -735,7 +923,10 @@ void mb_compare_free(mb_compare *C) {
         free(C->cells[c].rows[0]);
         free(C->cells[c].rows[1]);
         free(C->cells[c].label);
+        free(C->cells[c].differs);
     }
+    mb_rounds_free(&C->rounds[0]);
+    mb_rounds_free(&C->rounds[1]);
     free(C->cells);
     for (int i = 0; i < C->nf; i++) free(C->f[i].detail);
     free(C->f);
@@ -843,9 +1034,14 @@ static void gates_text(const mb_compare *C, char *buf, size_t n) {
                  (long long)C->o.mem_tol_bytes, 100 * C->o.mem_tol_frac);
     else
         snprintf(mem, sizeof mem, "memory exact");
-    char tm[128];
+    char tm[192];
     if (C->o.ignore_time)
         snprintf(tm, sizeof tm, "time ignored");
+    else if (C->blocked)
+        snprintf(tm, sizeof tm,
+                 "time: each cell over its rounds' median cell, ratio > %.2f and Mann-Whitney U "
+                 "p < %g",
+                 C->o.time_ratio, C->o.alpha);
     else
         snprintf(tm, sizeof tm, "time: ratio > %.2f and Mann-Whitney U p < %g", C->o.time_ratio,
                  C->o.alpha);
@@ -871,9 +1067,15 @@ void mb_compare_print(const mb_compare *C, FILE *fp) {
         int l = (int)strlen(C->cells[c].label);
         if (l > w) w = l;
     }
-    char gates[320];
+    char gates[400];
     gates_text(C, gates, sizeof gates);
-    fprintf(fp, "base: %s\nnew:  %s\ngates: %s\n\n", C->t[0].path, C->t[1].path, gates);
+    fprintf(fp, "base: %s\nnew:  %s\ngates: %s\n", C->t[0].path, C->t[1].path, gates);
+    if (C->blocked)
+        fprintf(fp,
+                "rounds: %d in BASE, %d in NEW; the machine's speed moved %.2fx and %.2fx between "
+                "them; the whole suite's median cell %.2fx\n",
+                C->rounds[0].n, C->rounds[1].n, C->spread[0], C->spread[1], C->shift);
+    fputc('\n', fp);
     fprintf(fp, "%-12s  %-*s  %-9s  %7s  %14s  %7s  %9s  %s\n", "verdict", w, "cell", "status",
             "runs", "memory", "time", "p", "quality");
     for (int c = 0; c < C->ncells; c++) {
@@ -942,7 +1144,7 @@ mb_status mb_compare_write_markdown(mb_ctx *ctx, const mb_compare *C, const char
             v == MB_VERDICT_REGRESSION     ? "REGRESSION"
             : v == MB_VERDICT_INCONCLUSIVE ? "inconclusive (too noisy: rerun)"
                                            : "OK");
-    char sum[256], gates[320];
+    char sum[256], gates[400];
     summary_text(C, sum, sizeof sum);
     gates_text(C, gates, sizeof gates);
     fprintf(fp, "Base ");
@@ -1039,7 +1241,7 @@ mb_status mb_compare_write_junit(mb_ctx *ctx, const mb_compare *C, const char *p
     xml_text(fp, C->t[0].path);
     fputs("\"/>\n    <property name=\"new\" value=\"", fp);
     xml_text(fp, C->t[1].path);
-    char gates[320];
+    char gates[400];
     gates_text(C, gates, sizeof gates);
     fputs("\"/>\n    <property name=\"gates\" value=\"", fp);
     xml_text(fp, gates);

@@ -15,7 +15,11 @@ typedef struct mb_compare_opts {
     double mem_tol_frac; /* of the base value: 0.01 = 1% */
     /* Time is a regression when median(new)/median(base) > time_ratio AND the one-sided
      * Mann-Whitney U test (new slower than base) gives p < alpha; past the ratio without that
-     * significance the cell is inconclusive. */
+     * significance the cell is inconclusive. With MB_ROUNDS_MIN_CELLS shared cells or more, the
+     * figure is each run's step time over its round's median cell (harness/rounds.h), so a slow
+     * phase of the machine cancels; a change of the whole suite is judged on the raw times, and
+     * only where the rounds of both files stayed within time_ratio of each other (else
+     * inconclusive). */
     double time_ratio;
     double alpha;
     int ignore_time;    /* time is shown but gates nothing */
@@ -25,6 +29,10 @@ typedef struct mb_compare_opts {
 #define MB_COMPARE_TIME_RATIO 1.10
 #define MB_COMPARE_ALPHA 0.05
 #define MB_COMPARE_QUALITY_TOL 0.01
+
+/* The runs a side `compare` advises for gating time (its messages and --help say this one number):
+ * enough that the U test reaches alpha with one run out of order, at least 7. */
+int mb_compare_runs_advised(double alpha);
 
 /* The defaults: exact memory, time ratio 1.10, alpha 0.05, quality tolerance 1%. */
 void mb_compare_opts_default(mb_compare_opts *o);

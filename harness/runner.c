@@ -1,6 +1,7 @@
 /* harness/runner.c — the cell loop: set up a context on the target, train, evaluate, measure,
  * write. */
 #include "cell.h"
+#include "stats.h"
 
 #include "../datasets/corpus.h"
 #include "../datasets/fashion.h"
@@ -26,20 +27,6 @@
 #define UNSET INT64_MIN /* a measurement that does not apply: written as an empty field */
 
 extern const mb_method mb_method_adamw; /* the implicit optimizer */
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double mb_quantile(double *v, int n, double q) {
-    if (n <= 0) return NAN;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    double pos = q * (n - 1);
-    int lo = (int)floor(pos);
-    int hi = lo + 1 < n ? lo + 1 : lo;
-    return v[lo] + (pos - lo) * (v[hi] - v[lo]);
-}
 
 void mb_utc_now(char *buf, size_t n) {
     time_t t = time(NULL);
@@ -88,6 +75,10 @@ static int render_run_json(FILE *fp, const mb_runner *r, int complete, int sig) 
     mb_json_str(&j, "cpu", e->cpu);
     mb_json_int(&j, "cpus", e->cpus);
     mb_json_int(&j, "omp_threads", e->omp_threads);
+    if (r->slow_glob) { /* the timing test hook was on: these times are not the code's */
+        mb_json_str(&j, "test_slow_cells", r->slow_glob);
+        mb_json_num(&j, "test_slow_factor", r->slow_factor);
+    }
     mb_json_close(&j);
     mb_json_key_arr(&j, "cells");
     for (int i = 0; i < r->plan->n; i++) {
@@ -423,6 +414,15 @@ static mb_status step_row(mb_ctx *ctx, mb_runner *r, const mb_cell *c, const cha
 }
 
 /* Trains and measures one cell in `ctx`; the row's status is decided by the caller. */
+/* The test hook's slowdown: a busy wait (a sleep would leave the core to the background load)
+ * until the step, begun at t0 and measured at dt ms, has lasted factor times dt; returns that. */
+static double slow_down(double t0, double dt, double factor) {
+    double until = t0 + factor * dt * 1e-3, now;
+    while ((now = mb_now()) < until) {
+    }
+    return (now - t0) * 1e3;
+}
+
 static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_run *cr) {
     const mb_suite *s = r->suite;
     mb_model model;
@@ -460,6 +460,7 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
         }
     }
     double lr = st == MB_OK ? stack_lr(&tr) : NAN;
+    int slow = r->slow_glob && !ctx->be->timer && mb_plan_label_matches(r->slow_glob, c->label);
     for (int step = 0; step < steps && st == MB_OK; step++) {
         if (r->stop) { /* checked per step so a long cell stops promptly */
             st = mb_error(ctx, MB_EINTERRUPTED, "interrupted at step %d", step);
@@ -476,6 +477,7 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
             st = ctx->be->timer(ctx, 1, &dt);
         else
             dt = (mb_now() - t0) * 1e3;
+        if (st == MB_OK && slow) dt = slow_down(t0, dt, r->slow_factor);
         if (st == MB_OK) st = sample_device(ctx, cr);
         if (st != MB_OK) break;
         if (!isfinite(loss)) {

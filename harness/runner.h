@@ -45,6 +45,11 @@ typedef struct mb_runner {
      * longer. Set by the caller after mb_runner_open. */
     int isolate;
     double cell_timeout;
+    /* The timing test hook (MEMBENCH_TEST_SLOW=GLOB:FACTOR, README "Gating CI"): each timed step of
+     * a cell whose label matches slow_glob busy-waits until it has lasted slow_factor times its own
+     * time. CPU backends only; NULL: off. Set by the caller after mb_runner_open. */
+    const char *slow_glob;
+    double slow_factor;
     /* Set to a signal number (SIGINT, SIGTERM) by the caller's signal handler: the run stops
      * before the next cell or step. A cell stopped mid-way writes no row (--resume reruns it). */
     volatile sig_atomic_t stop;
@@ -86,8 +91,5 @@ void mb_runner_print_summary(const mb_runner *r, FILE *fp, int finished_only);
  * async-signal-safe calls only. */
 void mb_runner_emergency(mb_runner *r, int sig);
 void mb_runner_close(mb_runner *r);
-
-/* Order statistics with linear interpolation (numpy's default): q in [0, 1]; sorts v in place. */
-double mb_quantile(double *v, int n, double q);
 
 #endif

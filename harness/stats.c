@@ -16,6 +16,15 @@ double mb_median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+double mb_quantile(double *v, int n, double q) {
+    if (n <= 0) return NAN;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    double pos = q * (n - 1);
+    int lo = (int)floor(pos);
+    int hi = lo + 1 < n ? lo + 1 : lo;
+    return v[lo] + (pos - lo) * (v[hi] - v[lo]);
+}
+
 double mb_mwu_min_p(int nx, int ny) {
     /* 1 / C(nx+ny, nx) = nx! ny! / (nx+ny)! = prod_k k / (ny+k): no factorial overflows. */
     double p = 1.0;

@@ -7,6 +7,9 @@
 
 /* Median of v[0..n-1]; sorts v in place. NaN when n == 0. */
 double mb_median(double *v, int n);
+/* Order statistics with linear interpolation (numpy's default): q in [0, 1]; sorts v in place. NaN
+ * when n == 0. */
+double mb_quantile(double *v, int n, double q);
 
 /* Result of a one-sided Mann-Whitney U test of "x tends to be larger than y". */
 typedef struct mb_mwu {

@@ -205,6 +205,89 @@ static int count(const char *text, const char *needle) {
 #define S_LABEL "cpu/gpt-nano/sgd/bs=4/seq=32/fp32"
 #define OOM_LABEL "cpu-64k/gpt-nano/adamw/bs=4/seq=32/fp32"
 
+/* ---------------------------------------------------------------------------------------------
+ * Blocked time: five cells run in 7 rounds; the machine's speed in round r is f[r] (the same for
+ * every cell of the round), each value with a small jitter of its own. */
+
+#define NB 5
+static const char *const b_stack[NB] = {"sgd", "lomo", "adafactor", "adam-mini", "adamw"};
+static const double b_ms[NB] = {8, 9, 10, 11, 14}; /* adamw the slowest: the round's median is 10 */
+
+static void blocked_cells(cell *c, const double f[7], double adamw_factor) {
+    for (int k = 0; k < NB; k++) {
+        c[k] = nano(b_stack[k], "", 7, 0, 0);
+        for (int r = 0; r < 7; r++)
+            c[k].ms[r] = b_ms[k] * f[r] * (1 + 0.004 * ((3 * r + 2 * k) % 5 - 2)) *
+                         (k == NB - 1 ? adamw_factor : 1);
+    }
+}
+
+#define B_LABEL "cpu/gpt-nano/adamw/bs=4/seq=32/fp32"
+
+static int blocked_tests(mb_ctx *ctx) {
+    static const double phases_a[7] = {1, 1.8, 1, 1.8, 1, 1, 1.8},
+                        phases_b[7] = {1.8, 1, 1.8, 1, 1.8, 1.8, 1},
+                        steady[7] = {1, 1, 1, 1, 1, 1, 1},
+                        steady_slow[7] = {1.25, 1.25, 1.25, 1.25, 1.25, 1.25, 1.25};
+    cell a[NB], b[NB];
+    /* A/A across machine phases: each cell keeps its place in its rounds; the raw medians moved
+     * 1.8x with the machine, which the rounds show: inconclusive (3), never a regression */
+    blocked_cells(a, phases_a, 1);
+    blocked_cells(b, phases_b, 1);
+    if (write_cells(ctx, "ph_a.csv", a, NB) || write_cells(ctx, "ph_b.csv", b, NB)) return 1;
+    out o = cmp("ph_a.csv ph_b.csv");
+    RC(o, 3);
+    HAS(o.so, "gates: memory exact; time: each cell over its rounds' median cell, ratio > 1.10 and "
+              "Mann-Whitney U p < 0.05; quality tolerance 1%\n"
+              "rounds: 7 in BASE, 7 in NEW; the machine's speed moved 1.82x and 1.81x between "
+              "them; the whole suite's median cell 1.79x\n");
+    HAS(o.so, "with the whole suite (its median cell 1.79x), while the machine's speed moved 1.82x "
+              "between rounds in BASE and 1.81x in NEW: a change that slows every cell cannot be "
+              "told from the machine; rerun both on a quiet machine\n");
+    HASNT(o.so, "REGRESSION");
+    CHECK(count(o.so, "\ninconclusive  ") == NB, "every cell inconclusive:\n%s", o.so);
+    drop(&o);
+    /* A/B across the same phases: adamw made 1.3x slower is caught against its rounds */
+    blocked_cells(b, phases_b, 1.3);
+    if (write_cells(ctx, "ph_slow.csv", b, NB)) return 1;
+    o = cmp("ph_a.csv ph_slow.csv");
+    RC(o, 1);
+    HAS(o.so, "\nregressions (1):\n  time: " B_LABEL ": 1.30x slower against the median cell of "
+              "its rounds (raw medians ");
+    HAS(o.so, "REGRESSION    " B_LABEL "      ok             7:7             0 B    1.30x    "
+              "0.00103");
+    drop(&o);
+    /* a steady machine on both sides and every cell 1.25x slower: a change of the whole suite */
+    blocked_cells(a, steady, 1);
+    blocked_cells(b, steady_slow, 1);
+    if (write_cells(ctx, "st_a.csv", a, NB) || write_cells(ctx, "st_b.csv", b, NB)) return 1;
+    o = cmp("st_a.csv st_b.csv");
+    RC(o, 1);
+    CHECK(count(o.so, "\nREGRESSION    ") == NB, "every cell a regression:\n%s", o.so);
+    HAS(o.so, "  time: " B_LABEL ": 1.25x slower (median 14 -> 17.5 ms over 7 vs 7 runs) with the "
+              "whole suite (its median cell 1.25x), the machine steady (rounds within 1.02x and "
+              "1.02x), Mann-Whitney U p = 0.00103 < alpha 0.05\n");
+    HAS(o.so, "REGRESSION    " B_LABEL "      ok             7:7             0 B    1.25x    "
+              "0.00103");
+    drop(&o);
+    /* and faster, an improvement counted */
+    o = cmp("st_b.csv st_a.csv");
+    RC(o, 0);
+    HAS(o.so, "5 cells: 0 ok, 0 regressions, 0 inconclusive, 5 improved, 0 new, 0 missing\n");
+    drop(&o);
+    /* slower in four rounds of seven only: past the ratio, but the middle half of its runs spans
+     * as much, so it is the machine's noise: inconclusive */
+    blocked_cells(b, steady, 1);
+    for (int r = 0; r < 7; r += 2) b[NB - 1].ms[r] *= 1.3;
+    if (write_cells(ctx, "st_noisy.csv", b, NB)) return 1;
+    o = cmp("st_a.csv st_noisy.csv");
+    RC(o, 3);
+    HAS(o.so, "inconclusive  " B_LABEL);
+    HAS(o.so, "within the noise: the middle half of a side's runs spans 1.3");
+    drop(&o);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: test_compare MEMBENCH\n");
@@ -374,14 +457,14 @@ int main(int argc, char **argv) {
     RC(o, 3);
     HAS(o.so, "\ninconclusive (too noisy: rerun) (1):\n  time: " A_LABEL ": 1.20x slower (median "
               "10.05 -> 12.06 ms over 2 vs 2 runs), but not significant: Mann-Whitney U p = 0.167 "
-              ">= alpha 0.05; 2 vs 2 runs cannot give p below 0.167: rerun with repeat: 4 or "
+              ">= alpha 0.05; 2 vs 2 runs cannot give p below 0.167: rerun with repeat: 7 or "
               "more\n");
     HAS(o.so, "result: INCONCLUSIVE (too noisy: rerun with more repeats)\n");
     xml = read_tmp("slow2.xml");
     HAS(xml, "tests=\"2\" failures=\"0\" errors=\"0\" skipped=\"1\">");
     HAS(xml, "    <skipped message=\"time: " A_LABEL ": 1.20x slower (median 10.05 -&gt; 12.06 ms "
              "over 2 vs 2 runs), but not significant: Mann-Whitney U p = 0.167 &gt;= alpha 0.05; "
-             "2 vs 2 runs cannot give p below 0.167: rerun with repeat: 4 or more\">");
+             "2 vs 2 runs cannot give p below 0.167: rerun with repeat: 7 or more\">");
     free(xml);
     md = read_tmp("slow2.md");
     HAS(md, "## membench compare: inconclusive (too noisy: rerun)\n");
@@ -654,6 +737,8 @@ int main(int argc, char **argv) {
     RC(o, 0);
     CHECK(!strstr(o.so, "not comparable"), "%s", o.so);
     drop(&o);
+
+    if (blocked_tests(&ctx)) return 1;
 
     mb_ctx_fini(&ctx);
     if (!mb_check_failures) {
