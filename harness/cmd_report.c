@@ -148,6 +148,14 @@ int mb_cmd_report(int argc, char **argv) {
         rc = MB_EXIT_USAGE;
         goto done;
     }
+    if (nnames && (nnames != nfiles || nfiles < 2 || merge)) {
+        fprintf(stderr,
+                "membench report: --names gives %d names for %d results files%s; it names each of "
+                "two or more files side by side\nTry 'membench report --help'.\n",
+                nnames, nfiles, merge ? " merged into one run (--merge)" : "");
+        rc = MB_EXIT_USAGE;
+        goto done;
+    }
     mb_ctx ctx;
     mb_ctx_init(&ctx, &mb_backend_cpu_f32);
     mb_report *rep = NULL;
@@ -160,8 +168,9 @@ int mb_cmd_report(int argc, char **argv) {
                        .merge = merge};
     if (mb_report_load(&ctx, &in, &rep) != MB_OK ||
         (peers && mb_report_peers(&ctx, rep, peers) != MB_OK)) {
-        /* The message starts with FILE:LINE (or FILE:) already. */
-        fprintf(stderr, "%s\n", ctx.err);
+        /* The message starts with FILE:LINE (or FILE:) already, or names --names. */
+        fprintf(stderr, "%s%s\n", !strncmp(ctx.err, "--names", 7) ? "membench report: " : "",
+                ctx.err);
         rc = MB_EXIT_USAGE;
     } else {
         mb_status s = mb_report_write(&ctx, rep, out);

@@ -53,9 +53,9 @@ static void summary_cols(mb_rp_doc *d, mb_rp_section *s, const mb_report *R) {
         for (int k = 0; k < MB_MEM_NCAT; k++)
             if (S->show_cat[k]) col_set(d, s, c++, g, 1, "%s%s", mb_mem_cat_name(k), " saved");
         if (r == 0) continue;
-        col_set(d, s, c++, g, 1, "peak %s/%s", R->run_names[r], R->run_names[0]);
-        col_set(d, s, c++, g, 1, "step time %s/%s", R->run_names[r], R->run_names[0]);
-        col_set(d, s, c++, g, 1, "quality %s/%s", R->run_names[r], R->run_names[0]);
+        col_set(d, s, c++, g, 1, "%s%s", "peak", " new/base");
+        col_set(d, s, c++, g, 1, "%s%s", "step time", " new/base");
+        col_set(d, s, c++, g, 1, "%s%s", "quality", " new/base");
     }
 }
 
@@ -164,8 +164,8 @@ void mb_rp_section_summary(mb_rp_doc *d, const mb_report *R) {
     if (hidden) mb_rp_span_add(d, &s->intro, MB_RP_TEXT, " (no stack saves or adds bytes there).");
     if (S->nruns > 1) {
         mb_rp_span_add(d, &s->intro, MB_RP_TEXT,
-                       " Each input is a column group; its last three columns are a cell's "
-                       "figures there over the same cell's in ");
+                       " Each input is a column group; in each after the first, new/base is a "
+                       "cell's figure there over the same cell's in ");
         mb_rp_span_add(d, &s->intro, MB_RP_CODE, "%s", R->run_names[0]);
         mb_rp_span_add(d, &s->intro, MB_RP_TEXT, ".");
     }
