@@ -80,14 +80,14 @@ static void tic_label(mb_text *l, const mb_report *R, const rp_bars *b, int i, i
 
 static rp_layout bars_layout(const mb_report *R, const rp_bars *b, int key_px) {
     rp_layout L = {.w = 0, .rotate = 0, .key_px = key_px, .lmargin_px = 80};
-    double per = 7.0 * (double)bars_longest(R, b) + 14, slots = b->n + 0.6 * (b->ngroups - 1) + 1.6;
+    double per = 8.5 * (double)bars_longest(R, b) + 14, slots = b->n + 0.6 * (b->ngroups - 1) + 1.6;
     if (per < 80) per = 80;
     L.rotate = L.lmargin_px + key_px + 60 + per * slots > 1800;
     if (L.rotate) per = 60;
     if (L.rotate) {
         mb_text l = {0};
         tic_label(&l, R, b, 0, 1);
-        double hang = 0.87 * 7.2 * (double)l.len - 0.8 * per + 40; /* cos 30 x text width */
+        double hang = 0.87 * 8.7 * (double)l.len - 0.8 * per + 40; /* cos 30 x text width */
         mb_text_free(&l);
         if (hang > L.lmargin_px) L.lmargin_px = (int)hang;
     }

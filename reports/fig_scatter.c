@@ -48,7 +48,7 @@ static void scatter_labels(mb_text *g, const mb_report *R, const rp_pt *p, int n
                     groups ? R->groups[cl->group].label : "");
         mb_rp_gp_quote(g, mb_text_str(&l), 0);
         mb_text_free(&l);
-        mb_text_add(g, " at %.9g,%.9g offset char 0.8,%.1f font ',9' noenhanced front\n", p[i].x,
+        mb_text_add(g, " at %.9g,%.9g offset char 0.8,%.1f font ',11' noenhanced front\n", p[i].x,
                     p[i].y, 0.6 - 1.1 * below);
     }
 }
@@ -65,15 +65,36 @@ static int collect_points(const mb_report *R, int ycol, rp_pt *p) {
     return n;
 }
 
-static void scatter_xscale(mb_text *g, const rp_pt *p, int n) {
-    double lo = INFINITY, hi = 0;
+/* An axis range from the plotted values: their span with a margin (`lo` and `hi` of it on either
+ * side; room for the point labels on the right of x), never below 0 when no value is. A log axis
+ * gets a factor instead. */
+static void axis_range(mb_text *g, const char *axis, double v0, double v1, double lo, double hi,
+                       int log) {
+    if (log) {
+        mb_text_add(g, "set %srange [%.9g:%.9g]\n", axis, v0 / pow(v1 / v0, lo),
+                    v1 * pow(v1 / v0, hi));
+        return;
+    }
+    double span = v1 - v0;
+    if (!(span > 0)) span = fabs(v0) > 0 ? fabs(v0) : 1; /* one value: around it */
+    double a = v0 - lo * span, b = v1 + hi * span;
+    if (v0 >= 0 && a < 0) a = 0;
+    mb_text_add(g, "set %srange [%.9g:%.9g]\n", axis, a, b);
+}
+
+/* The axes' ranges from the points (gnuplot's autoscale with offsets ran past zero, to negative
+ * memory and throughput), x on a log scale when memory spans decades. */
+static void scatter_axes(mb_text *g, const rp_pt *p, int n) {
+    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (int i = 0; i < n; i++) {
-        if (p[i].x < lo) lo = p[i].x;
-        if (p[i].x > hi) hi = p[i].x;
+        x0 = fmin(x0, p[i].x), x1 = fmax(x1, p[i].x);
+        y0 = fmin(y0, p[i].y), y1 = fmax(y1, p[i].y);
     }
     /* Decades of memory (tiny to large models) crush the small ones against the axis. */
-    if (lo > 0 && hi / lo > 30) mb_text_add(g, "set logscale x 2\n");
-    mb_text_add(g, "set offsets graph 0.05, graph 0.3, graph 0.1, graph 0.1\n");
+    int log = x0 > 0 && x1 / x0 > 30;
+    if (log) mb_text_add(g, "set logscale x 2\n");
+    axis_range(g, "x", x0, x1, 0.08, 0.35, log);
+    axis_range(g, "y", y0, y1, 0.1, 0.12, 0);
 }
 
 mb_status mb_rp_fig_pareto(mb_ctx *ctx, mb_report *R, const char *dir) {
@@ -117,7 +138,7 @@ mb_status mb_rp_fig_pareto(mb_ctx *ctx, mb_report *R, const char *dir) {
                     "set ylabel 'throughput (tokens/s)' noenhanced\n"
                     "set key bottom right noenhanced\n"
                     "set grid xtics ytics lc rgb '#dddddd'\n");
-    scatter_xscale(&g, p, n);
+    scatter_axes(&g, p, n);
     scatter_labels(&g, R, p, n);
     mb_text_add(&g, "plot 'pareto.dat' using 1:2 with points pt 7 ps 1.3 lc rgb '#4c72b0' "
                     "title 'cells', \\\n"
@@ -179,7 +200,7 @@ mb_status mb_rp_fig_quality(mb_ctx *ctx, mb_report *R, const char *dir) {
                     "set xlabel 'tracked peak memory (MiB)' noenhanced\n"
                     "set grid xtics ytics lc rgb '#dddddd'\n"
                     "unset key\n");
-    scatter_xscale(&g, p, n);
+    scatter_axes(&g, p, n);
     scatter_labels(&g, R, p, n);
     mb_text_add(&g, "plot 'quality.dat' using 1:2 with points pt 7 ps 1.3 lc rgb '#8172b2'\n");
     mb_rp_gp_end(&g, "quality", w, h);

@@ -141,17 +141,20 @@ void mb_rp_gp_begin(mb_text *g, const mb_report *R, const char *name, const char
                 "set encoding utf8\n"
                 "set datafile separator \"\\t\"\n"
                 "set datafile missing \"NaN\"\n"
-                "set terminal pngcairo size %d,%d font \"DejaVu Sans,10\" noenhanced\n"
+                "set terminal pngcairo size %d,%d font \"sans,13\" noenhanced\n"
                 "set termoption noenhanced\n"
                 "set output '%s.png'\n"
                 "set grid ytics lc rgb '#dddddd'\n"
                 "set border 3\nset tics nomirror\n",
                 w, h, name);
+    /* Legible when the page scales the figure down: 13 px text (tick labels, keys, axis
+     * labels), a 16 px title; a later `set title` keeps this font. */
+    mb_text_add(g, "set title font \",16\"\n");
 }
 
 void mb_rp_gp_end(mb_text *g, const char *name, int w, int h) {
     mb_text_add(g,
-                "\nset terminal svg size %d,%d font \"DejaVu Sans,10\" noenhanced\n"
+                "\nset terminal svg size %d,%d font \"sans,13\" noenhanced\n"
                 "set termoption noenhanced\n"
                 "set output '%s.svg'\n"
                 "replot\n"

@@ -11,29 +11,18 @@
 
 /* The results.csv column of each MB_RC_ below MB_RC_PEAK (the peaks are named per category). */
 static const char *const col_names[MB_RC_PEAK] = {
-    [MB_RC_SUITE] = "suite",
-    [MB_RC_TARGET] = "target",
-    [MB_RC_MODEL] = "model",
-    [MB_RC_STACK] = "method_stack",
-    [MB_RC_PARAMS] = "method_params",
-    [MB_RC_TASK] = "task",
-    [MB_RC_BS] = "batch_size",
-    [MB_RC_SEQ] = "seq_len",
-    [MB_RC_PREC] = "precision",
-    [MB_RC_SEARCH] = "search",
-    [MB_RC_REPEAT] = "repeat",
-    [MB_RC_STATUS] = "status",
-    [MB_RC_REASON] = "reason",
-    [MB_RC_HASH] = "config_hash",
-    [MB_RC_METRIC_NAME] = "metric",
-    [MB_RC_LABEL] = "label",
-    [MB_RC_TRACKED] = "tracked_peak_bytes",
-    [MB_RC_PRED] = "pred_total_bytes",
-    [MB_RC_MED] = "step_ms_median",
-    [MB_RC_P10] = "step_ms_p10",
-    [MB_RC_P90] = "step_ms_p90",
-    [MB_RC_TPS] = "tokens_per_s",
-    [MB_RC_METRIC] = "metric_value",
+    [MB_RC_SUITE] = "suite",           [MB_RC_TARGET] = "target",
+    [MB_RC_MODEL] = "model",           [MB_RC_STACK] = "method_stack",
+    [MB_RC_PARAMS] = "method_params",  [MB_RC_TASK] = "task",
+    [MB_RC_BS] = "batch_size",         [MB_RC_SEQ] = "seq_len",
+    [MB_RC_PREC] = "precision",        [MB_RC_SEARCH] = "search",
+    [MB_RC_REPEAT] = "repeat",         [MB_RC_STATUS] = "status",
+    [MB_RC_REASON] = "reason",         [MB_RC_HASH] = "config_hash",
+    [MB_RC_METRIC_NAME] = "metric",    [MB_RC_LABEL] = "label",
+    [MB_RC_BASELINE] = "baseline",     [MB_RC_TRACKED] = "tracked_peak_bytes",
+    [MB_RC_PRED] = "pred_total_bytes", [MB_RC_MED] = "step_ms_median",
+    [MB_RC_P10] = "step_ms_p10",       [MB_RC_P90] = "step_ms_p90",
+    [MB_RC_TPS] = "tokens_per_s",      [MB_RC_METRIC] = "metric_value",
     [MB_RC_BSNUM] = "batch_size",
 };
 
@@ -161,9 +150,9 @@ mb_status mb_rp_add_results(mb_ctx *ctx, mb_report *R, int fi) {
         else
             snprintf(name, sizeof name, "%s", col_names[c]);
         col[c] = mb_table_col(t, name);
-        /* `search` and `label` were appended to the schema later: older files read as plain
-         * cells, labelled from their identity columns. */
-        if (col[c] < 0 && c != MB_RC_SEARCH && c != MB_RC_LABEL)
+        /* `search`, `label` and `baseline` were appended to the schema later: older files read
+         * as plain cells, labelled from their identity columns, with no declared baseline. */
+        if (col[c] < 0 && c != MB_RC_SEARCH && c != MB_RC_LABEL && c != MB_RC_BASELINE)
             return mb_error(ctx, MB_EFORMAT,
                             "%s: missing column '%s' (is this a membench results.csv?)", t->path,
                             name);
@@ -175,6 +164,7 @@ mb_status mb_rp_add_results(mb_ctx *ctx, mb_report *R, int fi) {
         mb_rp_row *w = &R->rows[R->nrows++];
         memset(w, 0, sizeof *w);
         w->file = fi;
+        w->run = R->nruns > 1 ? fi : 0;
         w->line = t->lines[r];
         w->cell = -1;
         for (int c = 0; c < MB_RC_N_TEXT; c++) w->s[c] = mb_table_get(t, r, col[c]);
@@ -213,7 +203,8 @@ static int identity_col(const mb_rp_row *r, int c) {
 }
 
 static unsigned long long identity_hash(const mb_rp_row *r) {
-    unsigned long long h = 14695981039346656037ull; /* FNV-1a */
+    unsigned long long h = 14695981039346656037ull;          /* FNV-1a */
+    h = (h ^ (unsigned long long)r->run) * 1099511628211ull; /* runs side by side stay apart */
     for (int c = 0; c < MB_RC_N_IDENTITY; c++) {
         if (!identity_col(r, c)) continue;
         for (const unsigned char *p = (const unsigned char *)r->s[c]; *p; p++)
@@ -224,14 +215,16 @@ static unsigned long long identity_hash(const mb_rp_row *r) {
 }
 
 static int same_identity(const mb_rp_row *a, const mb_rp_row *b) {
-    if (a->idh != b->idh) return 0;
+    if (a->idh != b->idh || a->run != b->run) return 0;
     for (int c = 0; c < MB_RC_N_IDENTITY; c++)
         if (identity_col(a, c) && strcmp(a->s[c], b->s[c])) return 0;
     return 1;
 }
 
-static const char *group_dim(const mb_rp_row *r, int d, int kind) {
+static const char *group_dim(const mb_report *R, const mb_rp_row *r, int d, int kind) {
     switch (d) {
+    case MB_RG_RUN:
+        return R->run_names[r->run];
     case MB_RG_MODEL:
         return r->s[MB_RC_MODEL];
     case MB_RG_TARGET:
@@ -293,12 +286,12 @@ mb_status mb_rp_build(mb_ctx *ctx, mb_report *R) {
         for (; g < R->ngroups; g++) {
             if (R->groups[g].kind != cl->kind) continue;
             int d = 0;
-            while (d < MB_RG_N && !strcmp(R->groups[g].d[d], group_dim(r, d, cl->kind))) d++;
+            while (d < MB_RG_N && !strcmp(R->groups[g].d[d], group_dim(R, r, d, cl->kind))) d++;
             if (d == MB_RG_N) break;
         }
         if (g == R->ngroups) {
             R->groups[g].kind = cl->kind;
-            for (int d = 0; d < MB_RG_N; d++) R->groups[g].d[d] = group_dim(r, d, cl->kind);
+            for (int d = 0; d < MB_RG_N; d++) R->groups[g].d[d] = group_dim(R, r, d, cl->kind);
             R->ngroups++;
         }
         cl->group = g;
@@ -317,9 +310,9 @@ mb_status mb_rp_build(mb_ctx *ctx, mb_report *R) {
                          strcmp(R->groups[h].d[d], gr->d[d]);
             if (!varies) continue;
             static const char *const prefix[MB_RG_N] = {
-                [MB_RG_MODEL] = "",      [MB_RG_TARGET] = "", [MB_RG_BS] = "bs=",
-                [MB_RG_SEQ] = "seq=",    [MB_RG_PREC] = "",   [MB_RG_TASK] = "",
-                [MB_RG_SUITE] = "suite "};
+                [MB_RG_RUN] = "",   [MB_RG_MODEL] = "",      [MB_RG_TARGET] = "",
+                [MB_RG_BS] = "bs=", [MB_RG_SEQ] = "seq=",    [MB_RG_PREC] = "",
+                [MB_RG_TASK] = "",  [MB_RG_SUITE] = "suite "};
             mb_text_add(&b, "%s%s%s", b.len ? " " : "", prefix[d], gr->d[d]);
         }
         if (!(gr->label = mb_text_take(&b))) return mb_error(ctx, MB_ENOMEM, "host allocation");
@@ -331,6 +324,7 @@ mb_status mb_rp_build(mb_ctx *ctx, mb_report *R) {
         mb_rp_cell *cl = &R->cells[c];
         const mb_rp_row *r = &R->rows[cl->rows[0]];
         mb_text b = {0};
+        if (R->nruns > 1) mb_text_add(&b, "%s: ", R->run_names[r->run]);
         if (R->many_suites) mb_text_add(&b, "%s:", r->s[MB_RC_SUITE]);
         /* the run's label less its "/rN", as compare shows it and --filter takes it */
         const char *run = cl->kind == MB_RK_PLAIN ? r->s[MB_RC_LABEL] : "";

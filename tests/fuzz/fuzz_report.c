@@ -68,7 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     const char *files[1] = {res};
     mb_report *R = NULL;
     ctx.err[0] = 0;
-    if (mb_report_load(&ctx, files, 1, NULL, 0, &R) == MB_OK) {
+    mb_report_in in = {.results = files, .nresults = 1};
+    if (mb_report_load(&ctx, &in, &R) == MB_OK) {
         for (int c = 0; c < R->ncells; c++) {
             check_quote(R->cells[c].label);
             check_quote(R->cells[c].method);
