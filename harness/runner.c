@@ -934,13 +934,19 @@ static int *baseline_of(const mb_runner *r) {
     return base;
 }
 
-/* A method that saves nothing against its baseline cell: a setting such as a rank at or above the
- * matrix's smaller side. Said on stderr (even with --quiet); the cell's row stands as measured. */
+/* A method that saves nothing against its baseline cell (a stack of other methods than the
+ * baseline's): a setting such as a rank at or above the matrix's smaller side. Said on stderr (even
+ * with --quiet); the cell's row stands as measured. */
 static void warn_no_saving(const mb_runner *r, int i, int base) {
     const mb_cell_summary *sc = &r->summary[i];
     if (base < 0 || strcmp(sc->status, "ok") || strcmp(r->summary[base].status, "ok")) return;
     const mb_cell_summary *sb = &r->summary[base];
     if (sc->peak_bytes < sb->peak_bytes) return;
+    /* the baseline's own methods with other settings (a learning rate) are not meant to save */
+    const mb_stack_cfg *st = r->plan->cells[i].stack, *bs = r->plan->cells[base].stack;
+    int same = st->n == bs->n;
+    for (int k = 0; same && k < st->n; k++) same = st->items[k].method == bs->items[k].method;
+    if (same) return;
     fprintf(stderr,
             "membench: warning: %s saves no memory against the suite's baseline %s: tracked peak "
             "%.3f MiB, baseline %.3f MiB; check its settings (a rank at or above the matrix's "

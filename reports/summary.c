@@ -220,7 +220,8 @@ static void find_savings(mb_rp_summary *S) {
         }
 }
 
-/* The runner's warning (harness/runner.c, warn_no_saving), for each run of each stack. */
+/* The runner's warning (harness/runner.c, warn_no_saving), for each run of each stack whose methods
+ * differ from its baseline's. */
 static void warn_no_saving(mb_report *R, const mb_rp_summary *S) {
     for (int i = 0; i < S->nlines; i++)
         for (int r = 0; r < S->nruns; r++) {
@@ -229,6 +230,11 @@ static void warn_no_saving(mb_report *R, const mb_rp_summary *S) {
             const mb_rp_stat *sc = &S->stat[c], *sb = &S->stat[b];
             if (!sc->nok || !sb->nok || !isfinite(sc->peak) || !isfinite(sb->peak) ||
                 sc->peak < sb->peak)
+                continue;
+            /* the baseline's own methods with other settings (a learning rate) are not meant to
+             * save anything */
+            if (!strcmp(R->rows[R->cells[c].rows[0]].s[MB_RC_STACK],
+                        R->rows[R->cells[b].rows[0]].s[MB_RC_STACK]))
                 continue;
             mb_text_add(&R->warnings,
                         "%s saves no memory against %s baseline %s: tracked peak %.3f MiB, "
