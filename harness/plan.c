@@ -108,7 +108,10 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
     mb_status ds = data_id[0] != '?' ? MB_OK /* the data's content id, once, for the first cell */
                                      : mb_data_content_id(ctx, mb_data_kinds[s->data.kind],
                                                           s->data.tokenizer, s->data.path, data_id);
-    if (ds != MB_OK) return mb_error_prefix(ctx, ds, "%s: data", s->path);
+    const char *file = s->path ? s->path : s->name;
+    if (ds != MB_OK && s->data.line) /* where the suite names the data */
+        return mb_error_prefix(ctx, ds, "%s:%d:%d: error", file, s->data.line, s->data.col);
+    if (ds != MB_OK) return mb_error_prefix(ctx, ds, "%s: error: data", file);
     c.params = params_text(st);
     sbuf b = {0};
     const mb_model_config *g = &md->shape;

@@ -864,6 +864,8 @@ static mb_status load_data(ld *L, const yaml_node_t *m) {
                         got(v, b, sizeof b), list);
         }
         d->kind = (mb_data_kind)k;
+        d->line = (int)v->start_mark.line + 1; /* where a set not fetched is reported */
+        d->col = (int)v->start_mark.column + 1;
     }
     if ((v = map_get(L, m, "tokenizer"))) {
         if (d->kind != MB_DATA_SOTU && d->kind != MB_DATA_MOBY_DICK && d->kind != MB_DATA_SPAM)
@@ -910,6 +912,8 @@ static mb_status load_data(ld *L, const yaml_node_t *m) {
                         "data.vocab applies only to synthetic data (file data is bytes: vocab "
                         "256)");
         MB_TRY(get_path(L, path, "data.path", &d->path));
+        d->line = (int)path->start_mark.line + 1; /* where a file that cannot be read is reported */
+        d->col = (int)path->start_mark.column + 1;
         d->vocab = 256;
     } else {
         if (path) return fail(L, path, "data.path applies only to data.name: file");

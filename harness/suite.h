@@ -46,6 +46,8 @@ typedef struct mb_data_cfg {
                           * spam-assassin: 50257 (gpt2) or 256 (bytes); fashion-mnist: 16 */
     double val_fraction; /* default 0.1, in [0, 0.5] ((0, 0.5] for spam-assassin; fashion-mnist
                           * has its own 10,000 test images) */
+    int line, col;       /* where the suite names it (data.path for file, else data.name), 1-based,
+                          * for the plan's "not fetched" and "cannot read" errors; 0: not given */
 } mb_data_cfg;
 
 typedef struct mb_method_inst {

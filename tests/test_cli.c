@@ -283,9 +283,9 @@ int main(int argc, char **argv) {
     o = mb("run -q -o %s/sotu-out %s/sotu.yaml", tmp, tmp);
     CHECK(o.rc == 2, "unfetched data rc %d", o.rc);
     snprintf(exp, sizeof exp,
-             "membench run: %s/sotu.yaml: data: data set sotu needs sotu gpt2-bpe, which is not "
-             "fetched: run `membench data fetch sotu gpt2-bpe`\n",
-             tmp);
+             "%s/sotu.yaml:4:14: error: data set 'sotu' needs sotu gpt2-bpe, which are not "
+             "fetched (looked in %s): run `membench data fetch sotu gpt2-bpe`\n",
+             tmp, cache);
     CHECK_STR(o.se, exp);
     drop(&o);
 
