@@ -1346,6 +1346,39 @@ static mb_status load_baseline(ld *L, const yaml_node_t *n) {
     return find_stack(L, n, want, &s->baseline);
 }
 
+/* What a method refuses on a model or beside another method of its stack (mb_method.check), at
+ * the stack's entry, for every model and stack: a refusal found at load is not a cell to run. */
+static mb_status check_stacks_on_models(ld *L, const yaml_node_t *list) {
+    const mb_suite *s = L->s;
+    for (int i = 0; i < s->nstacks; i++) {
+        const mb_stack_cfg *sc = &s->stacks[i];
+        const mb_method **ms = malloc((size_t)sc->n * sizeof *ms);
+        const mb_pvalue **vals = malloc((size_t)sc->n * sizeof *vals);
+        if (!ms || !vals) {
+            free(ms);
+            free(vals);
+            return oom(L);
+        }
+        for (int k = 0; k < sc->n; k++) {
+            ms[k] = sc->items[k].method;
+            vals[k] = sc->items[k].vals;
+        }
+        mb_status st = MB_OK;
+        for (int m = 0; m < s->nmodels && st == MB_OK; m++) {
+            st = mb_stack_check_model(L->ctx, ms, vals, sc->n, &s->models[m].shape);
+            if (st != MB_OK) {
+                char why[MB_ERRMSG_MAX];
+                snprintf(why, sizeof why, "%s", L->ctx->err);
+                st = fail(L, seq_at(L, list, i), "%s (model '%s')", why, s->models[m].name);
+            }
+        }
+        free(ms);
+        free(vals);
+        MB_TRY(st);
+    }
+    return MB_OK;
+}
+
 /* ---- matrix ---- */
 
 static mb_status load_matrix(ld *L, const yaml_node_t *m) {
@@ -1600,6 +1633,7 @@ static mb_status load_root(ld *L, const yaml_node_t *root) {
                                     : map_get(L, root, "repeat");
         return fail(L, at ? at : root, "%s", why);
     }
+    MB_TRY(check_stacks_on_models(L, map_get(L, root, "methods")));
     const yaml_node_t *sv_ = map_get(L, root, "save");
     if (sv_) { /* one cell, so one set of trained weights: the file is not overwritten */
         long cells = (long)s->ntargets * s->nmodels * s->nstacks * s->repeat;
