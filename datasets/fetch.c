@@ -875,17 +875,28 @@ mb_status mb_fetch_need(mb_ctx *ctx, const char *what, const char *const *names)
     mb_manifest m;
     MB_TRY(manifest_load(ctx, &m));
     size_t at = 0, first, count;
+    int nmissing = 0;
+    const char *only = NULL; /* the one set missing */
     for (int i = 0; names[i]; i++) {
         manifest_range(&m, names[i], &first, &count);
-        if (!files_present(&m, root, first, count, 0) && at < sizeof missing)
+        if (files_present(&m, root, first, count, 0)) continue;
+        nmissing++;
+        only = names[i];
+        if (at < sizeof missing)
             at += (size_t)snprintf(missing + at, sizeof missing - at, "%s%s", at ? " " : "",
                                    names[i]);
     }
     mb_status s = MB_OK;
-    if (at)
+    if (nmissing == 1 && !strcmp(only, what))
         s = mb_error(ctx, MB_ENOTFOUND,
-                     "data set %s needs %s, which is not fetched: run `membench data fetch %s`",
-                     what, missing, missing);
+                     "data set '%s' is not fetched (looked in %s/%s): run `membench data fetch "
+                     "%s`",
+                     what, root, what, what);
+    else if (nmissing)
+        s = mb_error(ctx, MB_ENOTFOUND,
+                     "data set '%s' needs %s, which %s not fetched (looked in %s): run `membench "
+                     "data fetch %s`",
+                     what, missing, nmissing > 1 ? "are" : "is", root, missing);
     for (int i = 0; names[i] && s == MB_OK; i++) {
         manifest_range(&m, names[i], &first, &count);
         s = check_files(ctx, &m, root, names[i], first, count);

@@ -20,11 +20,12 @@ mb_status mb_fetch_path(mb_ctx *ctx, const char *name, const char *file, char *b
 int mb_fetch_present(mb_ctx *ctx, const char *name);
 /* Every loader calls this before it reads a cached file. MB_OK when every set in `names`
  * (NULL-terminated) is fetched and each of its files hashes to the manifest's SHA-256 now (hashed
- * again on every call). Not fetched: MB_ENOTFOUND, "data set WHAT needs A B, which is not
- * fetched: run `membench data fetch A B`". A file that differs: MB_EFORMAT, "PATH: SHA-256
- * mismatch: expected X, got Y (the cached file is damaged or was changed); delete DIR and run
- * `membench data fetch NAME` again". A FIFO, device or folder in a file's place, or a file over
- * MB_DATA_FILE_MAX: MB_EINVAL saying so, never read. */
+ * again on every call). Not fetched: MB_ENOTFOUND, "data set 'WHAT' is not fetched (looked in
+ * ROOT/WHAT): run `membench data fetch WHAT`", or when it needs others: "data set 'WHAT' needs A B,
+ * which are not fetched (looked in ROOT): run `membench data fetch A B`". A file that differs:
+ * MB_EFORMAT, "PATH: SHA-256 mismatch: expected X, got Y (the cached file is damaged or was
+ * changed); delete DIR and run `membench data fetch NAME` again". A FIFO, device or folder in a
+ * file's place, or a file over MB_DATA_FILE_MAX: MB_EINVAL saying so, never read. */
 mb_status mb_fetch_need(mb_ctx *ctx, const char *what, const char *const *names);
 /* The manifest's SHA-256 (64 lowercase hex digits) of `file` in set `name`; MB_ENOTFOUND if it
  * lists none. What mb_fetch_need has just checked the cached file against. */

@@ -105,6 +105,16 @@ mb_status mb_stack_check(mb_ctx *ctx, const mb_method *const *ms, int n) {
     return MB_OK;
 }
 
+mb_status mb_stack_check_model(mb_ctx *ctx, const mb_method *const *ms,
+                               const mb_pvalue *const *vals, int n, const mb_model_config *cfg) {
+    for (int i = 0; i < n; i++) {
+        if (!ms[i]->check) continue;
+        mb_status s = ms[i]->check(ctx, vals[i], cfg, ms, n);
+        if (s != MB_OK) return mb_error_prefix(ctx, s, "%s", ms[i]->name);
+    }
+    return MB_OK;
+}
+
 void mb_method_defaults(const mb_method *m, mb_pvalue *vals) {
     for (int i = 0; i < m->nparams; i++) vals[i].num = m->params[i].def;
 }

@@ -12,7 +12,7 @@
 
 /* Changes whenever a header a plugin includes changes (tests/test_abi.c hashes them); a plugin
  * built for another version is refused with the version it has and the one expected. */
-#define MB_METHOD_ABI_VERSION 6u
+#define MB_METHOD_ABI_VERSION 7u
 
 /* ---- declared hyperparameters ---- */
 typedef enum mb_ptype { MB_PT_INT, MB_PT_FLOAT, MB_PT_BOOL, MB_PT_ENUM } mb_ptype;
@@ -103,6 +103,14 @@ typedef struct mb_method {
 
     mb_status (*init)(void *priv, struct mb_train *tr, const mb_pvalue *vals);
     void (*fini)(void *priv, struct mb_train *tr); /* safe after a failed init */
+    /* Optional: refuses what the method cannot run, decided from its values, the model's shape
+     * (`cfg`, defaults filled by mb_model_config_check; the family is cfg->arch) and the other
+     * methods of its stack (stack[0..n), itself included), before anything is allocated. The
+     * suite loader calls it for every model and method stack, so a refusal is an error at load
+     * with file:line:col (`run --dry-run` included); mb_train_init calls it again before init.
+     * MB_EINVAL or MB_EUNSUPPORTED with the reason in ctx->err. */
+    mb_status (*check)(mb_ctx *ctx, const mb_pvalue *vals, const mb_model_config *cfg,
+                       const struct mb_method *const *stack, int n);
 
     /* ---- training slots, in the order the engine reaches them in a step ---- */
     mb_status (*begin_step)(void *priv, struct mb_train *tr, mb_step_plan *plan); /* CHAIN */
@@ -169,6 +177,10 @@ int mb_method_has_slot(const mb_method *m, int s);
  * method that adds parameters comes before every method acting per parameter (an optimizer,
  * grad_ready, train_step, begin_step) and never stacks with one filling grad_ready. */
 mb_status mb_stack_check(mb_ctx *ctx, const mb_method *const *ms, int n);
+/* Every method's check (where it has one) on a model of shape cfg, in stack order; the first
+ * refusal's message is prefixed with the method's name ("mesa: ..."). */
+mb_status mb_stack_check_model(mb_ctx *ctx, const mb_method *const *ms,
+                               const mb_pvalue *const *vals, int n, const mb_model_config *cfg);
 /* Fills vals[] with the declared defaults. */
 void mb_method_defaults(const mb_method *m, mb_pvalue *vals);
 

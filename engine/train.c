@@ -116,6 +116,7 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_model *model, const mb_met
     if (n < 0 || n > MB_MAX_STACK - 1)
         return mb_error(ctx, MB_EINVAL, "a stack holds at most %d methods", MB_MAX_STACK - 1);
     MB_TRY(mb_stack_check(ctx, methods, n));
+    MB_TRY(mb_stack_check_model(ctx, methods, vals, n, &model->cfg));
     for (int i = 0; i < n; i++) {
         tr->methods[i] = methods[i];
         tr->vals[i] = vals[i];

@@ -146,10 +146,11 @@ static int run_doc(mb_ctx *ctx, mb_suite_file *sf, int d, const run_opts *o, int
                 }
             }
     }
-    /* Other than memory, a plan fails on the suite's input: its data missing or damaged. */
+    /* Other than memory, a plan fails on the suite's input (its data missing or damaged), with
+     * "FILE[:LINE:COL]: error: ..." as the loader's messages: printed as they are. */
     mb_status ps = mb_plan_build(ctx, suite, o->filter, &plan);
     if (ps != MB_OK) {
-        fprintf(stderr, "membench run: %s\n", ctx->err);
+        fprintf(stderr, "%s%s\n", ps == MB_ENOMEM ? "membench run: " : "", ctx->err);
         mb_plan_free(&plan);
         return ps == MB_ENOMEM ? MB_EXIT_FAIL : MB_EXIT_USAGE;
     }

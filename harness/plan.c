@@ -71,28 +71,6 @@ static char *params_text(const mb_stack_cfg *st) {
     return b.s;
 }
 
-/* The stack as cells show it: method names, each with the parameters it sets away from their
- * defaults, e.g. "adamw(lr=0.003,weight_decay=0.1)+sgd". */
-static void stack_label(const mb_stack_cfg *st, char *out, size_t n) {
-    size_t used = 0;
-    out[0] = 0;
-    for (int i = 0; i < st->n && used < n; i++) {
-        const mb_method *m = st->items[i].method;
-        used += (size_t)snprintf(out + used, n - used, "%s%s", i ? "+" : "", m->name);
-        int opened = 0;
-        for (int k = 0; k < m->nparams && used < n; k++) {
-            double v = st->items[i].vals[k].num;
-            int set = st->items[i].set && st->items[i].set[k];
-            if (v == m->params[k].def && !set) continue; /* a default the suite left alone */
-            const mb_param_decl *d = &m->params[k];
-            used += (size_t)snprintf(out + used, n - used, "%s%s=", opened ? "," : "(", d->name);
-            if (used < n) used += mb_param_format(d, v, 0, out + used, n - used);
-            opened = 1;
-        }
-        if (opened && used < n) used += (size_t)snprintf(out + used, n - used, ")");
-    }
-}
-
 int mb_plan_label_matches(const char *pattern, const char *label) {
     if (fnmatch(pattern, label, 0) == 0) return 1;
     /* compare and report name a cell without its repeat: such a label selects all its repeats */
@@ -120,7 +98,7 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
     c.repeat = rep;
     c.seed = s->seed + (uint64_t)rep;
     char sl[160], bl[16], tl[16];
-    stack_label(st, sl, sizeof sl);
+    mb_stack_label(st, sl, sizeof sl);
     snprintf(bl, sizeof bl, "%d", c.batch_size);
     snprintf(tl, sizeof tl, "%d", c.seq_len);
     snprintf(c.label, sizeof c.label, "%s/%s/%s/bs=%s/seq=%s/%s/r%d", tg->name, md->name, sl,
@@ -130,7 +108,10 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
     mb_status ds = data_id[0] != '?' ? MB_OK /* the data's content id, once, for the first cell */
                                      : mb_data_content_id(ctx, mb_data_kinds[s->data.kind],
                                                           s->data.tokenizer, s->data.path, data_id);
-    if (ds != MB_OK) return mb_error_prefix(ctx, ds, "%s: data", s->path);
+    const char *file = s->path ? s->path : s->name;
+    if (ds != MB_OK && s->data.line) /* where the suite names the data */
+        return mb_error_prefix(ctx, ds, "%s:%d:%d: error", file, s->data.line, s->data.col);
+    if (ds != MB_OK) return mb_error_prefix(ctx, ds, "%s: error: data", file);
     c.params = params_text(st);
     sbuf b = {0};
     const mb_model_config *g = &md->shape;

@@ -97,6 +97,7 @@ const char *const mb_results_columns[] = {
     "search",
     "threads",
     "label",
+    "baseline",
     NULL,
 };
 
@@ -406,6 +407,7 @@ mb_status mb_results_write(mb_ctx *ctx, mb_results *r, const mb_row *row) {
     out_str(&o, row->search);
     out_i64(&o, row->threads);
     out_str(&o, row->label);
+    out_i64(&o, row->baseline);
     return out_end(ctx, &o, r->path);
 }
 

@@ -9,7 +9,7 @@
 
 #include "../engine/ctx.h"
 
-#define MB_RESULTS_SCHEMA 1
+#define MB_RESULTS_SCHEMA 2 /* 2: the baseline column */
 
 /* One results.csv row. Strings may be NULL (written empty); doubles that are NaN and integers that
  * are INT64_MIN are written empty (a measurement that does not apply, e.g. MFU or the allocator's
@@ -48,6 +48,7 @@ typedef struct mb_row {
     const char *search;
     int64_t threads;   /* the OpenMP threads the cell's host work ran on */
     const char *label; /* the cell's label as run, --filter and compare show it (with /rN) */
+    int64_t baseline;  /* 1 when the cell's stack is the suite's baseline stack, else 0 */
 } mb_row;
 
 /* Appends rows to `path`, writing the header first when the file is new or empty; an existing

@@ -63,6 +63,9 @@ static int render_run_json(FILE *fp, const mb_runner *r, int complete, int sig) 
     mb_json_int(&j, "eval_every", s->eval_every);
     mb_json_int(&j, "eval_batches", s->eval_batches);
     mb_json_str(&j, "data", r->data_ok ? r->data.desc : r->data_err);
+    char bl[160];
+    mb_stack_label(&s->stacks[s->baseline], bl, sizeof bl);
+    mb_json_str(&j, "baseline", bl); /* the stack the others are measured against */
     mb_json_close(&j);
     mb_json_key_obj(&j, "environment");
     mb_json_str(&j, "version", e->version);
@@ -568,6 +571,7 @@ static void fill_identity(const mb_runner *r, const mb_cell *c, mb_row *row, con
     row->pred_total = UNSET;
     row->threads = c->target->threads ? c->target->threads : mb_default_threads();
     row->label = c->label;
+    row->baseline = c->stack == &r->suite->stacks[r->suite->baseline];
 }
 
 /* Returns MB_EINTERRUPTED when `stop` cut the cell short (no row is written then). */
@@ -881,8 +885,8 @@ static int *run_order(const mb_plan *p) {
     return ord;
 }
 
-/* The cell a method is measured against: the suite's baseline (its first stack) on the same target,
- * model, batch, sequence, precision and repeat. */
+/* The cell a method is measured against: the suite's baseline stack (`baseline:`, else its first)
+ * on the same target, model, batch, sequence, precision and repeat. */
 static int same_setting(const mb_cell *a, const mb_cell *b) {
     return a->target == b->target && a->model == b->model && a->batch_size == b->batch_size &&
            a->seq_len == b->seq_len && a->precision == b->precision && a->repeat == b->repeat;
@@ -911,10 +915,10 @@ static int *baseline_of(const mb_runner *r) {
         return NULL;
     }
     for (int k = 0; k < cap; k++) slot[k] = -1;
-    const mb_stack_cfg *first = &r->suite->stacks[0];
+    const mb_stack_cfg *bl = &r->suite->stacks[r->suite->baseline];
     for (int i = 0; i < n; i++) {
         const mb_cell *c = &p->cells[i];
-        if (c->stack != first || c->search) continue;
+        if (c->stack != bl || c->search) continue;
         int k = (int)(setting_hash(c) & (uint64_t)(cap - 1));
         while (slot[k] >= 0) k = (k + 1) & (cap - 1);
         slot[k] = i;
@@ -922,7 +926,7 @@ static int *baseline_of(const mb_runner *r) {
     for (int i = 0; i < n; i++) {
         const mb_cell *c = &p->cells[i];
         base[i] = -1;
-        if (c->stack == first || c->search) continue;
+        if (c->stack == bl || c->search) continue;
         for (int k = (int)(setting_hash(c) & (uint64_t)(cap - 1)); slot[k] >= 0;
              k = (k + 1) & (cap - 1))
             if (same_setting(&p->cells[slot[k]], c)) {
@@ -947,12 +951,40 @@ static void warn_no_saving(const mb_runner *r, int i, int base) {
     int same = st->n == bs->n;
     for (int k = 0; same && k < st->n; k++) same = st->items[k].method == bs->items[k].method;
     if (same) return;
+    char bl[160];
+    mb_stack_label(r->plan->cells[base].stack, bl, sizeof bl);
     fprintf(stderr,
             "membench: warning: %s saves no memory against the suite's baseline %s: tracked peak "
             "%.3f MiB, baseline %.3f MiB; check its settings (a rank at or above the matrix's "
             "smaller side, say)\n",
-            r->plan->cells[i].label, r->suite->stacks[0].label, sc->peak_bytes / 1048576.0,
-            sb->peak_bytes / 1048576.0);
+            r->plan->cells[i].label, bl, sc->peak_bytes / 1048576.0, sb->peak_bytes / 1048576.0);
+}
+
+/* The cells measured against each baseline cell, base[] inverted: those of cell b are
+ * dep[first[b] .. first[b + 1]), so a baseline cell that runs after them (`baseline:` need not be
+ * the first stack) still warns for each. NULL when out of memory. */
+static int *dependents_of(const int *base, int n, int **first) {
+    int *f = calloc((size_t)n + 1, sizeof *f), *dep = malloc((size_t)(n ? n : 1) * sizeof *dep);
+    if (!f || !dep) {
+        free(f);
+        free(dep);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        if (base[i] >= 0) f[base[i] + 1]++;
+    for (int b = 0; b < n; b++) f[b + 1] += f[b];
+    int *at = malloc((size_t)(n ? n : 1) * sizeof *at);
+    if (!at) {
+        free(f);
+        free(dep);
+        return NULL;
+    }
+    memcpy(at, f, (size_t)n * sizeof *at);
+    for (int i = 0; i < n; i++)
+        if (base[i] >= 0) dep[at[base[i]]++] = i;
+    free(at);
+    *first = f;
+    return dep;
 }
 
 /* Timing a gate can trust needs a quiet machine: a spread (p10 to p90) over this fraction of the
@@ -961,8 +993,9 @@ static void warn_no_saving(const mb_runner *r, int i, int base) {
 
 mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
     int isolate = r->isolate || r->cell_timeout > 0;
-    int *order = run_order(r->plan), *base = baseline_of(r);
-    if (!order || !base) {
+    int *order = run_order(r->plan), *base = baseline_of(r), *first = NULL;
+    int *dep = base ? dependents_of(base, r->plan->n, &first) : NULL;
+    if (!order || !base || !dep) {
         free(order);
         free(base);
         return mb_error(ctx, MB_ENOMEM, "host allocation");
@@ -1015,11 +1048,16 @@ mb_status mb_runner_run(mb_ctx *ctx, mb_runner *r) {
                     c->target->threads ? c->target->threads : mb_default_threads());
             r->noisy++;
         }
+        /* a cell after its baseline, or a baseline after its cells */
         warn_no_saving(r, i, base[i]);
+        for (int k = first[i]; k < first[i + 1]; k++)
+            if (r->summary[dep[k]].status[0]) warn_no_saving(r, dep[k], i);
         prerender_after_cell(r);
     }
     free(order);
     free(base);
+    free(dep);
+    free(first);
     if (result != MB_OK) return result;
     mb_progress_end(&r->progress);
     return write_run_json(ctx, r, !r->interrupted);

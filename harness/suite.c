@@ -864,6 +864,8 @@ static mb_status load_data(ld *L, const yaml_node_t *m) {
                         got(v, b, sizeof b), list);
         }
         d->kind = (mb_data_kind)k;
+        d->line = (int)v->start_mark.line + 1; /* where a set not fetched is reported */
+        d->col = (int)v->start_mark.column + 1;
     }
     if ((v = map_get(L, m, "tokenizer"))) {
         if (d->kind != MB_DATA_SOTU && d->kind != MB_DATA_MOBY_DICK && d->kind != MB_DATA_SPAM)
@@ -910,6 +912,8 @@ static mb_status load_data(ld *L, const yaml_node_t *m) {
                         "data.vocab applies only to synthetic data (file data is bytes: vocab "
                         "256)");
         MB_TRY(get_path(L, path, "data.path", &d->path));
+        d->line = (int)path->start_mark.line + 1; /* where a file that cannot be read is reported */
+        d->col = (int)path->start_mark.column + 1;
         d->vocab = 256;
     } else {
         if (path) return fail(L, path, "data.path applies only to data.name: file");
@@ -1059,6 +1063,26 @@ static mb_status finish_stack(ld *L, mb_stack_cfg *sc, const yaml_node_t *at) {
     return MB_OK;
 }
 
+void mb_stack_label(const mb_stack_cfg *st, char *out, size_t n) {
+    size_t used = 0;
+    out[0] = 0;
+    for (int i = 0; i < st->n && used < n; i++) {
+        const mb_method *m = st->items[i].method;
+        used += (size_t)snprintf(out + used, n - used, "%s%s", i ? "+" : "", m->name);
+        int opened = 0;
+        for (int k = 0; k < m->nparams && used < n; k++) {
+            double v = st->items[i].vals[k].num;
+            int set = st->items[i].set && st->items[i].set[k];
+            if (v == m->params[k].def && !set) continue; /* a default the suite left alone */
+            const mb_param_decl *d = &m->params[k];
+            used += (size_t)snprintf(out + used, n - used, "%s%s=", opened ? "," : "(", d->name);
+            if (used < n) used += mb_param_format(d, v, 0, out + used, n - used);
+            opened = 1;
+        }
+        if (opened && used < n) used += (size_t)snprintf(out + used, n - used, ")");
+    }
+}
+
 static mb_status alloc_items(ld *L, mb_stack_cfg *sc, int n) {
     if (!(sc->items = calloc((size_t)n, sizeof *sc->items))) return oom(L);
     sc->n = n;
@@ -1154,50 +1178,205 @@ static mb_status unique_stacks(ld *L, const yaml_node_t *list) {
     return st;
 }
 
+/* One entry of `methods` (a name, {name: m, param: v} or {stack: [...], m: {...}}) into sc; `what`
+ * names it in messages ("methods[2]", "baseline"). */
+static mb_status load_entry(ld *L, const yaml_node_t *e, const char *what, mb_stack_cfg *sc) {
+    char b[QCAP], field[96];
+    const mb_method *m;
+    if (e->type == YAML_SCALAR_NODE) {
+        MB_TRY(find_method(L, e, what, &m));
+        MB_TRY(alloc_items(L, sc, 1));
+        MB_TRY(inst_init(L, &sc->items[0], m));
+        return finish_stack(L, sc, e);
+    }
+    if (e->type != YAML_MAPPING_NODE)
+        return fail(L, e, "%s must be a method name or a mapping, got %s", what,
+                    got(e, b, sizeof b));
+    MB_TRY(check_keys(L, e, NULL, NULL, -1, NULL, NULL));
+    const yaml_node_t *name = map_get(L, e, "name"), *stk = map_get(L, e, "stack");
+    if (name && stk)
+        return fail(L, e,
+                    "%s has both name and stack; give one method by name, or a stack with "
+                    "its methods' parameters under their names",
+                    what);
+    if (!name && !stk)
+        return fail(L, e, "%s needs a name (one method) or a stack (a list of methods)", what);
+    if (stk) return load_stack(L, e, stk, what, sc);
+    snprintf(field, sizeof field, "%s.name", what);
+    MB_TRY(find_method(L, name, field, &m));
+    MB_TRY(alloc_items(L, sc, 1));
+    MB_TRY(inst_init(L, &sc->items[0], m));
+    MB_TRY(load_params(L, e, "name", &sc->items[0]));
+    return finish_stack(L, sc, e);
+}
+
 static mb_status load_methods(ld *L, const yaml_node_t *list) {
     mb_suite *s = L->s;
-    char b[QCAP];
     MB_TRY(want_list(L, list, "methods", "method"));
     int n = seq_len(list);
     if (!(s->stacks = calloc((size_t)n, sizeof *s->stacks))) return oom(L);
     s->nstacks = n;
     for (int i = 0; i < n; i++) {
-        const yaml_node_t *e = seq_at(L, list, i);
-        mb_stack_cfg *sc = &s->stacks[i];
-        const mb_method *m;
-        char what[64], field[96];
+        char what[64];
         snprintf(what, sizeof what, "methods[%d]", i);
-        if (e->type == YAML_SCALAR_NODE) {
-            MB_TRY(find_method(L, e, what, &m));
-            MB_TRY(alloc_items(L, sc, 1));
-            MB_TRY(inst_init(L, &sc->items[0], m));
-            MB_TRY(finish_stack(L, sc, e));
-            continue;
-        }
-        if (e->type != YAML_MAPPING_NODE)
-            return fail(L, e, "%s must be a method name or a mapping, got %s", what,
-                        got(e, b, sizeof b));
-        MB_TRY(check_keys(L, e, NULL, NULL, -1, NULL, NULL));
-        const yaml_node_t *name = map_get(L, e, "name"), *stk = map_get(L, e, "stack");
-        if (name && stk)
-            return fail(L, e,
-                        "%s has both name and stack; give one method by name, or a stack with "
-                        "its methods' parameters under their names",
-                        what);
-        if (!name && !stk)
-            return fail(L, e, "%s needs a name (one method) or a stack (a list of methods)", what);
-        if (stk) {
-            MB_TRY(load_stack(L, e, stk, what, sc));
-            continue;
-        }
-        snprintf(field, sizeof field, "%s.name", what);
-        MB_TRY(find_method(L, name, field, &m));
-        MB_TRY(alloc_items(L, sc, 1));
-        MB_TRY(inst_init(L, &sc->items[0], m));
-        MB_TRY(load_params(L, e, "name", &sc->items[0]));
-        MB_TRY(finish_stack(L, sc, e));
+        MB_TRY(load_entry(L, seq_at(L, list, i), what, &s->stacks[i]));
     }
     return unique_stacks(L, list);
+}
+
+static void stack_free(mb_stack_cfg *sc) {
+    free(sc->label);
+    for (int j = 0; sc->items && j < sc->n; j++) {
+        free(sc->items[j].vals);
+        free(sc->items[j].set);
+    }
+    free(sc->items);
+    memset(sc, 0, sizeof *sc);
+}
+
+/* Whether two stacks are one configuration: the same methods in order with the same values. */
+static int same_stack(const mb_stack_cfg *a, const mb_stack_cfg *b) {
+    if (a->n != b->n) return 0;
+    for (int k = 0; k < a->n; k++) {
+        const mb_method *m = a->items[k].method;
+        if (m != b->items[k].method) return 0;
+        for (int p = 0; p < m->nparams; p++)
+            if (a->items[k].vals[p].num != b->items[k].vals[p].num) return 0;
+    }
+    return 1;
+}
+
+/* The stack `want` names: its label as cells show it ("adamw(lr=0.003)"), else its methods alone
+ * ("adamw", "flash+adamw") when only one stack has them. Else, or with out NULL (a miss already
+ * known), an error at n: the stacks it could mean, or the nearest label. */
+static mb_status find_stack(ld *L, const yaml_node_t *n, const char *want, int *out) {
+    const mb_suite *s = L->s;
+    int ns = s->nstacks, exact = -1, nexact = 0, plain = -1, nplain = 0;
+    char b[QCAP], list[512];
+    char(*labels)[160] = malloc((size_t)ns * sizeof *labels);
+    const char **cands = malloc((size_t)ns * 2 * sizeof *cands);
+    if (!labels || !cands) {
+        free(labels);
+        free(cands);
+        return oom(L);
+    }
+    for (int i = 0; i < ns; i++) {
+        mb_stack_label(&s->stacks[i], labels[i], sizeof labels[i]);
+        if (!strcmp(want, labels[i]) && nexact++ == 0) exact = i;
+        if (!strcmp(want, s->stacks[i].label) && nplain++ == 0) plain = i;
+    }
+    mb_status st = MB_OK;
+    quote(want, b, sizeof b);
+    if (out && (nexact == 1 || (nexact == 0 && nplain == 1))) {
+        *out = nexact ? exact : plain;
+    } else if (out && nexact + nplain > 1) {
+        size_t o = 0;
+        list[0] = 0;
+        for (int i = 0; i < ns && o < sizeof list; i++)
+            if (!strcmp(want, nexact > 1 ? labels[i] : s->stacks[i].label))
+                o +=
+                    (size_t)snprintf(list + o, sizeof list - o, "%s'%s'", o ? ", " : "", labels[i]);
+        st = fail(L, n,
+                  "baseline %s matches %d method stacks (%s); name one by its label as the cells "
+                  "show it",
+                  b, nexact > 1 ? nexact : nplain, list);
+    } else {
+        /* suggested: the nearest stack by its label or its methods alone; where other stacks
+         * have the same methods, by its label */
+        for (int i = 0; i < ns; i++) {
+            cands[i] = labels[i];
+            cands[ns + i] = s->stacks[i].label;
+        }
+        join(cands, ns, ", ", list, sizeof list);
+        const char *near = mb_nearest(want, cands, 2 * ns);
+        for (int i = 0; near && i < ns; i++)
+            if (near == s->stacks[i].label)
+                for (int k = 0; k < ns; k++)
+                    if (k != i && !strcmp(s->stacks[k].label, near)) near = labels[i];
+        if (near)
+            st = fail(L, n, "baseline %s names no method stack of this suite (did you mean '%s'?)",
+                      b, near);
+        else
+            st = fail(L, n, "baseline %s names no method stack of this suite; its stacks: %s", b,
+                      list);
+    }
+    free(labels);
+    free(cands);
+    return st;
+}
+
+/* `baseline:` names the stack the others are measured against, by its label as the cells show
+ * it, by its methods (`adamw`, `[flash, adamw]`) where one stack has them, or written as its
+ * `methods` entry is (a mapping, or an alias of one), found by its methods and values. */
+static mb_status load_baseline(ld *L, const yaml_node_t *n) {
+    mb_suite *s = L->s;
+    char want[512], b[QCAP];
+    if (n->type == YAML_MAPPING_NODE) {
+        mb_stack_cfg entry = {0};
+        mb_status st = load_entry(L, n, "baseline", &entry);
+        for (int i = 0; st == MB_OK && i < s->nstacks; i++)
+            if (same_stack(&entry, &s->stacks[i])) {
+                s->baseline = i;
+                stack_free(&entry);
+                return MB_OK;
+            }
+        if (st == MB_OK) mb_stack_label(&entry, want, sizeof want);
+        stack_free(&entry);
+        MB_TRY(st);
+        return find_stack(L, n, want, NULL);
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        size_t o = 0;
+        want[0] = 0;
+        if (seq_len(n) == 0)
+            return fail(L, n, "baseline must name a method stack, got an empty list");
+        for (int i = 0; i < seq_len(n); i++) {
+            const yaml_node_t *it = seq_at(L, n, i);
+            if (it->type != YAML_SCALAR_NODE || is_null(it))
+                return fail(L, it, "baseline[%d] must be a method name, got %s", i,
+                            got(it, b, sizeof b));
+            if (o < sizeof want)
+                o += (size_t)snprintf(want + o, sizeof want - o, "%s%s", i ? "+" : "", sv(it));
+        }
+    } else if (n->type == YAML_SCALAR_NODE && !is_null(n)) {
+        snprintf(want, sizeof want, "%s", sv(n));
+    } else {
+        return fail(L, n, "baseline must name a method stack (its label, such as adamw), got %s",
+                    got(n, b, sizeof b));
+    }
+    return find_stack(L, n, want, &s->baseline);
+}
+
+/* What a method refuses on a model or beside another method of its stack (mb_method.check), at
+ * the stack's entry, for every model and stack: a refusal found at load is not a cell to run. */
+static mb_status check_stacks_on_models(ld *L, const yaml_node_t *list) {
+    const mb_suite *s = L->s;
+    for (int i = 0; i < s->nstacks; i++) {
+        const mb_stack_cfg *sc = &s->stacks[i];
+        const mb_method **ms = malloc((size_t)sc->n * sizeof *ms);
+        const mb_pvalue **vals = malloc((size_t)sc->n * sizeof *vals);
+        if (!ms || !vals) {
+            free(ms);
+            free(vals);
+            return oom(L);
+        }
+        for (int k = 0; k < sc->n; k++) {
+            ms[k] = sc->items[k].method;
+            vals[k] = sc->items[k].vals;
+        }
+        mb_status st = MB_OK;
+        for (int m = 0; m < s->nmodels && st == MB_OK; m++) {
+            st = mb_stack_check_model(L->ctx, ms, vals, sc->n, &s->models[m].shape);
+            if (st != MB_OK) {
+                char why[MB_ERRMSG_MAX];
+                snprintf(why, sizeof why, "%s", L->ctx->err);
+                st = fail(L, seq_at(L, list, i), "%s (model '%s')", why, s->models[m].name);
+            }
+        }
+        free(ms);
+        free(vals);
+        MB_TRY(st);
+    }
+    return MB_OK;
 }
 
 /* ---- matrix ---- */
@@ -1376,9 +1555,9 @@ int mb_suite_over_limit(const mb_suite *s, char *why, size_t cap) {
 /* ---- the document ---- */
 
 static mb_status load_root(ld *L, const yaml_node_t *root) {
-    static const char *const keys[] = {"suite",  "seed", "repeat", "defaults", "targets",
-                                       "models", "data", "task",   "methods",  "matrix",
-                                       "search", "init", "save"};
+    static const char *const keys[] = {"suite",  "seed",   "repeat", "defaults", "targets",
+                                       "models", "data",   "task",   "methods",  "baseline",
+                                       "matrix", "search", "init",   "save"};
     static const char *const required[] = {"suite", "models", "methods"};
     mb_suite *s = L->s;
     char b[QCAP];
@@ -1441,6 +1620,8 @@ static mb_status load_root(ld *L, const yaml_node_t *root) {
     }
     const yaml_node_t *sr = map_get(L, root, "search"); /* after the targets, wherever it is */
     if (sr) MB_TRY(load_search(L, sr));
+    const yaml_node_t *bl = map_get(L, root, "baseline"); /* after the methods, wherever it is */
+    if (bl) MB_TRY(load_baseline(L, bl));
     char why[512];
     int over = mb_suite_over_limit(s, why, sizeof why);
     if (over >= 0) { /* at the list that takes the count past the limit, in plan order */
@@ -1452,6 +1633,7 @@ static mb_status load_root(ld *L, const yaml_node_t *root) {
                                     : map_get(L, root, "repeat");
         return fail(L, at ? at : root, "%s", why);
     }
+    MB_TRY(check_stacks_on_models(L, map_get(L, root, "methods")));
     const yaml_node_t *sv_ = map_get(L, root, "save");
     if (sv_) { /* one cell, so one set of trained weights: the file is not overwritten */
         long cells = (long)s->ntargets * s->nmodels * s->nstacks * s->repeat;
@@ -1764,14 +1946,7 @@ void mb_suite_free(mb_suite *s) {
         free(s->models[i].preset);
     }
     free(s->models);
-    for (int i = 0; s->stacks && i < s->nstacks; i++) {
-        free(s->stacks[i].label);
-        for (int j = 0; s->stacks[i].items && j < s->stacks[i].n; j++) {
-            free(s->stacks[i].items[j].vals);
-            free(s->stacks[i].items[j].set);
-        }
-        free(s->stacks[i].items);
-    }
+    for (int i = 0; s->stacks && i < s->nstacks; i++) stack_free(&s->stacks[i]);
     free(s->stacks);
     for (int i = 0; s->axes && i < s->naxes; i++) {
         free(s->axes[i].key);

@@ -18,15 +18,15 @@ typedef struct mb_target_cfg {
     mb_backend_kind backend; /* "cpu" (default) | "cuda" */
     int device;              /* default 0 */
     size_t memory_cap;       /* bytes; 0 = none. YAML: integer bytes or "24GiB", "512MiB", "8GB" */
-    int threads;             /* OpenMP threads for the cell's host work; 0: OMP_NUM_THREADS when set,
-                              * else the machine's physical cores (mb_default_threads) */
+    int threads; /* OpenMP threads for the cell's host work; 0: OMP_NUM_THREADS when set,
+                  * else the machine's physical cores (mb_default_threads) */
 } mb_target_cfg;
 
 typedef struct mb_model_cfg {
     char *name;
-    char *preset;        /* NULL when the shape is given key by key */
+    char *preset;          /* NULL when the shape is given key by key */
     mb_model_config shape; /* resolved: the preset's, with any keys given overriding it */
-    int batch_size;      /* 0: task.batch_size; else this model's (a matrix axis still wins) */
+    int batch_size;        /* 0: task.batch_size; else this model's (a matrix axis still wins) */
 } mb_model_cfg;
 
 typedef enum mb_data_kind {
@@ -46,6 +46,8 @@ typedef struct mb_data_cfg {
                           * spam-assassin: 50257 (gpt2) or 256 (bytes); fashion-mnist: 16 */
     double val_fraction; /* default 0.1, in [0, 0.5] ((0, 0.5] for spam-assassin; fashion-mnist
                           * has its own 10,000 test images) */
+    int line, col;       /* where the suite names it (data.path for file, else data.name), 1-based,
+                          * for the plan's "not fetched" and "cannot read" errors; 0: not given */
 } mb_data_cfg;
 
 typedef struct mb_method_inst {
@@ -60,6 +62,11 @@ typedef struct mb_stack_cfg {
     int n;
     mb_method_inst *items;
 } mb_stack_cfg;
+
+/* The stack as cells, compare and `baseline:` show it: the method names joined by '+', each with
+ * the parameters the suite sets or that differ from their defaults, e.g.
+ * "adamw(lr=0.003,weight_decay=0.1)+sgd". */
+void mb_stack_label(const mb_stack_cfg *st, char *out, size_t n);
 
 typedef struct mb_matrix_axis {
     char *key; /* batch_size | seq_len | precision */
@@ -109,6 +116,8 @@ typedef struct mb_suite {
     mb_model_cfg *models; /* required, >= 1 */
     int nstacks;
     mb_stack_cfg *stacks; /* `methods:` required, >= 1 */
+    int baseline;         /* the stack the others are measured against, an index into stacks:
+                           * `baseline:` names it by its label; default 0, the first listed */
     int naxes;
     mb_matrix_axis *axes;
     mb_search_cfg search;

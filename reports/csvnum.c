@@ -34,6 +34,8 @@ static const named_kind results_nums[] = {
     {.name = "metric_stderr", .kind = MB_NUM_REAL},
     {.name = "final_train_loss", .kind = MB_NUM_REAL},
     {.name = "wall_s", .kind = MB_NUM_REAL},
+    {.name = "threads", .kind = MB_NUM_INT},
+    {.name = "baseline", .kind = MB_NUM_INT},
 };
 
 static const named_kind steps_nums[] = {

@@ -397,9 +397,11 @@ static void test_content_id(mb_ctx *ctx, const mb_registry *reg) {
     lines_id(bytes, want);
     CHECK_ERR(ctx, mb_data_content_id(ctx, "sotu", 1, NULL, hex), MB_OK, NULL);
     CHECK_STR(hex, want);
-    CHECK_ERR(ctx, mb_data_content_id(ctx, "fashion-mnist", 0, NULL, hex), MB_ENOTFOUND,
-              "data set fashion-mnist needs fashion-mnist, which is not fetched: run `membench "
-              "data fetch fashion-mnist`");
+    pathf(msg, sizeof msg,
+          "data set 'fashion-mnist' is not fetched (looked in %s/fashion-mnist): run `membench "
+          "data fetch fashion-mnist`",
+          cache);
+    CHECK_ERR(ctx, mb_data_content_id(ctx, "fashion-mnist", 0, NULL, hex), MB_ENOTFOUND, msg);
 
     /* a file: its SHA-256, in the config; another content, another config hash */
     char file[P];
@@ -430,8 +432,8 @@ static void test_content_id(mb_ctx *ctx, const mb_registry *reg) {
           "data: {name: file, path: %s}\n",
           file);
     cfg = plan_config(ctx, reg, yaml, hash1, &st);
-    pathf(msg, sizeof msg, "t.yaml: data: cannot read data file %s: No such file or directory",
-          file);
+    pathf(msg, sizeof msg,
+          "t.yaml:4:26: error: cannot read data file %s: No such file or directory", file);
     CHECK_ERR(ctx, st, MB_EIO, msg);
     free(cfg);
 
@@ -448,9 +450,11 @@ static void test_content_id(mb_ctx *ctx, const mb_registry *reg) {
     cache_path(sotu, "sotu/sotu.txt");
     unlink(sotu);
     cfg = plan_config(ctx, reg, sotu_yaml, hash1, &st);
-    CHECK_ERR(ctx, st, MB_ENOTFOUND,
-              "t.yaml: data: data set sotu needs sotu, which is not fetched: run `membench data "
-              "fetch sotu`");
+    pathf(msg, sizeof msg,
+          "t.yaml:4:14: error: data set 'sotu' is not fetched (looked in %s/sotu): run `membench "
+          "data fetch sotu`",
+          cache);
+    CHECK_ERR(ctx, st, MB_ENOTFOUND, msg);
     free(cfg);
     /* synthetic data: no line, so the config hashes of synthetic suites are unchanged */
     cfg =
@@ -477,7 +481,8 @@ static void test_special_files(mb_ctx *ctx, const mb_registry *reg) {
           fifo);
     mb_status st;
     char h[65], *cfg = plan_config(ctx, reg, yaml, h, &st);
-    pathf(msg, sizeof msg, "t.yaml: data: data file %s is a FIFO; expected a regular file", fifo);
+    pathf(msg, sizeof msg, "t.yaml:4:26: error: data file %s is a FIFO; expected a regular file",
+          fifo);
     CHECK_ERR(ctx, st, MB_EINVAL, msg);
     free(cfg);
     char *text;

@@ -84,10 +84,13 @@ static int check_columns(void) {
         "tracked_peak_bytes", "reserved_peak_bytes", "device_peak_bytes",
         "runtime_baseline_bytes", "memory_cap_bytes"};
     static const char *const tail[] = {
-        "steps", "warmup_steps", "timed_steps", "step_ms_median", "step_ms_p10", "step_ms_p90",
-        "tokens_per_s", "mfu", "metric", "metric_value", "metric_stderr", "final_train_loss",
-        "git_sha", "git_dirty", "config_hash", "device_name", "device_uuid", "driver_version",
-        "cuda_runtime", "cublas_version", "host", "started_at", "wall_s", "search", "threads", "label"};
+        "steps",       "warmup_steps",   "timed_steps",   "step_ms_median",
+        "step_ms_p10", "step_ms_p90",    "tokens_per_s",  "mfu",
+        "metric",      "metric_value",   "metric_stderr", "final_train_loss",
+        "git_sha",     "git_dirty",      "config_hash",   "device_name",
+        "device_uuid", "driver_version", "cuda_runtime",  "cublas_version",
+        "host",        "started_at",     "wall_s",        "search",
+        "threads",     "label",          "baseline"};
     char want[80][48];
     int n = 0;
     for (size_t i = 0; i < sizeof head / sizeof *head; i++) snprintf(want[n++], 48, "%s", head[i]);
@@ -101,7 +104,7 @@ static int check_columns(void) {
     for (size_t i = 0; i < sizeof tail / sizeof *tail; i++) snprintf(want[n++], 48, "%s", tail[i]);
     int have = 0;
     while (mb_results_columns[have]) have++;
-    CHECK(have == n && n == 70, "%d columns, expected %d (70)", have, n);
+    CHECK(have == n && n == 71, "%d columns, expected %d (71)", have, n);
     for (int i = 0; i < n && i < have; i++) CHECK_STR(mb_results_columns[i], want[i]);
     return 0;
 }
@@ -132,6 +135,7 @@ static void fill_ok(mb_row *r) {
         r->pred_by_cat[c] = 2000 + c;
     }
     r->pred_total = 16028;
+    r->baseline = 1;
     for (int p = 0; p < MB_PHASE_N; p++) r->phase_peak[p] = 3000 + p;
     r->steps = 10;
     r->warmup_steps = 2;
@@ -202,11 +206,12 @@ static int check_rows(mb_ctx *ctx, const char *dir) {
     /* Lines where each record starts: the oom row's reason spans lines 3 and 4. */
     CHECK(rc.line[0] == 1 && rc.line[1] == 2 && rc.line[2] == 3 && rc.line[3] == 5,
           "record lines %d %d %d %d", rc.line[0], rc.line[1], rc.line[2], rc.line[3]);
-    for (int i = 0; i < 4; i++) CHECK(rc.nf[i] == 70, "record %d has %d fields", i, rc.nf[i]);
-    for (int i = 0; i < 70 && i < rc.nf[0]; i++) CHECK_STR(rc.f[0][i], mb_results_columns[i]);
+    for (int i = 0; i < 4; i++) CHECK(rc.nf[i] == 71, "record %d has %d fields", i, rc.nf[i]);
+    for (int i = 0; i < 71 && i < rc.nf[0]; i++) CHECK_STR(rc.f[0][i], mb_results_columns[i]);
 
     char **ok = rc.f[1], **oom = rc.f[2], **third = rc.f[3];
-    CHECK_STR(ok[col("schema_version")], "1");
+    CHECK_STR(ok[col("schema_version")], "2");
+    CHECK_STR(ok[col("baseline")], "1");
     CHECK_STR(ok[col("method_params")], "lr=0.003,betas=(0.9, 0.95)");
     CHECK_STR(ok[col("tracked_peak_bytes")], "123456789012");
     CHECK_STR(ok[col("reserved_peak_bytes")], "-1");
@@ -307,7 +312,7 @@ static int check_refusals(mb_ctx *ctx, const char *dir) {
     header_line(text, sizeof text, NULL, "energy_j", 0);
     write_text(path, text);
     snprintf(msg, sizeof msg,
-             "%s: header differs from this build's at column 71: file has 'energy_j', expected "
+             "%s: header differs from this build's at column 72: file has 'energy_j', expected "
              "the header to end %s",
              path, hint);
     expect_err(ctx, mb_results_open(ctx, &r, path), MB_EFORMAT, msg, __LINE__);

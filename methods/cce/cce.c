@@ -44,12 +44,21 @@ typedef struct cce_state {
     mb_buf lse; /* [N] sdtype: each row's log-sum-exp, from the forward to the end of backward */
 } cce_state;
 
+static mb_status cce_check(mb_ctx *ctx, const mb_pvalue *v, const mb_model_config *cfg,
+                           const mb_method *const *stack, int n) {
+    (void)cfg;
+    (void)stack;
+    (void)n;
+    if ((int)v[P_CHUNK].num % 64)
+        return mb_error(ctx, MB_EINVAL, "vocab_chunk %d is not a multiple of 64",
+                        (int)v[P_CHUNK].num);
+    return MB_OK;
+}
+
 static mb_status cce_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     cce_state *s = priv;
     const mb_backend *be = tr->ctx->be;
     s->chunk = (int)v[P_CHUNK].num;
-    if (s->chunk % 64)
-        return mb_error(tr->ctx, MB_EINVAL, "vocab_chunk %d is not a multiple of 64", s->chunk);
     s->k = mb_cce_kernels_of(be);
     if (!s->k || !be->gemm)
         return mb_error(tr->ctx, MB_EUNSUPPORTED, "backend %s has no Cut Cross-Entropy kernels",
@@ -145,6 +154,7 @@ const mb_method mb_method_cce = {
     .nparams = P_N,
     .priv_size = sizeof(cce_state),
     .init = cce_init,
+    .check = cce_check,
     .fini = cce_fini,
     .loss = cce_loss,
     .predict_bytes = cce_predict,

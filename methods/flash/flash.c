@@ -26,6 +26,19 @@ typedef struct flash_state {
     mb_buf *lse; /* [L]: each block's log-sum-exp rows, from its forward to its backward */
 } flash_state;
 
+static mb_status flash_check(mb_ctx *ctx, const mb_pvalue *v, const mb_model_config *cfg,
+                             const mb_method *const *stack, int n) {
+    (void)v;
+    (void)stack;
+    (void)n;
+    if (cfg->kv_heads != cfg->heads)
+        return mb_error(ctx, MB_EUNSUPPORTED,
+                        "grouped-query attention (%d query heads over %d key/value heads) has no "
+                        "flash kernel yet",
+                        cfg->heads, cfg->kv_heads);
+    return MB_OK;
+}
+
 static mb_status flash_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     (void)v;
     flash_state *s = priv;
@@ -38,11 +51,6 @@ static mb_status flash_init(void *priv, mb_train *tr, const mb_pvalue *v) {
                         "flash: backend %s has no flash attention kernels (on CUDA: cuda-bf16, "
                         "precision bf16)",
                         be->name);
-    if (cfg->kv_heads != cfg->heads)
-        return mb_error(ctx, MB_EUNSUPPORTED,
-                        "flash: grouped-query attention (%d query heads over %d key/value heads) "
-                        "has no flash kernel yet",
-                        cfg->heads, cfg->kv_heads);
     int hs = cfg->d_model / cfg->heads;
     if (s->k->flash_head_ok && !s->k->flash_head_ok(hs))
         return mb_error(ctx, MB_EUNSUPPORTED,
@@ -111,6 +119,7 @@ const mb_method mb_method_flash = {
     .nparams = 0,
     .priv_size = sizeof(flash_state),
     .init = flash_init,
+    .check = flash_check,
     .fini = flash_fini,
     .attention = flash_attention,
     .predict_bytes = flash_predict,

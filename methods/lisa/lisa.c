@@ -44,14 +44,21 @@ typedef struct lisa_state {
     int lowest;
 } lisa_state;
 
+static mb_status lisa_check(mb_ctx *ctx, const mb_pvalue *v, const mb_model_config *cfg,
+                            const mb_method *const *stack, int n) {
+    (void)stack;
+    (void)n;
+    if ((int)v[P_LAYERS].num > cfg->layers)
+        return mb_error(ctx, MB_EINVAL, "layers %d is more than the model's %d blocks",
+                        (int)v[P_LAYERS].num, cfg->layers);
+    return MB_OK;
+}
+
 static mb_status lisa_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     lisa_state *s = priv;
     s->interval = (int)v[P_INTERVAL].num;
     s->layers = (int)v[P_LAYERS].num;
     s->L = tr->model->cfg.layers;
-    if (s->layers > s->L)
-        return mb_error(tr->ctx, MB_EINVAL, "layers %d is more than the model's %d blocks",
-                        s->layers, s->L);
     s->perm = malloc((size_t)s->L * sizeof *s->perm);
     s->drawn = calloc((size_t)s->L, 1);
     if (!s->perm || !s->drawn) return mb_error(tr->ctx, MB_ENOMEM, "host allocation");
@@ -151,6 +158,7 @@ const mb_method mb_method_lisa = {
     .nparams = P_N,
     .priv_size = sizeof(lisa_state),
     .init = lisa_init,
+    .check = lisa_check,
     .fini = lisa_fini,
     .begin_step = lisa_begin,
     .act_policy = lisa_policy,

@@ -106,6 +106,16 @@ static mb_status init_adapter(mb_train *tr, int a, int b, size_t in) {
     return s;
 }
 
+static mb_status lora_check(mb_ctx *ctx, const mb_pvalue *v, const mb_model_config *cfg,
+                            const mb_method *const *stack, int n) {
+    (void)stack;
+    (void)n;
+    if ((int)v[P_RANK].num > cfg->d_model)
+        return mb_error(ctx, MB_EINVAL, "rank %d is larger than the model's width %d",
+                        (int)v[P_RANK].num, cfg->d_model);
+    return MB_OK;
+}
+
 static mb_status lora_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     lora_state *s = priv;
     mb_model *m = tr->model;
@@ -117,9 +127,6 @@ static mb_status lora_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     s->scale = v[P_ALPHA].num / (v[P_RSLORA].num != 0 ? sqrt(s->rank) : s->rank);
     s->L = m->cfg.layers;
     s->nbase = m->nparams;
-    size_t C = (size_t)m->cfg.d_model;
-    if ((size_t)s->rank > C)
-        return mb_error(ctx, MB_EINVAL, "rank %d is larger than the model's width %zu", s->rank, C);
     s->a_id = malloc((size_t)s->L * NK * sizeof *s->a_id);
     s->b_id = malloc((size_t)s->L * NK * sizeof *s->b_id);
     if (!s->a_id || !s->b_id) return mb_error(ctx, MB_ENOMEM, "host allocation");
@@ -271,6 +278,7 @@ const mb_method mb_method_lora = {
     .priv_size = sizeof(lora_state),
     .flags = MB_METHOD_ADDS_PARAMS,
     .init = lora_init,
+    .check = lora_check,
     .fini = lora_fini,
     .begin_step = lora_begin,
     .linear_forward = lora_forward,

@@ -81,6 +81,37 @@ static void layout(const mb_saved *w, int G, int T, int *groups, size_t *inner) 
         w->kind == MB_SAVED_ATTN_PROBS ? (size_t)(w->heads / G) * T * T : w->cols / (size_t)*groups;
 }
 
+/* The groups must split the model's heads and every coded tensor's columns evenly, and the
+ * probabilities it codes must exist: no method of the stack replaces the attention. */
+static mb_status mesa_check(mb_ctx *ctx, const mb_pvalue *v, const mb_model_config *cfg,
+                            const mb_method *const *stack, int n) {
+    int G = v[P_GROUPS].num > 0 ? (int)v[P_GROUPS].num : cfg->heads;
+    if (cfg->heads % G)
+        return mb_error(ctx, MB_EINVAL,
+                        "groups %d does not divide the model's %d heads (a range must cover "
+                        "whole heads)",
+                        G, cfg->heads);
+    const mb_model_family *fam = mb_model_family_of(cfg->arch);
+    mb_saved sv[MB_MAX_SAVED];
+    int ns = fam ? fam->saved(cfg, 1, 1, sv) : 0;
+    for (int k = 0; k < ns; k++) {
+        const mb_saved *w = &sv[k];
+        size_t parts = (size_t)w->splits * (size_t)G;
+        if (coded(w) && w->kind != MB_SAVED_ATTN_PROBS && w->cols % parts)
+            return mb_error(ctx, MB_EINVAL,
+                            "groups %d do not split the model's %s (%zu channels in %d part%s) "
+                            "evenly; choose groups dividing it",
+                            G, w->name, w->cols, w->splits, w->splits > 1 ? "s" : "");
+    }
+    for (int i = 0; i < n; i++)
+        if (stack[i]->attention)
+            return mb_error(ctx, MB_EUNSUPPORTED,
+                            "the attention probabilities it codes do not exist under %s: the two "
+                            "do not stack yet",
+                            stack[i]->name);
+    return MB_OK;
+}
+
 static mb_status mesa_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     mesa_state *s = priv;
     mb_ctx *ctx = tr->ctx;
@@ -91,26 +122,6 @@ static mb_status mesa_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     s->ns = tr->model->fam->saved(cfg, 1, 1, s->sv);
     for (int k = 0; k < s->ns; k++)
         s->before[k + 1] = s->before[k] + (coded(&s->sv[k]) ? s->sv[k].splits * s->G : 0);
-    if (cfg->heads % s->G)
-        return mb_error(ctx, MB_EINVAL,
-                        "mesa: groups %d does not divide the model's %d heads (a range must "
-                        "cover whole heads)",
-                        s->G, cfg->heads);
-    for (int k = 0; k < s->ns; k++) {
-        const mb_saved *w = &s->sv[k];
-        size_t parts = (size_t)w->splits * (size_t)s->G;
-        if (coded(w) && w->kind != MB_SAVED_ATTN_PROBS && s->G > 0 && w->cols % parts)
-            return mb_error(ctx, MB_EINVAL,
-                            "mesa: groups %d do not split the model's %s (%zu channels in %d "
-                            "part%s) evenly; choose groups dividing it",
-                            s->G, w->name, w->cols, w->splits, w->splits > 1 ? "s" : "");
-    }
-    for (int i = 0; i < tr->n; i++)
-        if (tr->methods[i]->attention)
-            return mb_error(ctx, MB_EUNSUPPORTED,
-                            "the attention probabilities it codes do not exist under %s: the two "
-                            "do not stack yet",
-                            tr->methods[i]->name);
     s->k = mb_mesa_kernels_of(ctx->be);
     if (!s->k)
         return mb_error(ctx, MB_EUNSUPPORTED, "backend %s has no 8-bit activation codec",
@@ -260,6 +271,7 @@ const mb_method mb_method_mesa = {
     .nparams = P_N,
     .priv_size = sizeof(mesa_state),
     .init = mesa_init,
+    .check = mesa_check,
     .fini = mesa_fini,
     .act_policy = mesa_policy,
     .act_save = mesa_save,

@@ -64,6 +64,16 @@ typedef struct sgd_state {
     mb_buf *buf; /* per parameter id */
 } sgd_state;
 
+static mb_status sgd_check(mb_ctx *ctx, const mb_pvalue *v, const mb_model_config *cfg,
+                           const mb_method *const *stack, int n) {
+    (void)cfg;
+    (void)stack;
+    (void)n;
+    if (v[P_NESTEROV].num != 0 && (v[P_MOMENTUM].num <= 0 || v[P_DAMPENING].num != 0))
+        return mb_error(ctx, MB_EINVAL, "nesterov needs momentum > 0 and dampening 0");
+    return MB_OK;
+}
+
 static mb_status sgd_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     sgd_state *s = priv;
     s->k = mb_sgd_kernels_of(tr->ctx->be);
@@ -75,8 +85,6 @@ static mb_status sgd_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     s->dampening = v[P_DAMPENING].num;
     s->wd = v[P_WD].num;
     s->nesterov = v[P_NESTEROV].num != 0;
-    if (s->nesterov && (s->momentum <= 0 || s->dampening != 0))
-        return mb_error(tr->ctx, MB_EINVAL, "sgd: nesterov needs momentum > 0 and dampening 0");
     s->n = tr->model->nparams;
     s->buf = calloc((size_t)s->n, sizeof *s->buf);
     if (!s->buf) return mb_error(tr->ctx, MB_ENOMEM, "sgd: host state");
@@ -124,6 +132,7 @@ const mb_method mb_method_sgd = {
     .nparams = P_N,
     .priv_size = sizeof(sgd_state),
     .init = sgd_init,
+    .check = sgd_check,
     .fini = sgd_fini,
     .optimizer_step = sgd_step,
     .predict_bytes = sgd_predict,
