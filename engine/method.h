@@ -12,7 +12,7 @@
 
 /* Changes whenever a header a plugin includes changes (tests/test_abi.c hashes them); a plugin
  * built for another version is refused with the version it has and the one expected. */
-#define MB_METHOD_ABI_VERSION 6u
+#define MB_METHOD_ABI_VERSION 7u
 
 /* ---- declared hyperparameters ---- */
 typedef enum mb_ptype { MB_PT_INT, MB_PT_FLOAT, MB_PT_BOOL, MB_PT_ENUM } mb_ptype;
