@@ -38,11 +38,6 @@ static mb_status flash_init(void *priv, mb_train *tr, const mb_pvalue *v) {
                         "flash: backend %s has no flash attention kernels (on CUDA: cuda-bf16, "
                         "precision bf16)",
                         be->name);
-    if (cfg->kv_heads != cfg->heads)
-        return mb_error(ctx, MB_EUNSUPPORTED,
-                        "flash: grouped-query attention (%d query heads over %d key/value heads) "
-                        "has no flash kernel yet",
-                        cfg->heads, cfg->kv_heads);
     int hs = cfg->d_model / cfg->heads;
     if (s->k->flash_head_ok && !s->k->flash_head_ok(hs))
         return mb_error(ctx, MB_EUNSUPPORTED,
@@ -76,7 +71,7 @@ static mb_status flash_attention(void *priv, mb_train *tr, const mb_attn_call *c
             for (int l = 0; l < s->L; l++) mb_free(ctx, &s->lse[l]);
         mb_free(ctx, lse);
         MB_TRY(mb_alloc(ctx, lse, rows * ss, MB_MEM_ACTIVATIONS, "flash.lse"));
-        s->k->flash_fwd(ctx, c->out, lse->ptr, c->qkv, c->B, c->T, c->C, c->NH);
+        s->k->flash_fwd(ctx, c->out, lse->ptr, c->qkv, c->B, c->T, c->C, c->NH, c->KV);
         if (!c->keep) mb_free(ctx, lse);
         return MB_OK;
     }
@@ -84,8 +79,8 @@ static mb_status flash_attention(void *priv, mb_train *tr, const mb_attn_call *c
         return mb_error(ctx, MB_EINVAL, "flash: block %d's backward without its forward", c->layer);
     mb_buf D;
     MB_TRY(mb_alloc(ctx, &D, rows * ss, MB_MEM_ACTIVATIONS, "flash.rowdot"));
-    s->k->flash_bwd(ctx, c->dqkv, c->dout, c->qkv, c->out, lse->ptr, D.ptr, c->B, c->T, c->C,
-                    c->NH);
+    s->k->flash_bwd(ctx, c->dqkv, c->dout, c->qkv, c->out, lse->ptr, D.ptr, c->B, c->T, c->C, c->NH,
+                    c->KV);
     mb_free(ctx, &D);
     mb_free(ctx, lse);
     return MB_OK;
