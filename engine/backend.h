@@ -97,7 +97,7 @@ typedef struct mb_backend {
      * head h reads kv head h / (NH/KV); KV == NH is multi-head attention over q|k|v, [B,T,3C]);
      * out[B,T,C]; att[B,NH,T,T] keeps the softmax probabilities on and below the diagonal; what
      * lies above it is unspecified (the CPU writes zeros, CUDA skips the blocks of 256 queries x
-     * 256 keys that lie wholly above it). CUDA: KV == NH only (else an error is recorded). */
+     * 256 keys that lie wholly above it). */
     void (*attention_fwd)(struct mb_ctx *ctx, void *out, void *att, const void *qkv, int B, int T,
                           int C, int NH, int KV);
     /* dqkv (qkv's shape) overwritten, a shared kv head's gradient summed over its query heads in

@@ -1,7 +1,6 @@
 /* tests/test_cuda_kernels.c — every kernel of the three CUDA tables (f32, tf32, bf16) against the
  * CPU fp64 reference on identical inputs: normwise relative error within a declared tolerance,
- * NaN-poisoned outputs, bitwise determinism of the backward reductions. Exit 77 (skipped) without a
- * usable GPU. */
+ * NaN-poisoned outputs, bitwise determinism of the backward reductions. Exit 77 without a GPU. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -62,6 +61,7 @@ typedef struct tcase {
     char label[96];       /* the case being run, e.g. "matmul_bwd N=10 C=24 OC=40" */
     pair *held[MAX_HELD]; /* pairs of the running case, freed by pairs_free */
     int nheld;
+    const char *filter; /* run only the groups whose name holds it (NULL: all) */
 } tcase;
 
 #define G(p) ((p).g.ptr) /* the GPU buffer of a pair */
@@ -1208,8 +1208,8 @@ static void t_q8(tcase *tc, const shape *s, int att) {
         uint64_t first = (uint64_t)(round + 3) << 32;
         const mb_mesa_kernels *gq8 = mb_mesa_kernels_of(tc->gb), *fq8 = mb_mesa_kernels_of(fc.be);
         gq8->q8_range(tc->gc, gst.ptr, gx.ptr, n, inner, G, tri, 0.9f, !round);
-        gq8->q8_pack(tc->gc, gq.ptr, gx.ptr, gst.ptr, n, inner, G, tri, 77, mb_rng_stream("mesa.rounding"),
-                     first);
+        gq8->q8_pack(tc->gc, gq.ptr, gx.ptr, gst.ptr, n, inner, G, tri, 77,
+                     mb_rng_stream("mesa.rounding"), first);
         gq8->q8_unpack(tc->gc, gy.ptr, gq.ptr, gst.ptr, n, inner, G, tri);
         fq8->q8_range(&fc, fst, xf, n, inner, G, tri, 0.9f, !round);
         fq8->q8_pack(&fc, fq, xf, fst, n, inner, G, tri, 77, mb_rng_stream("mesa.rounding"), first);
@@ -1228,10 +1228,11 @@ static void t_q8(tcase *tc, const shape *s, int att) {
 }
 
 /* Flash attention (bf16 tensor cores) against the CPU's flash kernels in fp64 on the same bf16
- * inputs: out and dqkv within the element tolerance, the log-sum-exp within 1e-4 (fp32 sums). */
-static void t_flash(tcase *tc, int B, int T, int NH, int hs) {
-    const int C = NH * hs;
-    const size_t n3 = (size_t)B * T * 3 * C, n1 = (size_t)B * T * C, rows = (size_t)B * NH * T;
+ * inputs, NH query heads over KV kv heads: out and dqkv within the element tolerance, the
+ * log-sum-exp within 1e-4 (fp32 sums); a rerun of backward gives the same bits. */
+static void t_flash(tcase *tc, int B, int T, int NH, int KV, int hs) {
+    const int C = NH * hs, W = C + 2 * KV * hs;
+    const size_t n3 = (size_t)B * T * W, n1 = (size_t)B * T * C, rows = (size_t)B * NH * T;
     pair qkv, dout, out, lse, D, dqkv;
     pair_new(tc, &qkv, n3, DT, "qkv");
     pair_rand(tc, &qkv, 0, 1);
@@ -1243,18 +1244,23 @@ static void t_flash(tcase *tc, int B, int T, int NH, int hs) {
     pair_new(tc, &dqkv, n3, DT, "dqkv");
     pair_poison(tc, &out);
     pair_poison(tc, &dqkv);
-    set_label(tc, "flash B=%d T=%d NH=%d hs=%d", B, T, NH, hs);
+    set_label(tc, "flash B=%d T=%d NH=%d KV=%d hs=%d", B, T, NH, KV, hs);
     const mb_flash_kernels *gk = mb_flash_kernels_of(tc->gb), *ck = mb_flash_kernels_of(tc->cb);
     if (gk->init) MUST(tc->gc, gk->init(tc->gc));
-    gk->flash_fwd(tc->gc, G(out), G(lse), G(qkv), B, T, C, NH);
-    ck->flash_fwd(tc->cc, R(out), R(lse), R(qkv), B, T, C, NH);
+    gk->flash_fwd(tc->gc, G(out), G(lse), G(qkv), B, T, C, NH, KV);
+    ck->flash_fwd(tc->cc, R(out), R(lse), R(qkv), B, T, C, NH, KV);
     expect_close(tc, "out", &out, tol(tc, TOL_ELEM));
     expect_close(tc, "lse", &lse, 1e-4);
     /* backward from the reference's out (rounded to bf16, as the GPU's own is) on both sides */
     pair_from_ref(tc, &out);
-    gk->flash_bwd(tc->gc, G(dqkv), G(dout), G(qkv), G(out), G(lse), G(D), B, T, C, NH);
-    ck->flash_bwd(tc->cc, R(dqkv), R(dout), R(qkv), R(out), R(lse), R(D), B, T, C, NH);
+    gk->flash_bwd(tc->gc, G(dqkv), G(dout), G(qkv), G(out), G(lse), G(D), B, T, C, NH, KV);
+    ck->flash_bwd(tc->cc, R(dqkv), R(dout), R(qkv), R(out), R(lse), R(D), B, T, C, NH, KV);
     expect_close(tc, "dqkv", &dqkv, tol(tc, TOL_ELEM));
+    void *first = gpu_bytes(tc, &dqkv, "dqkv");
+    pair_poison(tc, &dqkv);
+    gk->flash_bwd(tc->gc, G(dqkv), G(dout), G(qkv), G(out), G(lse), G(D), B, T, C, NH, KV);
+    expect_same(tc, "dqkv", &dqkv, first);
+    free(first);
     pairs_free(tc);
 }
 
@@ -1399,16 +1405,234 @@ static void t_apollo_update(tcase *tc, size_t m, size_t n, size_t r) {
     }
 }
 
-static int run_table(const mb_backend *be) {
+/* --- the LLaMA kernels (RMSNorm, rotary embedding, SwiGLU) and grouped-query attention --- */
+
+/* RMSNorm forward: out and the saved rstd (fp32 on every table) against fp64. */
+static void t_rmsnorm_fwd(tcase *tc, int N, int C) {
+    pair inp, w, out, rstd;
+    pair_new(tc, &inp, (size_t)N * C, DT, "inp");
+    pair_rand(tc, &inp, 0.5, 2);
+    pair_new(tc, &w, (size_t)C, DT, "w");
+    pair_rand(tc, &w, 1, 0.3);
+    pair_new(tc, &out, (size_t)N * C, DT, "out");
+    pair_poison(tc, &out);
+    pair_new(tc, &rstd, (size_t)N, ST, "rstd");
+    pair_poison(tc, &rstd);
+    set_label(tc, "rmsnorm_fwd N=%d C=%d", N, C);
+    tc->gb->rmsnorm_fwd(tc->gc, G(out), G(rstd), G(inp), G(w), N, C, 1e-5);
+    tc->cb->rmsnorm_fwd(tc->cc, R(out), R(rstd), R(inp), R(w), N, C, 1e-5);
+    expect_close(tc, "out", &out, tol(tc, TOL_ELEM));
+    expect_close(tc, "rstd", &rstd, tol(tc, TOL_ELEM));
+    pairs_free(tc);
+}
+
+/* RMSNorm backward ("+=" into dinp and dw) from the reference forward's rstd; a rerun gives the
+ * same bits (dw's fixed-order column sums); each output left out in turn. */
+static void t_rmsnorm_bwd(tcase *tc, int N, int C) {
+    pair inp, w, out, rstd, dout, dinp, dw;
+    pair_new(tc, &inp, (size_t)N * C, DT, "inp");
+    pair_rand(tc, &inp, 0.5, 2);
+    pair_new(tc, &w, (size_t)C, DT, "w");
+    pair_rand(tc, &w, 1, 0.3);
+    pair_new(tc, &out, (size_t)N * C, DT, "out");
+    pair_new(tc, &rstd, (size_t)N, ST, "rstd");
+    tc->cb->rmsnorm_fwd(tc->cc, R(out), R(rstd), R(inp), R(w), N, C, 1e-5);
+    pair_from_ref(tc, &rstd);
+    pair_new(tc, &dout, (size_t)N * C, DT, "dout");
+    pair_rand(tc, &dout, 0, 1);
+    pair_new(tc, &dinp, (size_t)N * C, DT, "dinp");
+    pair_rand(tc, &dinp, 0, 1);
+    pair_new(tc, &dw, (size_t)C, DT, "dw");
+    pair_rand(tc, &dw, 0, 1);
+    set_label(tc, "rmsnorm_bwd N=%d C=%d", N, C);
+    tc->gb->rmsnorm_bwd(tc->gc, G(dinp), G(dw), G(dout), G(inp), G(w), G(rstd), N, C);
+    tc->cb->rmsnorm_bwd(tc->cc, R(dinp), R(dw), R(dout), R(inp), R(w), R(rstd), N, C);
+    expect_close(tc, "dinp", &dinp, tol(tc, TOL_ELEM));
+    expect_close(tc, "dw", &dw, tol(tc, TOL_ELEM));
+
+    void *f_dinp = gpu_bytes(tc, &dinp, "dinp"), *f_dw = gpu_bytes(tc, &dw, "dw");
+    pair_reset(tc, &dinp);
+    pair_reset(tc, &dw);
+    tc->gb->rmsnorm_bwd(tc->gc, G(dinp), G(dw), G(dout), G(inp), G(w), G(rstd), N, C);
+    expect_same(tc, "dinp", &dinp, f_dinp);
+    expect_same(tc, "dw", &dw, f_dw);
+    free(f_dinp);
+    free(f_dw);
+
+    pair_reset(tc, &dinp);
+    pair_reset(tc, &dw);
+    set_label(tc, "rmsnorm_bwd N=%d C=%d dinp=NULL", N, C);
+    tc->gb->rmsnorm_bwd(tc->gc, NULL, G(dw), G(dout), G(inp), G(w), G(rstd), N, C);
+    tc->cb->rmsnorm_bwd(tc->cc, NULL, R(dw), R(dout), R(inp), R(w), R(rstd), N, C);
+    expect_close(tc, "dw", &dw, tol(tc, TOL_ELEM));
+    expect_close(tc, "dinp", &dinp, 0.0); /* untouched: the values set */
+    pair_reset(tc, &dw);
+    set_label(tc, "rmsnorm_bwd N=%d C=%d dw=NULL", N, C);
+    tc->gb->rmsnorm_bwd(tc->gc, G(dinp), NULL, G(dout), G(inp), G(w), G(rstd), N, C);
+    tc->cb->rmsnorm_bwd(tc->cc, R(dinp), NULL, R(dout), R(inp), R(w), R(rstd), N, C);
+    expect_close(tc, "dinp", &dinp, tol(tc, TOL_ELEM));
+    expect_close(tc, "dw", &dw, 0.0);
+    pairs_free(tc);
+}
+
+/* Rotary embedding in place on x[B, T, ld] (H heads of hs from column 0; the columns past them
+ * must keep their values exactly), forward then inverse, each against fp64; the inverse of the
+ * GPU's forward gives back the input within the tolerance, twice with the same bits. */
+static void t_rope(tcase *tc, int B, int T, int H, int hs, int ld, double theta) {
+    const size_t n = (size_t)B * T * ld;
+    pair x, x0;
+    pair_new(tc, &x, n, DT, "x");
+    pair_rand(tc, &x, 0, 1);
+    pair_new(tc, &x0, n, DT, "x0");
+    pair_set(tc, &x0, x.h);
+    set_label(tc, "rope B=%d T=%d H=%d hs=%d ld=%d theta=%g", B, T, H, hs, ld, theta);
+    tc->gb->rope(tc->gc, G(x), B, T, H, hs, ld, theta, 0);
+    tc->cb->rope(tc->cc, R(x), B, T, H, hs, ld, theta, 0);
+    expect_close(tc, "x", &x, tol(tc, TOL_ELEM));
+    pair_from_ref(tc, &x); /* both sides from the reference's rotation */
+    tc->gb->rope(tc->gc, G(x), B, T, H, hs, ld, theta, 1);
+    tc->cb->rope(tc->cc, R(x), B, T, H, hs, ld, theta, 1);
+    set_label(tc, "rope inverse B=%d T=%d H=%d hs=%d ld=%d", B, T, H, hs, ld);
+    expect_close(tc, "x", &x, tol(tc, TOL_ELEM));
+    expect_close2(tc, "x back to the input", &x, &x0, tol(tc, TOL_ELEM));
+    void *first = gpu_bytes(tc, &x, "x");
+    pair_reset(tc, &x); /* the reference's rotation again (pair_from_ref kept it) */
+    tc->gb->rope(tc->gc, G(x), B, T, H, hs, ld, theta, 1);
+    expect_same(tc, "x", &x, first);
+    free(first);
+    pairs_free(tc);
+}
+
+static void t_swiglu(tcase *tc, size_t n) {
+    pair gate, up, out, dout, dgate, dup;
+    pair_new(tc, &gate, n, DT, "gate");
+    pair_rand(tc, &gate, 0, 2);
+    pair_new(tc, &up, n, DT, "up");
+    pair_rand(tc, &up, 0, 1);
+    pair_new(tc, &out, n, DT, "out");
+    pair_poison(tc, &out);
+    set_label(tc, "swiglu_fwd n=%zu", n);
+    tc->gb->swiglu_fwd(tc->gc, G(out), G(gate), G(up), n);
+    tc->cb->swiglu_fwd(tc->cc, R(out), R(gate), R(up), n);
+    expect_close(tc, "out", &out, tol(tc, TOL_ELEM));
+
+    pair_new(tc, &dout, n, DT, "dout");
+    pair_rand(tc, &dout, 0, 1);
+    pair_new(tc, &dgate, n, DT, "dgate");
+    pair_poison(tc, &dgate);
+    pair_new(tc, &dup, n, DT, "dup");
+    pair_poison(tc, &dup);
+    set_label(tc, "swiglu_bwd n=%zu", n);
+    tc->gb->swiglu_bwd(tc->gc, G(dgate), G(dup), G(dout), G(gate), G(up), n);
+    tc->cb->swiglu_bwd(tc->cc, R(dgate), R(dup), R(dout), R(gate), R(up), n);
+    expect_close(tc, "dgate", &dgate, tol(tc, TOL_ELEM));
+    expect_close(tc, "dup", &dup, tol(tc, TOL_ELEM));
+    void *f_dgate = gpu_bytes(tc, &dgate, "dgate"), *f_dup = gpu_bytes(tc, &dup, "dup");
+    pair_poison(tc, &dgate);
+    pair_poison(tc, &dup);
+    tc->gb->swiglu_bwd(tc->gc, G(dgate), G(dup), G(dout), G(gate), G(up), n);
+    expect_same(tc, "dgate", &dgate, f_dgate);
+    expect_same(tc, "dup", &dup, f_dup);
+    free(f_dup);
+
+    /* dgate aliasing dout, as the model calls it: the same bits as the separate call */
+    pair_poison(tc, &dup);
+    set_label(tc, "swiglu_bwd n=%zu dgate=dout", n);
+    tc->gb->swiglu_bwd(tc->gc, G(dout), G(dup), G(dout), G(gate), G(up), n);
+    tc->cb->swiglu_bwd(tc->cc, R(dout), R(dup), R(dout), R(gate), R(up), n);
+    expect_close(tc, "dup", &dup, tol(tc, TOL_ELEM));
+    expect_same(tc, "dgate", &dout, f_dgate);
+    free(f_dgate);
+    pairs_free(tc);
+}
+
+/* Grouped-query attention, NH query heads over KV kv heads of hs: qkv [B, T, (NH + 2 KV) hs].
+ * Forward: out and the probabilities on and below the diagonal. Backward from the reference's
+ * probabilities: dqkv (every column written: poisoned first), and a rerun gives the same bits
+ * (a kv head's dk and dv summed over its query heads in a fixed order). */
+static void t_attention_gqa(tcase *tc, int B, int T, int NH, int KV, int hs) {
+    const int C = NH * hs, W = C + 2 * KV * hs;
+    pair qkv, out, att, dout, dqkv, scratch;
+    pair_new(tc, &qkv, (size_t)B * T * W, DT, "qkv");
+    pair_rand(tc, &qkv, 0, 1);
+    pair_new(tc, &out, (size_t)B * T * C, DT, "out");
+    pair_poison(tc, &out);
+    pair_new(tc, &att, (size_t)B * NH * T * T, DT, "att");
+    pair_poison(tc, &att);
+    set_label(tc, "attention_fwd B=%d T=%d NH=%d KV=%d hs=%d", B, T, NH, KV, hs);
+    tc->gb->attention_fwd(tc->gc, G(out), G(att), G(qkv), B, T, C, NH, KV);
+    tc->cb->attention_fwd(tc->cc, R(out), R(att), R(qkv), B, T, C, NH, KV);
+    expect_close(tc, "out", &out, tol(tc, TOL_GEMM));
+    compare(tc, "att", &att, &att, tol(tc, TOL_GEMM), T);
+
+    pair_from_ref(tc, &att);
+    pair_new(tc, &dout, (size_t)B * T * C, DT, "dout");
+    pair_rand(tc, &dout, 0, 1);
+    pair_new(tc, &dqkv, (size_t)B * T * W, DT, "dqkv");
+    pair_poison(tc, &dqkv);
+    pair_new(tc, &scratch, (size_t)B * NH * T, DT, "scratch");
+    pair_poison(tc, &scratch);
+    set_label(tc, "attention_bwd B=%d T=%d NH=%d KV=%d hs=%d", B, T, NH, KV, hs);
+    tc->gb->attention_bwd(tc->gc, G(dqkv), G(scratch), G(dout), G(qkv), G(att), B, T, C, NH, KV);
+    tc->cb->attention_bwd(tc->cc, R(dqkv), R(scratch), R(dout), R(qkv), R(att), B, T, C, NH, KV);
+    expect_close(tc, "dqkv", &dqkv, tol(tc, TOL_GEMM));
+    void *first = gpu_bytes(tc, &dqkv, "dqkv");
+    pair_reset(tc, &att); /* backward overwrote it */
+    pair_poison(tc, &dqkv);
+    tc->gb->attention_bwd(tc->gc, G(dqkv), G(scratch), G(dout), G(qkv), G(att), B, T, C, NH, KV);
+    expect_same(tc, "dqkv", &dqkv, first);
+    free(first);
+    pairs_free(tc);
+}
+
+/* A group of cases runs when its name holds the filter (test_cuda_kernels [FILTER [TABLE]], or
+ * MB_TEST_FILTER): "llama" runs every LLaMA case, "llama.rope" the rotary embedding's only. */
+static int sel(const tcase *tc, const char *group) {
+    return !tc->filter || strstr(group, tc->filter) != NULL;
+}
+
+/* The LLaMA kernels on the shared shapes, rotary embeddings on q- and k-like views of a GQA qkv,
+ * grouped-query attention (4 query heads over 2 and over 1), and flash's where the table has it. */
+static void run_llama(tcase *tc) {
+    for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++) {
+        const shape *s = &SHAPES[i];
+        const int N = s->B * s->T;
+        if (sel(tc, "llama.rmsnorm")) t_rmsnorm_fwd(tc, N, s->C), t_rmsnorm_bwd(tc, N, s->C);
+        if (sel(tc, "llama.swiglu")) t_swiglu(tc, (size_t)N * s->C);
+    }
+    if (sel(tc, "llama.rmsnorm")) t_rmsnorm_bwd(tc, 5000, 40); /* 5,000 rows: 157 partial sums */
+    if (sel(tc, "llama.swiglu")) t_swiglu(tc, 1);
+    if (sel(tc, "llama.rope")) {
+        t_rope(tc, 2, 5, 3, 8, 24, 10000.0);       /* rows exactly the heads */
+        t_rope(tc, 2, 64, 4, 16, 128, 10000.0);    /* q of a [4 + 2*2] x 16 qkv row */
+        t_rope(tc, 2, 64, 2, 16, 128, 10000.0);    /* its k heads' width */
+        t_rope(tc, 1, 1024, 2, 64, 256, 500000.0); /* long positions, Llama 3's theta */
+        t_rope(tc, 3, 7, 1, 2, 5, 10000.0);        /* head size 2, odd row width */
+    }
+    static const struct {
+        int B, T, hs;
+    } att[] = {{2, 5, 6}, {2, 64, 16}, {1, 300, 32}, {1, 1000, 64}};
+    for (size_t i = 0; sel(tc, "llama.gqa") && i < sizeof att / sizeof att[0]; i++)
+        for (int KV = 2; KV >= 1; KV--) t_attention_gqa(tc, att[i].B, att[i].T, 4, KV, att[i].hs);
+    for (int hs = 32; sel(tc, "llama.flash_gqa") && mb_flash_kernels_of(tc->gb) && hs <= 128;
+         hs *= 2) {
+        t_flash(tc, 2, 64, 4, 2, hs);
+        t_flash(tc, 2, 300, 4, 2, hs);
+        t_flash(tc, 1, 1000, 4, 1, hs);
+    }
+}
+
+static int run_table(const mb_backend *be, const char *filter) {
     mb_ctx gc, cc;
     CHECK_OK(&gc, mb_ctx_init(&gc, be));
     CHECK_OK(&cc, mb_ctx_init(&cc, &mb_backend_cpu_f64));
     CHECK(cc.be->dtype == MB_F64 && cc.be->sdtype == MB_F64, "the reference is fp64 throughout");
     CHECK(be->sdtype == MB_F32, "%s: statistics and optimizer state in %s, expected f32", be->name,
           mb_dtype_name(be->sdtype));
-    tcase tc = {.gc = &gc, .cc = &cc, .gb = be, .cb = cc.be};
+    tcase tc = {.gc = &gc, .cc = &cc, .gb = be, .cb = cc.be, .filter = filter};
     for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++) {
         const shape *s = &SHAPES[i];
+        if (!sel(&tc, "gpt")) break;
         t_encoder_fwd(&tc, s);
         t_encoder_bwd(&tc, s);
         t_layernorm_fwd(&tc, s);
@@ -1424,6 +1648,10 @@ static int run_table(const mb_backend *be) {
         t_crossentropy_fwd(&tc, s);
         t_crossentropy_bwd(&tc, s);
         t_crossentropy_fused(&tc, s);
+    }
+    for (size_t i = 0; i < sizeof SHAPES / sizeof SHAPES[0]; i++) {
+        const shape *s = &SHAPES[i];
+        if (!sel(&tc, "optim")) break;
         size_t n = (size_t)s->B * s->T * s->C;
         t_widen(&tc, n);
         t_adamw(&tc, n);
@@ -1445,23 +1673,28 @@ static int run_table(const mb_backend *be) {
         t_gemm(&tc, 1, s->B * s->T, s->C, 8);
         t_gemm(&tc, 1, s->C, 8, s->B * s->T);
         t_apollo_update(&tc, (size_t)s->B * s->T, (size_t)s->C, (size_t)s->NH);
-        t_q8(&tc, s, 1);
-        t_q8(&tc, s, 0);
+    }
+    for (size_t i = 0; sel(&tc, "mesa") && i < sizeof SHAPES / sizeof SHAPES[0]; i++) {
+        t_q8(&tc, &SHAPES[i], 1);
+        t_q8(&tc, &SHAPES[i], 0);
     }
     /* flash attention where the table has it (bf16): T = 64, 1024 and 1000 (a partial last tile),
      * each head size with a kernel */
-    for (int hs = 32; mb_flash_kernels_of(be) && hs <= 128; hs *= 2) {
-        t_flash(&tc, 2, 64, 3, hs);
-        t_flash(&tc, 1, 1024, 2, hs);
-        t_flash(&tc, 2, 1000, 2, hs);
+    for (int hs = 32; sel(&tc, "flash") && mb_flash_kernels_of(be) && hs <= 128; hs *= 2) {
+        t_flash(&tc, 2, 64, 3, 3, hs);
+        t_flash(&tc, 1, 1024, 2, 2, hs);
+        t_flash(&tc, 2, 1000, 2, 2, hs);
     }
-    t_adamw_many(&tc, 6);
-    t_adamw_many(&tc, 300); /* two launches */
-    /* SVD shapes of the projected GPT matrices: tall, wide, square */
-    t_svd_top(&tc, 192, 64, 8);
-    t_svd_top(&tc, 300, 1000, 16);
-    t_svd_top(&tc, 1000, 300, 16);
-    t_svd_top(&tc, 64, 64, 32);
+    if (sel(&tc, "optim")) {
+        t_adamw_many(&tc, 6);
+        t_adamw_many(&tc, 300); /* two launches */
+        /* SVD shapes of the projected GPT matrices: tall, wide, square */
+        t_svd_top(&tc, 192, 64, 8);
+        t_svd_top(&tc, 300, 1000, 16);
+        t_svd_top(&tc, 1000, 300, 16);
+        t_svd_top(&tc, 64, 64, 32);
+    }
+    run_llama(&tc);
     mb_ctx_fini(&gc);
     mb_ctx_fini(&cc);
     CHECK(gc.mem.live == 0, "%s: %zu device buffers never freed", be->name, gc.mem.live);
@@ -1469,7 +1702,13 @@ static int run_table(const mb_backend *be) {
     return 0;
 }
 
-int main(void) {
+/* test_cuda_kernels [FILTER [TABLE]]: FILTER (or MB_TEST_FILTER) selects groups of cases by name
+ * (gpt, optim, mesa, flash, llama.rmsnorm, llama.rope, llama.swiglu, llama.gqa, llama.flash_gqa),
+ * TABLE one of cuda-f32, cuda-tf32, cuda-bf16. */
+int main(int argc, char **argv) {
+    const char *filter = argc > 1 ? argv[1] : getenv("MB_TEST_FILTER");
+    const char *only = argc > 2 ? argv[2] : NULL;
+    if (filter && !*filter) filter = NULL;
     mb_ctx probe;
     if (mb_ctx_init(&probe, &mb_backend_cuda_f32) != MB_OK) {
         printf("skipped: no usable CUDA device: %s\n", probe.err);
@@ -1479,7 +1718,12 @@ int main(void) {
     CHECK_EQ_U(probe.mem.live, 0);
     const mb_backend *tables[] = {&mb_backend_cuda_f32, &mb_backend_cuda_tf32,
                                   &mb_backend_cuda_bf16};
-    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
-        if (run_table(tables[i]) != 0) return 1;
+    int ran = 0;
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        if (only && strcmp(only, tables[i]->name)) continue;
+        ran++;
+        if (run_table(tables[i], filter) != 0) return 1;
+    }
+    CHECK(ran > 0, "no table is named %s (cuda-f32, cuda-tf32, cuda-bf16)", only ? only : "");
     CHECK_DONE();
 }

@@ -1,8 +1,7 @@
 /* tests/test_cuda_model.c — whole-model parity of the CUDA backend (gpu label; exits 77 without a
- * GPU): loss and every gradient of gpt-nano, gpt-nano as a 3-class classifier and a 4-layer d=256
- * model against the CPU fp32 path on the same weights, per precision; exact activation bytes on the
- * GPU; bitwise-identical training runs; LoRA's adapter gradients and its memory on the GPU; Cut
- * Cross-Entropy's loss, gradients and activation peak against the engine's loss. */
+ * GPU): loss and every gradient of GPT models against the CPU fp32 path and of LLaMA models (GQA,
+ * MQA) against CPU fp64, per precision; bitwise-identical training runs; LoRA, Cut Cross-Entropy,
+ * Mesa and flash attention against the plain step, their memory equal to the prediction. */
 #include <stdlib.h>
 
 #include "../engine/train.h"
@@ -26,17 +25,32 @@ typedef struct prec_tol {
 } prec_tol;
 
 /* 4 layers, d=256; an odd vocabulary: padded logits */
-static const mb_model_config mid = {.layers = 4, .d_model = 256, .heads = 4, .seq_len = 64, .vocab = 509, .classes = 0};
+static const mb_model_config mid = {
+    .layers = 4, .d_model = 256, .heads = 4, .seq_len = 64, .vocab = 509, .classes = 0};
 /* 2 layers, d=64, an 8,001-entry head that outweighs the rest, as GPT-2's does (cce) */
-static const mb_model_config wide = {.layers = 2, .d_model = 64, .heads = 4, .seq_len = 64, .vocab = 8001, .classes = 0};
+static const mb_model_config wide = {
+    .layers = 2, .d_model = 64, .heads = 4, .seq_len = 64, .vocab = 8001, .classes = 0};
 /* 1,024 positions and head size 64: flash attention over several tiles, the last one partial */
-static const mb_model_config longseq = {.layers = 2, .d_model = 128, .heads = 2, .seq_len = 1024, .vocab = 509, .classes = 0};
+static const mb_model_config longseq = {
+    .layers = 2, .d_model = 128, .heads = 2, .seq_len = 1024, .vocab = 509, .classes = 0};
+/* LLaMA with one kv head for 4 query heads (multi-query), head size 32 (flash has a kernel), an odd
+ * vocabulary, 300 positions: attention in two query chunks */
+static const mb_model_config llama_mqa = {.arch = MB_ARCH_LLAMA,
+                                          .layers = 2,
+                                          .d_model = 128,
+                                          .heads = 4,
+                                          .kv_heads = 1,
+                                          .d_ff = 352,
+                                          .seq_len = 300,
+                                          .vocab = 509};
 
-static int parity(const mb_backend *be, const mb_model_config *cfg, double ltol, double gtol, int B,
-                  int T) {
+/* Loss and every gradient of one step on be against the reference backend ref (cpu-f32 for GPT,
+ * cpu-f64 for LLaMA) from the same weights; GPT's activation bytes equal to its formula. */
+static int parity(const mb_backend *be, const mb_backend *ref, const mb_model_config *cfg,
+                  double ltol, double gtol, int B, int T) {
     mb_ctx g, c;
     CHECK_OK(&g, mb_ctx_init(&g, be));
-    CHECK_OK(&c, mb_ctx_init(&c, &mb_backend_cpu_f32));
+    CHECK_OK(&c, mb_ctx_init(&c, ref));
     mb_model mg, mc;
     CHECK_OK(&g, mb_model_create(&g, cfg, &mg));
     CHECK_OK(&c, mb_model_create(&c, cfg, &mc));
@@ -56,9 +70,12 @@ static int parity(const mb_backend *be, const mb_model_config *cfg, double ltol,
     size_t before = g.mem.cur[MB_MEM_ACTIVATIONS];
     CHECK_OK(&g, mb_model_forward(&g, &mg, x, y, B, T, &lg));
     size_t act = g.mem.cur[MB_MEM_ACTIVATIONS] - before;
-    size_t want = mb_gpt_act_bytes(cfg, B, T, mb_dtype_size(be->dtype), mb_dtype_size(be->sdtype),
-                                   mb_model_logits_ld(be, mb_model_head_rows(cfg)));
-    CHECK_EQ_U(act, want);
+    if (cfg->arch == MB_ARCH_GPT) {
+        size_t want =
+            mb_gpt_act_bytes(cfg, B, T, mb_dtype_size(be->dtype), mb_dtype_size(be->sdtype),
+                             mb_model_logits_ld(be, mb_model_head_rows(cfg)));
+        CHECK_EQ_U(act, want);
+    }
     CHECK_OK(&c, mb_model_forward(&c, &mc, x, y, B, T, &lc));
     CHECK_OK(&g, mb_model_backward(&g, &mg));
     CHECK_OK(&g, g.be->sync(&g));
@@ -93,10 +110,11 @@ static int parity(const mb_backend *be, const mb_model_config *cfg, double ltol,
             worst_name = mg.params[i].name;
         }
     }
-    printf("%-9s L%d C%-3d K%d B%d T%-3d loss %.7f cpu %.7f rel %.2e (tol %.0e); worst gradient %s "
-           "%.2e (tol %.0e); activations %zu bytes = formula\n",
-           be->name, cfg->layers, cfg->d_model, cfg->classes, B, T, lg, lc, lrel, ltol, worst_name,
-           worst, gtol, act);
+    printf("%-9s %s L%d C%-3d KV%d K%d B%d T%-3d loss %.7f %s %.7f rel %.2e (tol %.0e); worst "
+           "gradient %s %.2e (tol %.0e); activations %zu bytes%s\n",
+           be->name, cfg->arch == MB_ARCH_LLAMA ? "llama" : "gpt", cfg->layers, cfg->d_model,
+           mg.cfg.kv_heads, cfg->classes, B, T, lg, ref->name, lc, lrel, ltol, worst_name, worst,
+           gtol, act, cfg->arch == MB_ARCH_GPT ? " = formula" : "");
     free(hg);
     free(hc);
     free(x);
@@ -368,8 +386,9 @@ int main(void) {
         return 77;
     }
     mb_ctx_fini(&probe);
-    mb_model_config nano, nano_cls;
+    mb_model_config nano, nano_cls, lnano;
     CHECK_OK(&probe, mb_model_preset(&probe, "gpt-nano", &nano));
+    CHECK_OK(&probe, mb_model_preset(&probe, "llama-nano", &lnano)); /* GQA: 4 heads over 2 */
     nano_cls = nano;
     nano_cls.classes = 3; /* the classifier head: 3 rows, logits padded to 64 on the GPU */
     const prec_tol tols[] = {
@@ -378,9 +397,13 @@ int main(void) {
         {&mb_backend_cuda_bf16, 1e-3, 5e-2},
     };
     for (size_t i = 0; i < sizeof tols / sizeof tols[0]; i++) {
-        if (parity(tols[i].be, &nano, tols[i].loss, tols[i].grad, 4, 32)) return 1;
-        if (parity(tols[i].be, &nano_cls, tols[i].loss, tols[i].grad, 4, 32)) return 1;
-        if (parity(tols[i].be, &mid, tols[i].loss, tols[i].grad, 2, 64)) return 1;
+        const mb_backend *f32 = &mb_backend_cpu_f32, *f64 = &mb_backend_cpu_f64;
+        if (parity(tols[i].be, f32, &nano, tols[i].loss, tols[i].grad, 4, 32)) return 1;
+        if (parity(tols[i].be, f32, &nano_cls, tols[i].loss, tols[i].grad, 4, 32)) return 1;
+        if (parity(tols[i].be, f32, &mid, tols[i].loss, tols[i].grad, 2, 64)) return 1;
+        if (parity(tols[i].be, f64, &lnano, tols[i].loss, tols[i].grad, 4, 32)) return 1;
+        if (parity(tols[i].be, f64, &llama_mqa, tols[i].loss, tols[i].grad, 2, 300)) return 1;
+        if (determinism(tols[i].be, &lnano, 4, 32)) return 1;
         if (determinism(tols[i].be, &mid, 2, 64)) return 1;
         if (lora_parity(tols[i].be, &mid, tols[i].loss, tols[i].grad, 2, 64)) return 1;
         if (cce_parity(tols[i].be, &wide, 1024, tols[i].loss, tols[i].grad, 2, 64)) return 1;
@@ -389,7 +412,8 @@ int main(void) {
         if (mesa_parity(tols[i].be, &mid, 2, 64)) return 1;
         if (mb_flash_kernels_of(tols[i].be) &&
             (flash_parity(tols[i].be, &mid, tols[i].loss, tols[i].grad, 2, 64) ||
-             flash_parity(tols[i].be, &longseq, tols[i].loss, tols[i].grad, 1, 1000)))
+             flash_parity(tols[i].be, &longseq, tols[i].loss, tols[i].grad, 1, 1000) ||
+             flash_parity(tols[i].be, &llama_mqa, tols[i].loss, tols[i].grad, 2, 300)))
             return 1;
     }
     CHECK_DONE();

@@ -1,5 +1,6 @@
 /* tests/test_flash.c — flash attention on the CPU: the kernels against the engine's attention
- * (probabilities kept) in fp64 and fp32, the log-sum-exp against its definition; [flash, sgd] on
+ * (probabilities kept, grouped-query heads too) in fp64 and fp32, the log-sum-exp against its
+ * definition; [flash, sgd] on
  * gpt-nano against [sgd]: loss and gradients, and the activation peak measured = predicted = the
  * walk written out, alone and under checkpointing; mesa refuses to stack with it. */
 #include <math.h>
@@ -23,12 +24,14 @@ static double maxrel(const double *a, const double *b, size_t n) {
     return d / fmax(m, 1e-300);
 }
 
-/* One (B, T, C, NH) case on backend be: forward and backward of both kernels on the same qkv and
- * dout. The tolerances: fp64 1e-12, fp32 1e-5 (relative to the largest magnitude). */
-static int check_kernels(const mb_backend *be, int B, int T, int C, int NH) {
+/* One (B, T, C, NH, KV) case on backend be: forward and backward of both kernels on the same qkv
+ * ([B, T, (NH + 2 KV) hs]) and dout. The tolerances: fp64 1e-12, fp32 1e-5 (relative to the
+ * largest magnitude). */
+static int check_kernels(const mb_backend *be, int B, int T, int C, int NH, int KV) {
     mb_ctx ctx;
     CHECK_OK(&ctx, mb_ctx_init(&ctx, be));
-    const size_t es = mb_dtype_size(be->dtype), n3 = (size_t)B * T * 3 * C, n1 = (size_t)B * T * C;
+    const int hs = C / NH, W = C + 2 * KV * hs;
+    const size_t es = mb_dtype_size(be->dtype), n3 = (size_t)B * T * W, n1 = (size_t)B * T * C;
     const size_t rows = (size_t)B * NH * T;
     const double tol = be->dtype == MB_F64 ? 1e-12 : 1e-5;
     double *h = malloc(n3 * sizeof *h), *o1 = malloc(n1 * sizeof *o1),
@@ -51,11 +54,11 @@ static int check_kernels(const mb_backend *be, int B, int T, int C, int NH) {
     CHECK_OK(&ctx, mb_model_param_set(&ctx, &qkv, n3, h));
     mb_rng_fill_normal(h, n1, 9, 2, 0, 0.0, 1.0);
     CHECK_OK(&ctx, mb_model_param_set(&ctx, &dout, n1, h));
-    be->attention_fwd(&ctx, out1.ptr, att.ptr, qkv.ptr, B, T, C, NH, NH);
-    mb_flash_kernels_of(be)->flash_fwd(&ctx, out2.ptr, lse.ptr, qkv.ptr, B, T, C, NH);
-    be->attention_bwd(&ctx, dq1.ptr, scratch.ptr, dout.ptr, qkv.ptr, att.ptr, B, T, C, NH, NH);
+    be->attention_fwd(&ctx, out1.ptr, att.ptr, qkv.ptr, B, T, C, NH, KV);
+    mb_flash_kernels_of(be)->flash_fwd(&ctx, out2.ptr, lse.ptr, qkv.ptr, B, T, C, NH, KV);
+    be->attention_bwd(&ctx, dq1.ptr, scratch.ptr, dout.ptr, qkv.ptr, att.ptr, B, T, C, NH, KV);
     mb_flash_kernels_of(be)->flash_bwd(&ctx, dq2.ptr, dout.ptr, qkv.ptr, out2.ptr, lse.ptr, D.ptr,
-                                       B, T, C, NH);
+                                       B, T, C, NH, KV);
     CHECK_OK(&ctx, mb_model_param_get(&ctx, &out1, n1, o1));
     CHECK_OK(&ctx, mb_model_param_get(&ctx, &out2, n1, o2));
     CHECK_OK(&ctx, mb_model_param_get(&ctx, &dq1, n3, g1));
@@ -63,7 +66,6 @@ static int check_kernels(const mb_backend *be, int B, int T, int C, int NH) {
     CHECK_OK(&ctx, mb_model_param_get(&ctx, &lse, rows, l));
     /* the LSE from its definition, in fp64 from the stored qkv */
     CHECK_OK(&ctx, mb_model_param_get(&ctx, &qkv, n3, h));
-    const int hs = C / NH;
     double lerr = 0;
     for (int b = 0; b < B; b++)
         for (int hh = 0; hh < NH; hh++)
@@ -73,8 +75,8 @@ static int check_kernels(const mb_backend *be, int B, int T, int C, int NH) {
                 for (int j = 0; j <= t; j++) {
                     double d = 0;
                     for (int i = 0; i < hs; i++)
-                        d += h[((size_t)b * T + t) * 3 * C + hh * hs + i] *
-                             h[((size_t)b * T + j) * 3 * C + C + hh * hs + i];
+                        d += h[((size_t)b * T + t) * W + hh * hs + i] *
+                             h[((size_t)b * T + j) * W + C + hh / (NH / KV) * hs + i];
                     s[j] = d / sqrt((double)hs);
                     mx = fmax(mx, s[j]);
                 }
@@ -83,8 +85,8 @@ static int check_kernels(const mb_backend *be, int B, int T, int C, int NH) {
                 lerr = fmax(lerr, fabs(got - want) / fmax(fabs(want), 1.0));
             }
     double eo = maxrel(o2, o1, n1), eg = maxrel(g2, g1, n3);
-    printf("%s B=%d T=%d C=%d NH=%d: out %.2e, dqkv %.2e, lse %.2e (tol %.0e)\n", be->name, B, T, C,
-           NH, eo, eg, lerr, tol);
+    printf("%s B=%d T=%d C=%d NH=%d KV=%d: out %.2e, dqkv %.2e, lse %.2e (tol %.0e)\n", be->name, B,
+           T, C, NH, KV, eo, eg, lerr, tol);
     CHECK(eo <= tol && eg <= tol && lerr <= tol, "%s: flash differs from the engine's attention",
           be->name);
     mb_buf *bufs[] = {&qkv, &dout, &out1, &out2, &att, &lse, &D, &dq1, &dq2, &scratch};
@@ -206,8 +208,9 @@ static int check_mesa_refused(void) {
 int main(void) {
     const mb_backend *bes[2] = {&mb_backend_cpu_f64, &mb_backend_cpu_f32};
     for (int i = 0; i < 2; i++) {
-        if (check_kernels(bes[i], 2, 37, 24, 3) || check_kernels(bes[i], 1, 64, 64, 4) ||
-            check_kernels(bes[i], 2, 1, 16, 2))
+        if (check_kernels(bes[i], 2, 37, 24, 3, 3) || check_kernels(bes[i], 1, 64, 64, 4, 4) ||
+            check_kernels(bes[i], 2, 1, 16, 2, 2) || check_kernels(bes[i], 2, 37, 64, 4, 2) ||
+            check_kernels(bes[i], 1, 50, 48, 4, 1))
             return 1;
         if (check_model(bes[i])) return 1;
     }

@@ -1,8 +1,7 @@
 /* tests/test_stacks.c — what a stack may combine: every registered method alone on llama-nano
- * (measured = predicted in every category but the transient workspace, or the exact refusal), the
- * chained slots on gpt-nano
- * ([lora, lisa], [lisa, checkpointing], [lora, lisa, adam8bit], [checkpointing, mesa]) measured =
- * predicted, and the stack check's errors word for word. */
+ * (measured = predicted in every category but the transient workspace), the chained slots on
+ * gpt-nano ([lora, lisa], [lisa, checkpointing], [lora, lisa, adam8bit], [checkpointing, mesa])
+ * measured = predicted, and the stack check's errors word for word. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,15 +101,6 @@ static int run(const mb_registry *reg, const char *preset, const char *const *na
     return bad ? 1 : 0;
 }
 
-/* The refusals a method gives on llama-nano's CPU cell, word for word. */
-static const struct {
-    const char *method, *message;
-} refusals[] = {
-    {.method = "flash",
-     .message = "flash: grouped-query attention (4 query heads over 2 key/value heads) has no "
-                "flash kernel yet"},
-};
-
 int main(void) {
     mb_registry reg;
     mb_registry_init(&reg);
@@ -120,17 +110,12 @@ int main(void) {
         const char *name = mb_registry_get(&reg, i)->name;
         int r = run(&reg, "llama-nano", &name, 1, 4, err, sizeof err);
         if (r == 1) return 1;
-        const char *want = NULL;
-        for (size_t k = 0; k < sizeof refusals / sizeof *refusals; k++)
-            if (!strcmp(refusals[k].method, name)) want = refusals[k].message;
+        /* every method runs on llama-nano's CPU cell (flash too: grouped-query kernels) */
+        CHECK(r != 2, "%s refused llama-nano: %s", name, err);
         if (r == 2) {
-            CHECK(want != NULL, "%s refused llama-nano: %s", name, err);
-            if (want) CHECK_STR(err, want);
             printf("%-28s %-10s refused: %s\n", name, "llama-nano", err);
             refused++;
         } else {
-            CHECK(want == NULL, "%s ran on llama-nano where it should refuse: %s", name,
-                  want ? want : "");
             ran++;
         }
     }
@@ -176,7 +161,6 @@ int main(void) {
     CHECK(mb_stack_check(&ctx, ok, 3) == MB_OK, "[lora, lisa, checkpointing] refused: %s", ctx.err);
     mb_ctx_fini(&ctx);
     mb_registry_fini(&reg);
-    printf("%d methods ran on llama-nano with measured = predicted, %d refused as expected\n", ran,
-           refused);
+    printf("%d methods ran on llama-nano with measured = predicted, %d refused\n", ran, refused);
     CHECK_DONE();
 }

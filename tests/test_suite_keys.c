@@ -103,9 +103,9 @@ static void check_refusals(mb_ctx *ctx, const mb_registry *reg) {
     } bad[] = {
         {"[adamw, {name: lisa, layers: 3}]",
          "t.yaml:3:18: error: lisa: layers 3 is more than the model's 2 blocks (model 'n')"},
-        {"[{stack: [flash, sgd]}]", "t.yaml:3:11: error: flash: grouped-query attention (4 query "
-                                    "heads over 2 key/value heads) has no flash kernel yet (model "
-                                    "'l')"},
+        {"[{stack: [mesa, sgd], mesa: {groups: 3}}]",
+         "t.yaml:3:11: error: mesa: groups 3 does not divide the model's 4 heads (a range must "
+         "cover whole heads) (model 'n')"},
         {"[{name: sgd, nesterov: true}]",
          "t.yaml:3:11: error: sgd: nesterov needs momentum > 0 and dampening 0 (model 'n')"},
     };

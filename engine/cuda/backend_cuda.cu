@@ -1,7 +1,6 @@
 /* engine/cuda/backend_cuda.cu — the CUDA backend: device set-up, a stream-ordered pool behind the
  * tagged tracker, copies, error recording, event timing, device-memory readings, and the three
- * tables (cuda-f32, cuda-tf32, cuda-bf16). Kernels live in kernels_elem.cu, kernels_prim.cu,
- * matmul.cu and attention.cu; a method's own in its folder (methods/<name>/<name>.cu). */
+ * tables (cuda-f32, cuda-tf32, cuda-bf16); kernels in kernels_*.cu, matmul.cu and attention.cu. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -288,9 +287,9 @@ static void cuda_describe(mb_ctx *ctx, mb_dev_info *out) {
         .gemm = mb_cuda_gemm_##sfx, .matmul_fwd_res = mb_cuda_matmul_fwd_res_##sfx,                \
         .matmul_fwd_gelu = mb_cuda_matmul_fwd_gelu_##sfx,                                          \
         .matmul_bwd_dgelu = mb_cuda_matmul_bwd_dgelu_##sfx,                                        \
-        /* LLaMA's kernels: none on CUDA yet */                                                   \
-        .rmsnorm_fwd = NULL, .rmsnorm_bwd = NULL, .rope = NULL, .swiglu_fwd = NULL,               \
-        .swiglu_bwd = NULL,                                                                        \
+        .rmsnorm_fwd = mb_cuda_rmsnorm_fwd_##sfx, .rmsnorm_bwd = mb_cuda_rmsnorm_bwd_##sfx,        \
+        .rope = mb_cuda_rope_##sfx, .swiglu_fwd = mb_cuda_swiglu_fwd_##sfx,                        \
+        .swiglu_bwd = mb_cuda_swiglu_bwd_##sfx,                                                    \
     }
 extern "C" {
 const mb_backend mb_backend_cuda_f32 = MB_CUDA_TABLE("cuda-f32", MB_BE_CUDA_F32, f32, MB_F32);

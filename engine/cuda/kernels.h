@@ -73,8 +73,24 @@ void mb_cuda_gemm_bf16(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, 
 void mb_cuda_gemm_s(struct mb_ctx *ctx, int ta, int tb, int M, int N, int K, double alpha,
                     const void *A, int lda, const void *B, int ldb, double beta, void *C, int ldc);
 
+/* The LLaMA kernels (kernels_llama.cu). */
+#define MB_CUDA_LLAMA_DECLS(sfx)                                                                   \
+    void mb_cuda_rmsnorm_fwd_##sfx(struct mb_ctx *ctx, void *out, void *rstd, const void *inp,     \
+                                   const void *w, int N, int C, double eps);                       \
+    void mb_cuda_rmsnorm_bwd_##sfx(struct mb_ctx *ctx, void *dinp, void *dw, const void *dout,     \
+                                   const void *inp, const void *w, const void *rstd, int N,        \
+                                   int C);                                                         \
+    void mb_cuda_rope_##sfx(struct mb_ctx *ctx, void *x, int B, int T, int H, int hs, int ld,      \
+                            double theta, int inverse);                                            \
+    void mb_cuda_swiglu_fwd_##sfx(struct mb_ctx *ctx, void *out, const void *gate, const void *up, \
+                                  size_t n);                                                       \
+    void mb_cuda_swiglu_bwd_##sfx(struct mb_ctx *ctx, void *dgate, void *dup, const void *dout,    \
+                                  const void *gate, const void *up, size_t n);
+
 MB_CUDA_KERNEL_DECLS(f32)
 MB_CUDA_KERNEL_DECLS(bf16)
+MB_CUDA_LLAMA_DECLS(f32)
+MB_CUDA_LLAMA_DECLS(bf16)
 
 #ifdef __cplusplus
 }

@@ -26,19 +26,6 @@ typedef struct flash_state {
     mb_buf *lse; /* [L]: each block's log-sum-exp rows, from its forward to its backward */
 } flash_state;
 
-static mb_status flash_check(mb_ctx *ctx, const mb_pvalue *v, const mb_model_config *cfg,
-                             const mb_method *const *stack, int n) {
-    (void)v;
-    (void)stack;
-    (void)n;
-    if (cfg->kv_heads != cfg->heads)
-        return mb_error(ctx, MB_EUNSUPPORTED,
-                        "grouped-query attention (%d query heads over %d key/value heads) has no "
-                        "flash kernel yet",
-                        cfg->heads, cfg->kv_heads);
-    return MB_OK;
-}
-
 static mb_status flash_init(void *priv, mb_train *tr, const mb_pvalue *v) {
     (void)v;
     flash_state *s = priv;
@@ -84,7 +71,7 @@ static mb_status flash_attention(void *priv, mb_train *tr, const mb_attn_call *c
             for (int l = 0; l < s->L; l++) mb_free(ctx, &s->lse[l]);
         mb_free(ctx, lse);
         MB_TRY(mb_alloc(ctx, lse, rows * ss, MB_MEM_ACTIVATIONS, "flash.lse"));
-        s->k->flash_fwd(ctx, c->out, lse->ptr, c->qkv, c->B, c->T, c->C, c->NH);
+        s->k->flash_fwd(ctx, c->out, lse->ptr, c->qkv, c->B, c->T, c->C, c->NH, c->KV);
         if (!c->keep) mb_free(ctx, lse);
         return MB_OK;
     }
@@ -92,8 +79,8 @@ static mb_status flash_attention(void *priv, mb_train *tr, const mb_attn_call *c
         return mb_error(ctx, MB_EINVAL, "flash: block %d's backward without its forward", c->layer);
     mb_buf D;
     MB_TRY(mb_alloc(ctx, &D, rows * ss, MB_MEM_ACTIVATIONS, "flash.rowdot"));
-    s->k->flash_bwd(ctx, c->dqkv, c->dout, c->qkv, c->out, lse->ptr, D.ptr, c->B, c->T, c->C,
-                    c->NH);
+    s->k->flash_bwd(ctx, c->dqkv, c->dout, c->qkv, c->out, lse->ptr, D.ptr, c->B, c->T, c->C, c->NH,
+                    c->KV);
     mb_free(ctx, &D);
     mb_free(ctx, lse);
     return MB_OK;
@@ -119,7 +106,6 @@ const mb_method mb_method_flash = {
     .nparams = 0,
     .priv_size = sizeof(flash_state),
     .init = flash_init,
-    .check = flash_check,
     .fini = flash_fini,
     .attention = flash_attention,
     .predict_bytes = flash_predict,

@@ -1,8 +1,8 @@
-/* methods/flash/flash.cu — memory-efficient exact causal attention in bf16 on tensor cores
- * (mma.sync m16n8k16 fed by ldmatrix, fp32 accumulation), FlashAttention-2's tiling: forward keeps
- * an online softmax per query row and saves its log-sum-exp; backward recomputes the probabilities
- * from it, dk and dv per key block and dq per query block (two kernels, no atomics: deterministic).
- * No T x T matrix exists. */
+/* methods/flash/flash.cu — memory-efficient exact causal grouped-query attention in bf16 on tensor
+ * cores (mma.sync m16n8k16 fed by ldmatrix, fp32 accumulation), FlashAttention-2's tiling: forward
+ * keeps an online softmax per query row and saves its log-sum-exp; backward recomputes the
+ * probabilities from it, dk and dv per key block of a kv head over its query heads in order, and dq
+ * per query block (two kernels, no atomics: deterministic). No T x T matrix exists. */
 #include <math.h>
 #include <cuda_pipeline.h>
 #include <stdint.h>
@@ -102,23 +102,23 @@ __device__ __forceinline__ void fa_load(bf16 *dst, const bf16 *src, size_t ld, i
     __pipeline_wait_prior(0);
 }
 
-/* Key tile kb's k and v rows (columns C and 2C on from base) issued into sK and sV. */
+/* Key tile kb's k and v rows (the kv head's columns at kbase and vbase) issued into sK and sV. */
 template <int HD>
-__device__ __forceinline__ void fa_kv_issue(bf16 *sK, bf16 *sV, const bf16 *base, size_t ld, int C,
-                                            int kb, int T) {
-    fa_load_async<HD>(sK, base + C, ld, kb * FA_B, T);
-    fa_load_async<HD>(sV, base + 2 * (size_t)C, ld, kb * FA_B, T);
+__device__ __forceinline__ void fa_kv_issue(bf16 *sK, bf16 *sV, const bf16 *kbase,
+                                            const bf16 *vbase, size_t ld, int kb, int T) {
+    fa_load_async<HD>(sK, kbase, ld, kb * FA_B, T);
+    fa_load_async<HD>(sV, vbase, ld, kb * FA_B, T);
     __pipeline_commit();
 }
 
 /* Before key tile kb's products (double buffers, tile kb at sK + (kb % 2) tiles): tile kb + 1
  * issued into the other buffer when there is one, then tile kb waited for by every thread. */
 template <int HD>
-__device__ __forceinline__ void fa_kv_next(bf16 *sK, bf16 *sV, const bf16 *base, size_t ld, int C,
-                                           int kb, int nkb, int T) {
+__device__ __forceinline__ void fa_kv_next(bf16 *sK, bf16 *sV, const bf16 *kbase, const bf16 *vbase,
+                                           size_t ld, int kb, int nkb, int T) {
     if (kb + 1 < nkb) {
         const int nx = ((kb + 1) & 1) * FA_B * fa_ld<HD>::h;
-        fa_kv_issue<HD>(sK + nx, sV + nx, base, ld, C, kb + 1, T);
+        fa_kv_issue<HD>(sK + nx, sV + nx, kbase, vbase, ld, kb + 1, T);
         __pipeline_wait_prior(1);
     } else {
         __pipeline_wait_prior(0);
@@ -201,11 +201,17 @@ __device__ __forceinline__ void fa_put(bf16 *dst, size_t ld, const fa_acc &acc, 
             dst[(size_t)fa_row(i) * ld + fa_col(i)] = __float2bfloat16_rn(acc.x[i] * mul);
 }
 
-/* Forward: block (query tile, head, sequence); warp w owns rows 16w .. 16w+15 and keeps their
- * scores, probabilities and output in registers, with a running max and sum per row. */
+/* The row width of qkv: NH query heads (C columns), then KV key heads and KV value heads. */
+__device__ __forceinline__ size_t fa_width(int C, int KV, int HD) {
+    return (size_t)C + 2 * (size_t)KV * HD;
+}
+
+/* Forward: block (query tile, query head, sequence); warp w owns rows 16w .. 16w+15 and keeps their
+ * scores, probabilities and output in registers, with a running max and sum per row. k and v are
+ * the head's kv head's, h / (NH/KV). */
 template <int HD>
 __global__ void __launch_bounds__(FA_THREADS)
-    mb_fa_fwd_k(bf16 *out, float *lse, const bf16 *qkv, int T, int C, int NH, float scale) {
+    mb_fa_fwd_k(bf16 *out, float *lse, const bf16 *qkv, int T, int C, int NH, int KV, float scale) {
     typedef fa_ld<HD> LD;
     constexpr int TL = FA_B * LD::h; /* one tile */
     extern __shared__ __align__(32) unsigned char fa_smem[];
@@ -213,8 +219,10 @@ __global__ void __launch_bounds__(FA_THREADS)
     /* the last query tiles, which see the most keys, are issued first */
     const int qt = (int)(gridDim.x - 1 - blockIdx.x);
     const int q0 = qt * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
-    const size_t ld = 3 * (size_t)C;
+    const size_t ld = fa_width(C, KV, HD);
     const bf16 *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
+    const bf16 *kbase = qkv + (size_t)b * T * ld + C + (size_t)(h / (NH / KV)) * HD;
+    const bf16 *vbase = kbase + (size_t)KV * HD;
     fa_load<HD>(sQ, base, ld, q0, T);
     const int qr = q0 + warp * 16; /* the warp's first query */
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
@@ -225,13 +233,13 @@ __global__ void __launch_bounds__(FA_THREADS)
     for (int d = 0; d < HD / 16; d++) fa_zero(o[d]);
     const int nkb = min((q0 + FA_B - 1) / FA_B + 1, (T + FA_B - 1) / FA_B);
     const float sl2 = scale * FA_LOG2E; /* m, s: base-2 units */
-    fa_kv_issue<HD>(sK, sV, base, ld, C, 0, T);
+    fa_kv_issue<HD>(sK, sV, kbase, vbase, ld, 0, T);
     for (int kb = 0; kb < nkb; kb++) {
         const int k0 = kb * FA_B, cur = kb & 1;
         /* only a tile reaching past the warp's first query is masked; rows past T see keys past T
          * (zero rows) but are not written, and valid rows never reach past T */
         const bool diag = k0 + FA_B - 1 > qr;
-        fa_kv_next<HD>(sK, sV, base, ld, C, kb, nkb, T);
+        fa_kv_next<HD>(sK, sV, kbase, vbase, ld, kb, nkb, T);
         fa_acc s[FA_B / 16];
         float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
@@ -322,26 +330,66 @@ __global__ void mb_fa_dot_k(float *D, const bf16 *dout, const bf16 *out, int B, 
     }
 }
 
-/* dk, dv: block (key tile, head, sequence); warp w owns keys 16w .. 16w+15. Over the query tiles
- * at or after the key tile, in registers: S^T = K Q^T, dP^T = V dO^T, P^T = exp(scale S^T - lse),
- * dS^T = P^T (dP^T - D) (zero above the causal diagonal and past T); dv += P^T dO, dk += dS^T Q. */
+/* One query tile of the dk, dv kernel (its q, dO, base-2 lse and D rows at sQ, sO, sL, sD; its
+ * first query q0; the warp's first key kr), in registers: S^T = K Q^T, dP^T = V dO^T, P^T =
+ * exp(scale S^T - lse), dS^T = P^T (dP^T - D) (zero above the causal diagonal and past T); dv +=
+ * P^T dO, dk += dS^T Q. */
 template <int HD>
+__device__ __forceinline__ void fa_dkv_tile(fa_acc *dk, fa_acc *dv, const fa_a *kf, const fa_a *vf,
+                                            const bf16 *sQ, const bf16 *sO, const float *sL,
+                                            const float *sD, int q0, int kr, float sl2) {
+    typedef fa_ld<HD> LD;
+    /* only a tile starting before the warp's last key is masked; queries past T have lse +inf
+     * (p = 0), keys past T are not written */
+    const bool diag = q0 < kr + 15;
+    fa_a pa[FA_B / 16], dsa[FA_B / 16];
+#pragma unroll
+    for (int n = 0; n < FA_B / 16; n++) {
+        fa_acc st, dpt;
+        fa_fbt<HD>(st, kf, sQ + n * 16 * LD::h, LD::h);
+        fa_fbt<HD>(dpt, vf, sO + n * 16 * LD::h, LD::h);
+#pragma unroll
+        for (int i = 0; i < 8; i += 2) {
+            const int qc = n * 16 + fa_col(i), key = kr + fa_row(i); /* qc is even */
+            const float2 Lp = *(const float2 *)&sL[qc];
+            const float2 Dp = *(const float2 *)&sD[qc];
+            float p0 = fa_exp2(st.x[i] * sl2 - Lp.x), p1 = fa_exp2(st.x[i + 1] * sl2 - Lp.y);
+            if (diag) {
+                if (q0 + qc < key) p0 = 0.0f;
+                if (q0 + qc + 1 < key) p1 = 0.0f;
+            }
+            fa_pack(pa[n], i, p0, p1);
+            fa_pack(dsa[n], i, p0 * (dpt.x[i] - Dp.x), p1 * (dpt.x[i + 1] - Dp.y));
+        }
+    }
+#pragma unroll
+    for (int d = 0; d < HD / 16; d++) {
+        fa_ab(dv[d], pa, sO + d * 16, LD::h);
+        fa_ab(dk[d], dsa, sQ + d * 16, LD::h);
+    }
+}
+
+/* dk, dv: block (key tile, kv head kh, sequence); warp w owns keys 16w .. 16w+15; over the query
+ * tiles at or after the key tile (fa_dkv_tile), double-buffered. GQ (KV < NH): the tiles of the
+ * group's query heads kh*G .. kh*G + G-1 in that order, summed in fp32; !GQ: the one head's, the
+ * loop multi-head attention has always run (its code, and bits, unchanged). */
+template <int HD, bool GQ>
 __global__ void __launch_bounds__(FA_THREADS, HD <= 64 ? 3 : 1) /* HD 64: 3 blocks an SM */
     mb_fa_dkv_k(bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const float *lse, const float *D,
-                int T, int C, int NH, float scale) {
+                int T, int C, int NH, int KV, float scale) {
     typedef fa_ld<HD> LD;
     constexpr int TL = FA_B * LD::h;
     extern __shared__ __align__(32) unsigned char fa_smem[];
     /* q, dO (sO), lse and D rows double-buffered */
     bf16 *sK = (bf16 *)fa_smem, *sV = sK + TL, *sQ = sV + TL, *sO = sQ + 2 * TL;
     float *sL = (float *)(sO + 2 * TL), *sD = sL + 2 * FA_B;
-    const int k0 = blockIdx.x * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
-    const size_t ld = 3 * (size_t)C;
-    const bf16 *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
-    const bf16 *obase = dout + (size_t)b * T * C + (size_t)h * HD;
-    const float *L = lse + ((size_t)b * NH + h) * T, *Dd = D + ((size_t)b * NH + h) * T;
-    fa_load<HD>(sK, base + C, ld, k0, T);
-    fa_load<HD>(sV, base + 2 * (size_t)C, ld, k0, T);
+    const int k0 = blockIdx.x * FA_B, kh = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
+    /* the row width and the v columns' offset from the k columns (KV == NH: 3C and C) */
+    const size_t ld = GQ ? fa_width(C, KV, HD) : 3 * (size_t)C;
+    const size_t kv = GQ ? (size_t)KV * HD : (size_t)C;
+    const bf16 *kbase = qkv + (size_t)b * T * ld + C + (size_t)kh * HD;
+    fa_load<HD>(sK, kbase, ld, k0, T);
+    fa_load<HD>(sV, kbase + kv, ld, k0, T);
     fa_acc dk[HD / 16], dv[HD / 16];
     for (int n = 0; n < HD / 16; n++) fa_zero(dk[n]), fa_zero(dv[n]);
     const int kr = k0 + warp * 16; /* the warp's first key */
@@ -351,9 +399,9 @@ __global__ void __launch_bounds__(FA_THREADS, HD <= 64 ? 3 : 1) /* HD 64: 3 bloc
     __syncthreads();
     fa_rows<HD>(kf, sK + warp * 16 * LD::h, LD::h);
     fa_rows<HD>(vf, sV + warp * 16 * LD::h, LD::h);
-    /* the query tile qb (and its lse, D rows) into buffer j */
-    auto issue = [&](int qb, int j) {
-        const int q = qb * FA_B;
+    /* query tile q (its first row) of the query head at base, obase, L, Dd into buffer j */
+    auto issue = [&](const bf16 *base, const bf16 *obase, const float *L, const float *Dd, int q,
+                     int j) {
         fa_load_async<HD>(sQ + j * TL, base, ld, q, T);
         fa_load_async<HD>(sO + j * TL, obase, C, q, T);
         for (int i = threadIdx.x; i < FA_B; i += FA_THREADS) {
@@ -362,61 +410,67 @@ __global__ void __launch_bounds__(FA_THREADS, HD <= 64 ? 3 : 1) /* HD 64: 3 bloc
         }
         __pipeline_commit();
     };
-    issue(blockIdx.x, 0);
-    for (int qb = blockIdx.x; qb < nqb; qb++) {
-        const int q0 = qb * FA_B, cur = (qb - blockIdx.x) & 1;
-        if (qb + 1 < nqb) {
-            issue(qb + 1, cur ^ 1);
-            __pipeline_wait_prior(1);
-        } else {
-            __pipeline_wait_prior(0);
-        }
-        __syncthreads();
-        /* only a tile starting before the warp's last key is masked; queries past T have lse
-         * +inf (p = 0), keys past T are not written */
-        const bool diag = q0 < kr + 15;
-        fa_a pa[FA_B / 16], dsa[FA_B / 16];
-#pragma unroll
-        for (int n = 0; n < FA_B / 16; n++) {
-            fa_acc st, dpt;
-            fa_fbt<HD>(st, kf, sQ + cur * TL + n * 16 * LD::h, LD::h);
-            fa_fbt<HD>(dpt, vf, sO + cur * TL + n * 16 * LD::h, LD::h);
-#pragma unroll
-            for (int i = 0; i < 8; i += 2) {
-                const int qc = n * 16 + fa_col(i), key = kr + fa_row(i); /* qc is even */
-                const float2 Lp = *(const float2 *)&sL[cur * FA_B + qc];
-                const float2 Dp = *(const float2 *)&sD[cur * FA_B + qc];
-                float p0 = fa_exp2(st.x[i] * sl2 - Lp.x), p1 = fa_exp2(st.x[i + 1] * sl2 - Lp.y);
-                if (diag) {
-                    if (q0 + qc < key) p0 = 0.0f;
-                    if (q0 + qc + 1 < key) p1 = 0.0f;
-                }
-                fa_pack(pa[n], i, p0, p1);
-                fa_pack(dsa[n], i, p0 * (dpt.x[i] - Dp.x), p1 * (dpt.x[i + 1] - Dp.y));
+    if constexpr (!GQ) {
+        const bf16 *base = qkv + (size_t)b * T * ld + (size_t)kh * HD;
+        const bf16 *obase = dout + (size_t)b * T * C + (size_t)kh * HD;
+        const float *L = lse + ((size_t)b * NH + kh) * T, *Dd = D + ((size_t)b * NH + kh) * T;
+        issue(base, obase, L, Dd, blockIdx.x * FA_B, 0);
+        for (int qb = blockIdx.x; qb < nqb; qb++) {
+            const int q0 = qb * FA_B, cur = (qb - blockIdx.x) & 1;
+            if (qb + 1 < nqb) {
+                issue(base, obase, L, Dd, q0 + FA_B, cur ^ 1);
+                __pipeline_wait_prior(1);
+            } else {
+                __pipeline_wait_prior(0);
             }
+            __syncthreads();
+            fa_dkv_tile<HD>(dk, dv, kf, vf, sQ + cur * TL, sO + cur * TL, sL + cur * FA_B,
+                            sD + cur * FA_B, q0, kr, sl2);
+            __syncthreads(); /* the buffers are reloaded two tiles on */
         }
-#pragma unroll
-        for (int d = 0; d < HD / 16; d++) {
-            fa_ab(dv[d], pa, sO + cur * TL + d * 16, LD::h);
-            fa_ab(dk[d], dsa, sQ + cur * TL + d * 16, LD::h);
+    } else {
+        /* one stream of (head, tile) steps: head h = kh*G .. in order, tiles blockIdx.x .. nqb-1 */
+        const int G = NH / KV, h1 = kh * G + G;
+        int h = kh * G, qb = blockIdx.x, cur = 0;
+        auto issue_h = [&](int hh, int q, int j) {
+            issue(qkv + (size_t)b * T * ld + (size_t)hh * HD,
+                  dout + (size_t)b * T * C + (size_t)hh * HD, lse + ((size_t)b * NH + hh) * T,
+                  D + ((size_t)b * NH + hh) * T, q, j);
+        };
+        issue_h(h, qb * FA_B, 0);
+        for (;;) {
+            const int nq = qb + 1 < nqb ? qb + 1 : (int)blockIdx.x, nh = qb + 1 < nqb ? h : h + 1;
+            const bool more = nh < h1;
+            if (more) {
+                issue_h(nh, nq * FA_B, cur ^ 1);
+                __pipeline_wait_prior(1);
+            } else {
+                __pipeline_wait_prior(0);
+            }
+            __syncthreads();
+            fa_dkv_tile<HD>(dk, dv, kf, vf, sQ + cur * TL, sO + cur * TL, sL + cur * FA_B,
+                            sD + cur * FA_B, qb * FA_B, kr, sl2);
+            __syncthreads(); /* the buffers are reloaded two tiles on */
+            if (!more) break;
+            qb = nq, h = nh, cur ^= 1;
         }
-        __syncthreads(); /* the buffers are reloaded two tiles on */
     }
     const int valid = min(16, T - kr);
     if (valid <= 0) return;
-    bf16 *dst = dqkv + ((size_t)b * T + kr) * ld + C + (size_t)h * HD;
+    bf16 *dst = dqkv + ((size_t)b * T + kr) * ld + C + (size_t)kh * HD;
     for (int d = 0; d < HD / 16; d++) {
         fa_put(dst + d * 16, ld, dk[d], scale, valid);
-        fa_put(dst + C + d * 16, ld, dv[d], 1.0f, valid);
+        fa_put(dst + kv + d * 16, ld, dv[d], 1.0f, valid);
     }
 }
 
-/* dq: block (query tile, head, sequence); warp w owns queries 16w .. 16w+15: per key tile up to the
- * diagonal, in registers, S = Q K^T, dP = dO V^T, dS = P (dP - D), dq += dS K. */
+/* dq: block (query tile, query head, sequence); warp w owns queries 16w .. 16w+15: per key tile up
+ * to the diagonal, in registers, S = Q K^T, dP = dO V^T, dS = P (dP - D), dq += dS K (k and v of
+ * the head's kv head). */
 template <int HD>
 __global__ void __launch_bounds__(FA_THREADS)
     mb_fa_dq_k(bf16 *dqkv, const bf16 *qkv, const bf16 *dout, const float *lse, const float *D,
-               int T, int C, int NH, float scale) {
+               int T, int C, int NH, int KV, float scale) {
     typedef fa_ld<HD> LD;
     constexpr int TL = FA_B * LD::h;
     extern __shared__ __align__(32) unsigned char fa_smem[];
@@ -424,8 +478,10 @@ __global__ void __launch_bounds__(FA_THREADS)
     /* the last query tiles, which see the most keys, are issued first */
     const int qt = (int)(gridDim.x - 1 - blockIdx.x);
     const int q0 = qt * FA_B, h = blockIdx.y, b = blockIdx.z, warp = threadIdx.x / 32;
-    const size_t ld = 3 * (size_t)C;
+    const size_t ld = fa_width(C, KV, HD);
     const bf16 *base = qkv + (size_t)b * T * ld + (size_t)h * HD;
+    const bf16 *kbase = qkv + (size_t)b * T * ld + C + (size_t)(h / (NH / KV)) * HD;
+    const bf16 *vbase = kbase + (size_t)KV * HD;
     fa_load<HD>(sQ, base, ld, q0, T);
     fa_load<HD>(sO, dout + (size_t)b * T * C + (size_t)h * HD, C, q0, T);
     const int qr = q0 + warp * 16;
@@ -444,10 +500,10 @@ __global__ void __launch_bounds__(FA_THREADS)
     fa_rows<HD>(of, sO + warp * 16 * LD::h, LD::h);
     const int nkb = min(qt + 1, (T + FA_B - 1) / FA_B);
     const float sl2 = scale * FA_LOG2E;
-    fa_kv_issue<HD>(sK, sV, base, ld, C, 0, T);
+    fa_kv_issue<HD>(sK, sV, kbase, vbase, ld, 0, T);
     for (int kb = 0; kb < nkb; kb++) {
         const int k0 = kb * FA_B, cur = kb & 1;
-        fa_kv_next<HD>(sK, sV, base, ld, C, kb, nkb, T);
+        fa_kv_next<HD>(sK, sV, kbase, vbase, ld, kb, nkb, T);
         /* only the diagonal tile is masked: there it also hides keys past T from valid queries;
          * elsewhere those keys' rows are zero and add nothing to dq */
         const bool diag = k0 + FA_B - 1 > qr;
@@ -489,32 +545,37 @@ template <int HD> static size_t fa_dq_smem() { /* q, dO, two k, two v */
 }
 
 template <int HD>
-static void fa_fwd(mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T, int C,
-                   int NH) {
+static void fa_fwd(mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T, int C, int NH,
+                   int KV) {
     size_t sm = fa_fwd_smem<HD>(); /* its limit was raised by mb_flash_init */
     dim3 grid((T + FA_B - 1) / FA_B, NH, B);
     mb_fa_fwd_k<HD><<<grid, FA_THREADS, sm, mb_cuda_stream(ctx)>>>(
-        (bf16 *)out, (float *)lse, (const bf16 *)qkv, T, C, NH, 1.0f / sqrtf((float)HD));
+        (bf16 *)out, (float *)lse, (const bf16 *)qkv, T, C, NH, KV, 1.0f / sqrtf((float)HD));
     MB_CUDA_LAUNCHED(ctx);
 }
 
 template <int HD>
 static void fa_bwd(mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv, const void *out,
-                   const void *lse, void *D, int B, int T, int C, int NH) {
+                   const void *lse, void *D, int B, int T, int C, int NH, int KV) {
     const float scale = 1.0f / sqrtf((float)HD);
     size_t rows = (size_t)B * T * NH;
     mb_fa_dot_k<HD><<<(unsigned)((rows * (HD / 8) + 255) / 256), 256, 0, mb_cuda_stream(ctx)>>>(
         (float *)D, (const bf16 *)dout, (const bf16 *)out, B, T, C, NH);
     if (MB_CUDA_LAUNCHED(ctx)) return;
-    dim3 grid((T + FA_B - 1) / FA_B, NH, B);
+    dim3 grid((T + FA_B - 1) / FA_B, NH, B), kvgrid((T + FA_B - 1) / FA_B, KV, B);
     size_t s1 = fa_dkv_smem<HD>(), s2 = fa_dq_smem<HD>(); /* raised by mb_flash_init */
-    mb_fa_dkv_k<HD><<<grid, FA_THREADS, s1, mb_cuda_stream(ctx)>>>(
-        (bf16 *)dqkv, (const bf16 *)qkv, (const bf16 *)dout, (const float *)lse, (const float *)D,
-        T, C, NH, scale);
+    if (KV == NH)
+        mb_fa_dkv_k<HD, false><<<kvgrid, FA_THREADS, s1, mb_cuda_stream(ctx)>>>(
+            (bf16 *)dqkv, (const bf16 *)qkv, (const bf16 *)dout, (const float *)lse,
+            (const float *)D, T, C, NH, KV, scale);
+    else
+        mb_fa_dkv_k<HD, true><<<kvgrid, FA_THREADS, s1, mb_cuda_stream(ctx)>>>(
+            (bf16 *)dqkv, (const bf16 *)qkv, (const bf16 *)dout, (const float *)lse,
+            (const float *)D, T, C, NH, KV, scale);
     if (MB_CUDA_LAUNCHED(ctx)) return;
     mb_fa_dq_k<HD><<<grid, FA_THREADS, s2, mb_cuda_stream(ctx)>>>(
         (bf16 *)dqkv, (const bf16 *)qkv, (const bf16 *)dout, (const float *)lse, (const float *)D,
-        T, C, NH, scale);
+        T, C, NH, KV, scale);
     MB_CUDA_LAUNCHED(ctx);
 }
 
@@ -523,7 +584,11 @@ template <int HD> static cudaError_t fa_init() {
     cudaError_t e = cudaFuncSetAttribute(
         mb_fa_fwd_k<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)fa_fwd_smem<HD>());
     if (e == cudaSuccess)
-        e = cudaFuncSetAttribute(mb_fa_dkv_k<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+        e = cudaFuncSetAttribute(mb_fa_dkv_k<HD, false>,
+                                 cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 (int)fa_dkv_smem<HD>());
+    if (e == cudaSuccess)
+        e = cudaFuncSetAttribute(mb_fa_dkv_k<HD, true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                  (int)fa_dkv_smem<HD>());
     if (e == cudaSuccess)
         e = cudaFuncSetAttribute(mb_fa_dq_k<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -549,18 +614,26 @@ static int mb_flash_head_ok(int hd) {
     return hd == 32 || hd == 64 || hd == 128;
 }
 
+/* NH query heads over KV kv heads, NH % KV == 0: 1 after recording an error. */
+static int mb_flash_heads_bad(mb_ctx *ctx, int NH, int KV) {
+    if (NH > 0 && KV > 0 && NH % KV == 0) return 0;
+    mb_cuda_fail(ctx, MB_EINVAL, __FILE__, __LINE__,
+                 "flash attention: %d query heads cannot share %d kv heads", NH, KV);
+    return 1;
+}
+
 static void mb_flash_fwd(mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T, int C,
-                         int NH) {
-    if (mb_cuda_failed(ctx) || B <= 0 || T <= 0) return;
+                         int NH, int KV) {
+    if (mb_cuda_failed(ctx) || B <= 0 || T <= 0 || mb_flash_heads_bad(ctx, NH, KV)) return;
     switch (C / NH) {
     case 32:
-        fa_fwd<32>(ctx, out, lse, qkv, B, T, C, NH);
+        fa_fwd<32>(ctx, out, lse, qkv, B, T, C, NH, KV);
         break;
     case 64:
-        fa_fwd<64>(ctx, out, lse, qkv, B, T, C, NH);
+        fa_fwd<64>(ctx, out, lse, qkv, B, T, C, NH, KV);
         break;
     case 128:
-        fa_fwd<128>(ctx, out, lse, qkv, B, T, C, NH);
+        fa_fwd<128>(ctx, out, lse, qkv, B, T, C, NH, KV);
         break;
     default:
         mb_cuda_fail(ctx, MB_EUNSUPPORTED, __FILE__, __LINE__,
@@ -569,17 +642,18 @@ static void mb_flash_fwd(mb_ctx *ctx, void *out, void *lse, const void *qkv, int
 }
 
 static void mb_flash_bwd(mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv,
-                         const void *out, const void *lse, void *D, int B, int T, int C, int NH) {
-    if (mb_cuda_failed(ctx) || B <= 0 || T <= 0) return;
+                         const void *out, const void *lse, void *D, int B, int T, int C, int NH,
+                         int KV) {
+    if (mb_cuda_failed(ctx) || B <= 0 || T <= 0 || mb_flash_heads_bad(ctx, NH, KV)) return;
     switch (C / NH) {
     case 32:
-        fa_bwd<32>(ctx, dqkv, dout, qkv, out, lse, D, B, T, C, NH);
+        fa_bwd<32>(ctx, dqkv, dout, qkv, out, lse, D, B, T, C, NH, KV);
         break;
     case 64:
-        fa_bwd<64>(ctx, dqkv, dout, qkv, out, lse, D, B, T, C, NH);
+        fa_bwd<64>(ctx, dqkv, dout, qkv, out, lse, D, B, T, C, NH, KV);
         break;
     case 128:
-        fa_bwd<128>(ctx, dqkv, dout, qkv, out, lse, D, B, T, C, NH);
+        fa_bwd<128>(ctx, dqkv, dout, qkv, out, lse, D, B, T, C, NH, KV);
         break;
     default:
         mb_cuda_fail(ctx, MB_EUNSUPPORTED, __FILE__, __LINE__,

@@ -11,19 +11,21 @@ extern "C" {
 #endif
 
 /* Memory-efficient exact causal attention (FlashAttention-2's contract): no probabilities are
- * kept, each query row's log-sum-exp is. qkv [B, T, 3C] and out [B, T, C] as the core table's
- * attention_fwd's; lse and D are sdtype [B, NH, T]. */
+ * kept, each query row's log-sum-exp is. qkv [B, T, (NH + 2*KV)*hs] (grouped-query: query head h
+ * reads kv head h / (NH/KV)) and out [B, T, C] as the core table's attention_fwd's; lse and D are
+ * sdtype [B, NH, T]. */
 typedef struct mb_flash_kernels {
     /* Once per context before the kernels run (CUDA: raises their shared-memory limits); NULL:
      * nothing to prepare. */
     mb_status (*init)(struct mb_ctx *ctx);
     /* out = softmax(q k^T / sqrt(hs), causal) v; lse = log sum_j exp(s_j) per row. */
     void (*flash_fwd)(struct mb_ctx *ctx, void *out, void *lse, const void *qkv, int B, int T,
-                      int C, int NH);
+                      int C, int NH, int KV);
     /* dqkv (overwritten) from dout, the forward's out and lse; D is scratch (rowsum(dout * out)).
-     */
+     * A kv head's dk and dv are summed over its query heads in a fixed order. */
     void (*flash_bwd)(struct mb_ctx *ctx, void *dqkv, const void *dout, const void *qkv,
-                      const void *out, const void *lse, void *D, int B, int T, int C, int NH);
+                      const void *out, const void *lse, void *D, int B, int T, int C, int NH,
+                      int KV);
     /* 1 when head size hs has a kernel; NULL: every size does. */
     int (*flash_head_ok)(int hs);
 } mb_flash_kernels;
