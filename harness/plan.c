@@ -126,6 +126,14 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
               c.seq_len, mb_precision_name(prec), s->steps, s->warmup_steps, s->eval_every,
               s->eval_batches);
     if (tg->threads) sb_printf(&b, "threads=%d\n", tg->threads); /* set: part of the cell */
+    /* an attention set other than auto, and the LLaMA shape beyond GPT's keys: part of the cell
+     * (absent from GPT cells left on auto, whose hashes stay what they were) */
+    mb_attention_mode att = md->attention ? md->attention : tg->attention;
+    if (att == MB_ATTN_NAIVE || att == MB_ATTN_FLASH)
+        sb_printf(&b, "attention=%s\n", mb_attention_mode_name(att));
+    if (g->arch == MB_ARCH_LLAMA)
+        sb_printf(&b, "arch=llama kv_heads=%d d_ff=%d rope_theta=%.17g norm_eps=%.17g tie=%d\n",
+                  g->kv_heads, g->d_ff, g->rope_theta, g->norm_eps, g->tie);
     if (s->data.kind == MB_DATA_FILE)
         sb_printf(&b, "data=file path=%s val_fraction=%.17g\n", s->data.path, s->data.val_fraction);
     else if (s->data.kind == MB_DATA_SOTU || s->data.kind == MB_DATA_MOBY_DICK ||

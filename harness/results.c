@@ -98,6 +98,7 @@ const char *const mb_results_columns[] = {
     "threads",
     "label",
     "baseline",
+    "attention",
     NULL,
 };
 
@@ -408,6 +409,7 @@ mb_status mb_results_write(mb_ctx *ctx, mb_results *r, const mb_row *row) {
     out_i64(&o, row->threads);
     out_str(&o, row->label);
     out_i64(&o, row->baseline);
+    out_str(&o, row->attention);
     return out_end(ctx, &o, r->path);
 }
 

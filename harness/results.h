@@ -9,7 +9,7 @@
 
 #include "../engine/ctx.h"
 
-#define MB_RESULTS_SCHEMA 2 /* 2: the baseline column */
+#define MB_RESULTS_SCHEMA 2 /* 2: the baseline and attention columns */
 
 /* One results.csv row. Strings may be NULL (written empty); doubles that are NaN and integers that
  * are INT64_MIN are written empty (a measurement that does not apply, e.g. MFU or the allocator's
@@ -26,8 +26,8 @@ typedef struct mb_row {
     const char *reason; /* empty when ok */
     /* memory, bytes */
     int64_t tracked_peak, reserved_peak, device_peak, runtime_baseline, memory_cap;
-    int64_t peak_by_cat[MB_MEM_NCAT];  /* breakdown at the moment of the tracked peak */
-    int64_t pred_by_cat[MB_MEM_NCAT];  /* predict_bytes, per category */
+    int64_t peak_by_cat[MB_MEM_NCAT]; /* breakdown at the moment of the tracked peak */
+    int64_t pred_by_cat[MB_MEM_NCAT]; /* predict_bytes, per category */
     int64_t pred_total;
     int64_t phase_peak[MB_PHASE_N];
     /* time */
@@ -49,6 +49,9 @@ typedef struct mb_row {
     int64_t threads;   /* the OpenMP threads the cell's host work ran on */
     const char *label; /* the cell's label as run, --filter and compare show it (with /rN) */
     int64_t baseline;  /* 1 when the cell's stack is the suite's baseline stack, else 0 */
+    /* the attention the cell ran: "flash" (named in its stack, or chosen by attention: auto or
+     * flash), "naive" (the engine's), "" when it did not train */
+    const char *attention;
 } mb_row;
 
 /* Appends rows to `path`, writing the header first when the file is new or empty; an existing

@@ -7,6 +7,7 @@
 #include "../datasets/fashion.h"
 #include "../datasets/sha256.h"
 #include "../datasets/spam.h"
+#include "../methods/flash/flash_kernels.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -426,6 +427,53 @@ static double slow_down(double t0, double dt, double factor) {
     return (now - t0) * 1e3;
 }
 
+/* The cell's attention (suite.h, mb_attention_mode): FlashAttention put first in the stack for
+ * `flash`, and for `auto` where it has a kernel for the model on this backend (cuda-bf16 only: on
+ * the CPU the engine's is the faster) and the stack takes it (no method that replaces or codes the
+ * attention); *ran says which runs. A stack that names flash runs it, but not under `naive`. */
+static mb_status choose_attention(mb_ctx *ctx, const mb_model_config *cfg, const mb_method **ms,
+                                  const mb_pvalue **vs, int *n, mb_attention_mode att,
+                                  const char **ran) {
+    *ran = "naive";
+    for (int i = 0; i < *n; i++)
+        if (ms[i] == &mb_method_flash) {
+            if (att == MB_ATTN_NAIVE)
+                return mb_error(ctx, MB_EUNSUPPORTED,
+                                "attention: naive, but the method stack names flash; drop one");
+            *ran = "flash";
+            return MB_OK;
+        }
+    if (att == MB_ATTN_NAIVE || (att != MB_ATTN_FLASH && ctx->be->id != MB_BE_CUDA_BF16))
+        return MB_OK;
+    if (*n + 1 >= MB_MAX_STACK) { /* the stack is full: flash cannot join */
+        if (att != MB_ATTN_FLASH) return MB_OK;
+        return mb_error(ctx, MB_EUNSUPPORTED,
+                        "attention: flash, but the stack already holds %d methods", *n);
+    }
+    const mb_method *cand[MB_MAX_STACK];
+    const mb_pvalue *cv[MB_MAX_STACK];
+    cand[0] = &mb_method_flash;
+    cv[0] = NULL;
+    for (int i = 0; i < *n; i++) {
+        cand[i + 1] = ms[i];
+        cv[i + 1] = vs[i];
+    }
+    mb_status st = mb_flash_supports(ctx, ctx->be, cfg);
+    if (st == MB_OK) st = mb_stack_check(ctx, cand, *n + 1);
+    if (st == MB_OK) st = mb_stack_check_model(ctx, cand, cv, *n + 1, cfg);
+    if (st != MB_OK) {
+        if (att == MB_ATTN_FLASH) return mb_error_prefix(ctx, st, "attention: flash");
+        return MB_OK; /* auto: the engine's attention */
+    }
+    for (int i = 0; i <= *n; i++) {
+        ms[i] = cand[i];
+        vs[i] = cv[i];
+    }
+    (*n)++;
+    *ran = "flash";
+    return MB_OK;
+}
+
 static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_run *cr) {
     const mb_suite *s = r->suite;
     mb_model model;
@@ -447,12 +495,14 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
     if (st == MB_OK && s->init_checkpoint) st = mb_model_load(ctx, &model, s->init_checkpoint);
     const mb_method *ms[MB_MAX_STACK];
     const mb_pvalue *vs[MB_MAX_STACK];
-    for (int i = 0; i < c->stack->n && i < MB_MAX_STACK; i++) {
+    int nm = 0;
+    for (int i = 0; i < c->stack->n && i < MB_MAX_STACK; i++, nm++) {
         ms[i] = c->stack->items[i].method;
         vs[i] = c->stack->items[i].vals;
     }
-    if (st == MB_OK)
-        st = mb_train_init(&tr, ctx, &model, ms, vs, c->stack->n, &mb_method_adamw, c->seed);
+    mb_attention_mode att = c->model->attention ? c->model->attention : c->target->attention;
+    if (st == MB_OK) st = choose_attention(ctx, &model.cfg, ms, vs, &nm, att, &cr->row.attention);
+    if (st == MB_OK) st = mb_train_init(&tr, ctx, &model, ms, vs, nm, &mb_method_adamw, c->seed);
     if (st == MB_OK) {
         mb_predict pred;
         mb_train_predict(&tr, B, T, &pred);
@@ -571,6 +621,7 @@ static void fill_identity(const mb_runner *r, const mb_cell *c, mb_row *row, con
     row->pred_total = UNSET;
     row->threads = c->target->threads ? c->target->threads : mb_default_threads();
     row->label = c->label;
+    row->attention = "";
     row->baseline = c->stack == &r->suite->stacks[r->suite->baseline];
 }
 
@@ -655,6 +706,7 @@ static mb_status run_one(mb_runner *r, const mb_cell *c, cell_run *cr, char *rea
          * property of the cell, like a sequence longer than the model's block */
         row->status = st == MB_ENOMEM ? "oom" : st == MB_EUNSUPPORTED ? "invalid" : "error";
         snprintf(reason, nreason, "%s", cctx.err);
+        if (st == MB_EUNSUPPORTED) row->attention = ""; /* refused: no attention ran */
     }
     row->timed_steps = cr->nms;
     if (cr->nms > 0) {

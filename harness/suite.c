@@ -538,9 +538,27 @@ _Static_assert(sizeof target_presets / sizeof target_presets[0] ==
                    sizeof target_preset_names / sizeof target_preset_names[0],
                "one name per target preset");
 
+const char *mb_attention_mode_name(mb_attention_mode a) {
+    return a == MB_ATTN_NAIVE ? "naive" : a == MB_ATTN_FLASH ? "flash" : "auto";
+}
+
+/* `attention: auto | naive | flash` of a target or a model entry, when present. */
+static mb_status get_attention(ld *L, const yaml_node_t *e, const char *what,
+                               mb_attention_mode *out) {
+    static const char *const modes[] = {"auto", "naive", "flash"};
+    const yaml_node_t *v = map_get(L, e, "attention");
+    if (!v) return MB_OK;
+    char field[96];
+    snprintf(field, sizeof field, "%s.attention", what);
+    int m = 0;
+    MB_TRY(get_enum(L, v, field, modes, NKEYS(modes), &m));
+    *out = (mb_attention_mode)(MB_ATTN_AUTO + m);
+    return MB_OK;
+}
+
 static mb_status load_targets(ld *L, const yaml_node_t *list) {
-    static const char *const keys[] = {"name",   "preset",     "backend",
-                                       "device", "memory_cap", "threads"};
+    static const char *const keys[] = {"name",       "preset",  "backend",  "device",
+                                       "memory_cap", "threads", "attention"};
     static const char *const backends[] = {"cpu", "cuda"};
     const int npresets = NKEYS(target_preset_names);
     mb_suite *s = L->s;
@@ -607,14 +625,15 @@ static mb_status load_targets(ld *L, const yaml_node_t *list) {
             snprintf(field, sizeof field, "%s.threads", what);
             MB_TRY(get_int(L, v, field, 1, 4096, &t->threads));
         }
+        MB_TRY(get_attention(L, e, what, &t->attention));
     }
     return MB_OK;
 }
 
 static mb_status load_models(ld *L, const yaml_node_t *list) {
     static const char *const keys[] = {
-        "name",  "preset",   "arch", "layers",     "d_model",        "heads",     "seq_len",
-        "vocab", "kv_heads", "d_ff", "rope_theta", "tie_embeddings", "batch_size"};
+        "name",  "preset",   "arch", "layers",     "d_model",        "heads",      "seq_len",
+        "vocab", "kv_heads", "d_ff", "rope_theta", "tie_embeddings", "batch_size", "attention"};
     static const char *const archs[] = {"gpt", "llama"};
     /* Upper bounds keep the engine's size arithmetic far from overflow; they are well above
      * today's largest models (Llama 3 405B: 126 layers, d_model 16384, 128 heads). */
@@ -719,6 +738,7 @@ static mb_status load_models(ld *L, const yaml_node_t *list) {
             snprintf(field, sizeof field, "%s.batch_size", what);
             MB_TRY(get_int(L, v, field, 1, 1 << 20, &md->batch_size));
         }
+        MB_TRY(get_attention(L, e, what, &md->attention));
         /* the engine's own check stays the last word on a shape */
         mb_status st = mb_model_config_check(L->ctx, &md->shape);
         if (st != MB_OK)

@@ -13,6 +13,19 @@ typedef enum mb_backend_kind { MB_TARGET_CPU, MB_TARGET_CUDA } mb_backend_kind;
 typedef enum mb_precision { MB_PREC_FP32, MB_PREC_FP64, MB_PREC_TF32, MB_PREC_BF16 } mb_precision;
 const char *mb_precision_name(mb_precision p); /* "fp32" ... */
 
+/* Which attention a cell runs (`attention:` on a target or a model, the model's winning): unset
+ * means auto, FlashAttention where its kernel takes the cell (cuda-bf16, a head size it has, no
+ * method of the stack that replaces or codes the attention), else the engine's; naive, always the
+ * engine's (its T x T probabilities kept, so their memory can be compared); flash, always flash
+ * (a cell it cannot take ends invalid with its reason). */
+typedef enum mb_attention_mode {
+    MB_ATTN_UNSET,
+    MB_ATTN_AUTO,
+    MB_ATTN_NAIVE,
+    MB_ATTN_FLASH
+} mb_attention_mode;
+const char *mb_attention_mode_name(mb_attention_mode a); /* "auto", "naive", "flash" */
+
 typedef struct mb_target_cfg {
     char *name;
     mb_backend_kind backend; /* "cpu" (default) | "cuda" */
@@ -20,6 +33,7 @@ typedef struct mb_target_cfg {
     size_t memory_cap;       /* bytes; 0 = none. YAML: integer bytes or "24GiB", "512MiB", "8GB" */
     int threads; /* OpenMP threads for the cell's host work; 0: OMP_NUM_THREADS when set,
                   * else the machine's physical cores (mb_default_threads) */
+    mb_attention_mode attention;
 } mb_target_cfg;
 
 typedef struct mb_model_cfg {
@@ -27,6 +41,7 @@ typedef struct mb_model_cfg {
     char *preset;          /* NULL when the shape is given key by key */
     mb_model_config shape; /* resolved: the preset's, with any keys given overriding it */
     int batch_size;        /* 0: task.batch_size; else this model's (a matrix axis still wins) */
+    mb_attention_mode attention; /* MB_ATTN_UNSET: the target's */
 } mb_model_cfg;
 
 typedef enum mb_data_kind {

@@ -78,11 +78,26 @@ static void header_line(char *out, size_t n, const char *replace_col21, const ch
 
 static int check_columns(void) {
     /* Independent statement of the order: fixed names, names built from mem.h, fixed names. */
-    static const char *const head[] = {
-        "schema_version", "suite", "target", "backend", "model", "method_stack", "method_params",
-        "task", "batch_size", "seq_len", "precision", "repeat", "seed", "status", "reason",
-        "tracked_peak_bytes", "reserved_peak_bytes", "device_peak_bytes",
-        "runtime_baseline_bytes", "memory_cap_bytes"};
+    static const char *const head[] = {"schema_version",
+                                       "suite",
+                                       "target",
+                                       "backend",
+                                       "model",
+                                       "method_stack",
+                                       "method_params",
+                                       "task",
+                                       "batch_size",
+                                       "seq_len",
+                                       "precision",
+                                       "repeat",
+                                       "seed",
+                                       "status",
+                                       "reason",
+                                       "tracked_peak_bytes",
+                                       "reserved_peak_bytes",
+                                       "device_peak_bytes",
+                                       "runtime_baseline_bytes",
+                                       "memory_cap_bytes"};
     static const char *const tail[] = {
         "steps",       "warmup_steps",   "timed_steps",   "step_ms_median",
         "step_ms_p10", "step_ms_p90",    "tokens_per_s",  "mfu",
@@ -90,7 +105,7 @@ static int check_columns(void) {
         "git_sha",     "git_dirty",      "config_hash",   "device_name",
         "device_uuid", "driver_version", "cuda_runtime",  "cublas_version",
         "host",        "started_at",     "wall_s",        "search",
-        "threads",     "label",          "baseline"};
+        "threads",     "label",          "baseline",      "attention"};
     char want[80][48];
     int n = 0;
     for (size_t i = 0; i < sizeof head / sizeof *head; i++) snprintf(want[n++], 48, "%s", head[i]);
@@ -104,7 +119,7 @@ static int check_columns(void) {
     for (size_t i = 0; i < sizeof tail / sizeof *tail; i++) snprintf(want[n++], 48, "%s", tail[i]);
     int have = 0;
     while (mb_results_columns[have]) have++;
-    CHECK(have == n && n == 71, "%d columns, expected %d (71)", have, n);
+    CHECK(have == n && n == 72, "%d columns, expected %d (72)", have, n);
     for (int i = 0; i < n && i < have; i++) CHECK_STR(mb_results_columns[i], want[i]);
     return 0;
 }
@@ -136,6 +151,7 @@ static void fill_ok(mb_row *r) {
     }
     r->pred_total = 16028;
     r->baseline = 1;
+    r->attention = "flash";
     for (int p = 0; p < MB_PHASE_N; p++) r->phase_peak[p] = 3000 + p;
     r->steps = 10;
     r->warmup_steps = 2;
@@ -206,12 +222,13 @@ static int check_rows(mb_ctx *ctx, const char *dir) {
     /* Lines where each record starts: the oom row's reason spans lines 3 and 4. */
     CHECK(rc.line[0] == 1 && rc.line[1] == 2 && rc.line[2] == 3 && rc.line[3] == 5,
           "record lines %d %d %d %d", rc.line[0], rc.line[1], rc.line[2], rc.line[3]);
-    for (int i = 0; i < 4; i++) CHECK(rc.nf[i] == 71, "record %d has %d fields", i, rc.nf[i]);
-    for (int i = 0; i < 71 && i < rc.nf[0]; i++) CHECK_STR(rc.f[0][i], mb_results_columns[i]);
+    for (int i = 0; i < 4; i++) CHECK(rc.nf[i] == 72, "record %d has %d fields", i, rc.nf[i]);
+    for (int i = 0; i < 72 && i < rc.nf[0]; i++) CHECK_STR(rc.f[0][i], mb_results_columns[i]);
 
     char **ok = rc.f[1], **oom = rc.f[2], **third = rc.f[3];
     CHECK_STR(ok[col("schema_version")], "2");
     CHECK_STR(ok[col("baseline")], "1");
+    CHECK_STR(ok[col("attention")], "flash");
     CHECK_STR(ok[col("method_params")], "lr=0.003,betas=(0.9, 0.95)");
     CHECK_STR(ok[col("tracked_peak_bytes")], "123456789012");
     CHECK_STR(ok[col("reserved_peak_bytes")], "-1");
@@ -239,9 +256,9 @@ static int check_rows(mb_ctx *ctx, const char *dir) {
     const struct {
         const char *name;
         double v;
-    } dbl[] = {{"step_ms_median", want.step_ms_median}, {"step_ms_p10", want.step_ms_p10},
-               {"step_ms_p90", want.step_ms_p90},       {"tokens_per_s", want.tokens_per_s},
-               {"metric_value", want.metric_value},     {"metric_stderr", want.metric_stderr},
+    } dbl[] = {{"step_ms_median", want.step_ms_median},     {"step_ms_p10", want.step_ms_p10},
+               {"step_ms_p90", want.step_ms_p90},           {"tokens_per_s", want.tokens_per_s},
+               {"metric_value", want.metric_value},         {"metric_stderr", want.metric_stderr},
                {"final_train_loss", want.final_train_loss}, {"wall_s", want.wall_s}};
     for (size_t i = 0; i < sizeof dbl / sizeof *dbl; i++) {
         double back = strtod(ok[col(dbl[i].name)], NULL);
@@ -252,9 +269,9 @@ static int check_rows(mb_ctx *ctx, const char *dir) {
     CHECK_STR(oom[col("reason")], tricky);
     CHECK_STR(oom[col("seed")], "18446744073709551615");
     CHECK_STR(oom[col("memory_cap_bytes")], "65536");
-    const char *nan_cols[] = {"step_ms_median", "step_ms_p10",   "step_ms_p90",
-                              "tokens_per_s",   "mfu",           "metric_value",
-                              "metric_stderr",  "final_train_loss", "wall_s"};
+    const char *nan_cols[] = {
+        "step_ms_median", "step_ms_p10",   "step_ms_p90",      "tokens_per_s", "mfu",
+        "metric_value",   "metric_stderr", "final_train_loss", "wall_s"};
     for (size_t i = 0; i < sizeof nan_cols / sizeof *nan_cols; i++)
         CHECK(!strcmp(oom[col(nan_cols[i])], ""), "%s = '%s', expected empty for NaN", nan_cols[i],
               oom[col(nan_cols[i])]);
@@ -312,7 +329,7 @@ static int check_refusals(mb_ctx *ctx, const char *dir) {
     header_line(text, sizeof text, NULL, "energy_j", 0);
     write_text(path, text);
     snprintf(msg, sizeof msg,
-             "%s: header differs from this build's at column 72: file has 'energy_j', expected "
+             "%s: header differs from this build's at column 73: file has 'energy_j', expected "
              "the header to end %s",
              path, hint);
     expect_err(ctx, mb_results_open(ctx, &r, path), MB_EFORMAT, msg, __LINE__);
@@ -546,10 +563,10 @@ int main(void) {
     if (check_columns() || check_rows(&ctx, dir) || check_refusals(&ctx, dir) ||
         check_reader(&ctx, dir) || check_steps(&ctx, dir) || check_json())
         mb_check_failures++;
-    static const char *const files[] = {"results.csv", "empty.csv", "other.csv",
-                                        "older.csv",   "newer.csv", "steps_other.csv",
-                                        "torn.csv",    "torn2.csv",   "m1.csv",    "m2.csv",
-                                        "m3.csv",      "crlf.csv",  "steps.csv"};
+    static const char *const files[] = {"results.csv", "empty.csv",       "other.csv", "older.csv",
+                                        "newer.csv",   "steps_other.csv", "torn.csv",  "torn2.csv",
+                                        "m1.csv",      "m2.csv",          "m3.csv",    "crlf.csv",
+                                        "steps.csv"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char p[512];
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);

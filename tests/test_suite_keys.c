@@ -215,6 +215,70 @@ static void check_old_schema(const char *bin, const char *src, const char *tmp) 
     drop(&o);
 }
 
+/* `attention:` on a model or a target: on the CPU auto keeps the engine's attention, flash puts
+ * FlashAttention first in the stack (the same bytes as naming it), naive refuses a stack naming
+ * flash; what ran is in the attention column, and a refused cell has none. */
+static int check_attention(mb_ctx *ctx, const mb_registry *reg, const char *bin, const char *tmp) {
+    char p[512], cmd[2048];
+    mb_suite s;
+    CHECK(mb_suite_load_string(ctx, reg, "t.yaml",
+                               "suite: s\nmodels: [{name: n, preset: gpt-nano, attention: fast}]\n"
+                               "methods: [adamw]\n",
+                               &s) != MB_OK,
+          "attention: fast accepted");
+    CHECK_STR(ctx->err, "t.yaml:2:49: error: models[0].attention must be one of auto, naive, "
+                        "flash, got 'fast'");
+    snprintf(p, sizeof p, "%s/att.yaml", tmp);
+    if (write_whole(p, "suite: att\nseed: 1\n"
+                       "defaults: {steps: 2, warmup_steps: 0, eval: {batches: 1}}\n"
+                       "targets: [{name: cpu, backend: cpu, attention: flash}]\n"
+                       "models: [{name: auto, preset: gpt-nano, attention: auto},\n"
+                       "         {name: tflash, preset: gpt-nano},\n"
+                       "         {name: naive, preset: gpt-nano, attention: naive}]\n"
+                       "data: {name: synthetic, vocab: 256}\n"
+                       "task: {kind: train, batch_size: 2}\n"
+                       "methods: [adamw, {stack: [flash, adamw]}, {stack: [mesa, adamw]}]\n"))
+        return 1;
+    snprintf(cmd, sizeof cmd, "%s run -q --out %s/att %s", bin, tmp, p);
+    out o = run_capture(tmp, tmp, cmd);
+    CHECK(o.rc == 0, "attention run: exit %d: %s", o.rc, o.se);
+    drop(&o);
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/att", tmp);
+    mb_table t;
+    if (load_results(dir, &t)) return 1;
+    int ac = mb_table_col(&t, "attention"), sc = mb_table_col(&t, "status"),
+        rc = mb_table_col(&t, "reason"), pc = mb_table_col(&t, "tracked_peak_bytes");
+    CHECK(ac >= 0 && sc >= 0 && rc >= 0 && pc >= 0 && t.nrows == 9, "columns, %d rows", t.nrows);
+    /* model x stack, in plan order: auto (the model's, over the target's flash), the target's
+     * flash, naive */
+    static const char *const want[9][3] = {
+        {"ok", "naive", ""},
+        {"ok", "flash", ""},
+        {"ok", "naive", ""},
+        {"ok", "flash", ""},
+        {"ok", "flash", ""},
+        {"invalid", "",
+         "attention: flash: mesa: the attention probabilities it codes do not exist under flash"},
+        {"ok", "naive", ""},
+        {"invalid", "", "attention: naive, but the method stack names flash; drop one"},
+        {"ok", "naive", ""},
+    };
+    for (int r = 0; t.nrows == 9 && r < 9; r++) {
+        CHECK_STR(mb_table_get(&t, r, sc), want[r][0]);
+        CHECK_STR(mb_table_get(&t, r, ac), want[r][1]);
+        CHECK(!strncmp(mb_table_get(&t, r, rc), want[r][2], strlen(want[r][2])), "row %d: %s", r,
+              mb_table_get(&t, r, rc));
+    }
+    /* flash chosen by the setting holds what naming it holds, less than the engine's attention */
+    if (t.nrows == 9) {
+        CHECK_STR(mb_table_get(&t, 3, pc), mb_table_get(&t, 1, pc));
+        CHECK(atoll(mb_table_get(&t, 1, pc)) < atoll(mb_table_get(&t, 0, pc)), "flash saves");
+    }
+    mb_table_free(&t);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: test_suite_keys MEMBENCH SOURCE_DIR\n");
@@ -232,6 +296,7 @@ int main(int argc, char **argv) {
     check_refusals(&ctx, &reg);
     if (check_column(bin, tmp) || check_dry_run_data(bin, tmp)) return 1;
     check_old_schema(bin, src, tmp);
+    if (check_attention(&ctx, &reg, bin, tmp)) return 1;
     mb_registry_fini(&reg);
     mb_ctx_fini(&ctx);
     char cmd[128];

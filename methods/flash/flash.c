@@ -26,24 +26,29 @@ typedef struct flash_state {
     mb_buf *lse; /* [L]: each block's log-sum-exp rows, from its forward to its backward */
 } flash_state;
 
-static mb_status flash_init(void *priv, mb_train *tr, const mb_pvalue *v) {
-    (void)v;
-    flash_state *s = priv;
-    mb_ctx *ctx = tr->ctx;
-    const mb_backend *be = ctx->be;
-    const mb_model_config *cfg = &tr->model->cfg;
-    s->k = mb_flash_kernels_of(be);
-    if (!s->k)
+mb_status mb_flash_supports(mb_ctx *ctx, const mb_backend *be, const mb_model_config *cfg) {
+    const mb_flash_kernels *k = mb_flash_kernels_of(be);
+    if (!k)
         return mb_error(ctx, MB_EUNSUPPORTED,
                         "flash: backend %s has no flash attention kernels (on CUDA: cuda-bf16, "
                         "precision bf16)",
                         be->name);
     int hs = cfg->d_model / cfg->heads;
-    if (s->k->flash_head_ok && !s->k->flash_head_ok(hs))
+    if (k->flash_head_ok && !k->flash_head_ok(hs))
         return mb_error(ctx, MB_EUNSUPPORTED,
                         "flash: head size %d (d_model %d / %d heads) has no %s kernel; sizes 32, "
                         "64 and 128 do",
                         hs, cfg->d_model, cfg->heads, be->name);
+    return MB_OK;
+}
+
+static mb_status flash_init(void *priv, mb_train *tr, const mb_pvalue *v) {
+    (void)v;
+    flash_state *s = priv;
+    mb_ctx *ctx = tr->ctx;
+    const mb_model_config *cfg = &tr->model->cfg;
+    MB_TRY(mb_flash_supports(ctx, ctx->be, cfg));
+    s->k = mb_flash_kernels_of(ctx->be);
     if (s->k->init) MB_TRY(s->k->init(ctx));
     s->L = cfg->layers;
     s->lse = calloc((size_t)s->L, sizeof *s->lse);

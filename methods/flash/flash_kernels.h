@@ -36,8 +36,15 @@ extern const mb_flash_kernels mb_flash_cpu_f64;
 extern const mb_flash_kernels mb_flash_cuda_bf16;
 #endif
 
+struct mb_model_config;
+
 /* The table for backend be (flash.c); NULL where it has none (cuda-f32, cuda-tf32). */
 const mb_flash_kernels *mb_flash_kernels_of(const mb_backend *be);
+/* MB_OK when flash has a kernel for a model of shape cfg on backend be; else MB_EUNSUPPORTED with
+ * the reason in ctx (what flash's init refuses a cell with; the runner's attention: auto asks it).
+ */
+mb_status mb_flash_supports(struct mb_ctx *ctx, const mb_backend *be,
+                            const struct mb_model_config *cfg);
 
 #ifdef __cplusplus
 }
