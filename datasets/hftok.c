@@ -323,7 +323,11 @@ static mb_status mb_hf_strings(mb_hf_ld *L, const mb_jd_node *vocab, const mb_jd
     for (size_t i = 0; added && i < added->n; i++) {
         const mb_jd_node *a = mb_hf_kid(L, added, i), *c = mb_jd_get(d, a, "content");
         mb_jd_uint(d, mb_jd_get(d, a, "id"), &id);
-        if (t->what[id] == MB_HF_MODEL) { /* the same token in both lists: the strings must agree */
+        if (t->what[id] & MB_HF_ADDED) {
+            s = mb_hf_fail(L, MB_EFORMAT, a, "added_tokens[%zu]: id %d is given twice", i, (int)id);
+            goto done;
+        }
+        if (t->what[id] & MB_HF_MODEL) { /* the same token in both lists: the strings must agree */
             const mb_jd_node *m = mb_hf_kid(L, vocab, src[id]);
             if (m->klen != c->n || memcmp(d->str + m->key, d->str + c->a, c->n)) {
                 s = mb_hf_fail(L, MB_EFORMAT, a,
@@ -332,11 +336,8 @@ static mb_status mb_hf_strings(mb_hf_ld *L, const mb_jd_node *vocab, const mb_jd
                                i, (int)id, (int)(m->klen > 40 ? 40 : m->klen), d->str + m->key);
                 goto done;
             }
-        } else if (t->what[id] == MB_HF_ADDED) {
-            s = mb_hf_fail(L, MB_EFORMAT, a, "added_tokens[%zu]: id %d is given twice", i, (int)id);
-            goto done;
         }
-        t->what[id] = MB_HF_ADDED;
+        t->what[id] |= MB_HF_ADDED;
         src[id] = i;
         len[id] = c->n;
     }
@@ -351,7 +352,7 @@ static mb_status mb_hf_strings(mb_hf_ld *L, const mb_jd_node *vocab, const mb_jd
     for (size_t i = 0; i < nv; i++) {
         if (!t->what[i]) continue;
         const mb_jd_node *k =
-            t->what[i] == MB_HF_ADDED ? mb_jd_get(d, mb_hf_kid(L, added, src[i]), "content") : NULL;
+            t->what[i] & MB_HF_ADDED ? mb_jd_get(d, mb_hf_kid(L, added, src[i]), "content") : NULL;
         const char *from = k ? d->str + k->a : d->str + mb_hf_kid(L, vocab, src[i])->key;
         memcpy(t->str + t->off[i], from, len[i]);
     }
@@ -368,7 +369,7 @@ static mb_status mb_hf_vocab_index(mb_hf_ld *L, const mb_jd_node *vocab) {
     if (!t->vslot) return mb_hf_oom(L);
     for (size_t i = 0; i <= t->vmask; i++) t->vslot[i] = -1;
     for (int32_t id = 0; id < t->nvocab; id++) {
-        if (t->what[id] != MB_HF_MODEL) continue;
+        if (!(t->what[id] & MB_HF_MODEL)) continue;
         const char *p = t->str + t->off[id];
         size_t n = t->off[id + 1] - t->off[id], i = mb_hf_hash(p, n) & t->vmask;
         for (; t->vslot[i] >= 0; i = (i + 1) & t->vmask) {
@@ -485,7 +486,7 @@ static mb_status mb_hf_added(mb_hf_ld *L, const mb_jd_node *added) {
         }
     }
     size_t n = 0;
-    for (int32_t id = 0; id < t->nvocab; id++) n += t->what[id] == MB_HF_ADDED;
+    for (int32_t id = 0; id < t->nvocab; id++) n += (t->what[id] & MB_HF_ADDED) != 0;
     mb_hf_akey *k = malloc((n ? n : 1) * sizeof *k);
     t->added = malloc((n ? n : 1) * sizeof *t->added);
     if (!k || !t->added) {
@@ -494,7 +495,7 @@ static mb_status mb_hf_added(mb_hf_ld *L, const mb_jd_node *added) {
     }
     n = 0;
     for (int32_t id = 0; id < t->nvocab; id++)
-        if (t->what[id] == MB_HF_ADDED)
+        if (t->what[id] & MB_HF_ADDED)
             k[n++] =
                 (mb_hf_akey){(unsigned char)t->str[t->off[id]], t->off[id + 1] - t->off[id], id};
     qsort(k, n, sizeof *k, mb_hf_akey_cmp);

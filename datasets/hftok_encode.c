@@ -379,7 +379,7 @@ static int mb_hf_hexval(char c) {
 static size_t mb_hf_decode_one(const mb_hftok *t, int32_t id, char *out) {
     const char *p = t->str + t->off[id];
     size_t l = t->off[id + 1] - t->off[id], k = 0;
-    if (t->what[id] == MB_HF_ADDED) {
+    if (t->what[id] & MB_HF_ADDED) {
         memcpy(out, p, l);
         return l;
     }

@@ -12,7 +12,8 @@ typedef struct mb_hf_merge {
     int32_t id;   /* the merged token */
 } mb_hf_merge;
 
-enum { MB_HF_ABSENT = 0, MB_HF_MODEL = 1, MB_HF_ADDED = 2 }; /* what an id names */
+/* what an id names: bits, since a token may be in model.vocab and added_tokens both */
+enum { MB_HF_MODEL = 1, MB_HF_ADDED = 2 };
 
 struct mb_hftok {
     int sp;            /* SentencePiece-style (normalizer Prepend + Replace), else byte-level */
