@@ -1,5 +1,6 @@
 /* datasets/content.c — content ids of a suite's data: a data file's SHA-256, a fetched set's
- * manifest hashes once the cache is checked against them, nothing for synthetic data. */
+ * manifest hashes once the cache is checked against them (and a tokenizer.json's SHA-256 with
+ * them), nothing for synthetic data. */
 #include "content.h"
 
 #include <errno.h>
@@ -56,5 +57,23 @@ mb_status mb_data_content_id(mb_ctx *ctx, const char *kind, int tokenizer, const
         return mb_error(ctx, MB_EINVAL, "unknown data set '%s'", kind);
     const char *sets[] = {kind, text && tokenizer == 0 ? "gpt2-bpe" : NULL, NULL};
     MB_TRY(mb_fetch_need(ctx, kind, sets));
-    return mb_fetch_manifest_id(ctx, sets, hex);
+    MB_TRY(mb_fetch_manifest_id(ctx, sets, hex));
+    if (!text || tokenizer != 2) return MB_OK;
+    /* a tokenizer.json (`path`): the set's id and the file's SHA-256, hashed together */
+    if (!path || !*path) return mb_error(ctx, MB_EINVAL, "data: the tokenizer.json has no path");
+    char tok[65], both[140];
+    MB_TRY(file_id(ctx, path, tok));
+    snprintf(both, sizeof both, "%s\n%s\n", hex, tok);
+    mb_sha256 h;
+    mb_sha256_init(&h);
+    mb_sha256_update(&h, both, strlen(both));
+    uint8_t d[32];
+    mb_sha256_final(&h, d);
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[d[i] >> 4];
+        hex[2 * i + 1] = digits[d[i] & 15];
+    }
+    hex[64] = 0;
+    return MB_OK;
 }

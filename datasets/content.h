@@ -16,7 +16,9 @@ extern const char *const mb_data_kinds[];
  *  - fetched sets: the SHA-256 of the manifest lines of the set and, with `tokenizer` 0 (GPT-2)
  *    for sotu, moby-dick and spam-assassin, of gpt2-bpe's (mb_fetch_manifest_id), after
  *    mb_fetch_need has checked every cached file against them: a set not fetched or damaged is
- *    an error here, at plan time, with the command that fixes it. */
+ *    an error here, at plan time, with the command that fixes it; with `tokenizer` 2 (a
+ *    tokenizer.json, for sotu and moby-dick) `path` names that file, and the id is the SHA-256 of
+ *    the set's id and the file's SHA-256 (hex, a line each). */
 mb_status mb_data_content_id(mb_ctx *ctx, const char *kind, int tokenizer, const char *path,
                              char hex[65]);
 

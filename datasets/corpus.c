@@ -12,6 +12,7 @@
 
 #include "../engine/file.h"
 #include "bpe.h"
+#include "hftok.h"
 #include "fetch.h"
 #include "sha256.h"
 
@@ -133,6 +134,9 @@ static mb_status write_tokens(mb_ctx *ctx, const char *path, const unsigned char
     return s;
 }
 
+static mb_status corpus_split(mb_ctx *ctx, mb_dataset *d, const int32_t *ids, size_t n, int vocab,
+                              double val_fraction, const char *desc);
+
 mb_status mb_data_corpus(mb_ctx *ctx, mb_dataset *d, const char *name, mb_tokenizer tok,
                          double val_fraction) {
     memset(d, 0, sizeof *d);
@@ -200,8 +204,17 @@ mb_status mb_data_corpus(mb_ctx *ctx, mb_dataset *d, const char *name, mb_tokeni
     if (s == MB_OK) {
         char desc[256];
         snprintf(desc, sizeof desc, "%s, GPT-2 BPE (%zu tokens)", name, n);
-        s = mb_data_from_tokens(ctx, d, ids, n, vocab, val_fraction, MB_CORPUS_BLOCK, desc);
+        s = corpus_split(ctx, d, ids, n, vocab, val_fraction, desc);
     }
+    free(ids);
+    return s;
+}
+
+/* The split, and the bar a language model must clear in the description: the unigram entropy of
+ * the training tokens. */
+static mb_status corpus_split(mb_ctx *ctx, mb_dataset *d, const int32_t *ids, size_t n, int vocab,
+                              double val_fraction, const char *desc) {
+    mb_status s = mb_data_from_tokens(ctx, d, ids, n, vocab, val_fraction, MB_CORPUS_BLOCK, desc);
     if (s == MB_OK) {
         /* the bar a language model must clear: the unigram entropy of the training tokens */
         double *count = calloc((size_t)vocab, sizeof *count);
@@ -217,6 +230,32 @@ mb_status mb_data_corpus(mb_ctx *ctx, mb_dataset *d, const char *name, mb_tokeni
             free(count);
         }
     }
+    return s;
+}
+
+mb_status mb_data_corpus_hf(mb_ctx *ctx, mb_dataset *d, const char *name, const char *tokenizer,
+                            double val_fraction) {
+    memset(d, 0, sizeof *d);
+    const char *need[] = {name, NULL};
+    MB_TRY(mb_fetch_need(ctx, name, need));
+    char text_path[4096], file[64];
+    snprintf(file, sizeof file, "%s.txt", name);
+    MB_TRY(mb_fetch_path(ctx, name, file, text_path, sizeof text_path));
+    mb_hftok *t = NULL;
+    char *text = NULL;
+    size_t len = 0, n = 0;
+    int32_t *ids = NULL;
+    mb_status s = mb_hftok_load(ctx, tokenizer, &t);
+    if (s == MB_OK) s = mb_read_file(ctx, text_path, &text, &len);
+    if (s == MB_OK) s = mb_hftok_encode(ctx, t, text, len, &ids, &n);
+    if (s == MB_OK) {
+        char desc[256];
+        snprintf(desc, sizeof desc, "%s, %s of %s (%zu tokens)", name, mb_hftok_kind(t), tokenizer,
+                 n);
+        s = corpus_split(ctx, d, ids, n, mb_hftok_vocab(t), val_fraction, desc);
+    }
     free(ids);
+    free(text);
+    mb_hftok_free(t);
     return s;
 }

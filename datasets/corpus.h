@@ -1,11 +1,12 @@
 /* datasets/corpus.h — the fetched English corpora (sotu, moby-dick) as token data sets: GPT-2 BPE
- * tokens, computed once and kept in a token file beside the text, or plain bytes. */
+ * tokens, computed once and kept in a token file beside the text, a tokenizer.json's, or bytes. */
 #ifndef MB_CORPUS_H
 #define MB_CORPUS_H
 
 #include "data.h"
 
-typedef enum mb_tokenizer { MB_TOK_GPT2, MB_TOK_BYTES } mb_tokenizer;
+/* MB_TOK_FILE: a Hugging Face tokenizer.json (datasets/hftok.h), mb_data_corpus_hf. */
+typedef enum mb_tokenizer { MB_TOK_GPT2, MB_TOK_BYTES, MB_TOK_FILE } mb_tokenizer;
 
 /* Token file, little-endian: "MBTOKENS", u32 version (2), u32 vocab, u64 count, the source (the
  * text's SHA-256), the tokenizer (SHA-256 of "MB_BPE_IMPL\nENCODER\nVOCAB\n", the hex SHA-256s of
@@ -26,5 +27,10 @@ typedef enum mb_tokenizer { MB_TOK_GPT2, MB_TOK_BYTES } mb_tokenizer;
  * first (mb_fetch_need): a damaged one is an error naming it, never trained on. */
 mb_status mb_data_corpus(mb_ctx *ctx, mb_dataset *d, const char *name, mb_tokenizer tok,
                          double val_fraction);
+/* The same in the tokens of a Hugging Face tokenizer.json (datasets/hftok.h): the text is checked
+ * against the manifest like the others, then encoded on every load (no token file is kept; the
+ * largest corpus takes about a second), with the vocabulary the tokenizer's. */
+mb_status mb_data_corpus_hf(mb_ctx *ctx, mb_dataset *d, const char *name, const char *tokenizer,
+                            double val_fraction);
 
 #endif

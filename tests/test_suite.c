@@ -1,7 +1,9 @@
 /* tests/test_suite.c — the suite loader: every resolved field of a full suite, the defaults, and
  * the exact FILE:LINE:COL message of each kind of mistake. argv[1]: the folder of tests/suites. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../harness/plan.h"
 #include "../harness/suite.h"
@@ -313,6 +315,46 @@ static int test_data_corpus(mb_ctx *ctx, mb_registry *reg) {
           "moby-dick bytes: kind %d tokenizer %d vocab %d", s.data.kind, s.data.tokenizer,
           s.data.vocab);
     mb_suite_free(&s);
+    return 0;
+}
+
+/* data.tokenizer: FILE.json, a tokenizer.json for the corpora: read at load time, its vocabulary
+ * the data's; one membench cannot encode is an error at the tokenizer key with the file's own
+ * FILE:LINE:COL and JSON path. */
+static int test_data_tokenizer_file(mb_ctx *ctx, mb_registry *reg, const char *dir) {
+    char text[1400], msg[1400], fix[1024], bad[] = "/tmp/mbsuitetok.XXXXXX";
+    snprintf(fix, sizeof fix, "%s/../fixtures/hftok/llama3.json", dir);
+    snprintf(text, sizeof text, HEAD "data: {name: sotu, tokenizer: %s}\n", fix);
+    mb_suite s;
+    CHECK_OK(ctx, mb_suite_load_string(ctx, reg, "t.yaml", text, &s));
+    CHECK(s.data.kind == MB_DATA_SOTU && s.data.tokenizer == MB_DATA_TOK_FILE &&
+              s.data.vocab == 266 && s.data.tokenizer_file && !strcmp(s.data.tokenizer_file, fix),
+          "sotu with llama3.json: tokenizer %d vocab %d", s.data.tokenizer, s.data.vocab);
+    mb_suite_free(&s);
+    int fd = mkstemp(bad);
+    CHECK(fd >= 0, "mkstemp");
+    if (fd < 0) return 1;
+    const char wp[] = "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}}";
+    CHECK(write(fd, wp, sizeof wp - 1) == (ssize_t)(sizeof wp - 1), "write");
+    close(fd);
+    char json[1100];
+    snprintf(json, sizeof json, "%s.json", bad);
+    CHECK(rename(bad, json) == 0, "rename");
+    snprintf(text, sizeof text, HEAD "data: {name: moby-dick, tokenizer: %s}\n", json);
+    snprintf(msg, sizeof msg,
+             "t.yaml:4:36: error: data.tokenizer: %s:1:20: model.type: \"WordPiece\" is not "
+             "supported (membench reads BPE models)",
+             json);
+    expect(ctx, reg, text, MB_EINVAL, msg, __LINE__);
+    snprintf(text, sizeof text,
+             HEAD "data: {name: spam-assassin, tokenizer: %s}\n"
+                  "task: {kind: classify}\n",
+             fix);
+    expect(ctx, reg, text, MB_EINVAL,
+           "t.yaml:4:40: error: data.tokenizer: a tokenizer.json applies to sotu and moby-dick "
+           "(spam-assassin takes gpt2 or bytes)",
+           __LINE__);
+    unlink(json);
     return 0;
 }
 
@@ -699,6 +741,7 @@ int main(int argc, char **argv) {
     if (test_target_presets(&ctx, &reg)) return 1;
     if (test_model_batch(&ctx, &reg)) return 1;
     if (test_data_corpus(&ctx, &reg)) return 1;
+    if (test_data_tokenizer_file(&ctx, &reg, dir)) return 1;
     METHOD("{name: probe, rank: 0}", "t.yaml:4:25: error: probe.rank must be in [1, 4096], got 0");
     METHOD("{name: probe, rank: 2.5}",
            "t.yaml:4:25: error: probe.rank must be an integer, got '2.5'");

@@ -14,7 +14,7 @@
 /* Every name the targets use in the scratch folder, removed with it at exit. */
 static const char *const fz_names[] = {
     "in.csv",    "base.csv",  "new.csv",    "compare.md",     "junit.xml",         "results.csv",
-    "steps.csv", "report.md", "index.html", "in.safetensors", "again.safetensors",
+    "steps.csv", "report.md", "index.html", "in.safetensors", "again.safetensors", "in.json",
 };
 
 static inline void fz_folder(char *out, size_t cap) {
