@@ -145,6 +145,11 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
               c.seq_len, mb_precision_name(prec), s->steps, s->warmup_steps, s->eval_every,
               s->eval_batches);
     if (tg->threads) sb_printf(&b, "threads=%d\n", tg->threads); /* set: part of the cell */
+    /* a checkpoint's model: its path and the shape fields config.json sets beyond the line above */
+    if (md->hf)
+        sb_printf(&b, "hf=%s arch=%s kv_heads=%d d_ff=%d tie=%d rope_theta=%.17g norm_eps=%.17g\n",
+                  md->hf, mb_arch_name(g->arch), g->kv_heads, g->d_ff, g->tie, g->rope_theta,
+                  g->norm_eps);
     if (s->data.kind == MB_DATA_FILE)
         sb_printf(&b, "data=file path=%s val_fraction=%.17g\n", s->data.path, s->data.val_fraction);
     else if (s->data.kind == MB_DATA_SOTU || s->data.kind == MB_DATA_MOBY_DICK ||
