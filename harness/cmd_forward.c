@@ -49,6 +49,11 @@ static const mb_backend *pick(const char *target, const char *prec) {
 #endif
 }
 
+static int tok_len(const char *q) { /* a bad token as the message shows it: up to 40 bytes */
+    size_t n = strcspn(q, " \t\r");
+    return n > 40 ? 40 : (int)n;
+}
+
 /* The token file: rows of equal length T + 1 (>= 2) into x and y ([B, T] each, caller frees). */
 static mb_status read_tokens(mb_ctx *ctx, const char *path, int vocab, int32_t **x, int32_t **y,
                              int *B, int *T) {
@@ -74,8 +79,8 @@ static mb_status read_tokens(mb_ctx *ctx, const char *path, int vocab, int32_t *
             errno = 0;
             long t = strtol(q, &stop, 10);
             if (stop == q || errno || t < 0 || t >= vocab || (*stop && !strchr(" \t\r", *stop))) {
-                st = mb_error(ctx, MB_EINVAL, "%s:%d: expected token ids in [0, %d), got '%.20s'",
-                              path, line, vocab, q);
+                st = mb_error(ctx, MB_EINVAL, "%s:%d: expected token ids in [0, %d), got '%.*s'",
+                              path, line, vocab, tok_len(q), q);
                 break;
             }
             v[n++] = t;
@@ -271,15 +276,25 @@ int mb_cmd_forward(int argc, char **argv) {
         fprintf(stderr, "membench forward: %s\n", ctx.err);
         return MB_EXIT_FAIL;
     }
-    char none[1] = "";
-    mb_file_out fo; /* --out: a new file renamed over FILE once whole (engine/file.h) */
-    mb_status st = out ? mb_file_begin(&ctx, &fo, out) : MB_OK;
-    if (st == MB_OK)
-        st = forward(&ctx, argv[optind], tokens, grads ? grads : none, out ? fo.fp : stdout);
-    if (out && st == MB_OK)
-        st = mb_file_commit(&ctx, &fo);
-    else if (out)
-        mb_file_abort(&fo);
+    char none[1] = "", *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len); /* printed only when whole: no half JSON on failure */
+    mb_status st = mem ? forward(&ctx, argv[optind], tokens, grads ? grads : none, mem)
+                       : mb_error(&ctx, MB_ENOMEM, "output buffer");
+    if (mem && fclose(mem) != 0 && st == MB_OK) st = mb_error(&ctx, MB_ENOMEM, "output buffer");
+    if (st == MB_OK && !out && fwrite(text, 1, len, stdout) != len)
+        st = mb_error(&ctx, MB_EIO, "stdout: write failed");
+    if (st == MB_OK && out) { /* a new file renamed over FILE once whole (engine/file.h) */
+        mb_file_out fo;
+        st = mb_file_begin(&ctx, &fo, out);
+        if (st == MB_OK && fwrite(text, 1, len, fo.fp) != len) {
+            mb_file_abort(&fo);
+            st = mb_error(&ctx, MB_EIO, "%s: write failed", out);
+        } else if (st == MB_OK) {
+            st = mb_file_commit(&ctx, &fo);
+        }
+    }
+    free(text);
     if (st != MB_OK) fprintf(stderr, "membench forward: %s\n", ctx.err);
     mb_ctx_fini(&ctx);
     return st == MB_OK                           ? MB_EXIT_OK
