@@ -6,7 +6,7 @@
 #include "bpe.h"
 
 #include "data.h"
-#include "jsonstr.h"
+#include "../engine/jsonstr.h"
 
 #include <errno.h>
 #include <pcre2.h>

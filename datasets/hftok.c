@@ -10,7 +10,7 @@
 
 #include "data.h"
 #include "jsondoc.h"
-#include "jsonstr.h"
+#include "../engine/jsonstr.h"
 
 typedef struct mb_hf_ld {
     mb_ctx *ctx;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonstr.h"
+#include "../engine/jsonstr.h"
 
 #define MB_HF_CACHED 256
 

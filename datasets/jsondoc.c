@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonstr.h"
+#include "../engine/jsonstr.h"
 
 typedef struct mb_jd_rd {
     mb_ctx *ctx;

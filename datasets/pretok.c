@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "jsonstr.h"
+#include "../engine/jsonstr.h"
 #include "unicode.h"
 
 const char mb_pretok_gpt2[] =

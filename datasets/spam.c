@@ -9,7 +9,7 @@
 
 #include "bpe.h"
 #include "fetch.h"
-#include "jsonstr.h"
+#include "../engine/jsonstr.h"
 
 static int starts_ci(const char *p, const char *end, const char *word) {
     size_t n = strlen(word);

@@ -55,6 +55,11 @@ size_t mb_st_dtype_size(const char *dtype);
  * Uses pread, so several threads may read from one open file at once. */
 mb_status mb_st_read(mb_ctx *ctx, const mb_st_file *f, const mb_st_tensor *t, void *dst,
                      size_t dst_bytes);
+/* Converts n elements of safetensors dtype st_dtype (F64, F32, F16, BF16; little-endian, any
+ * alignment) into dst as element type t (engine/stconvert.c): exact where t holds the value, else
+ * rounded once to nearest even (a value past t's largest rounds to infinity, a NaN stays a NaN of
+ * its sign). 0, with nothing written, for any other dtype. */
+int mb_st_convert(mb_dtype t, void *dst, const char *st_dtype, const void *src, size_t n);
 /* Releases everything and zeroes *f; safe on a zeroed struct and when called twice. */
 void mb_st_close(mb_st_file *f);
 

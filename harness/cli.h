@@ -23,5 +23,6 @@ int mb_cmd_compare(int argc, char **argv);
 int mb_cmd_data(int argc, char **argv);
 int mb_cmd_data_tokenize(int argc, char **argv); /* `membench data tokenize` */
 int mb_cmd_version(int argc, char **argv);
+int mb_cmd_forward(int argc, char **argv);
 
 #endif

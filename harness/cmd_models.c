@@ -11,7 +11,8 @@ int mb_cmd_models(int argc, char **argv) {
         printf("usage: membench models\n\nLists the model presets a suite can name with "
                "'preset:'. Any other shape can be\ngiven key by key: arch (gpt or llama), layers, "
                "d_model, heads, seq_len, vocab;\nllama also kv_heads (default heads), d_ff, "
-               "rope_theta (10000), tie_embeddings (false).\n");
+               "rope_theta (10000), tie_embeddings (false).\nOr a Hugging Face checkpoint folder: "
+               "hf: DIR (shape from its config.json).\n");
         return MB_EXIT_OK;
     }
     if (argc > 1) {

@@ -17,6 +17,8 @@ static const mb_command commands[] = {
     {"run", mb_cmd_run, "run a YAML suite and write results.csv, steps.csv and run.json"},
     {"methods", mb_cmd_methods, "list the methods, or show one's paper and parameters"},
     {"models", mb_cmd_models, "list the model presets with their shapes and sizes"},
+    {"forward", mb_cmd_forward,
+     "one forward and backward of a Hugging Face checkpoint: loss, logits, gradients as JSON"},
     {"env", mb_cmd_env, "print the build and host facts recorded with every result"},
     {"report", mb_cmd_report,
      "summarise results.csv against its baselines (several side by side): tables, figures, HTML"},

@@ -129,12 +129,18 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
               c.seq_len, mb_precision_name(prec), s->steps, s->warmup_steps, s->eval_every,
               s->eval_batches);
     if (tg->threads) sb_printf(&b, "threads=%d\n", tg->threads); /* set: part of the cell */
-    /* an attention set other than auto, and the LLaMA shape beyond GPT's keys: part of the cell
-     * (absent from GPT cells left on auto, whose hashes stay what they were) */
+    /* an attention set other than auto: part of the cell (GPT cells left on auto keep their hashes)
+     */
     mb_attention_mode att = md->attention ? md->attention : tg->attention;
     if (att == MB_ATTN_NAIVE || att == MB_ATTN_FLASH)
         sb_printf(&b, "attention=%s\n", mb_attention_mode_name(att));
-    if (g->arch == MB_ARCH_LLAMA)
+    /* a checkpoint's model: its path and the shape fields config.json sets beyond the line above;
+     * a LLaMA given by preset or keys: the shape beyond GPT's keys */
+    if (md->hf)
+        sb_printf(&b, "hf=%s arch=%s kv_heads=%d d_ff=%d tie=%d rope_theta=%.17g norm_eps=%.17g\n",
+                  md->hf, mb_arch_name(g->arch), g->kv_heads, g->d_ff, g->tie, g->rope_theta,
+                  g->norm_eps);
+    else if (g->arch == MB_ARCH_LLAMA)
         sb_printf(&b, "arch=llama kv_heads=%d d_ff=%d rope_theta=%.17g norm_eps=%.17g tie=%d\n",
                   g->kv_heads, g->d_ff, g->rope_theta, g->norm_eps, g->tie);
     if (s->data.kind == MB_DATA_FILE)

@@ -22,6 +22,7 @@
 
 #include "../engine/train.h"
 #include "../engine/file.h"
+#include "../engine/models/hf.h"
 #include "json.h"
 #include "../reports/csvtable.h"
 
@@ -497,6 +498,7 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
     if (s->classify) shape.classes = r->data.classes; /* the class head replaces the LM head */
     if (st == MB_OK) st = mb_model_create(ctx, &shape, &model);
     if (st == MB_OK) st = mb_model_init_weights(ctx, &model, c->seed);
+    if (st == MB_OK && c->model->hf) st = mb_hf_load(ctx, &model, c->model->hf);
     if (st == MB_OK && s->init_checkpoint) st = mb_model_load(ctx, &model, s->init_checkpoint);
     const mb_method *ms[MB_MAX_STACK];
     const mb_pvalue *vs[MB_MAX_STACK];

@@ -14,6 +14,7 @@
 
 #include "../datasets/hftok.h"
 #include "../engine/file.h"
+#include "../engine/models/hf.h"
 
 /* Aliases make the node graph a DAG (or even a cycle); no real suite nests anywhere near this. */
 #define MAX_DEPTH 64
@@ -631,10 +632,55 @@ static mb_status load_targets(ld *L, const yaml_node_t *list) {
     return MB_OK;
 }
 
+static mb_status get_path(ld *L, const yaml_node_t *n, const char *what, char **out);
+
+/* models[i] with hf: PATH (a checkpoint folder, its index or one .safetensors file, relative to the
+ * suite's folder): the shape from the folder's config.json, checked now with the index and the
+ * shards it names, so a run never starts on a checkpoint it cannot load. Beside hf only name and
+ * batch_size and attention are given. */
+static mb_status load_hf(ld *L, const yaml_node_t *e, const yaml_node_t *v, const char *what,
+                         mb_model_cfg *md) {
+    static const char *const beside[] = {"name", "hf", "batch_size", "attention"};
+    char field[96], msg[MB_ERRMSG_MAX], b[QCAP], dir[MB_FILE_PATH_MAX];
+    for (int i = 0; i < map_len(e); i++) {
+        const yaml_node_t *k = map_key(L, e, i);
+        int ok = 0;
+        for (int j = 0; j < NKEYS(beside); j++) ok |= !strcmp(sv(k), beside[j]);
+        if (!ok)
+            return fail(L, k,
+                        "%s: %s cannot be given with hf (the shape comes from the checkpoint's "
+                        "config.json)",
+                        what, quote(sv(k), b, sizeof b));
+    }
+    snprintf(field, sizeof field, "%s.hf", what);
+    MB_TRY(get_path(L, v, field, &md->hf));
+    struct stat sb;
+    if (stat(md->hf, &sb) != 0)
+        return fail(L, v, "%s %s: %s", field, quote(md->hf, b, sizeof b), strerror(errno));
+    const char *slash = strrchr(md->hf, '/');
+    if (S_ISDIR(sb.st_mode))
+        snprintf(dir, sizeof dir, "%s", md->hf);
+    else if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash > md->hf ? slash - md->hf : 1), md->hf);
+    mb_status st = mb_hf_config_read(L->ctx, dir, &md->shape);
+    if (st == MB_OK) st = mb_hf_check(L->ctx, md->hf);
+    if (st != MB_OK) {
+        snprintf(msg, sizeof msg, "%s", L->ctx->err);
+        return fail(L, v, "%s: %s", field, msg);
+    }
+    const yaml_node_t *bs = map_get(L, e, "batch_size");
+    if (!bs) return MB_OK;
+    snprintf(field, sizeof field, "%s.batch_size", what);
+    return get_int(L, bs, field, 1, 1 << 20, &md->batch_size);
+}
+
 static mb_status load_models(ld *L, const yaml_node_t *list) {
-    static const char *const keys[] = {
-        "name",  "preset",   "arch", "layers",     "d_model",        "heads",      "seq_len",
-        "vocab", "kv_heads", "d_ff", "rope_theta", "tie_embeddings", "batch_size", "attention"};
+    static const char *const keys[] = {"name",       "preset",    "arch",       "layers",
+                                       "d_model",    "heads",     "seq_len",    "vocab",
+                                       "kv_heads",   "d_ff",      "rope_theta", "tie_embeddings",
+                                       "batch_size", "attention", "hf"};
     static const char *const archs[] = {"gpt", "llama"};
     /* Upper bounds keep the engine's size arithmetic far from overflow; they are well above
      * today's largest models (Llama 3 405B: 126 layers, d_model 16384, 128 heads). */
@@ -667,6 +713,11 @@ static mb_status load_models(ld *L, const yaml_node_t *list) {
         snprintf(field, sizeof field, "%s.name", what);
         MB_TRY(get_name(L, v, field, &md->name));
         MB_TRY(unique_name(L, list, i, "model"));
+        if ((v = map_get(L, e, "hf"))) {
+            MB_TRY(load_hf(L, e, v, what, md));
+            MB_TRY(get_attention(L, e, what, &md->attention));
+            continue;
+        }
         int a = 0;
         if ((arch = map_get(L, e, "arch"))) {
             snprintf(field, sizeof field, "%s.arch", what);
@@ -687,8 +738,8 @@ static mb_status load_models(ld *L, const yaml_node_t *list) {
                             archs[md->shape.arch], archs[a]);
         } else if (!arch) {
             return fail(L, e,
-                        "%s needs a preset, or arch: gpt or llama with layers, d_model, heads, "
-                        "seq_len and vocab",
+                        "%s needs a preset, hf: a Hugging Face checkpoint folder, or arch: gpt or "
+                        "llama with layers, d_model, heads, seq_len and vocab",
                         what);
         } else {
             md->shape.arch = (mb_arch)a;
@@ -1989,6 +2040,7 @@ void mb_suite_free(mb_suite *s) {
     for (int i = 0; s->models && i < s->nmodels; i++) {
         free(s->models[i].name);
         free(s->models[i].preset);
+        free(s->models[i].hf);
     }
     free(s->models);
     for (int i = 0; s->stacks && i < s->nstacks; i++) stack_free(&s->stacks[i]);

@@ -37,6 +37,10 @@ typedef struct mb_target_cfg {
 } mb_target_cfg;
 
 typedef struct mb_model_cfg {
+    /* hf: a Hugging Face checkpoint (folder, index or .safetensors file) resolved against the suite
+     * file's folder; the shape came from its config.json and the runner loads its weights after
+     * initialisation (before init.checkpoint); NULL otherwise */
+    char *hf;
     char *name;
     char *preset;          /* NULL when the shape is given key by key */
     mb_model_config shape; /* resolved: the preset's, with any keys given overriding it */

@@ -2,13 +2,13 @@
 # scripts/fuzz.sh [SECONDS [TARGET...]] — builds the libFuzzer targets (clang, ASan+UBSan) and
 # fuzzes each for SECONDS (default 60), as many at once as there are cores: the suite loader (suite),
 # the CSV reader (csv), compare and report behind it (compare, report), the safetensors loader
-# (safetensors), tokenizer.json (hftok), or only the TARGETs named; seeded from suites/, tests/,
-# baselines/.
+# (safetensors), tokenizer.json (hftok), the checkpoint index and config.json readers (hf_json),
+# or only the TARGETs named; seeded from suites/, tests/, baselines/.
 # A crash stops with its input saved as build-fuzz/crash-*; keep it under tests/fuzz/regressions/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
-targets=(suite csv compare report safetensors hftok)
+targets=(suite csv compare report safetensors hftok hf_json)
 if [ $# -gt 1 ]; then shift; targets=("$@"); fi
 cmake --preset fuzz >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}" >build-fuzz.log 2>&1 ||
@@ -20,6 +20,7 @@ declare -A seeds=(
   [report]="tests/fixtures/report tests/fuzz/seeds/report tests/fuzz/regressions/report"
   [safetensors]="tests/fuzz/seeds/safetensors tests/fuzz/regressions/safetensors"
   [hftok]="tests/fixtures/hftok tests/fixtures/bpe tests/fuzz/regressions/hftok"
+  [hf_json]="tests/fuzz/seeds/hf_json tests/fuzz/regressions/hf_json"
 )
 fuzz_one() { # TARGET: fuzzes it for $secs; the exit status says whether it found anything
   local t=$1 corpus=build-fuzz/corpus_$1 d

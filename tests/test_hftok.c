@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "../datasets/hftok.h"
-#include "../datasets/jsonstr.h"
+#include "../engine/jsonstr.h"
 #include "../datasets/pretok.h"
 #include "../datasets/unicode.h"
 #include "../engine/rng.h"

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "../datasets/data.h"
-#include "../datasets/jsonstr.h"
+#include "../engine/jsonstr.h"
 #include "../datasets/spam.h"
 #include "check.h"
 

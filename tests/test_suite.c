@@ -620,8 +620,8 @@ int main(int argc, char **argv) {
         "t.yaml:2:10: error: missing required key 'd_model' in models[0] (a model without a "
         "preset gives layers, d_model, heads, seq_len and vocab)");
     BAD("suite: x\nmodels: [{name: m, layers: 2}]\nmethods: [adamw]\n",
-        "t.yaml:2:10: error: models[0] needs a preset, or arch: gpt or llama with layers, d_model, "
-        "heads, seq_len and vocab");
+        "t.yaml:2:10: error: models[0] needs a preset, hf: a Hugging Face checkpoint folder, or "
+        "arch: gpt or llama with layers, d_model, heads, seq_len and vocab");
     BAD("suite: x\nmodels: [{preset: gpt-nano}]\nmethods: [adamw]\n",
         "t.yaml:2:10: error: missing required key 'name' in models[0]");
     BAD("suite: x\nmodels: [{name: m, preset: gpt-nano, heads: 3}]\nmethods: [adamw]\n",

@@ -1,11 +1,12 @@
 /* engine/models/model_io.c — a model's weights to and from safetensors under Hugging Face names.
  * Linear weights are [out, in] here; a family whose checkpoints store them [in, out] (GPT-2's
- * Conv1D: hf_conv1d) has them transposed on save and load. */
+ * Conv1D: hf_conv1d) has them transposed on save and load. A tensor loads straight into the
+ * backend's element type (mb_st_convert), one tensor's bytes at a time on the host. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../safetensors.h"
-#include "model.h"
+#include "hf.h"
 
 /* The tensor's shape as the Hugging Face checkpoint stores it. */
 static void hf_shape(const mb_model *m, const mb_param *p, int64_t shape[2]) {
@@ -84,51 +85,6 @@ mb_status mb_model_save(mb_ctx *ctx, const mb_model *m, const char *path) {
     return s;
 }
 
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0x1f)
-        bits = sign | 0x7f800000u | (man << 13);
-    else if (exp)
-        bits = sign | ((exp + 112) << 23) | (man << 13);
-    else if (!man)
-        bits = sign;
-    else { /* subnormal: normalise */
-        int e = -1;
-        do {
-            e++;
-            man <<= 1;
-        } while (!(man & 0x400));
-        bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-/* Converts `n` elements of a file dtype to double. */
-static int to_double(const char *dtype, const void *src, double *dst, size_t n) {
-    if (!strcmp(dtype, "F32")) {
-        const float *p = src;
-        for (size_t i = 0; i < n; i++) dst[i] = p[i];
-    } else if (!strcmp(dtype, "F64")) {
-        memcpy(dst, src, n * 8);
-    } else if (!strcmp(dtype, "BF16")) {
-        const uint16_t *p = src;
-        for (size_t i = 0; i < n; i++) {
-            uint32_t bits = (uint32_t)p[i] << 16;
-            float f;
-            memcpy(&f, &bits, 4);
-            dst[i] = f;
-        }
-    } else if (!strcmp(dtype, "F16")) {
-        const uint16_t *p = src;
-        for (size_t i = 0; i < n; i++) dst[i] = half_to_float(p[i]);
-    } else {
-        return 0;
-    }
-    return 1;
-}
-
 /* The tensor of a parameter name, with the family's optional prefix. */
 static const mb_st_tensor *find_tensor(const mb_model *m, const mb_st_file *f, const char *name) {
     const mb_st_tensor *t = mb_st_find(f, name);
@@ -140,22 +96,74 @@ static const mb_st_tensor *find_tensor(const mb_model *m, const mb_st_file *f, c
     return t;
 }
 
-static int ignorable(const mb_model *m, const char *name) {
+static int prefixed(const mb_model *m, const char *name) {
+    const char *pre = m->fam->hf_prefix;
+    return pre && !strncmp(name, pre, strlen(pre));
+}
+
+mb_param *mb_hf_param_of(const mb_model *m, const char *name) {
+    if (prefixed(m, name)) name += strlen(m->fam->hf_prefix);
+    for (int i = 0; i < m->nbase; i++)
+        if (!strcmp(m->params[i].name, name)) return &m->params[i];
+    return NULL;
+}
+
+int mb_hf_ignorable(const mb_model *m, const char *name) {
     return m->fam->hf_ignorable && m->fam->hf_ignorable(m, name);
 }
 
-static int is_param_name(const mb_model *m, const char *name) {
-    const char *pre = m->fam->hf_prefix;
-    if (pre && !strncmp(name, pre, strlen(pre))) name += strlen(pre);
-    for (int i = 0; i < m->nbase; i++)
-        if (!strcmp(m->params[i].name, name)) return 1;
-    return 0;
+/* Element i of a [rows, cols] matrix of es-byte elements to its place in the transpose. */
+static void transpose_bytes(unsigned char *dst, const unsigned char *src, size_t rows, size_t cols,
+                            size_t es) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t c = 0; c < cols; c++)
+            memcpy(dst + (c * rows + r) * es, src + (r * cols + c) * es, es);
 }
 
-static mb_status load_tensors(mb_ctx *ctx, mb_model *m, const mb_st_file *f, const char *path,
-                              double *h, double *t, void *raw) {
+mb_status mb_hf_load_tensor(mb_ctx *ctx, mb_param *p, const mb_model *m, const mb_st_file *f,
+                            const mb_st_tensor *st) {
+    int64_t want[2];
+    hf_shape(m, p, want);
+    int ok =
+        st->ndim == p->ndim && st->shape[0] == want[0] && (p->ndim == 1 || st->shape[1] == want[1]);
+    if (!ok) {
+        char got[96] = "", exp[64];
+        size_t used = 0;
+        for (int d = 0; d < st->ndim && used < sizeof got; d++)
+            used += (size_t)snprintf(got + used, sizeof got - used, "%s%lld", d ? ", " : "",
+                                     (long long)st->shape[d]);
+        if (p->ndim == 1)
+            snprintf(exp, sizeof exp, "%lld", (long long)want[0]);
+        else
+            snprintf(exp, sizeof exp, "%lld, %lld", (long long)want[0], (long long)want[1]);
+        return mb_error(ctx, MB_EFORMAT, "%s: tensor '%s' has shape [%s], expected [%s]", f->path,
+                        st->name, got, exp);
+    }
+    const mb_dtype dt = ctx->be->dtype;
+    const size_t es = mb_dtype_size(dt), bytes = st->end - st->begin;
+    const int conv1d = p->is_linear && m->fam->hf_conv1d;
+    unsigned char *raw = malloc(bytes ? bytes : 1), *val = malloc(p->numel * es + 1),
+                  *tr = conv1d ? malloc(p->numel * es + 1) : NULL;
+    mb_status s =
+        raw && val && (tr || !conv1d)
+            ? MB_OK
+            : mb_error(ctx, MB_ENOMEM, "%s: host staging for tensor '%s'", f->path, st->name);
+    if (s == MB_OK) s = mb_st_read(ctx, f, st, raw, bytes);
+    if (s == MB_OK && !mb_st_convert(dt, val, st->dtype, raw, p->numel))
+        s = mb_error(ctx, MB_EFORMAT,
+                     "%s: tensor '%s' has dtype %s; F32, F64, F16 or BF16 expected", f->path,
+                     st->name, st->dtype);
+    if (s == MB_OK && conv1d) transpose_bytes(tr, val, p->shape[1], p->shape[0], es);
+    if (s == MB_OK) s = ctx->be->to_device(ctx, p->w.ptr, conv1d ? tr : val, p->numel * es);
+    free(raw);
+    free(val);
+    free(tr);
+    return s;
+}
+
+static mb_status load_tensors(mb_ctx *ctx, mb_model *m, const mb_st_file *f, const char *path) {
     for (size_t i = 0; i < f->n; i++)
-        if (!is_param_name(m, f->t[i].name) && !ignorable(m, f->t[i].name))
+        if (!mb_hf_param_of(m, f->t[i].name) && !mb_hf_ignorable(m, f->t[i].name))
             return mb_error(ctx, MB_EFORMAT,
                             "%s: unexpected tensor '%s' (not a parameter of this "
                             "%s shape)",
@@ -167,31 +175,7 @@ static mb_status load_tensors(mb_ctx *ctx, mb_model *m, const mb_st_file *f, con
             continue; /* a language model's checkpoint under a
                        * classifier: the head keeps its init */
         if (!st) return mb_error(ctx, MB_EFORMAT, "%s: tensor '%s' is missing", path, p->name);
-        int64_t want[2];
-        hf_shape(m, p, want);
-        int ok = st->ndim == p->ndim && st->shape[0] == want[0] &&
-                 (p->ndim == 1 || st->shape[1] == want[1]);
-        if (!ok) {
-            char got[96] = "", exp[64];
-            size_t used = 0;
-            for (int d = 0; d < st->ndim && used < sizeof got; d++)
-                used += (size_t)snprintf(got + used, sizeof got - used, "%s%lld", d ? ", " : "",
-                                         (long long)st->shape[d]);
-            if (p->ndim == 1)
-                snprintf(exp, sizeof exp, "%lld", (long long)want[0]);
-            else
-                snprintf(exp, sizeof exp, "%lld, %lld", (long long)want[0], (long long)want[1]);
-            return mb_error(ctx, MB_EFORMAT, "%s: tensor '%s' has shape [%s], expected [%s]", path,
-                            p->name, got, exp);
-        }
-        MB_TRY(mb_st_read(ctx, f, st, raw, st->end - st->begin));
-        if (!to_double(st->dtype, raw, p->is_linear && m->fam->hf_conv1d ? t : h, p->numel))
-            return mb_error(ctx, MB_EFORMAT,
-                            "%s: tensor '%s' has dtype %s; F32, F64, F16 or BF16 "
-                            "expected",
-                            path, p->name, st->dtype);
-        if (p->is_linear && m->fam->hf_conv1d) transpose(h, t, p->shape[1], p->shape[0]);
-        MB_TRY(mb_model_param_set(ctx, &p->w, p->numel, h));
+        MB_TRY(mb_hf_load_tensor(ctx, p, m, f, st));
     }
     return MB_OK;
 }
@@ -199,16 +183,7 @@ static mb_status load_tensors(mb_ctx *ctx, mb_model *m, const mb_st_file *f, con
 mb_status mb_model_load(mb_ctx *ctx, mb_model *m, const char *path) {
     mb_st_file f;
     MB_TRY(mb_st_open(ctx, path, &f));
-    size_t maxn = 0;
-    for (int i = 0; i < m->nbase; i++)
-        if (m->params[i].numel > maxn) maxn = m->params[i].numel;
-    double *h = malloc(maxn * sizeof *h), *t = malloc(maxn * sizeof *t);
-    void *raw = malloc(maxn * 8);
-    mb_status s = (h && t && raw) ? load_tensors(ctx, m, &f, path, h, t, raw)
-                                  : mb_error(ctx, MB_ENOMEM, "host staging for loading %s", path);
-    free(h);
-    free(t);
-    free(raw);
+    mb_status s = load_tensors(ctx, m, &f, path);
     mb_st_close(&f);
     return s;
 }

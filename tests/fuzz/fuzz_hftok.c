@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "../../datasets/hftok.h"
-#include "../../datasets/jsonstr.h"
+#include "../../engine/jsonstr.h"
 #include "../../datasets/pretok.h"
 #include "fuzz_scratch.h"
 

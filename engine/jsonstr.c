@@ -1,7 +1,11 @@
-/* datasets/jsonstr.c — in-place JSON reading: UTF-8, string code points with escapes, value
- * skipping (RFC 8259 grammar; numbers are checked for their characters, not their full syntax). */
+/* engine/jsonstr.c — in-place JSON reading: UTF-8, string code points with escapes, value
+ * skipping (RFC 8259 grammar; a skipped number is checked for its characters only, one read with
+ * mb_json_number for its full syntax), whole strings and numbers. */
 #include "jsonstr.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 int mb_utf8_next(const unsigned char *s, size_t n, size_t *i, uint32_t *cp) {
@@ -224,4 +228,154 @@ int mb_json_skip(const unsigned char *s, size_t n, size_t *i, const char **why) 
             return -1;
         }
     }
+}
+
+int mb_json_str_dup(const unsigned char *s, size_t n, size_t *i, char **out, const char **why) {
+    *out = NULL;
+    size_t cap = 16, len = 0, start = *i;
+    char *b = malloc(cap);
+    if (!b) {
+        *why = "out of memory";
+        return -1;
+    }
+    for (;;) {
+        uint32_t cp;
+        int r = mb_json_str_next(s, n, i, &cp, why);
+        if (r < 0) break;
+        if (r == 0) {
+            b[len] = 0;
+            *out = b;
+            return 0;
+        }
+        if (cp == 0) {
+            *i = start;
+            *why = "\\u0000 (NUL) in a string";
+            break;
+        }
+        if (len + 5 > cap) {
+            char *g = realloc(b, cap * 2);
+            if (!g) {
+                *why = "out of memory";
+                break;
+            }
+            b = g;
+            cap *= 2;
+        }
+        len += mb_utf8_put(cp, (unsigned char *)b + len);
+    }
+    free(b);
+    return -1;
+}
+
+static size_t digits(const unsigned char *s, size_t n, size_t i) {
+    size_t k = i;
+    while (k < n && s[k] >= '0' && s[k] <= '9') k++;
+    return k - i;
+}
+
+int mb_json_number(const unsigned char *s, size_t n, size_t *i, double *out, const char **why) {
+    size_t k = *i, d;
+    if (k < n && s[k] == '-') k++;
+    if (!(d = digits(s, n, k))) {
+        *why = "expected a number";
+        return -1;
+    }
+    if (s[k] == '0' && d > 1) {
+        *why = "a number with a leading zero";
+        return -1;
+    }
+    k += d;
+    if (k < n && s[k] == '.') {
+        if (!(d = digits(s, n, k + 1))) {
+            *why = "expected digits after the decimal point";
+            return -1;
+        }
+        k += 1 + d;
+    }
+    if (k < n && (s[k] == 'e' || s[k] == 'E')) {
+        k++;
+        if (k < n && (s[k] == '+' || s[k] == '-')) k++;
+        if (!(d = digits(s, n, k))) {
+            *why = "expected digits in the exponent";
+            return -1;
+        }
+        k += d;
+    }
+    char buf[64]; /* longer numbers are not written by any tool membench reads */
+    if (k - *i >= sizeof buf) {
+        *why = "a number longer than 63 characters";
+        return -1;
+    }
+    memcpy(buf, s + *i, k - *i);
+    buf[k - *i] = 0;
+    errno = 0;
+    double v = strtod(buf, NULL);
+    if (errno == ERANGE && (v == HUGE_VAL || v == -HUGE_VAL)) {
+        *why = "a number beyond double's range";
+        return -1;
+    }
+    *out = v;
+    *i = k;
+    return 0;
+}
+
+/* The opening bracket on the first call, else a comma or the closing bracket; 1 when an item
+ * follows, 0 at the end. */
+static int next_item(const unsigned char *s, size_t n, size_t *i, int *count, char open,
+                     const char **why) {
+    static const char *const want[2][2] = {{"expected '['", "expected ',' or ']'"},
+                                           {"expected '{'", "expected ',' or '}'"}};
+    const char close = open == '[' ? ']' : '}';
+    const int obj = open == '{';
+    mb_json_ws(s, n, i);
+    if (*count == 0) {
+        if (*i >= n || s[*i] != (unsigned char)open) {
+            *why = want[obj][0];
+            return -1;
+        }
+        (*i)++;
+        mb_json_ws(s, n, i);
+        if (*i < n && s[*i] == (unsigned char)close) {
+            (*i)++;
+            return 0;
+        }
+    } else if (*i < n && s[*i] == ',') {
+        (*i)++;
+        mb_json_ws(s, n, i);
+    } else if (*i < n && s[*i] == (unsigned char)close) {
+        (*i)++;
+        return 0;
+    } else {
+        *why = want[obj][1];
+        return -1;
+    }
+    (*count)++;
+    return 1;
+}
+
+int mb_json_member(const unsigned char *s, size_t n, size_t *i, int *count, char **key,
+                   const char **why) {
+    *key = NULL;
+    int r = next_item(s, n, i, count, '{', why);
+    if (r <= 0) return r;
+    if (*i >= n || s[*i] != '"') {
+        *why = "expected a member name (a string)";
+        return -1;
+    }
+    (*i)++;
+    if (mb_json_str_dup(s, n, i, key, why)) return -1;
+    mb_json_ws(s, n, i);
+    if (*i >= n || s[*i] != ':') {
+        free(*key);
+        *key = NULL;
+        *why = "expected ':' after a member name";
+        return -1;
+    }
+    (*i)++;
+    mb_json_ws(s, n, i);
+    return 1;
+}
+
+int mb_json_element(const unsigned char *s, size_t n, size_t *i, int *count, const char **why) {
+    return next_item(s, n, i, count, '[', why);
 }
