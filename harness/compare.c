@@ -198,7 +198,7 @@ static mb_status find_cols(mb_ctx *ctx, mb_compare *C, int side) {
     for (int i = 0; i < NID; i++) need[n++] = (col_need){&c->id[i], id_cols[i]};
     need[n++] = (col_need){&c->status, "status"};
     for (int i = 0; i < NMEM; i++) need[n++] = (col_need){&c->mem[i], mem_cols[i]};
-    need[n++] = (col_need){&c->time, "step_ms_median"};
+    need[n++] = (col_need){&c->time, "step_ms_p10"};
     need[n++] = (col_need){&c->metric, "metric"};
     need[n++] = (col_need){&c->metric_value, "metric_value"};
     for (int i = 0; i < n; i++)
@@ -505,8 +505,9 @@ static mb_status gate_memory(mb_ctx *ctx, mb_compare *C, int c) {
     return MB_OK;
 }
 
-/* Samples: step_ms_median of each ok run; a cell's runs are the independent samples (DESIGN.md:
- * "timing statistics use runs as samples"), the steps inside a run are not. Where the comparison is
+/* Samples: step_ms_p10 of each ok run, the fast end of its steps, where background load (which only
+ * ever adds time) intrudes least; a cell's runs are the independent samples (DESIGN.md: "timing
+ * statistics use runs as samples"), the steps inside a run are not. Where the comparison is
  * blocked, rel[] gets each run's time over its round's reference (those rounds that have one). */
 static mb_status time_samples(mb_ctx *ctx, const mb_compare *C, const cell *cl, int side, double *v,
                               int *n, double *rel, int *nrel) {
@@ -607,7 +608,7 @@ static mb_status gate_time_blocked(mb_ctx *ctx, mb_compare *C, int c, double *v[
     if (C->o.ignore_time) return MB_OK;
     char what[320];
     snprintf(what, sizeof what,
-             "%.2fx %s against the median cell of its rounds (raw medians %.4g -> %.4g ms, "
+             "%.2fx %s against the median cell of its rounds (raw median p10 step %.4g -> %.4g ms, "
              "%.2fx, over %d vs %d runs)",
              slower ? q : 1 / q, slower ? "slower" : "faster", med[0], med[1], cl->raw, m[0], m[1]);
     double noise = noise_of(w, m);
@@ -623,11 +624,11 @@ static mb_status gate_time_blocked(mb_ctx *ctx, mb_compare *C, int c, double *v[
     cl->ratio = r; /* the table shows the figure the finding is about */
     cl->p = t.p;
     int steady = C->spread[0] <= thr && C->spread[1] <= thr;
-    snprintf(what, sizeof what,
-             "%.2fx %s (median %.4g -> %.4g ms over %d vs %d runs) with the whole suite (its "
-             "median cell %.2fx)",
-             rslower ? r : 1 / r, rslower ? "slower" : "faster", med[0], med[1], n[0], n[1],
-             C->shift);
+    snprintf(
+        what, sizeof what,
+        "%.2fx %s (median p10 step %.4g -> %.4g ms over %d vs %d runs) with the whole suite (its "
+        "median cell %.2fx)",
+        rslower ? r : 1 / r, rslower ? "slower" : "faster", med[0], med[1], n[0], n[1], C->shift);
     if (!steady) {
         if (rslower)
             return add_finding(ctx, C, c, F_INCONCLUSIVE, "time",
@@ -664,7 +665,7 @@ static mb_status gate_time_raw(mb_ctx *ctx, mb_compare *C, int c, double *v[2], 
     if (C->o.ignore_time) return MB_OK;
     double a = C->o.alpha;
     char what[256];
-    snprintf(what, sizeof what, "%.2fx %s (median %.4g -> %.4g ms over %d vs %d runs)",
+    snprintf(what, sizeof what, "%.2fx %s (median p10 step %.4g -> %.4g ms over %d vs %d runs)",
              slower ? cl->ratio : 1 / cl->ratio, slower ? "slower" : "faster", med[0], med[1], n[0],
              n[1]);
     double noise = noise_of(v, n);
