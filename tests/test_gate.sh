@@ -13,7 +13,7 @@ cat >"$tmp/gate.yaml" <<SUITE
 suite: gate
 seed: 5
 repeat: 7
-defaults: {steps: 10, warmup_steps: 2, precision: fp32, eval: {every: 0, batches: 1}}
+defaults: {steps: 16, warmup_steps: 2, precision: fp32, eval: {every: 0, batches: 1}}
 targets: [{name: cpu, backend: cpu, threads: 1}]
 models: [{name: gpt-nano, preset: gpt-nano}]
 data: {name: synthetic, vocab: 256}
