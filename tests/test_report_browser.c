@@ -1,8 +1,9 @@
-/* tests/test_report_browser.c — index.html in headless Chromium, for the report fixture and
- * baselines/h100/activations-gpt2.csv: the summary table's cells as the DOM holds them equal the
- * ratios this file computes from the CSV on its own, every image decodes, each SVG is a relative,
- * well-formed file with legible text, and a screenshot shows the page. argv: membench binary,
- * source dir. Exits 77 (skipped) when chromium or gnuplot is not installed. */
+/* tests/test_report_browser.c — index.html in headless Chromium, for the report fixture, the
+ * quick start's own run and baselines/h100/activations-gpt2.csv: the summary table's cells as the
+ * DOM holds them equal the ratios this file computes from the CSV on its own, every image decodes,
+ * each SVG is a relative, well-formed file with legible text, and a screenshot shows the page.
+ * argv: membench binary, source dir. Exits 77 (skipped) when chromium or gnuplot is not installed.
+ */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -461,12 +462,15 @@ int main(int argc, char **argv) {
     }
     char tmp[] = "/tmp/mbbrowser.XXXXXX";
     if (!mkdtemp(tmp)) return 1;
-    char fixture[1024], gpt2[1024];
+    char fixture[1024], gpt2[1024], quick[1024];
     snprintf(fixture, sizeof fixture, "%s/tests/fixtures/report/results.csv", argv[2]);
+    snprintf(quick, sizeof quick, "%s/tests/fixtures/quickstart/results.csv", argv[2]);
     snprintf(gpt2, sizeof gpt2, "%s/baselines/h100/activations-gpt2.csv", argv[2]);
     /* the fixture: 14 lines (a repeat, settings of one stack, an oom and an error cell, two
-     * stacks that save nothing), 6 figures; the GPT-2 run: 9 stacks, 4 figures (no steps) */
+     * stacks that save nothing), 6 figures; the quick start: 2 models x 3 stacks, 5 figures (loss
+     * curves included); the GPT-2 run: 9 stacks, 4 figures (no steps) */
     check_report(argv[1], chromium, tmp, "fixture", fixture, 14, 6);
+    check_report(argv[1], chromium, tmp, "quickstart", quick, 6, 5);
     check_report(argv[1], chromium, tmp, "gpt2", gpt2, 9, 4);
     if (!mb_check_failures) {
         char cmd[128];
