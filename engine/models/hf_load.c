@@ -42,7 +42,7 @@ static mb_status locate(mb_ctx *ctx, const char *path, where *w) {
         if (!slash)
             snprintf(w->dir, sizeof w->dir, ".");
         else
-            snprintf(w->dir, sizeof w->dir, "%.*s", (int)(slash - path ? slash - path : 1), path);
+            snprintf(w->dir, sizeof w->dir, "%.*s", (int)(slash != path ? slash - path : 1), path);
         return MB_OK;
     }
     snprintf(w->dir, sizeof w->dir, "%s", path);
