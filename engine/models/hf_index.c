@@ -129,8 +129,10 @@ static mb_status arrange(mb_ctx *ctx, const char *file, char **names, char **fil
         free(ord);
         return mb_error(ctx, MB_ENOMEM, "%s: out of memory", file);
     }
-    memcpy(sorted, files, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, by_str);
+    if (n) { /* an empty weight_map: files may be NULL, which memcpy and qsort must not see */
+        memcpy(sorted, files, n * sizeof *sorted);
+        qsort(sorted, n, sizeof *sorted, by_str);
+    }
     for (size_t k = 0; k < n; k++)
         if (!k || strcmp(sorted[k], ix->shards[ix->nshards - 1]))
             ix->shards[ix->nshards++] = sorted[k];
