@@ -81,6 +81,19 @@ def save(model, path, dtype=None, shard=None):
     return m
 
 
+def widen(m, orig):
+    """m (converted to bf16 or fp16 for saving) back in fp32 as the file's values, with orig's
+    buffers: .to(dtype) rounded them too (LLaMA's rotary inv_freq), but the file does not hold them
+    and membench computes them in full precision; a rounded inv_freq moved the k_proj gradient by
+    up to 9.4e-4 on the H100 (2026-12-07), past fp32's 1e-4, with loss and logits still in bounds."""
+    m = m.float().eval()
+    bufs = dict(orig.named_buffers())
+    with torch.no_grad():
+        for n, b in m.named_buffers():
+            b.copy_(bufs[n])
+    return m
+
+
 def reference(model, x, y, names, dtype):
     """Loss, last-position logits and gradients from transformers, computed in `dtype`."""
     m = model.to(dtype)
@@ -225,7 +238,7 @@ def main():
             ckpts.append(("sharded", os.path.join(work, "sharded"), model))
             for dt, name in ((torch.bfloat16, "bf16"), (torch.float16, "fp16")):
                 m = save(model, os.path.join(work, name), dtype=dt)
-                ckpts.append((name, os.path.join(work, name), m.float().eval()))
+                ckpts.append((name, os.path.join(work, name), widen(m, model)))
         except Exception as e:  # noqa: BLE001 — reported in the table, and fails the run
             table.error(label, "save", "-", "save_pretrained", str(e)[:200])
         for cname, folder, ref_model in ckpts:
