@@ -576,7 +576,10 @@ static size_t gpu_diff(tcase *tc, const pair *a, const pair *b, const char *what
 /* That a fused slot took the path it should: where the epilogue runs, bf16 results must differ
  * from the unfused sequence in some elements, since the epilogue rounds once where the sequence
  * rounds twice; where it does not (a size not a multiple of 8; GELU on the fp32 tables), the slot
- * falls back to that very sequence and the bits must be equal. */
+ * falls back to that very sequence and the bits must be equal. Only some elements differ (5 of 72
+ * for GELU's gradient at N = 3 on the H100, 0 of 72 with other inputs): under EPI_MIN elements,
+ * equal bits are chance, not a fallback, and only the larger shapes decide. */
+#define EPI_MIN 1024
 static void expect_path(tcase *tc, const char *what, const pair *fused, const pair *plain,
                         int epilogue) {
     size_t diff = gpu_diff(tc, fused, plain, what);
@@ -585,7 +588,7 @@ static void expect_path(tcase *tc, const char *what, const pair *fused, const pa
     if (!epilogue)
         CHECK(diff == 0, "%s %s on %s: the fallback differs from the unfused kernels in %zu",
               tc->label, what, tc->gb->name, diff);
-    else if (tc->gb->dtype == MB_BF16)
+    else if (tc->gb->dtype == MB_BF16 && fused->n >= EPI_MIN)
         CHECK(diff > 0, "%s %s on %s: equal to the unfused kernels: the epilogue did not run",
               tc->label, what, tc->gb->name);
 }
