@@ -116,7 +116,10 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_model *model, const mb_met
     if (n < 0 || n > MB_MAX_STACK - 1)
         return mb_error(ctx, MB_EINVAL, "a stack holds at most %d methods", MB_MAX_STACK - 1);
     MB_TRY(mb_stack_check(ctx, methods, n));
-    MB_TRY(mb_stack_check_model(ctx, methods, vals, n, &model->cfg));
+    /* a method that refuses this model's shape (mb_method.check) makes the cell invalid, not an
+     * error: the suite may hold models it fits */
+    mb_status cs = mb_stack_check_model(ctx, methods, vals, n, &model->cfg);
+    if (cs != MB_OK) return cs == MB_ENOMEM ? cs : MB_EUNSUPPORTED;
     for (int i = 0; i < n; i++) {
         tr->methods[i] = methods[i];
         tr->vals[i] = vals[i];
@@ -125,7 +128,7 @@ mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_model *model, const mb_met
     int has_opt = 0;
     for (int i = 0; i < n; i++)
         has_opt |= mb_method_has_slot(methods[i], MB_SLOT_OPTIMIZER_STEP) ||
-                    methods[i]->train_step != NULL;
+                   methods[i]->train_step != NULL;
     if (!has_opt && default_opt) {
         tr->default_vals = calloc((size_t)default_opt->nparams + 1, sizeof *tr->default_vals);
         if (!tr->default_vals) return mb_error(ctx, MB_ENOMEM, "host allocation");

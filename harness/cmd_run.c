@@ -160,8 +160,14 @@ static int run_doc(mb_ctx *ctx, mb_suite_file *sf, int d, const run_opts *o, int
     }
     (*matched)++;
     if (o->dry) {
-        for (int i = 0; i < plan.n; i++)
-            printf("%s  %s\n", plan.cells[i].hash, plan.cells[i].label);
+        for (int i = 0; i < plan.n; i++) {
+            const mb_cell *c = &plan.cells[i];
+            /* a cell whose model refuses its stack: say so now, not after the run */
+            if (mb_stack_refusal(ctx, c->stack, c->model) != MB_OK)
+                printf("%s  %s  (invalid: %s)\n", c->hash, c->label, ctx->err);
+            else
+                printf("%s  %s\n", c->hash, c->label);
+        }
         mb_plan_free(&plan);
         return MB_EXIT_OK;
     }

@@ -15,6 +15,7 @@
 #include "../datasets/hftok.h"
 #include "../engine/file.h"
 #include "../engine/models/hf.h"
+#include "../engine/train.h"
 
 /* Aliases make the node graph a DAG (or even a cycle); no real suite nests anywhere near this. */
 #define MAX_DEPTH 64
@@ -1441,35 +1442,40 @@ static mb_status load_baseline(ld *L, const yaml_node_t *n) {
     return find_stack(L, n, want, &s->baseline);
 }
 
+mb_status mb_stack_refusal(mb_ctx *ctx, const mb_stack_cfg *st, const mb_model_cfg *model) {
+    const mb_method *ms[MB_MAX_STACK];
+    const mb_pvalue *vals[MB_MAX_STACK];
+    if (st->n > MB_MAX_STACK)
+        return mb_error(ctx, MB_EINVAL, "a stack holds at most %d methods", MB_MAX_STACK);
+    for (int k = 0; k < st->n; k++) {
+        ms[k] = st->items[k].method;
+        vals[k] = st->items[k].vals;
+    }
+    return mb_stack_check_model(ctx, ms, vals, st->n, &model->shape);
+}
+
 /* What a method refuses on a model or beside another method of its stack (mb_method.check), at
- * the stack's entry, for every model and stack: a refusal found at load is not a cell to run. */
+ * the stack's entry: refused by every model of the suite, the stack has no cell to run and that is
+ * a load error; refused by some, those cells run as `invalid` with the reason (a property of the
+ * cell, like a rank at or above a matrix's side), so one suite can hold models of other shapes. */
 static mb_status check_stacks_on_models(ld *L, const yaml_node_t *list) {
     const mb_suite *s = L->s;
     for (int i = 0; i < s->nstacks; i++) {
-        const mb_stack_cfg *sc = &s->stacks[i];
-        const mb_method **ms = malloc((size_t)sc->n * sizeof *ms);
-        const mb_pvalue **vals = malloc((size_t)sc->n * sizeof *vals);
-        if (!ms || !vals) {
-            free(ms);
-            free(vals);
-            return oom(L);
-        }
-        for (int k = 0; k < sc->n; k++) {
-            ms[k] = sc->items[k].method;
-            vals[k] = sc->items[k].vals;
-        }
-        mb_status st = MB_OK;
-        for (int m = 0; m < s->nmodels && st == MB_OK; m++) {
-            st = mb_stack_check_model(L->ctx, ms, vals, sc->n, &s->models[m].shape);
-            if (st != MB_OK) {
-                char why[MB_ERRMSG_MAX];
+        char why[MB_ERRMSG_MAX] = "";
+        int refused = 0, first = -1;
+        for (int m = 0; m < s->nmodels; m++) {
+            mb_status st = mb_stack_refusal(L->ctx, &s->stacks[i], &s->models[m]);
+            if (st == MB_ENOMEM) return oom(L);
+            if (st == MB_OK) continue;
+            if (first < 0) {
+                first = m;
                 snprintf(why, sizeof why, "%s", L->ctx->err);
-                st = fail(L, seq_at(L, list, i), "%s (model '%s')", why, s->models[m].name);
             }
+            refused++;
         }
-        free(ms);
-        free(vals);
-        MB_TRY(st);
+        if (s->nmodels && refused == s->nmodels)
+            return fail(L, seq_at(L, list, i), "%s (model '%s'%s)", why, s->models[first].name,
+                        s->nmodels > 1 ? "; the suite's other models refuse it too" : "");
     }
     return MB_OK;
 }

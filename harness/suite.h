@@ -91,6 +91,11 @@ typedef struct mb_stack_cfg {
  * "adamw(lr=0.003,weight_decay=0.1)+sgd". */
 void mb_stack_label(const mb_stack_cfg *st, char *out, size_t n);
 
+/* Whether `model` refuses the stack (each method's mb_method.check on its shape): MB_OK, or the
+ * refusal with "method: why" in ctx->err. A stack every model of a suite refuses is a load error;
+ * one only some refuse runs their cells as `invalid` with that message (`--dry-run` shows it). */
+mb_status mb_stack_refusal(mb_ctx *ctx, const mb_stack_cfg *st, const mb_model_cfg *model);
+
 typedef struct mb_matrix_axis {
     char *key; /* batch_size | seq_len | precision */
     int n;

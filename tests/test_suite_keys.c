@@ -96,18 +96,20 @@ static void check_baseline_key(mb_ctx *ctx, const mb_registry *reg) {
     }
 }
 
-/* What a method refuses on a model is a load error at the stack's entry, naming the model. */
+/* What a method refuses on every model is a load error at the stack's entry, naming the first. */
 static void check_refusals(mb_ctx *ctx, const mb_registry *reg) {
     static const struct {
         const char *methods, *msg;
     } bad[] = {
         {"[adamw, {name: lisa, layers: 3}]",
-         "t.yaml:3:18: error: lisa: layers 3 is more than the model's 2 blocks (model 'n')"},
+         "t.yaml:3:18: error: lisa: layers 3 is more than the model's 2 blocks (model 'n'; the "
+         "suite's other models refuse it too)"},
         {"[{stack: [mesa, sgd], mesa: {groups: 3}}]",
          "t.yaml:3:11: error: mesa: groups 3 does not divide the model's 4 heads (a range must "
-         "cover whole heads) (model 'n')"},
-        {"[{name: sgd, nesterov: true}]",
-         "t.yaml:3:11: error: sgd: nesterov needs momentum > 0 and dampening 0 (model 'n')"},
+         "cover whole heads) (model 'n'; the suite's other models refuse it too)"},
+        {"[{name: sgd, nesterov: true}]", "t.yaml:3:11: error: sgd: nesterov needs momentum > 0 "
+                                          "and dampening 0 (model 'n'; the suite's "
+                                          "other models refuse it too)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char text[512];
@@ -120,6 +122,49 @@ static void check_refusals(mb_ctx *ctx, const mb_registry *reg) {
               bad[i].methods);
         CHECK_STR(ctx->err, bad[i].msg);
     }
+}
+
+/* Refused by one model of two: the suite loads, --dry-run marks that model's cell, and the run
+ * gives it an `invalid` row with the method's reason while the other model's cell runs. */
+static int check_partial_refusal(const char *bin, const char *tmp) {
+    char p[512], cmd[2048];
+    snprintf(p, sizeof p, "%s/partial.yaml", tmp);
+    if (write_whole(p, "suite: partial\nseed: 1\n"
+                       "defaults: {steps: 2, warmup_steps: 0, eval: {batches: 1}}\n"
+                       "models: [{name: n, preset: gpt-nano}, {name: g4, arch: gpt, layers: 4, "
+                       "d_model: 64, heads: 4, seq_len: 32, vocab: 256}]\n"
+                       "data: {name: synthetic, vocab: 256}\n"
+                       "task: {kind: train, batch_size: 2}\n"
+                       "methods: [{name: lisa, layers: 3}]\n"))
+        return 1;
+    static const char why[] = "lisa: layers 3 is more than the model's 2 blocks";
+    snprintf(cmd, sizeof cmd, "%s run --dry-run %s", bin, p);
+    out o = run_capture(tmp, tmp, cmd);
+    CHECK(o.rc == 0, "partial dry run: exit %d: %s", o.rc, o.se);
+    CHECK(strstr(o.so, "  cpu/n/lisa(layers=3)/bs=2/seq=32/fp32/r0  (invalid: lisa: layers 3 "
+                       "is more than the model's 2 blocks)\n") &&
+              strstr(o.so, "  cpu/g4/lisa(layers=3)/bs=2/seq=32/fp32/r0\n"),
+          "dry run does not mark the refused cell alone:\n%s", o.so);
+    drop(&o);
+    snprintf(cmd, sizeof cmd, "%s run -q --out %s/partial %s", bin, tmp, p);
+    o = run_capture(tmp, tmp, cmd);
+    CHECK(o.rc == 0, "partial run: exit %d: %s", o.rc, o.se);
+    drop(&o);
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/partial", tmp);
+    mb_table t;
+    if (load_results(dir, &t)) return 1;
+    int lc = mb_table_col(&t, "label"), sc = mb_table_col(&t, "status"),
+        rc = mb_table_col(&t, "reason");
+    CHECK(lc >= 0 && sc >= 0 && rc >= 0 && t.nrows == 2, "columns %d %d %d, %d rows", lc, sc, rc,
+          t.nrows);
+    for (int r = 0; lc >= 0 && sc >= 0 && rc >= 0 && r < t.nrows && r < 2; r++) {
+        int refused = !strncmp(mb_table_get(&t, r, lc), "cpu/n/", 6);
+        CHECK_STR(mb_table_get(&t, r, sc), refused ? "invalid" : "ok");
+        CHECK_STR(mb_table_get(&t, r, rc), refused ? why : "");
+    }
+    mb_table_free(&t);
+    return 0;
 }
 
 /* A tiny run whose baseline is its second stack: 1 on that stack's row, 0 on the others. */
@@ -294,7 +339,8 @@ int main(int argc, char **argv) {
     mb_registry_init(&reg);
     check_baseline_key(&ctx, &reg);
     check_refusals(&ctx, &reg);
-    if (check_column(bin, tmp) || check_dry_run_data(bin, tmp)) return 1;
+    if (check_column(bin, tmp) || check_dry_run_data(bin, tmp) || check_partial_refusal(bin, tmp))
+        return 1;
     check_old_schema(bin, src, tmp);
     if (check_attention(&ctx, &reg, bin, tmp)) return 1;
     mb_registry_fini(&reg);
