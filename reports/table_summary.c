@@ -97,7 +97,9 @@ static void run_cells(mb_rp_doc *d, mb_rp_section *s, const mb_report *R, int c,
         num(d, s, "%.2f MiB", x->peak / MB_RP_MIB);
         num(d, s, "%.3f ms", x->ms);
         if (isfinite(x->metric))
-            mb_rp_span_add(d, &s->cells, MB_RP_NUM, "%.4f %s", x->metric,
+            /* text, not a number: the metric's name comes from the file (fuzz_report found
+             * bytes there that are not UTF-8, and it could hold markup) */
+            mb_rp_span_add(d, &s->cells, MB_RP_TEXT, "%.4f %s", x->metric,
                            first->s[MB_RC_METRIC_NAME]);
         else
             dash(d, s, 1);
