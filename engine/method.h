@@ -12,7 +12,7 @@
 
 /* Changes whenever a header a plugin includes changes (tests/test_abi.c hashes them); a plugin
  * built for another version is refused with the version it has and the one expected. */
-#define MB_METHOD_ABI_VERSION 7u
+#define MB_METHOD_ABI_VERSION 8u
 
 /* ---- declared hyperparameters ---- */
 typedef enum mb_ptype { MB_PT_INT, MB_PT_FLOAT, MB_PT_BOOL, MB_PT_ENUM } mb_ptype;
@@ -106,9 +106,10 @@ typedef struct mb_method {
     /* Optional: refuses what the method cannot run, decided from its values, the model's shape
      * (`cfg`, defaults filled by mb_model_config_check; the family is cfg->arch) and the other
      * methods of its stack (stack[0..n), itself included), before anything is allocated. The
-     * suite loader calls it for every model and method stack, so a refusal is an error at load
-     * with file:line:col (`run --dry-run` included); mb_train_init calls it again before init.
-     * MB_EINVAL or MB_EUNSUPPORTED with the reason in ctx->err. */
+     * suite loader calls it for every model and method stack: refused on every model of the
+     * suite, an error at load with file:line:col (`run --dry-run` included); on some, those cells
+     * are `invalid` with the reason (mb_train_init calls it again before init and returns
+     * MB_EUNSUPPORTED). MB_EINVAL or MB_EUNSUPPORTED with the reason in ctx->err. */
     mb_status (*check)(mb_ctx *ctx, const mb_pvalue *vals, const mb_model_config *cfg,
                        const struct mb_method *const *stack, int n);
 

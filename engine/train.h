@@ -26,8 +26,8 @@ typedef struct mb_train {
     int owner[MB_NSLOTS];    /* index into methods[] of a REPLACE slot's owner, -1 = default */
     int nchain[MB_NSLOTS];   /* CHAIN slots: how many methods fill it, in stack order in chain[] */
     int chain[MB_NSLOTS][MB_MAX_STACK];
-    mb_step_plan plan;       /* trainable[] lives here */
-    mb_param **ready;        /* [model.nparams]: the parameters optimizer_step_many gets */
+    mb_step_plan plan; /* trainable[] lives here */
+    mb_param **ready;  /* [model.nparams]: the parameters optimizer_step_many gets */
     mb_model_hooks hooks;
     mb_buf *master; /* mixed precision: sdtype master weights per parameter id (mb_train_master) */
     int nmaster;    /* entries of master */
@@ -38,10 +38,12 @@ typedef struct mb_train {
     uint64_t calls[MB_NSLOTS];
 } mb_train;
 
-/* Sets up a stack on a created model: checks the stack (mb_stack_check), adds `default_opt` (with
- * its defaults) when no method fills optimizer_step or train_step, allocates each method's state and calls init.
- * `default_opt` may be NULL to forbid the implicit optimizer (tests). On failure everything set up
- * is released (fini is called for every method whose init ran). */
+/* Sets up a stack on a created model: checks the stack (mb_stack_check) and each method's `check`
+ * on the model (a refusal returns MB_EUNSUPPORTED, the cell's `invalid`; MB_ENOMEM passes through),
+ * adds `default_opt` (with its defaults) when no method fills optimizer_step or train_step,
+ * allocates each method's state and calls init. `default_opt` may be NULL to forbid the implicit
+ * optimizer (tests). On failure everything set up is released (fini is called for every method
+ * whose init ran). */
 mb_status mb_train_init(mb_train *tr, mb_ctx *ctx, mb_model *model, const mb_method *const *methods,
                         const mb_pvalue *const *vals, int n, const mb_method *default_opt,
                         uint64_t seed);

@@ -496,6 +496,12 @@ static mb_status train_cell(mb_ctx *ctx, mb_runner *r, const mb_cell *c, cell_ru
     mb_mem_set_phase(&ctx->mem, MB_PHASE_LOAD);
     mb_model_config shape = c->model->shape;
     if (s->classify) shape.classes = r->data.classes; /* the class head replaces the LM head */
+    /* A method that refuses this model (the suite holds others it fits): invalid before the model
+     * is built or a checkpoint read, and whatever the attention setting. */
+    if (st == MB_OK) {
+        st = mb_stack_refusal(ctx, c->stack, c->model);
+        if (st != MB_OK && st != MB_ENOMEM) st = MB_EUNSUPPORTED;
+    }
     if (st == MB_OK) st = mb_model_create(ctx, &shape, &model);
     if (st == MB_OK) st = mb_model_init_weights(ctx, &model, c->seed);
     if (st == MB_OK && c->model->hf) st = mb_hf_load(ctx, &model, c->model->hf);
@@ -892,7 +898,8 @@ static mb_status run_search(mb_ctx *ctx, mb_runner *r, const mb_cell *c, int iso
         row->seq_len = lo;
     double cap_mib = (double)c->target->memory_cap / 1048576.0;
     if (fail) {
-        row->status = "error";
+        /* a refused trial (a method that cannot run this model or target) refuses the search */
+        row->status = !strcmp(fail, "invalid") || !strcmp(fail, "skipped") ? fail : "error";
         snprintf(o->reason, sizeof o->reason, "%s (trials: %.200s)", failwhy, log);
     } else if (lo == 0) {
         row->status = "oom";

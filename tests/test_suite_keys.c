@@ -1,6 +1,7 @@
 /* tests/test_suite_keys.c — the suite's baseline: key (its forms and exact errors), the results'
  * baseline column and run.json's baseline on a tiny CPU run, what --dry-run refuses before any cell
- * (a data set not fetched, a stack a method refuses), and compare on an older schema's CSV.
+ * (a data set not fetched, a stack every model refuses) or marks invalid (a stack one model
+ * refuses, whose run gives that cell an invalid row), and compare on an older schema's CSV.
  * argv: membench binary, source dir. */
 #include <sys/stat.h>
 #include <unistd.h>
@@ -163,6 +164,37 @@ static int check_partial_refusal(const char *bin, const char *tmp) {
         CHECK_STR(mb_table_get(&t, r, sc), refused ? "invalid" : "ok");
         CHECK_STR(mb_table_get(&t, r, rc), refused ? why : "");
     }
+    mb_table_free(&t);
+    /* the same refusal inside a max-batch search: the search's row is invalid too, not an error */
+    snprintf(p, sizeof p, "%s/partial-search.yaml", tmp);
+    if (write_whole(p, "suite: partial-search\nseed: 1\n"
+                       "defaults: {steps: 2, warmup_steps: 0, eval: {batches: 1}}\n"
+                       "targets: [{name: cap, backend: cpu, memory_cap: 64MiB}]\n"
+                       "models: [{name: n, preset: gpt-nano}, {name: g4, arch: gpt, layers: 4, "
+                       "d_model: 64, heads: 4, seq_len: 32, vocab: 256}]\n"
+                       "data: {name: synthetic, vocab: 256}\n"
+                       "task: {kind: train, batch_size: 2}\n"
+                       "methods: [{name: lisa, layers: 3}]\n"
+                       "search: {max_batch_size: {start: 1, max: 2, trial_steps: 2}}\n"))
+        return 1;
+    snprintf(cmd, sizeof cmd, "%s run -q --out %s/partial-search %s", bin, tmp, p);
+    o = run_capture(tmp, tmp, cmd);
+    CHECK(o.rc == 0, "partial search: exit %d: %s", o.rc, o.se);
+    drop(&o);
+    snprintf(dir, sizeof dir, "%s/partial-search", tmp);
+    if (load_results(dir, &t)) return 1;
+    lc = mb_table_col(&t, "label"), sc = mb_table_col(&t, "status"),
+    rc = mb_table_col(&t, "reason");
+    int found = 0;
+    for (int r = 0; lc >= 0 && sc >= 0 && rc >= 0 && r < t.nrows; r++)
+        if (!strcmp(mb_table_get(&t, r, lc), "cap/n/lisa(layers=3)/bs=max/seq=32/fp32/r0")) {
+            found = 1;
+            CHECK_STR(mb_table_get(&t, r, sc), "invalid");
+            CHECK_STR(mb_table_get(&t, r, rc),
+                      "the trial at batch 1 ended invalid: lisa: layers 3 is more than the "
+                      "model's 2 blocks (trials: 1 invalid)");
+        }
+    CHECK(found, "no search row for the refused model (%d rows)", t.nrows);
     mb_table_free(&t);
     return 0;
 }
