@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/quickstart.sh — the README's first command: install what is missing, build, run
-# suites/quickstart.yaml into results/quickstart/ (starting over each time: --force, unless the
-# arguments ask to --resume). Extra arguments go to `membench run`.
+# suites/quickstart.yaml into results/quickstart/ anew (--force, unless the arguments say --resume;
+# they go to `membench run`) and report it into results/quickstart/report/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB_DEPS=quickstart scripts/build.sh
@@ -10,3 +10,5 @@ for a in "$@"; do
   case $a in -r | --resume) fresh= ;; esac
 done
 build/membench run --out results/quickstart ${fresh:+"$fresh"} "$@" suites/quickstart.yaml
+# the report of the run: its summary table (each stack against the suite's baseline) and figures
+build/membench report results/quickstart/results.csv --out results/quickstart/report
