@@ -219,8 +219,12 @@ static int expect_from(const char *path, expected *x) {
             ratio(e->time, sizeof e->time, "%.3f\u00d7", m, mb);
             ratio(e->quality, sizeof e->quality, "%.4f\u00d7", q, qb);
             /* only stacks of other methods than the baseline's are meant to save memory */
-            if (p >= pb && strcmp(e->stack, b->stack))
-                snprintf(x->warn[x->nwarn++], sizeof x->warn[0], "%s", e->stack);
+            if (p >= pb && strcmp(e->stack, b->stack)) {
+                /* a bounded copy (snprintf from e into x: gcc -Wrestrict cannot tell them apart) */
+                size_t l = strnlen(e->stack, sizeof x->warn[0] - 1);
+                memcpy(x->warn[x->nwarn], e->stack, l);
+                x->warn[x->nwarn++][l] = 0;
+            }
         }
     }
     csv_free(&t);
