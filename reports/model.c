@@ -1,5 +1,6 @@
-/* reports/model.c — results rows into cells and groups: identity, method labels that tell
- * same-named stacks apart, group labels, and per-cell aggregates over the ok repeats. */
+/* reports/model.c — results rows into cells and groups: identity, method labels (the run label's
+ * stack; for older files, the parameters that tell same-named stacks apart), group labels, and
+ * per-cell aggregates over the ok repeats. */
 #include "model.h"
 
 #include <math.h>
@@ -89,6 +90,29 @@ static int same_value(const rp_kv *a, const rp_kv *b) {
 
 static void add_key(rp_kv *set, int *n, const rp_kv *key) {
     if (*n < RP_MAX_PARAMS && !find_key(set, *n, key)) set[(*n)++] = *key;
+}
+
+/* The stack part of the row's run label ("TARGET/MODEL/STACK/bs=B/seq=T/PREC/rN"): `run`'s name
+ * for it, every parameter the suite set or that differs from its default. *out stays NULL when the
+ * label is empty (an older file) or does not frame the row's own columns. */
+static mb_status stack_from_label(mb_ctx *ctx, const mb_rp_row *r, char **out) {
+    const char *label = r->s[MB_RC_LABEL];
+    size_t len = mb_label_cell_len(label);
+    if (!len) return MB_OK;
+    mb_text pre = {0}, suf = {0};
+    mb_text_add(&pre, "%s/%s/", r->s[MB_RC_TARGET], r->s[MB_RC_MODEL]);
+    mb_text_add(&suf, "/bs=%s/seq=%s/%s", r->s[MB_RC_BS], r->s[MB_RC_SEQ], r->s[MB_RC_PREC]);
+    mb_status st = pre.oom || suf.oom ? mb_error(ctx, MB_ENOMEM, "host allocation") : MB_OK;
+    size_t np = pre.len, ns = suf.len;
+    if (st == MB_OK && len > np + ns && !memcmp(label, mb_text_str(&pre), np) &&
+        !memcmp(label + len - ns, mb_text_str(&suf), ns)) {
+        mb_text b = {0};
+        mb_text_add(&b, "%.*s", (int)(len - np - ns), label + np);
+        if (!(*out = mb_text_take(&b))) st = mb_error(ctx, MB_ENOMEM, "host allocation");
+    }
+    mb_text_free(&pre);
+    mb_text_free(&suf);
+    return st;
 }
 
 /* Labels every cell whose stack is that of cell `first`: method_stack, then in parentheses the
@@ -317,7 +341,11 @@ mb_status mb_rp_build(mb_ctx *ctx, mb_report *R) {
         }
         if (!(gr->label = mb_text_take(&b))) return mb_error(ctx, MB_ENOMEM, "host allocation");
     }
-    /* Labels. */
+    /* Labels: the stack as the run's label names it (one label for a cell everywhere), else, for
+     * an older file or a search, told apart by the parameters that vary. */
+    for (int c = 0; c < R->ncells; c++)
+        if (R->cells[c].kind == MB_RK_PLAIN)
+            MB_TRY(stack_from_label(ctx, &R->rows[R->cells[c].rows[0]], &R->cells[c].method));
     for (int c = 0; c < R->ncells; c++)
         if (!R->cells[c].method) MB_TRY(label_stack(ctx, R, c));
     for (int c = 0; c < R->ncells; c++) {

@@ -105,6 +105,7 @@ static void csv_free(csv *t) {
 
 typedef struct entry {
     char setting[256], stack[256], params[512];
+    char named[512]; /* the stack as the run's label names it ("" for a file without labels) */
     int rows[MAXR], n, base;
     char status[256], peak[64], time[64], quality[64];
 } entry;
@@ -162,7 +163,8 @@ static int expect_from(const char *path, expected *x) {
         prec = csv_col(&t, "precision"), st = csv_col(&t, "status"), why = csv_col(&t, "reason"),
         peak = csv_col(&t, "tracked_peak_bytes"), ms = csv_col(&t, "step_ms_median"),
         metric = csv_col(&t, "metric_value"), mname = csv_col(&t, "metric"),
-        search = csv_col(&t, "search"), base = csv_col(&t, "baseline");
+        search = csv_col(&t, "search"), base = csv_col(&t, "baseline"),
+        label = csv_col(&t, "label");
     for (int r = 1; r < t.nrows; r++) {
         char **f = t.rows[r];
         if (search >= 0 && *f[search]) continue; /* searches are not in the summary */
@@ -179,6 +181,13 @@ static int expect_from(const char *path, expected *x) {
             snprintf(e->setting, sizeof e->setting, "%s", setting);
             snprintf(e->stack, sizeof e->stack, "%s", f[stack]);
             snprintf(e->params, sizeof e->params, "%s", f[params]);
+            /* TARGET/MODEL/STACK/bs=B/seq=T/PREC/rN: the part between model and bs=, which the
+             * summary must show as is (one label for a cell everywhere) */
+            const char *l = label >= 0 ? f[label] : "";
+            size_t np = strlen(f[target]) + strlen(f[model]) + 2;
+            const char *bsat = strlen(l) > np ? strstr(l + np, "/bs=") : NULL;
+            if (bsat)
+                snprintf(e->named, sizeof e->named, "%.*s", (int)(bsat - l - (int)np), l + np);
         }
         if (x->e[i].n < MAXR) x->e[i].rows[x->e[i].n++] = r;
     }
@@ -423,7 +432,8 @@ static void check_report(const char *bin, const char *chromium, const char *tmp,
             int found = -1;
             for (int i = 0; i < x.n && found < 0 && cq >= 0 && cq < n; i++) {
                 const entry *e = &x.e[i];
-                if (!used[i] && !strcmp(e->setting, setting) && stack_matches(v[cm], e->stack) &&
+                if (!used[i] && !strcmp(e->setting, setting) &&
+                    (*e->named ? !strcmp(v[cm], e->named) : stack_matches(v[cm], e->stack)) &&
                     !strcmp(e->status, v[cst]) && !strcmp(e->peak, v[cp]) &&
                     !strcmp(e->time, v[ct]) && !strcmp(e->quality, v[cq]))
                     found = i;
