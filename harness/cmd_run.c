@@ -40,7 +40,8 @@ static void run_usage(FILE *fp) {
         "save: {checkpoint: NAME}, a later one starts from it with init: {suite: NAME}).\n\n"
         "options:\n"
         "  -o, --out DIR       results folder (default: results/<suite name>)\n"
-        "  -f, --filter GLOB   run only cells whose label matches, e.g. 'cpu/gpt-nano/*' or\n"
+        "  -f, --filter GLOB   run only cells whose label matches (repeatable: any of the\n"
+        "                      patterns), e.g. 'cpu/gpt-nano/*' or\n"
         "                      '*/adamw(*' (labels: target/model/stack(parameters the suite\n"
         "                      sets)/bs=B/seq=T/precision/rN; a label as compare and report\n"
         "                      print it, without /rN, selects all repeats of that cell)\n"
@@ -75,7 +76,8 @@ static void run_usage(FILE *fp) {
 }
 
 typedef struct run_opts {
-    const char *path, *out, *filter;
+    const char *path, *out;
+    const mb_filter *filter;
     int dry, quiet, resume, force, isolate, allow_invalid;
     double cell_timeout;
     const char *slow_glob; /* MEMBENCH_TEST_SLOW's pattern, NULL: off */
@@ -273,7 +275,8 @@ int mb_cmd_run(int argc, char **argv) {
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *out = NULL, *filter = NULL, *plugins[MB_MAX_PLUGINS];
+    const char *out = NULL, *plugins[MB_MAX_PLUGINS];
+    mb_filter filter = {.n = 0};
     int dry = 0, quiet = 0, resume = 0, force = 0, isolate = 0, allow_invalid = 0, nplugins = 0, c;
     double cell_timeout = 0;
     char *end;
@@ -281,14 +284,23 @@ int mb_cmd_run(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "o:f:np:qrh", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
+            if (out) { /* the later one winning quietly would write somewhere not asked for */
+                fprintf(stderr, "membench run: --out given twice ('%s' and '%s'); give one\n", out,
+                        optarg);
+                return MB_EXIT_USAGE;
+            }
             out = optarg;
             if (!out[0]) {
                 fprintf(stderr, "membench run: --out needs a folder name, got ''\n");
                 return MB_EXIT_USAGE;
             }
             break;
-        case 'f':
-            filter = optarg;
+        case 'f': /* repeatable: a cell matching any pattern runs */
+            if (filter.n == MB_MAX_FILTERS) {
+                fprintf(stderr, "membench run: at most %d --filter patterns\n", MB_MAX_FILTERS);
+                return MB_EXIT_USAGE;
+            }
+            filter.pat[filter.n++] = optarg;
             break;
         case 'n':
             dry = 1;
@@ -387,7 +399,7 @@ int mb_cmd_run(int argc, char **argv) {
                   .out = out,
                   .slow_glob = slow_factor > 0 ? slow_glob : NULL,
                   .slow_factor = slow_factor,
-                  .filter = filter,
+                  .filter = &filter,
                   .dry = dry,
                   .quiet = quiet,
                   .resume = resume,
@@ -404,8 +416,10 @@ int mb_cmd_run(int argc, char **argv) {
         if (r > rc || r == MB_EXIT_INTERRUPTED) rc = r;
     }
     if (rc == MB_EXIT_OK && !matched) {
-        fprintf(stderr, "membench run: no cell of %s matches --filter '%s'\n", path,
-                filter ? filter : "");
+        fprintf(stderr, "membench run: no cell of %s matches --filter", path);
+        for (int i = 0; i < filter.n; i++)
+            fprintf(stderr, "%s '%s'", i ? " or" : "", filter.pat[i]);
+        fputc('\n', stderr);
         rc = MB_EXIT_USAGE;
     }
 done:

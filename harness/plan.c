@@ -71,6 +71,13 @@ static char *params_text(const mb_stack_cfg *st) {
     return b.s;
 }
 
+int mb_filter_matches(const mb_filter *f, const char *label) {
+    if (!f || !f->n) return 1;
+    for (int i = 0; i < f->n; i++)
+        if (mb_plan_label_matches(f->pat[i], label)) return 1;
+    return 0;
+}
+
 int mb_plan_label_matches(const char *pattern, const char *label) {
     if (fnmatch(pattern, label, 0) == 0) return 1;
     /* compare and report name a cell without its repeat: such a label selects all its repeats */
@@ -84,7 +91,7 @@ int mb_plan_label_matches(const char *pattern, const char *label) {
 static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
                           const mb_target_cfg *tg, const mb_model_cfg *md, const mb_stack_cfg *st,
                           int bs, int seq, mb_precision prec, int rep, mb_search_kind search,
-                          const char *filter, char data_id[65]) {
+                          const mb_filter *filter, char data_id[65]) {
     mb_cell c;
     memset(&c, 0, sizeof c);
     c.target = tg;
@@ -104,7 +111,7 @@ static mb_status add_cell(mb_ctx *ctx, const mb_suite *s, mb_plan *p, int *cap,
     snprintf(c.label, sizeof c.label, "%s/%s/%s/bs=%s/seq=%s/%s/r%d", tg->name, md->name, sl,
              search == MB_SEARCH_MAX_BATCH ? "max" : bl, search == MB_SEARCH_MAX_SEQ ? "max" : tl,
              mb_precision_name(prec), rep);
-    if (filter && !mb_plan_label_matches(filter, c.label)) return MB_OK;
+    if (!mb_filter_matches(filter, c.label)) return MB_OK;
     mb_status ds =
         data_id[0] != '?'
             ? MB_OK /* the data's content id, once, for the first cell */
@@ -225,7 +232,7 @@ static mb_status unique_cells(mb_ctx *ctx, const mb_suite *s, const mb_plan *p) 
                     s->path ? s->path : s->name, first->index, again->index, again->label);
 }
 
-mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_plan *out) {
+mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const mb_filter *filter, mb_plan *out) {
     memset(out, 0, sizeof *out);
     const char *file = s->path ? s->path : s->name;
     char why[512];

@@ -18,10 +18,10 @@ typedef struct mb_cell {
     const char *row_search;  /* the results' `search` column: "", "trial", "max_batch_size", ... */
     mb_precision precision;
     int repeat;
-    uint64_t seed;       /* suite seed + repeat: repeats are independent runs */
-    char label[256];     /* target/model/stack/bs=B/seq=T/precision/rN, for --filter and logs */
-    char *config;        /* canonical resolved description (what the hash covers) */
-    char *params;        /* "adamw.lr=0.0003;adamw.beta1=0.9;..." */
+    uint64_t seed;   /* suite seed + repeat: repeats are independent runs */
+    char label[256]; /* target/model/stack/bs=B/seq=T/precision/rN, for --filter and logs */
+    char *config;    /* canonical resolved description (what the hash covers) */
+    char *params;    /* "adamw.lr=0.0003;adamw.beta1=0.9;..." */
     char hash[65];
 } mb_cell;
 
@@ -30,8 +30,16 @@ typedef struct mb_plan {
     mb_cell *cells;
 } mb_plan;
 
-/* Expands the suite; `filter` (fnmatch pattern on the label, NULL = all) keeps a subset. */
-mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const char *filter, mb_plan *out);
+/* --filter, given once or more: a cell is kept when any pattern matches its label. */
+#define MB_MAX_FILTERS 16
+typedef struct mb_filter {
+    int n;
+    const char *pat[MB_MAX_FILTERS];
+} mb_filter;
+int mb_filter_matches(const mb_filter *f, const char *label);
+
+/* Expands the suite; `filter` (NULL or no pattern = all) keeps a subset. */
+mb_status mb_plan_build(mb_ctx *ctx, const mb_suite *s, const mb_filter *filter, mb_plan *out);
 void mb_plan_free(mb_plan *p);
 /* --filter: `pattern` (fnmatch) matches the label, or the label without its "/rN" (the cell as
  * compare and report name it, so a name pasted from them selects every repeat of that cell). */

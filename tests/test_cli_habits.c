@@ -1,9 +1,9 @@
 /* tests/test_cli_habits.c — the CLI conventions of git and cargo: options after the suite file,
- * `membench help CMD`, `membench version`, "did you mean" for a mistyped command, the program name
- * in getopt's errors; a run in which no cell ran fails with its reasons (also with --quiet); an
- * interrupt prints the finished cells; a second Ctrl-C leaves run.json marked interrupted; repeats
- * run in rounds and each row records its threads.
- * argv: membench binary, source dir, build dir. */
+ * --filter repeated (any pattern) and --out twice (refused), `membench help CMD`, `membench
+ * version`, "did you mean" for a mistyped command, the program name in getopt's errors; a run in
+ * which no cell ran fails with its reasons (also with --quiet); an interrupt prints the finished
+ * cells; a second Ctrl-C leaves run.json marked interrupted; repeats run in rounds and each row
+ * records its threads. argv: membench binary, source dir, build dir. */
 #include <signal.h>
 #include <unistd.h>
 
@@ -27,6 +27,40 @@ int main(int argc, char **argv) {
     out o = run_capture(src, tmp, cmd);
     CHECK(o.rc == 0, "options after the file: exit %d: %s", o.rc, o.se);
     CHECK(strstr(o.so, "cpu/gpt-nano/adamw"), "no summary: %s", o.so);
+    drop(&o);
+
+    /* --filter repeated: the cells any pattern matches, in suite order; --out twice: refused */
+    snprintf(cmd, sizeof cmd,
+             "%s run -n -f '*/sgd*' -f 'cpu/gpt-mini/adamw(lr=0.003)/*' suites/quickstart.yaml",
+             bin);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 0, "two filters: exit %d: %s", o.rc, o.se);
+    {
+        static const char *const want[] = {
+            "  cpu/gpt-nano/sgd(lr=0.1,momentum=0.9,nesterov=true)/bs=8/seq=32/fp32/r0\n",
+            "  cpu/gpt-mini/adamw(lr=0.003)/bs=8/seq=64/fp32/r0\n",
+            "  cpu/gpt-mini/sgd(lr=0.1,momentum=0.9,nesterov=true)/bs=8/seq=64/fp32/r0\n"};
+        const char *at = o.so;
+        for (int i = 0; i < 3; i++) {
+            const char *hit = at ? strstr(at, want[i]) : NULL;
+            CHECK(hit, "two filters: no %s in order in:\n%s", want[i], o.so);
+            at = hit ? hit + strlen(want[i]) : NULL;
+        }
+        int lines = 0;
+        for (const char *c = o.so; *c; c++) lines += *c == '\n';
+        CHECK(lines == 3, "two filters: %d cells, want 3:\n%s", lines, o.so);
+    }
+    drop(&o);
+    snprintf(cmd, sizeof cmd, "%s run -n -f '*/nope/*' -f '*/none/*' suites/quickstart.yaml", bin);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 2, "filters matching nothing: exit %d", o.rc);
+    CHECK_STR(o.se, "membench run: no cell of suites/quickstart.yaml matches --filter '*/nope/*' "
+                    "or '*/none/*'\n");
+    drop(&o);
+    snprintf(cmd, sizeof cmd, "%s run -n -o a --out b suites/quickstart.yaml", bin);
+    o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 2, "--out twice: exit %d", o.rc);
+    CHECK_STR(o.se, "membench run: --out given twice ('a' and 'b'); give one\n");
     drop(&o);
 
     /* help CMD, version, did you mean, the program's name in getopt's messages */

@@ -164,7 +164,8 @@ static int test_cell_limit(mb_ctx *ctx, const mb_registry *reg) {
     if (st == MB_OK) mb_plan_free(&p);
     /* at the limit it plans (a filter keeps 200 of the 100,000 cells, so the test stays short) */
     s.repeat = 500;
-    CHECK_OK(ctx, mb_plan_build(ctx, &s, "*/r499", &p));
+    mb_filter last = {.n = 1, .pat = {"*/r499"}};
+    CHECK_OK(ctx, mb_plan_build(ctx, &s, &last, &p));
     CHECK(p.n == 200 && p.cells[199].repeat == 499, "%d cells", p.n);
     mb_plan_free(&p);
     mb_suite_free(&s);
