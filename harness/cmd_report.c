@@ -168,9 +168,8 @@ int mb_cmd_report(int argc, char **argv) {
                        .merge = merge};
     if (mb_report_load(&ctx, &in, &rep) != MB_OK ||
         (peers && mb_report_peers(&ctx, rep, peers) != MB_OK)) {
-        /* The message starts with FILE:LINE (or FILE:) already, or names --names. */
-        fprintf(stderr, "%s%s\n", !strncmp(ctx.err, "--names", 7) ? "membench report: " : "",
-                ctx.err);
+        /* the program's name first, as compare and run give it (then FILE:LINE: or --names) */
+        fprintf(stderr, "membench report: %s\n", ctx.err);
         rc = MB_EXIT_USAGE;
     } else {
         mb_status s = mb_report_write(&ctx, rep, out);

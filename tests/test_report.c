@@ -418,11 +418,11 @@ static void write_tmp(const char *name, const char *text, size_t n, const char *
 }
 
 /* `membench report` on tmp/name (with the fixture's steps.csv, or tmp/steps_name): exit 2 and
- * exactly "TMP/NAME:" + want on stderr, and no report.md. */
+ * exactly "membench report: TMP/NAME:" + want on stderr, and no report.md. */
 static void expect_refused(const char *name, const char *steps, const char *want) {
     out o = sh("%s report %s/%s --steps %s --out %s/refused", bin, tmp, name, steps, tmp);
     char full[1024], dir[256];
-    snprintf(full, sizeof full, "%s/%s\n", tmp, want);
+    snprintf(full, sizeof full, "membench report: %s/%s\n", tmp, want);
     snprintf(dir, sizeof dir, "%s/refused", tmp);
     CHECK(o.rc == 2 && !strcmp(o.se, full), "%s: exit %d, stderr:\n%s\nexpected exit 2 and:\n%s",
           name, o.rc, o.se, full);
@@ -584,8 +584,8 @@ int main(int argc, char **argv) {
            tmp, bin, tmp, tmp, tmp);
     char want5[512];
     snprintf(want5, sizeof want5,
-             "%s/p1.csv: missing column 'peak_mib' (a peers file has peer, model, batch_size, "
-             "seq_len, precision, step_ms, peak_mib, source)\n",
+             "membench report: %s/p1.csv: missing column 'peak_mib' (a peers file has peer, model, "
+             "batch_size, seq_len, precision, step_ms, peak_mib, source)\n",
              tmp);
     CHECK(o.rc == 2 && !strcmp(o.se, want5), "peers without peak_mib: %d\n%s", o.rc, o.se);
     drop(&o);
@@ -593,7 +593,8 @@ int main(int argc, char **argv) {
            "t,m,1,1,fp32,1,,s\\nu,m,2,1,fp32,fast,,s\\n' >%s/p2.csv && %s report "
            "%s/alone/results.csv --peers %s/p2.csv --out %s/x",
            tmp, bin, tmp, tmp, tmp);
-    snprintf(want5, sizeof want5, "%s/p2.csv:3: step_ms 'fast' is not a positive number\n", tmp);
+    snprintf(want5, sizeof want5,
+             "membench report: %s/p2.csv:3: step_ms 'fast' is not a positive number\n", tmp);
     CHECK(o.rc == 2 && !strcmp(o.se, want5), "peers with a bad step_ms: %d\n%s", o.rc, o.se);
     drop(&o);
 
