@@ -66,8 +66,8 @@ static size_t bars_longest(const mb_report *R, const rp_bars *b) {
  * figure too wide to read (about 1800 px); then they are turned, on one line each (gnuplot turns
  * each line of a rotated label about its own anchor, so two lines would collide). */
 typedef struct rp_layout {
-    int w, rotate, key_px;
-    int lmargin_px; /* a turned first label hangs left of its bar: room for it */
+    int w, h, rotate, key_px; /* h: 720, taller where turned labels need the room below */
+    int lmargin_px;           /* a turned first label hangs left of its bar: room for it */
 } rp_layout;
 
 static void tic_label(mb_text *l, const mb_report *R, const rp_bars *b, int i, int rotate) {
@@ -79,17 +79,22 @@ static void tic_label(mb_text *l, const mb_report *R, const rp_bars *b, int i, i
 }
 
 static rp_layout bars_layout(const mb_report *R, const rp_bars *b, int key_px) {
-    rp_layout L = {.w = 0, .rotate = 0, .key_px = key_px, .lmargin_px = 80};
+    rp_layout L = {.w = 0, .h = 720, .rotate = 0, .key_px = key_px, .lmargin_px = 80};
     double per = 8.5 * (double)bars_longest(R, b) + 14, slots = b->n + 0.6 * (b->ngroups - 1) + 1.6;
     if (per < 80) per = 80;
     L.rotate = L.lmargin_px + key_px + 60 + per * slots > 1800;
     if (L.rotate) per = 60;
-    if (L.rotate) {
+    /* each turned label hangs left of its bar by cos 30 x its width, less its bar's distance from
+     * the plot's left edge (x = -0.8): the longest reach over all of them, not the first's alone */
+    for (int i = 0; L.rotate && i < b->n; i++) {
         mb_text l = {0};
-        tic_label(&l, R, b, 0, 1);
-        double hang = 0.87 * 8.7 * (double)l.len - 0.8 * per + 40; /* cos 30 x text width */
+        tic_label(&l, R, b, i, 1);
+        double hang = 0.87 * 8.7 * (double)l.len - per * (b->x[i] + 0.8) + 40;
+        /* sin 30 x its width below the axis; a 720 px figure leaves about 160 px for that */
+        int drop = (int)(0.5 * 8.7 * (double)l.len) - 160;
         mb_text_free(&l);
         if (hang > L.lmargin_px) L.lmargin_px = (int)hang;
+        if (drop > 0 && 720 + drop > L.h) L.h = 720 + drop > 1600 ? 1600 : 720 + drop;
     }
     L.w = L.lmargin_px + key_px + 60 + (int)(per * slots);
     L.w = L.w < 900 ? 900 : L.w > 5000 ? 5000 : L.w;
@@ -188,7 +193,7 @@ mb_status mb_rp_fig_memory(mb_ctx *ctx, mb_report *R, const char *dir) {
     }
     rp_layout L = bars_layout(R, &b, 160);
     int w = L.w;
-    mb_rp_gp_begin(&g, R, "memory", "peak memory by category, stacked, per cell", w, 720);
+    mb_rp_gp_begin(&g, R, "memory", "peak memory by category, stacked, per cell", w, L.h);
     mb_text_add(&g,
                 "set title 'Peak memory by category at the tracked peak (points: predicted total)' "
                 "noenhanced\n"
@@ -213,7 +218,7 @@ mb_status mb_rp_fig_memory(mb_ctx *ctx, mb_report *R, const char *dir) {
                 "%s \\\n  'memory.dat' using 1:%d with points pt 7 ps 1.4 lc rgb 'black' "
                 "title 'predicted total'\n",
                 first ? "" : ",", MB_MEM_NCAT + 3);
-    mb_rp_gp_end(&g, "memory", w, 720);
+    mb_rp_gp_end(&g, "memory", w, L.h);
     mb_status s =
         mb_rp_draw(ctx, R, dir, "memory", &d, NULL, &g,
                    "Peak memory of each cell by category at the moment of the tracked peak (MiB); "
@@ -253,7 +258,7 @@ mb_status mb_rp_fig_time(mb_ctx *ctx, mb_report *R, const char *dir) {
     }
     rp_layout L = bars_layout(R, &b, 0);
     int w = L.w;
-    mb_rp_gp_begin(&g, R, "time", "median step time with p10-p90 bars, per cell", w, 720);
+    mb_rp_gp_begin(&g, R, "time", "median step time with p10-p90 bars, per cell", w, L.h);
     mb_text_add(&g, "set title ");
     mb_rp_gp_quote(&g,
                    repeats
@@ -271,7 +276,7 @@ mb_status mb_rp_fig_time(mb_ctx *ctx, mb_report *R, const char *dir) {
     mb_text_add(&g, "plot 'time.dat' using 1:2 with boxes lc rgb '#4c72b0' title 'median', \\\n"
                     "  'time.dat' using 1:2:3:4 with yerrorbars lc rgb 'black' pt 7 ps 0.4 lw 1.5 "
                     "title 'p10 to p90'\n");
-    mb_rp_gp_end(&g, "time", w, 720);
+    mb_rp_gp_end(&g, "time", w, L.h);
     mb_status s = mb_rp_draw(
         ctx, R, dir, "time", &d, NULL, &g,
         "Median step time with p10 to p90 bars (cells with repeats: median of the medians, "
@@ -306,7 +311,7 @@ mb_status mb_rp_fig_maxbatch(mb_ctx *ctx, mb_report *R, const char *dir) {
     }
     rp_layout L = bars_layout(R, &b, 0);
     int w = L.w;
-    mb_rp_gp_begin(&g, R, "maxbatch", "largest batch size that fits, per method", w, 720);
+    mb_rp_gp_begin(&g, R, "maxbatch", "largest batch size that fits, per method", w, L.h);
     mb_text_add(&g, "set title 'Largest batch size that fits (search: max_batch_size)' noenhanced\n"
                     "set ylabel 'batch size' noenhanced\n"
                     "set yrange [0:*]\n"
@@ -318,7 +323,7 @@ mb_status mb_rp_fig_maxbatch(mb_ctx *ctx, mb_report *R, const char *dir) {
     mb_text_add(&g,
                 "plot 'maxbatch.dat' using 1:2 with boxes lc rgb '#55a868', \\\n"
                 "  'maxbatch.dat' using 1:2:(sprintf('%%d', int($2))) with labels offset 0,0.8\n");
-    mb_rp_gp_end(&g, "maxbatch", w, 720);
+    mb_rp_gp_end(&g, "maxbatch", w, L.h);
     mb_status s =
         mb_rp_draw(ctx, R, dir, "maxbatch", &d, NULL, &g,
                    "The largest batch size that fits, found by the max_batch_size search, per "
