@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/test_gate.sh — the CI gate's A/A and A/B trials on this machine with a CPU burner running:
-# a 5-cell suite (repeat 7) run twice must never be called a regression by `compare` (exit 0 or 3);
+# a 5-cell suite (repeat 9) run twice must never be called a regression by `compare` (exit 0 or 3);
 # with adamw made 30% slower (MEMBENCH_TEST_SLOW) it must be caught (exit 1) in 9 trials of 10.
 # usage: test_gate.sh MEMBENCH [TRIALS]   (ctest runs it alone: RUN_SERIAL)
 set -u
@@ -12,7 +12,7 @@ trap '[ -n "$burner" ] && kill $burner 2>/dev/null; rm -rf "$tmp"' EXIT
 cat >"$tmp/gate.yaml" <<SUITE
 suite: gate
 seed: 5
-repeat: 7
+repeat: 9
 defaults: {steps: 16, warmup_steps: 2, precision: fp32, eval: {every: 0, batches: 1}}
 targets: [{name: cpu, backend: cpu, threads: 1}]
 models: [{name: gpt-nano, preset: gpt-nano}]
