@@ -132,61 +132,8 @@ mb_status mb_data_synthetic(mb_ctx *ctx, mb_dataset *d, int vocab, int branch, s
     return MB_OK;
 }
 
-/* Reads all of `f` into a growing buffer, at most MB_DATA_FILE_MAX bytes (a file that grows past
- * the limit after it was checked is refused too). */
-static mb_status read_all(mb_ctx *ctx, FILE *f, const char *path, unsigned char **out,
-                          size_t *len) {
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *buf = malloc(cap);
-    if (!buf) return mb_error(ctx, MB_ENOMEM, "reading %s: cannot allocate %zu bytes", path, cap);
-    for (;;) {
-        if (n == cap) {
-            size_t ncap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
-            unsigned char *nb = ncap > cap ? realloc(buf, ncap) : NULL;
-            if (!nb) {
-                free(buf);
-                return mb_error(ctx, MB_ENOMEM, "reading %s: cannot allocate %zu bytes", path,
-                                ncap);
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-        if ((uint64_t)n > MB_DATA_FILE_MAX) {
-            free(buf);
-            return mb_error(ctx, MB_EINVAL, "%s grew past the limit of %llu bytes while read", path,
-                            (unsigned long long)MB_DATA_FILE_MAX);
-        }
-    }
-    if (ferror(f)) {
-        int e = errno;
-        free(buf);
-        return mb_error(ctx, MB_EIO, "cannot read %s: %s", path, strerror(e));
-    }
-    *out = buf;
-    *len = n;
-    return MB_OK;
-}
-
 mb_status mb_read_file(mb_ctx *ctx, const char *path, char **out, size_t *len) {
-    FILE *f;
-    MB_TRY(mb_file_open_read(ctx, path, "file", MB_DATA_FILE_MAX, &f, NULL));
-    unsigned char *b = NULL;
-    size_t n = 0;
-    mb_status s = read_all(ctx, f, path, &b, &n);
-    fclose(f);
-    if (s != MB_OK) return s;
-    char *z = realloc(b, n + 1);
-    if (!z) {
-        free(b);
-        return mb_error(ctx, MB_ENOMEM, "reading %s: out of host memory", path);
-    }
-    z[n] = 0;
-    *out = z;
-    *len = n;
-    return MB_OK;
+    return mb_file_read_all(ctx, path, "file", MB_DATA_FILE_MAX, out, len);
 }
 
 mb_status mb_data_text_file(mb_ctx *ctx, mb_dataset *d, const char *path, double val_fraction) {
@@ -198,7 +145,7 @@ mb_status mb_data_text_file(mb_ctx *ctx, mb_dataset *d, const char *path, double
     MB_TRY(mb_file_open_read(ctx, path, "data file", MB_DATA_FILE_MAX, &f, NULL));
     unsigned char *bytes = NULL;
     size_t n = 0;
-    mb_status s = read_all(ctx, f, path, &bytes, &n);
+    mb_status s = mb_file_read_stream(ctx, f, path, MB_DATA_FILE_MAX, &bytes, &n);
     fclose(f);
     if (s != MB_OK) return s;
     if (n == 0) {

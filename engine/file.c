@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -155,4 +157,52 @@ mb_status mb_file_open_read(mb_ctx *ctx, const char *path, const char *what, uin
     if (size_out) *size_out = (uint64_t)st.st_size;
     *out = fp;
     return MB_OK;
+}
+
+mb_status mb_file_read_stream(mb_ctx *ctx, FILE *f, const char *path, uint64_t max_bytes,
+                              unsigned char **out, size_t *len) {
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf) return mb_error(ctx, MB_ENOMEM, "reading %s: cannot allocate %zu bytes", path, cap);
+    for (;;) {
+        if (n + 1 >= cap) { /* room for the NUL too */
+            size_t ncap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+            unsigned char *nb = ncap > cap ? realloc(buf, ncap) : NULL;
+            if (!nb) {
+                free(buf);
+                return mb_error(ctx, MB_ENOMEM, "reading %s: cannot allocate %zu bytes", path,
+                                ncap);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - 1 - n, f);
+        n += got;
+        if (got == 0) break;
+        if (max_bytes && (uint64_t)n > max_bytes) {
+            free(buf);
+            return mb_error(ctx, MB_EINVAL, "%s grew past the limit of %llu bytes while read", path,
+                            (unsigned long long)max_bytes);
+        }
+    }
+    if (ferror(f)) {
+        int e = errno;
+        free(buf);
+        return mb_error(ctx, MB_EIO, "cannot read %s: %s", path, strerror(e));
+    }
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return MB_OK;
+}
+
+mb_status mb_file_read_all(mb_ctx *ctx, const char *path, const char *what, uint64_t max_bytes,
+                           char **out, size_t *len) {
+    FILE *f;
+    MB_TRY(mb_file_open_read(ctx, path, what, max_bytes, &f, NULL));
+    unsigned char *b = NULL;
+    mb_status s = mb_file_read_stream(ctx, f, path, max_bytes, &b, len);
+    fclose(f);
+    if (s == MB_OK) *out = (char *)b;
+    return s;
 }

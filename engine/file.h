@@ -38,6 +38,14 @@ mb_status mb_file_append(mb_ctx *ctx, const char *path, const char *mode, FILE *
  * file's role in messages ("data.path", "checkpoint"). *size_out gets the size when not NULL. */
 mb_status mb_file_open_read(mb_ctx *ctx, const char *path, const char *what, uint64_t max_bytes,
                             FILE **out, uint64_t *size_out);
+/* Reads all of `f` (opened as `path`) into a growing malloc'd buffer of at most `max_bytes` bytes
+ * (a file that grows past the limit after it was checked is refused too), NUL-terminated; *len
+ * excludes the NUL. */
+mb_status mb_file_read_stream(mb_ctx *ctx, FILE *f, const char *path, uint64_t max_bytes,
+                              unsigned char **out, size_t *len);
+/* mb_file_open_read, then mb_file_read_stream: a whole regular file into memory. */
+mb_status mb_file_read_all(mb_ctx *ctx, const char *path, const char *what, uint64_t max_bytes,
+                           char **out, size_t *len);
 /* The same check without opening: MB_OK for a regular file within the limit, else MB_EINVAL
  * (wrong kind or too large) or MB_EIO (missing, unreadable) with the reason. */
 mb_status mb_file_check_regular(mb_ctx *ctx, const char *path, const char *what,

@@ -57,18 +57,14 @@ static int tok_len(const char *q) { /* a bad token as the message shows it: up t
 /* The token file: rows of equal length T + 1 (>= 2) into x and y ([B, T] each, caller frees). */
 static mb_status read_tokens(mb_ctx *ctx, const char *path, int vocab, int32_t **x, int32_t **y,
                              int *B, int *T) {
-    FILE *fp;
-    uint64_t size;
-    MB_TRY(mb_file_open_read(ctx, path, "--tokens", 64u << 20, &fp, &size));
-    char *text = malloc((size_t)size + 1);
-    long *v = malloc(((size_t)size / 2 + 2) * sizeof *v);
-    mb_status st = text && v ? MB_OK : mb_error(ctx, MB_ENOMEM, "%s: out of memory", path);
-    if (st == MB_OK && fread(text, 1, (size_t)size, fp) != (size_t)size)
-        st = mb_error(ctx, MB_EIO, "%s: read failed", path);
-    fclose(fp);
+    char *text;
+    size_t size;
+    MB_TRY(mb_file_read_all(ctx, path, "--tokens", 64u << 20, &text, &size));
+    long *v = malloc((size / 2 + 2) * sizeof *v); /* at most one id per two bytes */
+    mb_status st = v ? MB_OK : mb_error(ctx, MB_ENOMEM, "%s: out of memory", path);
     size_t n = 0;
     int rows = 0, width = 0, line = 1;
-    for (char *p = st == MB_OK ? (text[size] = 0, text) : NULL; p && *p && st == MB_OK; line++) {
+    for (char *p = st == MB_OK ? text : NULL; p && *p && st == MB_OK; line++) {
         char *end = strchr(p, '\n');
         if (end) *end = 0;
         int count = 0;

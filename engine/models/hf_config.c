@@ -335,15 +335,10 @@ mb_status mb_hf_config_read(mb_ctx *ctx, const char *dir, mb_model_config *out) 
     char path[MB_FILE_PATH_MAX];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, MB_HF_CONFIG) >= sizeof path)
         return mb_error(ctx, MB_EINVAL, "%s: path too long", dir);
-    FILE *fp;
-    uint64_t size;
-    MB_TRY(mb_file_open_read(ctx, path, MB_HF_CONFIG, MB_HF_JSON_MAX, &fp, &size));
-    unsigned char *text = malloc(size ? (size_t)size : 1);
-    mb_status st = text ? MB_OK : mb_error(ctx, MB_ENOMEM, "%s: out of memory", path);
-    if (st == MB_OK && fread(text, 1, (size_t)size, fp) != (size_t)size)
-        st = mb_error(ctx, MB_EIO, "%s: read failed", path);
-    fclose(fp);
-    if (st == MB_OK) st = mb_hf_config_parse(ctx, path, text, (size_t)size, out);
+    char *text;
+    size_t size;
+    MB_TRY(mb_file_read_all(ctx, path, MB_HF_CONFIG, MB_HF_JSON_MAX, &text, &size));
+    mb_status st = mb_hf_config_parse(ctx, path, (const unsigned char *)text, size, out);
     free(text);
     return st;
 }

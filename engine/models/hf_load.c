@@ -57,16 +57,11 @@ static mb_status locate(mb_ctx *ctx, const char *path, where *w) {
 }
 
 static mb_status read_index(mb_ctx *ctx, const char *path, mb_hf_index *ix) {
-    FILE *fp;
-    uint64_t size;
+    char *text;
+    size_t size;
     memset(ix, 0, sizeof *ix);
-    MB_TRY(mb_file_open_read(ctx, path, "checkpoint index", MB_HF_JSON_MAX, &fp, &size));
-    unsigned char *text = malloc(size ? (size_t)size : 1);
-    mb_status st = text ? MB_OK : mb_error(ctx, MB_ENOMEM, "%s: out of memory", path);
-    if (st == MB_OK && fread(text, 1, (size_t)size, fp) != (size_t)size)
-        st = mb_error(ctx, MB_EIO, "%s: read failed", path);
-    fclose(fp);
-    if (st == MB_OK) st = mb_hf_index_parse(ctx, path, text, (size_t)size, ix);
+    MB_TRY(mb_file_read_all(ctx, path, "checkpoint index", MB_HF_JSON_MAX, &text, &size));
+    mb_status st = mb_hf_index_parse(ctx, path, (const unsigned char *)text, size, ix);
     free(text);
     return st;
 }
