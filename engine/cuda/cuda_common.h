@@ -103,6 +103,11 @@ __device__ __forceinline__ float mb_ldw(const T *p, const float *master, size_t 
 /* A 16-byte (or one-element) pack for vectorised loads and stores. */
 template <typename T, int V> struct alignas(sizeof(T) * V) mb_pk { T v[V]; };
 
+/* Whether p can be read or written through mb_pk's 16-byte accesses. */
+static inline int mb_al16(const void *p) {
+    return ((uintptr_t)p & 15) == 0;
+}
+
 /* Sum and max over the 32 lanes of a warp; every lane gets the result. */
 __device__ __forceinline__ float mb_warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -10,10 +10,6 @@
 /* ---------------------------------------------------------------------------------------------- */
 /* helpers */
 
-static inline int mb_al16(const void *p) {
-    return ((uintptr_t)p & 15) == 0;
-}
-
 #define MB_THREADS 256
 
 /* Stage 2 of a column reduction: dst[c] += sum over r in [0, R) of part[r*C + c], in a fixed

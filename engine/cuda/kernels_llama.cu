@@ -16,8 +16,9 @@ static inline int mb_ll_row_blocks(int N) {
 /* ---------------------------------------------------------------------------------------------- */
 /* RMSNorm */
 
-/* One warp per row: rstd = 1 / sqrt(mean(x^2) + eps), out = x * rstd * w. */
-template <typename T>
+/* One warp per row, V elements a lane through 16-byte accesses when the rows allow it (V = 1
+ * otherwise): rstd = 1 / sqrt(mean(x^2) + eps), out = x * rstd * w. */
+template <typename T, int V>
 __global__ void mb_rmsnorm_fwd_k(T *out, float *rstd, const T *inp, const T *w, int N, int C,
                                  float eps) {
     const int row = (int)(((size_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
@@ -25,18 +26,28 @@ __global__ void mb_rmsnorm_fwd_k(T *out, float *rstd, const T *inp, const T *w, 
     if (row >= N) return;
     const T *x = inp + (size_t)row * C;
     float ss = 0.0f;
-    for (int c = lane; c < C; c += 32) {
-        const float v = mb_ld(x + c);
-        ss += v * v;
+    for (int c = lane * V; c < C; c += 32 * V) {
+        const mb_pk<T, V> xv = *(const mb_pk<T, V> *)(x + c);
+#pragma unroll
+        for (int k = 0; k < V; k++) {
+            const float v = mb_ld(&xv.v[k]);
+            ss += v * v;
+        }
     }
     const float r = 1.0f / sqrtf(mb_warp_sum(ss) / (float)C + eps);
     T *o = out + (size_t)row * C;
-    for (int c = lane; c < C; c += 32) mb_st(o + c, mb_ld(x + c) * r * mb_ld(w + c));
+    for (int c = lane * V; c < C; c += 32 * V) {
+        const mb_pk<T, V> xv = *(const mb_pk<T, V> *)(x + c), wv = *(const mb_pk<T, V> *)(w + c);
+        mb_pk<T, V> ov;
+#pragma unroll
+        for (int k = 0; k < V; k++) mb_st(&ov.v[k], mb_ld(&xv.v[k]) * r * mb_ld(&wv.v[k]));
+        *(mb_pk<T, V> *)(o + c) = ov;
+    }
     if (lane == 0) rstd[row] = r;
 }
 
-/* dinp += (w dout - x s mean(w dout x s)) s, one warp per row (s = the row's rstd). */
-template <typename T>
+/* dinp += (w dout - x s mean(w dout x s)) s, one warp per row (s = the row's rstd), V as above. */
+template <typename T, int V>
 __global__ void mb_rmsnorm_bwd_dinp_k(T *dinp, const T *dout, const T *inp, const T *w,
                                       const float *rstd, int N, int C) {
     const int row = (int)(((size_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5);
@@ -45,11 +56,24 @@ __global__ void mb_rmsnorm_bwd_dinp_k(T *dinp, const T *dout, const T *inp, cons
     const T *x = inp + (size_t)row * C, *d = dout + (size_t)row * C;
     const float s = rstd[row];
     float m = 0.0f;
-    for (int c = lane; c < C; c += 32) m += mb_ld(w + c) * mb_ld(d + c) * (mb_ld(x + c) * s);
+    for (int c = lane * V; c < C; c += 32 * V) {
+        const mb_pk<T, V> xv = *(const mb_pk<T, V> *)(x + c), dv = *(const mb_pk<T, V> *)(d + c),
+                          wv = *(const mb_pk<T, V> *)(w + c);
+#pragma unroll
+        for (int k = 0; k < V; k++) m += mb_ld(&wv.v[k]) * mb_ld(&dv.v[k]) * (mb_ld(&xv.v[k]) * s);
+    }
     m = mb_warp_sum(m) / (float)C;
     T *di = dinp + (size_t)row * C;
-    for (int c = lane; c < C; c += 32)
-        mb_st(di + c, mb_ld(di + c) + (mb_ld(w + c) * mb_ld(d + c) - mb_ld(x + c) * s * m) * s);
+    for (int c = lane * V; c < C; c += 32 * V) {
+        const mb_pk<T, V> xv = *(const mb_pk<T, V> *)(x + c), dv = *(const mb_pk<T, V> *)(d + c),
+                          wv = *(const mb_pk<T, V> *)(w + c);
+        mb_pk<T, V> iv = *(const mb_pk<T, V> *)(di + c);
+#pragma unroll
+        for (int k = 0; k < V; k++)
+            mb_st(&iv.v[k], mb_ld(&iv.v[k]) +
+                                (mb_ld(&wv.v[k]) * mb_ld(&dv.v[k]) - mb_ld(&xv.v[k]) * s * m) * s);
+        *(mb_pk<T, V> *)(di + c) = iv;
+    }
 }
 
 /* Stage 1 of dw: part[r*C + c] = sum over rows [r*rows_per, (r+1)*rows_per) of x s dout, in row
@@ -82,8 +106,14 @@ template <typename T>
 static void mb_rmsnorm_fwd(mb_ctx *ctx, void *out, void *rstd, const void *inp, const void *w,
                            int N, int C, double eps) {
     if (mb_cuda_failed(ctx) || N <= 0 || C <= 0) return;
-    mb_rmsnorm_fwd_k<T><<<mb_ll_row_blocks(N), MB_LL_THREADS, 0, mb_cuda_stream(ctx)>>>(
-        (T *)out, (float *)rstd, (const T *)inp, (const T *)w, N, C, (float)eps);
+    constexpr int V = 16 / sizeof(T);
+    cudaStream_t st = mb_cuda_stream(ctx);
+    if (C % V == 0 && mb_al16(out) && mb_al16(inp) && mb_al16(w))
+        mb_rmsnorm_fwd_k<T, V><<<mb_ll_row_blocks(N), MB_LL_THREADS, 0, st>>>(
+            (T *)out, (float *)rstd, (const T *)inp, (const T *)w, N, C, (float)eps);
+    else
+        mb_rmsnorm_fwd_k<T, 1><<<mb_ll_row_blocks(N), MB_LL_THREADS, 0, st>>>(
+            (T *)out, (float *)rstd, (const T *)inp, (const T *)w, N, C, (float)eps);
     MB_CUDA_LAUNCHED(ctx);
 }
 
@@ -93,8 +123,15 @@ static void mb_rmsnorm_bwd(mb_ctx *ctx, void *dinp, void *dw, const void *dout, 
     if (mb_cuda_failed(ctx) || N <= 0 || C <= 0) return;
     cudaStream_t st = mb_cuda_stream(ctx);
     if (dinp) {
-        mb_rmsnorm_bwd_dinp_k<T><<<mb_ll_row_blocks(N), MB_LL_THREADS, 0, st>>>(
-            (T *)dinp, (const T *)dout, (const T *)inp, (const T *)w, (const float *)rstd, N, C);
+        constexpr int V = 16 / sizeof(T);
+        if (C % V == 0 && mb_al16(dinp) && mb_al16(dout) && mb_al16(inp) && mb_al16(w))
+            mb_rmsnorm_bwd_dinp_k<T, V><<<mb_ll_row_blocks(N), MB_LL_THREADS, 0, st>>>(
+                (T *)dinp, (const T *)dout, (const T *)inp, (const T *)w, (const float *)rstd, N,
+                C);
+        else
+            mb_rmsnorm_bwd_dinp_k<T, 1><<<mb_ll_row_blocks(N), MB_LL_THREADS, 0, st>>>(
+                (T *)dinp, (const T *)dout, (const T *)inp, (const T *)w, (const float *)rstd, N,
+                C);
         if (MB_CUDA_LAUNCHED(ctx)) return;
     }
     if (!dw) return;
@@ -155,32 +192,75 @@ static void mb_rope(mb_ctx *ctx, void *x, int B, int Tn, int H, int hs, int ld, 
 /* ---------------------------------------------------------------------------------------------- */
 /* SwiGLU */
 
-template <typename T>
+/* V elements a thread through 16-byte accesses where every pointer allows it (V = 1 otherwise);
+ * the per-element arithmetic is the same either way, so the bits are too. */
+__device__ __forceinline__ float mb_swiglu_f(float g, float u) {
+    return g / (1.0f + expf(-g)) * u;
+}
+
+template <typename T, int V>
 __global__ void mb_swiglu_fwd_k(T *out, const T *gate, const T *up, size_t n) {
-    MB_GRID_LOOP(i, n) {
-        const float g = mb_ld(gate + i);
-        mb_st(out + i, g / (1.0f + expf(-g)) * mb_ld(up + i));
+    const size_t nv = n / V;
+    MB_GRID_LOOP(i, nv) {
+        mb_pk<T, V> g = *(const mb_pk<T, V> *)(gate + i * V);
+        mb_pk<T, V> u = *(const mb_pk<T, V> *)(up + i * V), o;
+#pragma unroll
+        for (int k = 0; k < V; k++) mb_st(&o.v[k], mb_swiglu_f(mb_ld(&g.v[k]), mb_ld(&u.v[k])));
+        *(mb_pk<T, V> *)(out + i * V) = o;
+    }
+    MB_GRID_LOOP(j, n - nv * V) {
+        const size_t i = nv * V + j;
+        mb_st(out + i, mb_swiglu_f(mb_ld(gate + i), mb_ld(up + i)));
     }
 }
 
 /* silu'(g) = sig (1 + g (1 - sig)); dgate may alias dout: each element is read, then written, by
  * one thread. */
-template <typename T>
+__device__ __forceinline__ void mb_swiglu_grad_f(float g, float u, float d, float *dg, float *du) {
+    const float e = 1.0f + expf(-g), sig = 1.0f / e;
+    *dg = d * u * (sig * (1.0f + g * (1.0f - sig)));
+    *du = d * (g / e);
+}
+
+template <typename T, int V>
 __global__ void mb_swiglu_bwd_k(T *dgate, T *dup, const T *dout, const T *gate, const T *up,
                                 size_t n) {
-    MB_GRID_LOOP(i, n) {
-        const float g = mb_ld(gate + i), u = mb_ld(up + i), d = mb_ld(dout + i);
-        const float e = 1.0f + expf(-g), sig = 1.0f / e;
-        mb_st(dgate + i, d * u * (sig * (1.0f + g * (1.0f - sig))));
-        mb_st(dup + i, d * (g / e));
+    const size_t nv = n / V;
+    MB_GRID_LOOP(i, nv) {
+        mb_pk<T, V> g = *(const mb_pk<T, V> *)(gate + i * V);
+        mb_pk<T, V> u = *(const mb_pk<T, V> *)(up + i * V);
+        mb_pk<T, V> d = *(const mb_pk<T, V> *)(dout + i * V), og, ou;
+#pragma unroll
+        for (int k = 0; k < V; k++) {
+            float a, b;
+            mb_swiglu_grad_f(mb_ld(&g.v[k]), mb_ld(&u.v[k]), mb_ld(&d.v[k]), &a, &b);
+            mb_st(&og.v[k], a);
+            mb_st(&ou.v[k], b);
+        }
+        *(mb_pk<T, V> *)(dgate + i * V) = og;
+        *(mb_pk<T, V> *)(dup + i * V) = ou;
+    }
+    MB_GRID_LOOP(j, n - nv * V) {
+        const size_t i = nv * V + j;
+        float a, b;
+        mb_swiglu_grad_f(mb_ld(gate + i), mb_ld(up + i), mb_ld(dout + i), &a, &b);
+        mb_st(dgate + i, a);
+        mb_st(dup + i, b);
     }
 }
 
 template <typename T>
 static void mb_swiglu_fwd(mb_ctx *ctx, void *out, const void *gate, const void *up, size_t n) {
     if (mb_cuda_failed(ctx) || !n) return;
-    mb_swiglu_fwd_k<T><<<mb_cuda_blocks(n, MB_LL_THREADS), MB_LL_THREADS, 0, mb_cuda_stream(ctx)>>>(
-        (T *)out, (const T *)gate, (const T *)up, n);
+    constexpr int V = 16 / sizeof(T);
+    cudaStream_t st = mb_cuda_stream(ctx);
+    if (mb_al16(out) && mb_al16(gate) && mb_al16(up))
+        mb_swiglu_fwd_k<T, V>
+            <<<mb_cuda_blocks((n + V - 1) / V, MB_LL_THREADS), MB_LL_THREADS, 0, st>>>(
+                (T *)out, (const T *)gate, (const T *)up, n);
+    else
+        mb_swiglu_fwd_k<T, 1><<<mb_cuda_blocks(n, MB_LL_THREADS), MB_LL_THREADS, 0, st>>>(
+            (T *)out, (const T *)gate, (const T *)up, n);
     MB_CUDA_LAUNCHED(ctx);
 }
 
@@ -188,8 +268,15 @@ template <typename T>
 static void mb_swiglu_bwd(mb_ctx *ctx, void *dgate, void *dup, const void *dout, const void *gate,
                           const void *up, size_t n) {
     if (mb_cuda_failed(ctx) || !n) return;
-    mb_swiglu_bwd_k<T><<<mb_cuda_blocks(n, MB_LL_THREADS), MB_LL_THREADS, 0, mb_cuda_stream(ctx)>>>(
-        (T *)dgate, (T *)dup, (const T *)dout, (const T *)gate, (const T *)up, n);
+    constexpr int V = 16 / sizeof(T);
+    cudaStream_t st = mb_cuda_stream(ctx);
+    if (mb_al16(dgate) && mb_al16(dup) && mb_al16(dout) && mb_al16(gate) && mb_al16(up))
+        mb_swiglu_bwd_k<T, V>
+            <<<mb_cuda_blocks((n + V - 1) / V, MB_LL_THREADS), MB_LL_THREADS, 0, st>>>(
+                (T *)dgate, (T *)dup, (const T *)dout, (const T *)gate, (const T *)up, n);
+    else
+        mb_swiglu_bwd_k<T, 1><<<mb_cuda_blocks(n, MB_LL_THREADS), MB_LL_THREADS, 0, st>>>(
+            (T *)dgate, (T *)dup, (const T *)dout, (const T *)gate, (const T *)up, n);
     MB_CUDA_LAUNCHED(ctx);
 }
 

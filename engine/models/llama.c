@@ -357,14 +357,12 @@ static mb_status attention(mb_ctx *ctx, mb_model *m, layer_acts *la, int layer, 
     return mb_model_attention_default(ctx, &c, scratch);
 }
 
-/* Rotary embedding on q and k of a [N, qkv_width] buffer, forward or inverse (its backward). */
+/* Rotary embedding on q and k of a [N, qkv_width] buffer, forward or inverse (its backward): k's
+ * heads follow q's in each row, so one call rotates heads + kv_heads heads. */
 static void rope_qk(mb_ctx *ctx, const mb_model *m, void *qkv, int B, int T, int inverse) {
     const mb_model_config *c = &m->cfg;
     int hs = c->d_model / c->heads, ld = (int)qkv_width(c);
-    size_t es = mb_dtype_size(ctx->be->dtype);
-    ctx->be->rope(ctx, qkv, B, T, c->heads, hs, ld, c->rope_theta, inverse);
-    ctx->be->rope(ctx, (char *)qkv + (size_t)c->heads * hs * es, B, T, c->kv_heads, hs, ld,
-                  c->rope_theta, inverse);
+    ctx->be->rope(ctx, qkv, B, T, c->heads + c->kv_heads, hs, ld, c->rope_theta, inverse);
 }
 
 static mb_status block_forward(mb_ctx *ctx, mb_model *m, int l, const void *res_in) {
@@ -528,10 +526,16 @@ static mb_status block_restore(mb_ctx *ctx, mb_model *m, int l, mb_act_mode mode
     return MB_OK;
 }
 
-/* dtmp += the input gradient of linear wid (into scratch, then added). */
+/* dtmp += the input gradient of linear wid: a plain linear's product accumulates into dtmp (beta
+ * 1, rounded once), a method's goes into scratch and is added (its call overwrites dinp). */
 static mb_status linear_bwd_add(mb_ctx *ctx, mb_model *m, int l, int wid, const void *inp,
                                 void *dtmp, void *scratch, const void *dout, int N, int C, int OC,
                                 int ld) {
+    if (mb_model_linear_plain(m, 1) && ctx->be->gemm) {
+        MB_TRY(linear(ctx, m, l, wid, 1, NULL, inp, NULL, dout, N, C, OC, ld));
+        ctx->be->gemm(ctx, 0, 0, N, C, OC, 1.0, dout, ld ? ld : OC, W(wid), C, 1.0, dtmp, C);
+        return MB_OK;
+    }
     MB_TRY(linear(ctx, m, l, wid, 1, NULL, inp, scratch, dout, N, C, OC, ld));
     ctx->be->residual_fwd(ctx, dtmp, dtmp, scratch, (size_t)N * C);
     return MB_OK;
