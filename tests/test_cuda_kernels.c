@@ -1604,11 +1604,19 @@ static void run_llama(tcase *tc) {
         if (sel(tc, "llama.swiglu")) t_swiglu(tc, (size_t)N * s->C);
     }
     if (sel(tc, "llama.rmsnorm")) t_rmsnorm_bwd(tc, 5000, 40); /* 5,000 rows: 157 partial sums */
+    /* the 16-byte row kernels' edges: C = 264 and 136 take two passes of 32 lanes with the last one
+     * partial (bf16 packs of 8: 33; float packs of 4: 34), C = 20 is a whole number of float packs
+     * but not of bf16 ones (one element a lane) */
+    static const int RMS_C[] = {264, 136, 20};
+    for (size_t i = 0; i < sizeof RMS_C / sizeof RMS_C[0]; i++)
+        if (sel(tc, "llama.rmsnorm"))
+            t_rmsnorm_fwd(tc, 37, RMS_C[i]), t_rmsnorm_bwd(tc, 37, RMS_C[i]);
     if (sel(tc, "llama.swiglu")) t_swiglu(tc, 1);
+    if (sel(tc, "llama.swiglu")) t_swiglu(tc, 807); /* a tail of 7 after the packs (3 for float) */
     if (sel(tc, "llama.rope")) {
         t_rope(tc, 2, 5, 3, 8, 24, 10000.0);       /* rows exactly the heads */
-        t_rope(tc, 2, 64, 4, 16, 128, 10000.0);    /* q of a [4 + 2*2] x 16 qkv row */
-        t_rope(tc, 2, 64, 2, 16, 128, 10000.0);    /* its k heads' width */
+        t_rope(tc, 2, 64, 6, 16, 128, 10000.0);    /* q and k of a [4 + 2*2] x 16 qkv row at once */
+        t_rope(tc, 2, 64, 2, 16, 128, 10000.0);    /* two heads of that row */
         t_rope(tc, 1, 1024, 2, 64, 256, 500000.0); /* long positions, Llama 3's theta */
         t_rope(tc, 3, 7, 1, 2, 5, 10000.0);        /* head size 2, odd row width */
     }
