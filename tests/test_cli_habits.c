@@ -11,6 +11,14 @@
 #include "check.h"
 #include "proc.h"
 
+/* Runs cmd and expects it refused: exit 2 with exactly `err` on stderr. */
+static void expect_refused(const char *src, const char *tmp, const char *cmd, const char *err) {
+    out o = run_capture(src, tmp, cmd);
+    CHECK(o.rc == 2, "%s: exit %d", cmd, o.rc);
+    CHECK_STR(o.se, err);
+    drop(&o);
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
         fprintf(stderr, "usage: test_cli_habits MEMBENCH SOURCE_DIR BUILD_DIR\n");
@@ -52,16 +60,11 @@ int main(int argc, char **argv) {
     }
     drop(&o);
     snprintf(cmd, sizeof cmd, "%s run -n -f '*/nope/*' -f '*/none/*' suites/quickstart.yaml", bin);
-    o = run_capture(src, tmp, cmd);
-    CHECK(o.rc == 2, "filters matching nothing: exit %d", o.rc);
-    CHECK_STR(o.se, "membench run: no cell of suites/quickstart.yaml matches --filter '*/nope/*' "
-                    "or '*/none/*'\n");
-    drop(&o);
+    expect_refused(src, tmp, cmd,
+                   "membench run: no cell of suites/quickstart.yaml matches --filter '*/nope/*' "
+                   "or '*/none/*'\n");
     snprintf(cmd, sizeof cmd, "%s run -n -o a --out b suites/quickstart.yaml", bin);
-    o = run_capture(src, tmp, cmd);
-    CHECK(o.rc == 2, "--out twice: exit %d", o.rc);
-    CHECK_STR(o.se, "membench run: --out given twice ('a' and 'b'); give one\n");
-    drop(&o);
+    expect_refused(src, tmp, cmd, "membench run: --out given twice ('a' and 'b'); give one\n");
 
     /* help CMD, version, did you mean, the program's name in getopt's messages */
     snprintf(cmd, sizeof cmd, "%s help run", bin);
@@ -75,22 +78,16 @@ int main(int argc, char **argv) {
           "version: exit %d: %s", o.rc, o.so);
     drop(&o);
     snprintf(cmd, sizeof cmd, "%s runn", bin);
-    o = run_capture(src, tmp, cmd);
-    CHECK(o.rc == 2, "runn: exit %d", o.rc);
-    CHECK_STR(o.se, "membench: unknown command 'runn'; did you mean 'run'?\n"
-                    "Try 'membench help'.\n");
-    drop(&o);
+    expect_refused(src, tmp, cmd,
+                   "membench: unknown command 'runn'; did you mean 'run'?\n"
+                   "Try 'membench help'.\n");
     snprintf(cmd, sizeof cmd, "%s help compar", bin);
-    o = run_capture(src, tmp, cmd);
-    CHECK(o.rc == 2, "help compar: exit %d", o.rc);
-    CHECK_STR(o.se, "membench: unknown command 'compar'; did you mean 'compare'?\n"
-                    "Try 'membench help'.\n");
-    drop(&o);
+    expect_refused(src, tmp, cmd,
+                   "membench: unknown command 'compar'; did you mean 'compare'?\n"
+                   "Try 'membench help'.\n");
     snprintf(cmd, sizeof cmd, "%s run --bogus suites/smoke.yaml", bin);
-    o = run_capture(src, tmp, cmd);
-    CHECK(o.rc == 2, "--bogus: exit %d", o.rc);
-    CHECK_STR(o.se, "membench run: unrecognized option '--bogus'\nTry 'membench run --help'.\n");
-    drop(&o);
+    expect_refused(src, tmp, cmd,
+                   "membench run: unrecognized option '--bogus'\nTry 'membench run --help'.\n");
 
     /* every cell invalid (bf16 on the CPU): exit 1 with the reason, also under --quiet */
     snprintf(p, sizeof p, "%s/invalid.yaml", tmp);
