@@ -40,9 +40,11 @@ suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(gpt2-baseline activations-gpt2 adapters-gpt2)
 mkdir -p "$out" || exit 2
 fail=0
-case "$(realpath -m "$tar_to" 2>/dev/null)/" in
-  "$(realpath -m "$out")"/*) [ -z "$tar_to" ] || { echo "gpu-check.sh: --tar $tar_to lies inside OUTDIR $out" >&2; exit 2; } ;;
-esac
+if [ -n "$tar_to" ]; then
+  case "$(realpath -m "$tar_to")" in
+    "$(realpath -m "$out")"/*) echo "gpu-check.sh: --tar $tar_to lies inside OUTDIR $out" >&2; exit 2 ;;
+  esac
+fi
 pack() {
   [ -n "$tar_to" ] || return 0
   if ! tar czf "$tar_to.tmp" -C "$out" --exclude='*.safetensors' . || ! mv "$tar_to.tmp" "$tar_to"; then
