@@ -12,31 +12,6 @@
 
 #define MB_THREADS 256
 
-/* Stage 2 of a column reduction: dst[c] += sum over r in [0, R) of part[r*C + c], in a fixed
- * order (each of 16 slices sums every 16th partial row in order, then the slices in order). */
-#define MB_CS_Y 16
-template <typename T> __global__ void mb_colsum_final_k(T *dst, const float *part, int R, int C) {
-    __shared__ float sh[MB_CS_Y][33];
-    int c = blockIdx.x * 32 + threadIdx.x;
-    float s = 0.0f;
-    if (c < C)
-        for (int r = threadIdx.y; r < R; r += MB_CS_Y) s += part[(size_t)r * C + c];
-    sh[threadIdx.y][threadIdx.x] = s;
-    __syncthreads();
-    if (threadIdx.y == 0 && c < C) {
-        float t = 0.0f;
-        for (int y = 0; y < MB_CS_Y; y++) t += sh[y][threadIdx.x];
-        mb_st(dst + c, mb_ld(dst + c) + t);
-    }
-}
-
-template <typename T>
-static int mb_colsum_final(mb_ctx *ctx, T *dst, const float *part, int R, int C) {
-    dim3 blk(32, MB_CS_Y), grd((unsigned)((C + 31) / 32));
-    mb_colsum_final_k<T><<<grd, blk, 0, mb_cuda_stream(ctx)>>>(dst, part, R, C);
-    return MB_CUDA_LAUNCHED(ctx);
-}
-
 /* ---------------------------------------------------------------------------------------------- */
 /* encoder */
 

@@ -92,16 +92,6 @@ __global__ void mb_rmsnorm_bwd_part_k(float *part, const T *dout, const T *inp, 
     part[(size_t)r * C + c] = g;
 }
 
-/* Stage 2: dw[c] += the R partial sums of column c, in order r = 0 .. R-1. */
-template <typename T>
-__global__ void mb_rmsnorm_bwd_final_k(T *dw, const float *part, int R, int C) {
-    MB_GRID_LOOP(c, (size_t)C) {
-        float s = 0.0f;
-        for (int r = 0; r < R; r++) s += part[(size_t)r * C + c];
-        mb_st(dw + c, mb_ld(dw + c) + s);
-    }
-}
-
 template <typename T>
 static void mb_rmsnorm_fwd(mb_ctx *ctx, void *out, void *rstd, const void *inp, const void *w,
                            int N, int C, double eps) {
@@ -143,9 +133,7 @@ static void mb_rmsnorm_bwd(mb_ctx *ctx, void *dinp, void *dw, const void *dout, 
     mb_rmsnorm_bwd_part_k<T><<<grd, MB_LL_THREADS, 0, st>>>(part, (const T *)dout, (const T *)inp,
                                                             (const float *)rstd, N, C, rows_per);
     if (MB_CUDA_LAUNCHED(ctx)) return;
-    mb_rmsnorm_bwd_final_k<T>
-        <<<mb_cuda_blocks((size_t)C, MB_LL_THREADS), MB_LL_THREADS, 0, st>>>((T *)dw, part, R, C);
-    MB_CUDA_LAUNCHED(ctx);
+    mb_colsum_final<T>(ctx, (T *)dw, part, R, C); /* 16 rows of threads a column block */
 }
 
 /* ---------------------------------------------------------------------------------------------- */
