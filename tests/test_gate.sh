@@ -1,7 +1,10 @@
 #!/bin/sh
 # tests/test_gate.sh — the CI gate's A/A and A/B trials on this machine with a CPU burner running:
 # a 5-cell suite (repeat 9) run twice must never be called a regression by `compare` (exit 0 or 3);
-# with adamw made 30% slower (MEMBENCH_TEST_SLOW) it must be caught (exit 1) in 9 trials of 10.
+# with adamw made 30% slower (MEMBENCH_TEST_SLOW) it must be caught (exit 1) in 9 trials of 10. An
+# A/B trial the gate calls inconclusive (exit 3: the machine's speed moved too much between the two
+# runs to judge, which is the right answer then) is run again, both sides, up to twice; a trial that
+# ends anything but caught after that, or that the gate passes (exit 0), is a miss.
 # usage: test_gate.sh MEMBENCH [TRIALS]   (ctest runs it alone: RUN_SERIAL)
 set -u
 mb=$1
@@ -35,12 +38,11 @@ run() { # DIR [SLOW]: one run of the suite into $tmp/DIR
         exit 1
     }
 }
-fp=0 inconclusive=0 caught=0 i=1
+fp=0 inconclusive=0 caught=0 reruns=0 i=1
 start=$(date +%s)
 while [ $i -le "$trials" ]; do
     run "a$i"
     run "b$i"
-    run "s$i" "$slow:1.3"
     "$mb" compare "$tmp/a$i/results.csv" "$tmp/b$i/results.csv" >"$tmp/aa$i.log" 2>&1
     rc=$?
     case $rc in
@@ -56,19 +58,33 @@ while [ $i -le "$trials" ]; do
         exit 1
         ;;
     esac
-    "$mb" compare "$tmp/a$i/results.csv" "$tmp/s$i/results.csv" >"$tmp/ab$i.log" 2>&1
-    rc=$?
+    # A/B against a fresh base: again, both sides, while the gate says inconclusive (twice at most)
+    try=0
+    while :; do
+        base="$tmp/a$i"
+        if [ $try -gt 0 ]; then
+            run "a$i.$try"
+            base="$tmp/a$i.$try"
+        fi
+        run "s$i.$try" "$slow:1.3"
+        "$mb" compare "$base/results.csv" "$tmp/s$i.$try/results.csv" >"$tmp/ab$i.log" 2>&1
+        rc=$?
+        [ $rc -eq 3 ] && [ $try -lt 2 ] || break
+        try=$((try + 1))
+        reruns=$((reruns + 1))
+    done
     # caught: exit 1 with one time regression, adamw's
     regs=$(sed -n '/^regressions/,/^$/p' "$tmp/ab$i.log" | grep '^  time:')
     if [ $rc -eq 1 ] && [ "$(printf '%s\n' "$regs" | grep -c .)" -eq 1 ] &&
         printf '%s\n' "$regs" | grep -q '^  time: cpu/gpt-nano/adamw/'; then
         caught=$((caught + 1))
     else
-        echo "A/B trial $i: the 30% slower cell was not caught (exit $rc):"
+        echo "A/B trial $i: the 30% slower cell was not caught (exit $rc, after $try reruns):"
         grep -E 'adamw|^rounds|^result' "$tmp/ab$i.log"
     fi
     i=$((i + 1))
 done
 echo "A/A: $fp false regressions, $inconclusive inconclusive in $trials trials;" \
-    "A/B: the 30% slower cell caught in $caught of $trials ($(($(date +%s) - start)) s)"
+    "A/B: the 30% slower cell caught in $caught of $trials, $reruns inconclusive trials run again" \
+    "($(($(date +%s) - start)) s)"
 [ $fp -eq 0 ] && [ $((caught * 10)) -ge $((trials * 9)) ]
