@@ -2,6 +2,12 @@
  * also the dtype GEMM: the two types are one on the CPU) and axpy_decay. Included by backend_cpu.c
  * once per element type with REAL and SFX(name) defined. Sums run in a fixed order. */
 
+/* C's element at c from its sum: alpha acc + beta c; beta == 0 overwrites C without reading it, as
+ * BLAS does. */
+static inline void SFX(gemm_put)(REAL *c, double acc, double alpha, double beta) {
+    *c = (REAL)(alpha * acc + (beta != 0 ? beta * (double)*c : 0.0));
+}
+
 /* One output element's sum over k (tb: B's rows are contiguous in k, so the plain order reads
  * both operands in stride). */
 static void SFX(gemm_ijk)(int ta, int i, int N, int K, double alpha, const REAL *A, int lda,
@@ -12,9 +18,7 @@ static void SFX(gemm_ijk)(int ta, int i, int N, int K, double alpha, const REAL 
             double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
             acc += a * (double)B[(size_t)j * ldb + k];
         }
-        REAL *c = &C[(size_t)i * ldc + j];
-        /* beta == 0 overwrites C without reading it, as BLAS does */
-        *c = (REAL)(alpha * acc + (beta != 0 ? beta * (double)*c : 0.0));
+        SFX(gemm_put)(&C[(size_t)i * ldc + j], acc, alpha, beta);
     }
 }
 
@@ -33,8 +37,7 @@ static void SFX(gemm_ikj)(int ta, int i, int N, int K, double alpha, const REAL 
             for (int j = 0; j < nj; j++) acc[j] += a * (double)b[j];
         }
         REAL *c = C + (size_t)i * ldc + j0;
-        for (int j = 0; j < nj; j++)
-            c[j] = (REAL)(alpha * acc[j] + (beta != 0 ? beta * (double)c[j] : 0.0));
+        for (int j = 0; j < nj; j++) SFX(gemm_put)(c + j, acc[j], alpha, beta);
     }
 }
 
